@@ -1,0 +1,105 @@
+"""One error tree with stable codes, shared by every layer.
+
+The API maps codes to HTTP statuses and the CLI to exit codes, each in one place;
+a failed transaction is recorded in its block with its code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable, machine-readable reasons; never renamed once published."""
+
+    # encoding and shape
+    MALFORMED = "malformed"
+    FLOAT_NOT_ALLOWED = "float_not_allowed"
+    INTEGER_OUT_OF_RANGE = "integer_out_of_range"
+    INVALID_FIELD = "invalid_field"
+    UNKNOWN_TX_TYPE = "unknown_tx_type"
+    WRONG_CHAIN = "wrong_chain"
+    TOO_LARGE = "too_large"
+    # signatures and senders
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_SENDER = "unknown_sender"
+    REVOKED_SENDER = "revoked_sender"
+    UNAUTHORIZED = "unauthorized"
+    DUPLICATE_NONCE = "duplicate_nonce"
+    # state
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    CONFLICT = "conflict"
+    INVALID_STATE = "invalid_state"
+    # node
+    MEMPOOL_FULL = "mempool_full"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    # verification of proofs and data folders
+    INVALID_PROOF = "invalid_proof"
+    TAMPERED = "tampered"
+
+
+class LedgerError(Exception):
+    """Root of every error HealthLedger raises on purpose: a code plus a human message."""
+
+    code: ErrorCode = ErrorCode.MALFORMED
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
+class InvalidTransaction(LedgerError):
+    """A transaction that cannot be accepted; it changes no state."""
+
+
+class MalformedInput(InvalidTransaction):
+    code = ErrorCode.MALFORMED
+
+
+class FloatNotAllowed(InvalidTransaction):
+    code = ErrorCode.FLOAT_NOT_ALLOWED
+
+
+class BadSignature(InvalidTransaction):
+    code = ErrorCode.BAD_SIGNATURE
+
+
+class UnknownSender(InvalidTransaction):
+    code = ErrorCode.UNKNOWN_SENDER
+
+
+class RevokedSender(InvalidTransaction):
+    code = ErrorCode.REVOKED_SENDER
+
+
+class Unauthorized(InvalidTransaction):
+    code = ErrorCode.UNAUTHORIZED
+
+
+class DuplicateNonce(InvalidTransaction):
+    code = ErrorCode.DUPLICATE_NONCE
+
+
+class NotFound(LedgerError):
+    code = ErrorCode.NOT_FOUND
+
+
+class InvalidProof(LedgerError):
+    code = ErrorCode.INVALID_PROOF
+
+
+class Tampered(LedgerError):
+    """A data folder whose stored bytes do not match what the chain commits to."""
+
+    code = ErrorCode.TAMPERED
+
+    def __init__(self, height: int, message: str) -> None:
+        super().__init__(f"height {height}: {message}")
+        self.height = height
