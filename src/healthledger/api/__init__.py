@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""REST API (FastAPI) with an OpenAPI document; every error is JSON with a stable code."""

@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""The `healthledger` command line."""

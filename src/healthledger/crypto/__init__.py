@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""Keys, signatures, key wrapping, canonical encoding and hashes."""

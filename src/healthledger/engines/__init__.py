@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""Engines order transactions into blocks and drive the application: solo or CometBFT."""

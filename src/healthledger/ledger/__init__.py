@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""Transactions, blocks, Merkle trees, proofs and stores: knows nothing of healthcare."""

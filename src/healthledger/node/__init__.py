@@ -1,1 +1,1 @@
-"""HealthLedger."""
+"""Wires engine, application and store into a node process."""

@@ -1,0 +1,20 @@
+"""Run a node with its API until Ctrl-C (or SIGTERM), then stop cleanly."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from healthledger.api.server import create_app
+from healthledger.node.node import Node
+
+
+def serve(node: Node, host: str, port: int, log_level: str = "warning") -> None:
+    """Start block production, serve HTTP, and on shutdown commit what is in flight."""
+    node.start()
+    try:
+        config = uvicorn.Config(
+            create_app(node), host=host, port=port, log_level=log_level, access_log=False
+        )
+        uvicorn.Server(config).run()
+    finally:
+        node.stop()

@@ -1,0 +1,287 @@
+"""The state machine: check, finalize and commit blocks, answer queries.
+
+Its method set follows ABCI 2.0 (Info, InitChain, CheckTx, FinalizeBlock,
+Commit, Query) so that the solo engine and the CometBFT adapter drive the same
+object. `finalize_block` is deterministic: the same genesis and the same
+ordered transactions give the same state root on every node, byte for byte.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from healthledger.app import nonces
+from healthledger.app.genesis import Genesis
+from healthledger.app.permissions import admits_new_keys, check_permission
+from healthledger.app.registry import parse_payload, spec_for
+from healthledger.crypto.canonical import canonical_bytes, parse_json
+from healthledger.crypto.hashing import sha256
+from healthledger.domains.governance import handlers as gov_handlers
+from healthledger.domains.governance import state as gov_state
+from healthledger.domains.governance.queries import resolve_actor
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
+from healthledger.ledger.context import Actor, BlockInfo, TxContext
+from healthledger.ledger.log import LogFrontier, LogNode
+from healthledger.ledger.merkle import merkle_root
+from healthledger.ledger.store import BlockWrite, StateKey, Store
+from healthledger.ledger.transaction import Transaction
+from healthledger.ledger.trie import StateTrie
+
+GENESIS_ACTOR = Actor(key_id="", kind="genesis", id="genesis", org=None, role="genesis")
+
+
+def state_key_hash(ns: str, key: str) -> bytes:
+    """Where a state key sits in the trie: SHA-256(ns || 0x00 || key)."""
+    return sha256(ns.encode() + b"\x00" + key.encode())
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    """What ABCI Info reports: the last committed block and the state root after it."""
+
+    chain_id: str
+    height: int
+    state_root: str
+    last_block_hash: str
+
+
+@dataclass
+class BlockStats:
+    """Where block time goes, for benchmarks and metrics (never inside consensus data)."""
+
+    blocks: int = 0
+    finalize_s: float = 0.0
+    state_root_s: float = 0.0
+    commit_s: float = 0.0
+
+
+@dataclass
+class PendingBlock:
+    """A finalized block waiting for `commit`."""
+
+    header: Header
+    txs: list[tuple[str, str, bytes, TxResult]]
+    state: dict[StateKey, bytes | None]
+    trie_nodes: dict[bytes, bytes | None]
+    log_nodes: list[LogNode]
+    frontier: LogFrontier
+
+
+class _TrieReader:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, path: bytes) -> bytes | None:
+        return self._store.trie_node(path)
+
+
+class Application:
+    """The deterministic state machine behind both engines."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.trie = StateTrie(_TrieReader(store))
+        self._pending: PendingBlock | None = None
+        self._lock = threading.RLock()
+        self.stats = BlockStats()
+        raw_frontier = store.meta("log_frontier")
+        self._frontier = LogFrontier.from_bytes(raw_frontier) if raw_frontier else LogFrontier()
+
+    # --- ABCI: Info / InitChain ---------------------------------------------------
+
+    @property
+    def initialized(self) -> bool:
+        return self.store.meta("genesis") is not None
+
+    @property
+    def chain_id(self) -> str:
+        raw = self.store.meta("chain_id")
+        if raw is None:
+            raise LedgerError("the node has no genesis yet", ErrorCode.UNAVAILABLE)
+        return raw.decode()
+
+    def info(self) -> AppInfo:
+        height = self.store.last_height()
+        if height == 0:
+            last_hash = genesis_hash(self.store.meta("genesis") or b"")
+        else:
+            last_hash = self.store.header(height).hash()
+        return AppInfo(self.chain_id, height, self.trie.root().hex(), last_hash)
+
+    def init_chain(self, genesis: Genesis) -> str:
+        """Write the founding state; return the genesis state root (hex)."""
+        with self._lock:
+            if self.initialized:
+                raise LedgerError("this node already has a genesis", ErrorCode.CONFLICT)
+            writes = apply_genesis(genesis)
+            trie_nodes = self.trie.update(
+                {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in writes.items()}
+            )
+            self.store.commit_genesis(
+                writes,
+                trie_nodes,
+                {
+                    "genesis": genesis.canonical(),
+                    "chain_id": genesis.chain_id.encode(),
+                    "genesis_state_root": self.trie.root(),
+                },
+            )
+            return self.trie.root().hex()
+
+    # --- ABCI: CheckTx ---------------------------------------------------------------
+
+    def check_tx(self, tx: Transaction) -> Actor:
+        """The stateful half of `check` against committed state (the signature is already checked)."""
+        self._check_chain(tx)
+        spec = spec_for(tx.type)
+        actor = resolve_actor(self.store.state_get, tx.sender, admits_new_keys(tx.type))
+        check_permission(tx.type, actor)
+        nonces.check_nonce(self._read_json(self.store.state_get, nonces.NAMESPACE, tx.sender), tx.nonce)
+        parse_payload(spec, tx.payload)
+        return actor
+
+    # --- ABCI: FinalizeBlock / Commit ----------------------------------------------------
+
+    def finalize_block(self, block: BlockInfo, txs: Sequence[Transaction]) -> PendingBlock:
+        """Apply verified transactions in order and build the block header (not yet stored)."""
+        with self._lock:
+            info = self.info()
+            if block.height != info.height + 1:
+                raise LedgerError(
+                    f"block {block.height} does not follow height {info.height}",
+                    ErrorCode.CONFLICT,
+                )
+            started = time.perf_counter()
+            overlay: dict[StateKey, bytes | None] = {}
+            results = [self._deliver(tx, block, overlay) for tx in txs]
+            root_started = time.perf_counter()
+            trie_nodes = self.trie.update(
+                {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in overlay.items()}
+            )
+            self.stats.state_root_s += time.perf_counter() - root_started
+            frontier = LogFrontier(self._frontier.size, list(self._frontier.peaks))
+            log_nodes = [node for tx in txs for node in frontier.append(tx_leaf(tx.raw))]
+            header = Header(
+                chain_id=self.chain_id,
+                height=block.height,
+                time_ms=block.time_ms,
+                prev_hash=info.last_block_hash,
+                proposer=block.proposer,
+                tx_count=len(txs),
+                tx_root=merkle_root([tx_leaf(tx.raw) for tx in txs]).hex(),
+                result_root=merkle_root(
+                    [result.leaf(tx.id) for tx, result in zip(txs, results, strict=True)]
+                ).hex(),
+                state_root=self.trie.root().hex(),
+                log_size=frontier.size,
+                log_root=frontier.root().hex(),
+            )
+            self._pending = PendingBlock(
+                header=header,
+                txs=[
+                    (tx.id, tx.sender, tx.raw, result)
+                    for tx, result in zip(txs, results, strict=True)
+                ],
+                state=overlay,
+                trie_nodes=trie_nodes,
+                log_nodes=log_nodes,
+                frontier=frontier,
+            )
+            self.stats.finalize_s += time.perf_counter() - started
+            return self._pending
+
+    def commit(self) -> Header:
+        """Persist the finalized block atomically."""
+        with self._lock:
+            pending = self._pending
+            if pending is None:
+                raise LedgerError("nothing to commit", ErrorCode.INVALID_STATE)
+            started = time.perf_counter()
+            self.store.commit_block(
+                BlockWrite(
+                    header=pending.header,
+                    txs=pending.txs,
+                    state=pending.state,
+                    trie_nodes=pending.trie_nodes,
+                    log_nodes=pending.log_nodes,
+                    meta={"log_frontier": pending.frontier.to_bytes()},
+                )
+            )
+            self._frontier = pending.frontier
+            self._pending = None
+            self.stats.blocks += 1
+            self.stats.commit_s += time.perf_counter() - started
+            return pending.header
+
+    # --- delivery of one transaction --------------------------------------------------
+
+    def _deliver(
+        self, tx: Transaction, block: BlockInfo, overlay: dict[StateKey, bytes | None]
+    ) -> TxResult:
+        """Apply one transaction; on any refusal record why and change nothing."""
+
+        def read(ns: str, key: str) -> bytes | None:
+            if (ns, key) in overlay:
+                return overlay[(ns, key)]
+            return self.store.state_get(ns, key)
+
+        try:
+            self._check_chain(tx)
+            spec = spec_for(tx.type)
+            actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
+            check_permission(tx.type, actor)
+            nonce_record = self._read_json(read, nonces.NAMESPACE, tx.sender)
+            nonces.check_nonce(nonce_record, tx.nonce)
+            payload = parse_payload(spec, tx.payload)
+            ctx = TxContext(read, spec.namespace, actor, block, tx.id)
+            spec.handler(ctx, payload)
+        except LedgerError as exc:
+            return TxResult(code=str(exc.code), message=exc.message)
+        overlay.update(ctx.writes)
+        overlay[(nonces.NAMESPACE, tx.sender)] = canonical_bytes(
+            nonces.record_nonce(nonce_record, tx.nonce)
+        )
+        return TxResult(code=OK, message="", events=tuple(ctx.events))
+
+    def _check_chain(self, tx: Transaction) -> None:
+        if tx.chain != self.chain_id:
+            raise LedgerError(
+                f"transaction is for chain {tx.chain}, this is {self.chain_id}",
+                ErrorCode.WRONG_CHAIN,
+            )
+
+    @staticmethod
+    def _read_json(read: object, ns: str, key: str) -> dict[str, object] | None:
+        raw = read(ns, key)  # type: ignore[operator]
+        return None if raw is None else parse_json(raw)  # type: ignore[no-any-return]
+
+
+def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:
+    """The founding state: quorum config and every founding organisation."""
+    writes: dict[StateKey, bytes | None] = {}
+
+    def read(ns: str, key: str) -> bytes | None:
+        return writes.get((ns, key))
+
+    ctx = TxContext(read, gov_state.NAMESPACE, GENESIS_ACTOR, BlockInfo(0, genesis.genesis_time_ms, ""), "genesis")
+    ctx.put(
+        gov_state.CONFIG_KEY,
+        {
+            "quorum_numerator": genesis.admission_quorum.numerator,
+            "quorum_denominator": genesis.admission_quorum.denominator,
+        },
+    )
+    ctx.put(gov_state.STATS_KEY, {"active_orgs": 0})
+    for org in genesis.organisations:
+        writes.update(ctx.writes)
+        gov_handlers.admit_org(ctx, org)
+    writes.update(ctx.writes)
+    return writes
+
+
+def _value_hash(value: bytes | None) -> bytes | None:
+    return None if value is None else sha256(value)

@@ -1,0 +1,64 @@
+"""The genesis document: chain id, founding organisations, admission quorum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from healthledger.crypto.canonical import canonical_bytes, parse_json
+from healthledger.domains.governance.messages import OrgSpec
+from healthledger.errors import LedgerError, MalformedInput
+
+
+class Quorum(BaseModel):
+    """Strictly more than numerator/denominator of member organisations must approve."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    numerator: Annotated[int, Field(ge=1)] = 2
+    denominator: Annotated[int, Field(ge=1)] = 3
+
+    @model_validator(mode="after")
+    def _is_a_fraction(self) -> Quorum:
+        if self.numerator >= self.denominator:
+            raise ValueError("quorum must be a fraction below 1")
+        return self
+
+
+class Genesis(BaseModel):
+    """What every node of a network starts from; its hash is block 1's `prev_hash`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    chain_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,62}$")]
+    genesis_time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    admission_quorum: Quorum = Quorum()
+    organisations: Annotated[list[OrgSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Genesis:
+        ids = [org.id for org in self.organisations]
+        keys = [org.signing_key for org in self.organisations]
+        if len(set(ids)) != len(ids) or len(set(keys)) != len(keys):
+            raise ValueError("organisation ids and signing keys must be unique")
+        return self
+
+    def canonical(self) -> bytes:
+        return canonical_bytes(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Genesis:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise MalformedInput(f"invalid genesis: {exc}") from exc
+
+
+def load_genesis(path: Path) -> Genesis:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"cannot read genesis {path}: {exc}") from exc
+    return Genesis.from_dict(parse_json(raw))

@@ -1,0 +1,130 @@
+"""Read-side queries that come with proofs a client can check against a header.
+
+Each query runs inside one store snapshot, so the value, the proof and the
+header it verifies against all describe the same committed block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthledger.app.application import state_key_hash
+from healthledger.crypto.canonical import parse_json
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger import log
+from healthledger.ledger.block import tx_leaf
+from healthledger.ledger.merkle import inclusion_proof
+from healthledger.ledger.store import Store
+from healthledger.ledger.trie import StateTrie
+
+
+class _SnapshotReader:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, path: bytes) -> bytes | None:
+        return self._store.trie_node(path)
+
+
+def latest_height(store: Store) -> int:
+    height = store.last_height()
+    if height == 0:
+        raise LedgerError("no block has been committed yet", ErrorCode.NOT_FOUND)
+    return height
+
+
+def block_view(store: Store, height: int | None = None) -> dict[str, Any]:
+    """A block: header, hash and its transactions with their results."""
+    with store.snapshot():
+        height = latest_height(store) if height is None else height
+        header = store.header(height)
+        txs = store.block_txs(height)
+    return {
+        "hash": header.hash(),
+        "header": header.to_dict(),
+        "txs": [
+            {"id": tx.id, "tx": parse_json(tx.raw), "result": tx.result.to_dict()} for tx in txs
+        ],
+    }
+
+
+def tx_view(store: Store, tx_id: str, prove: bool = False) -> dict[str, Any]:
+    """A committed transaction, its result and (optionally) its inclusion proofs."""
+    with store.snapshot():
+        stored = store.tx(tx_id)
+        header = store.header(stored.height)
+        view: dict[str, Any] = {
+            "id": stored.id,
+            "height": stored.height,
+            "position": stored.position,
+            "log_index": stored.log_index,
+            "tx": parse_json(stored.raw),
+            "result": stored.result.to_dict(),
+        }
+        if prove:
+            view["proof"] = _tx_proof(store, stored.height, stored.position, stored.log_index)
+    view["header"] = header.to_dict()
+    return view
+
+
+def _tx_proof(store: Store, height: int, position: int, log_index: int) -> dict[str, Any]:
+    block_txs = store.block_txs(height)
+    leaves = [tx_leaf(tx.raw) for tx in block_txs]
+    results = [tx.result.leaf(tx.id) for tx in block_txs]
+    latest = store.header(latest_height(store))
+    ledger_path = log.inclusion_proof(store.log_node, log_index, latest.log_size)
+    return {
+        "block": {
+            "height": height,
+            "index": position,
+            "size": len(leaves),
+            "path": [h.hex() for h in inclusion_proof(position, leaves)],
+            "result_path": [h.hex() for h in inclusion_proof(position, results)],
+        },
+        "ledger": {
+            "index": log_index,
+            "size": latest.log_size,
+            "path": [h.hex() for h in ledger_path],
+            "header": latest.to_dict(),
+        },
+    }
+
+
+def state_view(store: Store, ns: str, key: str, prove: bool = False) -> dict[str, Any]:
+    """A state value at the latest block, with a membership or absence proof if asked."""
+    with store.snapshot():
+        height = store.last_height()
+        raw = store.state_get(ns, key)
+        view: dict[str, Any] = {
+            "namespace": ns,
+            "key": key,
+            "height": height,
+            "value": None if raw is None else parse_json(raw),
+        }
+        if prove:
+            trie = StateTrie(_SnapshotReader(store))
+            view["proof"] = trie.prove(state_key_hash(ns, key)).to_dict()
+            view["raw_value"] = None if raw is None else raw.decode()
+            if height:
+                view["header"] = store.header(height).to_dict()
+    return view
+
+
+def consistency_view(store: Store, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two sizes of the ledger-wide log."""
+    with store.snapshot():
+        latest = store.header(latest_height(store))
+        new_size = latest.log_size if new_size is None else new_size
+        if not 0 < old_size <= new_size <= latest.log_size:
+            raise LedgerError(
+                f"sizes must satisfy 0 < old ({old_size}) <= new ({new_size}) <= {latest.log_size}",
+                ErrorCode.INVALID_FIELD,
+            )
+        path = log.consistency_proof(store.log_node, old_size, new_size)
+        return {
+            "old_size": old_size,
+            "new_size": new_size,
+            "old_root": log.log_root(store.log_node, old_size).hex(),
+            "new_root": log.log_root(store.log_node, new_size).hex(),
+            "path": [h.hex() for h in path],
+        }

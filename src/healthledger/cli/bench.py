@@ -1,0 +1,173 @@
+"""`healthledger bench`: measured throughput and latency of the ledger pipeline.
+
+`ingest` signs N transactions from N distinct senders up front, then drives
+check → order → apply → commit through a node's engine: first as fast as it
+will go (throughput), then paced at half that rate (commit latency).
+`api` does the same through the REST API of a node running in its own process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from healthledger.cli.output import emit
+from healthledger.crypto.keys import KeyPair
+from healthledger.ledger.block import TxResult
+from healthledger.ledger.transaction import Transaction, sign_transaction
+from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.node import Node
+
+BENCH_CHAIN = "healthledger-bench"
+BENCH_ORGS = [("bench-hospital", "hospital", "Bench Hospital"), ("bench-lab", "laboratory", "Lab")]
+
+
+def _sign_registrations(seeds: list[bytes]) -> list[bytes]:
+    """Worker: one `patient.register` per fresh patient key (N senders, N signatures)."""
+    raws = []
+    for seed in seeds:
+        keys = KeyPair.from_seed(seed)
+        payload = {"encryption_key": keys.encryption_public.hex()}
+        raws.append(sign_transaction(keys, BENCH_CHAIN, "patient.register", 1, payload).raw)
+    return raws
+
+
+def presign(count: int, offset: int = 0) -> list[bytes]:
+    """Sign `count` registrations in parallel, deterministically from their index."""
+    seeds = [(offset + i).to_bytes(32, "big") for i in range(count)]
+    chunk = max(1, -(-count // 8))
+    parts = [seeds[i : i + chunk] for i in range(0, count, chunk)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(mp_context=context) as pool:
+        return [raw for part in pool.map(_sign_registrations, parts) for raw in part]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class LatencyRecorder:
+    """Submit and commit times per transaction id."""
+
+    def __init__(self) -> None:
+        self.submitted: dict[str, float] = {}
+        self.committed: dict[str, float] = {}
+        self.failed = 0
+        self._lock = threading.Lock()
+        self.all_done = threading.Event()
+        self.expected = 0
+
+    def on_commit(self, tx_id: str, _height: int, result: TxResult) -> None:
+        with self._lock:
+            self.committed[tx_id] = time.perf_counter()
+            self.failed += 0 if result.ok else 1
+            if len(self.committed) >= self.expected:
+                self.all_done.set()
+
+    def latencies_ms(self) -> list[float]:
+        return [(self.committed[i] - self.submitted[i]) * 1000 for i in self.committed]
+
+
+def drive(node: Node, raws: list[bytes], rate: float | None, chunk: int = 500) -> LatencyRecorder:
+    """Feed raw transactions to the engine in chunks, optionally paced to `rate` tx/s."""
+    from healthledger.engines.solo import Accepted
+
+    recorder = LatencyRecorder()
+    recorder.expected = len(raws)
+    start = time.perf_counter()
+    for index in range(0, len(raws), chunk):
+        part = raws[index : index + chunk]
+        if rate:
+            due = start + index / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+        now = time.perf_counter()
+        for outcome in node.engine.submit(part):
+            if not isinstance(outcome, Accepted):
+                raise RuntimeError(f"benchmark transaction refused: {outcome}")
+            recorder.submitted[outcome.tx_id] = now
+            node.engine.wait_for(outcome.tx_id, recorder.on_commit)
+    if not recorder.all_done.wait(timeout=600):
+        raise RuntimeError("benchmark transactions did not commit")
+    return recorder
+
+
+def run_ingest(txs: int, workers: int, block_txs: int, interval_ms: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="healthledger-bench-") as tmp:
+        root = Path(tmp) / "net"
+        init_home(root, BENCH_CHAIN, BENCH_ORGS)
+        settings = NodeSettings(
+            org="bench-hospital",
+            block_interval_ms=interval_ms,
+            max_block_txs=block_txs,
+            check_workers=workers,
+        )
+        progress(f"signing {txs + txs // 2} transactions")
+        raws = presign(txs + txs // 2)
+        node = Node(root, settings)
+        node.start(parallel_check=workers > 1)
+        try:
+            progress("throughput run")
+            t0 = time.perf_counter()
+            full = drive(node, raws[:txs], rate=None)
+            elapsed = max(full.committed.values()) - t0
+            tx_per_s = txs / elapsed
+            stats = node.app.stats
+            blocks, root_s, finalize_s, commit_s = (
+                stats.blocks, stats.state_root_s, stats.finalize_s, stats.commit_s
+            )
+            progress(f"latency run at {tx_per_s / 2:.0f} tx/s")
+            paced = drive(node, raws[txs:], rate=tx_per_s / 2)
+            latencies = paced.latencies_ms()
+            return {
+                "tx_per_s": round(tx_per_s, 1),
+                "p50_commit_ms": round(statistics.median(latencies), 1),
+                "p99_commit_ms": round(percentile(latencies, 0.99), 1),
+                "latency_rate_tx_per_s": round(tx_per_s / 2, 1),
+                "state_root_ms_per_block": round(root_s * 1000 / blocks, 2),
+                "block_ms": round((finalize_s + commit_s) * 1000 / blocks, 2),
+                "state_root_share": round(root_s / (finalize_s + commit_s), 3),
+                "blocks": blocks,
+                "transactions": txs,
+                "failed": full.failed + paced.failed,
+                "check_workers": workers,
+            }
+        finally:
+            node.stop()
+
+
+def register(app: typer.Typer) -> None:
+    bench_app = typer.Typer(help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True)
+    app.add_typer(bench_app, name="bench")
+
+    @bench_app.command("ingest")
+    def ingest(
+        txs: Annotated[int, typer.Option(help="Transactions in the throughput run.")] = 20_000,
+        workers: Annotated[int, typer.Option(help="Signature-check processes.")] = 2,
+        block_txs: Annotated[int, typer.Option(help="max_block_txs.")] = 5000,
+        interval_ms: Annotated[int, typer.Option(help="block_interval_ms.")] = 200,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """check → order → apply → commit, end to end, in one process."""
+
+        def say(message: str) -> None:
+            if not as_json:
+                typer.echo(message, err=True)
+
+        emit(run_ingest(txs, workers, block_txs, interval_ms, say), as_json)
+
+    from healthledger.cli.bench_api import register_api
+
+    register_api(bench_app)
+
+
+__all__ = ["Transaction", "register"]

@@ -1,0 +1,255 @@
+"""`healthledger`: init a network folder, keys, run a node, submit, query, prove, verify."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from healthledger.api.serve import serve
+from healthledger.app.verify import verify_store
+from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.client.sdk import Client, verify_state_view, verify_tx_view
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
+from healthledger.errors import LedgerError, MalformedInput
+from healthledger.ledger.transaction import decode_transaction
+from healthledger.node.home import DEFAULT_PORT, Home, init_home, parse_org_arg
+from healthledger.node.node import Node
+
+app = typer.Typer(
+    help="HealthLedger: a permissioned blockchain for healthcare.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Key files.", no_args_is_help=True)
+node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
+tx_app = typer.Typer(help="Submit and read transactions.", no_args_is_help=True)
+block_app = typer.Typer(help="Read blocks.", no_args_is_help=True)
+state_app = typer.Typer(help="Read state, with proofs.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(node_app, name="node")
+app.add_typer(tx_app, name="tx")
+app.add_typer(block_app, name="block")
+app.add_typer(state_app, name="state")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UrlOpt = Annotated[
+    str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API address.")
+]
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Network folder to create.")],
+    org: Annotated[
+        list[str], typer.Option("--org", help="Founding org as id:role[:Name]; repeat.")
+    ],
+    chain_id: Annotated[str, typer.Option(help="Chain id.")] = "healthledger-local",
+    port: Annotated[int, typer.Option(help="API port of this node.")] = DEFAULT_PORT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a network folder: genesis, one key per founding organisation, node settings."""
+    try:
+        home = init_home(directory, chain_id, [parse_org_arg(o) for o in org], port=port)
+        genesis = home.genesis()
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(
+        {
+            "ok": True,
+            "dir": str(home.root),
+            "chain_id": genesis.chain_id,
+            "organisations": [
+                {"id": o.id, "role": o.role, "key_file": str(home.key_path(o.id))}
+                for o in genesis.organisations
+            ],
+        },
+        as_json,
+    )
+
+
+@keys_app.command("new")
+def keys_new(
+    out: Annotated[Path, typer.Argument(help="Key file to write (mode 0600).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate an Ed25519 signing key and an X25519 encryption key."""
+    if out.exists():
+        fail(MalformedInput(f"{out} exists; refusing to overwrite a key"), as_json)
+    keys = KeyPair.generate()
+    save_keypair(keys, out)
+    emit(_key_summary(keys, out), as_json)
+
+
+@keys_app.command("show")
+def keys_show(path: Path, as_json: JsonOpt = False) -> None:
+    """Public parts of a key file: key id, encryption key, patient id."""
+    try:
+        emit(_key_summary(load_keypair(path), path), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+def _key_summary(keys: KeyPair, path: Path) -> dict[str, Any]:
+    return {
+        "file": str(path),
+        "key_id": keys.key_id,
+        "encryption_key": keys.encryption_public.hex(),
+        "patient_id": derive_patient_id(keys.key_id),
+    }
+
+
+@node_app.command("run")
+def node_run(
+    data: Annotated[Path, typer.Option("--data", help="Network folder (from `init`).")],
+    port: Annotated[int | None, typer.Option(help="API port (default: node.json).")] = None,
+    host: Annotated[str | None, typer.Option(help="API host (default: node.json).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run a single-node network and serve its REST API until Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        home = Home(data)
+        settings = home.settings()
+        node = Node(data, settings)
+    except LedgerError as exc:
+        fail(exc, False)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    typer.echo(f"HealthLedger node {node.app.chain_id} at height {node.app.info().height}")
+    typer.echo(f"API http://{bind_host}:{bind_port}  (docs at /docs)  Ctrl-C stops")
+    serve(node, bind_host, bind_port, log_level)
+
+
+@tx_app.command("submit")
+def tx_submit(
+    key: Annotated[Path | None, typer.Option(help="Key file of the sender.")] = None,
+    tx_type: Annotated[str | None, typer.Option("--type", help="Transaction type.")] = None,
+    payload: Annotated[str, typer.Option(help="Payload JSON, or @file.json.")] = "{}",
+    signed: Annotated[
+        Path | None, typer.Option(help="Submit an already-signed transaction file.")
+    ] = None,
+    nonce: Annotated[int | None, typer.Option(help="Nonce (default: next for the key).")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the commit.")] = True,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign and submit one transaction (or submit a signed one)."""
+    try:
+        with Client(url) as client:
+            if signed is not None:
+                tx = decode_transaction(signed.read_bytes())
+            else:
+                if key is None or tx_type is None:
+                    raise MalformedInput("give --key and --type, or --signed FILE")
+                signer = client.signer(key)
+                tx = signer.sign(tx_type, _read_payload(payload), nonce)
+            emit(client.submit(tx, wait=wait), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+def _read_payload(value: str) -> dict[str, Any]:
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise MalformedInput(f"payload is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MalformedInput("payload must be a JSON object")
+    return payload
+
+
+@tx_app.command("get")
+def tx_get(
+    tx_id: str,
+    proof: Annotated[bool, typer.Option(help="Fetch and verify inclusion proofs.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A committed transaction and its result; with --proof, verified against its header."""
+    try:
+        with Client(url) as client:
+            view = client.tx(tx_id, proof=proof)
+            if proof:
+                verify_tx_view(view)
+                view["verified"] = True
+        emit(view, as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@block_app.command("get")
+def block_get(
+    height: Annotated[str, typer.Argument(help="Height, or 'latest'.")] = "latest",
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A block: header, hash, transactions and results."""
+    try:
+        with Client(url) as client:
+            emit(client.block(None if height == "latest" else _int(height)), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise MalformedInput(f"not a height: {value!r}") from exc
+
+
+@state_app.command("get")
+def state_get(
+    namespace: str,
+    key: str,
+    proof: Annotated[bool, typer.Option(help="Fetch and verify a state proof.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A state value (or its proven absence)."""
+    try:
+        with Client(url) as client:
+            view = client.state(namespace, key, proof=proof)
+            if proof:
+                verify_state_view(view)
+                view["verified"] = True
+        emit(view, as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@app.command()
+def verify(
+    data: Annotated[Path, typer.Option("--data", help="Network folder to verify offline.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-check a data folder offline: links, signatures, roots, and a full replay."""
+    db_path = Home(data).db_path
+    try:
+        with progress_bar("verifying blocks", 0, not as_json) as bar:
+
+            def advance(done: int, total: int) -> None:
+                if bar is not None:
+                    bar.update(bar.task_ids[0], completed=done, total=total)
+
+            report = verify_store(db_path, advance)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit({"ok": report.ok, "height": report.height, "transactions": report.transactions}, as_json)
+
+
+def _register_extras() -> None:
+    from healthledger.cli import bench, demo
+
+    demo.register(app)
+    bench.register(app)
+
+
+def main() -> None:
+    _register_extras()
+    app()

@@ -1,0 +1,70 @@
+"""How the CLI reports: JSON with --json, rich text otherwise; error codes to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from healthledger.errors import ErrorCode, LedgerError
+
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_CODES: dict[ErrorCode, int] = {
+    ErrorCode.TAMPERED: 1,
+    ErrorCode.INVALID_PROOF: 1,
+    ErrorCode.NOT_FOUND: 3,
+    ErrorCode.UNKNOWN_SENDER: 4,
+    ErrorCode.REVOKED_SENDER: 4,
+    ErrorCode.UNAUTHORIZED: 4,
+    ErrorCode.BAD_SIGNATURE: 4,
+    ErrorCode.UNAVAILABLE: 5,
+    ErrorCode.TIMEOUT: 5,
+}
+
+
+def exit_code_for(code: ErrorCode) -> int:
+    """The one mapping from error codes to exit codes; bad input is 2."""
+    return EXIT_CODES.get(code, 2)
+
+
+def emit(value: Any, as_json: bool) -> None:
+    """Print a report: compact JSON for machines, pretty for people."""
+    if as_json:
+        sys.stdout.write(orjson.dumps(value).decode() + "\n")
+    else:
+        console.print_json(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def fail(exc: LedgerError, as_json: bool) -> NoReturn:
+    """Report an error with its stable code and leave with its exit code."""
+    if as_json:
+        sys.stdout.write(orjson.dumps({"ok": False, "error": exc.to_dict()}).decode() + "\n")
+    else:
+        errors.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+    raise typer.Exit(exit_code_for(exc.code))
+
+
+@contextmanager
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Progress | None]:
+    """A progress bar on a terminal, nothing when piped or in --json mode."""
+    if not enabled or not errors.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        bar.add_task(description, total=total)
+        yield bar

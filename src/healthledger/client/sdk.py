@@ -1,0 +1,216 @@
+"""The Python SDK used by the CLI, the tests, the benchmarks and users.
+
+`Signer` builds and signs transactions for one key; `Client` talks to a node's
+REST API; `verify_tx_view` and `verify_state_view` check the proofs a node
+returns with nothing but the pure verifiers of `healthledger.ledger.proofs`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from healthledger.crypto.canonical import canonical_bytes
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError
+from healthledger.ledger import proofs
+from healthledger.ledger.block import Header, TxResult, tx_leaf
+from healthledger.ledger.transaction import Transaction, decode_transaction, sign_transaction
+
+
+class ApiError(LedgerError):
+    """An error answered by a node, carrying its stable code and HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        try:
+            known = ErrorCode(code)
+        except ValueError:
+            known = ErrorCode.UNAVAILABLE
+        super().__init__(message, known)
+        self.remote_code = code
+        self.status = status
+
+
+class Signer:
+    """Signs transactions for one key, numbering them with increasing nonces."""
+
+    def __init__(self, keys: KeyPair, chain_id: str, next_nonce: int = 1) -> None:
+        self.keys = keys
+        self.chain_id = chain_id
+        self._next_nonce = next_nonce
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: Path, chain_id: str, next_nonce: int = 1) -> Signer:
+        return cls(load_keypair(path), chain_id, next_nonce)
+
+    @property
+    def key_id(self) -> str:
+        return self.keys.key_id
+
+    def take_nonce(self) -> int:
+        with self._lock:
+            nonce = self._next_nonce
+            self._next_nonce += 1
+            return nonce
+
+    def sign(self, tx_type: str, payload: dict[str, Any], nonce: int | None = None) -> Transaction:
+        """A signed transaction of `tx_type`, with the next nonce unless one is given."""
+        return sign_transaction(
+            self.keys, self.chain_id, tx_type, self.take_nonce() if nonce is None else nonce, payload
+        )
+
+    def sync_nonce(self, client: Client) -> None:
+        """Continue after the highest nonce the ledger has seen from this key."""
+        record = client.state("nonce", self.key_id)["value"]
+        with self._lock:
+            self._next_nonce = max(self._next_nonce, 1 if record is None else record["max"] + 1)
+
+
+class Client:
+    """A node's REST API as Python methods; errors raise ApiError with the node's code."""
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8700", timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError("unavailable", f"cannot reach {self.base_url}: {exc}", 0) from exc
+        body = response.json() if response.content else None
+        if response.status_code >= 400:
+            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+            raise ApiError(
+                error.get("code", "unavailable"),
+                error.get("message", response.text),
+                response.status_code,
+            )
+        return body
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")  # type: ignore[no-any-return]
+
+    def info(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/info")  # type: ignore[no-any-return]
+
+    def genesis(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/genesis")  # type: ignore[no-any-return]
+
+    def signer(self, keys: KeyPair | Path) -> Signer:
+        """A Signer for this node's chain, continuing after the ledger's last nonce for the key."""
+        pair = keys if isinstance(keys, KeyPair) else load_keypair(keys)
+        signer = Signer(pair, self.info()["chain_id"])
+        signer.sync_nonce(self)
+        return signer
+
+    def submit(self, tx: Transaction, wait: bool = False, timeout_ms: int = 10_000) -> dict[str, Any]:
+        """Submit one transaction; with `wait`, return once it committed (ok or failed)."""
+        params = {"wait": str(wait).lower(), "timeout_ms": timeout_ms}
+        return self._call("POST", "/v1/txs", params=params, json=tx.to_dict())  # type: ignore[no-any-return]
+
+    def submit_batch(
+        self, txs: Sequence[Transaction], wait: bool = False, timeout_ms: int = 30_000
+    ) -> list[dict[str, Any]]:
+        params = {"wait": str(wait).lower(), "timeout_ms": timeout_ms}
+        body = {"txs": [tx.to_dict() for tx in txs]}
+        return self._call("POST", "/v1/txs/batch", params=params, json=body)["results"]  # type: ignore[no-any-return]
+
+    def tx(self, tx_id: str, proof: bool = False) -> dict[str, Any]:
+        return self._call("GET", f"/v1/txs/{tx_id}", params={"proof": str(proof).lower()})  # type: ignore[no-any-return]
+
+    def block(self, height: int | None = None) -> dict[str, Any]:
+        path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
+        return self._call("GET", path)  # type: ignore[no-any-return]
+
+    def state(self, namespace: str, key: str, proof: bool = False) -> dict[str, Any]:
+        return self._call(  # type: ignore[no-any-return]
+            "GET", f"/v1/state/{namespace}/{key}", params={"proof": str(proof).lower()}
+        )
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+        params: dict[str, int] = {"old_size": old_size}
+        if new_size is not None:
+            params["new_size"] = new_size
+        return self._call("GET", "/v1/proofs/consistency", params=params)  # type: ignore[no-any-return]
+
+    def verified_state(self, namespace: str, key: str) -> Any:
+        """A state value whose proof has been checked against the block header it came with."""
+        view = self.state(namespace, key, proof=True)
+        verify_state_view(view)
+        return view["value"]
+
+    def verified_tx(self, tx_id: str) -> dict[str, Any]:
+        """A committed transaction whose inclusion proofs have been checked."""
+        view = self.tx(tx_id, proof=True)
+        verify_tx_view(view)
+        return view
+
+
+def _hex(values: Sequence[str]) -> list[bytes]:
+    return [bytes.fromhex(v) for v in values]
+
+
+def verify_tx_view(view: dict[str, Any]) -> None:
+    """Check a transaction's inclusion in its block, its result, and its place in the ledger log."""
+    try:
+        tx = decode_transaction(view["tx"])
+        header = Header.from_dict(view["header"])
+        proof = view["proof"]
+        block, ledger = proof["block"], proof["ledger"]
+        leaf = tx_leaf(tx.raw)
+        proofs.verify_inclusion(
+            leaf, block["index"], block["size"], _hex(block["path"]), bytes.fromhex(header.tx_root)
+        )
+        result_leaf = TxResult.from_dict(view["result"]).leaf(tx.id)
+        proofs.verify_inclusion(
+            result_leaf,
+            block["index"],
+            block["size"],
+            _hex(block["result_path"]),
+            bytes.fromhex(header.result_root),
+        )
+        latest = Header.from_dict(ledger["header"])
+        proofs.verify_inclusion(
+            leaf, ledger["index"], ledger["size"], _hex(ledger["path"]), bytes.fromhex(latest.log_root)
+        )
+    except proofs.ProofError as exc:
+        raise InvalidProof(f"transaction proof does not verify: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidProof(f"transaction proof is malformed: {exc}") from exc
+    if tx.id != view["id"] or header.tx_count != block["size"]:
+        raise InvalidProof("transaction proof does not match its header")
+
+
+def verify_state_view(view: dict[str, Any]) -> None:
+    """Check a state value (or its absence) against the state root of the header it came with."""
+    try:
+        header = Header.from_dict(view["header"])
+        raw = view["raw_value"]
+        value_hash = None if raw is None else proofs.state_value_hash(raw.encode())
+        if raw is not None and canonical_bytes(view["value"]) != raw.encode():
+            raise InvalidProof("the value does not match its proven bytes")
+        proofs.verify_state_proof(
+            bytes.fromhex(header.state_root),
+            proofs.state_key_hash(view["namespace"], view["key"]),
+            value_hash,
+            view["proof"],
+        )
+    except proofs.ProofError as exc:
+        raise InvalidProof(f"state proof does not verify: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidProof(f"state proof is malformed: {exc}") from exc

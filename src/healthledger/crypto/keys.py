@@ -1,0 +1,126 @@
+"""Identity keys: Ed25519 for signatures, X25519 for sealed boxes (key wrapping).
+
+A key id is the lowercase hex of the Ed25519 public key: self-certifying, so a
+signature can be checked before any state is read (the parallel `check` stage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NewType
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.public
+import nacl.signing
+
+from healthledger.errors import BadSignature, LedgerError, MalformedInput
+
+KeyId = NewType("KeyId", str)
+
+PUBLIC_KEY_HEX_LEN = 64
+SIGNATURE_HEX_LEN = 128
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A signing key and an encryption key held together by one actor."""
+
+    signing_seed: bytes
+    encryption_secret: bytes
+
+    @classmethod
+    def generate(cls) -> KeyPair:
+        """Fresh random keys from the operating system's CSPRNG."""
+        return cls(signing_seed=os.urandom(32), encryption_secret=os.urandom(32))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> KeyPair:
+        """Deterministic keys from a 32-byte seed (demo and benchmark actors only)."""
+        if len(seed) != 32:
+            raise MalformedInput("a key seed is 32 bytes")
+        return cls(signing_seed=seed, encryption_secret=nacl.bindings.crypto_hash_sha256(seed))
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(nacl.signing.SigningKey(self.signing_seed).verify_key)
+
+    @property
+    def key_id(self) -> KeyId:
+        return KeyId(self.public_key.hex())
+
+    @property
+    def encryption_public(self) -> bytes:
+        return bytes(nacl.public.PrivateKey(self.encryption_secret).public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """Detached Ed25519 signature over `message`."""
+        return nacl.signing.SigningKey(self.signing_seed).sign(message).signature
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "key_id": self.key_id,
+            "signing_seed": self.signing_seed.hex(),
+            "encryption_secret": self.encryption_secret.hex(),
+            "encryption_public": self.encryption_public.hex(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> KeyPair:
+        try:
+            pair = cls(
+                signing_seed=bytes.fromhex(data["signing_seed"]),
+                encryption_secret=bytes.fromhex(data["encryption_secret"]),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise MalformedInput(f"not a HealthLedger key file: {exc}") from exc
+        if len(pair.signing_seed) != 32 or len(pair.encryption_secret) != 32:
+            raise MalformedInput("not a HealthLedger key file: keys are 32 bytes")
+        return pair
+
+
+def save_keypair(pair: KeyPair, path: Path) -> None:
+    """Write a key file readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(pair.to_dict(), handle, indent=2)
+
+
+def load_keypair(path: Path) -> KeyPair:
+    """Read a key file written by `save_keypair`."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"cannot read key file {path}: {exc}") from exc
+    return KeyPair.from_dict(data)
+
+
+def parse_key_id(value: object, field: str = "key") -> KeyId:
+    """Accept a hex Ed25519 public key or raise a clear error."""
+    if not isinstance(value, str) or len(value) != PUBLIC_KEY_HEX_LEN:
+        raise MalformedInput(f"{field} must be 64 lowercase hex characters")
+    try:
+        bytes.fromhex(value)
+    except ValueError as exc:
+        raise MalformedInput(f"{field} must be hex") from exc
+    if value != value.lower():
+        raise MalformedInput(f"{field} must be lowercase hex")
+    return KeyId(value)
+
+
+def verify_signature(key_id: str, message: bytes, signature: bytes) -> None:
+    """Check an Ed25519 signature; raise BadSignature if it does not hold."""
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, bytes.fromhex(key_id))
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+        raise BadSignature("signature does not verify for the sender's key") from exc
+
+
+def derive_patient_id(public_key_hex: str) -> str:
+    """A patient's pseudonymous id: derived from their key, never from their name."""
+    digest = nacl.bindings.crypto_hash_sha256(b"healthledger/patient/" + bytes.fromhex(public_key_hex))
+    return "pat_" + digest[:16].hex()

@@ -1,0 +1,225 @@
+"""Apply the governance transactions: admission, removal, enrolment, keys, patients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthledger.crypto.keys import derive_patient_id
+from healthledger.domains.governance import state as st
+from healthledger.domains.governance.messages import (
+    KeyRotate,
+    MemberEnroll,
+    MemberRevoke,
+    OrgApprove,
+    OrgPropose,
+    OrgSpec,
+    PatientRegister,
+)
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import TxContext
+
+
+def org_record(spec: OrgSpec, height: int) -> dict[str, Any]:
+    return {**spec.model_dump(), "status": st.ACTIVE, "joined_height": height}
+
+
+def admit_org(ctx: TxContext, spec: OrgSpec) -> None:
+    """Write an organisation and index its signing key (genesis and approved proposals)."""
+    _require_unused_key(ctx, spec.signing_key)
+    ctx.put(st.org_key(spec.id), org_record(spec, ctx.block.height))
+    ctx.put(
+        st.signing_key_key(spec.signing_key), st.key_record("org", spec.id, spec.id, spec.role)
+    )
+    _adjust_active_orgs(ctx, +1)
+    ctx.emit("org.admitted", org=spec.id, role=spec.role)
+
+
+def propose_org(ctx: TxContext, payload: OrgPropose) -> None:
+    """Open a proposal; the proposer's own vote counts as the first approval."""
+    target = _proposal_target(ctx, payload)
+    proposal_id = "prop-" + ctx.tx_id[:16]
+    proposal = {
+        "id": proposal_id,
+        "action": payload.action,
+        "org": payload.org.model_dump() if payload.org else None,
+        "org_id": target,
+        "proposer": _sender_org(ctx),
+        "approvals": [_sender_org(ctx)],
+        "status": st.OPEN,
+        "opened_height": ctx.block.height,
+    }
+    ctx.put(st.proposal_key(proposal_id), proposal)
+    ctx.emit("org.proposed", proposal=proposal_id, action=payload.action, org=target)
+    _execute_if_quorum(ctx, proposal)
+
+
+def approve_org(ctx: TxContext, payload: OrgApprove) -> None:
+    proposal = ctx.get(st.proposal_key(payload.proposal_id))
+    if proposal is None:
+        raise LedgerError(f"no proposal {payload.proposal_id}", ErrorCode.NOT_FOUND)
+    if proposal["status"] != st.OPEN:
+        raise LedgerError(f"proposal {payload.proposal_id} is closed", ErrorCode.INVALID_STATE)
+    voter = _sender_org(ctx)
+    if voter in proposal["approvals"]:
+        raise LedgerError(f"{voter} already approved {payload.proposal_id}", ErrorCode.CONFLICT)
+    if proposal["action"] == "remove" and voter == proposal["org_id"]:
+        raise LedgerError("an organisation cannot vote on its own removal", ErrorCode.UNAUTHORIZED)
+    proposal["approvals"] = sorted([*proposal["approvals"], voter])
+    ctx.put(st.proposal_key(payload.proposal_id), proposal)
+    ctx.emit("org.approved", proposal=payload.proposal_id, org=voter)
+    _execute_if_quorum(ctx, proposal)
+
+
+def enroll_member(ctx: TxContext, payload: MemberEnroll) -> None:
+    org_id = _sender_org(ctx)
+    key = st.member_key(org_id, payload.member_id)
+    if ctx.get(key) is not None:
+        raise LedgerError(f"member {payload.member_id} already enrolled", ErrorCode.ALREADY_EXISTS)
+    _require_unused_key(ctx, payload.signing_key)
+    record = {**payload.model_dump(), "org": org_id, "status": st.ACTIVE}
+    ctx.put(key, record)
+    actor_id = f"{org_id}/{payload.member_id}"
+    ctx.put(
+        st.signing_key_key(payload.signing_key),
+        st.key_record("member", actor_id, org_id, payload.role),
+    )
+    ctx.emit("member.enrolled", org=org_id, member=actor_id, role=payload.role)
+
+
+def revoke_member(ctx: TxContext, payload: MemberRevoke) -> None:
+    org_id = _sender_org(ctx)
+    key = st.member_key(org_id, payload.member_id)
+    member = ctx.get(key)
+    if member is None:
+        raise LedgerError(f"no member {payload.member_id} in {org_id}", ErrorCode.NOT_FOUND)
+    if member["status"] != st.ACTIVE:
+        raise LedgerError(f"member {payload.member_id} is already revoked", ErrorCode.CONFLICT)
+    member["status"] = st.REVOKED
+    ctx.put(key, member)
+    _revoke_signing_key(ctx, member["signing_key"])
+    ctx.emit("member.revoked", org=org_id, member=f"{org_id}/{payload.member_id}")
+
+
+def rotate_key(ctx: TxContext, payload: KeyRotate) -> None:
+    """Move the sender's identity to a new key and revoke the old one."""
+    actor = ctx.actor
+    _require_unused_key(ctx, payload.signing_key)
+    record_key = _actor_record_key(actor.kind, actor.id)
+    record = ctx.get(record_key)
+    if record is None:
+        raise LedgerError(f"no record for {actor.id}", ErrorCode.NOT_FOUND)
+    record["signing_key"] = payload.signing_key
+    record["encryption_key"] = payload.encryption_key
+    ctx.put(record_key, record)
+    _revoke_signing_key(ctx, actor.key_id)
+    ctx.put(
+        st.signing_key_key(payload.signing_key),
+        st.key_record(actor.kind, actor.id, actor.org, actor.role),
+    )
+    ctx.emit("key.rotated", actor=actor.id, kind=actor.kind)
+
+
+def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
+    signing_key = ctx.actor.key_id
+    patient_id = derive_patient_id(signing_key)
+    _require_unused_key(ctx, signing_key)
+    ctx.put(
+        st.patient_key(patient_id),
+        {
+            "id": patient_id,
+            "signing_key": signing_key,
+            "encryption_key": payload.encryption_key,
+            "registered_height": ctx.block.height,
+        },
+    )
+    ctx.put(
+        st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient")
+    )
+    ctx.emit("patient.registered", patient=patient_id)
+
+
+def _proposal_target(ctx: TxContext, payload: OrgPropose) -> str:
+    if payload.action == "add":
+        if payload.org is None or payload.org_id is not None:
+            raise LedgerError("an 'add' proposal names the new org in 'org'", ErrorCode.MALFORMED)
+        existing = ctx.get(st.org_key(payload.org.id))
+        if existing is not None:
+            raise LedgerError(f"organisation {payload.org.id} exists", ErrorCode.ALREADY_EXISTS)
+        _require_unused_key(ctx, payload.org.signing_key)
+        return payload.org.id
+    if payload.org_id is None or payload.org is not None:
+        raise LedgerError("a 'remove' proposal names the org in 'org_id'", ErrorCode.MALFORMED)
+    existing = ctx.get(st.org_key(payload.org_id))
+    if existing is None or existing["status"] != st.ACTIVE:
+        raise LedgerError(f"no active organisation {payload.org_id}", ErrorCode.NOT_FOUND)
+    if payload.org_id == _sender_org(ctx):
+        raise LedgerError("an organisation cannot propose its own removal", ErrorCode.UNAUTHORIZED)
+    return payload.org_id
+
+
+def _execute_if_quorum(ctx: TxContext, proposal: dict[str, Any]) -> None:
+    config = ctx.get(st.CONFIG_KEY) or {}
+    electorate = ctx.get(st.STATS_KEY)["active_orgs"]
+    if proposal["action"] == "remove":
+        electorate -= 1  # the organisation being removed does not vote
+    reached = st.quorum_reached(
+        len(proposal["approvals"]),
+        electorate,
+        config.get("quorum_numerator", 2),
+        config.get("quorum_denominator", 3),
+    )
+    if not reached:
+        return
+    if proposal["action"] == "add":
+        admit_org(ctx, OrgSpec.model_validate(proposal["org"]))
+    else:
+        _remove_org(ctx, proposal["org_id"])
+    proposal["status"] = st.EXECUTED
+    proposal["executed_height"] = ctx.block.height
+    ctx.put(st.proposal_key(proposal["id"]), proposal)
+    ctx.emit("org.proposal_executed", proposal=proposal["id"], action=proposal["action"])
+
+
+def _remove_org(ctx: TxContext, org_id: str) -> None:
+    """Removal revokes the organisation's key; its members' keys stop being accepted with it."""
+    record = ctx.get(st.org_key(org_id))
+    record["status"] = st.REMOVED
+    ctx.put(st.org_key(org_id), record)
+    _revoke_signing_key(ctx, record["signing_key"])
+    _adjust_active_orgs(ctx, -1)
+    ctx.emit("org.removed", org=org_id)
+
+
+def _adjust_active_orgs(ctx: TxContext, delta: int) -> None:
+    stats = ctx.get(st.STATS_KEY) or {"active_orgs": 0}
+    stats["active_orgs"] += delta
+    ctx.put(st.STATS_KEY, stats)
+
+
+def _revoke_signing_key(ctx: TxContext, key_id: str) -> None:
+    key = st.signing_key_key(key_id)
+    record = ctx.get(key)
+    if record is not None:
+        record["status"] = st.REVOKED
+        ctx.put(key, record)
+
+
+def _require_unused_key(ctx: TxContext, key_id: str) -> None:
+    """A signing key belongs to one actor, ever: reuse would make senders ambiguous."""
+    if ctx.get(st.signing_key_key(key_id)) is not None:
+        raise LedgerError(f"signing key {key_id[:16]}… is already in use", ErrorCode.ALREADY_EXISTS)
+
+
+def _sender_org(ctx: TxContext) -> str:
+    if ctx.actor.org is None:
+        raise LedgerError("only an organisation may do this", ErrorCode.UNAUTHORIZED)
+    return ctx.actor.org
+
+
+def _actor_record_key(kind: str, actor_id: str) -> str:
+    if kind == "org":
+        return st.org_key(actor_id)
+    if kind == "member":
+        org_id, member_id = actor_id.split("/", 1)
+        return st.member_key(org_id, member_id)
+    return st.patient_key(actor_id)

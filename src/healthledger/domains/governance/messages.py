@@ -1,0 +1,119 @@
+"""Payloads of the governance transactions: organisations, members, keys, patients."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+ORG_ROLES = (
+    "hospital",
+    "clinic",
+    "laboratory",
+    "insurer",
+    "manufacturer",
+    "distributor",
+    "pharmacy",
+    "regulator",
+    "board",
+    "university",
+    "sponsor",
+    "charity",
+)
+MEMBER_ROLES = (
+    "practitioner",
+    "nurse",
+    "pharmacist",
+    "researcher",
+    "auditor",
+    "admin",
+    "courier",
+    "technician",
+    "staff",
+)
+
+OrgRole = Literal[
+    "hospital",
+    "clinic",
+    "laboratory",
+    "insurer",
+    "manufacturer",
+    "distributor",
+    "pharmacy",
+    "regulator",
+    "board",
+    "university",
+    "sponsor",
+    "charity",
+]
+MemberRole = Literal[
+    "practitioner",
+    "nurse",
+    "pharmacist",
+    "researcher",
+    "auditor",
+    "admin",
+    "courier",
+    "technician",
+    "staff",
+]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
+PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ProposalId = Annotated[str, StringConstraints(pattern=r"^prop-[0-9a-f]{16}$")]
+
+
+class Payload(BaseModel):
+    """Strict, frozen, no unknown fields: a payload is parsed once at the edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class OrgSpec(Payload):
+    """An organisation as named in genesis or in an admission proposal."""
+
+    id: Identifier
+    name: Name
+    role: OrgRole
+    signing_key: PublicKeyHex
+    encryption_key: PublicKeyHex
+
+
+class OrgPropose(Payload):
+    """Propose admitting (`add`) or removing (`remove`) an organisation."""
+
+    action: Literal["add", "remove"]
+    org: OrgSpec | None = None
+    org_id: Identifier | None = None
+
+
+class OrgApprove(Payload):
+    proposal_id: ProposalId
+
+
+class MemberEnroll(Payload):
+    """An organisation enrols one of its people with their own keys."""
+
+    member_id: Identifier
+    name: Name
+    role: MemberRole
+    signing_key: PublicKeyHex
+    encryption_key: PublicKeyHex
+
+
+class MemberRevoke(Payload):
+    member_id: Identifier
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class KeyRotate(Payload):
+    """The sender replaces its own keys; the old signing key is revoked."""
+
+    signing_key: PublicKeyHex
+    encryption_key: PublicKeyHex
+
+
+class PatientRegister(Payload):
+    """A patient registers their own key; the patient id is derived from it."""
+
+    encryption_key: PublicKeyHex

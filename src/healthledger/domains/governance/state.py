@@ -1,0 +1,46 @@
+"""Governance records and their keys in the `gov` namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAMESPACE = "gov"
+ACTIVE = "active"
+REVOKED = "revoked"
+REMOVED = "removed"
+OPEN = "open"
+EXECUTED = "executed"
+
+CONFIG_KEY = "config"
+STATS_KEY = "stats"
+
+
+def org_key(org_id: str) -> str:
+    return f"org/{org_id}"
+
+
+def member_key(org_id: str, member_id: str) -> str:
+    return f"member/{org_id}/{member_id}"
+
+
+def patient_key(patient_id: str) -> str:
+    return f"patient/{patient_id}"
+
+
+def signing_key_key(key_id: str) -> str:
+    """Index from a signing key to the actor holding it: how a sender is resolved."""
+    return f"key/{key_id}"
+
+
+def proposal_key(proposal_id: str) -> str:
+    return f"proposal/{proposal_id}"
+
+
+def key_record(kind: str, actor_id: str, org: str | None, role: str) -> dict[str, Any]:
+    """The `key/...` record that resolves a signing key to an actor."""
+    return {"kind": kind, "id": actor_id, "org": org, "role": role, "status": ACTIVE}
+
+
+def quorum_reached(approvals: int, electorate: int, numerator: int, denominator: int) -> bool:
+    """Strictly more than numerator/denominator of the electorate approve (integers only)."""
+    return electorate > 0 and approvals * denominator > numerator * electorate

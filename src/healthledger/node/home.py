@@ -1,0 +1,131 @@
+"""A node's folder: genesis, node settings, keys and the database.
+
+    DIR/genesis.json       the network's genesis (same on every node)
+    DIR/node.json          this node's settings (organisation, API port, block timing)
+    DIR/keys/<name>.json   key files (owner-readable only)
+    DIR/data/ledger.sqlite blocks, state, proofs (SQLite, WAL)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from healthledger.app.genesis import Genesis, load_genesis
+from healthledger.crypto.keys import KeyPair, save_keypair
+from healthledger.domains.governance.messages import ORG_ROLES, OrgSpec
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+
+DEFAULT_PORT = 8700
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """What `node.json` holds."""
+
+    org: str
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    block_interval_ms: int = 200
+    max_block_txs: int = 5000
+    check_workers: int = 2
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one node folder."""
+
+    root: Path
+
+    @property
+    def genesis_path(self) -> Path:
+        return self.root / "genesis.json"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "node.json"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "data" / "ledger.sqlite"
+
+    def key_path(self, name: str) -> Path:
+        return self.keys_dir / f"{name}.json"
+
+    def exists(self) -> bool:
+        return self.genesis_path.exists()
+
+    def genesis(self) -> Genesis:
+        return load_genesis(self.genesis_path)
+
+    def settings(self) -> NodeSettings:
+        try:
+            data = json.loads(self.settings_path.read_text())
+            return NodeSettings(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise LedgerError(f"cannot read {self.settings_path}: {exc}") from exc
+
+    def write_settings(self, settings: NodeSettings) -> None:
+        self.settings_path.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+
+
+def parse_org_arg(value: str) -> tuple[str, str, str]:
+    """`id:role[:Display Name]` from the command line."""
+    parts = value.split(":", 2)
+    if len(parts) < 2 or parts[1] not in ORG_ROLES:
+        raise MalformedInput(
+            f"--org {value!r}: expected id:role[:name] with role one of {', '.join(ORG_ROLES)}"
+        )
+    org_id, role = parts[0], parts[1]
+    name = parts[2] if len(parts) == 3 else org_id.replace("-", " ").title()
+    return org_id, role, name
+
+
+def init_home(
+    root: Path,
+    chain_id: str,
+    orgs: list[tuple[str, str, str]],
+    *,
+    port: int = DEFAULT_PORT,
+    genesis_time_ms: int | None = None,
+    quorum: tuple[int, int] = (2, 3),
+) -> Home:
+    """Create a network folder: one key per organisation, genesis, settings for the first org."""
+    home = Home(Path(root))
+    if home.exists():
+        raise LedgerError(f"{root} already holds a network", ErrorCode.ALREADY_EXISTS)
+    if not orgs:
+        raise MalformedInput("name at least one founding organisation")
+    specs = []
+    for org_id, role, name in orgs:
+        keys = KeyPair.generate()
+        save_keypair(keys, home.key_path(org_id))
+        specs.append(
+            OrgSpec(
+                id=org_id,
+                name=name,
+                role=role,  # type: ignore[arg-type]
+                signing_key=keys.key_id,
+                encryption_key=keys.encryption_public.hex(),
+            )
+        )
+    genesis = Genesis.model_validate(
+        {
+            "chain_id": chain_id,
+            "genesis_time_ms": genesis_time_ms
+            if genesis_time_ms is not None
+            else int(time.time() * 1000),
+            "admission_quorum": {"numerator": quorum[0], "denominator": quorum[1]},
+            "organisations": [spec.model_dump() for spec in specs],
+        }
+    )
+    home.root.mkdir(parents=True, exist_ok=True)
+    home.genesis_path.write_text(json.dumps(genesis.model_dump(mode="json"), indent=2) + "\n")
+    home.write_settings(NodeSettings(org=specs[0].id, port=port))
+    return home

@@ -1,0 +1,103 @@
+"""A running node: store, application, solo engine and the signature-check pool."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from healthledger.app.application import Application
+from healthledger.engines.checker import SignatureChecker
+from healthledger.engines.solo import Accepted, EngineConfig, SoloEngine
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.block import TxResult
+from healthledger.ledger.store import Store
+from healthledger.ledger.transaction import Transaction
+from healthledger.node.home import Home, NodeSettings
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    """Everything one node process holds; `start` and `stop` bracket its life."""
+
+    def __init__(self, root: Path, settings: NodeSettings | None = None) -> None:
+        self.home = Home(Path(root))
+        self.settings = settings or self.home.settings()
+        self.home.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.home.db_path)
+        self.app = Application(self.store)
+        if not self.app.initialized:
+            self.app.init_chain(self.home.genesis())
+        self.checker: SignatureChecker | None = None
+        self.engine = SoloEngine(
+            self.app,
+            EngineConfig(
+                block_interval_ms=self.settings.block_interval_ms,
+                max_block_txs=self.settings.max_block_txs,
+                proposer=self.settings.org,
+            ),
+        )
+
+    def start(self, parallel_check: bool = True) -> None:
+        if parallel_check and self.settings.check_workers > 1:
+            self.checker = SignatureChecker(self.settings.check_workers)
+            self.engine.checker = self.checker
+        self.engine.start()
+        info = self.app.info()
+        log.info("node %s at height %d, state root %s", info.chain_id, info.height, info.state_root)
+
+    def stop(self) -> None:
+        self.engine.stop()
+        if self.checker is not None:
+            self.checker.close()
+        self.store.close()
+
+
+class CommitWaiter:
+    """Collects commit results of chosen transactions from the engine's producer thread."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, tuple[int, TxResult]] = {}
+        self._done = threading.Condition()
+
+    def callback(self, tx_id: str, height: int, result: TxResult) -> None:
+        with self._done:
+            self._results[tx_id] = (height, result)
+            self._done.notify_all()
+
+    def wait(self, tx_ids: Sequence[str], timeout: float) -> dict[str, tuple[int, TxResult]]:
+        """Block until every id has committed, or raise a timeout error."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while not all(tx_id in self._results for tx_id in tx_ids):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LedgerError("transactions did not commit in time", ErrorCode.TIMEOUT)
+                self._done.wait(remaining)
+            return {tx_id: self._results[tx_id] for tx_id in tx_ids}
+
+
+def submit_and_wait(
+    node: Node, txs: Sequence[Transaction], timeout: float = 60.0
+) -> list[tuple[int, TxResult] | LedgerError]:
+    """Submit in order and wait for every accepted transaction to commit."""
+    waiter = CommitWaiter()
+    outcomes = node.engine.submit([tx.raw for tx in txs])
+    accepted: list[str] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Accepted) and node.engine.wait_for(outcome.tx_id, waiter.callback):
+            accepted.append(outcome.tx_id)
+    done = waiter.wait(accepted, timeout)
+    reports: list[tuple[int, TxResult] | LedgerError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, LedgerError):
+            reports.append(outcome)
+        elif outcome.tx_id in done:
+            reports.append(done[outcome.tx_id])
+        else:
+            stored = node.store.tx(outcome.tx_id)
+            reports.append((stored.height, stored.result))
+    return reports

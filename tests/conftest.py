@@ -1,0 +1,100 @@
+"""Shared fixtures: a small consortium with deterministic keys, and an application over SQLite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthledger.app.application import Application
+from healthledger.app.genesis import Genesis
+from healthledger.client.sdk import Signer
+from healthledger.crypto.keys import KeyPair
+from healthledger.ledger.block import TxResult
+from healthledger.ledger.context import BlockInfo
+from healthledger.ledger.store import Store
+from healthledger.ledger.transaction import Transaction
+
+CHAIN = "test-chain"
+FOUNDERS = [
+    ("st-marys", "hospital"),
+    ("acme-insurance", "insurer"),
+    ("medico-pharma", "manufacturer"),
+    ("corner-pharmacy", "pharmacy"),
+]
+
+
+def seeded_keys(name: str) -> KeyPair:
+    return KeyPair.from_seed(name.encode().ljust(32, b"\x00")[:32])
+
+
+def make_genesis(founders: Sequence[tuple[str, str]] = FOUNDERS) -> Genesis:
+    return Genesis.model_validate(
+        {
+            "chain_id": CHAIN,
+            "genesis_time_ms": 1_700_000_000_000,
+            "organisations": [
+                {
+                    "id": org_id,
+                    "name": org_id.title(),
+                    "role": role,
+                    "signing_key": seeded_keys(org_id).key_id,
+                    "encryption_key": seeded_keys(org_id).encryption_public.hex(),
+                }
+                for org_id, role in founders
+            ],
+        }
+    )
+
+
+@dataclass
+class Chain:
+    """An application over a real SQLite store, driven block by block like an engine would."""
+
+    app: Application
+    store: Store
+    signers: dict[str, Signer] = field(default_factory=dict)
+
+    def signer(self, name: str, keys: KeyPair | None = None) -> Signer:
+        if name not in self.signers:
+            self.signers[name] = Signer(keys or seeded_keys(name), CHAIN)
+        return self.signers[name]
+
+    def block(self, txs: Sequence[Transaction]) -> list[TxResult]:
+        height = self.app.info().height + 1
+        pending = self.app.finalize_block(BlockInfo(height, 1_700_000_000_000 + height, "test"), txs)
+        self.app.commit()
+        return [result for *_rest, result in pending.txs]
+
+    def one(self, tx: Transaction) -> TxResult:
+        (result,) = self.block([tx])
+        return result
+
+    def state(self, ns: str, key: str) -> Any:
+        from healthledger.crypto.canonical import parse_json
+
+        raw = self.store.state_get(ns, key)
+        return None if raw is None else parse_json(raw)
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Chain]:
+    store = Store(tmp_path / "ledger.sqlite")
+    app = Application(store)
+    app.init_chain(make_genesis())
+    yield Chain(app, store)
+    store.close()
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:
+    """Poll until `predicate()` is truthy (for processes and servers, not for speed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
