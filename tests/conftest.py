@@ -66,7 +66,9 @@ class Chain:
 
     def block(self, txs: Sequence[Transaction]) -> list[TxResult]:
         height = self.app.info().height + 1
-        pending = self.app.finalize_block(BlockInfo(height, 1_700_000_000_000 + height, "test"), txs)
+        pending = self.app.finalize_block(
+            BlockInfo(height, 1_700_000_000_000 + height, "test"), txs
+        )
         self.app.commit()
         return [result for *_rest, result in pending.txs]
 

@@ -51,7 +51,7 @@ class LedgerError(Exception):
             self.code = code
         self.message = message
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, object]:
         return {"code": str(self.code), "message": self.message}
 
 
@@ -103,3 +103,6 @@ class Tampered(LedgerError):
     def __init__(self, height: int, message: str) -> None:
         super().__init__(f"height {height}: {message}")
         self.height = height
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "height": self.height}

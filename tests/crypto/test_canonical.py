@@ -18,9 +18,12 @@ from healthledger.errors import ErrorCode, LedgerError
 def test_rfc8785_sorting_example_on_strings_and_integers() -> None:
     # RFC 8785 §3.2.3 sorts by UTF-16 code units: "\r" < "1" < "€" < "😀" < "ö"-free keys.
     value = {"\u20ac": "Euro Sign", "\r": "Carriage Return", "1": "One", "\U0001f600": "Emoji"}
-    assert canonical_bytes(value) == (
-        '{"\\r":"Carriage Return","1":"One","\u20ac":"Euro Sign","\U0001f600":"Emoji"}'
-    ).encode()
+    assert (
+        canonical_bytes(value)
+        == (
+            '{"\\r":"Carriage Return","1":"One","\u20ac":"Euro Sign","\U0001f600":"Emoji"}'
+        ).encode()
+    )
 
 
 def test_rfc8785_utf16_order_differs_from_codepoint_order() -> None:
@@ -30,7 +33,7 @@ def test_rfc8785_utf16_order_differs_from_codepoint_order() -> None:
 
 
 def test_string_escaping_follows_ecmascript() -> None:
-    value = {"s": "\u0000\b\t\n\f\r\"\\/\u001f\u007f\u2028"}
+    value = {"s": '\u0000\b\t\n\f\r"\\/\u001f\u007f\u2028'}
     expected = '{"s":"\\u0000\\b\\t\\n\\f\\r\\"\\\\/\\u001f\u007f\u2028"}'.encode()
     assert canonical_bytes(value) == expected
 
@@ -68,8 +71,12 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(alphabet=st.characters(exclude_categories=("Cs",))), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(exclude_categories=("Cs",))), children, max_size=5
+        )
+    ),
     max_leaves=30,
 )
 

@@ -124,7 +124,10 @@ async def _wait_all(node: Node, tx_ids: list[str], timeout_ms: int) -> list[dict
         future: asyncio.Future[tuple[int, TxResult]] = loop.create_future()
 
         def resolve(
-            _id: str, height: int, result: TxResult, f: asyncio.Future[tuple[int, TxResult]] = future
+            _id: str,
+            height: int,
+            result: TxResult,
+            f: asyncio.Future[tuple[int, TxResult]] = future,
         ) -> None:
             loop.call_soon_threadsafe(_settle, f, (height, result))
 
@@ -209,9 +212,7 @@ def _add_read_routes(app: FastAPI, node: Node) -> None:
     @app.get("/v1/senders/{key_id}/txs", tags=["transactions"], summary="A sender's recent txs")
     def sender_txs(key_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
         txs = store.txs_by_sender(key_id, limit)
-        return _json(
-            [{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs]
-        )
+        return _json([{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs])
 
 
 __all__ = ["JSONResponse", "create_app", "status_for"]

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from healthledger.app import nonces
 from healthledger.app.genesis import Genesis
@@ -24,7 +25,7 @@ from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.queries import resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
-from healthledger.ledger.context import Actor, BlockInfo, TxContext
+from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
 from healthledger.ledger.log import LogFrontier, LogNode
 from healthledger.ledger.merkle import merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
@@ -102,7 +103,7 @@ class Application:
         raw = self.store.meta("chain_id")
         if raw is None:
             raise LedgerError("the node has no genesis yet", ErrorCode.UNAVAILABLE)
-        return raw.decode()
+        return str(raw.decode())
 
     def info(self) -> AppInfo:
         height = self.store.last_height()
@@ -135,12 +136,14 @@ class Application:
     # --- ABCI: CheckTx ---------------------------------------------------------------
 
     def check_tx(self, tx: Transaction) -> Actor:
-        """The stateful half of `check` against committed state (the signature is already checked)."""
+        """The stateful half of `check`, against committed state (signature already checked)."""
         self._check_chain(tx)
         spec = spec_for(tx.type)
         actor = resolve_actor(self.store.state_get, tx.sender, admits_new_keys(tx.type))
         check_permission(tx.type, actor)
-        nonces.check_nonce(self._read_json(self.store.state_get, nonces.NAMESPACE, tx.sender), tx.nonce)
+        nonces.check_nonce(
+            self._read_json(self.store.state_get, nonces.NAMESPACE, tx.sender), tx.nonce
+        )
         parse_payload(spec, tx.payload)
         return actor
 
@@ -255,9 +258,9 @@ class Application:
             )
 
     @staticmethod
-    def _read_json(read: object, ns: str, key: str) -> dict[str, object] | None:
-        raw = read(ns, key)  # type: ignore[operator]
-        return None if raw is None else parse_json(raw)  # type: ignore[no-any-return]
+    def _read_json(read: ReadFn, ns: str, key: str) -> Any:
+        raw = read(ns, key)
+        return None if raw is None else parse_json(raw)
 
 
 def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:
@@ -267,7 +270,13 @@ def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:
     def read(ns: str, key: str) -> bytes | None:
         return writes.get((ns, key))
 
-    ctx = TxContext(read, gov_state.NAMESPACE, GENESIS_ACTOR, BlockInfo(0, genesis.genesis_time_ms, ""), "genesis")
+    ctx = TxContext(
+        read,
+        gov_state.NAMESPACE,
+        GENESIS_ACTOR,
+        BlockInfo(0, genesis.genesis_time_ms, ""),
+        "genesis",
+    )
     ctx.put(
         gov_state.CONFIG_KEY,
         {

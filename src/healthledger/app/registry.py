@@ -40,6 +40,4 @@ def parse_payload(spec: TxSpec, payload: dict[str, object]) -> BaseModel:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "payload"
-        raise LedgerError(
-            f"{spec.type}: {where}: {first['msg']}", ErrorCode.INVALID_FIELD
-        ) from exc
+        raise LedgerError(f"{spec.type}: {where}: {first['msg']}", ErrorCode.INVALID_FIELD) from exc

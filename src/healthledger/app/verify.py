@@ -10,9 +10,9 @@ raised as `Tampered(height, what)`.
 from __future__ import annotations
 
 import tempfile
-from itertools import zip_longest
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 from healthledger.app.application import Application
@@ -22,7 +22,7 @@ from healthledger.errors import LedgerError, Tampered
 from healthledger.ledger.block import Header, TxResult, genesis_hash, tx_leaf
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.merkle import merkle_root
-from healthledger.ledger.store import StoredTx, Store
+from healthledger.ledger.store import Store, StoredTx
 from healthledger.ledger.transaction import Transaction, decode_and_verify
 
 Progress = Callable[[int, int], None]
@@ -65,7 +65,7 @@ def _verify(source: Store, replay: Store, progress: Progress | None) -> VerifyRe
     transactions = 0
     for current in range(1, height + 1):
         header, block_hash = _check_header(source, current, prev_hash)
-        stored = source.block_txs(current)
+        stored = _read_block_txs(source, current)
         txs = _check_transactions(current, header, stored)
         _replay_block(app, header, txs)
         transactions += len(txs)
@@ -89,6 +89,13 @@ def _check_header(source: Store, height: int, prev_hash: str) -> tuple[Header, s
     if header.prev_hash != prev_hash:
         raise Tampered(height, "prev_hash does not link to the previous block")
     return header, stored_hash
+
+
+def _read_block_txs(source: Store, height: int) -> list[StoredTx]:
+    try:
+        return source.block_txs(height)
+    except (LedgerError, KeyError, TypeError, ValueError) as exc:
+        raise Tampered(height, f"stored transactions cannot be read: {exc}") from exc
 
 
 def _check_transactions(height: int, header: Header, stored: list[StoredTx]) -> list[Transaction]:

@@ -101,7 +101,9 @@ def drive(node: Node, raws: list[bytes], rate: float | None, chunk: int = 500) -
     return recorder
 
 
-def run_ingest(txs: int, workers: int, block_txs: int, interval_ms: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def run_ingest(
+    txs: int, workers: int, block_txs: int, interval_ms: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-") as tmp:
         root = Path(tmp) / "net"
         init_home(root, BENCH_CHAIN, BENCH_ORGS)
@@ -123,7 +125,10 @@ def run_ingest(txs: int, workers: int, block_txs: int, interval_ms: int, progres
             tx_per_s = txs / elapsed
             stats = node.app.stats
             blocks, root_s, finalize_s, commit_s = (
-                stats.blocks, stats.state_root_s, stats.finalize_s, stats.commit_s
+                stats.blocks,
+                stats.state_root_s,
+                stats.finalize_s,
+                stats.commit_s,
             )
             progress(f"latency run at {tx_per_s / 2:.0f} tx/s")
             paced = drive(node, raws[txs:], rate=tx_per_s / 2)
@@ -146,7 +151,9 @@ def run_ingest(txs: int, workers: int, block_txs: int, interval_ms: int, progres
 
 
 def register(app: typer.Typer) -> None:
-    bench_app = typer.Typer(help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True)
+    bench_app = typer.Typer(
+        help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True
+    )
     app.add_typer(bench_app, name="bench")
 
     @bench_app.command("ingest")

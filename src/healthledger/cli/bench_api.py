@@ -1,4 +1,4 @@
-"""`healthledger bench api`: the ingest benchmark through the REST API of a separate node process."""
+"""`healthledger bench api`: the ingest benchmark through the REST API of a node process."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ async def _client(
         latencies.extend([elapsed_ms] * len(batch))
 
 
-async def _drive(url: str, raws: list[bytes], clients: int, batch: int) -> tuple[float, list[float]]:
+async def _drive(
+    url: str, raws: list[bytes], clients: int, batch: int
+) -> tuple[float, list[float]]:
     queue: asyncio.Queue[list[bytes]] = asyncio.Queue()
     for index in range(0, len(raws), batch):
         queue.put_nowait(raws[index : index + batch])

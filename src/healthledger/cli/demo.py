@@ -110,9 +110,7 @@ def build_demo(directory: Path, total_txs: int, progress: Any = None) -> dict[st
         refused = _show_refusals(builder)
         _register_patients(builder, max(10, total_txs - builder.count), progress)
         users_path = directory / "demo-users.json"
-        users_path.write_text(
-            json.dumps([asdict(u) for u in builder.users], indent=2) + "\n"
-        )
+        users_path.write_text(json.dumps([asdict(u) for u in builder.users], indent=2) + "\n")
         info = node.app.info()
         return {
             "ok": True,
@@ -185,7 +183,9 @@ def _rotate_and_revoke(builder: DemoBuilder) -> None:
             )
         ]
     )
-    builder.run([clinic.sign("member.revoke", {"member_id": "locum-smith", "reason": "contract ended"})])
+    builder.run(
+        [clinic.sign("member.revoke", {"member_id": "locum-smith", "reason": "contract ended"})]
+    )
     lab = builder.signers["northlab"]
     fresh = KeyPair.generate()
     builder.run(
@@ -210,8 +210,16 @@ def _show_refusals(builder: DemoBuilder) -> list[dict[str, Any]]:
     nurse = builder.signers["nurse-joy"]
     outsider = Signer(KeyPair.generate(), CHAIN_ID)
     attempts = [
-        nurse.sign("member.enroll", {"member_id": "x", "name": "X", "role": "admin",
-                                      "signing_key": "0" * 64, "encryption_key": "0" * 64}),
+        nurse.sign(
+            "member.enroll",
+            {
+                "member_id": "x",
+                "name": "X",
+                "role": "admin",
+                "signing_key": "0" * 64,
+                "encryption_key": "0" * 64,
+            },
+        ),
         outsider.sign("org.approve", {"proposal_id": "prop-0000000000000000"}),
         builder.signers["st-marys"].sign("member.revoke", {"member_id": "nobody"}),
     ]
@@ -224,7 +232,9 @@ def _register_patients(builder: DemoBuilder, count: int, progress: Any) -> None:
         name = f"patient-{index + 1:04d}"
         patient = builder.signer(name)
         batch.append(
-            patient.sign("patient.register", {"encryption_key": patient.keys.encryption_public.hex()})
+            patient.sign(
+                "patient.register", {"encryption_key": patient.keys.encryption_public.hex()}
+            )
         )
         if index < 20:
             builder.users.append(
@@ -276,5 +286,7 @@ def register(app: typer.Typer) -> None:
         if serve_api:
             node = Node(directory)
             typer.echo(f"Serving {node.app.chain_id} at height {node.app.info().height}")
-            typer.echo(f"API http://127.0.0.1:{port}  docs http://127.0.0.1:{port}/docs  Ctrl-C stops")
+            typer.echo(
+                f"API http://127.0.0.1:{port}  docs http://127.0.0.1:{port}/docs  Ctrl-C stops"
+            )
             serve(node, "127.0.0.1", port)

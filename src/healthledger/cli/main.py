@@ -36,9 +36,7 @@ app.add_typer(block_app, name="block")
 app.add_typer(state_app, name="state")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-UrlOpt = Annotated[
-    str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API address.")
-]
+UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API address.")]
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 

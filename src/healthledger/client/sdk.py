@@ -61,7 +61,11 @@ class Signer:
     def sign(self, tx_type: str, payload: dict[str, Any], nonce: int | None = None) -> Transaction:
         """A signed transaction of `tx_type`, with the next nonce unless one is given."""
         return sign_transaction(
-            self.keys, self.chain_id, tx_type, self.take_nonce() if nonce is None else nonce, payload
+            self.keys,
+            self.chain_id,
+            tx_type,
+            self.take_nonce() if nonce is None else nonce,
+            payload,
         )
 
     def sync_nonce(self, client: Client) -> None:
@@ -118,7 +122,9 @@ class Client:
         signer.sync_nonce(self)
         return signer
 
-    def submit(self, tx: Transaction, wait: bool = False, timeout_ms: int = 10_000) -> dict[str, Any]:
+    def submit(
+        self, tx: Transaction, wait: bool = False, timeout_ms: int = 10_000
+    ) -> dict[str, Any]:
         """Submit one transaction; with `wait`, return once it committed (ok or failed)."""
         params = {"wait": str(wait).lower(), "timeout_ms": timeout_ms}
         return self._call("POST", "/v1/txs", params=params, json=tx.to_dict())  # type: ignore[no-any-return]
@@ -186,7 +192,11 @@ def verify_tx_view(view: dict[str, Any]) -> None:
         )
         latest = Header.from_dict(ledger["header"])
         proofs.verify_inclusion(
-            leaf, ledger["index"], ledger["size"], _hex(ledger["path"]), bytes.fromhex(latest.log_root)
+            leaf,
+            ledger["index"],
+            ledger["size"],
+            _hex(ledger["path"]),
+            bytes.fromhex(latest.log_root),
         )
     except proofs.ProofError as exc:
         raise InvalidProof(f"transaction proof does not verify: {exc}") from exc

@@ -122,5 +122,7 @@ def verify_signature(key_id: str, message: bytes, signature: bytes) -> None:
 
 def derive_patient_id(public_key_hex: str) -> str:
     """A patient's pseudonymous id: derived from their key, never from their name."""
-    digest = nacl.bindings.crypto_hash_sha256(b"healthledger/patient/" + bytes.fromhex(public_key_hex))
+    digest = nacl.bindings.crypto_hash_sha256(
+        b"healthledger/patient/" + bytes.fromhex(public_key_hex)
+    )
     return "pat_" + digest[:16].hex()

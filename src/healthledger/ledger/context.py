@@ -9,6 +9,7 @@ transaction changes nothing.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,15 +69,12 @@ class TxContext:
         self.writes: dict[tuple[str, str], bytes | None] = {}
         self.events: list[dict[str, Any]] = []
 
-    def read(self, ns: str, key: str) -> Any | None:
-        """A JSON value from any namespace, seeing this transaction's own writes."""
-        if (ns, key) in self.writes:
-            raw = self.writes[(ns, key)]
-        else:
-            raw = self._read(ns, key)
+    def read(self, ns: str, key: str) -> Any:
+        """A JSON value (None if absent) from any namespace, seeing this transaction's writes."""
+        raw = self.writes[(ns, key)] if (ns, key) in self.writes else self._read(ns, key)
         return None if raw is None else parse_json(raw)
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str) -> Any:
         """A JSON value from this domain's namespace."""
         return self.read(self.namespace, key)
 
@@ -98,7 +96,7 @@ class TxSpec:
 
     type: str
     namespace: str
-    payload: type[BaseModel]
+    payload: builtins.type[BaseModel]
     handler: Callable[[TxContext, Any], None]
     summary: str
 

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.errors import LedgerError, NotFound
 from healthledger.ledger.block import Header, TxResult
-from healthledger.crypto.canonical import canonical_bytes, parse_json
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -101,15 +101,24 @@ class Store:
             self._writer.executescript(SCHEMA)
         self._write_lock = threading.Lock()
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
 
     def close(self) -> None:
-        self._writer.close()
+        """Close every connection, so SQLite checkpoints the WAL into the main file."""
+        with self._write_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self._writer.close()
 
     def _reader(self) -> sqlite3.Connection:
+        """One read connection per thread (sqlite3 connections are not shared across threads)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = open_connection(self.path, readonly=True)
             self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     @contextmanager
@@ -141,70 +150,94 @@ class Store:
         return int(row[0] or 0)
 
     def header(self, height: int) -> Header:
-        row = self._reader().execute(
-            "SELECT header FROM blocks WHERE height = ?", (height,)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT header FROM blocks WHERE height = ?", (height,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no block at height {height}")
         return Header.from_dict(parse_json(bytes(row[0])))
 
     def raw_header(self, height: int) -> tuple[str, bytes]:
         """The stored hash and header bytes, as written (for offline verification)."""
-        row = self._reader().execute(
-            "SELECT hash, header FROM blocks WHERE height = ?", (height,)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT hash, header FROM blocks WHERE height = ?", (height,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no block at height {height}")
         return str(row[0]), bytes(row[1])
 
     def block_txs(self, height: int) -> list[StoredTx]:
-        rows = self._reader().execute(
-            "SELECT id, height, position, log_index, raw, result FROM txs"
-            " WHERE height = ? ORDER BY position",
-            (height,),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT id, height, position, log_index, raw, result FROM txs"
+                " WHERE height = ? ORDER BY position",
+                (height,),
+            )
+            .fetchall()
+        )
         return [_stored_tx(row) for row in rows]
 
     def tx(self, tx_id: str) -> StoredTx:
-        row = self._reader().execute(
-            "SELECT id, height, position, log_index, raw, result FROM txs"
-            " WHERE id = ? ORDER BY log_index LIMIT 1",
-            (tx_id,),
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute(
+                "SELECT id, height, position, log_index, raw, result FROM txs"
+                " WHERE id = ? ORDER BY log_index LIMIT 1",
+                (tx_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no committed transaction {tx_id}")
         return _stored_tx(row)
 
     def txs_by_sender(self, sender: str, limit: int = 100) -> list[StoredTx]:
-        rows = self._reader().execute(
-            "SELECT id, height, position, log_index, raw, result FROM txs"
-            " WHERE sender = ? ORDER BY log_index DESC LIMIT ?",
-            (sender, limit),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT id, height, position, log_index, raw, result FROM txs"
+                " WHERE sender = ? ORDER BY log_index DESC LIMIT ?",
+                (sender, limit),
+            )
+            .fetchall()
+        )
         return [_stored_tx(row) for row in rows]
 
     # --- state ----------------------------------------------------------------
 
     def state_get(self, ns: str, key: str) -> bytes | None:
-        row = self._reader().execute(
-            "SELECT value FROM state WHERE ns = ? AND key = ?", (ns, key)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT value FROM state WHERE ns = ? AND key = ?", (ns, key))
+            .fetchone()
+        )
         return None if row is None else bytes(row[0])
 
     def state_scan(self, ns: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, bytes]]:
         """Keys of a namespace in key order, starting with `prefix`."""
-        rows = self._reader().execute(
-            "SELECT key, value FROM state WHERE ns = ? AND key >= ? AND key < ?"
-            " ORDER BY key LIMIT ?",
-            (ns, prefix, prefix + "\U0010ffff", limit),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT key, value FROM state WHERE ns = ? AND key >= ? AND key < ?"
+                " ORDER BY key LIMIT ?",
+                (ns, prefix, prefix + "\U0010ffff", limit),
+            )
+            .fetchall()
+        )
         return [(str(key), bytes(value)) for key, value in rows]
 
     def table_rows(self, table: str) -> Iterator[tuple[object, ...]]:
         """Every row of a derived table in key order, for offline verification."""
         if table not in {"state", "trie", "log_nodes"}:
             raise ValueError(f"not a derived table: {table}")
-        yield from self._reader().execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        cursor = self._reader().execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        while rows := cursor.fetchmany(1000):
+            yield from rows
 
     def trie_node(self, path: bytes) -> bytes | None:
         """Node lookup for the state trie (the trie's NodeReader)."""
@@ -213,9 +246,11 @@ class Store:
 
     def log_node(self, level: int, index: int) -> bytes:
         """A perfect subtree root of the ledger-wide log (level 0 = leaf hashes)."""
-        row = self._reader().execute(
-            "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, index)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, index))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no log node at level {level} index {index}")
         return bytes(row[0])

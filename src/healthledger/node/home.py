@@ -1,9 +1,9 @@
 """A node's folder: genesis, node settings, keys and the database.
 
-    DIR/genesis.json       the network's genesis (same on every node)
-    DIR/node.json          this node's settings (organisation, API port, block timing)
-    DIR/keys/<name>.json   key files (owner-readable only)
-    DIR/data/ledger.sqlite blocks, state, proofs (SQLite, WAL)
+DIR/genesis.json       the network's genesis (same on every node)
+DIR/node.json          this node's settings (organisation, API port, block timing)
+DIR/keys/<name>.json   key files (owner-readable only)
+DIR/data/ledger.sqlite blocks, state, proofs (SQLite, WAL)
 """
 
 from __future__ import annotations

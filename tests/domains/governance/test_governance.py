@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import Chain, seeded_keys
-
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 
 
@@ -29,7 +28,9 @@ def propose_add(chain: Chain, org_id: str) -> str:
 def test_new_org_joins_only_with_more_than_two_thirds(chain: Chain) -> None:
     proposal = propose_add(chain, "northlab")
     # 4 members: 1 (proposer) + 1 = 2/4 is not > 2/3; a third approval makes 3/4.
-    assert chain.one(chain.signer("acme-insurance").sign("org.approve", {"proposal_id": proposal})).ok
+    assert chain.one(
+        chain.signer("acme-insurance").sign("org.approve", {"proposal_id": proposal})
+    ).ok
     assert chain.state("gov", "org/northlab") is None
     result = chain.one(chain.signer("medico-pharma").sign("org.approve", {"proposal_id": proposal}))
     assert result.ok
@@ -81,15 +82,16 @@ def test_removed_org_and_its_members_can_no_longer_send(chain: Chain) -> None:
         )
     )
     proposal = next(e["proposal"] for e in result.events if e["type"] == "org.proposed")
-    # Electorate excludes the target: 3 voters, need > 2 approvals.
-    assert chain.one(chain.signer("acme-insurance").sign("org.approve", {"proposal_id": proposal})).ok
+    # The electorate excludes the target: 3 voters, so all 3 must approve (> 2/3).
+    approve = {"proposal_id": proposal}
+    assert chain.one(chain.signer("acme-insurance").sign("org.approve", approve)).ok
+    assert chain.state("gov", "org/corner-pharmacy")["status"] == "active"
+    assert chain.one(chain.signer("medico-pharma").sign("org.approve", approve)).ok
     assert chain.state("gov", "org/corner-pharmacy")["status"] == "removed"
-    refused = chain.one(chain.signer("corner-pharmacy").sign("org.approve", {"proposal_id": proposal}))
+    refused = chain.one(chain.signer("corner-pharmacy").sign("org.approve", approve))
     assert refused.code == "revoked_sender"
     member_signer = chain.signer("pharm-1", member)
-    rotate = member_signer.sign(
-        "key.rotate", {"signing_key": "1" * 64, "encryption_key": "2" * 64}
-    )
+    rotate = member_signer.sign("key.rotate", {"signing_key": "1" * 64, "encryption_key": "2" * 64})
     assert chain.one(rotate).code == "revoked_sender"
 
 

@@ -27,9 +27,7 @@ def admit_org(ctx: TxContext, spec: OrgSpec) -> None:
     """Write an organisation and index its signing key (genesis and approved proposals)."""
     _require_unused_key(ctx, spec.signing_key)
     ctx.put(st.org_key(spec.id), org_record(spec, ctx.block.height))
-    ctx.put(
-        st.signing_key_key(spec.signing_key), st.key_record("org", spec.id, spec.id, spec.role)
-    )
+    ctx.put(st.signing_key_key(spec.signing_key), st.key_record("org", spec.id, spec.id, spec.role))
     _adjust_active_orgs(ctx, +1)
     ctx.emit("org.admitted", org=spec.id, role=spec.role)
 
@@ -132,9 +130,7 @@ def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
             "registered_height": ctx.block.height,
         },
     )
-    ctx.put(
-        st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient")
-    )
+    ctx.put(st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient"))
     ctx.emit("patient.registered", patient=patient_id)
 
 

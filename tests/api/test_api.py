@@ -1,0 +1,213 @@
+"""The REST API of a real node process on 127.0.0.1: submit, read, prove, refuse bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import wait_for
+from healthledger.cli.bench_api import free_port
+from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.errors import InvalidProof
+from healthledger.ledger import proofs
+from healthledger.ledger.transaction import sign_transaction
+from healthledger.node.home import NodeSettings, init_home
+
+CHAIN = "api-test"
+
+
+class RunningNode:
+    def __init__(self, root: Path, url: str, process: subprocess.Popen[bytes]) -> None:
+        self.root = root
+        self.url = url
+        self.process = process
+        self.client = Client(url)
+
+    def signer(self, org: str) -> Signer:
+        return self.client.signer(load_keypair(self.root / "keys" / f"{org}.json"))
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    root = tmp_path_factory.mktemp("api") / "net"
+    port = free_port()
+    home = init_home(
+        root, CHAIN, [("st-marys", "hospital", "St Mary's"), ("acme", "insurer", "Acme")], port=port
+    )
+    home.write_settings(NodeSettings(org="st-marys", port=port, block_interval_ms=50))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=60)
+    running = RunningNode(root, url, process)
+    yield running
+    running.client.close()
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def enrol_payload(keys: KeyPair, member_id: str) -> dict[str, str]:
+    return {
+        "member_id": member_id,
+        "name": member_id.title(),
+        "role": "nurse",
+        "signing_key": keys.key_id,
+        "encryption_key": keys.encryption_public.hex(),
+    }
+
+
+def test_submit_wait_and_read_back_with_verified_proofs(node: RunningNode) -> None:
+    hospital = node.signer("st-marys")
+    tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "nurse-1"))
+    report = node.client.submit(tx, wait=True)
+    assert report["status"] == "committed"
+    assert report["result"]["code"] == "ok"
+    view = node.client.tx(tx.id, proof=True)
+    verify_tx_view(view)
+    state = node.client.state("gov", "member/st-marys/nurse-1", proof=True)
+    verify_state_view(state)
+    assert state["value"]["role"] == "nurse"
+    absent = node.client.state("gov", "member/st-marys/nobody", proof=True)
+    assert absent["value"] is None
+    verify_state_view(absent)
+
+
+def test_a_lying_node_is_caught_by_the_proof(node: RunningNode) -> None:
+    state = node.client.state("gov", "org/acme", proof=True)
+    forged = dict(state)
+    forged["raw_value"] = state["raw_value"].replace("Acme", "Evil")
+    forged["value"] = {**state["value"], "name": state["value"]["name"].replace("Acme", "Evil")}
+    with pytest.raises(InvalidProof):
+        verify_state_view(forged)
+
+
+def test_consistency_proof_between_two_ledger_sizes(node: RunningNode) -> None:
+    hospital = node.signer("st-marys")
+    node.client.submit(
+        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-a")), True
+    )
+    old = node.client.block()["header"]
+    node.client.submit(
+        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-b")), True
+    )
+    new = node.client.block()["header"]
+    proof = node.client.consistency(old["log_size"], new["log_size"])
+    proofs.verify_consistency(
+        old["log_size"],
+        new["log_size"],
+        bytes.fromhex(old["log_root"]),
+        bytes.fromhex(new["log_root"]),
+        [bytes.fromhex(h) for h in proof["path"]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{not json", 400, "malformed"),
+        (b"", 400, "malformed"),
+        (b"[1, 2]", 400, "malformed"),
+        (b'{"chain": 5}', 400, "malformed"),
+        (b"\xff\xfe", 400, "malformed"),
+    ],
+)
+def test_malformed_bodies_get_json_errors(
+    node: RunningNode, body: bytes, status: int, code: str
+) -> None:
+    response = httpx.post(f"{node.url}/v1/txs", content=body)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_each_bad_transaction_gets_its_code_and_changes_nothing(node: RunningNode) -> None:
+    hospital = node.signer("st-marys")
+    before = node.client.info()
+    good = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "nurse-x"))
+    float_tx = {**good.to_dict(), "payload": {**good.payload, "fee": 1.5}}
+    bad_sig = {**good.to_dict(), "nonce": good.nonce + 1000}
+    stranger = sign_transaction(
+        KeyPair.generate(), CHAIN, "org.approve", 1, {"proposal_id": "prop-" + "0" * 16}
+    )
+    wrong_chain = sign_transaction(
+        load_keypair(node.root / "keys" / "acme.json"), "other", "org.approve", 1, {}
+    )
+    unknown_type = hospital.sign("ledger.explode", {})
+    wrong_field = hospital.sign(
+        "member.enroll", {**enrol_payload(KeyPair.generate(), "n"), "role": 5}
+    )
+    cases = [
+        (float_tx, 400, "float_not_allowed"),
+        (bad_sig, 401, "bad_signature"),
+        (stranger.to_dict(), 403, "unknown_sender"),
+        (wrong_chain.to_dict(), 400, "wrong_chain"),
+        (unknown_type.to_dict(), 400, "unknown_tx_type"),
+        (wrong_field.to_dict(), 400, "invalid_field"),
+    ]
+    for body, status, code in cases:
+        response = httpx.post(f"{node.url}/v1/txs", json=body)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
+    after = node.client.info()
+    assert after["height"] == before["height"]
+    assert after["state_root"] == before["state_root"]
+    assert node.client.health()["ok"]
+
+
+def test_replayed_nonce_and_unauthorised_type(node: RunningNode) -> None:
+    hospital = node.signer("st-marys")
+    tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "nurse-r"))
+    assert node.client.submit(tx, wait=True)["result"]["code"] == "ok"
+    replay = hospital.sign(
+        "member.enroll", enrol_payload(KeyPair.generate(), "nurse-s"), nonce=tx.nonce
+    )
+    response = httpx.post(f"{node.url}/v1/txs", json=replay.to_dict())
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "duplicate_nonce")
+    patient_keys = KeyPair.generate()
+    patient = Signer(patient_keys, CHAIN)
+    node.client.submit(patient.sign("patient.register", {"encryption_key": "a" * 64}), wait=True)
+    attempt = patient.sign("member.enroll", enrol_payload(KeyPair.generate(), "sneaky"))
+    response = httpx.post(f"{node.url}/v1/txs", json=attempt.to_dict())
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "unauthorized")
+
+
+def test_batch_reports_each_transaction(node: RunningNode) -> None:
+    hospital = node.signer("st-marys")
+    good = [
+        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), f"b-{i}"))
+        for i in range(3)
+    ]
+    bad = {**good[0].to_dict(), "signature": "00" * 64}
+    response = httpx.post(
+        f"{node.url}/v1/txs/batch?wait=true", json={"txs": [t.to_dict() for t in good] + [bad, 7]}
+    )
+    results = response.json()["results"]
+    assert [r.get("status") for r in results[:3]] == ["committed"] * 3
+    assert results[3]["error"]["code"] == "bad_signature"
+    assert results[4]["error"]["code"] == "malformed"
+
+
+def test_reads_and_errors_for_missing_things(node: RunningNode) -> None:
+    assert httpx.get(f"{node.url}/v1/txs/{'0' * 64}").json()["error"]["code"] == "not_found"
+    assert httpx.get(f"{node.url}/v1/blocks/999999").status_code == 404
+    assert httpx.get(f"{node.url}/v1/blocks/abc").json()["error"]["code"] == "invalid_field"
+    assert httpx.get(f"{node.url}/v1/nowhere").json()["error"]["code"] == "not_found"
+    block = node.client.block(1)
+    assert block["header"]["height"] == 1
+    assert "openapi" in httpx.get(f"{node.url}/openapi.json").json()
+    metrics = httpx.get(f"{node.url}/metrics").text
+    assert "healthledger_height" in metrics
