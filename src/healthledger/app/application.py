@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +90,15 @@ class Application:
         self._pending: PendingBlock | None = None
         self._lock = threading.RLock()
         self.stats = BlockStats()
+        self._chain_id: str | None = None
         raw_frontier = store.meta("log_frontier")
+        # The tip is the last finalized block handed to commit: durable, or being written.
         self._frontier = LogFrontier.from_bytes(raw_frontier) if raw_frontier else LogFrontier()
+        self._tip_height = store.last_height()
+        self._tip_hash = "" if self._tip_height == 0 else store.header(self._tip_height).hash()
+        self._inflight: PendingBlock | None = None
+        self._inflight_future: Future[Header] | None = None
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
 
     # --- ABCI: Info / InitChain ---------------------------------------------------
 
@@ -100,18 +108,29 @@ class Application:
 
     @property
     def chain_id(self) -> str:
-        raw = self.store.meta("chain_id")
-        if raw is None:
-            raise LedgerError("the node has no genesis yet", ErrorCode.UNAVAILABLE)
-        return str(raw.decode())
+        if self._chain_id is None:
+            raw = self.store.meta("chain_id")
+            if raw is None:
+                raise LedgerError("the node has no genesis yet", ErrorCode.UNAVAILABLE)
+            self._chain_id = raw.decode()
+        return self._chain_id
 
     def info(self) -> AppInfo:
+        """The last durably committed block (what ABCI Info reports after a restart)."""
         height = self.store.last_height()
         if height == 0:
-            last_hash = genesis_hash(self.store.meta("genesis") or b"")
-        else:
-            last_hash = self.store.header(height).hash()
-        return AppInfo(self.chain_id, height, self.trie.root().hex(), last_hash)
+            root = (self.store.meta("genesis_state_root") or b"").hex()
+            return AppInfo(self.chain_id, 0, root, self._genesis_hash())
+        header = self.store.header(height)
+        return AppInfo(self.chain_id, height, header.state_root, header.hash())
+
+    def _genesis_hash(self) -> str:
+        return genesis_hash(self.store.meta("genesis") or b"")
+
+    @property
+    def tip_height(self) -> int:
+        """Height of the last finalized block handed to commit (may still be writing)."""
+        return self._tip_height
 
     def init_chain(self, genesis: Genesis) -> str:
         """Write the founding state; return the genesis state root (hex)."""
@@ -152,15 +171,17 @@ class Application:
     def finalize_block(self, block: BlockInfo, txs: Sequence[Transaction]) -> PendingBlock:
         """Apply verified transactions in order and build the block header (not yet stored)."""
         with self._lock:
-            info = self.info()
-            if block.height != info.height + 1:
+            if self._pending is not None:
+                raise LedgerError("the previous block is not committed", ErrorCode.INVALID_STATE)
+            if block.height != self._tip_height + 1:
                 raise LedgerError(
-                    f"block {block.height} does not follow height {info.height}",
+                    f"block {block.height} does not follow height {self._tip_height}",
                     ErrorCode.CONFLICT,
                 )
             started = time.perf_counter()
             overlay: dict[StateKey, bytes | None] = {}
-            results = [self._deliver(tx, block, overlay) for tx in txs]
+            read = self._block_reader(overlay)
+            results = [self._deliver(tx, block, overlay, read) for tx in txs]
             root_started = time.perf_counter()
             trie_nodes = self.trie.update(
                 {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in overlay.items()}
@@ -172,7 +193,7 @@ class Application:
                 chain_id=self.chain_id,
                 height=block.height,
                 time_ms=block.time_ms,
-                prev_hash=info.last_block_hash,
+                prev_hash=self._tip_hash or self._genesis_hash(),
                 proposer=block.proposer,
                 tx_count=len(txs),
                 tx_root=merkle_root([tx_leaf(tx.raw) for tx in txs]).hex(),
@@ -198,39 +219,79 @@ class Application:
             return self._pending
 
     def commit(self) -> Header:
-        """Persist the finalized block atomically."""
+        """Persist the finalized block atomically and return its header."""
+        return self.begin_commit().result()
+
+    def begin_commit(self) -> Future[Header]:
+        """Start writing the finalized block; the next block may be finalized meanwhile.
+
+        Reads made while the write is in flight see its state through `_inflight`, so
+        finalizing block N+1 never waits for block N's fsync; a commit acknowledged to
+        a client is always one whose future has completed.
+        """
         with self._lock:
             pending = self._pending
             if pending is None:
                 raise LedgerError("nothing to commit", ErrorCode.INVALID_STATE)
-            started = time.perf_counter()
-            self.store.commit_block(
-                BlockWrite(
-                    header=pending.header,
-                    txs=pending.txs,
-                    state=pending.state,
-                    trie_nodes=pending.trie_nodes,
-                    log_nodes=pending.log_nodes,
-                    meta={"log_frontier": pending.frontier.to_bytes()},
-                )
-            )
-            self._frontier = pending.frontier
+            if self._inflight_future is not None:
+                self._inflight_future.result()  # blocks are written in order, one at a time
             self._pending = None
-            self.stats.blocks += 1
-            self.stats.commit_s += time.perf_counter() - started
-            return pending.header
+            self._inflight = pending
+            self._frontier = pending.frontier
+            self._tip_height = pending.header.height
+            self._tip_hash = pending.header.hash()
+            self._inflight_future = self._committer.submit(self._write, pending)
+            return self._inflight_future
+
+    def _write(self, pending: PendingBlock) -> Header:
+        started = time.perf_counter()
+        self.store.commit_block(
+            BlockWrite(
+                header=pending.header,
+                txs=pending.txs,
+                state=pending.state,
+                trie_nodes=pending.trie_nodes,
+                log_nodes=pending.log_nodes,
+                meta={"log_frontier": pending.frontier.to_bytes()},
+            )
+        )
+        if self._inflight is pending:
+            self._inflight = None
+        self.stats.blocks += 1
+        self.stats.commit_s += time.perf_counter() - started
+        return pending.header
+
+    def close(self) -> None:
+        """Finish any write in flight."""
+        self._committer.shutdown(wait=True)
 
     # --- delivery of one transaction --------------------------------------------------
 
-    def _deliver(
-        self, tx: Transaction, block: BlockInfo, overlay: dict[StateKey, bytes | None]
-    ) -> TxResult:
-        """Apply one transaction; on any refusal record why and change nothing."""
+    def _block_reader(self, overlay: dict[StateKey, bytes | None]) -> ReadFn:
+        """Reads for one block: its own writes, then the block in flight, then the store."""
+        inflight = self._inflight
+        cache: dict[StateKey, bytes | None] = {}
 
         def read(ns: str, key: str) -> bytes | None:
-            if (ns, key) in overlay:
-                return overlay[(ns, key)]
-            return self.store.state_get(ns, key)
+            state_key = (ns, key)
+            if state_key in overlay:
+                return overlay[state_key]
+            if inflight is not None and state_key in inflight.state:
+                return inflight.state[state_key]
+            if state_key not in cache:
+                cache[state_key] = self.store.state_get(ns, key)
+            return cache[state_key]
+
+        return read
+
+    def _deliver(
+        self,
+        tx: Transaction,
+        block: BlockInfo,
+        overlay: dict[StateKey, bytes | None],
+        read: ReadFn,
+    ) -> TxResult:
+        """Apply one transaction; on any refusal record why and change nothing."""
 
         try:
             self._check_chain(tx)

@@ -109,6 +109,8 @@ def _check_transactions(height: int, header: Header, stored: list[StoredTx]) -> 
             raise Tampered(height, f"transaction {position}: {exc.message}") from exc
         if tx.raw != item.raw or tx.id != item.id:
             raise Tampered(height, f"transaction {position}: stored id or bytes altered")
+        if (item.height, item.position) != (height, position):
+            raise Tampered(height, f"transaction {position}: stored height or position altered")
         txs.append(tx)
     if merkle_root([tx_leaf(tx.raw) for tx in txs]).hex() != header.tx_root:
         raise Tampered(height, "transactions do not match the header's tx_root")

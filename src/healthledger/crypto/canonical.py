@@ -22,15 +22,51 @@ MAX_SAFE_INTEGER = 2**53 - 1
 JsonValue = Any
 
 
-def _check_value(value: JsonValue, path: str) -> bool:
-    """Reject what JCS cannot carry exactly; return True if keys need the reference sort."""
-    if isinstance(value, bool) or value is None:
-        return False
-    if isinstance(value, str):
-        return False
+def _scan(value: JsonValue) -> bool:
+    """Refuse what JCS cannot carry exactly; True if keys need the reference sort.
+
+    Iterative, with exact type tests: this runs on every payload and state write,
+    so it stays cheap; the path of a bad value is only worked out on failure.
+    """
+    needs_reference = False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                _raise_at(value)
+            continue
+        if kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    _raise_at(value)
+                # orjson sorts keys by UTF-8 bytes, JCS by UTF-16 code units; they agree on ASCII.
+                if not key.isascii():
+                    needs_reference = True
+                stack.append(child)
+            continue
+        if kind is list or kind is tuple:
+            stack.extend(item)
+            continue
+        _raise_at(value)
+    return needs_reference
+
+
+def _raise_at(value: JsonValue) -> None:
+    """Find the first offending value again, this time keeping its path, and raise."""
+    _check_value(value, "")
+    raise MalformedInput("value cannot be encoded canonically")
+
+
+def _check_value(value: JsonValue, path: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
     if isinstance(value, int):
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return False
+            return
         raise LedgerError(
             f"integer at {path or '$'} is outside ±(2^53-1)", ErrorCode.INTEGER_OUT_OF_RANGE
         )
@@ -39,30 +75,21 @@ def _check_value(value: JsonValue, path: str) -> bool:
             f"float at {path or '$'}: payloads use integers (cents, micro-units) and strings"
         )
     if isinstance(value, dict):
-        return _check_object(value, path)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MalformedInput(f"object key at {path or '$'} is not a string")
+            _check_value(item, f"{path}.{key}")
+        return
     if isinstance(value, list | tuple):
-        needs_reference = False
         for index, item in enumerate(value):
-            needs_reference |= _check_value(item, f"{path}[{index}]")
-        return needs_reference
+            _check_value(item, f"{path}[{index}]")
+        return
     raise MalformedInput(f"value at {path or '$'} has unsupported type {type(value).__name__}")
-
-
-def _check_object(value: dict[Any, JsonValue], path: str) -> bool:
-    needs_reference = False
-    for key, item in value.items():
-        if not isinstance(key, str):
-            raise MalformedInput(f"object key at {path or '$'} is not a string")
-        # orjson sorts keys by UTF-8 bytes, JCS by UTF-16 code units; they agree on ASCII.
-        needs_reference |= not key.isascii()
-        needs_reference |= _check_value(item, f"{path}.{key}")
-    return needs_reference
 
 
 def canonical_bytes(value: JsonValue) -> bytes:
     """Encode a JSON value canonically (RFC 8785), refusing floats and unsafe integers."""
-    needs_reference = _check_value(value, "")
-    if needs_reference:
+    if _scan(value):
         return reference_canonical_bytes(value)
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
@@ -84,5 +111,5 @@ def parse_json(data: bytes | str) -> JsonValue:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MalformedInput(f"malformed JSON: {exc}") from exc
-    _check_value(value, "")
+    _scan(value)
     return value

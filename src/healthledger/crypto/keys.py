@@ -6,6 +6,7 @@ signature can be checked before any state is read (the parallel `check` stage).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class KeyPair:
         """Deterministic keys from a 32-byte seed (demo and benchmark actors only)."""
         if len(seed) != 32:
             raise MalformedInput("a key seed is 32 bytes")
-        return cls(signing_seed=seed, encryption_secret=nacl.bindings.crypto_hash_sha256(seed))
+        return cls(signing_seed=seed, encryption_secret=hashlib.sha256(b"x25519/" + seed).digest())
 
     @property
     def public_key(self) -> bytes:

@@ -47,7 +47,7 @@ class SignatureChecker:
         """Verify in order; large batches are split across the workers."""
         if len(raws) < MIN_PARALLEL_BATCH:
             return check_many(raws)
-        size = -(-len(raws) // (self.workers * 4))
+        size = -(-len(raws) // self.workers)
         chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
         results: list[Checked] = []
         for part in self._pool.map(check_many, chunks):

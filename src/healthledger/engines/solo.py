@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from healthledger.app.application import Application
@@ -63,7 +64,12 @@ class SoloEngine:
         self._waiters: dict[str, list[CommitCallback]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_time_ms = self._last_committed_time()
         self.failure: BaseException | None = None
+
+    def _last_committed_time(self) -> int:
+        height = self.app.tip_height
+        return self.app.store.header(height).time_ms if height else 0
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -78,6 +84,7 @@ class SoloEngine:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join()
+        self.app.close()
 
     @property
     def running(self) -> bool:
@@ -142,7 +149,7 @@ class SoloEngine:
                 if batch:
                     self._produce(batch)
             batch = self._drain(self.config.max_block_txs)
-            while batch:
+            while batch and self.failure is None:
                 self._produce(batch)
                 batch = self._drain(self.config.max_block_txs)
         except BaseException as exc:  # the node must report, not hide, a failed commit
@@ -174,17 +181,31 @@ class SoloEngine:
         return [self._mempool.popleft() for _ in range(count)]
 
     def _produce(self, txs: list[Transaction]) -> None:
-        info = self.app.info()
-        last_time = self.app.store.header(info.height).time_ms if info.height else 0
+        """Finalize a block and start its commit; clients hear of it once it is durable."""
         # Block time never runs backwards, whatever the wall clock does.
+        self._last_time_ms = max(int(time.time() * 1000), self._last_time_ms)
         block = BlockInfo(
-            height=info.height + 1,
-            time_ms=max(int(time.time() * 1000), last_time),
+            height=self.app.tip_height + 1,
+            time_ms=self._last_time_ms,
             proposer=self.config.proposer,
         )
         pending = self.app.finalize_block(block, txs)
-        header = self.app.commit()
-        self._release(txs, [result for *_rest, result in pending.txs], header.height)
+        results = [result for *_rest, result in pending.txs]
+        future = self.app.begin_commit()
+        future.add_done_callback(lambda done: self._committed(done, txs, results))
+
+    def _committed(
+        self, future: Future[Header], txs: list[Transaction], results: list[TxResult]
+    ) -> None:
+        """On the commit thread, once the block is durable (or its write failed)."""
+        error = future.exception()
+        if error is not None:
+            log.error("block commit failed: %s", error)
+            self.failure = error
+            self._stop.set()
+            return
+        header = future.result()
+        self._release(txs, results, header.height)
         for listener in self._commit_listeners:
             listener(header)
 

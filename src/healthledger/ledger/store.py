@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS txs (
     result BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_by_id ON txs (id);
-CREATE INDEX IF NOT EXISTS txs_by_height ON txs (height, position);
 CREATE INDEX IF NOT EXISTS txs_by_sender ON txs (sender, log_index);
 CREATE TABLE IF NOT EXISTS state (
     ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (ns, key)
@@ -86,6 +85,9 @@ def open_connection(path: Path, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA cache_size=-65536")
+    # Readers lose their page cache whenever another connection commits; a memory map
+    # makes re-reading those pages cheap (no read() copies).
+    conn.execute("PRAGMA mmap_size=4294967296")
     return conn
 
 

@@ -173,7 +173,12 @@ class StateTrie:
         children = dict(internal_children(current))
         new_nodes: dict[int, bytes] = {}
         for position, group in _groups(items, depth):
-            child = self._update(path + bytes((position,)), depth + 1, group, out)
+            child_path = path + bytes((position,))
+            if position in children:
+                child = self._update(child_path, depth + 1, group, out)
+            else:  # the bitmap says the slot is empty: no need to look it up
+                inserts = [(k, v) for k, v in group if v is not None]
+                child = self._build(child_path, depth + 1, inserts, out) if inserts else None
             if child is None:
                 children.pop(position, None)
             else:
