@@ -26,7 +26,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/healthledger bench ingest --txs 20000 --json
-	$(BIN)/healthledger bench api --txs 5000 --json
+	$(BIN)/healthledger bench api --txs 20000 --json
 
 clean:
 	rm -rf $(VENV) demo-net

@@ -1,4 +1,4 @@
-"""The ledger-wide log: RFC 6962/9162 vectors, stored perfect subtrees, proofs that fail when altered."""
+"""The ledger-wide log: CT vectors, stored perfect subtrees, proofs that fail when altered."""
 
 from __future__ import annotations
 

@@ -63,7 +63,9 @@ def near_key(prefix_nibbles: int, n: int) -> bytes:
         byte_index = depth >> 1
         high = depth % 2 == 0
         new = nibble(tail, depth)
-        base[byte_index] = (base[byte_index] & 0x0F) | (new << 4) if high else (base[byte_index] & 0xF0) | new
+        base[byte_index] = (
+            (base[byte_index] & 0x0F) | (new << 4) if high else (base[byte_index] & 0xF0) | new
+        )
     return bytes(base)
 
 
@@ -104,7 +106,9 @@ def test_root_matches_reference_after_every_batch(history: list[dict[int, int | 
 
 @settings(max_examples=100, deadline=None)
 @given(batches, st.integers(min_value=0, max_value=80))
-def test_every_proof_verifies_and_lies_fail(history: list[dict[int, int | None]], probe: int) -> None:
+def test_every_proof_verifies_and_lies_fail(
+    history: list[dict[int, int | None]], probe: int
+) -> None:
     reader = DictReader()
     trie = StateTrie(reader)
     model: dict[bytes, bytes] = {}
@@ -151,9 +155,9 @@ def test_tampered_proofs_fail() -> None:
     proof = trie.prove(key(7)).to_dict()
     verify_state_proof(trie.root(), key(7), value(7), proof)
     step = proof["steps"][0]
-    bad_sibling = {**proof, "steps": [{**step, "siblings": ["00" * 32] + step["siblings"][1:]}]
-                   + proof["steps"][1:]}
-    bad_bitmap = {**proof, "steps": [{**step, "bitmap": step["bitmap"] ^ 1}] + proof["steps"][1:]}
+    first = {**step, "siblings": ["00" * 32, *step["siblings"][1:]]}
+    bad_sibling = {**proof, "steps": [first, *proof["steps"][1:]]}
+    bad_bitmap = {**proof, "steps": [{**step, "bitmap": step["bitmap"] ^ 1}, *proof["steps"][1:]]}
     truncated = {**proof, "steps": proof["steps"][:-1]}
     for forged in (bad_sibling, bad_bitmap, truncated, {"steps": "x"}, {}):
         with pytest.raises(ProofError):

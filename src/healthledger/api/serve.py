@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import uvicorn
 
 from healthledger.api.server import create_app
@@ -15,6 +17,8 @@ def serve(node: Node, host: str, port: int, log_level: str = "warning") -> None:
         config = uvicorn.Config(
             create_app(node), host=host, port=port, log_level=log_level, access_log=False
         )
-        uvicorn.Server(config).run()
+        # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows in `finally`.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
     finally:
         node.stop()

@@ -111,9 +111,9 @@ def run_api(txs: int, clients: int, batch: int) -> dict[str, Any]:
 def register_api(bench_app: typer.Typer) -> None:
     @bench_app.command("api")
     def api(
-        txs: Annotated[int, typer.Option(help="Transactions to submit.")] = 10_000,
-        clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 8,
-        batch: Annotated[int, typer.Option(help="Transactions per request (1 = single).")] = 50,
+        txs: Annotated[int, typer.Option(help="Transactions to submit.")] = 20_000,
+        clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 16,
+        batch: Annotated[int, typer.Option(help="Transactions per request (1 = single).")] = 250,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Signed transactions through POST /v1/txs/batch?wait=true from concurrent clients."""

@@ -84,12 +84,24 @@ def keys_new(
 
 
 @keys_app.command("show")
-def keys_show(path: Path, as_json: JsonOpt = False) -> None:
+def keys_show(
+    path: Path,
+    field: Annotated[
+        str | None, typer.Option(help="Print only this field (key_id, encryption_key, ...).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Public parts of a key file: key id, encryption key, patient id."""
     try:
-        emit(_key_summary(load_keypair(path), path), as_json)
+        summary = _key_summary(load_keypair(path), path)
     except LedgerError as exc:
         fail(exc, as_json)
+    if field is None:
+        emit(summary, as_json)
+    elif field in summary:
+        typer.echo(summary[field])
+    else:
+        fail(MalformedInput(f"no field {field!r}; one of {', '.join(summary)}"), as_json)
 
 
 def _key_summary(keys: KeyPair, path: Path) -> dict[str, Any]:

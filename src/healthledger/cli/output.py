@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from healthledger.errors import ErrorCode, LedgerError
@@ -48,7 +49,7 @@ def fail(exc: LedgerError, as_json: bool) -> NoReturn:
     if as_json:
         sys.stdout.write(orjson.dumps({"ok": False, "error": exc.to_dict()}).decode() + "\n")
     else:
-        errors.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+        errors.print(f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}")
     raise typer.Exit(exit_code_for(exc.code))
 
 

@@ -64,7 +64,7 @@ def verify_inclusion(
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
-    """Check that the tree of `old_size` is a prefix of the tree of `new_size` (RFC 9162 §2.1.4.2)."""
+    """Check that the log of `old_size` is a prefix of the log of `new_size` (RFC 9162 §2.1.4.2)."""
     if not 0 < old_size <= new_size:
         raise ProofError(f"no consistency between sizes {old_size} and {new_size}")
     if old_size == new_size:

@@ -84,9 +84,7 @@ class StateProof:
             assert self.leaf_key is not None and self.leaf_value is not None
             terminal.update(key_hash=self.leaf_key.hex(), value_hash=self.leaf_value.hex())
         elif self.terminal == "empty_slot":
-            terminal.update(
-                bitmap=self.slot_bitmap, children=[c.hex() for c in self.slot_children]
-            )
+            terminal.update(bitmap=self.slot_bitmap, children=[c.hex() for c in self.slot_children])
         return {
             "steps": [
                 {"bitmap": bitmap, "siblings": [s.hex() for s in siblings]}

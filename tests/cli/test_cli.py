@@ -1,0 +1,157 @@
+"""The `healthledger` command line, run as a user runs it: real processes, real files, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import wait_for
+from healthledger.cli.bench_api import free_port
+
+CLI = [sys.executable, "-m", "healthledger"]
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stdout}{result.stderr}")
+    return result
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def is_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("cli") / "demo-net"
+    summary = as_json(run("demo", "--dir", str(directory), "--txs", "200", "--no-serve", "--json"))
+    assert summary["ok"] is True
+    return directory
+
+
+def test_init_and_keys(tmp_path: Path) -> None:
+    out = as_json(
+        run(
+            "init",
+            str(tmp_path / "net"),
+            "--org",
+            "st-marys:hospital",
+            "--org",
+            "acme:insurer",
+            "--json",
+        )
+    )
+    assert [o["role"] for o in out["organisations"]] == ["hospital", "insurer"]  # type: ignore[index]
+    assert (tmp_path / "net" / "genesis.json").exists()
+    again = run("init", str(tmp_path / "net"), "--org", "x:clinic", "--json", check=False)
+    assert again.returncode == 2
+    assert as_json(again)["error"]["code"] == "already_exists"  # type: ignore[index]
+    bad_role = run("init", str(tmp_path / "n2"), "--org", "x:spaceship", "--json", check=False)
+    assert as_json(bad_role)["error"]["code"] == "malformed"  # type: ignore[index]
+    key = as_json(run("keys", "new", str(tmp_path / "me.json"), "--json"))
+    assert len(str(key["key_id"])) == 64
+    assert str(key["patient_id"]).startswith("pat_")
+    assert (tmp_path / "me.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_writes_its_users_and_verifies(demo_dir: Path) -> None:
+    users = json.loads((demo_dir / "demo-users.json").read_text())
+    kinds = {u["kind"] for u in users}
+    assert {"org", "member", "patient"} <= kinds
+    assert all(Path(u["key_file"]).exists() for u in users)
+    report = as_json(run("verify", "--data", str(demo_dir), "--json"))
+    assert report["ok"] is True
+    assert int(report["transactions"]) >= 190  # type: ignore[call-overload]
+
+
+def test_verify_names_the_tampered_height(demo_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_dir, copy)
+    conn = sqlite3.connect(copy / "data" / "ledger.sqlite")
+    raw = conn.execute("SELECT raw FROM txs WHERE height = 3 LIMIT 1").fetchone()[0]
+    flipped = bytearray(raw)
+    flipped[10] ^= 1
+    conn.execute("UPDATE txs SET raw = ? WHERE height = 3 AND position = 0", (bytes(flipped),))
+    conn.commit()
+    conn.close()
+    result = run("verify", "--data", str(copy), "--json", check=False)
+    assert result.returncode == 1
+    error = as_json(result)["error"]
+    assert error["height"] == 3  # type: ignore[index]
+    assert error["code"] == "tampered"  # type: ignore[index]
+
+
+@pytest.fixture(scope="module")
+def served(demo_dir: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "demo", "--dir", str(demo_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: is_up(url), timeout=60)
+    yield url, demo_dir
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert process.wait(timeout=30) == 0
+
+
+def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None:
+    url, demo_dir = served
+    height = httpx.get(f"{url}/v1/info").json()["height"]
+    assert height > 0  # the demo chain resumed
+    nurse = as_json(run("keys", "new", str(tmp_path / "nurse.json"), "--json"))
+    payload = json.dumps(
+        {
+            "member_id": "nurse-tour",
+            "name": "Tour Nurse",
+            "role": "nurse",
+            "signing_key": nurse["key_id"],
+            "encryption_key": nurse["encryption_key"],
+        }
+    )
+    submitted = as_json(
+        run(
+            "tx",
+            "submit",
+            "--url",
+            url,
+            "--key",
+            str(demo_dir / "keys" / "st-marys.json"),
+            "--type",
+            "member.enroll",
+            "--payload",
+            payload,
+            "--json",
+        )
+    )
+    assert submitted["status"] == "committed"
+    tx = as_json(run("tx", "get", str(submitted["id"]), "--proof", "--url", url, "--json"))
+    assert tx["verified"] is True
+    state = as_json(
+        run("state", "get", "gov", "member/st-marys/nurse-tour", "--proof", "--url", url, "--json")
+    )
+    assert state["verified"] is True
+    block = as_json(run("block", "get", "latest", "--url", url, "--json"))
+    assert block["header"]["height"] >= height  # type: ignore[index]
+    missing = run("tx", "get", "0" * 64, "--url", url, "--json", check=False)
+    assert missing.returncode == 3
+    assert as_json(missing)["error"]["code"] == "not_found"  # type: ignore[index]
