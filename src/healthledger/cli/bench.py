@@ -172,9 +172,69 @@ def register(app: typer.Typer) -> None:
 
         emit(run_ingest(txs, workers, block_txs, interval_ms, say), as_json)
 
+    @bench_app.command("trie")
+    def trie(
+        keys: Annotated[int, typer.Option(help="Keys already in the state.")] = 1_000_000,
+        batch: Annotated[int, typer.Option(help="Keys written per block.")] = 15_000,
+        rounds: Annotated[int, typer.Option(help="Blocks to time.")] = 5,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """State-root cost per block on a large state (trie alone, nodes in memory)."""
+        emit(run_trie(keys, batch, rounds), as_json)
+
     from healthledger.cli.bench_api import register_api
 
     register_api(bench_app)
 
 
 __all__ = ["Transaction", "register"]
+
+
+class _MemoryNodes:
+    """Trie nodes held in a dict: isolates the trie's own cost from SQLite."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, bytes] = {}
+
+    def get(self, path: bytes) -> bytes | None:
+        return self.nodes.get(path)
+
+    def persist(self, writes: dict[bytes, bytes | None]) -> None:
+        for path, node in writes.items():
+            if node is None:
+                self.nodes.pop(path, None)
+            else:
+                self.nodes[path] = node
+
+
+def run_trie(keys: int, batch: int, rounds: int) -> dict[str, Any]:
+    """State-root cost per written key on a trie already holding `keys` keys."""
+    import hashlib
+
+    from healthledger.ledger.trie import StateTrie
+
+    def h(prefix: bytes, n: int) -> bytes:
+        return hashlib.sha256(prefix + n.to_bytes(8, "big")).digest()
+
+    nodes = _MemoryNodes()
+    trie = StateTrie(nodes)
+    for start in range(0, keys, 50_000):
+        end = min(keys, start + 50_000)
+        nodes.persist(trie.update({h(b"k", n): h(b"v", n) for n in range(start, end)}))
+    timings = []
+    for round_index in range(rounds):
+        # Half updates of existing keys, half new keys, as a block of registrations would.
+        writes = {
+            h(b"k", (round_index * batch + i) * 7919 % keys): h(b"u", i) for i in range(batch // 2)
+        }
+        writes.update({h(b"new", round_index * batch + i): h(b"v", i) for i in range(batch // 2)})
+        started = time.perf_counter()
+        nodes.persist(trie.update(writes))
+        timings.append(time.perf_counter() - started)
+    per_batch = statistics.median(timings)
+    return {
+        "state_keys": keys,
+        "keys_per_block": batch,
+        "state_root_ms_per_block": round(per_batch * 1000, 1),
+        "us_per_key": round(per_batch * 1e6 / batch, 2),
+    }

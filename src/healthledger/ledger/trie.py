@@ -55,6 +55,26 @@ def node_hash(node: bytes) -> bytes:
     return hashlib.sha256(node).digest()
 
 
+def child_slots(node: bytes) -> list[bytes | None]:
+    """The 16 child slots of an internal node: a hash, or None where the bitmap is clear."""
+    bitmap = int.from_bytes(node[1:3], "big")
+    slots: list[bytes | None] = [None] * 16
+    offset = 3
+    for position in range(16):
+        if bitmap >> position & 1:
+            slots[position] = node[offset : offset + HASH_LEN]
+            offset += HASH_LEN
+    return slots
+
+
+def node_from_slots(slots: list[bytes | None]) -> bytes:
+    bitmap = 0
+    for position, child in enumerate(slots):
+        if child is not None:
+            bitmap |= 1 << position
+    return b"\x01" + bitmap.to_bytes(2, "big") + b"".join(c for c in slots if c is not None)
+
+
 def internal_children(node: bytes) -> list[tuple[int, bytes]]:
     """(nibble, child hash) pairs of an internal node."""
     bitmap = int.from_bytes(node[1:3], "big")
@@ -168,25 +188,26 @@ class StateTrie:
         items: list[Item],
         out: dict[bytes, bytes | None],
     ) -> bytes | None:
-        children = dict(internal_children(current))
+        slots = child_slots(current)
         new_nodes: dict[int, bytes] = {}
         for position, group in _groups(items, depth):
             child_path = path + bytes((position,))
-            if position in children:
+            if slots[position] is not None:
                 child = self._update(child_path, depth + 1, group, out)
             else:  # the bitmap says the slot is empty: no need to look it up
                 inserts = [(k, v) for k, v in group if v is not None]
                 child = self._build(child_path, depth + 1, inserts, out) if inserts else None
             if child is None:
-                children.pop(position, None)
+                slots[position] = None
             else:
-                children[position] = node_hash(child)
+                slots[position] = node_hash(child)
                 new_nodes[position] = child
-        if not children:
+        present = [position for position in range(16) if slots[position] is not None]
+        if not present:
             out[path] = None
             return None
-        if len(children) == 1:
-            (position,) = children
+        if len(present) == 1:
+            position = present[0]
             child_path = path + bytes((position,))
             child = new_nodes.get(position) or self._node(child_path)
             if child is not None and child[0] == LEAF:
@@ -194,7 +215,7 @@ class StateTrie:
                 out[child_path] = None
                 out[path] = child
                 return child
-        node = internal_node(sorted(children.items()))
+        node = node_from_slots(slots)
         out[path] = node
         return node
 
