@@ -1,8 +1,9 @@
 """Pure proof verifiers: vendor this one file to check HealthLedger proofs without trusting a node.
 
-Imports only hashlib. Log proofs follow RFC 9162 §2.1.3.2 (inclusion) and
-§2.1.4.2 (consistency); state proofs follow docs/state-tree.md. Every function
-returns None on success and raises ProofError on any mismatch.
+Imports only hashlib (and collections.abc/typing, for annotations). Log proofs follow
+RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2 (consistency); state proofs follow
+docs/state-tree.md. Every verify_ function returns None on success and raises
+ProofError on any mismatch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from typing import Any
 
 
 class ProofError(ValueError):
-    """A proof that does not verify."""
+    """A proof that does not verify: malformed, for other sizes, or leading to another root."""
+
+
+# --- log proofs (RFC 9162 §2.1) ---
+# The two hash functions are repeated here, not imported from merkle.py, so this file
+# stands alone for whoever vendors it.
+
+_HASH_SIZE = 32  # RFC 9162 §2.1 trees hash with SHA-256.
 
 
 def _leaf_hash(data: bytes) -> bytes:
@@ -22,87 +30,130 @@ def _leaf_hash(data: bytes) -> bytes:
 
 
 def _node_hash(left: bytes, right: bytes) -> bytes:
+    # Node prefix 0x01, the other half of the same domain separation: RFC 9162 §2.1.1.
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """RFC 9162 leaf hash of `data`."""
+    """RFC 9162 leaf hash of an entry, so a verifier can hash what it was given itself."""
     return _leaf_hash(data)
 
 
-def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
-    """The root an inclusion proof leads to (RFC 9162 §2.1.3.2 steps 1-6)."""
-    if not 0 <= index < size:
-        raise ProofError(f"index {index} is outside a tree of size {size}")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            raise ProofError("inclusion proof is longer than the tree is deep")
-        if fn & 1 or fn == sn:
-            r = _node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = _node_hash(r, p)
+def _check_hash(what: str, value: bytes) -> None:
+    # A hash of the wrong size is never a node of the tree. Reject it by name rather than
+    # as a vague mismatch (an empty leaf and an empty root would otherwise "match").
+    if len(value) != _HASH_SIZE:
+        raise ProofError(f"{what} is {len(value)} bytes, not a {_HASH_SIZE}-byte SHA-256 hash")
+
+
+def _check_path(proof: Sequence[bytes]) -> None:
+    for position, node in enumerate(proof):
+        _check_hash(f"proof hash {position}", node)
+
+
+def _climb_right_edge(fn: int, sn: int) -> tuple[int, int]:
+    # RFC 9162 §2.1.3.2 step 4.b.ii (and §2.1.4.2 step 6.b.ii): a node on the right edge
+    # with LSB(fn) clear was carried up without a sibling, so skip the levels where it
+    # has none: shift until LSB(fn) is set or fn is 0.
+    while fn and not fn & 1:
         fn >>= 1
         sn >>= 1
-    if sn != 0:
-        raise ProofError("inclusion proof is shorter than the tree is deep")
+    return fn, sn
+
+
+def root_from_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """The root an inclusion proof leads to (RFC 9162 §2.1.3.2 steps 1-5), to compare or show."""
+    if not 0 <= index < size:  # step 1 (and size 0 has no leaves at all)
+        raise ProofError(f"leaf {index} is outside a tree of {size} leaves")
+    _check_hash("leaf hash", leaf_hash)
+    _check_path(proof)
+    fn, sn, r = index, size - 1, leaf_hash  # steps 2 and 3
+    for p in proof:  # step 4
+        if sn == 0:
+            raise ProofError("inclusion proof has more hashes than the tree has levels")
+        if fn & 1 or fn == sn:  # r is a right child, or the right edge: p sits on its left
+            r = _node_hash(p, r)
+            fn, sn = _climb_right_edge(fn, sn)
+        else:
+            r = _node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:  # step 5, first half: the path must reach the root exactly
+        raise ProofError("inclusion proof has fewer hashes than the tree has levels")
     return r
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
-    """Check that `leaf` (a leaf hash) is at `index` in the tree of `size` with `root`."""
-    if root_from_inclusion(leaf, index, size, proof) != root:
-        raise ProofError("inclusion proof does not lead to the root")
+    """Check that `leaf_hash` is leaf `index` of the log of `size` with `root` (§2.1.3.2)."""
+    _check_hash("root", root)
+    if root_from_inclusion(leaf_hash, index, size, proof) != root:  # step 5, second half
+        raise ProofError(f"inclusion proof for leaf {index} of {size} does not lead to the root")
 
 
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
-    """Check that the log of `old_size` is a prefix of the log of `new_size` (RFC 9162 §2.1.4.2)."""
+    """Check that the log of `old_size` is a prefix of the log of `new_size` (RFC 9162 §2.1.4.2).
+
+    RFC 9162 §2.1.4.1 defines PROOF(m, D[n]) only for 0 < m <= n, and so does this:
+
+    - old_size == new_size: the proof must be empty (SUBPROOF(m, D[m], true) = {}) and
+      the roots equal. Checked before the §2.1.4.2 steps, whose step 1 rejects any
+      empty proof.
+    - old_size == 0: rejected. An empty log is a prefix of every log, so there is
+      nothing to prove, and accepting it would accept any pair of roots; a client
+      starting from nothing should skip the check, not ask for a proof.
+    - old_size > new_size: rejected, since a log only grows.
+    """
     if not 0 < old_size <= new_size:
-        raise ProofError(f"no consistency between sizes {old_size} and {new_size}")
+        raise ProofError(f"no consistency proof exists from size {old_size} to {new_size}")
+    _check_hash("old root", old_root)
+    _check_hash("new root", new_root)
+    _check_path(proof)
     if old_size == new_size:
-        if proof:
-            raise ProofError("equal sizes take an empty proof")
-        if old_root != new_root:
-            raise ProofError("equal sizes with different roots")
+        _check_same_tree(old_root, new_root, proof)
         return
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
-        path.insert(0, old_root)
-    if not path:
-        raise ProofError("empty consistency proof")
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("consistency proof is too long")
-        if fn & 1 or fn == sn:
-            fr = _node_hash(c, fr)
-            sr = _node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = _node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("consistency proof is too short")
-    if fr != old_root:
-        raise ProofError("consistency proof does not lead to the old root")
+    fr, sr = _roots_from_consistency(old_size, new_size, old_root, proof)
+    if fr != old_root:  # step 7
+        raise ProofError(f"consistency proof does not lead to the root of size {old_size}")
     if sr != new_root:
-        raise ProofError("consistency proof does not lead to the new root")
+        raise ProofError(f"consistency proof does not lead to the root of size {new_size}")
+
+
+def _check_same_tree(old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
+    if proof:
+        raise ProofError("a consistency proof between equal sizes must be empty")
+    if old_root != new_root:
+        raise ProofError("two different roots for the same log size")
+
+
+def _roots_from_consistency(
+    old_size: int, new_size: int, old_root: bytes, proof: Sequence[bytes]
+) -> tuple[bytes, bytes]:
+    # RFC 9162 §2.1.4.2 steps 1-6 for 0 < old_size < new_size: (fr, sr), the old and new
+    # roots the proof leads to. Step 7's comparisons are left to the caller.
+    if not proof:  # step 1
+        raise ProofError("consistency proof is empty but the sizes differ")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # step 2: the old tree is a perfect subtree of
+        path.insert(0, old_root)  # the new one, so SUBPROOF left its root out
+    fn, sn = old_size - 1, new_size - 1  # step 3
+    while fn & 1:  # step 4: climb to the first subtree the old tree does not fill
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]  # step 5
+    for c in path[1:]:  # step 6
+        if sn == 0:
+            raise ProofError("consistency proof has more hashes than the trees need")
+        if fn & 1 or fn == sn:  # c is on the left: part of both trees
+            fr, sr = _node_hash(c, fr), _node_hash(c, sr)
+            fn, sn = _climb_right_edge(fn, sn)
+        else:  # c is on the right: only in the new tree
+            sr = _node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:  # step 7, first part
+        raise ProofError("consistency proof has fewer hashes than the trees need")
+    return fr, sr
 
 
 # --- state proofs (sparse radix-16 trie) ---
