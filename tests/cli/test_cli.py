@@ -155,3 +155,32 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
     missing = run("tx", "get", "0" * 64, "--url", url, "--json", check=False)
     assert missing.returncode == 3
     assert as_json(missing)["error"]["code"] == "not_found"  # type: ignore[index]
+
+
+def test_offline_signing_and_bulk_submit(served: tuple[str, Path], tmp_path: Path) -> None:
+    url, _demo_dir = served
+    lines = []
+    for index in range(8):
+        key = tmp_path / f"p{index}.json"
+        public = as_json(run("keys", "new", str(key), "--json"))
+        payload = json.dumps({"encryption_key": public["encryption_key"]})
+        signed = run(
+            "tx",
+            "sign",
+            "--key",
+            str(key),
+            "--type",
+            "patient.register",
+            "--nonce",
+            "1",
+            "--chain-id",
+            "healthledger-demo",
+            "--payload",
+            payload,
+        )
+        lines.append(signed.stdout.strip())
+    lines.append(lines[0])  # a replay, after the original committed: refused
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("\n".join(lines) + "\n")
+    report = as_json(run("tx", "submit-batch", str(batch), "--chunk", "4", "--url", url, "--json"))
+    assert (report["submitted"], report["committed_ok"], report["refused"]) == (9, 8, 1)

@@ -12,7 +12,7 @@ import typer
 from healthledger.api.serve import serve
 from healthledger.app.verify import verify_store
 from healthledger.cli.output import emit, fail, progress_bar
-from healthledger.client.sdk import Client, verify_state_view, verify_tx_view
+from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import LedgerError, MalformedInput
 from healthledger.ledger.transaction import decode_transaction
@@ -160,6 +160,57 @@ def tx_submit(
             emit(client.submit(tx, wait=wait), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
+
+
+@tx_app.command("sign")
+def tx_sign(
+    key: Annotated[Path, typer.Option(help="Key file of the sender.")],
+    tx_type: Annotated[str, typer.Option("--type", help="Transaction type.")],
+    nonce: Annotated[int, typer.Option(help="Nonce: unused by this key on this chain.")],
+    chain_id: Annotated[str, typer.Option(help="Chain id the transaction is for.")],
+    payload: Annotated[str, typer.Option(help="Payload JSON, or @file.json.")] = "{}",
+) -> None:
+    """Sign offline and print the transaction as one JSON line (for `submit-batch`)."""
+    try:
+        tx = Signer(load_keypair(key), chain_id).sign(tx_type, _read_payload(payload), nonce)
+    except LedgerError as exc:
+        fail(exc, True)
+    typer.echo(tx.raw.decode())
+
+
+@tx_app.command("submit-batch")
+def tx_submit_batch(
+    file: Annotated[Path, typer.Argument(help="Signed transactions, one JSON per line.")],
+    chunk: Annotated[int, typer.Option(help="Transactions per request.")] = 500,
+    wait: Annotated[bool, typer.Option(help="Wait for each chunk to commit.")] = True,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit many signed transactions; report how many committed, failed or were refused."""
+    try:
+        lines = [line for line in file.read_text().splitlines() if line.strip()]
+        txs = [decode_transaction(line) for line in lines]
+    except (OSError, LedgerError) as exc:
+        fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
+    counts = {"committed_ok": 0, "committed_failed": 0, "pending": 0, "refused": 0}
+    try:
+        with Client(url) as client, progress_bar("submitting", len(txs), not as_json) as bar:
+            for start in range(0, len(txs), chunk):
+                for report in client.submit_batch(txs[start : start + chunk], wait=wait):
+                    counts[_batch_outcome(report)] += 1
+                if bar is not None:
+                    bar.update(bar.task_ids[0], completed=min(len(txs), start + chunk))
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit({"ok": True, "submitted": len(txs), **counts}, as_json)
+
+
+def _batch_outcome(report: dict[str, Any]) -> str:
+    if "error" in report:
+        return "refused"
+    if report.get("status") != "committed":
+        return "pending"
+    return "committed_ok" if report["result"]["code"] == "ok" else "committed_failed"
 
 
 def _read_payload(value: str) -> dict[str, Any]:
