@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import wait_for
 from healthledger.cli.bench_api import free_port
@@ -211,3 +214,30 @@ def test_reads_and_errors_for_missing_things(node: RunningNode) -> None:
     assert "openapi" in httpx.get(f"{node.url}/openapi.json").json()
     metrics = httpx.get(f"{node.url}/metrics").text
     assert "healthledger_height" in metrics
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["chain", "type", "sender", "nonce", "payload", "signature", "txs", "x"]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.one_of(st.binary(max_size=200), json_like.map(lambda v: json.dumps(v).encode())))
+def test_no_body_ever_gives_a_500(node: RunningNode, body: bytes) -> None:
+    for path in ("/v1/txs", "/v1/txs/batch"):
+        response = httpx.post(f"{node.url}{path}", content=body)
+        assert response.status_code < 500, response.text
+        assert "error" in response.json() or response.status_code in (200, 202)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -241,15 +240,12 @@ def test_proofs_accept_any_sequence() -> None:
     assert consistency_proof(7, leaves) == consistency_proof(7, list(leaves))
 
 
-def test_a_million_leaves_is_fast_and_matches_the_compact_range() -> None:
-    leaves = [i.to_bytes(32, "big") for i in range(1_000_000)]
-    started = time.perf_counter()
-    root = merkle_root(leaves)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"merkle_root over 1e6 leaves took {elapsed:.2f}s"
+def test_a_large_tree_matches_the_compact_range() -> None:
+    # Correctness at scale only: speed belongs in `healthledger bench`, not in tests.
+    leaves = [i.to_bytes(32, "big") for i in range(100_003)]
     compact = CompactRange()
     compact.extend(leaves)
-    assert compact.root() == root
+    assert compact.root() == merkle_root(leaves)
 
 
 # --- the compact range (Merkle frontier) -----------------------------------------------

@@ -27,8 +27,8 @@ from healthledger.domains.governance.queries import resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
 from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
-from healthledger.ledger.log import LogFrontier, LogNode
-from healthledger.ledger.merkle import merkle_root
+from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
+from healthledger.ledger.merkle import CompactRange, merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.ledger.trie import StateTrie
@@ -70,7 +70,7 @@ class PendingBlock:
     state: dict[StateKey, bytes | None]
     trie_nodes: dict[bytes, bytes | None]
     log_nodes: list[LogNode]
-    frontier: LogFrontier
+    frontier: CompactRange
 
 
 class _TrieReader:
@@ -93,7 +93,7 @@ class Application:
         self._chain_id: str | None = None
         raw_frontier = store.meta("log_frontier")
         # The tip is the last finalized block handed to commit: durable, or being written.
-        self._frontier = LogFrontier.from_bytes(raw_frontier) if raw_frontier else LogFrontier()
+        self._frontier = frontier_from_bytes(raw_frontier) if raw_frontier else CompactRange()
         self._tip_height = store.last_height()
         self._tip_hash = "" if self._tip_height == 0 else store.header(self._tip_height).hash()
         self._inflight: PendingBlock | None = None
@@ -187,7 +187,7 @@ class Application:
                 {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in overlay.items()}
             )
             self.stats.state_root_s += time.perf_counter() - root_started
-            frontier = LogFrontier(self._frontier.size, list(self._frontier.peaks))
+            frontier = self._frontier.copy()
             log_nodes = [node for tx in txs for node in frontier.append(tx_leaf(tx.raw))]
             header = Header(
                 chain_id=self.chain_id,
@@ -252,7 +252,7 @@ class Application:
                 state=pending.state,
                 trie_nodes=pending.trie_nodes,
                 log_nodes=pending.log_nodes,
-                meta={"log_frontier": pending.frontier.to_bytes()},
+                meta={"log_frontier": frontier_to_bytes(pending.frontier)},
             )
         )
         if self._inflight is pending:

@@ -8,52 +8,22 @@ consistency proofs of RFC 9162 §2.1 need O(log n) node reads, never a rescan.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
-from healthledger.ledger.merkle import EMPTY_ROOT, node_hash
+from healthledger.ledger.merkle import EMPTY_ROOT, CompactRange, node_hash
 
 NodeLookup = Callable[[int, int], bytes]  # (level, index) -> hash
 LogNode = tuple[int, int, bytes]
 
 
-@dataclass
-class LogFrontier:
-    """The roots of the perfect subtrees covering the log so far, largest first."""
+def frontier_to_bytes(frontier: CompactRange) -> bytes:
+    """The log frontier as stored in the node's meta table."""
+    return canonical_bytes({"size": frontier.size, "peaks": [p.hex() for p in frontier.to_list()]})
 
-    size: int = 0
-    peaks: list[bytes] = field(default_factory=list)
 
-    def append(self, leaf: bytes) -> list[LogNode]:
-        """Add one leaf hash; return every node it completes, for storage."""
-        index = self.size
-        created: list[LogNode] = [(0, index, leaf)]
-        current, level = leaf, 0
-        # Each trailing 1 bit of the index closes a perfect subtree one level up.
-        while (index >> level) & 1:
-            current = node_hash(self.peaks.pop(), current)
-            level += 1
-            created.append((level, index >> level, current))
-        self.peaks.append(current)
-        self.size += 1
-        return created
-
-    def root(self) -> bytes:
-        """RFC 9162 root: fold the peaks right to left (smaller subtrees hang right)."""
-        if not self.peaks:
-            return EMPTY_ROOT
-        current = self.peaks[-1]
-        for peak in reversed(self.peaks[:-1]):
-            current = node_hash(peak, current)
-        return current
-
-    def to_bytes(self) -> bytes:
-        return canonical_bytes({"size": self.size, "peaks": [p.hex() for p in self.peaks]})
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> LogFrontier:
-        value = parse_json(data)
-        return cls(size=value["size"], peaks=[bytes.fromhex(p) for p in value["peaks"]])
+def frontier_from_bytes(data: bytes) -> CompactRange:
+    value = parse_json(data)
+    return CompactRange.from_list(value["size"], [bytes.fromhex(p) for p in value["peaks"]])
 
 
 def _split(size: int) -> int:

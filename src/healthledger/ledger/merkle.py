@@ -146,16 +146,27 @@ class CompactRange:
         """The number of leaves appended so far."""
         return self._size
 
-    def append(self, leaf_hash: bytes) -> None:
-        """Add one leaf hash at index `size`, merging the perfect subtrees it completes."""
-        node, index = leaf_hash, self._size
+    def append(self, leaf_hash: bytes) -> list[tuple[int, int, bytes]]:
+        """Add one leaf hash at index `size`; return the (level, index, hash) nodes it completes.
+
+        Level 0 is the leaf itself. The ledger stores every completed node once, so
+        any root or proof of the log later needs O(log n) reads (see `ledger/log.py`).
+        """
+        node, index, level = leaf_hash, self._size, 0
+        completed = [(0, index, leaf_hash)]
         # Each trailing 1 bit of the index is a perfect subtree of the same height
         # waiting on the left for this one: combine them, exactly like a binary carry.
         while index & 1:
             node = node_hash(self._peaks.pop(), node)
             index >>= 1
+            level += 1
+            completed.append((level, index, node))
         self._peaks.append(node)
         self._size += 1
+        return completed
+
+    def copy(self) -> CompactRange:
+        return CompactRange.from_list(self._size, self._peaks)
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         """Append several leaf hashes in order."""
