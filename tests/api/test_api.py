@@ -110,6 +110,7 @@ def test_consistency_proof_between_two_ledger_sizes(node: RunningNode) -> None:
         hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-b")), True
     )
     new = node.client.block()["header"]
+    node.client.verified_consistency(old)
     proof = node.client.consistency(old["log_size"], new["log_size"])
     proofs.verify_consistency(
         old["log_size"],

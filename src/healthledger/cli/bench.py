@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit
+from healthledger.cli.output import emit, phase_bars
 from healthledger.crypto.keys import KeyPair
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, sign_transaction
@@ -78,7 +78,17 @@ class LatencyRecorder:
         return [(self.committed[i] - self.submitted[i]) * 1000 for i in self.committed]
 
 
-def drive(node: Node, raws: list[bytes], rate: float | None, chunk: int = 500) -> LatencyRecorder:
+Report = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def drive(
+    node: Node,
+    raws: list[bytes],
+    rate: float | None,
+    report: Report | None = None,
+    phase: str = "",
+    chunk: int = 500,
+) -> LatencyRecorder:
     """Feed raw transactions to the engine in chunks, optionally paced to `rate` tx/s."""
     from healthledger.engines.solo import Accepted
 
@@ -96,13 +106,15 @@ def drive(node: Node, raws: list[bytes], rate: float | None, chunk: int = 500) -
                 raise RuntimeError(f"benchmark transaction refused: {outcome}")
             recorder.submitted[outcome.tx_id] = now
             node.engine.wait_for(outcome.tx_id, recorder.on_commit)
+        if report is not None:
+            report(phase, min(len(raws), index + chunk), len(raws))
     if not recorder.all_done.wait(timeout=600):
         raise RuntimeError("benchmark transactions did not commit")
     return recorder
 
 
 def run_ingest(
-    txs: int, workers: int, block_txs: int, interval_ms: int, progress: Callable[[str], None]
+    txs: int, workers: int, block_txs: int, interval_ms: int, report: Report | None = None
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-") as tmp:
         root = Path(tmp) / "net"
@@ -113,14 +125,16 @@ def run_ingest(
             max_block_txs=block_txs,
             check_workers=workers,
         )
-        progress(f"signing {txs + txs // 2} transactions")
+        if report is not None:
+            report("signing", 0, txs + txs // 2)
         raws = presign(txs + txs // 2)
+        if report is not None:
+            report("signing", txs + txs // 2, txs + txs // 2)
         node = Node(root, settings)
         node.start(parallel_check=workers > 1)
         try:
-            progress("throughput run")
             t0 = time.perf_counter()
-            full = drive(node, raws[:txs], rate=None)
+            full = drive(node, raws[:txs], None, report, "throughput run")
             elapsed = max(full.committed.values()) - t0
             tx_per_s = txs / elapsed
             stats = node.app.stats
@@ -130,8 +144,7 @@ def run_ingest(
                 stats.finalize_s,
                 stats.commit_s,
             )
-            progress(f"latency run at {tx_per_s / 2:.0f} tx/s")
-            paced = drive(node, raws[txs:], rate=tx_per_s / 2)
+            paced = drive(node, raws[txs:], tx_per_s / 2, report, "latency run at half rate")
             latencies = paced.latencies_ms()
             return {
                 "tx_per_s": round(tx_per_s, 1),
@@ -165,12 +178,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """check → order → apply → commit, end to end, in one process."""
-
-        def say(message: str) -> None:
-            if not as_json:
-                typer.echo(message, err=True)
-
-        emit(run_ingest(txs, workers, block_txs, interval_ms, say), as_json)
+        with phase_bars(not as_json) as report:
+            result = run_ingest(txs, workers, block_txs, interval_ms, report)
+        emit(result, as_json)
 
     @bench_app.command("trie")
     def trie(

@@ -160,6 +160,13 @@ class Client:
         verify_state_view(view)
         return view["value"]
 
+    def verified_consistency(self, old_header: dict[str, Any]) -> dict[str, Any]:
+        """Prove that the ledger a client saw at `old_header` is a prefix of today's."""
+        latest = self.block()["header"]
+        view = self.consistency(old_header["log_size"], latest["log_size"])
+        verify_consistency_view(view, Header.from_dict(old_header), Header.from_dict(latest))
+        return view
+
     def verified_tx(self, tx_id: str) -> dict[str, Any]:
         """A committed transaction whose inclusion proofs have been checked."""
         view = self.tx(tx_id, proof=True)
@@ -224,3 +231,19 @@ def verify_state_view(view: dict[str, Any]) -> None:
         raise InvalidProof(f"state proof does not verify: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidProof(f"state proof is malformed: {exc}") from exc
+
+
+def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> None:
+    """Check that the log committed by `old` is a prefix of the log committed by `new`."""
+    try:
+        proofs.verify_consistency(
+            old.log_size,
+            new.log_size,
+            bytes.fromhex(old.log_root),
+            bytes.fromhex(new.log_root),
+            _hex(view["path"]),
+        )
+    except proofs.ProofError as exc:
+        raise InvalidProof(f"consistency proof does not verify: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidProof(f"consistency proof is malformed: {exc}") from exc
