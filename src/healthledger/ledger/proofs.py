@@ -139,7 +139,7 @@ def _roots_from_consistency(
     if old_size & (old_size - 1) == 0:  # step 2: the old tree is a perfect subtree of
         path.insert(0, old_root)  # the new one, so SUBPROOF left its root out
     fn, sn = old_size - 1, new_size - 1  # step 3
-    while fn & 1:  # step 4: climb to the first subtree the old tree does not fill
+    while fn & 1:  # step 4: climb to path[0], the largest perfect subtree the old tree ends with
         fn, sn = fn >> 1, sn >> 1
     fr = sr = path[0]  # step 5
     for c in path[1:]:  # step 6
@@ -182,6 +182,13 @@ def _internal_hash(bitmap: int, children: Sequence[bytes]) -> bytes:
     return hashlib.sha256(b"\x01" + bitmap.to_bytes(2, "big") + b"".join(children)).digest()
 
 
+def _bitmap(value: Any) -> int:
+    # JSON integers only: accepting "7" or true would give one proof several spellings.
+    if type(value) is not int or not 0 < value < 1 << 16:
+        raise ProofError("a bitmap is an integer in 1..65535")
+    return value
+
+
 def _hashes(values: Any) -> list[bytes]:
     hashes = [bytes.fromhex(v) for v in values]
     if any(len(h) != 32 for h in hashes):
@@ -194,13 +201,15 @@ def verify_state_proof(
 ) -> None:
     """Check that `key_hash` maps to `value_hash` (or, if None, is absent) under `root`."""
     try:
-        steps = [(int(s["bitmap"]), _hashes(s["siblings"])) for s in proof["steps"]]
+        steps = [(_bitmap(s["bitmap"]), _hashes(s["siblings"])) for s in proof["steps"]]
         terminal = proof["terminal"]
         kind = terminal["type"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ProofError(f"malformed state proof: {exc}") from exc
+    if len(key_hash) != 32 or (value_hash is not None and len(value_hash) != 32):
+        raise ProofError("key and value hashes are 32 bytes")
     depth = len(steps)
-    if depth >= 64:
+    if depth > 64:  # 64 internal nodes: two keys differing only in their last nibble
         raise ProofError("state proof is deeper than a key hash")
     current = _terminal_hash(kind, terminal, key_hash, value_hash, depth)
     if current is None:
@@ -233,8 +242,8 @@ def _terminal_hash(
         if kind == "empty_slot":
             if value_hash is not None:
                 raise ProofError("an empty slot proves absence, not a value")
-            bitmap = int(terminal["bitmap"])
-            if bitmap >> _nibble(key_hash, depth) & 1:
+            bitmap = _bitmap(terminal["bitmap"])
+            if depth == 64 or bitmap >> _nibble(key_hash, depth) & 1:
                 raise ProofError("the slot for the key is not empty")
             return _internal_hash(bitmap, _hashes(terminal["children"]))
     except (KeyError, TypeError, ValueError) as exc:

@@ -1,281 +1,509 @@
 """The state trie: a radix-16 Merkle trie over key hashes, with Jellyfish-style path compression.
 
 Every node's stored bytes are exactly the preimage of its hash, so a node is its
-own commitment:
+own commitment and hashing a node is one hashlib call:
 
     leaf     = 0x00 || key_hash (32) || value_hash (32)
     internal = 0x01 || bitmap (2, big-endian; bit i set iff child nibble i exists)
                     || the present children's hashes in nibble order (32 each)
 
-A leaf sits at the shallowest depth where its nibble prefix is unique; an
-internal node exists exactly where two or more keys share a prefix. The shape,
-hence the root, depends only on the set of (key, value) pairs, never on the
-order of writes. Nodes are addressed by their nibble path (one byte per nibble),
-and only the latest version is kept: see docs/state-tree.md.
+A leaf sits at the shallowest depth where its nibble prefix is unique; an internal
+node exists exactly where two or more keys share a prefix. The shape, hence the
+root, depends only on the set of (key, value) pairs, never on the order of writes.
+Nodes are addressed by their nibble path (one byte 0..15 per nibble, root = b""),
+and only the latest version is kept. See docs/state-tree.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 LEAF = 0x00
 INTERNAL = 0x01
-EMPTY_ROOT = bytes(32)
 HASH_LEN = 32
+EMPTY_ROOT = bytes(HASH_LEN)  # the root of the empty trie: no node hashes to it
 
-Item = tuple[bytes, bytes | None]  # (key_hash, value_hash or None to delete)
+NodeWrites = dict[bytes, bytes | None]
+TerminalKind = Literal["leaf", "empty_slot", "empty_tree"]
+
+_sha256 = hashlib.sha256
+_HEX_TO_NIBBLE = bytes.maketrans(b"0123456789abcdef", bytes(range(16)))
+_STEP = tuple(bytes((n,)) for n in range(16))  # one-byte path steps, never reallocated
+_LEAF_TAG = b"\x00"
+_INTERNAL_TAG = b"\x01"
 
 
 class NodeReader(Protocol):
-    def get(self, path: bytes) -> bytes | None: ...
+    """Where persisted nodes are read from, by nibble path; the trie knows nothing else."""
+
+    def get(self, path: bytes) -> bytes | None:
+        """The node stored at `path`, or None."""
+        ...
 
 
-def nibble(key: bytes, depth: int) -> int:
-    """The depth-th hex digit of a key hash (high nibble first)."""
-    byte = key[depth >> 1]
-    return (byte >> 4) if depth % 2 == 0 else (byte & 0x0F)
-
-
-def leaf_node(key_hash: bytes, value_hash: bytes) -> bytes:
-    return b"\x00" + key_hash + value_hash
-
-
-def internal_node(children: list[tuple[int, bytes]]) -> bytes:
-    """An internal node from (nibble, child hash) pairs sorted by nibble."""
-    bitmap = 0
-    for position, _hash in children:
-        bitmap |= 1 << position
-    return b"\x01" + bitmap.to_bytes(2, "big") + b"".join(h for _p, h in children)
+def key_path(key_hash: bytes) -> bytes:
+    """The 64 nibbles of a key hash, one byte each: every prefix is the path of a node."""
+    return key_hash.hex().encode().translate(_HEX_TO_NIBBLE)
 
 
 def node_hash(node: bytes) -> bytes:
-    return hashlib.sha256(node).digest()
+    """A node's hash: its stored bytes are already the domain-separated preimage."""
+    return _sha256(node).digest()
 
 
-def child_slots(node: bytes) -> list[bytes | None]:
-    """The 16 child slots of an internal node: a hash, or None where the bitmap is clear."""
-    bitmap = int.from_bytes(node[1:3], "big")
-    slots: list[bytes | None] = [None] * 16
-    offset = 3
-    for position in range(16):
-        if bitmap >> position & 1:
-            slots[position] = node[offset : offset + HASH_LEN]
-            offset += HASH_LEN
-    return slots
+# --- proofs ----------------------------------------------------------------------------
 
 
-def node_from_slots(slots: list[bytes | None]) -> bytes:
-    bitmap = 0
-    for position, child in enumerate(slots):
-        if child is not None:
-            bitmap |= 1 << position
-    return b"\x01" + bitmap.to_bytes(2, "big") + b"".join(c for c in slots if c is not None)
+@dataclass(frozen=True)
+class ProofStep:
+    """One internal node on the key's path: its bitmap and every child hash but the key's."""
 
-
-def internal_children(node: bytes) -> list[tuple[int, bytes]]:
-    """(nibble, child hash) pairs of an internal node."""
-    bitmap = int.from_bytes(node[1:3], "big")
-    children = []
-    offset = 3
-    for position in range(16):
-        if bitmap >> position & 1:
-            children.append((position, node[offset : offset + HASH_LEN]))
-            offset += HASH_LEN
-    return children
+    bitmap: int
+    siblings: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
 class StateProof:
-    """The nodes on a key's path: membership, or absence, provable against a root."""
+    """The internal nodes on a key's path, root first, and what ends the path.
 
-    steps: tuple[tuple[int, tuple[bytes, ...]], ...]  # per internal node: bitmap, siblings
-    terminal: str  # "leaf", "empty_slot" or "empty_tree"
-    leaf_key: bytes | None = None
-    leaf_value: bytes | None = None
-    slot_children: tuple[bytes, ...] = ()
+    `leaf`: a leaf, the key's own (membership) or another key's sharing the prefix
+    (absence). `empty_slot`: an internal node (`slot_bitmap`, `slot_children`) with
+    no child for the key's next nibble (absence). `empty_tree`: the trie is empty.
+    """
+
+    steps: tuple[ProofStep, ...]
+    terminal: TerminalKind
+    leaf_key: bytes = b""
+    leaf_value: bytes = b""
     slot_bitmap: int = 0
+    slot_children: tuple[bytes, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (hex strings): the input of `proofs.verify_state_proof`."""
         terminal: dict[str, Any] = {"type": self.terminal}
         if self.terminal == "leaf":
-            assert self.leaf_key is not None and self.leaf_value is not None
-            terminal.update(key_hash=self.leaf_key.hex(), value_hash=self.leaf_value.hex())
+            terminal["key_hash"] = self.leaf_key.hex()
+            terminal["value_hash"] = self.leaf_value.hex()
         elif self.terminal == "empty_slot":
-            terminal.update(bitmap=self.slot_bitmap, children=[c.hex() for c in self.slot_children])
-        return {
-            "steps": [
-                {"bitmap": bitmap, "siblings": [s.hex() for s in siblings]}
-                for bitmap, siblings in self.steps
-            ],
-            "terminal": terminal,
-        }
+            terminal["bitmap"] = self.slot_bitmap
+            terminal["children"] = [c.hex() for c in self.slot_children]
+        steps = [
+            {"bitmap": s.bitmap, "siblings": [h.hex() for h in s.siblings]} for s in self.steps
+        ]
+        return {"steps": steps, "terminal": terminal}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StateProof:
+        """Parse `to_dict` output, raising ValueError if malformed (this does not verify it)."""
+        try:
+            if not isinstance(data["steps"], list):
+                raise ValueError("steps must be a list")
+            steps = tuple(
+                ProofStep(_bitmap(s["bitmap"]), _hashes(s["siblings"])) for s in data["steps"]
+            )
+            terminal = data["terminal"]
+            kind = terminal["type"]
+            if kind == "leaf":
+                key, value = _hashes([terminal["key_hash"], terminal["value_hash"]])
+                return cls(steps, "leaf", leaf_key=key, leaf_value=value)
+            if kind == "empty_slot":
+                bitmap, children = _bitmap(terminal["bitmap"]), _hashes(terminal["children"])
+                return cls(steps, "empty_slot", slot_bitmap=bitmap, slot_children=children)
+            if kind == "empty_tree":
+                return cls(steps, "empty_tree")
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed state proof: {exc!r}") from exc
+        raise ValueError(f"unknown state proof terminal {kind!r}")
+
+
+def _bitmap(value: object) -> int:
+    """A child bitmap from JSON: an integer with at least one of its 16 bits set."""
+    if type(value) is not int or not 0 < value < 1 << 16:
+        raise ValueError("a bitmap is an integer in 1..65535")
+    return value
+
+
+def _hashes(values: object) -> tuple[bytes, ...]:
+    """A JSON list of hex strings to 32-byte hashes."""
+    if not isinstance(values, list):
+        raise ValueError("hashes come as a list of hex strings")
+    hashes = tuple(bytes.fromhex(v) for v in values)
+    if any(len(h) != HASH_LEN for h in hashes):
+        raise ValueError("a hash is 32 bytes")
+    return hashes
+
+
+def _checked_path(key_hash: bytes) -> bytes:
+    """The nibble path of a key hash given by a caller, refusing anything but 32 bytes."""
+    if len(key_hash) != HASH_LEN:
+        raise ValueError("a key hash is 32 bytes")
+    return key_path(key_hash)
+
+
+def _children(node: bytes) -> list[bytes]:
+    """The child hashes of an internal node, in nibble order."""
+    return [node[i : i + HASH_LEN] for i in range(3, len(node), HASH_LEN)]
+
+
+# --- the trie ---------------------------------------------------------------------------
 
 
 class StateTrie:
-    """The latest version of the trie, with a write-through cache of nodes by path."""
+    """The latest version of the trie, with a write-through cache of every node it has seen.
+
+    The cache is an unbounded dict path -> node bytes (about 300 bytes per key at
+    1M keys, dict slots included); it holds only bytes, so the garbage collector
+    never scans it. The reader is asked only for nodes not seen yet.
+    """
 
     def __init__(self, reader: NodeReader) -> None:
         self._reader = reader
-        self._cache: dict[bytes, bytes | None] = {}
+        self._cache: dict[bytes, bytes] = {}
+        self._root: bytes | None = None  # memoized root hash; None until computed
+        # The batch being applied: sorted parallel lists, and the node writes so far.
+        self._paths: list[bytes] = []
+        self._keys: list[bytes] = []
+        self._values: list[bytes | None] = []
+        self._out: NodeWrites = {}
 
-    def _node(self, path: bytes) -> bytes | None:
-        if path in self._cache:
-            return self._cache[path]
-        node = self._reader.get(path)
-        self._cache[path] = node
-        return node
+    def preload(self, nodes: Iterable[tuple[bytes, bytes]]) -> None:
+        """Fill the cache in bulk (path, node), e.g. from one table scan at start-up."""
+        self._cache.update(nodes)
+        self._root = None
 
     def root(self) -> bytes:
-        node = self._node(b"")
-        return EMPTY_ROOT if node is None else node_hash(node)
+        """The state root: the root node's hash, or 32 zero bytes for the empty trie."""
+        if self._root is None:
+            node = self._node(b"")
+            self._root = EMPTY_ROOT if node is None else node_hash(node)
+        return self._root
 
     def get(self, key_hash: bytes) -> bytes | None:
-        """The value hash stored for `key_hash`, or None."""
-        path = b""
-        for depth in range(64):
-            node = self._node(path)
-            if node is None:
+        """The value hash stored for `key_hash`, or None if the key is absent."""
+        path = _checked_path(key_hash)
+        node = self._node(b"")
+        depth = 0
+        while node is not None and node[0] == INTERNAL:
+            if not (node[1] << 8 | node[2]) >> path[depth] & 1:
                 return None
-            if node[0] == LEAF:
-                return node[33:65] if node[1:33] == key_hash else None
-            position = nibble(key_hash, depth)
-            if not int.from_bytes(node[1:3], "big") >> position & 1:
-                return None
-            path += bytes((position,))
-        return None
+            depth += 1
+            node = self._child(path[:depth])
+        if node is None or node[1:33] != key_hash:
+            return None
+        return node[33:]
 
-    def update(self, writes: Mapping[bytes, bytes | None]) -> dict[bytes, bytes | None]:
-        """Apply a batch of writes; return the node writes (None = delete) to persist."""
+    def prove(self, key_hash: bytes) -> StateProof:
+        """A proof of `key_hash`'s value, or of its absence, against the current root."""
+        path = _checked_path(key_hash)
+        node = self._node(b"")
+        if node is None:
+            return StateProof((), "empty_tree")
+        steps: list[ProofStep] = []
+        while node[0] == INTERNAL:
+            bitmap = node[1] << 8 | node[2]
+            position = path[len(steps)]
+            children = _children(node)
+            if not bitmap >> position & 1:
+                return StateProof(
+                    tuple(steps), "empty_slot", slot_bitmap=bitmap, slot_children=tuple(children)
+                )
+            del children[(bitmap & ((1 << position) - 1)).bit_count()]
+            steps.append(ProofStep(bitmap, tuple(children)))
+            node = self._child(path[: len(steps)])
+        return StateProof(tuple(steps), "leaf", leaf_key=node[1:33], leaf_value=node[33:])
+
+    def update(self, writes: Mapping[bytes, bytes | None]) -> NodeWrites:
+        """Apply a batch (key hash -> value hash, None deletes); return the node writes.
+
+        The batch is sorted once and walked top-down, so each touched node is
+        rewritten and hashed exactly once however many keys lie under it. The result
+        maps node paths to new node bytes, or to None where a node is gone (possibly
+        one made and unmade within this batch: deleting it is a no-op); persist it
+        in the same database transaction as the block.
+        """
         if not writes:
             return {}
-        items = sorted(writes.items())
-        out: dict[bytes, bytes | None] = {}
-        self._update(b"", 0, items, out)
-        self._cache.update(out)
+        keys = sorted(writes)
+        values = [writes[k] for k in keys]
+        if {len(k) for k in keys} != {HASH_LEN} or not {
+            len(v) for v in values if v is not None
+        } <= {HASH_LEN}:
+            raise ValueError("state trie keys and values must be 32-byte hashes")
+        self._paths, self._keys, self._values = [key_path(k) for k in keys], keys, values
+        out = self._out = {}
+        try:
+            root = self._node(b"")
+            new_root = self._apply(b"", 0, 0, len(keys), root)
+        except BaseException:
+            # The cache is written as the batch goes; a batch that failed halfway is
+            # never returned, hence never persisted: forget the cache, re-read later.
+            self._cache, self._root = {}, None
+            raise
+        finally:
+            self._paths, self._keys, self._values, self._out = [], [], [], {}
+        if new_root is not root:
+            self._root = EMPTY_ROOT if new_root is None else node_hash(new_root)
         return out
 
-    # --- batch update -------------------------------------------------------------
+    # --- node access -------------------------------------------------------------------
 
-    def _update(
-        self, path: bytes, depth: int, items: list[Item], out: dict[bytes, bytes | None]
-    ) -> bytes | None:
-        """Rewrite the subtree at `path`; return its new node bytes (None if now empty)."""
-        current = self._node(path)
-        if current is None:
-            inserts = [(k, v) for k, v in items if v is not None]
-            return self._build(path, depth, inserts, out) if inserts else None
-        if current[0] == LEAF:
-            merged = {current[1:33]: current[33:65]}
-            for key, value in items:
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
-            if not merged:
-                out[path] = None
-                return None
-            return self._build(path, depth, sorted(merged.items()), out)
-        return self._update_internal(path, depth, current, items, out)
-
-    def _update_internal(
-        self,
-        path: bytes,
-        depth: int,
-        current: bytes,
-        items: list[Item],
-        out: dict[bytes, bytes | None],
-    ) -> bytes | None:
-        slots = child_slots(current)
-        new_nodes: dict[int, bytes] = {}
-        for position, group in _groups(items, depth):
-            child_path = path + bytes((position,))
-            if slots[position] is not None:
-                child = self._update(child_path, depth + 1, group, out)
-            else:  # the bitmap says the slot is empty: no need to look it up
-                inserts = [(k, v) for k, v in group if v is not None]
-                child = self._build(child_path, depth + 1, inserts, out) if inserts else None
-            if child is None:
-                slots[position] = None
-            else:
-                slots[position] = node_hash(child)
-                new_nodes[position] = child
-        present = [position for position in range(16) if slots[position] is not None]
-        if not present:
-            out[path] = None
-            return None
-        if len(present) == 1:
-            position = present[0]
-            child_path = path + bytes((position,))
-            child = new_nodes.get(position) or self._node(child_path)
-            if child is not None and child[0] == LEAF:
-                # The last key under this prefix moves up: the shape stays canonical.
-                out[child_path] = None
-                out[path] = child
-                return child
-        node = node_from_slots(slots)
-        out[path] = node
+    def _node(self, path: bytes) -> bytes | None:
+        """The node at `path`, from the cache or else the reader."""
+        node = self._cache.get(path)
+        if node is None:
+            node = self._reader.get(path)
+            if node is not None:
+                self._cache[path] = node
         return node
+
+    def _child(self, path: bytes) -> bytes:
+        """A node its parent's bitmap says exists; a miss means the store is corrupt."""
+        node = self._node(path)
+        if node is None:
+            raise LookupError(f"state trie node {path.hex()} is missing from the store")
+        return node
+
+    def _put(self, path: bytes, node: bytes) -> None:
+        """Record a new node: in the output for the store, and in the cache."""
+        self._out[path] = self._cache[path] = node
+
+    def _drop(self, path: bytes) -> None:
+        """Record that the node at `path` is gone."""
+        self._out[path] = None
+        self._cache.pop(path, None)
+
+    # --- the batch walk ----------------------------------------------------------------
+    #
+    # Each step takes the writes lo..hi of the sorted batch (all under `path`) and the
+    # node now at `path`, records every node it rewrites, and returns the new node at
+    # `path`: the very same object when nothing changed (so callers skip rehashing),
+    # or None when the subtree became empty.
+
+    def _apply(self, path: bytes, depth: int, lo: int, hi: int, node: bytes | None) -> bytes | None:
+        """Apply writes lo..hi to the subtree `node` at `path`; return its new root node."""
+        if hi - lo == 1:
+            return self._apply_one(depth, lo, node)
+        if node is None:
+            return self._build_inserts(path, depth, lo, hi)
+        if node[0] == INTERNAL:
+            return self._apply_internal(path, depth, lo, hi, node)
+        return self._merge_leaf(path, depth, lo, hi, node)
+
+    def _apply_internal(
+        self, path: bytes, depth: int, lo: int, hi: int, node: bytes
+    ) -> bytes | None:
+        """Several writes under an internal node: recurse per child, splice the new hashes."""
+        cache = self._cache
+        bitmap = node[1] << 8 | node[2]
+        body = node[3:]  # the child hashes, spliced in place: no list of 16 slots
+        changed = False
+        for position, run_lo, run_hi in _runs(self._paths, depth, lo, hi):
+            bit = 1 << position
+            offset = (bitmap & (bit - 1)).bit_count() * HASH_LEN
+            child_path = path + _STEP[position]
+            child = (cache.get(child_path) or self._child(child_path)) if bitmap & bit else None
+            if run_hi - run_lo == 1:
+                new = self._apply_one(depth + 1, run_lo, child)
+            else:
+                new = self._apply(child_path, depth + 1, run_lo, run_hi, child)
+            if new is child:
+                continue
+            changed = True
+            if new is None:
+                body = body[:offset] + body[offset + HASH_LEN :]
+                bitmap ^= bit
+            elif child is None:
+                body = body[:offset] + _sha256(new).digest() + body[offset:]
+                bitmap |= bit
+            else:
+                body = body[:offset] + _sha256(new).digest() + body[offset + HASH_LEN :]
+        if not changed:
+            return node
+        return self._finish_internal(path, bitmap, body)
+
+    def _apply_one(self, depth: int, index: int, node: bytes | None) -> bytes | None:
+        """The single write `index` into the subtree `node` at its path's depth `depth`.
+
+        Below the top few levels almost every write of a batch is alone, so this is
+        the hot path: a loop down the key's internal nodes, one change at the bottom,
+        then a loop back up splicing each new child hash; no recursion.
+        """
+        path, key, value = self._paths[index], self._keys[index], self._values[index]
+        cache, out = self._cache, self._out
+        top, above = node, []  # `above`: the internal nodes passed on the way down
+        while node is not None and node[0] == INTERNAL:
+            above.append(node)
+            depth += 1
+            if not (node[1] << 8 | node[2]) >> path[depth - 1] & 1:
+                node = None  # the key's slot is empty
+                break
+            child_path = path[:depth]
+            node = cache.get(child_path) or self._child(child_path)
+        # `node`, a leaf or None, sits at path[:depth]: replace it by `new`.
+        if node is None:
+            if value is None:
+                return top  # deleting a key that is not there
+            new: bytes | None = _LEAF_TAG + key + value
+        elif node[1:33] == key:
+            new = None if value is None else _LEAF_TAG + key + value
+            if new == node:
+                return top  # the same value again
+        elif value is None:
+            return top  # another key holds the slot: nothing to delete
+        else:
+            new = self._pair(path, depth, node, key, value)
+        if new is None:
+            self._drop(path[:depth])
+        else:
+            here = path[:depth]
+            out[here] = cache[here] = new
+        for parent in reversed(above):
+            depth -= 1
+            bitmap = parent[1] << 8 | parent[2]
+            if node is None or new is None or (new[0] == LEAF and not bitmap & (bitmap - 1)):
+                new = self._splice(path, depth, parent, node, new)
+            else:  # the common case, inlined: the same slot gets a new child hash
+                offset = 3 + (bitmap & ((1 << path[depth]) - 1)).bit_count() * HASH_LEN
+                new = parent[:offset] + _sha256(new).digest() + parent[offset + HASH_LEN :]
+                here = path[:depth]
+                out[here] = cache[here] = new
+            node = parent
+        return new
+
+    def _splice(
+        self, path: bytes, depth: int, parent: bytes, old: bytes | None, new: bytes | None
+    ) -> bytes | None:
+        """The internal `parent` at path[:depth] with its child on `path` changed old -> new."""
+        bitmap = parent[1] << 8 | parent[2]
+        bit = 1 << path[depth]
+        offset = 3 + (bitmap & (bit - 1)).bit_count() * HASH_LEN
+        if new is None:
+            body = parent[3:offset] + parent[offset + HASH_LEN :]
+            return self._finish_internal(path[:depth], bitmap ^ bit, body)
+        if old is None:
+            bitmap |= bit
+            body = parent[3:offset] + _sha256(new).digest() + parent[offset:]
+            node = _INTERNAL_TAG + bitmap.to_bytes(2, "big") + body
+        elif new[0] == LEAF and not bitmap & (bitmap - 1):
+            # The only child collapsed into a leaf: that leaf moves up here too.
+            self._drop(path[: depth + 1])
+            node = new
+        else:
+            node = parent[:offset] + _sha256(new).digest() + parent[offset + HASH_LEN :]
+        self._put(path[:depth], node)
+        return node
+
+    def _finish_internal(self, path: bytes, bitmap: int, body: bytes) -> bytes | None:
+        """Store a rewritten internal node, or collapse it if nothing or a lone leaf is left."""
+        if not bitmap:
+            self._drop(path)
+            return None
+        if not bitmap & (bitmap - 1):
+            # A single child. If it is a leaf, its prefix is now unique one level up,
+            # so it moves here: the shape must never depend on the history of writes.
+            child_path = path + _STEP[bitmap.bit_length() - 1]
+            out = self._out
+            child = out[child_path] if child_path in out else self._child(child_path)
+            if child is not None and child[0] == LEAF:
+                self._drop(child_path)
+                self._put(path, child)
+                return child
+        node = _INTERNAL_TAG + bitmap.to_bytes(2, "big") + body
+        self._put(path, node)
+        return node
+
+    def _pair(self, path: bytes, depth: int, leaf: bytes, key: bytes, value: bytes) -> bytes:
+        """The subtree at path[:depth], now holding `leaf` (of another key) and the new key."""
+        other = key_path(leaf[1:33])
+        split = depth
+        while other[split] == path[split]:
+            split += 1  # a shared nibble: an internal node with that one child
+        new_leaf = _LEAF_TAG + key + value
+        self._put(path[: split + 1], new_leaf)
+        self._put(other[: split + 1], leaf)
+        ours, theirs = _sha256(new_leaf).digest(), _sha256(leaf).digest()
+        pair = ours + theirs if path[split] < other[split] else theirs + ours
+        bitmap = 1 << path[split] | 1 << other[split]
+        node = _INTERNAL_TAG + bitmap.to_bytes(2, "big") + pair
+        self._put(path[:split], node)
+        while split > depth:
+            split -= 1
+            node = _INTERNAL_TAG + (1 << path[split]).to_bytes(2, "big") + _sha256(node).digest()
+            self._put(path[:split], node)
+        return node
+
+    def _merge_leaf(self, path: bytes, depth: int, lo: int, hi: int, node: bytes) -> bytes | None:
+        """Several writes reaching one leaf: merge them with it and rebuild the subtree."""
+        before = {node[1:33]: node[33:]}
+        merged = dict(before)
+        for key, value in zip(self._keys[lo:hi], self._values[lo:hi], strict=True):
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        if merged == before:
+            return node  # only deletes of absent keys, or rewrites of the same value
+        if not merged:
+            self._drop(path)
+            return None
+        keys = sorted(merged)
+        return self._build(
+            path, depth, [key_path(k) for k in keys], keys, [merged[k] for k in keys]
+        )
+
+    def _build_inserts(self, path: bytes, depth: int, lo: int, hi: int) -> bytes | None:
+        """Several writes reaching an empty slot: a fresh subtree of those that insert."""
+        kept = [i for i in range(lo, hi) if self._values[i] is not None]
+        if not kept:
+            return None  # only deletes of keys that were never there
+        paths, keys, values = self._paths, self._keys, self._values
+        return self._build(
+            path,
+            depth,
+            [paths[i] for i in kept],
+            [keys[i] for i in kept],
+            [values[i] for i in kept],
+        )
 
     def _build(
         self,
         path: bytes,
         depth: int,
-        items: list[tuple[bytes, bytes]],
-        out: dict[bytes, bytes | None],
+        paths: list[bytes],
+        keys: list[bytes],
+        values: list[bytes | None],
     ) -> bytes:
-        """A fresh subtree holding exactly `items` (sorted, non-empty) at `path`."""
-        if len(items) == 1:
-            key, value = items[0]
-            node = leaf_node(key, value)
+        """The canonical subtree at `path` holding exactly these sorted, non-deleted pairs."""
+        if len(keys) == 1:
+            value = values[0]
+            assert value is not None, "deletes never reach a build"
+            node = _LEAF_TAG + keys[0] + value
         else:
-            children = []
-            for position, group in _groups(items, depth):  # type: ignore[arg-type]
-                child = self._build(path + bytes((position,)), depth + 1, group, out)  # type: ignore[arg-type]
-                children.append((position, node_hash(child)))
-            node = internal_node(children)
-        out[path] = node
+            bitmap, hashes = 0, []
+            for position, lo, hi in _runs(paths, depth, 0, len(paths)):
+                child_path = path + _STEP[position]
+                child = self._build(child_path, depth + 1, paths[lo:hi], keys[lo:hi], values[lo:hi])
+                bitmap |= 1 << position
+                hashes.append(_sha256(child).digest())
+            node = _INTERNAL_TAG + bitmap.to_bytes(2, "big") + b"".join(hashes)
+        self._put(path, node)
         return node
 
-    # --- proofs -------------------------------------------------------------------
 
-    def prove(self, key_hash: bytes) -> StateProof:
-        """The proof of `key_hash`'s value, or of its absence."""
-        steps: list[tuple[int, tuple[bytes, ...]]] = []
-        path = b""
-        for depth in range(64):
-            node = self._node(path)
-            if node is None:
-                return StateProof(tuple(steps), "empty_tree")
-            if node[0] == LEAF:
-                return StateProof(tuple(steps), "leaf", node[1:33], node[33:65])
-            bitmap = int.from_bytes(node[1:3], "big")
-            position = nibble(key_hash, depth)
-            children = internal_children(node)
-            if not bitmap >> position & 1:
-                return StateProof(
-                    tuple(steps),
-                    "empty_slot",
-                    slot_children=tuple(h for _p, h in children),
-                    slot_bitmap=bitmap,
-                )
-            siblings = tuple(h for p, h in children if p != position)
-            steps.append((bitmap, siblings))
-            path += bytes((position,))
-        raise ValueError("trie deeper than a key hash")
-
-
-def _groups(items: list[Item], depth: int) -> list[tuple[int, list[Item]]]:
-    """Split sorted items into runs sharing the nibble at `depth`."""
-    groups: list[tuple[int, list[Item]]] = []
-    start = 0
-    while start < len(items):
-        position = nibble(items[start][0], depth)
+def _runs(paths: list[bytes], depth: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """Split sorted paths lo..hi into runs (nibble, start, end) sharing the nibble at `depth`."""
+    runs = []
+    start = lo
+    while start < hi:
+        position = paths[start][depth]
         end = start + 1
-        while end < len(items) and nibble(items[end][0], depth) == position:
+        while end < hi and paths[end][depth] == position:
             end += 1
-        groups.append((position, items[start:end]))
+        runs.append((position, start, end))
         start = end
-    return groups
+    return runs
