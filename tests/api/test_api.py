@@ -242,3 +242,16 @@ def test_no_body_ever_gives_a_500(node: RunningNode, body: bytes) -> None:
         response = httpx.post(f"{node.url}{path}", content=body)
         assert response.status_code < 500, response.text
         assert "error" in response.json() or response.status_code in (200, 202)
+
+
+def test_verify_runs_against_a_live_node(node: RunningNode) -> None:
+    from healthledger.app.verify import verify_store
+
+    hospital = node.signer("st-marys")
+    txs = [
+        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), f"v-{i}"))
+        for i in range(20)
+    ]
+    node.client.submit_batch(txs)  # keeps the node committing while we read
+    report = verify_store(node.root / "data" / "ledger.sqlite")
+    assert report.ok and report.height >= 1

@@ -79,6 +79,7 @@ def test_an_untouched_folder_verifies(ledger_file: Path, tmp_path: Path) -> None
         ("state", "value", "key = 'member/st-marys/m-2-1'", 6),
         ("trie", "node", "length(path) = 1", 6),
         ("log_nodes", "hash", "level = 0 AND idx = 7", 6),
+        ("meta", "value", "name = 'log_frontier'", 6),
     ],
 )
 def test_a_flipped_byte_is_caught_with_its_height(

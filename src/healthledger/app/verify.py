@@ -42,7 +42,9 @@ def verify_store(db_path: Path, progress: Progress | None = None) -> VerifyRepor
         with tempfile.TemporaryDirectory(prefix="healthledger-verify-") as tmp:
             replay = Store(Path(tmp) / "replay.sqlite")
             try:
-                return _verify(source, replay, progress)
+                # One read snapshot: a node may keep committing while we verify.
+                with source.snapshot():
+                    return _verify(source, replay, progress)
             finally:
                 replay.close()
     finally:
@@ -135,7 +137,7 @@ def _replay_block(app: Application, header: Header, txs: list[Transaction]) -> N
 
 
 def _compare_tables(source: Store, replay: Store, height: int) -> None:
-    for table in ("state", "trie", "log_nodes"):
+    for table in ("state", "trie", "log_nodes", "meta"):
         rows = zip_longest(source.table_rows(table), replay.table_rows(table))
         for stored_row, replayed_row in rows:
             if stored_row != replayed_row:

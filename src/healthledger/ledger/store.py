@@ -235,7 +235,7 @@ class Store:
 
     def table_rows(self, table: str) -> Iterator[tuple[object, ...]]:
         """Every row of a derived table in key order, for offline verification."""
-        if table not in {"state", "trie", "log_nodes"}:
+        if table not in {"state", "trie", "log_nodes", "meta"}:
             raise ValueError(f"not a derived table: {table}")
         cursor = self._reader().execute(f"SELECT * FROM {table} ORDER BY 1, 2")
         while rows := cursor.fetchmany(1000):
