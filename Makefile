@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/healthledger bench ingest --txs 20000 --json
 	$(BIN)/healthledger bench api --txs 20000 --json
+	$(BIN)/healthledger bench trie --json
 
 clean:
 	rm -rf $(VENV) demo-net
