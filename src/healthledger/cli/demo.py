@@ -18,7 +18,7 @@ import typer
 from healthledger.api.serve import serve
 from healthledger.cli.output import emit, fail, progress_bar
 from healthledger.client.sdk import Signer
-from healthledger.crypto.keys import KeyPair, derive_patient_id, save_keypair
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import DEFAULT_PORT, Home, init_home
@@ -53,12 +53,15 @@ NEW_ORG = ("metro-university", "university", "Metro University")
 
 @dataclass(frozen=True)
 class DemoUser:
+    """One actor of the demo, as written to demo-users.json."""
+
     name: str
     kind: str
     role: str
     organisation: str | None
     key_file: str
     key_id: str
+    patient_id: str | None = None
 
 
 class DemoBuilder:
@@ -100,8 +103,6 @@ def build_demo(directory: Path, total_txs: int, progress: Any = None) -> dict[st
     try:
         builder = DemoBuilder(home, node)
         for org_id, role, name in ORGS:
-            from healthledger.crypto.keys import load_keypair
-
             builder.signer(org_id, load_keypair(home.key_path(org_id)))
             builder.add_user(name, "org", role, org_id, org_id)
         _enrol_staff(builder)
@@ -244,6 +245,7 @@ def _register_patients(builder: DemoBuilder, count: int, progress: Any) -> None:
                     "patient",
                     None,
                     str(builder.home.key_path(name)),
+                    patient.key_id,
                     derive_patient_id(patient.key_id),
                 )
             )

@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
-from healthledger.errors import ErrorCode, LedgerError
 
 ReadFn = Callable[[str, str], bytes | None]
 
@@ -99,8 +98,3 @@ class TxSpec:
     payload: builtins.type[BaseModel]
     handler: Callable[[TxContext, Any], None]
     summary: str
-
-
-def rejected(message: str, code: ErrorCode) -> LedgerError:
-    """An error a handler raises to fail its transaction with a stable code."""
-    return LedgerError(message, code)

@@ -139,12 +139,6 @@ class Store:
         row = self._reader().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def set_meta(self, name: str, value: bytes) -> None:
-        with self._write_lock:
-            self._writer.execute(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
-            )
-
     # --- blocks and transactions ----------------------------------------------
 
     def last_height(self) -> int:
