@@ -205,6 +205,12 @@ class SoloEngine:
             self._stop.set()
             return
         header = future.result()
+        log.info(
+            "block %d committed: %d txs, state root %s",
+            header.height,
+            header.tx_count,
+            header.state_root[:16],
+        )
         self._release(txs, results, header.height)
         for listener in self._commit_listeners:
             listener(header)
