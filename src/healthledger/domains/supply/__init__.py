@@ -1,0 +1,1 @@
+"""Drug supply chain: serialized packages, custody, verification, recalls (GS1/DSCSA)."""
