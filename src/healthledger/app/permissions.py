@@ -17,6 +17,12 @@ ANY_MEMBER = "member:*"
 PATIENT = "patient:patient"
 NEW_KEY = "new:new"
 
+TRADING = frozenset(
+    {"org:manufacturer", "org:distributor", "org:pharmacy", "org:hospital", "org:clinic"}
+)
+DISPENSING = frozenset({"org:pharmacy", "org:hospital", "org:clinic", "member:pharmacist"})
+REGULATOR = "org:regulator"
+
 PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {
         "org.propose": frozenset({ANY_ORG}),
@@ -25,6 +31,20 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "member.revoke": frozenset({ANY_ORG}),
         "key.rotate": frozenset({ANY_ORG, ANY_MEMBER, PATIENT}),
         "patient.register": frozenset({NEW_KEY}),
+        "supply.commission": frozenset({"org:manufacturer"}),
+        "supply.aggregate": TRADING,
+        "supply.disaggregate": TRADING,
+        "supply.ship": TRADING,
+        "supply.receive": TRADING,
+        "supply.return": TRADING,
+        "supply.dispense": DISPENSING,
+        "supply.destroy": TRADING | {REGULATOR},
+        "supply.export": frozenset({"org:manufacturer", "org:distributor"}),
+        "supply.verify": TRADING | DISPENSING | {REGULATOR},
+        "supply.quarantine": frozenset({REGULATOR}),
+        "supply.clear": frozenset({REGULATOR}),
+        "supply.recall": frozenset({"org:manufacturer", REGULATOR}),
+        "supply.recall_ack": TRADING,
     }
 )
 

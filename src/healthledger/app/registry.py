@@ -7,11 +7,11 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ValidationError
 
-from healthledger.domains import governance
+from healthledger.domains import governance, supply
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import TxSpec
 
-DOMAINS = (governance,)
+DOMAINS = (governance, supply)
 
 
 def build_registry(specs: Iterable[TxSpec]) -> MappingProxyType[str, TxSpec]:

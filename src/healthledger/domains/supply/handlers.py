@@ -1,0 +1,498 @@
+"""Apply the supply transactions: a state machine that refuses impossible moves.
+
+Every custody step is taken by the organisation that may take it (the current
+owner, or the named receiver), on items in a state that allows it; moving a case
+or pallet moves everything inside it. Suspicious presentations raise alerts that
+the manufacturer and regulators see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from healthledger.domains.supply import messages as m
+from healthledger.domains.supply import queries as q
+from healthledger.domains.supply import state as st
+from healthledger.domains.supply.events import is_container, split_package_id
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import TxContext
+
+Record = dict[str, Any]
+
+# Organisations that hold stock in the chain (DSCSA trading partners and dispensers).
+TRADING_ROLES = frozenset({"manufacturer", "distributor", "pharmacy", "hospital", "clinic"})
+DISPENSERS = frozenset({"pharmacy", "hospital", "clinic"})
+
+
+def _fail(message: str, code: ErrorCode) -> LedgerError:
+    return LedgerError(message, code)
+
+
+def _org(ctx: TxContext) -> str:
+    if ctx.actor.org is None:
+        raise _fail("only an organisation or its staff may do this", ErrorCode.UNAUTHORIZED)
+    return ctx.actor.org
+
+
+def _org_role(ctx: TxContext, org_id: str) -> str | None:
+    record = ctx.read("gov", f"org/{org_id}")
+    if record is None or record["status"] != "active":
+        return None
+    return str(record["role"])
+
+
+def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) -> None:
+    record["history"].append([ctx.block.height, action, _org(ctx), counterparty])
+
+
+# --- commissioning -------------------------------------------------------------------
+
+
+def commission(ctx: TxContext, payload: m.Commission) -> None:
+    """Serialize packages; the first manufacturer to commission a GTIN owns it."""
+    maker = _org(ctx)
+    product = ctx.get(st.product_key(payload.gtin))
+    if product is not None and product["manufacturer"] != maker:
+        raise _fail(
+            f"GTIN {payload.gtin} belongs to {product['manufacturer']}", ErrorCode.UNAUTHORIZED
+        )
+    lot = ctx.get(st.lot_key(payload.gtin, payload.lot))
+    if lot is not None and lot["expiry"] != payload.expiry:
+        raise _fail(f"lot {payload.lot} has expiry {lot['expiry']}", ErrorCode.CONFLICT)
+    if len(set(payload.serials)) != len(payload.serials):
+        raise _fail("a serial appears twice in this commissioning", ErrorCode.CONFLICT)
+    for serial in payload.serials:
+        key = st.package_key(payload.gtin, serial)
+        if ctx.get(key) is not None:
+            raise _fail(
+                f"serial {serial} of {payload.gtin} already exists", ErrorCode.ALREADY_EXISTS
+            )
+        ctx.put(
+            key,
+            st.new_package(
+                payload.gtin, serial, payload.lot, payload.expiry, maker, ctx.block.height
+            ),
+        )
+    ctx.put(st.product_key(payload.gtin), {"gtin": payload.gtin, "manufacturer": maker})
+    count = (lot or {}).get("count", 0) + len(payload.serials)
+    ctx.put(
+        st.lot_key(payload.gtin, payload.lot),
+        {
+            "gtin": payload.gtin,
+            "lot": payload.lot,
+            "expiry": payload.expiry,
+            "manufacturer": maker,
+            "count": count,
+        },
+    )
+    _adjust_holders(ctx, payload.gtin, {payload.lot: {maker: len(payload.serials)}})
+    ctx.emit(
+        "supply.commissioned",
+        gtin=payload.gtin,
+        lot=payload.lot,
+        expiry=payload.expiry,
+        count=len(payload.serials),
+        first=payload.serials[0],
+        last=payload.serials[-1],
+    )
+
+
+# --- loading items and containers ------------------------------------------------------
+
+
+def _item_key(item: str) -> str:
+    if is_container(item):
+        return st.container_key(item)
+    gtin, serial = split_package_id(item)
+    return st.package_key(gtin, serial)
+
+
+def _load(ctx: TxContext, item: str) -> Record:
+    record = ctx.get(_item_key(item))
+    if record is None:
+        kind = "container" if is_container(item) else "package"
+        raise _fail(f"unknown {kind} {item}", ErrorCode.NOT_FOUND)
+    return dict(record)
+
+
+def _with_contents(ctx: TxContext, item: str, record: Record) -> Iterator[tuple[str, Record]]:
+    """The item and, for a container, everything inside it (cases inside pallets too)."""
+    yield item, record
+    for child in record.get("children", []):
+        yield from _with_contents(ctx, child, _load(ctx, child))
+
+
+def _top_level(ctx: TxContext, items: list[str]) -> list[tuple[str, Record]]:
+    if len(set(items)) != len(items):
+        raise _fail("an item is named twice", ErrorCode.CONFLICT)
+    loaded = [(item, _load(ctx, item)) for item in items]
+    for item, record in loaded:
+        if record["container"] is not None:
+            raise _fail(
+                f"{item} is packed in {record['container']}: move or unpack that",
+                ErrorCode.CONFLICT,
+            )
+    return loaded
+
+
+def _save(ctx: TxContext, item: str, record: Record) -> None:
+    ctx.put(_item_key(item), record)
+
+
+def _packages(moved: list[tuple[str, Record]]) -> list[Record]:
+    return [record for item, record in moved if not is_container(item)]
+
+
+# --- custody -------------------------------------------------------------------------
+
+
+def _require_movable(
+    item: str, record: Record, owner: str, allow_recalled: bool, ctx: TxContext
+) -> None:
+    if record["owner"] != owner:
+        raise _fail(f"{item} is held by {record['owner']}, not {owner}", ErrorCode.UNAUTHORIZED)
+    if record["status"] != st.ACTIVE:
+        raise _fail(f"{item} is {record['status']}", ErrorCode.INVALID_STATE)
+    if record.get("quarantined"):
+        raise _fail(f"{item} is quarantined by a regulator", ErrorCode.INVALID_STATE)
+    if not allow_recalled and _is_recalled(ctx, item, record):
+        raise _fail(f"{item} is recalled: it can only be returned", ErrorCode.INVALID_STATE)
+
+
+def _is_recalled(ctx: TxContext, item: str, record: Record) -> bool:
+    if is_container(item):
+        return False
+    recalls = ctx.get(st.recalls_key(record["gtin"])) or []
+    return any(st.recall_applies(r, record["lot"], record["serial"]) for r in recalls)
+
+
+def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled: bool) -> None:
+    sender = _org(ctx)
+    if to == sender:
+        raise _fail("an organisation cannot ship to itself", ErrorCode.INVALID_FIELD)
+    if _org_role(ctx, to) not in TRADING_ROLES:
+        raise _fail(f"{to} is not an active trading partner", ErrorCode.NOT_FOUND)
+    moved: list[tuple[str, Record]] = []
+    for item, record in _top_level(ctx, items):
+        for inner, inner_record in _with_contents(ctx, item, record):
+            _require_movable(inner, inner_record, sender, allow_recalled, ctx)
+            moved.append((inner, inner_record))
+    for item, record in moved:
+        record["status"], record["to"] = st.IN_TRANSIT, to
+        _log(record, ctx, action, to)
+        _save(ctx, item, record)
+    ctx.emit(f"supply.{action}", items=items, to=to, packages=len(_packages(moved)))
+
+
+def ship(ctx: TxContext, payload: m.Ship) -> None:
+    _send(ctx, payload.items, payload.to, "ship", allow_recalled=False)
+
+
+def return_items(ctx: TxContext, payload: m.Return) -> None:
+    _send(ctx, payload.items, payload.to, "return", allow_recalled=True)
+
+
+def receive(ctx: TxContext, payload: m.Receive) -> None:
+    """Only the named receiver takes what was shipped to it."""
+    receiver = _org(ctx)
+    moved: list[tuple[str, Record]] = []
+    for item, record in _top_level(ctx, payload.items):
+        for inner, inner_record in _with_contents(ctx, item, record):
+            if inner_record["status"] != st.IN_TRANSIT or inner_record["to"] != receiver:
+                raise _fail(f"{inner} was not shipped to {receiver}", ErrorCode.INVALID_STATE)
+            moved.append((inner, inner_record))
+    changes: dict[str, dict[str, int]] = {}
+    for item, record in moved:
+        sender = record["owner"]
+        record["owner"], record["status"], record["to"] = receiver, st.ACTIVE, None
+        _log(record, ctx, "receive", sender)
+        _save(ctx, item, record)
+        if not is_container(item):
+            _count(changes, record, sender, -1)
+            _count(changes, record, receiver, +1)
+    _apply_holder_changes(ctx, changes)
+    ctx.emit("supply.receive", items=payload.items, packages=len(_packages(moved)))
+
+
+def dispense(ctx: TxContext, payload: m.Dispense) -> None:
+    """A dispenser hands one package to a patient (who is not recorded)."""
+    org = _org(ctx)
+    if _org_role(ctx, org) not in DISPENSERS:
+        raise _fail(f"{org} does not dispense", ErrorCode.UNAUTHORIZED)
+    item = f"{payload.gtin}:{payload.serial}"
+    ((_, record),) = _top_level(ctx, [item])
+    if record["status"] == st.DISPENSED:
+        raise _fail(f"{item} was already dispensed", ErrorCode.INVALID_STATE)
+    if record.get("suspect"):
+        raise _fail(f"{item} is suspect: it must not be dispensed", ErrorCode.INVALID_STATE)
+    _require_movable(item, record, org, allow_recalled=False, ctx=ctx)
+    _finish(ctx, [(item, record)], st.DISPENSED, "dispense", None)
+
+
+def destroy(ctx: TxContext, payload: m.Destroy) -> None:
+    """The owner, or a regulator, destroys items (recalled or suspect ones included)."""
+    org = _org(ctx)
+    regulator = _org_role(ctx, org) == "regulator"
+    moved: list[tuple[str, Record]] = []
+    for item, record in _top_level(ctx, payload.items):
+        for inner, inner_record in _with_contents(ctx, item, record):
+            if inner_record["status"] in st.FINAL:
+                raise _fail(f"{inner} is {inner_record['status']}", ErrorCode.INVALID_STATE)
+            if not regulator and inner_record["owner"] != org:
+                raise _fail(f"{inner} is held by {inner_record['owner']}", ErrorCode.UNAUTHORIZED)
+            moved.append((inner, inner_record))
+    _finish(ctx, moved, st.DESTROYED, "destroy", payload.reason)
+
+
+def export(ctx: TxContext, payload: m.Export) -> None:
+    org = _org(ctx)
+    moved: list[tuple[str, Record]] = []
+    for item, record in _top_level(ctx, payload.items):
+        for inner, inner_record in _with_contents(ctx, item, record):
+            _require_movable(inner, inner_record, org, allow_recalled=False, ctx=ctx)
+            moved.append((inner, inner_record))
+    _finish(ctx, moved, st.EXPORTED, "export", payload.country)
+
+
+def _finish(
+    ctx: TxContext, moved: list[tuple[str, Record]], status: str, action: str, note: str | None
+) -> None:
+    """Items leave the supply chain: dispensed, destroyed or exported."""
+    changes: dict[str, dict[str, int]] = {}
+    for item, record in moved:
+        if not is_container(item) and record["status"] not in st.FINAL:
+            _count(changes, record, record["owner"], -1)
+        record["status"], record["to"] = status, None
+        _log(record, ctx, action, note)
+        _save(ctx, item, record)
+    _apply_holder_changes(ctx, changes)
+    ctx.emit(
+        f"supply.{action}",
+        items=[item for item, _ in moved if not is_container(item)][:50],
+        packages=len(_packages(moved)),
+        note=note,
+    )
+
+
+# --- aggregation ---------------------------------------------------------------------
+
+
+def aggregate(ctx: TxContext, payload: m.Aggregate) -> None:
+    """Pack owned, active, unpacked items into a case or pallet."""
+    owner = _org(ctx)
+    existing = ctx.get(st.container_key(payload.sscc))
+    if existing is not None and existing["children"]:
+        raise _fail(f"SSCC {payload.sscc} already holds items", ErrorCode.ALREADY_EXISTS)
+    if payload.sscc in payload.items:
+        raise _fail("a container cannot hold itself", ErrorCode.INVALID_FIELD)
+    loaded = _top_level(ctx, payload.items)
+    for item, record in loaded:
+        _require_movable(item, record, owner, allow_recalled=False, ctx=ctx)
+    container = {
+        "sscc": payload.sscc,
+        "owner": owner,
+        "status": st.ACTIVE,
+        "to": None,
+        "container": None,
+        "children": payload.items,
+        "history": (existing or {}).get("history", []),
+    }
+    _log(container, ctx, "aggregate", None)
+    ctx.put(st.container_key(payload.sscc), container)
+    for item, record in loaded:
+        record["container"] = payload.sscc
+        _save(ctx, item, record)
+    ctx.emit("supply.aggregate", sscc=payload.sscc, items=payload.items)
+
+
+def disaggregate(ctx: TxContext, payload: m.Disaggregate) -> None:
+    owner = _org(ctx)
+    container = _load(ctx, payload.sscc)
+    if container["owner"] != owner or container["status"] != st.ACTIVE:
+        raise _fail(
+            f"{payload.sscc} is not an active container held by {owner}", ErrorCode.INVALID_STATE
+        )
+    if container["container"] is not None:
+        raise _fail(f"{payload.sscc} is packed in {container['container']}", ErrorCode.CONFLICT)
+    children = container["children"]
+    if not children:
+        raise _fail(f"{payload.sscc} is empty", ErrorCode.INVALID_STATE)
+    for child in children:
+        record = _load(ctx, child)
+        record["container"] = None
+        _save(ctx, child, record)
+    container["children"] = []
+    _log(container, ctx, "disaggregate", None)
+    ctx.put(st.container_key(payload.sscc), container)
+    ctx.emit("supply.disaggregate", sscc=payload.sscc, items=children)
+
+
+# --- holders (who to notify of a recall) ---------------------------------------------
+
+
+def _count(changes: dict[str, dict[str, int]], record: Record, org: str, delta: int) -> None:
+    per_lot = changes.setdefault(f"{record['gtin']}\x00{record['lot']}", {})
+    per_lot[org] = per_lot.get(org, 0) + delta
+
+
+def _apply_holder_changes(ctx: TxContext, changes: dict[str, dict[str, int]]) -> None:
+    by_gtin: dict[str, dict[str, dict[str, int]]] = {}
+    for gtin_lot, deltas in changes.items():
+        gtin, lot = gtin_lot.split("\x00", 1)
+        by_gtin.setdefault(gtin, {})[lot] = deltas
+    for gtin, lots in sorted(by_gtin.items()):
+        _adjust_holders(ctx, gtin, lots)
+
+
+def _adjust_holders(ctx: TxContext, gtin: str, lots: dict[str, dict[str, int]]) -> None:
+    holders = ctx.get(st.holders_key(gtin)) or {}
+    for lot, deltas in lots.items():
+        counts = holders.setdefault(lot, {})
+        for org, delta in deltas.items():
+            counts[org] = counts.get(org, 0) + delta
+            if counts[org] == 0:
+                del counts[org]
+    ctx.put(st.holders_key(gtin), holders)
+
+
+# --- verification and alerts ------------------------------------------------------------
+
+
+def verify(ctx: TxContext, payload: m.Verify) -> None:
+    """Record a scan by a trading partner; anything irregular flags the package and alerts."""
+    org = _org(ctx)
+    key = st.package_key(payload.gtin, payload.serial)
+    package = ctx.get(key)
+    recalls = ctx.get(st.recalls_key(payload.gtin))
+    outcome = q.verdict(package, recalls, payload.lot, payload.expiry)
+    reason = _suspicion(ctx, org, package, outcome)
+    if reason is not None:
+        _raise_alert(ctx, payload.gtin, payload.serial, reason, package)
+        if package is not None:
+            package["suspect"] = True
+            ctx.put(key, package)
+        outcome = q.SUSPECT if outcome == q.VERIFIED else outcome
+    ctx.emit("supply.verified", gtin=payload.gtin, serial=payload.serial, by=org, verdict=outcome)
+
+
+def _suspicion(ctx: TxContext, org: str, package: Record | None, outcome: str) -> str | None:
+    """Why a presentation looks like a counterfeit or a diversion, if it does."""
+    if outcome in (q.UNKNOWN_SERIAL, q.LOT_MISMATCH, q.EXPIRY_MISMATCH):
+        return outcome
+    if package is None:
+        return None
+    if package["status"] in st.FINAL:
+        return f"{package['status']} package presented again"
+    regulator = _org_role(ctx, org) == "regulator"
+    if not regulator and org not in (package["owner"], package["to"]):
+        return f"presented by {org}, outside its custody path (held by {package['owner']})"
+    return None
+
+
+def _raise_alert(
+    ctx: TxContext, gtin: str, serial: str, reason: str, package: Record | None
+) -> None:
+    counter = ctx.get(st.ALERT_COUNT_KEY) or {"count": 0}
+    number = counter["count"] + 1
+    manufacturer = (
+        package["manufacturer"]
+        if package
+        else (ctx.get(st.product_key(gtin)) or {}).get("manufacturer")
+    )
+    alert = {
+        "number": number,
+        "gtin": gtin,
+        "serial": serial,
+        "reason": reason,
+        "presented_by": _org(ctx),
+        "manufacturer": manufacturer,
+        "height": ctx.block.height,
+        "status": "open",
+    }
+    ctx.put(st.alert_key(number), alert)
+    ctx.put(st.ALERT_COUNT_KEY, {"count": number})
+    ctx.emit("supply.alert", **alert)
+
+
+def quarantine(ctx: TxContext, payload: m.Quarantine) -> None:
+    record = _flag(ctx, payload.gtin, payload.serial)
+    record["quarantined"] = True
+    _log(record, ctx, "quarantine", payload.reason)
+    ctx.put(st.package_key(payload.gtin, payload.serial), record)
+    ctx.emit("supply.quarantined", gtin=payload.gtin, serial=payload.serial, reason=payload.reason)
+
+
+def clear(ctx: TxContext, payload: m.Clear) -> None:
+    """A regulator lifts quarantine and suspicion after investigation."""
+    record = _flag(ctx, payload.gtin, payload.serial)
+    record["quarantined"], record["suspect"] = False, False
+    _log(record, ctx, "clear", payload.reason)
+    ctx.put(st.package_key(payload.gtin, payload.serial), record)
+    ctx.emit("supply.cleared", gtin=payload.gtin, serial=payload.serial, reason=payload.reason)
+
+
+def _flag(ctx: TxContext, gtin: str, serial: str) -> Record:
+    record = ctx.get(st.package_key(gtin, serial))
+    if record is None:
+        raise _fail(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
+    return dict(record)
+
+
+# --- recalls ---------------------------------------------------------------------------
+
+
+def recall(ctx: TxContext, payload: m.Recall) -> None:
+    """Recall a lot or a serial range; the current holders are named for notification."""
+    org = _org(ctx)
+    product = ctx.get(st.product_key(payload.gtin))
+    if product is None:
+        raise _fail(f"GTIN {payload.gtin} was never commissioned", ErrorCode.NOT_FOUND)
+    if _org_role(ctx, org) != "regulator" and product["manufacturer"] != org:
+        raise _fail(
+            f"only {product['manufacturer']} or a regulator may recall it", ErrorCode.UNAUTHORIZED
+        )
+    by_lot = payload.lot is not None
+    by_range = payload.serial_from is not None and payload.serial_to is not None
+    if by_lot == by_range:
+        raise _fail(
+            "recall either a lot, or a serial range (serial_from and serial_to)",
+            ErrorCode.INVALID_FIELD,
+        )
+    if by_lot and ctx.get(st.lot_key(payload.gtin, str(payload.lot))) is None:
+        raise _fail(f"lot {payload.lot} of {payload.gtin} is unknown", ErrorCode.NOT_FOUND)
+    holders = ctx.get(st.holders_key(payload.gtin)) or {}
+    lots = [str(payload.lot)] if by_lot else sorted(holders)
+    notify = sorted({org_id for lot in lots for org_id in holders.get(lot, {})})
+    recall_id = "rcl-" + ctx.tx_id[:16]
+    record = {
+        "id": recall_id,
+        "gtin": payload.gtin,
+        "lot": payload.lot,
+        "serial_from": payload.serial_from,
+        "serial_to": payload.serial_to,
+        "reason": payload.reason,
+        "by": org,
+        "height": ctx.block.height,
+        "notify": notify,
+        "acknowledged": [],
+    }
+    ctx.put(st.recall_key(recall_id), record)
+    active = ctx.get(st.recalls_key(payload.gtin)) or []
+    summary = {k: record[k] for k in ("id", "lot", "serial_from", "serial_to")}
+    ctx.put(st.recalls_key(payload.gtin), [*active, summary])
+    ctx.emit("supply.recall", recall=recall_id, gtin=payload.gtin, lot=payload.lot, notify=notify)
+
+
+def acknowledge_recall(ctx: TxContext, payload: m.RecallAck) -> None:
+    org = _org(ctx)
+    record = ctx.get(st.recall_key(payload.recall_id))
+    if record is None:
+        raise _fail(f"no recall {payload.recall_id}", ErrorCode.NOT_FOUND)
+    if org not in record["notify"]:
+        raise _fail(f"{org} was not asked to act on {payload.recall_id}", ErrorCode.UNAUTHORIZED)
+    if org in record["acknowledged"]:
+        raise _fail(f"{org} already acknowledged {payload.recall_id}", ErrorCode.CONFLICT)
+    record["acknowledged"] = sorted([*record["acknowledged"], org])
+    ctx.put(st.recall_key(payload.recall_id), record)
+    ctx.emit("supply.recall_acknowledged", recall=payload.recall_id, org=org)
