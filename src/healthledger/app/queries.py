@@ -10,6 +10,8 @@ from typing import Any
 
 from healthledger.app.application import state_key_hash
 from healthledger.crypto.canonical import parse_json
+from healthledger.domains.supply import queries as supply_queries
+from healthledger.domains.supply import state as supply_state
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger import log
 from healthledger.ledger.block import tx_leaf
@@ -93,21 +95,76 @@ def _tx_proof(store: Store, height: int, position: int, log_index: int) -> dict[
 def state_view(store: Store, ns: str, key: str, prove: bool = False) -> dict[str, Any]:
     """A state value at the latest block, with a membership or absence proof if asked."""
     with store.snapshot():
-        height = store.last_height()
-        raw = store.state_get(ns, key)
-        view: dict[str, Any] = {
-            "namespace": ns,
-            "key": key,
-            "height": height,
-            "value": None if raw is None else parse_json(raw),
-        }
-        if prove:
-            trie = StateTrie(_SnapshotReader(store))
-            view["proof"] = trie.prove(state_key_hash(ns, key)).to_dict()
-            view["raw_value"] = None if raw is None else raw.decode()
-            if height:
-                view["header"] = store.header(height).to_dict()
+        return _state_view(store, ns, key, prove)
+
+
+def _state_view(store: Store, ns: str, key: str, prove: bool) -> dict[str, Any]:
+    """`state_view` inside a snapshot the caller holds."""
+    height = store.last_height()
+    raw = store.state_get(ns, key)
+    view: dict[str, Any] = {
+        "namespace": ns,
+        "key": key,
+        "height": height,
+        "value": None if raw is None else parse_json(raw),
+    }
+    if prove:
+        trie = StateTrie(_SnapshotReader(store))
+        view["proof"] = trie.prove(state_key_hash(ns, key)).to_dict()
+        view["raw_value"] = None if raw is None else raw.decode()
+        if height:
+            view["header"] = store.header(height).to_dict()
     return view
+
+
+def supply_verify_view(
+    store: Store, gtin: str, serial: str, lot: str, expiry: str
+) -> dict[str, Any]:
+    """DSCSA verification: the verdict, owner and status, and state proofs of the records used.
+
+    The package record and the GTIN's recalls are proven against the same header, so
+    a pharmacy can recompute the verdict without trusting the node it asked.
+    """
+    with store.snapshot():
+        package = _state_view(
+            store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial), True
+        )
+        recalls = _state_view(store, supply_state.NAMESPACE, supply_state.recalls_key(gtin), True)
+    return {
+        "gtin": gtin,
+        "serial": serial,
+        "lot": lot,
+        "expiry": expiry,
+        "verdict": supply_queries.verdict(package["value"], recalls["value"], lot, expiry),
+        "package": supply_queries.custody_summary(package["value"]),
+        "proofs": {"package": package, "recalls": recalls},
+    }
+
+
+def supply_history_view(store: Store, gtin: str, serial: str) -> dict[str, Any]:
+    """A package's full chain of custody, oldest step first."""
+    view = state_view(store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial))
+    if view["value"] is None:
+        raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
+    record = view["value"]
+    steps = [
+        {"height": height, "action": action, "org": org, "detail": detail}
+        for height, action, org, detail in record["history"]
+    ]
+    return {
+        "gtin": gtin,
+        "serial": serial,
+        "lot": record["lot"],
+        "expiry": record["expiry"],
+        "custody": supply_queries.custody_summary(record),
+        "history": steps,
+    }
+
+
+def supply_alerts_view(store: Store, limit: int = 100) -> list[Any]:
+    """Counterfeit and diversion alerts, newest first (manufacturers and regulators watch these)."""
+    rows = store.state_scan(supply_state.NAMESPACE, "alert/", limit=limit, newest_first=True)
+    return [parse_json(value) for _key, value in rows]
 
 
 def consistency_view(store: Store, old_size: int, new_size: int | None = None) -> dict[str, Any]:

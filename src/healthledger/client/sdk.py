@@ -167,6 +167,16 @@ class Client:
         verify_consistency_view(view, Header.from_dict(old_header), Header.from_dict(latest))
         return view
 
+    def supply_verify(self, gtin: str, serial: str, lot: str, expiry: str) -> dict[str, Any]:
+        """DSCSA verification of a package, its proofs checked here (the node is not trusted)."""
+        params = {"gtin": gtin, "serial": serial, "lot": lot, "expiry": expiry}
+        view: dict[str, Any] = self._call("GET", "/v1/supply/verify", params=params)
+        verify_supply_view(view)
+        return view
+
+    def supply_history(self, gtin: str, serial: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/history")  # type: ignore[no-any-return]
+
     def verified_tx(self, tx_id: str) -> dict[str, Any]:
         """A committed transaction whose inclusion proofs have been checked."""
         view = self.tx(tx_id, proof=True)
@@ -247,3 +257,19 @@ def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> N
         raise InvalidProof(f"consistency proof does not verify: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidProof(f"consistency proof is malformed: {exc}") from exc
+
+
+def verify_supply_view(view: dict[str, Any]) -> None:
+    """Check both state proofs against one header and recompute the verdict from them."""
+    from healthledger.domains.supply.queries import verdict
+
+    package, recalls = view["proofs"]["package"], view["proofs"]["recalls"]
+    verify_state_view(package)
+    verify_state_view(recalls)
+    if package["header"] != recalls["header"]:
+        raise InvalidProof("the two proofs are against different headers")
+    expected = verdict(package["value"], recalls["value"], view["lot"], view["expiry"])
+    if expected != view["verdict"]:
+        raise InvalidProof(
+            f"the node said {view['verdict']!r}, the proven records say {expected!r}"
+        )

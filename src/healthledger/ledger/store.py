@@ -214,13 +214,16 @@ class Store:
         )
         return None if row is None else bytes(row[0])
 
-    def state_scan(self, ns: str, prefix: str = "", limit: int = 1000) -> list[tuple[str, bytes]]:
-        """Keys of a namespace in key order, starting with `prefix`."""
+    def state_scan(
+        self, ns: str, prefix: str = "", limit: int = 1000, newest_first: bool = False
+    ) -> list[tuple[str, bytes]]:
+        """Keys of a namespace starting with `prefix`, in key order (or reverse)."""
+        order = "DESC" if newest_first else "ASC"
         rows = (
             self._reader()
             .execute(
                 "SELECT key, value FROM state WHERE ns = ? AND key >= ? AND key < ?"
-                " ORDER BY key LIMIT ?",
+                f" ORDER BY key {order} LIMIT ?",
                 (ns, prefix, prefix + "\U0010ffff", limit),
             )
             .fetchall()

@@ -16,6 +16,7 @@ from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import Home, NodeSettings
+from healthledger.node.request_log import RequestLog
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Node:
         self.app = Application(self.store)
         if not self.app.initialized:
             self.app.init_chain(self.home.genesis())
+        self.requests = RequestLog(self.home.db_path.parent / "verifications.jsonl")
         self.checker: SignatureChecker | None = None
         self.engine = SoloEngine(
             self.app,
@@ -53,6 +55,7 @@ class Node:
         self.engine.stop()
         if self.checker is not None:
             self.checker.close()
+        self.requests.close()
         self.store.close()
 
 

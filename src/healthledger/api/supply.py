@@ -1,0 +1,85 @@
+"""REST endpoints of the supply chain under /v1/supply (writes go through /v1/txs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, Query
+from fastapi.responses import Response
+
+from healthledger.app import queries
+from healthledger.domains.supply import gs1
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.node.node import Node
+
+
+def _json(value: Any) -> Response:
+    return Response(orjson.dumps(value), media_type="application/json")
+
+
+def _product(
+    gtin: str | None, serial: str | None, lot: str | None, expiry: str | None, scan: str | None
+) -> gs1.ProductIdentifier:
+    """From a raw barcode scan, or from the four fields; validated either way."""
+    if scan is not None:
+        # The expiry's century is resolved against today's year: the edge may read a clock.
+        return gs1.parse_scan(scan, reference_year=time.gmtime().tm_year)
+    if gtin is None or serial is None or lot is None or expiry is None:
+        raise LedgerError("give scan=..., or gtin, serial, lot and expiry", ErrorCode.INVALID_FIELD)
+    return gs1.ProductIdentifier(
+        gtin=gs1.validate_gtin(gtin),
+        serial=gs1.validate_serial(serial),
+        lot=gs1.validate_lot(lot),
+        expiry=_iso(expiry),
+    )
+
+
+def _iso(expiry: str) -> str:
+    if len(expiry) == 6 and expiry.isdigit():
+        return gs1.parse_expiry(expiry, reference_year=time.gmtime().tm_year)
+    try:
+        return gs1.ProductIdentifier("00000000000000", "x", "x", expiry).expiry
+    except (LedgerError, ValueError) as exc:
+        raise LedgerError(
+            f"expiry {expiry!r} is not YYYY-MM-DD or YYMMDD", ErrorCode.INVALID_FIELD
+        ) from exc
+
+
+def add_supply_routes(app: FastAPI, node: Node) -> None:
+    store = node.store
+
+    @app.get("/v1/supply/verify", tags=["supply"], summary="Verify a package (DSCSA / EU FMD)")
+    def verify(
+        gtin: str | None = None,
+        serial: str | None = None,
+        lot: str | None = None,
+        expiry: Annotated[str | None, Query(description="YYYY-MM-DD or YYMMDD")] = None,
+        scan: Annotated[str | None, Query(description="raw 2D barcode data")] = None,
+        requester: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        product = _product(gtin, serial, lot, expiry, scan)
+        view = queries.supply_verify_view(
+            store, product.gtin, product.serial, product.lot, product.expiry
+        )
+        node.requests.record(
+            "supply.verify",
+            gtin=product.gtin,
+            serial=product.serial,
+            verdict=view["verdict"],
+            requester=requester,
+        )
+        return _json(view)
+
+    @app.get(
+        "/v1/supply/packages/{gtin}/{serial}/history",
+        tags=["supply"],
+        summary="A package's chain of custody",
+    )
+    def history(gtin: str, serial: str) -> Response:
+        return _json(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
+
+    @app.get("/v1/supply/alerts", tags=["supply"], summary="Counterfeit and diversion alerts")
+    def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+        return _json(queries.supply_alerts_view(store, limit))

@@ -1,0 +1,108 @@
+"""Supply endpoints on a real node: verification with proofs a pharmacy checks itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import wait_for
+from healthledger.cli.bench_api import free_port
+from healthledger.client.sdk import Client, Signer, verify_supply_view
+from healthledger.crypto.keys import load_keypair
+from healthledger.domains.supply.gs1 import ProductIdentifier, gtin_check_digit
+from healthledger.errors import InvalidProof
+from healthledger.node.home import NodeSettings, init_home
+
+CHAIN = "supply-api"
+GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))
+
+
+@pytest.fixture(scope="module")
+def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("supply") / "net"
+    port = free_port()
+    orgs = [
+        ("medico-pharma", "manufacturer", "Medico"),
+        ("pharmalink", "distributor", "PharmaLink"),
+        ("corner-pharmacy", "pharmacy", "Corner"),
+    ]
+    home = init_home(root, CHAIN, orgs, port=port)
+    home.write_settings(NodeSettings(org="medico-pharma", port=port, block_interval_ms=50))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=60)
+    client = Client(url)
+    signers = {org: Signer(load_keypair(home.key_path(org)), CHAIN) for org, _r, _n in orgs}
+    steps = [
+        (
+            "medico-pharma",
+            "supply.commission",
+            {"gtin": GTIN, "lot": "L1", "expiry": "2027-06-30", "serials": ["A1", "A2"]},
+        ),
+        ("medico-pharma", "supply.ship", {"items": [f"{GTIN}:A1"], "to": "pharmalink"}),
+        ("pharmalink", "supply.receive", {"items": [f"{GTIN}:A1"]}),
+    ]
+    for org, tx_type, payload in steps:
+        report = client.submit(signers[org].sign(tx_type, payload), wait=True)
+        assert report["result"]["code"] == "ok", report
+    yield url, root
+    client.close()
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_verify_with_proofs_and_the_request_is_logged(supply_node: tuple[str, Path]) -> None:
+    url, root = supply_node
+    with Client(url) as client:
+        view = client.supply_verify(GTIN, "A1", "L1", "2027-06-30")
+        assert view["verdict"] == "verified"
+        assert view["package"]["owner"] == "pharmalink"
+        assert client.supply_verify(GTIN, "A1", "L9", "2027-06-30")["verdict"] == "lot_mismatch"
+        assert client.supply_verify(GTIN, "ZZZ", "L1", "2027-06-30")["verdict"] == "unknown_serial"
+    log = (root / "data" / "verifications.jsonl").read_text().splitlines()
+    assert len(log) == 3
+
+
+def test_verify_from_a_barcode_scan(supply_node: tuple[str, Path]) -> None:
+    url, _root = supply_node
+    scan = ProductIdentifier(GTIN, "A2", "L1", "2027-06-30").element_string()
+    view = httpx.get(f"{url}/v1/supply/verify", params={"scan": scan}).json()
+    assert (view["serial"], view["verdict"]) == ("A2", "verified")
+    verify_supply_view(view)
+    bad = httpx.get(f"{url}/v1/supply/verify", params={"scan": "(01)09506000134353(21)X"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_field")
+
+
+def test_a_lying_verdict_is_caught(supply_node: tuple[str, Path]) -> None:
+    url, _root = supply_node
+    view = httpx.get(
+        f"{url}/v1/supply/verify",
+        params={"gtin": GTIN, "serial": "A1", "lot": "L1", "expiry": "2027-06-30"},
+    ).json()
+    view["verdict"] = "recalled"
+    with pytest.raises(InvalidProof):
+        verify_supply_view(view)
+
+
+def test_history_and_alerts(supply_node: tuple[str, Path]) -> None:
+    url, _root = supply_node
+    history = httpx.get(f"{url}/v1/supply/packages/{GTIN}/A1/history").json()
+    assert [step["action"] for step in history["history"]] == ["commission", "ship", "receive"]
+    assert httpx.get(f"{url}/v1/supply/packages/{GTIN}/NOPE/history").status_code == 404
+    assert httpx.get(f"{url}/v1/supply/alerts").json() == []
