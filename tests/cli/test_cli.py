@@ -184,3 +184,105 @@ def test_offline_signing_and_bulk_submit(served: tuple[str, Path], tmp_path: Pat
     batch.write_text("\n".join(lines) + "\n")
     report = as_json(run("tx", "submit-batch", str(batch), "--chunk", "4", "--url", url, "--json"))
     assert (report["submitted"], report["committed_ok"], report["refused"]) == (9, 8, 1)
+
+
+def test_supply_commands(served: tuple[str, Path]) -> None:
+    url, demo_dir = served
+    keys = demo_dir / "keys"
+    gtin = "09506000134352"
+    made = as_json(
+        run(
+            "supply",
+            "commission",
+            "--key",
+            str(keys / "medico-pharma.json"),
+            "--gtin",
+            gtin,
+            "--lot",
+            "CLI1",
+            "--expiry",
+            "2028-03-31",
+            "--count",
+            "2500",
+            "--prefix",
+            "C",
+            "--url",
+            url,
+            "--json",
+        )
+    )
+    assert made["commissioned"] == 2500
+    item = f"{gtin}:C7"
+    run(
+        "supply",
+        "ship",
+        "--key",
+        str(keys / "medico-pharma.json"),
+        "--to",
+        "pharmalink",
+        item,
+        "--url",
+        url,
+        "--json",
+    )
+    run("supply", "receive", "--key", str(keys / "pharmalink.json"), item, "--url", url, "--json")
+    scan = "]d2\x1d01" + gtin + "21C7\x1d10CLI1\x1d17280331"
+    seen = as_json(run("supply", "verify", "--scan", scan, "--url", url, "--json"))
+    assert (seen["verdict"], seen["package"]["owner"]) == ("verified", "pharmalink")
+    clone = as_json(
+        run(
+            "supply",
+            "verify",
+            "--gtin",
+            gtin,
+            "--serial",
+            "C7",
+            "--lot",
+            "CLI1",
+            "--expiry",
+            "2028-03-31",
+            "--record",
+            str(keys / "corner-pharmacy.json"),
+            "--url",
+            url,
+            "--json",
+        )
+    )
+    assert clone["recorded"]["verdict"] == "suspect"
+    history = as_json(run("supply", "history", gtin, "C7", "--url", url, "--json"))
+    assert [s["action"] for s in history["history"]] == ["commission", "ship", "receive"]
+    refused = run(
+        "supply",
+        "dispense",
+        "--key",
+        str(keys / "corner-pharmacy.json"),
+        "--gtin",
+        gtin,
+        "--serial",
+        "C7",
+        "--url",
+        url,
+        "--json",
+        check=False,
+    )
+    assert refused.returncode == 2  # flagged by the clone check above: never dispensed
+    assert as_json(refused)["error"]["code"] == "invalid_state"  # type: ignore[index]
+    recalled = as_json(
+        run(
+            "supply",
+            "recall",
+            "--key",
+            str(keys / "medico-pharma.json"),
+            "--gtin",
+            gtin,
+            "--lot",
+            "CLI1",
+            "--reason",
+            "test recall",
+            "--url",
+            url,
+            "--json",
+        )
+    )
+    notify = next(e for e in recalled["result"]["events"] if e["type"] == "supply.recall")["notify"]
+    assert notify == ["medico-pharma", "pharmalink"]

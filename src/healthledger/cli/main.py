@@ -305,10 +305,11 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, demo
+    from healthledger.cli import bench, demo, supply
 
     demo.register(app)
     bench.register(app)
+    supply.register(app)
 
 
 def main() -> None:

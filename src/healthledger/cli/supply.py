@@ -1,0 +1,262 @@
+"""`healthledger supply ...`: commission, move, verify, recall and audit drug packages."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.client.sdk import Client, Signer
+from healthledger.domains.supply import gs1
+from healthledger.domains.supply.messages import MAX_COMMISSION
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
+KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
+Items = Annotated[list[str], typer.Argument(help="Packages as GTIN:serial, or SSCCs.")]
+DEFAULT_URL = "http://127.0.0.1:8700"
+
+supply_app = typer.Typer(help="Drug supply chain (GS1 / DSCSA).", no_args_is_help=True)
+
+
+def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Sign, submit, wait; a refused or failed transaction becomes its LedgerError."""
+    with Client(url) as client:
+        signer = client.signer(key)
+        report = client.submit(signer.sign(tx_type, payload), wait=True)
+    result = report.get("result", {})
+    if result.get("code") != "ok":
+        raise LedgerError(result.get("message", "not committed"), _code(result.get("code")))
+    return report
+
+
+def _code(value: object) -> ErrorCode:
+    try:
+        return ErrorCode(str(value))
+    except ValueError:
+        return ErrorCode.TIMEOUT
+
+
+def _serials(count: int | None, prefix: str, start: int, file: Path | None) -> list[str]:
+    if file is not None:
+        return [line.strip() for line in file.read_text().splitlines() if line.strip()]
+    if count is None or count < 1:
+        raise MalformedInput("give --count N or --serials-file FILE")
+    return [f"{prefix}{number}" for number in range(start, start + count)]
+
+
+@supply_app.command("commission")
+def commission(
+    key: KeyOpt,
+    gtin: Annotated[str, typer.Option(help="GTIN (8, 12, 13 or 14 digits).")],
+    lot: Annotated[str, typer.Option(help="Lot / batch number.")],
+    expiry: Annotated[str, typer.Option(help="Expiry date YYYY-MM-DD.")],
+    count: Annotated[int | None, typer.Option(help="Generate this many serials.")] = None,
+    prefix: Annotated[str, typer.Option(help="Prefix of generated serials.")] = "",
+    start: Annotated[int, typer.Option(help="First generated serial number.")] = 1,
+    serials_file: Annotated[Path | None, typer.Option(help="One serial per line.")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serialize packages in bulk (100,000 in one call is fine), with a progress bar."""
+    try:
+        gtin14 = gs1.validate_gtin(gtin)
+        serials = _serials(count, prefix, start, serials_file)
+        committed = _commission(url, key, gtin14, lot, expiry, serials, as_json)
+    except (LedgerError, OSError) as exc:
+        fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
+    emit({"ok": True, "gtin": gtin14, "lot": lot, "commissioned": committed}, as_json)
+
+
+def _commission(
+    url: str, key: Path, gtin: str, lot: str, expiry: str, serials: list[str], quiet: bool
+) -> int:
+    chunks = [serials[i : i + MAX_COMMISSION] for i in range(0, len(serials), MAX_COMMISSION)]
+    done = 0
+    with (
+        Client(url, timeout=120) as client,
+        progress_bar("commissioning", len(serials), not quiet) as bar,
+    ):
+        signer = client.signer(key)
+        for group in _groups(chunks, 10):
+            txs = [
+                signer.sign(
+                    "supply.commission",
+                    {"gtin": gtin, "lot": lot, "expiry": expiry, "serials": chunk},
+                )
+                for chunk in group
+            ]
+            for report in client.submit_batch(txs, wait=True, timeout_ms=120_000):
+                _require_ok(report)
+            done += sum(len(chunk) for chunk in group)
+            if bar is not None:
+                bar.update(bar.task_ids[0], completed=done)
+    return done
+
+
+def _groups(chunks: list[list[str]], size: int) -> list[list[list[str]]]:
+    return [chunks[i : i + size] for i in range(0, len(chunks), size)]
+
+
+def _require_ok(report: dict[str, Any]) -> None:
+    if "error" in report:
+        raise LedgerError(report["error"]["message"], _code(report["error"]["code"]))
+    result = report.get("result") or {}
+    if result.get("code") != "ok":
+        raise LedgerError(result.get("message", "not committed in time"), _code(result.get("code")))
+
+
+def _act(url: str, key: Path, as_json: bool, tx_type: str, payload: dict[str, Any]) -> None:
+    """Run one custody step and report its committed result."""
+    try:
+        report = _run(url, key, tx_type, payload)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(report, as_json)
+
+
+@supply_app.command("aggregate")
+def aggregate(
+    key: KeyOpt,
+    sscc: Annotated[str, typer.Option(help="SSCC of the case or pallet.")],
+    items: Items,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pack items into a case or pallet."""
+    _act(url, key, as_json, "supply.aggregate", {"sscc": sscc, "items": items})
+
+
+@supply_app.command("disaggregate")
+def disaggregate(
+    key: KeyOpt, sscc: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
+    """Unpack a case or pallet."""
+    _act(url, key, as_json, "supply.disaggregate", {"sscc": sscc})
+
+
+@supply_app.command("ship")
+def ship(
+    key: KeyOpt,
+    to: Annotated[str, typer.Option(help="Receiving organisation id.")],
+    items: Items,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ship items (a pallet moves everything inside it)."""
+    _act(url, key, as_json, "supply.ship", {"items": items, "to": to})
+
+
+@supply_app.command("receive")
+def receive(key: KeyOpt, items: Items, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Receive items shipped to you."""
+    _act(url, key, as_json, "supply.receive", {"items": items})
+
+
+@supply_app.command("dispense")
+def dispense(
+    key: KeyOpt,
+    gtin: Annotated[str, typer.Option()],
+    serial: Annotated[str, typer.Option()],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Dispense one package (no patient data is recorded)."""
+    _act(url, key, as_json, "supply.dispense", {"gtin": gtin, "serial": serial})
+
+
+@supply_app.command("recall")
+def recall(
+    key: KeyOpt,
+    gtin: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option()],
+    lot: Annotated[str | None, typer.Option(help="Recall this lot...")] = None,
+    serial_from: Annotated[str | None, typer.Option("--from", help="...or this range.")] = None,
+    serial_to: Annotated[str | None, typer.Option("--to")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recall a lot or a serial range; the result lists the holders to notify."""
+    payload = {
+        "gtin": gtin,
+        "reason": reason,
+        "lot": lot,
+        "serial_from": serial_from,
+        "serial_to": serial_to,
+    }
+    _act(url, key, as_json, "supply.recall", payload)
+
+
+@supply_app.command("verify")
+def verify(
+    scan: Annotated[str | None, typer.Option(help="Raw 2D barcode data.")] = None,
+    gtin: Annotated[str | None, typer.Option()] = None,
+    serial: Annotated[str | None, typer.Option()] = None,
+    lot: Annotated[str | None, typer.Option()] = None,
+    expiry: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
+    record: Annotated[
+        Path | None, typer.Option(help="Also record the scan on the ledger, signed with this key.")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a package; the node's proofs are checked here before the verdict is shown."""
+    try:
+        product = _product(scan, gtin, serial, lot, expiry)
+        with Client(url) as client:
+            view = client.supply_verify(product.gtin, product.serial, product.lot, product.expiry)
+        answer: dict[str, Any] = {
+            "verdict": view["verdict"],
+            "package": view["package"],
+            "proven_at_height": view["proofs"]["package"]["height"],
+            "verified_proofs": True,
+        }
+        if record is not None:
+            fields = {
+                "gtin": product.gtin,
+                "serial": product.serial,
+                "lot": product.lot,
+                "expiry": product.expiry,
+            }
+            report = _run(url, record, "supply.verify", fields)
+            events = report["result"]["events"]
+            answer["recorded"] = next(e for e in events if e["type"] == "supply.verified")
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(answer, as_json)
+
+
+def _product(
+    scan: str | None, gtin: str | None, serial: str | None, lot: str | None, expiry: str | None
+) -> gs1.ProductIdentifier:
+    if scan is not None:
+        return gs1.parse_scan(scan, reference_year=time.gmtime().tm_year)
+    if None in (gtin, serial, lot, expiry):
+        raise MalformedInput("give --scan, or --gtin, --serial, --lot and --expiry")
+    return gs1.ProductIdentifier(
+        gs1.validate_gtin(str(gtin)),
+        gs1.validate_serial(str(serial)),
+        gs1.validate_lot(str(lot)),
+        str(expiry),
+    )
+
+
+@supply_app.command("history")
+def history(gtin: str, serial: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """A package's full chain of custody."""
+    try:
+        with Client(url) as client:
+            emit(client.supply_history(gs1.validate_gtin(gtin), serial), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(supply_app, name="supply")
+
+
+__all__ = ["Signer", "register"]
