@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,31 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def commission_cli(url: str, keys: Path, gtin: str, lot: str, expiry: str, count: int) -> Any:
+    """Serialize `count` packages as Medico Pharma through the CLI."""
+    return as_json(
+        run(
+            "supply",
+            "commission",
+            "--key",
+            str(keys / "medico-pharma.json"),
+            "--gtin",
+            gtin,
+            "--lot",
+            lot,
+            "--expiry",
+            expiry,
+            "--count",
+            str(count),
+            "--prefix",
+            lot[0],
+            "--url",
+            url,
+            "--json",
+        )
+    )
 
 
 def is_up(url: str) -> bool:
@@ -190,27 +216,7 @@ def test_supply_commands(served: tuple[str, Path]) -> None:
     url, demo_dir = served
     keys = demo_dir / "keys"
     gtin = "09506000134352"
-    made = as_json(
-        run(
-            "supply",
-            "commission",
-            "--key",
-            str(keys / "medico-pharma.json"),
-            "--gtin",
-            gtin,
-            "--lot",
-            "CLI1",
-            "--expiry",
-            "2028-03-31",
-            "--count",
-            "2500",
-            "--prefix",
-            "C",
-            "--url",
-            url,
-            "--json",
-        )
-    )
+    made = commission_cli(url, keys, gtin, "CLI1", "2028-03-31", 2500)
     assert made["commissioned"] == 2500
     item = f"{gtin}:C7"
     run(
@@ -286,3 +292,49 @@ def test_supply_commands(served: tuple[str, Path]) -> None:
     )
     notify = next(e for e in recalled["result"]["events"] if e["type"] == "supply.recall")["notify"]
     assert notify == ["medico-pharma", "pharmalink"]
+
+
+def test_supply_epcis_export_and_import(served: tuple[str, Path], tmp_path: Path) -> None:
+    from healthledger.domains.supply.epcis import to_epcis_document
+    from healthledger.domains.supply.events import CustodyEvent
+
+    url, demo_dir = served
+    keys = demo_dir / "keys"
+    gtin = "09521234543213"
+    commission_cli(url, keys, gtin, "EP1", "2029-01-31", 3)
+    partner_doc = to_epcis_document(
+        [
+            CustodyEvent(
+                "ship",
+                1_760_000_000_000,
+                "medico-pharma",
+                (f"{gtin}:E1", f"{gtin}:E2"),
+                counterparty="pharmalink",
+            ),
+        ],
+        created_ms=1_760_000_000_000,
+    )
+    doc_file = tmp_path / "ship.json"
+    doc_file.write_text(json.dumps(partner_doc))
+
+    def import_as(org: str) -> subprocess.CompletedProcess[str]:
+        return run(
+            "supply",
+            "import-epcis",
+            str(doc_file),
+            "--key",
+            str(keys / f"{org}.json"),
+            "--url",
+            url,
+            "--json",
+            check=False,
+        )
+
+    assert as_json(import_as("pharmalink"))["error"]["code"] == "unauthorized"  # type: ignore[index]
+    assert as_json(import_as("medico-pharma"))["ok"] is True
+    exported = as_json(run("supply", "history", gtin, "E1", "--epcis", "--url", url, "--json"))
+    steps = [e["bizStep"] for e in exported["epcisBody"]["eventList"]]  # type: ignore[index]
+    assert steps == ["commissioning", "shipping"]
+    doc_file.write_text('{"type": "EPCISDocument", "schemaVersion": "1.2"}')
+    bad = import_as("medico-pharma")
+    assert bad.returncode == 2

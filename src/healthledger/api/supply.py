@@ -10,7 +10,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
 from healthledger.app import queries
-from healthledger.domains.supply import gs1
+from healthledger.domains.supply import epcis, gs1
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.node.node import Node
 
@@ -79,6 +79,16 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
     )
     def history(gtin: str, serial: str) -> Response:
         return _json(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
+
+    @app.get(
+        "/v1/supply/packages/{gtin}/{serial}/epcis",
+        tags=["supply"],
+        summary="A package's chain of custody as an EPCIS 2.0 JSON document",
+    )
+    def history_epcis(gtin: str, serial: str) -> Response:
+        events = queries.supply_custody_events(store, gs1.validate_gtin(gtin), serial)
+        document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
+        return Response(orjson.dumps(document), media_type="application/ld+json")
 
     @app.get("/v1/supply/alerts", tags=["supply"], summary="Counterfeit and diversion alerts")
     def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:

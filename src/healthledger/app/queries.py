@@ -12,6 +12,7 @@ from healthledger.app.application import state_key_hash
 from healthledger.crypto.canonical import parse_json
 from healthledger.domains.supply import queries as supply_queries
 from healthledger.domains.supply import state as supply_state
+from healthledger.domains.supply.events import ACTIONS, CustodyEvent, package_id
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger import log
 from healthledger.ledger.block import tx_leaf
@@ -159,6 +160,36 @@ def supply_history_view(store: Store, gtin: str, serial: str) -> dict[str, Any]:
         "custody": supply_queries.custody_summary(record),
         "history": steps,
     }
+
+
+def supply_custody_events(store: Store, gtin: str, serial: str) -> list[CustodyEvent]:
+    """A package's custody steps as `CustodyEvent`s, with the block times they happened at."""
+    with store.snapshot():
+        view = _state_view(
+            store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial), False
+        )
+        record = view["value"]
+        if record is None:
+            raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
+        times = {h: store.header(h).time_ms for h in {step[0] for step in record["history"]} if h}
+    item = package_id(gtin, serial)
+    events = []
+    for height, action, org, detail in record["history"]:
+        if action not in ACTIONS:
+            continue  # quarantine and clear are regulatory flags, not custody steps
+        events.append(
+            CustodyEvent(
+                action=action,
+                time_ms=times.get(height, 0),
+                org=org,
+                items=(item,),
+                counterparty=detail if action in ("ship", "receive", "return") else None,
+                lot=record["lot"] if action == "commission" else None,
+                expiry=record["expiry"] if action == "commission" else None,
+                reason=detail if action in ("destroy", "export") else None,
+            )
+        )
+    return events
 
 
 def supply_alerts_view(store: Store, limit: int = 100) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,8 @@ import typer
 
 from healthledger.cli.output import emit, fail, progress_bar
 from healthledger.client.sdk import Client, Signer
-from healthledger.domains.supply import gs1
+from healthledger.domains.supply import epcis, gs1
+from healthledger.domains.supply.importer import plan_transactions
 from healthledger.domains.supply.messages import MAX_COMMISSION
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 
@@ -246,13 +248,78 @@ def _product(
 
 
 @supply_app.command("history")
-def history(gtin: str, serial: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+def history(
+    gtin: str,
+    serial: str,
+    as_epcis: Annotated[
+        bool, typer.Option("--epcis", help="As an EPCIS 2.0 JSON document.")
+    ] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
     """A package's full chain of custody."""
     try:
         with Client(url) as client:
-            emit(client.supply_history(gs1.validate_gtin(gtin), serial), as_json)
+            gtin14 = gs1.validate_gtin(gtin)
+            if as_epcis:
+                emit(client.supply_epcis(gtin14, serial), as_json)
+            else:
+                emit(client.supply_history(gtin14, serial), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
+
+
+@supply_app.command("import-epcis")
+def import_epcis(
+    file: Annotated[Path, typer.Argument(help="An EPCIS 2.0 JSON document.")],
+    key: KeyOpt,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a partner's EPCIS events as ledger transactions (all checked before any is sent)."""
+    try:
+        document = _read_json(file)
+        with Client(url, timeout=120) as client:
+            signer = client.signer(key)
+            org = _org_of_key(client, signer.key_id)
+            events = epcis.from_epcis_document(document, _org_of_party)
+            plans = plan_transactions(events, org)
+            txs = [signer.sign(tx_type, payload) for tx_type, payload in plans]
+            reports = client.submit_batch(txs, wait=True, timeout_ms=120_000) if txs else []
+    except LedgerError as exc:
+        fail(exc, as_json)
+    results = [
+        {"type": tx_type, **(r.get("result") or r.get("error") or {"status": r.get("status")})}
+        for (tx_type, _payload), r in zip(plans, reports, strict=True)
+    ]
+    ok = all(r.get("code") == "ok" for r in results)
+    emit({"ok": ok, "events": len(events), "transactions": results}, as_json)
+    if not ok:
+        raise typer.Exit(2)
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise MalformedInput(f"{file}: not a JSON document: {exc}") from exc
+
+
+def _org_of_key(client: Client, key_id: str) -> str:
+    record = client.state("gov", f"key/{key_id}")["value"]
+    if record is None or record.get("org") is None:
+        raise LedgerError("this key does not belong to an organisation", ErrorCode.UNKNOWN_SENDER)
+    return str(record["org"])
+
+
+def _org_of_party(uri: str) -> str:
+    prefix = "urn:healthledger:org:"
+    if uri.startswith(prefix):
+        return uri[len(prefix) :]
+    raise LedgerError(
+        f"party {uri!r}: only urn:healthledger:org:<id> parties map to members",
+        ErrorCode.INVALID_FIELD,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -177,6 +177,10 @@ class Client:
     def supply_history(self, gtin: str, serial: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/history")  # type: ignore[no-any-return]
 
+    def supply_epcis(self, gtin: str, serial: str) -> dict[str, Any]:
+        """A package's chain of custody as an EPCIS 2.0 JSON document."""
+        return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/epcis")  # type: ignore[no-any-return]
+
     def verified_tx(self, tx_id: str) -> dict[str, Any]:
         """A committed transaction whose inclusion proofs have been checked."""
         view = self.tx(tx_id, proof=True)

@@ -30,6 +30,7 @@ from healthledger.domains.supply.events import (
     split_package_id,
 )
 from healthledger.domains.supply.gs1 import (
+    digital_link_encode,
     gtin_check_digit,
     validate_gtin,
     validate_lot,
@@ -117,12 +118,6 @@ def _fail(message: str, code: ErrorCode = ErrorCode.INVALID_FIELD) -> NoReturn:
 # --- identifiers -------------------------------------------------------------------------
 
 
-def _digital_link_encode(value: str) -> str:
-    # Digital Link URI Syntax: every character outside RFC 3986's unreserved set is
-    # percent-encoded, "/" included (gs1.py keeps its own copy private).
-    return quote(value, safe="")
-
-
 def _strict_unquote(field: str, value: str) -> str:
     # A "%" not starting an escape would otherwise pass through as a literal character.
     if _BAD_PERCENT.search(value):
@@ -137,7 +132,7 @@ def epc_uri(item: str) -> str:
     gtin, serial = split_package_id(item)
     if item[14:15] != ":" or validate_gtin(gtin) != gtin:
         _fail(f"item {item!r}: expected gtin:serial with a 14-digit GTIN, or an SSCC")
-    return f"{DIGITAL_LINK_DOMAIN}/01/{gtin}/21/{_digital_link_encode(validate_serial(serial))}"
+    return f"{DIGITAL_LINK_DOMAIN}/01/{gtin}/21/{digital_link_encode(validate_serial(serial))}"
 
 
 def _package(gtin: str, serial: str) -> str:

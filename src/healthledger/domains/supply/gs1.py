@@ -150,7 +150,8 @@ def _validate_iso_date(field: str, value: str) -> None:
         raise _invalid(f"{field} {value!r}: {exc}") from exc
 
 
-def _digital_link_encode(value: str) -> str:
+def digital_link_encode(value: str) -> str:
+    """Percent-encode a serial or lot for a GS1 Digital Link URI path or query."""
     # Digital Link URI Syntax: every CSET 82 character outside RFC 3986's unreserved set
     # (letters, digits, "-", ".", "_", "~") is percent-encoded, "/" and "+" included.
     return quote(value, safe="")
@@ -182,8 +183,8 @@ class ProductIdentifier:
 
     def digital_link(self, domain: str = "https://id.gs1.org") -> str:
         """The GS1 Digital Link URI of this package, for QR codes and web resolvers."""
-        serial = _digital_link_encode(self.serial)
-        lot = _digital_link_encode(self.lot)
+        serial = digital_link_encode(self.serial)
+        lot = digital_link_encode(self.lot)
         base = domain.rstrip("/")
         # Lot and serial are key qualifiers of a GTIN, so they go in the path in the
         # order the Digital Link standard fixes (10 before 21); expiry is a data attribute.
