@@ -106,3 +106,13 @@ def test_history_and_alerts(supply_node: tuple[str, Path]) -> None:
     assert [step["action"] for step in history["history"]] == ["commission", "ship", "receive"]
     assert httpx.get(f"{url}/v1/supply/packages/{GTIN}/NOPE/history").status_code == 404
     assert httpx.get(f"{url}/v1/supply/alerts").json() == []
+
+
+def test_lot_history_as_epcis(supply_node: tuple[str, Path]) -> None:
+    url, _root = supply_node
+    with Client(url) as client:
+        document = client.supply_lot_epcis(GTIN, "L1")
+    steps = [event["bizStep"] for event in document["epcisBody"]["eventList"]]
+    assert steps.count("commissioning") == 2
+    assert steps[-2:] == ["shipping", "receiving"]
+    assert httpx.get(f"{url}/v1/supply/lots/{GTIN}/NOLOT/epcis").status_code == 404

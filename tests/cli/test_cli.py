@@ -144,6 +144,8 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
     url, demo_dir = served
     height = httpx.get(f"{url}/v1/info").json()["height"]
     assert height > 0  # the demo chain resumed
+    alerts = httpx.get(f"{url}/v1/supply/alerts").json()
+    assert {a["serial"] for a in alerts} == {"A00003", "Z99999"}  # the demo's counterfeits
     nurse = as_json(run("keys", "new", str(tmp_path / "nurse.json"), "--json"))
     payload = json.dumps(
         {

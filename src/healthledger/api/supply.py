@@ -90,6 +90,18 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
         document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
         return Response(orjson.dumps(document), media_type="application/ld+json")
 
+    @app.get(
+        "/v1/supply/lots/{gtin}/{lot}/epcis",
+        tags=["supply"],
+        summary="The chain of custody of everything in a lot, as EPCIS 2.0 JSON",
+    )
+    def lot_epcis(
+        gtin: str, lot: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
+    ) -> Response:
+        events = queries.supply_lot_events(store, gs1.validate_gtin(gtin), lot, limit)
+        document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
+        return Response(orjson.dumps(document), media_type="application/ld+json")
+
     @app.get("/v1/supply/alerts", tags=["supply"], summary="Counterfeit and diversion alerts")
     def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
         return _json(queries.supply_alerts_view(store, limit))

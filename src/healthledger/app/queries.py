@@ -164,15 +164,34 @@ def supply_history_view(store: Store, gtin: str, serial: str) -> dict[str, Any]:
 
 def supply_custody_events(store: Store, gtin: str, serial: str) -> list[CustodyEvent]:
     """A package's custody steps as `CustodyEvent`s, with the block times they happened at."""
+    key = supply_state.package_key(gtin, serial)
     with store.snapshot():
-        view = _state_view(
-            store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial), False
-        )
-        record = view["value"]
+        record = _state_view(store, supply_state.NAMESPACE, key, False)["value"]
         if record is None:
             raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
-        times = {h: store.header(h).time_ms for h in {step[0] for step in record["history"]} if h}
-    item = package_id(gtin, serial)
+        return _package_events(record, _block_times(store, [record]))
+
+
+def supply_lot_events(store: Store, gtin: str, lot: str, limit: int) -> list[CustodyEvent]:
+    """The custody steps of every package of a lot (up to `limit` packages), in time order."""
+    with store.snapshot():
+        if store.state_get(supply_state.NAMESPACE, supply_state.lot_key(gtin, lot)) is None:
+            raise LedgerError(f"unknown lot {lot} of {gtin}", ErrorCode.NOT_FOUND)
+        rows = store.state_scan(supply_state.NAMESPACE, f"pkg/{gtin}/", limit=10_000_000)
+        records = [r for r in (parse_json(value) for _key, value in rows) if r["lot"] == lot]
+        records = records[:limit]
+        times = _block_times(store, records)
+    events = [event for record in records for event in _package_events(record, times)]
+    return sorted(events, key=lambda event: event.time_ms)
+
+
+def _block_times(store: Store, records: list[Any]) -> dict[int, int]:
+    heights = {step[0] for record in records for step in record["history"] if step[0]}
+    return {height: store.header(height).time_ms for height in heights}
+
+
+def _package_events(record: Any, times: dict[int, int]) -> list[CustodyEvent]:
+    item = package_id(record["gtin"], record["serial"])
     events = []
     for height, action, org, detail in record["history"]:
         if action not in ACTIONS:

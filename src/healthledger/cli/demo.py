@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.api.serve import serve
+from healthledger.cli.demo_supply import supply_story
 from healthledger.cli.output import emit, fail, progress_bar
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
@@ -33,6 +34,7 @@ ORGS = [
     ("medico-pharma", "manufacturer", "Medico Pharma"),
     ("pharmalink", "distributor", "PharmaLink Distribution"),
     ("corner-pharmacy", "pharmacy", "Corner Pharmacy"),
+    ("town-pharmacy", "pharmacy", "Town Pharmacy"),
     ("health-authority", "regulator", "National Health Authority"),
     ("medical-board", "board", "State Medical Board"),
     ("cure-sponsor", "sponsor", "Cure Trials Sponsor"),
@@ -109,6 +111,7 @@ def build_demo(directory: Path, total_txs: int, progress: Any = None) -> dict[st
         _admit_new_org(builder)
         _rotate_and_revoke(builder)
         refused = _show_refusals(builder)
+        supply = supply_story(builder)
         _register_patients(builder, max(10, total_txs - builder.count), progress)
         users_path = directory / "demo-users.json"
         users_path.write_text(json.dumps([asdict(u) for u in builder.users], indent=2) + "\n")
@@ -120,6 +123,7 @@ def build_demo(directory: Path, total_txs: int, progress: Any = None) -> dict[st
             "height": info.height,
             "transactions": builder.count,
             "refused_examples": refused,
+            "supply": supply,
             "users": str(users_path),
         }
     finally:
@@ -160,7 +164,8 @@ def _admit_new_org(builder: DemoBuilder) -> None:
         [builder.signers["st-marys"].sign("org.propose", {"action": "add", "org": spec})]
     )
     proposal_id = next(e["proposal"] for e in proposal["events"] if e["type"] == "org.proposed")
-    voters = [org for org, _role, _name in ORGS[1:8]]
+    # 12 founders: the proposer and 8 more make 9 > 2/3 of 12.
+    voters = [org for org, _role, _name in ORGS[1:9]]
     builder.run(
         [builder.signers[v].sign("org.approve", {"proposal_id": proposal_id}) for v in voters]
     )

@@ -269,6 +269,22 @@ def history(
         fail(exc, as_json)
 
 
+@supply_app.command("lot-history")
+def lot_history(
+    gtin: str,
+    lot: str,
+    limit: Annotated[int, typer.Option(help="At most this many packages.")] = 10_000,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """The chain of custody of everything in a lot, as an EPCIS 2.0 JSON document."""
+    try:
+        with Client(url, timeout=120) as client:
+            emit(client.supply_lot_epcis(gs1.validate_gtin(gtin), lot, limit), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
 @supply_app.command("import-epcis")
 def import_epcis(
     file: Annotated[Path, typer.Argument(help="An EPCIS 2.0 JSON document.")],

@@ -181,6 +181,11 @@ class Client:
         """A package's chain of custody as an EPCIS 2.0 JSON document."""
         return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/epcis")  # type: ignore[no-any-return]
 
+    def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, Any]:
+        """The chain of custody of everything in a lot, as an EPCIS 2.0 JSON document."""
+        path = f"/v1/supply/lots/{gtin}/{lot}/epcis"
+        return self._call("GET", path, params={"limit": limit})  # type: ignore[no-any-return]
+
     def verified_tx(self, tx_id: str) -> dict[str, Any]:
         """A committed transaction whose inclusion proofs have been checked."""
         view = self.tx(tx_id, proof=True)
