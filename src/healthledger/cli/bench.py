@@ -108,9 +108,20 @@ def drive(
             node.engine.wait_for(outcome.tx_id, recorder.on_commit)
         if report is not None:
             report(phase, min(len(raws), index + chunk), len(raws))
-    if not recorder.all_done.wait(timeout=600):
-        raise RuntimeError("benchmark transactions did not commit")
+    _wait_until_committed(node, recorder)
     return recorder
+
+
+def _wait_until_committed(node: Node, recorder: LatencyRecorder, stall_s: float = 120) -> None:
+    """Wait as long as commits keep coming; fail if the node stops or stalls."""
+    seen, last_progress = -1, time.monotonic()
+    while not recorder.all_done.wait(timeout=1.0):
+        if node.engine.failure is not None:
+            raise RuntimeError(f"the node stopped: {node.engine.failure}")
+        if len(recorder.committed) != seen:
+            seen, last_progress = len(recorder.committed), time.monotonic()
+        elif time.monotonic() - last_progress > stall_s:
+            raise RuntimeError(f"no commit for {stall_s:.0f} s: benchmark stalled")
 
 
 def run_ingest(
