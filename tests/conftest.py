@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,12 +14,14 @@ import pytest
 
 from healthledger.app.application import Application
 from healthledger.app.genesis import Genesis
+from healthledger.cli.bench_api import free_port, wait_until_up
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "test-chain"
 FOUNDERS = [
@@ -90,6 +94,35 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
     app.init_chain(make_genesis())
     yield Chain(app, store)
     store.close()
+
+
+def start_node(root: Path) -> subprocess.Popen[bytes]:
+    """`healthledger node run --data root` as a real process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def serve_network(
+    root: Path, chain: str, orgs: Sequence[tuple[str, str, str]], block_interval_ms: int = 50
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A fresh network folder served by a node process on a free port; returns (url, process)."""
+    port = free_port()
+    home = init_home(root, chain, list(orgs), port=port)
+    home.write_settings(
+        NodeSettings(org=orgs[0][0], port=port, block_interval_ms=block_interval_ms)
+    )
+    process = start_node(root)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process)
+    return url, process
+
+
+def stop_node(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:

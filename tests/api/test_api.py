@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import wait_for
-from healthledger.cli.bench_api import free_port
+from conftest import serve_network, stop_node
 from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.errors import InvalidProof
 from healthledger.ledger import proofs
 from healthledger.ledger.transaction import sign_transaction
-from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "api-test"
 
@@ -39,30 +36,13 @@ class RunningNode:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     root = tmp_path_factory.mktemp("api") / "net"
-    port = free_port()
-    home = init_home(
-        root, CHAIN, [("st-marys", "hospital", "St Mary's"), ("acme", "insurer", "Acme")], port=port
+    url, process = serve_network(
+        root, CHAIN, [("st-marys", "hospital", "St Mary's"), ("acme", "insurer", "Acme")]
     )
-    home.write_settings(NodeSettings(org="st-marys", port=port, block_interval_ms=50))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, timeout=60)
     running = RunningNode(root, url, process)
     yield running
     running.client.close()
-    process.terminate()
-    process.wait(timeout=30)
+    stop_node(process)
 
 
 def enrol_payload(keys: KeyPair, member_id: str) -> dict[str, str]:

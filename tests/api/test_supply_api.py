@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import wait_for
-from healthledger.cli.bench_api import free_port
+from conftest import serve_network, stop_node
 from healthledger.client.sdk import Client, Signer, verify_supply_view
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.gs1 import ProductIdentifier, gtin_check_digit
 from healthledger.errors import InvalidProof
-from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.home import Home
 
 CHAIN = "supply-api"
 GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))
@@ -25,28 +22,13 @@ GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))
 @pytest.fixture(scope="module")
 def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("supply") / "net"
-    port = free_port()
     orgs = [
         ("medico-pharma", "manufacturer", "Medico"),
         ("pharmalink", "distributor", "PharmaLink"),
         ("corner-pharmacy", "pharmacy", "Corner"),
     ]
-    home = init_home(root, CHAIN, orgs, port=port)
-    home.write_settings(NodeSettings(org="medico-pharma", port=port, block_interval_ms=50))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, timeout=60)
+    url, process = serve_network(root, CHAIN, orgs)
+    home = Home(root)
     client = Client(url)
     signers = {org: Signer(load_keypair(home.key_path(org)), CHAIN) for org, _r, _n in orgs}
     steps = [
@@ -63,8 +45,7 @@ def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         assert report["result"]["code"] == "ok", report
     yield url, root
     client.close()
-    process.terminate()
-    process.wait(timeout=30)
+    stop_node(process)
 
 
 def test_verify_with_proofs_and_the_request_is_logged(supply_node: tuple[str, Path]) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import wait_for
-from healthledger.cli.bench_api import free_port
+from healthledger.cli.bench_api import free_port, wait_until_up
 
 CLI = [sys.executable, "-m", "healthledger"]
 
@@ -54,13 +53,6 @@ def commission_cli(url: str, keys: Path, gtin: str, lot: str, expiry: str, count
             "--json",
         )
     )
-
-
-def is_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +126,7 @@ def served(demo_dir: Path) -> Iterator[tuple[str, Path]]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: is_up(url), timeout=60)
+    wait_until_up(url, process)
     yield url, demo_dir
     process.send_signal(signal.SIGINT)  # Ctrl-C
     assert process.wait(timeout=30) == 0

@@ -5,38 +5,21 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from conftest import wait_for
+from conftest import start_node
 from healthledger.app.verify import verify_store
-from healthledger.cli.bench_api import free_port
+from healthledger.cli.bench_api import free_port, wait_until_up
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.ledger.store import Store
 from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "crash-test"
-
-
-def start_node(root: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def is_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class Loader(threading.Thread):
@@ -91,7 +74,7 @@ def test_kill_dash_nine_loses_no_acknowledged_commit(tmp_path: Path) -> None:
     loader = Loader(url, signer)
     rng = random.Random(20261124)
     process = start_node(root)
-    wait_for(lambda: is_up(url), timeout=60)
+    wait_until_up(url, process)
     loader.start()
     try:
         for _ in range(4):
@@ -99,7 +82,7 @@ def test_kill_dash_nine_loses_no_acknowledged_commit(tmp_path: Path) -> None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
             process = start_node(root)
-            wait_for(lambda: is_up(url), timeout=60)
+            wait_until_up(url, process)
         time.sleep(1.0)
     finally:
         loader.stopping.set()

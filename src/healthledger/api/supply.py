@@ -11,40 +11,11 @@ from fastapi.responses import Response
 
 from healthledger.app import queries
 from healthledger.domains.supply import epcis, gs1
-from healthledger.errors import ErrorCode, LedgerError
 from healthledger.node.node import Node
 
 
 def _json(value: Any) -> Response:
     return Response(orjson.dumps(value), media_type="application/json")
-
-
-def _product(
-    gtin: str | None, serial: str | None, lot: str | None, expiry: str | None, scan: str | None
-) -> gs1.ProductIdentifier:
-    """From a raw barcode scan, or from the four fields; validated either way."""
-    if scan is not None:
-        # The expiry's century is resolved against today's year: the edge may read a clock.
-        return gs1.parse_scan(scan, reference_year=time.gmtime().tm_year)
-    if gtin is None or serial is None or lot is None or expiry is None:
-        raise LedgerError("give scan=..., or gtin, serial, lot and expiry", ErrorCode.INVALID_FIELD)
-    return gs1.ProductIdentifier(
-        gtin=gs1.validate_gtin(gtin),
-        serial=gs1.validate_serial(serial),
-        lot=gs1.validate_lot(lot),
-        expiry=_iso(expiry),
-    )
-
-
-def _iso(expiry: str) -> str:
-    if len(expiry) == 6 and expiry.isdigit():
-        return gs1.parse_expiry(expiry, reference_year=time.gmtime().tm_year)
-    try:
-        return gs1.ProductIdentifier("00000000000000", "x", "x", expiry).expiry
-    except (LedgerError, ValueError) as exc:
-        raise LedgerError(
-            f"expiry {expiry!r} is not YYYY-MM-DD or YYMMDD", ErrorCode.INVALID_FIELD
-        ) from exc
 
 
 def add_supply_routes(app: FastAPI, node: Node) -> None:
@@ -59,7 +30,9 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
         scan: Annotated[str | None, Query(description="raw 2D barcode data")] = None,
         requester: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
-        product = _product(gtin, serial, lot, expiry, scan)
+        # The expiry's century is resolved against today's year: the edge may read a clock.
+        year = time.gmtime().tm_year
+        product = gs1.product_from(scan, gtin, serial, lot, expiry, reference_year=year)
         view = queries.supply_verify_view(
             store, product.gtin, product.serial, product.lot, product.expiry
         )

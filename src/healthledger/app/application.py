@@ -188,7 +188,8 @@ class Application:
             )
             self.stats.state_root_s += time.perf_counter() - root_started
             frontier = self._frontier.copy()
-            log_nodes = [node for tx in txs for node in frontier.append(tx_leaf(tx.raw))]
+            leaves = [tx_leaf(tx.raw) for tx in txs]
+            log_nodes = [node for leaf in leaves for node in frontier.append(leaf)]
             header = Header(
                 chain_id=self.chain_id,
                 height=block.height,
@@ -196,7 +197,7 @@ class Application:
                 prev_hash=self._tip_hash or self._genesis_hash(),
                 proposer=block.proposer,
                 tx_count=len(txs),
-                tx_root=merkle_root([tx_leaf(tx.raw) for tx in txs]).hex(),
+                tx_root=merkle_root(leaves).hex(),
                 result_root=merkle_root(
                     [result.leaf(tx.id) for tx, result in zip(txs, results, strict=True)]
                 ).hex(),

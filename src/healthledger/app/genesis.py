@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.domains.governance.messages import OrgSpec
 from healthledger.errors import LedgerError, MalformedInput
+from healthledger.ledger.context import Payload
 
 
-class Quorum(BaseModel):
+class Quorum(Payload):
     """Strictly more than numerator/denominator of member organisations must approve."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     numerator: Annotated[int, Field(ge=1)] = 2
     denominator: Annotated[int, Field(ge=1)] = 3
@@ -27,10 +26,8 @@ class Quorum(BaseModel):
         return self
 
 
-class Genesis(BaseModel):
+class Genesis(Payload):
     """What every node of a network starts from; its hash is block 1's `prev_hash`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     chain_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,62}$")]
     genesis_time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]

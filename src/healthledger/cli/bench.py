@@ -13,14 +13,13 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit, phase_bars
+from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.crypto.keys import KeyPair
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, sign_transaction
@@ -76,9 +75,6 @@ class LatencyRecorder:
 
     def latencies_ms(self) -> list[float]:
         return [(self.committed[i] - self.submitted[i]) * 1000 for i in self.committed]
-
-
-Report = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def drive(

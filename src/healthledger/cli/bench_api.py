@@ -17,6 +17,7 @@ import orjson
 import typer
 
 from healthledger.cli.output import emit
+from healthledger.client.sdk import node_is_up
 from healthledger.node.home import NodeSettings, init_home
 
 
@@ -31,11 +32,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"node exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if node_is_up(url):
+            return
         time.sleep(0.1)
     raise RuntimeError("node did not start")
 

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.app import queries
-from healthledger.cli.bench import Report, drive, percentile
-from healthledger.cli.output import emit, phase_bars
+from healthledger.cli.bench import drive, percentile
+from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.gs1 import gtin_check_digit

@@ -17,7 +17,7 @@ import typer
 
 from healthledger.api.serve import serve
 from healthledger.cli.demo_supply import supply_story
-from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.cli.output import Advance, emit, fail, progress_bar
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import LedgerError
@@ -97,7 +97,7 @@ class DemoBuilder:
         self.users.append(DemoUser(name, kind, role, org, path, key_id))
 
 
-def build_demo(directory: Path, total_txs: int, progress: Any = None) -> dict[str, Any]:
+def build_demo(directory: Path, total_txs: int, progress: Advance | None = None) -> dict[str, Any]:
     """Create the demo network folder and fill its chain with about `total_txs` transactions."""
     home = init_home(directory, CHAIN_ID, ORGS, port=DEFAULT_PORT)
     node = Node(directory)
@@ -232,7 +232,7 @@ def _show_refusals(builder: DemoBuilder) -> list[dict[str, Any]]:
     return builder.run(attempts)
 
 
-def _register_patients(builder: DemoBuilder, count: int, progress: Any) -> None:
+def _register_patients(builder: DemoBuilder, count: int, progress: Advance | None) -> None:
     batch: list[Transaction] = []
     for index in range(count):
         name = f"patient-{index + 1:04d}"
@@ -280,12 +280,7 @@ def register(app: typer.Typer) -> None:
             summary: dict[str, Any] = {"ok": True, "dir": str(directory), "resumed": True}
         else:
             try:
-                with progress_bar("demo transactions", txs, not as_json) as bar:
-
-                    def advance(done: int, total: int) -> None:
-                        if bar is not None:
-                            bar.update(bar.task_ids[0], completed=done, total=total)
-
+                with progress_bar("demo transactions", not as_json) as advance:
                     summary = build_demo(directory, txs, advance)
             except LedgerError as exc:
                 fail(exc, as_json)

@@ -194,12 +194,11 @@ def tx_submit_batch(
         fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
     counts = {"committed_ok": 0, "committed_failed": 0, "pending": 0, "refused": 0}
     try:
-        with Client(url) as client, progress_bar("submitting", len(txs), not as_json) as bar:
+        with Client(url) as client, progress_bar("submitting", not as_json) as advance:
             for start in range(0, len(txs), chunk):
                 for report in client.submit_batch(txs[start : start + chunk], wait=wait):
                     counts[_batch_outcome(report)] += 1
-                if bar is not None:
-                    bar.update(bar.task_ids[0], completed=min(len(txs), start + chunk))
+                advance(min(len(txs), start + chunk), len(txs))
     except LedgerError as exc:
         fail(exc, as_json)
     emit({"ok": True, "submitted": len(txs), **counts}, as_json)
@@ -292,12 +291,7 @@ def verify(
     """Re-check a data folder offline: links, signatures, roots, and a full replay."""
     db_path = Home(data).db_path
     try:
-        with progress_bar("verifying blocks", 0, not as_json) as bar:
-
-            def advance(done: int, total: int) -> None:
-                if bar is not None:
-                    bar.update(bar.task_ids[0], completed=done, total=total)
-
+        with progress_bar("verifying blocks", not as_json) as advance:
             report = verify_store(db_path, advance)
     except LedgerError as exc:
         fail(exc, as_json)

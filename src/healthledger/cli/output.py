@@ -60,26 +60,24 @@ def fail(exc: LedgerError, as_json: bool) -> NoReturn:
     raise typer.Exit(exit_code_for(exc.code))
 
 
-@contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Progress | None]:
-    """A progress bar on a terminal, nothing when piped or in --json mode."""
-    if not enabled or not errors.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=errors,
-        transient=True,
-    ) as bar:
-        bar.add_task(description, total=total)
-        yield bar
+Advance = Callable[[int, int], None]  # (done, total)
+Report = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 @contextmanager
-def phase_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+def progress_bar(description: str, enabled: bool) -> Iterator[Advance]:
+    """One progress bar on a terminal; `advance(done, total)` is a no-op elsewhere."""
+    with phase_bars(enabled) as report:
+
+        def advance(done: int, total: int) -> None:
+            if report is not None:
+                report(description, done, total)
+
+        yield advance
+
+
+@contextmanager
+def phase_bars(enabled: bool) -> Iterator[Report | None]:
     """One progress bar per named phase of a long job, on a terminal only."""
     if not enabled or not errors.is_terminal:
         yield None
@@ -90,6 +88,7 @@ def phase_bars(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=errors,
+        transient=True,
     ) as bar:
         tasks: dict[str, TaskID] = {}
 

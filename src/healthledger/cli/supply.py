@@ -81,7 +81,7 @@ def _commission(
     done = 0
     with (
         Client(url, timeout=120) as client,
-        progress_bar("commissioning", len(serials), not quiet) as bar,
+        progress_bar("commissioning", not quiet) as advance,
     ):
         signer = client.signer(key)
         for group in _groups(chunks, 10):
@@ -95,8 +95,7 @@ def _commission(
             for report in client.submit_batch(txs, wait=True, timeout_ms=120_000):
                 _require_ok(report)
             done += sum(len(chunk) for chunk in group)
-            if bar is not None:
-                bar.update(bar.task_ids[0], completed=done)
+            advance(done, len(serials))
     return done
 
 
@@ -208,7 +207,8 @@ def verify(
 ) -> None:
     """Verify a package; the node's proofs are checked here before the verdict is shown."""
     try:
-        product = _product(scan, gtin, serial, lot, expiry)
+        year = time.gmtime().tm_year
+        product = gs1.product_from(scan, gtin, serial, lot, expiry, reference_year=year)
         with Client(url) as client:
             view = client.supply_verify(product.gtin, product.serial, product.lot, product.expiry)
         answer: dict[str, Any] = {
@@ -230,21 +230,6 @@ def verify(
     except LedgerError as exc:
         fail(exc, as_json)
     emit(answer, as_json)
-
-
-def _product(
-    scan: str | None, gtin: str | None, serial: str | None, lot: str | None, expiry: str | None
-) -> gs1.ProductIdentifier:
-    if scan is not None:
-        return gs1.parse_scan(scan, reference_year=time.gmtime().tm_year)
-    if None in (gtin, serial, lot, expiry):
-        raise MalformedInput("give --scan, or --gtin, --serial, --lot and --expiry")
-    return gs1.ProductIdentifier(
-        gs1.validate_gtin(str(gtin)),
-        gs1.validate_serial(str(serial)),
-        gs1.validate_lot(str(lot)),
-        str(expiry),
-    )
 
 
 @supply_app.command("history")

@@ -8,7 +8,8 @@ returns with nothing but the pure verifiers of `healthledger.ledger.proofs`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ class ApiError(LedgerError):
         super().__init__(message, known)
         self.remote_code = code
         self.status = status
+
+
+def node_is_up(url: str, timeout: float = 1.0) -> bool:
+    """Whether a node answers its health check (False while it starts or after it stops)."""
+    try:
+        return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class Signer:
@@ -193,13 +202,26 @@ class Client:
         return view
 
 
+@contextmanager
+def _proof_errors(what: str) -> Iterator[None]:
+    """Whatever goes wrong while checking a proof leaves as InvalidProof, saying what."""
+    try:
+        yield
+    except proofs.ProofError as exc:
+        raise InvalidProof(f"{what} proof does not verify: {exc}") from exc
+    except InvalidProof:
+        raise
+    except (KeyError, TypeError, ValueError, LedgerError) as exc:
+        raise InvalidProof(f"{what} proof is malformed: {exc}") from exc
+
+
 def _hex(values: Sequence[str]) -> list[bytes]:
     return [bytes.fromhex(v) for v in values]
 
 
 def verify_tx_view(view: dict[str, Any]) -> None:
     """Check a transaction's inclusion in its block, its result, and its place in the ledger log."""
-    try:
+    with _proof_errors("transaction"):
         tx = decode_transaction(view["tx"])
         header = Header.from_dict(view["header"])
         proof = view["proof"]
@@ -224,17 +246,13 @@ def verify_tx_view(view: dict[str, Any]) -> None:
             _hex(ledger["path"]),
             bytes.fromhex(latest.log_root),
         )
-    except proofs.ProofError as exc:
-        raise InvalidProof(f"transaction proof does not verify: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidProof(f"transaction proof is malformed: {exc}") from exc
     if tx.id != view["id"] or header.tx_count != block["size"]:
         raise InvalidProof("transaction proof does not match its header")
 
 
 def verify_state_view(view: dict[str, Any]) -> None:
     """Check a state value (or its absence) against the state root of the header it came with."""
-    try:
+    with _proof_errors("state"):
         header = Header.from_dict(view["header"])
         raw = view["raw_value"]
         value_hash = None if raw is None else proofs.state_value_hash(raw.encode())
@@ -246,15 +264,11 @@ def verify_state_view(view: dict[str, Any]) -> None:
             value_hash,
             view["proof"],
         )
-    except proofs.ProofError as exc:
-        raise InvalidProof(f"state proof does not verify: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidProof(f"state proof is malformed: {exc}") from exc
 
 
 def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> None:
     """Check that the log committed by `old` is a prefix of the log committed by `new`."""
-    try:
+    with _proof_errors("consistency"):
         proofs.verify_consistency(
             old.log_size,
             new.log_size,
@@ -262,10 +276,6 @@ def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> N
             bytes.fromhex(new.log_root),
             _hex(view["path"]),
         )
-    except proofs.ProofError as exc:
-        raise InvalidProof(f"consistency proof does not verify: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidProof(f"consistency proof is malformed: {exc}") from exc
 
 
 def verify_supply_view(view: dict[str, Any]) -> None:

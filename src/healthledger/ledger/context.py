@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 
@@ -89,12 +89,21 @@ class TxContext:
         self.events.append({"type": event_type, **attributes})
 
 
+class Payload(BaseModel):
+    """Base of every transaction payload: strict types, frozen, no unknown fields.
+
+    A payload is parsed once at the edge; handlers then trust its types.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
 @dataclass(frozen=True)
 class TxSpec:
     """A transaction type a domain offers: its payload model and its handler."""
 
     type: str
     namespace: str
-    payload: builtins.type[BaseModel]
+    payload: builtins.type[Payload]
     handler: Callable[[TxContext, Any], None]
     summary: str

@@ -387,3 +387,16 @@ def test_any_text_is_a_product_identifier_or_an_invalid_field(scan: str) -> None
         parse_scan(scan, YEAR)
     except LedgerError as error:
         assert error.code is ErrorCode.INVALID_FIELD
+
+
+def test_product_from_fields_or_scan() -> None:
+    from healthledger.domains.supply.gs1 import product_from
+
+    expected = ProductIdentifier("09506000134352", "S1", "L1", "2027-06-30")
+    assert product_from(None, "09506000134352", "S1", "L1", "270630", 2026) == expected
+    assert product_from(None, "9506000134352", "S1", "L1", "2027-06-30", 2026) == expected
+    assert product_from(expected.element_string(), None, None, None, None, 2026) == expected
+    for missing in [(None, "S1", "L1", "270630"), ("09506000134352", "S1", "L1", "30/06/27")]:
+        with pytest.raises(LedgerError) as caught:
+            product_from(None, *missing, reference_year=2026)
+        assert caught.value.code == ErrorCode.INVALID_FIELD

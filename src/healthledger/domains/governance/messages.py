@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
-ORG_ROLES = (
-    "hospital",
-    "clinic",
-    "laboratory",
-    "insurer",
-    "manufacturer",
-    "distributor",
-    "pharmacy",
-    "regulator",
-    "board",
-    "university",
-    "sponsor",
-    "charity",
-)
-MEMBER_ROLES = (
-    "practitioner",
-    "nurse",
-    "pharmacist",
-    "researcher",
-    "auditor",
-    "admin",
-    "courier",
-    "technician",
-    "staff",
-)
+from healthledger.ledger.context import Payload
 
 OrgRole = Literal[
     "hospital",
@@ -57,16 +33,12 @@ MemberRole = Literal[
     "technician",
     "staff",
 ]
+ORG_ROLES: tuple[str, ...] = get_args(OrgRole)
+MEMBER_ROLES: tuple[str, ...] = get_args(MemberRole)
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 PublicKeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ProposalId = Annotated[str, StringConstraints(pattern=r"^prop-[0-9a-f]{16}$")]
-
-
-class Payload(BaseModel):
-    """Strict, frozen, no unknown fields: a payload is parsed once at the edge."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class OrgSpec(Payload):

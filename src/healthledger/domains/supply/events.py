@@ -7,7 +7,7 @@ from them; `epcis.py` maps them to and from GS1 EPCIS 2.0 JSON at the edge.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Action = Literal[
     "commission",
@@ -20,17 +20,7 @@ Action = Literal[
     "destroy",
     "export",
 ]
-ACTIONS: tuple[Action, ...] = (
-    "commission",
-    "aggregate",
-    "disaggregate",
-    "ship",
-    "receive",
-    "return",
-    "dispense",
-    "destroy",
-    "export",
-)
+ACTIONS: tuple[Action, ...] = get_args(Action)
 
 
 def package_id(gtin: str, serial: str) -> str:

@@ -241,3 +241,23 @@ def parse_scan(data: str, reference_year: int) -> ProductIdentifier:
         lot=validate_lot(fields["10"]),
         expiry=parse_expiry(fields["17"], reference_year),
     )
+
+
+def product_from(
+    scan: str | None,
+    gtin: str | None,
+    serial: str | None,
+    lot: str | None,
+    expiry: str | None,
+    reference_year: int,
+) -> ProductIdentifier:
+    """A product identifier from a raw scan, or from its four fields (expiry ISO or YYMMDD)."""
+    if scan is not None:
+        return parse_scan(scan, reference_year)
+    if gtin is None or serial is None or lot is None or expiry is None:
+        raise _invalid("give a scan, or the GTIN, serial, lot and expiry")
+    if len(expiry) == 6 and expiry.isdigit():
+        expiry = parse_expiry(expiry, reference_year)
+    return ProductIdentifier(
+        validate_gtin(gtin), validate_serial(serial), validate_lot(lot), expiry
+    )

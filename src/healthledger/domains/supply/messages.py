@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply.events import is_container, package_id
 from healthledger.errors import LedgerError
+from healthledger.ledger.context import Payload
 
 MAX_COMMISSION = 2000  # serials per transaction: keeps a transaction under 64 KiB
 MAX_ITEMS = 1000
@@ -64,12 +65,6 @@ OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 RecallId = Annotated[str, StringConstraints(pattern=r"^rcl-[0-9a-f]{16}$")]
-
-
-class Payload(BaseModel):
-    """Strict, frozen, no unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class Commission(Payload):
