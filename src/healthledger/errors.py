@@ -38,6 +38,19 @@ class ErrorCode(StrEnum):
     # verification of proofs and data folders
     INVALID_PROOF = "invalid_proof"
     TAMPERED = "tampered"
+    # health records, consent and the vault
+    INVALID_RESOURCE = "invalid_resource"
+    NO_CONSENT = "no_consent"
+    CONSENT_EXPIRED = "consent_expired"
+    CONSENT_REVOKED = "consent_revoked"
+    RECORD_SHREDDED = "record_shredded"
+    DECRYPTION_FAILED = "decryption_failed"
+    HASH_MISMATCH = "hash_mismatch"
+    BLOB_MISSING = "blob_missing"
+    REQUEST_EXPIRED = "request_expired"
+    REQUEST_REPLAYED = "request_replayed"
+    NOT_CUSTODIAN = "not_custodian"
+    AUDIT_FAILED = "audit_failed"
 
 
 class LedgerError(Exception):

@@ -23,6 +23,16 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MEMPOOL_FULL: 429,
     ErrorCode.TIMEOUT: 408,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.NO_CONSENT: 403,
+    ErrorCode.CONSENT_EXPIRED: 403,
+    ErrorCode.CONSENT_REVOKED: 403,
+    ErrorCode.RECORD_SHREDDED: 410,
+    ErrorCode.BLOB_MISSING: 404,
+    ErrorCode.REQUEST_EXPIRED: 401,
+    ErrorCode.REQUEST_REPLAYED: 401,
+    ErrorCode.NOT_CUSTODIAN: 421,
+    ErrorCode.AUDIT_FAILED: 503,
+    ErrorCode.HASH_MISMATCH: 503,
 }
 
 

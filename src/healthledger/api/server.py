@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from healthledger import __version__
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
+from healthledger.api.records import add_record_routes
 from healthledger.api.supply import add_supply_routes
 from healthledger.app import queries
 from healthledger.engines.solo import Accepted
@@ -40,6 +41,7 @@ def create_app(node: Node) -> FastAPI:
     _add_submit_routes(app, node, metrics)
     _add_read_routes(app, node)
     add_supply_routes(app, node)
+    add_record_routes(app, node)
 
     @app.get("/health", tags=["node"], summary="Liveness and the last committed block")
     def health() -> dict[str, Any]:

@@ -22,6 +22,8 @@ TRADING = frozenset(
 )
 DISPENSING = frozenset({"org:pharmacy", "org:hospital", "org:clinic", "member:pharmacist"})
 REGULATOR = "org:regulator"
+CUSTODIANS = frozenset({"org:hospital", "org:clinic", "org:laboratory", "org:pharmacy"})
+PERSONS = frozenset({PATIENT, ANY_MEMBER})
 
 PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {
@@ -31,6 +33,15 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "member.revoke": frozenset({ANY_ORG}),
         "key.rotate": frozenset({ANY_ORG, ANY_MEMBER, PATIENT}),
         "patient.register": frozenset({NEW_KEY}),
+        "patient.guardians": frozenset({PATIENT}),
+        "patient.recover": PERSONS,
+        "record.add": CUSTODIANS,
+        "record.shred": CUSTODIANS | PERSONS,
+        "record.access": frozenset({ANY_ORG}),
+        "consent.grant": PERSONS,
+        "consent.revoke": PERSONS,
+        "representative.appoint": frozenset({PATIENT}),
+        "representative.end": PERSONS,
         "supply.commission": frozenset({"org:manufacturer"}),
         "supply.aggregate": TRADING,
         "supply.disaggregate": TRADING,

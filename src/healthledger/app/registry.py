@@ -7,11 +7,11 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ValidationError
 
-from healthledger.domains import governance, supply
+from healthledger.domains import governance, records, supply
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import TxSpec
 
-DOMAINS = (governance, supply)
+DOMAINS = (governance, supply, records)
 
 
 def build_registry(specs: Iterable[TxSpec]) -> MappingProxyType[str, TxSpec]:

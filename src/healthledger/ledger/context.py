@@ -68,9 +68,13 @@ class TxContext:
         self.writes: dict[tuple[str, str], bytes | None] = {}
         self.events: list[dict[str, Any]] = []
 
+    def read_raw(self, ns: str, key: str) -> bytes | None:
+        """The stored bytes (None if absent), seeing this transaction's writes."""
+        return self.writes[(ns, key)] if (ns, key) in self.writes else self._read(ns, key)
+
     def read(self, ns: str, key: str) -> Any:
         """A JSON value (None if absent) from any namespace, seeing this transaction's writes."""
-        raw = self.writes[(ns, key)] if (ns, key) in self.writes else self._read(ns, key)
+        raw = self.read_raw(ns, key)
         return None if raw is None else parse_json(raw)
 
     def get(self, key: str) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from healthledger.app.application import Application
@@ -34,6 +35,7 @@ class Node:
             self.app.init_chain(self.home.genesis())
         self.requests = RequestLog(self.home.db_path.parent / "verifications.jsonl")
         self.checker: SignatureChecker | None = None
+        self._closers: list[Callable[[], None]] = []
         self.engine = SoloEngine(
             self.app,
             EngineConfig(
@@ -51,8 +53,14 @@ class Node:
         info = self.app.info()
         log.info("node %s at height %d, state root %s", info.chain_id, info.height, info.state_root)
 
+    def on_stop(self, closer: Callable[[], None]) -> None:
+        """Close a service that lives beside the node (the vault) after the engine stops."""
+        self._closers.append(closer)
+
     def stop(self) -> None:
         self.engine.stop()
+        for closer in self._closers:
+            closer()
         if self.checker is not None:
             self.checker.close()
         self.requests.close()
@@ -81,6 +89,28 @@ class CommitWaiter:
                     raise LedgerError("transactions did not commit in time", ErrorCode.TIMEOUT)
                 self._done.wait(remaining)
             return {tx_id: self._results[tx_id] for tx_id in tx_ids}
+
+
+def commit_future(node: Node, tx: Transaction) -> Future[tuple[int, TxResult]]:
+    """Submit one transaction; the future resolves with (height, result) once it is durable.
+
+    A refusal at check time resolves the future with that error, so a caller
+    awaiting it (the vault, in an event loop) never blocks a thread.
+    """
+    future: Future[tuple[int, TxResult]] = Future()
+    (outcome,) = node.engine.submit([tx.raw])
+    if isinstance(outcome, LedgerError):
+        future.set_exception(outcome)
+        return future
+
+    def settle(_tx_id: str, height: int, result: TxResult) -> None:
+        if not future.done():
+            future.set_result((height, result))
+
+    if not node.engine.wait_for(outcome.tx_id, settle):
+        stored = node.store.tx(outcome.tx_id)
+        future.set_result((stored.height, stored.result))
+    return future
 
 
 def submit_and_wait(

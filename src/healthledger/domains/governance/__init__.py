@@ -18,6 +18,20 @@ TX_SPECS: tuple[TxSpec, ...] = (
     TxSpec(
         "patient.register", NAMESPACE, m.PatientRegister, h.register_patient, "register a patient"
     ),
+    TxSpec(
+        "patient.guardians",
+        NAMESPACE,
+        m.PatientGuardians,
+        h.set_guardians,
+        "name the guardians who can restore a lost key",
+    ),
+    TxSpec(
+        "patient.recover",
+        NAMESPACE,
+        m.PatientRecover,
+        h.recover_patient,
+        "a guardian vouches for a patient's new keys",
+    ),
 )
 
 __all__ = ["NAMESPACE", "TX_SPECS"]

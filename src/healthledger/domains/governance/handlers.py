@@ -13,6 +13,8 @@ from healthledger.domains.governance.messages import (
     OrgApprove,
     OrgPropose,
     OrgSpec,
+    PatientGuardians,
+    PatientRecover,
     PatientRegister,
 )
 from healthledger.errors import ErrorCode, LedgerError
@@ -132,6 +134,68 @@ def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
     )
     ctx.put(st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient"))
     ctx.emit("patient.registered", patient=patient_id)
+
+
+def set_guardians(ctx: TxContext, payload: PatientGuardians) -> None:
+    """Name recovery guardians: people, never organisations, so no institution holds the keys."""
+    if ctx.actor.kind != "patient":
+        raise LedgerError("only a patient names guardians", ErrorCode.UNAUTHORIZED)
+    guardians = sorted(set(payload.guardians))
+    if ctx.actor.id in guardians:
+        raise LedgerError("a patient cannot be their own guardian", ErrorCode.INVALID_FIELD)
+    if payload.threshold > len(guardians):
+        raise LedgerError("the threshold exceeds the number of guardians", ErrorCode.INVALID_FIELD)
+    for guardian in guardians:
+        if ctx.get(_person_record_key(guardian)) is None:
+            raise LedgerError(f"no registered person {guardian}", ErrorCode.INVALID_FIELD)
+    record = ctx.get(st.patient_key(ctx.actor.id))
+    record.update(guardians=guardians, guardian_threshold=payload.threshold)
+    ctx.put(st.patient_key(ctx.actor.id), record)
+    ctx.delete(st.recovery_key(ctx.actor.id))
+    ctx.emit("patient.guardians_set", patient=ctx.actor.id, threshold=payload.threshold)
+
+
+def recover_patient(ctx: TxContext, payload: PatientRecover) -> None:
+    """Count a guardian's vote for new keys; at the threshold the patient's keys are replaced."""
+    record = ctx.get(st.patient_key(payload.patient))
+    if record is None:
+        raise LedgerError(f"no patient {payload.patient}", ErrorCode.NOT_FOUND)
+    guardian = ctx.actor.id
+    if guardian not in record.get("guardians", []):
+        raise LedgerError(
+            f"{guardian} is not a guardian of {payload.patient}", ErrorCode.UNAUTHORIZED
+        )
+    _require_unused_key(ctx, payload.signing_key)
+    pending = ctx.get(st.recovery_key(payload.patient))
+    candidate = {"signing_key": payload.signing_key, "encryption_key": payload.encryption_key}
+    if pending is None or pending["candidate"] != candidate:
+        pending = {"candidate": candidate, "approvals": []}
+    if guardian in pending["approvals"]:
+        raise LedgerError(f"{guardian} already vouched for these keys", ErrorCode.CONFLICT)
+    pending["approvals"] = sorted([*pending["approvals"], guardian])
+    ctx.emit("patient.recovery_vouched", patient=payload.patient, guardian=guardian)
+    if len(pending["approvals"]) < record["guardian_threshold"]:
+        ctx.put(st.recovery_key(payload.patient), pending)
+        return
+    _replace_patient_keys(ctx, record, payload)
+    ctx.delete(st.recovery_key(payload.patient))
+
+
+def _replace_patient_keys(ctx: TxContext, record: dict[str, Any], payload: PatientRecover) -> None:
+    _revoke_signing_key(ctx, record["signing_key"])
+    record.update(signing_key=payload.signing_key, encryption_key=payload.encryption_key)
+    ctx.put(st.patient_key(payload.patient), record)
+    ctx.put(
+        st.signing_key_key(payload.signing_key),
+        st.key_record("patient", payload.patient, None, "patient"),
+    )
+    ctx.emit("patient.recovered", patient=payload.patient)
+
+
+def _person_record_key(actor_id: str) -> str:
+    if actor_id.startswith("pat_"):
+        return st.patient_key(actor_id)
+    return _actor_record_key("member", actor_id)
 
 
 def _proposal_target(ctx: TxContext, payload: OrgPropose) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from healthledger.ledger.context import Payload
 
@@ -88,4 +88,28 @@ class KeyRotate(Payload):
 class PatientRegister(Payload):
     """A patient registers their own key; the patient id is derived from it."""
 
+    encryption_key: PublicKeyHex
+
+
+PersonRef = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(pat_[0-9a-f]{32}|[a-z0-9][a-z0-9_-]{1,62}/[a-z0-9][a-z0-9_-]{1,62})$"
+    ),
+]
+MAX_GUARDIANS = 7
+
+
+class PatientGuardians(Payload):
+    """A patient names the people who, together, can restore their control if a key is lost."""
+
+    guardians: Annotated[list[PersonRef], Field(min_length=1, max_length=MAX_GUARDIANS)]
+    threshold: Annotated[int, Field(ge=1, le=MAX_GUARDIANS)]
+
+
+class PatientRecover(Payload):
+    """A guardian vouches for a patient's new keys; enough guardians make them current."""
+
+    patient: Annotated[str, StringConstraints(pattern=r"^pat_[0-9a-f]{32}$")]
+    signing_key: PublicKeyHex
     encryption_key: PublicKeyHex

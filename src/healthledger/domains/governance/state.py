@@ -32,6 +32,11 @@ def signing_key_key(key_id: str) -> str:
     return f"key/{key_id}"
 
 
+def recovery_key(patient_id: str) -> str:
+    """The pending key recovery of a patient (at most one candidate key at a time)."""
+    return f"recovery/{patient_id}"
+
+
 def proposal_key(proposal_id: str) -> str:
     return f"proposal/{proposal_id}"
 

@@ -1,0 +1,238 @@
+"""REST endpoints of patient records: /v1/records, /v1/consents, /v1/audit.
+
+Every endpoint here answers only signed requests (see `crypto/signed_request.py`).
+Consent grants and revocations are ordinary transactions the patient signs and
+sends to /v1/txs; these endpoints are the vault's side: add, locate, read, audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from healthledger.crypto.signed_request import SignedRequest
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.ledger.block import TxResult
+from healthledger.ledger.context import Actor
+from healthledger.ledger.transaction import Transaction
+from healthledger.node.node import Node, commit_future
+from healthledger.node.records import PreparedAdd, RecordService
+
+MAX_RESOURCE_BYTES = 4 * 1024 * 1024
+MAX_BATCH_RECORDS = 2000
+MAX_FILE_BYTES = 64 * 1024**3
+COMMIT_TIMEOUT_S = 30.0
+SPOOL_CHUNK = 1024 * 1024
+Purpose = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+def _target(request: Request) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.url.path + (f"?{query}" if query else "")
+
+
+async def _authenticate(
+    service: RecordService, request: Request, body_sha256: str
+) -> tuple[SignedRequest, Actor]:
+    return await asyncio.to_thread(
+        service.authenticate, request.headers, request.method, _target(request), body_sha256
+    )
+
+
+async def _signed_json(
+    service: RecordService, request: Request
+) -> tuple[SignedRequest, Actor, Any]:
+    body = await request.body()
+    if len(body) > MAX_RESOURCE_BYTES * MAX_BATCH_RECORDS // 100:
+        raise LedgerError("request body too large", ErrorCode.TOO_LARGE)
+    signed, actor = await _authenticate(service, request, hashlib.sha256(body).hexdigest())
+    try:
+        return signed, actor, orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError as exc:
+        raise MalformedInput(f"malformed JSON: {exc}") from exc
+
+
+async def _commit(node: Node, tx: Transaction, audit: bool) -> tuple[int, TxResult]:
+    """Submit and await durability; for an audit event, no commit means no data."""
+    future = await asyncio.to_thread(commit_future, node, tx)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
+    except TimeoutError as exc:
+        if audit:
+            raise LedgerError(
+                "the access event did not commit in time; nothing was released",
+                ErrorCode.AUDIT_FAILED,
+            ) from exc
+        raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
+    except LedgerError as exc:
+        if audit:
+            raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
+        raise
+
+
+def add_record_routes(app: FastAPI, node: Node) -> RecordService:
+    service = RecordService(node)
+    _add_write_routes(app, node, service)
+    _add_read_routes(app, node, service)
+    _add_patient_routes(app, service)
+    return service
+
+
+def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
+    async def add_one(author: Actor, item: Any) -> dict[str, Any]:
+        if not isinstance(item, dict) or not isinstance(item.get("patient"), str):
+            raise MalformedInput('a record is {"patient": "pat_…", "resource": {FHIR resource}}')
+        prepared = await asyncio.to_thread(
+            service.prepare_add_resource, author, item["patient"], item.get("resource")
+        )
+        return await _finish_add(node, service, prepared)
+
+    @app.post("/v1/records", tags=["records"], summary="Add a FHIR record (signed by its author)")
+    async def add(request: Request) -> Response:
+        _signed, author, body = await _signed_json(service, request)
+        return _json(await add_one(author, body), 201)
+
+    @app.post("/v1/records/batch", tags=["records"], summary="Add many FHIR records at once")
+    async def add_batch(request: Request) -> Response:
+        _signed, author, body = await _signed_json(service, request)
+        items = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_RECORDS:
+            raise MalformedInput(f'a batch is {{"records": [1 to {MAX_BATCH_RECORDS} records]}}')
+        results = await asyncio.gather(
+            *(add_one(author, item) for item in items), return_exceptions=True
+        )
+        return _json({"results": [_result_or_error(r) for r in results]})
+
+    @app.post(
+        "/v1/records/files", tags=["records"], summary="Stream a large file (genome, imaging)"
+    )
+    async def add_file(request: Request, patient: str, kind: str, date: str) -> Response:
+        spooled, digest = await _spool(request, service.vault.root / "tmp")
+        try:
+            _signed, author = await _authenticate(service, request, digest)
+            prepared = await asyncio.to_thread(
+                service.prepare_add_file, author, patient, kind, date, _file_chunks(spooled)
+            )
+        finally:
+            spooled.unlink(missing_ok=True)
+        return _json(await _finish_add(node, service, prepared), 201)
+
+
+async def _finish_add(node: Node, service: RecordService, prepared: PreparedAdd) -> dict[str, Any]:
+    try:
+        height, result = await _commit(node, prepared.tx, audit=False)
+    except LedgerError as exc:
+        if exc.code != ErrorCode.TIMEOUT:
+            await asyncio.to_thread(service.abandon_add, prepared)
+        raise
+    return await asyncio.to_thread(service.finish_add, prepared, height, result)
+
+
+def _result_or_error(result: dict[str, Any] | BaseException) -> dict[str, Any]:
+    if isinstance(result, LedgerError):
+        return {"error": result.to_dict()}
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def _spool(request: Request, folder: Path) -> tuple[Path, str]:
+    """Write an upload to a temporary file while hashing it: bounded memory for any size."""
+    digest = hashlib.sha256()
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=folder)
+    size = 0
+    with os.fdopen(fd, "wb") as handle:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                handle.close()
+                Path(name).unlink(missing_ok=True)
+                raise LedgerError("file too large", ErrorCode.TOO_LARGE)
+            digest.update(chunk)
+            await asyncio.to_thread(handle.write, chunk)
+    return Path(name), digest.hexdigest()
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(SPOOL_CHUNK):
+            yield chunk
+
+
+def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
+    @app.get("/v1/records", tags=["records"], summary="Locate a patient's records (record locator)")
+    async def locate(
+        request: Request,
+        patient: str,
+        purpose: Purpose | None = None,
+        break_glass_reason: Annotated[str | None, Query(max_length=300)] = None,
+    ) -> Response:
+        signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        if break_glass_reason is None:
+            return _json(await asyncio.to_thread(service.locate, reader, patient, purpose))
+        prepared = await asyncio.to_thread(
+            service.prepare_break_glass_locate, signed, reader, patient, break_glass_reason
+        )
+        height, result = await _commit(node, prepared.tx, audit=True)
+        return _json(service.finish_break_glass_locate(prepared, patient, height, result))
+
+    @app.post("/v1/records/{record_id}/read", tags=["records"], summary="Read a record (audited)")
+    async def read(request: Request, record_id: str) -> Response:
+        signed, reader, body = await _signed_json(service, request)
+        if not isinstance(body, dict) or not isinstance(body.get("purpose"), str):
+            raise MalformedInput('a read states its purpose: {"purpose": "treatment"}')
+        prepared = await asyncio.to_thread(
+            service.prepare_read,
+            signed,
+            reader,
+            record_id,
+            body["purpose"],
+            body.get("break_glass_reason"),
+        )
+        height, result = await _commit(node, prepared.tx, audit=True)
+        return _json(await asyncio.to_thread(service.finish_read, prepared, height, result))
+
+    @app.get(
+        "/v1/records/{record_id}/content", tags=["records"], summary="A read record's ciphertext"
+    )
+    async def content(request: Request, record_id: str, access: str) -> StreamingResponse:
+        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
+        return StreamingResponse(chunks, media_type="application/octet-stream")
+
+    @app.get("/v1/records/{record_id}/history", tags=["records"], summary="Versions and accesses")
+    async def history(request: Request, record_id: str) -> Response:
+        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        return _json(await asyncio.to_thread(service.history, reader, record_id))
+
+
+def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
+    @app.get(
+        "/v1/consents", tags=["consent"], summary="A patient's consents (FHIR with format=fhir)"
+    )
+    async def consents(request: Request, patient: str, format: str = "json") -> Response:
+        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        view = await asyncio.to_thread(service.consents, reader, patient, format == "fhir")
+        return _json(view)
+
+    @app.get(
+        "/v1/audit/patients/{patient}",
+        tags=["audit"],
+        summary="Accounting of disclosures (FHIR AuditEvent with format=fhir)",
+    )
+    async def audit(request: Request, patient: str, format: str = "json") -> Response:
+        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        return _json(await asyncio.to_thread(service.audit, reader, patient, format == "fhir"))

@@ -1,0 +1,87 @@
+"""Read-side of patient records over the store: a patient's file, consents, audit trail.
+
+Each view reads one store snapshot, so a consent decision and the records it
+filters describe the same committed block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from healthledger.crypto.canonical import parse_json
+from healthledger.domains.governance import state as gov
+from healthledger.domains.governance.queries import resolve_actor
+from healthledger.domains.records import state as st
+from healthledger.domains.records.queries import PatientFile
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import Actor
+from healthledger.ledger.store import Store
+
+MAX_PATIENT_KEYS = 1_000_000
+
+
+def patient_file(store: Store, patient: str) -> PatientFile:
+    """A patient's locator entries, consents and appointments (call inside a snapshot)."""
+    rows = store.state_scan(st.NAMESPACE, st.patient_prefix(patient), limit=MAX_PATIENT_KEYS)
+    records, consents, appointments = [], [], []
+    for key, value in rows:
+        kind = key.split("/", 3)[2]
+        if kind == "record":
+            records.append(parse_json(value))
+        elif kind == "consent":
+            consents.append(_state_json(store, st.consent_key(parse_json(value))))
+        elif kind == "appointment":
+            appointments.append(_state_json(store, st.appointment_key(parse_json(value))))
+    return PatientFile(patient, records, consents, appointments)
+
+
+def record(store: Store, record_id: str) -> dict[str, Any]:
+    value = store.state_get(st.NAMESPACE, st.record_key(record_id))
+    if value is None:
+        raise LedgerError(f"no record {record_id}", ErrorCode.NOT_FOUND)
+    return dict(parse_json(value))
+
+
+def consent(store: Store, consent_id: str) -> dict[str, Any]:
+    value = store.state_get(st.NAMESPACE, st.consent_key(consent_id))
+    if value is None:
+        raise LedgerError(f"no consent {consent_id}", ErrorCode.NOT_FOUND)
+    return dict(parse_json(value))
+
+
+def audit_events(store: Store, patient: str, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Every access to a patient's records, newest first."""
+    rows = store.state_scan(st.NAMESPACE, st.audit_prefix(patient), limit, newest_first=True)
+    return [parse_json(value) for _key, value in rows]
+
+
+def actor(store: Store, key_id: str) -> Actor:
+    """Who holds a signing key now (refuses unknown and revoked keys)."""
+    return resolve_actor(store.state_get, key_id, allow_new=False)
+
+
+def encryption_key(store: Store, who: Actor) -> bytes:
+    """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
+    if who.kind == "org":
+        key = gov.org_key(who.id)
+    elif who.kind == "member":
+        org, member = who.id.split("/", 1)
+        key = gov.member_key(org, member)
+    else:
+        key = gov.patient_key(who.id)
+    return bytes.fromhex(_state_json_ns(store, gov.NAMESPACE, key)["encryption_key"])
+
+
+def patient_exists(store: Store, patient: str) -> bool:
+    return store.state_get(gov.NAMESPACE, gov.patient_key(patient)) is not None
+
+
+def _state_json(store: Store, key: str) -> dict[str, Any]:
+    return _state_json_ns(store, st.NAMESPACE, key)
+
+
+def _state_json_ns(store: Store, ns: str, key: str) -> dict[str, Any]:
+    value = store.state_get(ns, key)
+    if value is None:
+        raise LedgerError(f"no {ns}/{key}", ErrorCode.NOT_FOUND)
+    return dict(parse_json(value))

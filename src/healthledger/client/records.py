@@ -1,0 +1,359 @@
+"""SDK for patient records: signed vault requests, local decryption, consent transactions.
+
+`Records(client, keys)` acts as one person (patient, practitioner, representative).
+Reads decrypt on the caller's machine: the node returns ciphertext and a data key
+sealed to the caller's own encryption key, plus the access receipt, and the SDK
+checks the plaintext's hash against the record's hash on the chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlencode
+
+import orjson
+
+from healthledger.client.sdk import ApiError, Client, Signer, verify_tx_view
+from healthledger.crypto.envelope import Decryptor, Opened, content_hash, unwrap_key, wrap_key
+from healthledger.crypto.keys import KeyPair, derive_patient_id
+from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError
+
+FILE_CHUNK = 1024 * 1024
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class RecordCopy:
+    """A decrypted record with what proves it: the salt for its hash and the access receipt."""
+
+    record: dict[str, Any]
+    plaintext: bytes
+    salt: bytes
+    access: dict[str, Any]
+    receipt: dict[str, Any]
+
+    def resource(self) -> Any:
+        """The FHIR resource (for records added as FHIR JSON)."""
+        return orjson.loads(self.plaintext)
+
+
+def verify_copy(record: dict[str, Any], plaintext: bytes, salt: bytes) -> None:
+    """Prove a held copy is the exact version registered: its salted hash is the chain's."""
+    if content_hash(salt, plaintext) != record["content_hash"]:
+        raise LedgerError(
+            f"this copy does not match record {record['id']}'s hash on the chain",
+            ErrorCode.HASH_MISMATCH,
+        )
+
+
+class Records:
+    """Records operations signed by one person's keys."""
+
+    def __init__(self, client: Client, keys: KeyPair, chain_id: str | None = None) -> None:
+        self.client = client
+        self.keys = keys
+        self.chain_id = chain_id or client.info()["chain_id"]
+
+    @property
+    def patient_id(self) -> str:
+        """The pseudonym these keys would have as a patient."""
+        return derive_patient_id(self.keys.key_id)
+
+    # --- signed calls --------------------------------------------------------------
+
+    def _signed(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: bytes = b"",
+        digest: str | None = None,
+    ) -> Any:
+        target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
+        headers = sign_request(self.keys, self.chain_id, method, target, digest or body_hash(body))
+        headers["content-type"] = "application/json"
+        return self.client._call(method, target, content=body, headers=headers)
+
+    def _signed_json(self, method: str, path: str, value: Any) -> Any:
+        return self._signed(method, path, body=orjson.dumps(value))
+
+    # --- provider side ---------------------------------------------------------------
+
+    def add(self, patient: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """Add a FHIR resource for a patient; the node encrypts it and registers it."""
+        return self._signed_json("POST", "/v1/records", {"patient": patient, "resource": resource})  # type: ignore[no-any-return]
+
+    def add_batch(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Add many (patient, resource) pairs in one request; each result or error in order."""
+        body = {"records": [{"patient": p, "resource": r} for p, r in items]}
+        return self._signed_json("POST", "/v1/records/batch", body)["results"]  # type: ignore[no-any-return]
+
+    def add_file(self, patient: str, kind: str, date: str, path: Path) -> dict[str, Any]:
+        """Stream a large file (VCF, FASTQ, DICOM...) to the vault with bounded memory."""
+        digest = _file_sha256(path)
+        params = {"patient": patient, "kind": kind, "date": date}
+        target = "/v1/records/files?" + urlencode(params, quote_via=quote)
+        headers = sign_request(self.keys, self.chain_id, "POST", target, digest)
+        headers["content-type"] = "application/octet-stream"
+        with path.open("rb") as handle:
+            return self.client._call(  # type: ignore[no-any-return]
+                "POST", target, content=_read_chunks(handle), headers=headers
+            )
+
+    # --- finding and reading -----------------------------------------------------------
+
+    def locate(
+        self, patient: str, purpose: str | None = None, break_glass_reason: str | None = None
+    ) -> dict[str, Any]:
+        """Where a patient has records, as far as this caller's standing allows."""
+        params = {"patient": patient}
+        if purpose is not None:
+            params["purpose"] = purpose
+        if break_glass_reason is not None:
+            params["break_glass_reason"] = break_glass_reason
+        return self._signed("GET", "/v1/records", params)  # type: ignore[no-any-return]
+
+    def read_view(
+        self, record_id: str, purpose: str, break_glass_reason: str | None = None
+    ) -> dict[str, Any]:
+        """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt."""
+        body: dict[str, Any] = {"purpose": purpose}
+        if break_glass_reason is not None:
+            body["break_glass_reason"] = break_glass_reason
+        return self._signed_json("POST", f"/v1/records/{record_id}/read", body)  # type: ignore[no-any-return]
+
+    def read(
+        self,
+        record_id: str,
+        purpose: str,
+        break_glass_reason: str | None = None,
+        verify: bool = True,
+    ) -> RecordCopy:
+        """Read, decrypt locally and check: the hash against the chain, the receipt's proofs."""
+        view = self.read_view(record_id, purpose, break_glass_reason)
+        data_key = unwrap_key(view["wrapped_key"], self.keys.encryption_secret)
+        chunks = (
+            [base64.b64decode(view["ciphertext"])]
+            if view["ciphertext"] is not None
+            else self._content(record_id, view["access"]["tx_id"])
+        )
+        plaintext, opened = _decrypt_all(data_key, chunks)
+        record = self._checked_record(view, opened, verify)
+        return RecordCopy(record, plaintext, opened.salt, view["access"], view["receipt"])
+
+    def read_to_file(self, record_id: str, purpose: str, out: Path) -> RecordCopy:
+        """Read a large record straight to a file, decrypting chunk by chunk."""
+        view = self.read_view(record_id, purpose)
+        data_key = unwrap_key(view["wrapped_key"], self.keys.encryption_secret)
+        decryptor = Decryptor(data_key)
+        with out.open("wb") as handle:
+            for chunk in self._content(record_id, view["access"]["tx_id"]):
+                handle.write(decryptor.update(chunk))
+            tail, opened = decryptor.finish()
+            handle.write(tail)
+        record = self._checked_record(view, opened, verify=True)
+        return RecordCopy(record, b"", opened.salt, view["access"], view["receipt"])
+
+    def _content(self, record_id: str, access_tx: str) -> Iterator[bytes]:
+        target = f"/v1/records/{record_id}/content?access={access_tx}"
+        headers = sign_request(self.keys, self.chain_id, "GET", target)
+        with self.client._http.stream("GET", target, headers=headers) as response:
+            if response.status_code >= 400:
+                response.read()
+                error = response.json().get("error", {})
+                raise ApiError(
+                    error.get("code", "unavailable"), error.get("message", ""), response.status_code
+                )
+            yield from response.iter_bytes(FILE_CHUNK)
+
+    def _checked_record(self, view: dict[str, Any], opened: Opened, verify: bool) -> dict[str, Any]:
+        record: dict[str, Any] = view["record"]
+        if opened.content_hash != record["content_hash"]:
+            raise LedgerError(
+                "the decrypted record does not match its hash", ErrorCode.HASH_MISMATCH
+            )
+        if verify:
+            self._verify_receipt(view)
+            chain_record = self.client.verified_state("records", f"record/{record['id']}")
+            if chain_record is None or chain_record["content_hash"] != opened.content_hash:
+                raise InvalidProof("the record's hash on the chain differs from what was read")
+        return record
+
+    def _verify_receipt(self, view: dict[str, Any]) -> None:
+        """The receipt proves an access event for this read, by this reader, is on the ledger."""
+        receipt = view["receipt"]
+        verify_tx_view(receipt)
+        payload = receipt["tx"]["payload"]
+        if (
+            receipt["tx"]["type"] != "record.access"
+            or payload["record_id"] != view["record"]["id"]
+            or payload["reader"] != self.keys.key_id
+            or receipt["result"]["code"] != "ok"
+        ):
+            raise InvalidProof("the access receipt is not for this read")
+
+    def history(self, record_id: str) -> dict[str, Any]:
+        return self._signed("GET", f"/v1/records/{record_id}/history")  # type: ignore[no-any-return]
+
+    def consents(self, patient: str, fhir: bool = False) -> dict[str, Any]:
+        params = {"patient": patient, "format": "fhir" if fhir else "json"}
+        return self._signed("GET", "/v1/consents", params)  # type: ignore[no-any-return]
+
+    def audit(self, patient: str, fhir: bool = False) -> dict[str, Any]:
+        """The accounting of disclosures of a patient's records."""
+        params = {"format": "fhir" if fhir else "json"}
+        return self._signed("GET", f"/v1/audit/patients/{patient}", params)  # type: ignore[no-any-return]
+
+    def pull_all(self, patient: str) -> list[RecordCopy]:
+        """Right of access: every active record of the patient, read and checked."""
+        located = self.locate(patient)["records"]
+        return [self.read(r["id"], "patient_request") for r in located if r["status"] != "shredded"]
+
+    # --- patient side: transactions signed by the patient (or representative) --------------
+
+    def grant(
+        self,
+        signer: Signer,
+        grantee: dict[str, Any],
+        purposes: Sequence[str],
+        expires_ms: int | None = None,
+        resource_types: Sequence[str] = (),
+        record_ids: Sequence[str] = (),
+        patient: str | None = None,
+        appointment_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Grant a consent, rewrapping the in-scope records' data keys for the grantee."""
+        patient = patient or self.patient_id
+        payload: dict[str, Any] = {
+            "consent_id": "cns-" + secrets.token_hex(12),
+            "patient": patient,
+            "grantee": grantee,
+            "resource_types": list(resource_types),
+            "record_ids": list(record_ids),
+            "purposes": list(purposes),
+            "expires_ms": expires_ms or int(time.time() * 1000) + 365 * DAY_MS,
+            "wrapped_keys": self._rewrapped_for(grantee, patient, resource_types, record_ids),
+        }
+        if appointment_id is not None:
+            payload["appointment_id"] = appointment_id
+        report = self.client.submit(signer.sign("consent.grant", payload), wait=True)
+        return {"consent_id": payload["consent_id"], **report}
+
+    def _rewrapped_for(
+        self,
+        grantee: dict[str, Any],
+        patient: str,
+        resource_types: Sequence[str],
+        record_ids: Sequence[str],
+    ) -> dict[str, str]:
+        """Data keys the patient can open, sealed again to the grantee's encryption key.
+
+        Only the patient's own keys open the patient's wrapped keys; a
+        representative's grant leaves this empty and the vault rewraps on read.
+        """
+        if patient != self.patient_id:
+            return {}
+        public = self._grantee_public_key(grantee)
+        entries = self.locate(patient)["records"]
+        wrapped: dict[str, str] = {}
+        for entry in entries:
+            in_scope = (
+                (entry["id"] in record_ids)
+                if record_ids
+                else (not resource_types or entry["resource_type"] in resource_types)
+            )
+            if not in_scope or entry["status"] == "shredded" or len(wrapped) >= 200:
+                continue
+            record = self.client.state("records", f"record/{entry['id']}")["value"]
+            data_key = unwrap_key(record["wrapped_keys"]["patient"], self.keys.encryption_secret)
+            wrapped[entry["id"]] = wrap_key(data_key, public)
+        return wrapped
+
+    def _grantee_public_key(self, grantee: dict[str, Any]) -> bytes:
+        if grantee["kind"] == "member":
+            org, member = grantee["member"].split("/", 1)
+            value = self.client.state("gov", f"member/{org}/{member}")["value"]
+        else:
+            value = self.client.state("gov", f"org/{grantee['org']}")["value"]
+        if value is None:
+            raise LedgerError(f"unknown grantee {grantee}", ErrorCode.NOT_FOUND)
+        return bytes.fromhex(value["encryption_key"])
+
+    def revoke(
+        self, signer: Signer, consent_id: str, reason: str = "", appointment_id: str | None = None
+    ) -> dict[str, Any]:
+        """Revoke a consent; the answer is the revocation's receipt (a proven transaction)."""
+        payload: dict[str, Any] = {"consent_id": consent_id, "reason": reason}
+        if appointment_id is not None:
+            payload["appointment_id"] = appointment_id
+        return self._submit_with_receipt(signer, "consent.revoke", payload)
+
+    def shred(
+        self, signer: Signer, record_id: str, reason: str, appointment_id: str | None = None
+    ) -> dict[str, Any]:
+        """Crypto-shred a record; the answer is the deletion certificate (the proven tombstone)."""
+        payload: dict[str, Any] = {"record_id": record_id, "reason": reason}
+        if appointment_id is not None:
+            payload["appointment_id"] = appointment_id
+        return self._submit_with_receipt(signer, "record.shred", payload)
+
+    def appoint(
+        self,
+        signer: Signer,
+        representative: str,
+        relation: str,
+        powers: Sequence[str],
+        until_ms: int,
+    ) -> dict[str, Any]:
+        """Appoint a representative (parent, guardian, proxy) within powers and a period."""
+        payload = {
+            "appointment_id": "app-" + secrets.token_hex(12),
+            "representative": representative,
+            "relation": relation,
+            "powers": list(powers),
+            "until_ms": until_ms,
+        }
+        report = self.client.submit(signer.sign("representative.appoint", payload), wait=True)
+        return {"appointment_id": payload["appointment_id"], **report}
+
+    def _submit_with_receipt(
+        self, signer: Signer, tx_type: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        report = self.client.submit(signer.sign(tx_type, payload), wait=True)
+        if report.get("status") != "committed" or report["result"]["code"] != "ok":
+            result = report.get("result", {})
+            raise LedgerError(
+                result.get("message", "not committed"), ErrorCode(result.get("code", "timeout"))
+            )
+        return self.client.verified_tx(report["id"])
+
+
+def _decrypt_all(data_key: bytes, chunks: Iterator[bytes] | list[bytes]) -> tuple[bytes, Opened]:
+    decryptor = Decryptor(data_key)
+    parts = [decryptor.update(chunk) for chunk in chunks]
+    tail, opened = decryptor.finish()
+    return b"".join([*parts, tail]), opened
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(FILE_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(FILE_CHUNK):
+        yield chunk
+
+
+__all__ = ["RecordCopy", "Records", "verify_copy"]

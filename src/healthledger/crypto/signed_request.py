@@ -1,0 +1,145 @@
+"""Ed25519-signed HTTP request envelopes: who asks, for what, when, and only once.
+
+Every read that returns health data carries four headers. The signature covers
+the chain id, method, path with query, a SHA-256 of the body, the signer's key,
+the time and a random nonce, so a captured request cannot be replayed on
+another chain, to another path, later than `VALIDITY_MS`, or twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from healthledger.crypto.canonical import canonical_bytes
+from healthledger.crypto.keys import KeyPair, parse_key_id, verify_signature
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+
+HEADER_KEY = "x-hl-key"
+HEADER_TIME = "x-hl-time"
+HEADER_NONCE = "x-hl-nonce"
+HEADER_SIGNATURE = "x-hl-signature"
+VALIDITY_MS = 60_000
+NONCE_HEX_LEN = 32
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A request whose signature held: the signer and the request's unique id."""
+
+    key_id: str
+    time_ms: int
+    nonce: str
+    request_id: str  # sha256 of the signature: names this request in the audit trail
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def request_message(
+    chain_id: str, method: str, target: str, body_sha256: str, key_id: str, time_ms: int, nonce: str
+) -> bytes:
+    """The exact bytes signed: canonical JSON of everything that identifies the request.
+
+    The body enters by its SHA-256, so a streamed upload is hashed as it arrives.
+    """
+    return canonical_bytes(
+        {
+            "chain": chain_id,
+            "method": method.upper(),
+            "target": target,
+            "body": body_sha256,
+            "key": key_id,
+            "time": time_ms,
+            "nonce": nonce,
+        }
+    )
+
+
+def sign_request(
+    keys: KeyPair,
+    chain_id: str,
+    method: str,
+    target: str,
+    body_sha256: str = body_hash(b""),
+    time_ms: int | None = None,
+) -> dict[str, str]:
+    """Headers that authenticate one request; `target` is the path with its query string."""
+    now = int(time.time() * 1000) if time_ms is None else time_ms
+    nonce = os.urandom(NONCE_HEX_LEN // 2).hex()
+    message = request_message(chain_id, method, target, body_sha256, keys.key_id, now, nonce)
+    return {
+        HEADER_KEY: keys.key_id,
+        HEADER_TIME: str(now),
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: keys.sign(message).hex(),
+    }
+
+
+def verify_request(
+    headers: Mapping[str, str],
+    chain_id: str,
+    method: str,
+    target: str,
+    body_sha256: str,
+    now_ms: int,
+) -> SignedRequest:
+    """Check a request's envelope; raise a clear error if unsigned, forged or stale."""
+    key_id, time_ms, nonce, signature = _envelope(headers)
+    if abs(now_ms - time_ms) > VALIDITY_MS:
+        raise LedgerError(
+            f"request time is more than {VALIDITY_MS // 1000} s from the node's clock",
+            ErrorCode.REQUEST_EXPIRED,
+        )
+    message = request_message(chain_id, method, target, body_sha256, key_id, time_ms, nonce)
+    verify_signature(key_id, message, signature)
+    return SignedRequest(key_id, time_ms, nonce, hashlib.sha256(signature).hexdigest())
+
+
+def _envelope(headers: Mapping[str, str]) -> tuple[str, int, str, bytes]:
+    missing = [
+        h for h in (HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE) if h not in headers
+    ]
+    if missing:
+        raise LedgerError(
+            f"this request must be signed; missing {', '.join(missing)}", ErrorCode.BAD_SIGNATURE
+        )
+    key_id = parse_key_id(headers[HEADER_KEY], HEADER_KEY)
+    nonce = headers[HEADER_NONCE]
+    if len(nonce) != NONCE_HEX_LEN or not all(c in "0123456789abcdef" for c in nonce):
+        raise MalformedInput(f"{HEADER_NONCE} must be {NONCE_HEX_LEN} lowercase hex characters")
+    try:
+        time_ms = int(headers[HEADER_TIME])
+        signature = bytes.fromhex(headers[HEADER_SIGNATURE])
+    except ValueError as exc:
+        raise MalformedInput(f"malformed request signature headers: {exc}") from exc
+    return key_id, time_ms, nonce, signature
+
+
+class ReplayGuard:
+    """Remembers the nonces of recent requests; a nonce seen within the validity window is refused.
+
+    Older requests are refused by their time alone, so memory stays bounded by the
+    request rate times the window.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, request: SignedRequest, now_ms: int) -> None:
+        key = f"{request.key_id}/{request.nonce}"
+        with self._lock:
+            if key in self._seen:
+                raise LedgerError("this request was already used", ErrorCode.REQUEST_REPLAYED)
+            self._seen[key] = request.time_ms
+            if len(self._seen) > 10_000:
+                self._forget_older_than(now_ms - 2 * VALIDITY_MS)
+
+    def _forget_older_than(self, cutoff_ms: int) -> None:
+        self._seen = {k: t for k, t in self._seen.items() if t >= cutoff_ms}

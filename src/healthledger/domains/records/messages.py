@@ -1,0 +1,144 @@
+"""Payloads of the records transactions: record metadata, consent, representatives, access.
+
+Nothing here may carry protected health information: ids are pseudonyms or
+random, codes are terminology codes, keys are wrapped (ciphertext).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, StringConstraints
+
+from healthledger.domains.governance.messages import MemberRole
+from healthledger.ledger.context import Payload
+
+Purpose = Literal[
+    "treatment",
+    "payment",
+    "research",
+    "emergency",
+    "operations",
+    "public_health",
+    "patient_request",
+]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+Power = Literal["grant", "revoke", "read", "locate", "shred"]
+POWERS: tuple[str, ...] = get_args(Power)
+Basis = Literal["self", "custodian", "author", "consent", "representative", "break_glass"]
+
+RecordId = Annotated[str, StringConstraints(pattern=r"^rec-[0-9a-f]{24}$")]
+ConsentId = Annotated[str, StringConstraints(pattern=r"^cns-[0-9a-f]{24}$")]
+AppointmentId = Annotated[str, StringConstraints(pattern=r"^app-[0-9a-f]{24}$")]
+PatientId = Annotated[str, StringConstraints(pattern=r"^pat_[0-9a-f]{32}$")]
+OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
+MemberRef = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}/[a-z0-9][a-z0-9_-]{1,62}$")
+]
+ActorRef = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(pat_[0-9a-f]{32}|[a-z0-9][a-z0-9_-]{1,62}/[a-z0-9][a-z0-9_-]{1,62})$"
+    ),
+]
+KeyIdHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Hash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+ResourceType = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Za-z]{1,63}$")]
+Code = Annotated[str, StringConstraints(max_length=200, pattern=r"^[!-~]*$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
+MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9.+-]{1,100}$")]
+WrappedKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{100,120}={0,2}$")]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+MAX_SCOPE = 200
+
+
+class WrappedKeys(Payload):
+    """A record's data key sealed for its patient and for its custodian organisation."""
+
+    patient: WrappedKey
+    custodian: WrappedKey
+
+
+class RecordAdd(Payload):
+    """A custodian registers an encrypted record it holds: metadata only, never content."""
+
+    record_id: RecordId
+    patient: PatientId
+    resource_type: ResourceType
+    code: Code = ""
+    date: IsoDate = ""
+    media_type: MediaType
+    content_hash: Hash
+    blob_id: Hash
+    size: Annotated[int, Field(ge=0, le=2**50)]
+    wrapped_keys: WrappedKeys
+    author: ActorRef | None = None
+    replaces: RecordId | None = None
+
+
+class RecordShred(Payload):
+    """Crypto-shred a record: the chain keeps a tombstone and the hash."""
+
+    record_id: RecordId
+    reason: Reason
+    appointment_id: AppointmentId | None = None
+
+
+class Grantee(Payload):
+    """Who a consent is for: an organisation, one person, or a role within an organisation."""
+
+    kind: Literal["org", "member", "role"]
+    org: OrgId
+    member: MemberRef | None = None
+    role: MemberRole | None = None
+
+
+class ConsentGrant(Payload):
+    """A patient (or their representative) lets a grantee read, for purposes, until a time."""
+
+    consent_id: ConsentId
+    patient: PatientId
+    grantee: Grantee
+    resource_types: Annotated[list[ResourceType], Field(max_length=50, default_factory=list)]
+    record_ids: Annotated[list[RecordId], Field(max_length=MAX_SCOPE, default_factory=list)]
+    purposes: Annotated[list[Purpose], Field(min_length=1, max_length=len(PURPOSES))]
+    expires_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    wrapped_keys: Annotated[
+        dict[RecordId, WrappedKey], Field(max_length=MAX_SCOPE, default_factory=dict)
+    ]
+    appointment_id: AppointmentId | None = None
+
+
+class ConsentRevoke(Payload):
+    consent_id: ConsentId
+    reason: Annotated[str, StringConstraints(max_length=300)] = ""
+    appointment_id: AppointmentId | None = None
+
+
+class RepresentativeAppoint(Payload):
+    """A patient appoints a parent, guardian or proxy to act for them within powers and a period."""
+
+    appointment_id: AppointmentId
+    representative: ActorRef
+    relation: Literal["parent", "guardian", "proxy", "caregiver"]
+    powers: Annotated[list[Power], Field(min_length=1, max_length=len(POWERS))]
+    until_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+
+
+class RepresentativeEnd(Payload):
+    appointment_id: AppointmentId
+
+
+class RecordAccess(Payload):
+    """The custodian's vault records a read (or a break-glass search) before releasing data."""
+
+    action: Literal["read", "locate"]
+    patient: PatientId
+    record_id: RecordId | None = None
+    reader: KeyIdHex
+    purpose: Purpose
+    basis: Basis
+    consent_id: ConsentId | None = None
+    appointment_id: AppointmentId | None = None
+    reason: Annotated[str, StringConstraints(max_length=300)] | None = None
+    request_id: Hash

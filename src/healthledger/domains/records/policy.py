@@ -1,0 +1,128 @@
+"""Who may read or locate which record: one set of pure rules.
+
+The vault applies them to decide before it asks the ledger, and the
+`record.access` handler applies them again inside the block that records the
+access, against that block's state and time. A consent revoked or expired in
+between therefore fails the access transaction, and the vault releases nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from healthledger.domains.records import state as st
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import Actor
+
+# Break-glass is for people who treat patients, not for every enrolled role.
+CLINICAL_ROLES = frozenset({"practitioner", "nurse"})
+MIN_REASON_CHARS = 10
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why a read is allowed: the basis the access event records."""
+
+    basis: str
+    consent_id: str | None = None
+    appointment_id: str | None = None
+
+
+def owner_basis(record: dict[str, Any], reader: Actor) -> str | None:
+    """The patient, the custodian organisation and the author read without consent."""
+    if reader.kind == "patient" and reader.id == record["patient"]:
+        return "self"
+    if reader.kind == "org" and reader.id == record["custodian"]:
+        return "custodian"
+    if reader.kind == "member" and reader.id == record.get("author"):
+        return "author"
+    return None
+
+
+def grantee_matches(grantee: dict[str, Any], reader: Actor) -> bool:
+    """A consent to an organisation covers its people; to a person, only them."""
+    if grantee["kind"] == "org":
+        return reader.org == grantee["org"] and reader.kind in {"org", "member"}
+    if grantee["kind"] == "member":
+        return reader.kind == "member" and reader.id == grantee["member"]
+    return (
+        reader.kind == "member" and reader.org == grantee["org"] and reader.role == grantee["role"]
+    )
+
+
+def consent_scope_covers(consent: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Named records if any are named; otherwise the listed types; otherwise everything."""
+    if consent["patient"] != record["patient"]:
+        return False
+    if consent["record_ids"]:
+        return bool(record["id"] in consent["record_ids"])
+    return not consent["resource_types"] or record["resource_type"] in consent["resource_types"]
+
+
+def consent_problem(
+    consent: dict[str, Any], purpose: str | None, now_ms: int
+) -> LedgerError | None:
+    """Why an otherwise matching consent does not allow access now (None if it does)."""
+    if consent["status"] != st.ACTIVE:
+        return LedgerError(f"consent {consent['id']} was revoked", ErrorCode.CONSENT_REVOKED)
+    if consent["expires_ms"] <= now_ms:
+        return LedgerError(f"consent {consent['id']} has expired", ErrorCode.CONSENT_EXPIRED)
+    if purpose is not None and purpose not in consent["purposes"]:
+        return LedgerError(
+            f"consent {consent['id']} does not allow the purpose {purpose}", ErrorCode.NO_CONSENT
+        )
+    return None
+
+
+def appointment_allows(
+    appointment: dict[str, Any], reader: Actor, patient: str, power: str, now_ms: int
+) -> bool:
+    """An active, unexpired appointment of this reader for this patient, with this power."""
+    return (
+        appointment["status"] == st.ACTIVE
+        and appointment["patient"] == patient
+        and appointment["representative"] == reader.id
+        and power in appointment["powers"]
+        and appointment["until_ms"] > now_ms
+    )
+
+
+def check_consent_read(
+    consent: dict[str, Any], record: dict[str, Any], reader: Actor, purpose: str, now_ms: int
+) -> Decision:
+    """A read under a named consent, or the precise reason it is refused."""
+    if not grantee_matches(consent["grantee"], reader) or not consent_scope_covers(consent, record):
+        raise LedgerError(
+            f"consent {consent['id']} does not cover this reader and record", ErrorCode.NO_CONSENT
+        )
+    problem = consent_problem(consent, purpose, now_ms)
+    if problem is not None:
+        raise problem
+    return Decision("consent", consent_id=consent["id"])
+
+
+def check_break_glass(reader: Actor, purpose: str, reason: str | None) -> Decision:
+    """Emergency access by a clinician of an enrolled organisation, with a stated reason."""
+    if reader.kind != "member" or reader.role not in CLINICAL_ROLES:
+        raise LedgerError(
+            "break-glass access is for practitioners and nurses of an enrolled organisation",
+            ErrorCode.UNAUTHORIZED,
+        )
+    if purpose != "emergency":
+        raise LedgerError("break-glass access is for the purpose 'emergency'", ErrorCode.NO_CONSENT)
+    if reason is None or len(reason.strip()) < MIN_REASON_CHARS:
+        raise LedgerError(
+            f"break-glass access needs a reason of at least {MIN_REASON_CHARS} characters",
+            ErrorCode.INVALID_FIELD,
+        )
+    return Decision("break_glass")
+
+
+def best_refusal(problems: list[LedgerError]) -> LedgerError:
+    """The most telling reason among matching-but-unusable consents, else plain no-consent."""
+    for code in (ErrorCode.CONSENT_REVOKED, ErrorCode.CONSENT_EXPIRED, ErrorCode.NO_CONSENT):
+        for problem in problems:
+            if problem.code == code:
+                return problem
+    return LedgerError("no consent of the patient allows this", ErrorCode.NO_CONSENT)

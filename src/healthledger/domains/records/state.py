@@ -1,0 +1,55 @@
+"""Records state in the `records` namespace: keys and the shape of each value.
+
+record/<rec id>                     a record's metadata (or its tombstone)
+patient/<pat>/record/<rec id>       locator index: a patient's records, in id order
+consent/<cns id>                    a consent grant and its status
+patient/<pat>/consent/<cns id>      a patient's consents
+appointment/<app id>                a representative's appointment
+patient/<pat>/appointment/<app id>  a patient's representatives
+audit/<pat>/<height:012>/<tx id>    one access event; key order is chronological
+"""
+
+from __future__ import annotations
+
+NAMESPACE = "records"
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+SHREDDED = "shredded"
+REVOKED = "revoked"
+ENDED = "ended"
+
+
+def record_key(record_id: str) -> str:
+    return f"record/{record_id}"
+
+
+def patient_prefix(patient: str) -> str:
+    return f"patient/{patient}/"
+
+
+def patient_record_key(patient: str, record_id: str) -> str:
+    return f"patient/{patient}/record/{record_id}"
+
+
+def consent_key(consent_id: str) -> str:
+    return f"consent/{consent_id}"
+
+
+def patient_consent_key(patient: str, consent_id: str) -> str:
+    return f"patient/{patient}/consent/{consent_id}"
+
+
+def appointment_key(appointment_id: str) -> str:
+    return f"appointment/{appointment_id}"
+
+
+def patient_appointment_key(patient: str, appointment_id: str) -> str:
+    return f"patient/{patient}/appointment/{appointment_id}"
+
+
+def audit_prefix(patient: str) -> str:
+    return f"audit/{patient}/"
+
+
+def audit_key(patient: str, height: int, tx_id: str) -> str:
+    return f"audit/{patient}/{height:012d}/{tx_id}"

@@ -1,0 +1,150 @@
+"""The ABCI socket server: CometBFT's four connections, each answered strictly in order.
+
+CometBFT opens one connection each for consensus, mempool, query (Info/Query) and
+state sync snapshots, and may pipeline several requests before a Flush. Each
+connection gets its own reader loop and its own worker thread, so its answers
+keep its request order while a slow FinalizeBlock on the consensus connection
+does not stall CheckTx on the mempool connection. A request that fails is answered
+with ResponseException (CometBFT then stops that connection); this process lives on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from healthledger.engines.abci.codec import DEFAULT_MAX_MESSAGE_BYTES, FrameDecoder, frame_message
+from healthledger.errors import ErrorCode, LedgerError
+
+log = logging.getLogger(__name__)
+
+# (method, request body) -> response body; method is the name of the Request's oneof field.
+Handler = Callable[[str, Any], Any]
+READ_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    """`unix:///path/app.sock` or `tcp://host:port`, as CometBFT's --proxy_app names it."""
+
+    unix_path: Path | None = None
+    host: str = ""
+    port: int = 0
+
+    @classmethod
+    def parse(cls, address: str) -> ListenAddress:
+        scheme, sep, rest = address.partition("://")
+        if sep and scheme == "unix" and rest:
+            return cls(unix_path=Path(rest))
+        host, _, port = rest.rpartition(":")
+        if sep and scheme == "tcp" and host and port.isdigit():
+            return cls(host=host, port=int(port))
+        raise LedgerError(
+            f"cannot listen on {address!r}: use unix:///path/app.sock or tcp://host:port",
+            ErrorCode.MALFORMED,
+        )
+
+
+class AbciServer:
+    """Serves ABCI over a socket until told to stop."""
+
+    def __init__(
+        self, handler: Handler, types: Any, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    ) -> None:
+        self.handler = handler
+        self.types = types
+        self.max_message_bytes = max_message_bytes
+        self._connections: set[asyncio.Task[None]] = set()
+        self._workers: list[ThreadPoolExecutor] = []
+
+    async def serve(self, address: str, stopping: asyncio.Event) -> None:
+        """Listen on `address` until `stopping` is set, then close every connection."""
+        listen = ListenAddress.parse(address)
+        server = await self._listen(listen)
+        log.info("serving ABCI on %s", address)
+        try:
+            await stopping.wait()
+        finally:
+            server.close()
+            await server.wait_closed()
+            await self._close_connections()
+            if listen.unix_path is not None:
+                listen.unix_path.unlink(missing_ok=True)
+            log.info("ABCI server stopped")
+
+    async def _listen(self, listen: ListenAddress) -> asyncio.Server:
+        if listen.unix_path is not None:
+            listen.unix_path.parent.mkdir(parents=True, exist_ok=True)
+            # A socket file left by a killed server is replaced (asyncio removes stale sockets).
+            return await asyncio.start_unix_server(self._accept, path=listen.unix_path)
+        return await asyncio.start_server(self._accept, host=listen.host, port=listen.port)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abci-conn")
+        self._workers.append(worker)
+        try:
+            await self._converse(reader, writer, worker)
+        except (ConnectionError, LedgerError) as exc:
+            log.warning("ABCI connection closed: %s", exc)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, worker: ThreadPoolExecutor
+    ) -> None:
+        """Read frames as they come; answer each in order on this connection's thread."""
+        loop = asyncio.get_running_loop()
+        decoder = FrameDecoder(self.max_message_bytes)
+        while data := await reader.read(READ_CHUNK):
+            for frame in decoder.feed(data):
+                response = await loop.run_in_executor(worker, self.answer, frame)
+                writer.write(frame_message(response))
+                if response.WhichOneof("value") == "flush":
+                    await writer.drain()
+
+    def answer(self, frame: bytes) -> Any:
+        """The Response to one framed Request; a failure becomes ResponseException."""
+        types = self.types
+        try:
+            return self._respond(types.Request.FromString(frame))
+        except Exception as exc:  # one bad request must never take the node down
+            log.exception("ABCI request failed")
+            return types.Response(exception=types.ResponseException(error=_describe(exc)))
+
+    def _respond(self, request: Any) -> Any:
+        """Flush and Echo are the transport's own; everything else goes to the handler."""
+        types = self.types
+        method = request.WhichOneof("value")
+        if method is None:
+            raise LedgerError("empty ABCI request", ErrorCode.MALFORMED)
+        if method == "flush":
+            return types.Response(flush=types.ResponseFlush())
+        if method == "echo":
+            return types.Response(echo=types.ResponseEcho(message=request.echo.message))
+        return types.Response(**{method: self.handler(method, getattr(request, method))})
+
+    async def _close_connections(self) -> None:
+        """Stop reading, let each connection's request in progress finish, then close."""
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        for worker in self._workers:
+            worker.shutdown(wait=True)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, LedgerError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,491 @@
+"""The custodian's vault service: add, read, locate and audit patient records.
+
+A node acts as custodian for the organisations whose keys it holds. It
+encrypts what a provider adds, keeps the ciphertext in its vault and signs the
+`record.add` metadata with the organisation's key. A read is released only
+after the `record.access` event it signs has committed, in a block whose
+handler re-checked the consent: the audit trail and the data cannot disagree.
+
+Each operation is split into `prepare_*` (decide, build the transaction) and
+`finish_*` (after the commit), so the API awaits commits without holding a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from healthledger.app import queries
+from healthledger.app import record_views as views
+from healthledger.app.nonces import NAMESPACE as NONCE_NAMESPACE
+from healthledger.crypto.canonical import parse_json
+from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_key, wrap_key
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, verify_request
+from healthledger.domains.records import fhir
+from healthledger.domains.records import state as st
+from healthledger.domains.records.policy import Decision
+from healthledger.domains.records.queries import choose_read_basis, visible_records
+from healthledger.errors import ErrorCode, LedgerError, NotFound
+from healthledger.ledger.block import Header, TxResult
+from healthledger.ledger.context import Actor
+from healthledger.ledger.transaction import Transaction, sign_transaction
+from healthledger.node.node import Node
+from healthledger.vault import Vault
+
+log = logging.getLogger(__name__)
+
+INLINE_CIPHERTEXT_BYTES = 256 * 1024
+CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
+
+
+@dataclass(frozen=True)
+class PreparedAdd:
+    tx: Transaction
+    record_id: str
+    sealed: Sealed
+    summary: fhir.ResourceSummary
+
+
+@dataclass(frozen=True)
+class PreparedAccess:
+    """An access decided by the vault and waiting for its audit event to commit."""
+
+    tx: Transaction
+    reader: Actor
+    decision: Decision
+    record: dict[str, Any] | None
+
+
+class RecordService:
+    """One node's vault and the records logic around it."""
+
+    def __init__(self, node: Node, vault_root: Path | None = None) -> None:
+        self.node = node
+        self.store = node.store
+        self.vault = Vault(vault_root or node.home.db_path.parent / "vault")
+        self.custodians = _custodian_keys(node)
+        self.replays = ReplayGuard()
+        self._nonces: dict[str, int] = {}
+        self._nonce_lock = threading.Lock()
+        node.engine.on_commit(self._shred_committed)
+        node.on_stop(self.close)
+
+    @property
+    def chain_id(self) -> str:
+        return self.node.app.chain_id
+
+    # --- who is asking -------------------------------------------------------------
+
+    def authenticate(
+        self, headers: Mapping[str, str], method: str, target: str, body_sha256: str
+    ) -> tuple[SignedRequest, Actor]:
+        """Check a signed request envelope and resolve its signer on the ledger."""
+        now = _now_ms()
+        request = verify_request(headers, self.chain_id, method, target, body_sha256, now)
+        self.replays.remember(request, now)
+        return request, views.actor(self.store, request.key_id)
+
+    # --- adding records ------------------------------------------------------------
+
+    def custodian_for(self, author: Actor) -> str:
+        """The organisation that will hold the record: the author's, if this node holds its key."""
+        if author.kind not in {"org", "member"} or author.org is None:
+            raise LedgerError(
+                "records are added by an organisation or its people", ErrorCode.UNAUTHORIZED
+            )
+        if author.org not in self.custodians:
+            raise LedgerError(
+                f"this node is not the vault of {author.org}; send the record to its node",
+                ErrorCode.NOT_CUSTODIAN,
+            )
+        return author.org
+
+    def prepare_add_resource(self, author: Actor, patient: str, resource: object) -> PreparedAdd:
+        """Validate a FHIR resource, encrypt it into the vault, build its `record.add`."""
+        summary = fhir.validate_resource(resource)
+        plaintext = _resource_bytes(resource)
+        return self._prepare_add(author, patient, summary, "application/fhir+json", [plaintext])
+
+    def prepare_add_file(
+        self, author: Actor, patient: str, kind: str, date: str, chunks: Iterable[bytes]
+    ) -> PreparedAdd:
+        """A large file (genome, imaging), encrypted as it streams in."""
+        summary = fhir.file_summary(kind, date)
+        return self._prepare_add(author, patient, summary, fhir.FILE_KINDS[kind], chunks)
+
+    def _prepare_add(
+        self,
+        author: Actor,
+        patient: str,
+        summary: fhir.ResourceSummary,
+        media_type: str,
+        chunks: Iterable[bytes],
+    ) -> PreparedAdd:
+        custodian = self.custodian_for(author)
+        if not views.patient_exists(self.store, patient):
+            raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
+        data_key = new_data_key()
+        sealed = self.vault.put_stream(data_key, chunks)
+        patient_public = views.encryption_key(self.store, _patient_actor(patient))
+        org_keys = self.custodians[custodian]
+        record_id = "rec-" + secrets.token_hex(12)
+        payload = {
+            "record_id": record_id,
+            "patient": patient,
+            "resource_type": summary.resource_type,
+            "code": summary.code,
+            "date": summary.date,
+            "media_type": media_type,
+            "content_hash": sealed.content_hash,
+            "blob_id": sealed.blob_id,
+            "size": sealed.size,
+            "wrapped_keys": {
+                "patient": wrap_key(data_key, patient_public),
+                "custodian": wrap_key(data_key, org_keys.encryption_public),
+            },
+            "author": author.id if author.kind == "member" else None,
+        }
+        tx = self._sign(custodian, "record.add", payload)
+        return PreparedAdd(tx, record_id, sealed, summary)
+
+    def finish_add(self, prepared: PreparedAdd, height: int, result: TxResult) -> dict[str, Any]:
+        if not result.ok:
+            self.vault.shred(prepared.sealed.blob_id)
+            raise LedgerError(result.message, ErrorCode(result.code))
+        return {
+            "record_id": prepared.record_id,
+            "tx_id": prepared.tx.id,
+            "height": height,
+            "resource_type": prepared.summary.resource_type,
+            "code": prepared.summary.code,
+            "date": prepared.summary.date,
+            "content_hash": prepared.sealed.content_hash,
+            "blob_id": prepared.sealed.blob_id,
+            "size": prepared.sealed.size,
+        }
+
+    def abandon_add(self, prepared: PreparedAdd) -> None:
+        """The `record.add` never committed: its ciphertext must not linger."""
+        self.vault.shred(prepared.sealed.blob_id)
+
+    # --- reading records -----------------------------------------------------------
+
+    def prepare_read(
+        self,
+        request: SignedRequest,
+        reader: Actor,
+        record_id: str,
+        purpose: str,
+        break_glass_reason: str | None,
+    ) -> PreparedAccess:
+        """Decide at the latest block whether to release; build the audit event if so."""
+        with self.store.snapshot():
+            record = views.record(self.store, record_id)
+            file = views.patient_file(self.store, record["patient"])
+            now = self._block_time_ms()
+        if record["custodian"] not in self.custodians:
+            raise LedgerError(
+                f"record {record_id} is held by {record['custodian']}; ask its vault",
+                ErrorCode.NOT_CUSTODIAN,
+            )
+        decision = choose_read_basis(file, record, reader, purpose, now, break_glass_reason)
+        if not self.vault.has(record["blob_id"]):
+            raise LedgerError(
+                f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
+            )
+        tx = self._access_tx(
+            record["custodian"], request, reader, record, purpose, decision, break_glass_reason
+        )
+        return PreparedAccess(tx, reader, decision, record)
+
+    def finish_read(
+        self, prepared: PreparedAccess, height: int, result: TxResult
+    ) -> dict[str, Any]:
+        """The audit event committed: unwrap, rewrap for the reader, attach the receipt."""
+        _raise_unless_ok(result)
+        record = prepared.record
+        assert record is not None
+        data_key = unwrap_key(
+            record["wrapped_keys"]["custodian"],
+            self.custodians[record["custodian"]].encryption_secret,
+        )
+        reader_public = views.encryption_key(self.store, prepared.reader)
+        sealed = self.vault.info(record["blob_id"])
+        view = {
+            "record": _public_record(record),
+            "access": _access_summary(prepared, height),
+            "wrapped_key": wrap_key(data_key, reader_public),
+            "receipt": queries.tx_view(self.store, prepared.tx.id, prove=True),
+            "content_url": f"/v1/records/{record['id']}/content?access={prepared.tx.id}",
+            "ciphertext": None,
+        }
+        if sealed.ciphertext_size <= INLINE_CIPHERTEXT_BYTES:
+            view["ciphertext"] = base64.b64encode(
+                b"".join(self.vault.read_chunks(record["blob_id"]))
+            ).decode()
+        return view
+
+    def content_chunks(self, reader: Actor, record_id: str, access_tx_id: str) -> Iterable[bytes]:
+        """Ciphertext of a read whose audit event committed recently, for this reader only."""
+        try:
+            stored = self.store.tx(access_tx_id)
+        except NotFound as exc:
+            raise LedgerError(
+                "no committed access event with that id", ErrorCode.NO_CONSENT
+            ) from exc
+        tx = parse_json(stored.raw)
+        payload = tx["payload"]
+        if (
+            tx["type"] != "record.access"
+            or not stored.result.ok
+            or payload.get("record_id") != record_id
+            or payload.get("reader") != reader.key_id
+        ):
+            raise LedgerError(
+                "that access event does not cover this reader and record", ErrorCode.NO_CONSENT
+            )
+        if self.store.header(stored.height).time_ms + CONTENT_TICKET_MS < _now_ms():
+            raise LedgerError(
+                "that access event is too old; read the record again", ErrorCode.REQUEST_EXPIRED
+            )
+        record = views.record(self.store, record_id)
+        if record["status"] == st.SHREDDED:
+            raise LedgerError(f"record {record_id} was shredded", ErrorCode.RECORD_SHREDDED)
+        return self.vault.read_chunks(record["blob_id"])
+
+    # --- locating records ----------------------------------------------------------
+
+    def locate(self, reader: Actor, patient: str, purpose: str | None) -> dict[str, Any]:
+        """The patient's records across every custodian, filtered to the caller's standing."""
+        with self.store.snapshot():
+            if not views.patient_exists(self.store, patient):
+                raise LedgerError(
+                    f"no consent of {patient} lets this caller locate records", ErrorCode.NO_CONSENT
+                )
+            file = views.patient_file(self.store, patient)
+            now = self._block_time_ms()
+            height = self.store.last_height()
+        entries = visible_records(file, reader, purpose, now)
+        return {"patient": patient, "height": height, "records": entries}
+
+    def prepare_break_glass_locate(
+        self, request: SignedRequest, reader: Actor, patient: str, reason: str
+    ) -> PreparedAccess:
+        """An emergency search without consent: recorded on the chain before it is answered."""
+        if reader.org is None or reader.org not in self.custodians:
+            raise LedgerError(
+                "a break-glass search goes through the reader's own organisation's node",
+                ErrorCode.NOT_CUSTODIAN,
+            )
+        if not views.patient_exists(self.store, patient):
+            raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
+        decision = Decision("break_glass")
+        payload = {
+            "action": "locate",
+            "patient": patient,
+            "reader": reader.key_id,
+            "purpose": "emergency",
+            "basis": "break_glass",
+            "reason": reason,
+            "request_id": request.request_id,
+        }
+        return PreparedAccess(
+            self._sign(reader.org, "record.access", payload), reader, decision, None
+        )
+
+    def finish_break_glass_locate(
+        self, prepared: PreparedAccess, patient: str, height: int, result: TxResult
+    ) -> dict[str, Any]:
+        _raise_unless_ok(result)
+        with self.store.snapshot():
+            file = views.patient_file(self.store, patient)
+        return {
+            "patient": patient,
+            "height": height,
+            "records": list(file.records),
+            "access": _access_summary(prepared, height),
+        }
+
+    # --- the patient's view ----------------------------------------------------------
+
+    def require_patient_side(self, reader: Actor, patient: str, power: str) -> None:
+        """The patient, or a representative holding `power`, may see the patient's own books."""
+        if reader.kind == "patient" and reader.id == patient:
+            return
+        with self.store.snapshot():
+            file = views.patient_file(self.store, patient)
+            now = self._block_time_ms()
+        from healthledger.domains.records.queries import representative_for
+
+        if representative_for(file, reader, power, now) is None:
+            raise LedgerError(
+                f"only {patient} or their representative may see this", ErrorCode.UNAUTHORIZED
+            )
+
+    def audit(self, reader: Actor, patient: str, as_fhir: bool) -> dict[str, Any]:
+        """The accounting of disclosures: every access, break-glass ones flagged first."""
+        self.require_patient_side(reader, patient, "read")
+        events = views.audit_events(self.store, patient)
+        flagged = [e for e in events if e["break_glass"]]
+        if as_fhir:
+            return _bundle([fhir.audit_event_resource(e) for e in events])
+        return {"patient": patient, "break_glass": flagged, "events": events}
+
+    def consents(self, reader: Actor, patient: str, as_fhir: bool) -> dict[str, Any]:
+        self.require_patient_side(reader, patient, "read")
+        with self.store.snapshot():
+            items = list(views.patient_file(self.store, patient).consents)
+        if as_fhir:
+            return _bundle([fhir.consent_resource(c) for c in items])
+        return {"patient": patient, "consents": items}
+
+    def history(self, reader: Actor, record_id: str) -> dict[str, Any]:
+        """A record's versions (corrections) and every access to it."""
+        record = views.record(self.store, record_id)
+        if not (reader.kind == "org" and reader.id == record["custodian"]):
+            self.require_patient_side(reader, record["patient"], "read")
+        versions = _version_chain(self.store, record)
+        accesses = [
+            e
+            for e in views.audit_events(self.store, record["patient"])
+            if e["record"] in {v["id"] for v in versions}
+        ]
+        return {"record": record_id, "versions": versions, "accesses": accesses}
+
+    # --- internals -------------------------------------------------------------------
+
+    def _access_tx(
+        self,
+        custodian: str,
+        request: SignedRequest,
+        reader: Actor,
+        record: dict[str, Any],
+        purpose: str,
+        decision: Decision,
+        reason: str | None,
+    ) -> Transaction:
+        payload = {
+            "action": "read",
+            "patient": record["patient"],
+            "record_id": record["id"],
+            "reader": reader.key_id,
+            "purpose": purpose,
+            "basis": decision.basis,
+            "consent_id": decision.consent_id,
+            "appointment_id": decision.appointment_id,
+            "reason": reason,
+            "request_id": request.request_id,
+        }
+        return self._sign(custodian, "record.access", payload)
+
+    def _sign(self, org: str, tx_type: str, payload: dict[str, Any]) -> Transaction:
+        keys = self.custodians[org]
+        return sign_transaction(keys, self.chain_id, tx_type, self._next_nonce(keys), payload)
+
+    def _next_nonce(self, keys: KeyPair) -> int:
+        """Past both our own last nonce and the ledger's, in case an operator used the key too."""
+        raw = self.store.state_get(NONCE_NAMESPACE, keys.key_id)
+        on_chain = 0 if raw is None else int(parse_json(raw)["max"])
+        with self._nonce_lock:
+            nonce = max(self._nonces.get(keys.key_id, 0), on_chain) + 1
+            self._nonces[keys.key_id] = nonce
+            return nonce
+
+    def _block_time_ms(self) -> int:
+        height = self.store.last_height()
+        return self.store.header(height).time_ms if height else 0
+
+    def _shred_committed(self, header: Header) -> None:
+        """Crypto-shredding's local half: once a tombstone commits, destroy the ciphertext."""
+        for stored in self.store.block_txs(header.height):
+            if not stored.result.ok:
+                continue
+            for event in stored.result.events:
+                if event.get("type") == "record.shredded":
+                    self.vault.shred(event["blob"])
+                    log.info("shredded the ciphertext of %s", event["record"])
+
+    def close(self) -> None:
+        self.vault.close()
+
+
+def _custodian_keys(node: Node) -> dict[str, KeyPair]:
+    """The organisation keys this node holds and the ledger knows as organisations."""
+    found: dict[str, KeyPair] = {}
+    for path in sorted(node.home.keys_dir.glob("*.json")):
+        try:
+            keys = load_keypair(path)
+            who = views.actor(node.store, keys.key_id)
+        except LedgerError:
+            continue
+        if who.kind == "org":
+            found[who.id] = keys
+    return found
+
+
+def _patient_actor(patient: str) -> Actor:
+    return Actor(key_id="", kind="patient", id=patient, org=None, role="patient")
+
+
+def _resource_bytes(resource: object) -> bytes:
+    """The resource exactly as the vault will return it: compact JSON, key order kept."""
+    import orjson
+
+    return orjson.dumps(resource)
+
+
+def _raise_unless_ok(result: TxResult) -> None:
+    """A refused audit event means the data stays in the vault."""
+    if not result.ok:
+        try:
+            code = ErrorCode(result.code)
+        except ValueError:
+            code = ErrorCode.AUDIT_FAILED
+        raise LedgerError(result.message, code)
+
+
+def _public_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "wrapped_keys"}
+
+
+def _access_summary(prepared: PreparedAccess, height: int) -> dict[str, Any]:
+    return {
+        "tx_id": prepared.tx.id,
+        "height": height,
+        "basis": prepared.decision.basis,
+        "consent": prepared.decision.consent_id,
+        "appointment": prepared.decision.appointment_id,
+        "break_glass": prepared.decision.basis == "break_glass",
+    }
+
+
+def _version_chain(store: Any, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Oldest version first: follow `replaces` back, then `superseded_by` forward."""
+    chain = [record]
+    while chain[0].get("replaces"):
+        chain.insert(0, views.record(store, chain[0]["replaces"]))
+    while chain[-1].get("superseded_by"):
+        chain.append(views.record(store, chain[-1]["superseded_by"]))
+    return [_public_record(r) for r in chain]
+
+
+def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FHIR searchset Bundle around exported resources."""
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

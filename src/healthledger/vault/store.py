@@ -1,0 +1,232 @@
+"""The off-chain vault: encrypted record blobs on disk, named by the hash of their ciphertext.
+
+Layout under the vault root::
+
+    blobs/<first 2 hex of blob id>/<blob id>   one finished ciphertext (envelope format)
+    tmp/                                       ciphertexts being written
+    vault.sqlite                               index: blob id, sizes, salted content hash
+
+A blob is written to `tmp/`, fsynced, then renamed to its content address, so a
+crash leaves either the whole blob or none of it under `blobs/`. The vault only
+ever sees ciphertext and data keys handed in by the caller; it stores no key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from healthledger.crypto.envelope import Encryptor, Sealed
+from healthledger.errors import ErrorCode, LedgerError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    blob_id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    ciphertext_size INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+BLOB_ID = re.compile(r"[0-9a-f]{64}")
+SHRED_BLOCK = 256 * 1024
+
+
+class Vault:
+    """Content-addressed encrypted blobs on disk plus a small SQLite index."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "blobs"
+        self._tmp = self.root / "tmp"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._db = _open_index(self.root / "vault.sqlite")
+        # One connection behind one lock: index rows are tiny, file I/O runs outside it.
+        self._lock = threading.Lock()
+
+    def put_stream(self, data_key: bytes, chunks: Iterable[bytes]) -> Sealed:
+        """Encrypt `chunks` into a new blob, holding one chunk at a time in memory."""
+        encryptor = Encryptor(data_key)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(encryptor.update(chunk))
+                handle.write(encryptor.finish())
+                handle.flush()
+                os.fsync(handle.fileno())
+            sealed = encryptor.sealed
+            self._move_into_place(tmp, sealed.blob_id)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._index(sealed)
+        return sealed
+
+    def put_bytes(self, data_key: bytes, plaintext: bytes) -> Sealed:
+        """Encrypt a record held in memory into a new blob."""
+        return self.put_stream(data_key, [plaintext])
+
+    def has(self, blob_id: str) -> bool:
+        """Whether the blob is indexed and its file is present."""
+        return self._row(blob_id) is not None and self._path(blob_id).is_file()
+
+    def info(self, blob_id: str) -> Sealed:
+        """The index entry of a blob: sizes and salted content hash."""
+        row = self._row(blob_id)
+        if row is None:
+            raise _missing(blob_id)
+        size, ciphertext_size, content_hash = row
+        return Sealed(
+            content_hash=str(content_hash),
+            size=int(size),
+            ciphertext_size=int(ciphertext_size),
+            blob_id=blob_id,
+        )
+
+    def read_chunks(self, blob_id: str, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+        """Stream a blob's ciphertext; HASH_MISMATCH after the last chunk if it is not its id.
+
+        BLOB_MISSING is raised by the call itself, before any chunk, so an API can
+        still answer 404 instead of starting a response.
+        """
+        path = self._path(blob_id)
+        if chunk_size <= 0:
+            raise LedgerError("chunk_size must be positive", ErrorCode.MALFORMED)
+        if not path.is_file():
+            raise _missing(blob_id)
+        return _verified_chunks(path, blob_id, chunk_size)
+
+    def shred(self, blob_id: str) -> bool:
+        """Zero, fsync and unlink a blob's file and drop its index row; True if anything went.
+
+        The local half of crypto-shredding: on SSDs and copy-on-write file systems the
+        old bytes may survive overwriting, so destroying every wrapped data key is what
+        makes the record unreadable; this removes the ciphertext as well as it can.
+        """
+        path = self._path(blob_id)
+        removed_file = _zero_and_unlink(path)
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+        return removed_file or cursor.rowcount > 0
+
+    def close(self) -> None:
+        """Close the index, so SQLite checkpoints its WAL into the main file."""
+        with self._lock:
+            self._db.close()
+
+    def _path(self, blob_id: str) -> Path:
+        """Where a blob lives; refuses anything but a blob id before touching the disk."""
+        _require_blob_id(blob_id)
+        return self._blobs / blob_id[:2] / blob_id
+
+    def _row(self, blob_id: str) -> tuple[int, int, str] | None:
+        _require_blob_id(blob_id)
+        with self._lock:
+            row: tuple[int, int, str] | None = self._db.execute(
+                "SELECT size, ciphertext_size, content_hash FROM blobs WHERE blob_id = ?",
+                (blob_id,),
+            ).fetchone()
+        return row
+
+    def _move_into_place(self, tmp: Path, blob_id: str) -> None:
+        target = self._path(blob_id)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+
+    def _index(self, sealed: Sealed) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO blobs"
+                " (blob_id, size, ciphertext_size, content_hash, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    sealed.blob_id,
+                    sealed.size,
+                    sealed.ciphertext_size,
+                    sealed.content_hash,
+                    time.time_ns() // 1_000_000,
+                ),
+            )
+
+
+def _open_index(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def _require_blob_id(blob_id: str) -> None:
+    """Refuse anything but 64 lowercase hex characters (no path can hide in a blob id)."""
+    if not isinstance(blob_id, str) or BLOB_ID.fullmatch(blob_id) is None:
+        raise LedgerError(
+            f"a blob id is 64 lowercase hex characters, not {blob_id!r:.80}",
+            ErrorCode.MALFORMED,
+        )
+
+
+def _verified_chunks(path: Path, blob_id: str, chunk_size: int) -> Iterator[bytes]:
+    """Yield a file's bytes, then check they hash to the blob id they are stored under."""
+    hasher = hashlib.sha256()
+    with _open_blob(path, blob_id) as handle:
+        while chunk := handle.read(chunk_size):
+            hasher.update(chunk)
+            yield chunk
+    if hasher.hexdigest() != blob_id:
+        raise LedgerError(
+            f"blob {blob_id} on disk does not hash to its id: the file was altered",
+            ErrorCode.HASH_MISMATCH,
+        )
+
+
+def _open_blob(path: Path, blob_id: str) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise _missing(blob_id) from None
+
+
+def _zero_and_unlink(path: Path) -> bool:
+    """Overwrite a file with zeros, fsync, unlink; False if there was no file."""
+    try:
+        handle = path.open("r+b")
+    except FileNotFoundError:
+        return False
+    with handle:
+        remaining = os.fstat(handle.fileno()).st_size
+        zeros = bytes(SHRED_BLOCK)
+        while remaining > 0:
+            remaining -= handle.write(zeros[: min(remaining, SHRED_BLOCK)])
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in `path` durable (POSIX keeps it in the directory's inode)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _missing(blob_id: str) -> LedgerError:
+    return LedgerError(f"no blob {blob_id} in the vault", ErrorCode.BLOB_MISSING)

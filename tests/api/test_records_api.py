@@ -1,0 +1,355 @@
+"""Patient records end to end on a real node: add, consent, locate, read, audit, shred.
+
+The authorization matrix of the records issue: each actor's locate and read
+outcome, every denial a 403 with a code and no ciphertext or key in the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import serve_network, stop_node, wait_for
+from healthledger.client.records import Records, verify_copy
+from healthledger.client.sdk import ApiError, Client, Signer
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.crypto.signed_request import sign_request
+from healthledger.errors import LedgerError
+from healthledger.node.home import Home
+
+CHAIN = "records-api"
+ORGS = [
+    ("general-hospital", "hospital", "General Hospital"),
+    ("city-clinic", "clinic", "City Clinic"),
+    ("state-university", "university", "State University"),
+]
+HEART_RATE = {
+    "resourceType": "Observation",
+    "status": "final",
+    "category": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "code": "vital-signs",
+                }
+            ]
+        }
+    ],
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+    "subject": {"reference": "Patient/example"},
+    "effectiveDateTime": "2026-03-02T09:30:00Z",
+    "valueQuantity": {
+        "value": 72,
+        "unit": "beats/minute",
+        "system": "http://unitsofmeasure.org",
+        "code": "/min",
+    },
+}
+CONDITION = {
+    "resourceType": "Condition",
+    "clinicalStatus": {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+        ]
+    },
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]},
+    "subject": {"reference": "Patient/example"},
+    "onsetDateTime": "2024-05-01",
+}
+
+
+@dataclass
+class World:
+    root: Path
+    url: str
+    client: Client
+    org_signers: dict[str, Signer]
+    people: dict[str, KeyPair]
+    records: dict[str, str]
+    consents: dict[str, str]
+
+    def as_(self, name: str) -> Records:
+        return Records(self.client, self.people[name], CHAIN)
+
+    def signer(self, name: str) -> Signer:
+        signer = Signer(self.people[name], CHAIN)
+        signer.sync_nonce(self.client)
+        return signer
+
+    def pid(self, name: str) -> str:
+        return derive_patient_id(self.people[name].key_id)
+
+
+def _ok(report: dict[str, Any]) -> dict[str, Any]:
+    assert report["status"] == "committed" and report["result"]["code"] == "ok", report
+    return report
+
+
+def _enroll(world: World, org: str, member: str, role: str) -> None:
+    keys = KeyPair.generate()
+    world.people[member] = keys
+    payload = {
+        "member_id": member,
+        "name": member,
+        "role": role,
+        "signing_key": keys.key_id,
+        "encryption_key": keys.encryption_public.hex(),
+    }
+    _ok(world.client.submit(world.org_signers[org].sign("member.enroll", payload), wait=True))
+
+
+def _register(world: World, name: str) -> None:
+    keys = KeyPair.generate()
+    world.people[name] = keys
+    tx = Signer(keys, CHAIN).sign(
+        "patient.register", {"encryption_key": keys.encryption_public.hex()}
+    )
+    _ok(world.client.submit(tx, wait=True))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("records") / "net"
+    url, process = serve_network(root, CHAIN, ORGS)
+    home = Home(root)
+    client = Client(url)
+    signers = {org: Signer(load_keypair(home.key_path(org)), CHAIN) for org, _r, _n in ORGS}
+    w = World(root, url, client, signers, {}, {}, {})
+    _enroll(w, "general-hospital", "dr-ada", "practitioner")
+    _enroll(w, "general-hospital", "dr-bob", "practitioner")
+    _enroll(w, "city-clinic", "dr-cy", "practitioner")
+    _enroll(w, "city-clinic", "clerk-dee", "staff")
+    _enroll(w, "state-university", "prof-eve", "researcher")
+    _enroll(w, "state-university", "prof-fay", "researcher")
+    for patient in ("alice", "bruno"):
+        _register(w, patient)
+    ada = w.as_("dr-ada")
+    w.records["hr"] = ada.add(w.pid("alice"), HEART_RATE)["record_id"]
+    w.records["condition"] = ada.add(w.pid("alice"), CONDITION)["record_id"]
+    alice, alice_signer = w.as_("alice"), w.signer("alice")
+    w.consents["cy"] = alice.grant(
+        alice_signer,
+        {"kind": "member", "org": "city-clinic", "member": "city-clinic/dr-cy"},
+        ["treatment"],
+        resource_types=["Observation"],
+    )["consent_id"]
+    w.consents["research"] = alice.grant(
+        alice_signer,
+        {"kind": "role", "org": "state-university", "role": "researcher"},
+        ["research"],
+    )["consent_id"]
+    w.consents["soon"] = alice.grant(
+        alice_signer,
+        {"kind": "member", "org": "state-university", "member": "state-university/prof-fay"},
+        ["treatment"],
+        expires_ms=int(time.time() * 1000) + 1500,
+    )["consent_id"]
+    yield w
+    client.close()
+    stop_node(process)
+
+
+def _denied(call: Any, code: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        call()
+    assert caught.value.status == 403, caught.value.message
+    assert caught.value.remote_code == code
+
+
+def test_patient_reads_own_record_and_the_hash_matches_the_chain(world: World) -> None:
+    copy = world.as_("alice").read(world.records["hr"], "patient_request")
+    assert copy.resource()["code"]["coding"][0]["code"] == "8867-4"
+    assert copy.access["basis"] == "self"
+    verify_copy(copy.record, copy.plaintext, copy.salt)
+    with pytest.raises(LedgerError):
+        verify_copy(copy.record, copy.plaintext + b" ", copy.salt)
+
+
+def test_authorization_matrix(world: World) -> None:
+    hr, condition, alice = world.records["hr"], world.records["condition"], world.pid("alice")
+    # custodian's author, and the custodian organisation itself
+    assert world.as_("dr-ada").read(hr, "treatment").access["basis"] == "author"
+    # consented practitioner: Observations only, for treatment only
+    assert world.as_("dr-cy").read(hr, "treatment").access["basis"] == "consent"
+    located = world.as_("dr-cy").locate(alice, "treatment")["records"]
+    assert [r["id"] for r in located] == [hr]
+    _denied(lambda: world.as_("dr-cy").read(condition, "treatment"), "no_consent")
+    _denied(lambda: world.as_("dr-cy").read(hr, "research"), "no_consent")
+    # same-org unconsented colleague, other org, unrelated staff
+    _denied(lambda: world.as_("dr-bob").read(hr, "treatment"), "no_consent")
+    _denied(lambda: world.as_("dr-bob").locate(alice), "no_consent")
+    _denied(lambda: world.as_("clerk-dee").read(hr, "treatment"), "no_consent")
+    _denied(lambda: world.as_("bruno").read(hr, "treatment"), "no_consent")
+    _denied(lambda: world.as_("bruno").locate(alice), "no_consent")
+    # researcher with a research-purpose role consent
+    assert world.as_("prof-eve").read(condition, "research").access["basis"] == "consent"
+    _denied(lambda: world.as_("prof-eve").read(condition, "treatment"), "no_consent")
+
+
+def test_expired_grantee_is_refused(world: World) -> None:
+    deadline = world.client.state("records", f"consent/{world.consents['soon']}")["value"][
+        "expires_ms"
+    ]
+    # a later block must exist for the ledger's clock to pass the expiry
+    while world.client.block()["header"]["time_ms"] <= deadline:
+        _register(world, f"tick-{time.monotonic_ns()}")
+    _denied(lambda: world.as_("prof-fay").read(world.records["hr"], "treatment"), "consent_expired")
+
+
+def test_revocation_takes_effect_from_the_next_block(world: World) -> None:
+    alice = world.as_("alice")
+    consent = alice.grant(
+        world.signer("alice"), {"kind": "org", "org": "city-clinic"}, ["operations"]
+    )["consent_id"]
+    clerk = world.as_("clerk-dee")
+    assert clerk.read(world.records["condition"], "operations").access["consent"] == consent
+    receipt = alice.revoke(world.signer("alice"), consent, "moved away")
+    assert receipt["tx"]["type"] == "consent.revoke" and receipt["proof"]
+    _denied(lambda: clerk.read(world.records["condition"], "operations"), "consent_revoked")
+
+
+def test_denials_release_no_ciphertext_or_key(world: World) -> None:
+    target = f"/v1/records/{world.records['hr']}/read"
+    body = b'{"purpose":"treatment"}'
+    import hashlib
+
+    headers = sign_request(
+        world.people["dr-bob"], CHAIN, "POST", target, hashlib.sha256(body).hexdigest()
+    )
+    response = httpx.post(world.url + target, content=body, headers=headers)
+    assert response.status_code == 403
+    assert set(response.json()) == {"error"}
+    assert "ciphertext" not in response.text and "wrapped" not in response.text
+
+
+def test_unsigned_replayed_and_expired_requests_are_refused(world: World) -> None:
+    target = f"/v1/records?patient={world.pid('alice')}"
+    assert httpx.get(world.url + target).status_code == 401
+    headers = sign_request(world.people["alice"], CHAIN, "GET", target)
+    assert httpx.get(world.url + target, headers=headers).status_code == 200
+    replay = httpx.get(world.url + target, headers=headers)
+    assert (replay.status_code, replay.json()["error"]["code"]) == (401, "request_replayed")
+    old = sign_request(
+        world.people["alice"], CHAIN, "GET", target, time_ms=int(time.time() * 1000) - 120_000
+    )
+    stale = httpx.get(world.url + target, headers=old)
+    assert (stale.status_code, stale.json()["error"]["code"]) == (401, "request_expired")
+    forged = dict(headers, **{"x-hl-nonce": "0" * 32})
+    assert httpx.get(world.url + target, headers=forged).status_code == 401
+
+
+def test_every_read_is_audited_once_and_break_glass_is_flagged(world: World) -> None:
+    alice = world.as_("alice")
+    before = len(alice.audit(world.pid("alice"))["events"])
+    world.as_("dr-cy").read(world.records["hr"], "treatment")
+    _denied(lambda: world.as_("dr-bob").read(world.records["condition"], "treatment"), "no_consent")
+    copy = world.as_("dr-bob").read(
+        world.records["condition"],
+        "emergency",
+        break_glass_reason="unconscious in the ER, allergies unknown",
+    )
+    assert copy.access["break_glass"] is True
+    audit = alice.audit(world.pid("alice"))
+    assert len(audit["events"]) == before + 2
+    assert audit["break_glass"][0]["reader"]["id"] == "general-hospital/dr-bob"
+    assert audit["break_glass"][0]["reason"].startswith("unconscious")
+    fhir = alice.audit(world.pid("alice"), fhir=True)
+    assert (
+        fhir["resourceType"] == "Bundle"
+        and fhir["entry"][0]["resource"]["resourceType"] == "AuditEvent"
+    )
+    _denied(lambda: world.as_("dr-cy").audit(world.pid("alice")), "unauthorized")
+
+
+def test_consents_export_as_fhir(world: World) -> None:
+    bundle = world.as_("alice").consents(world.pid("alice"), fhir=True)
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert kinds == {"Consent"} and bundle["total"] >= 3
+
+
+def test_representative_grants_and_reads_within_their_powers(world: World) -> None:
+    alice = world.as_("alice")
+    appointment = alice.appoint(
+        world.signer("alice"),
+        world.pid("bruno"),
+        "proxy",
+        ["read", "grant"],
+        int(time.time() * 1000) + 3_600_000,
+    )["appointment_id"]
+    bruno = world.as_("bruno")
+    assert bruno.read(world.records["hr"], "patient_request").access["basis"] == "representative"
+    report = bruno.grant(
+        world.signer("bruno"),
+        {"kind": "member", "org": "general-hospital", "member": "general-hospital/dr-bob"},
+        ["treatment"],
+        patient=world.pid("alice"),
+        appointment_id=appointment,
+    )
+    assert report["result"]["code"] == "ok"
+    assert world.as_("dr-bob").read(world.records["hr"], "treatment").access["basis"] == "consent"
+    # revoking needs the 'revoke' power, which bruno was not given
+    with pytest.raises(LedgerError):
+        bruno.revoke(world.signer("bruno"), report["consent_id"], appointment_id=appointment)
+
+
+def test_correction_and_crypto_shredding(world: World, tmp_path: Path) -> None:
+    ada, alice = world.as_("dr-ada"), world.as_("alice")
+    original = ada.add(world.pid("alice"), HEART_RATE)["record_id"]
+    copy = alice.read(original, "patient_request")
+    history = alice.history(original)
+    assert [v["id"] for v in history["versions"]] == [original]
+    certificate = alice.shred(world.signer("alice"), original, "patient request")
+    assert certificate["tx"]["type"] == "record.shred"
+    record = world.client.verified_state("records", f"record/{original}")
+    assert record["status"] == "shredded" and record["wrapped_keys"] is None
+    assert record["content_hash"] == copy.record["content_hash"]
+    with pytest.raises(ApiError) as caught:
+        alice.read(original, "patient_request")
+    assert caught.value.status == 410
+    blob = world.root / "data" / "vault" / "blobs" / record["blob_id"][:2] / record["blob_id"]
+    wait_for(lambda: not blob.exists(), timeout=10)
+
+
+def test_a_correction_points_to_the_version_it_replaces(world: World) -> None:
+    """Corrections are added by the custodian through `record.add` with `replaces`."""
+    original = world.as_("dr-ada").add(world.pid("alice"), CONDITION)["record_id"]
+    hospital = world.org_signers["general-hospital"]
+    hospital.sync_nonce(world.client)
+    entry = world.client.state("records", f"record/{original}")["value"]
+    corrected = dict(entry)
+    payload = {
+        "record_id": "rec-" + "c" * 24,
+        "patient": entry["patient"],
+        "resource_type": entry["resource_type"],
+        "code": entry["code"],
+        "date": entry["date"],
+        "media_type": entry["media_type"],
+        "content_hash": entry["content_hash"],
+        "blob_id": entry["blob_id"],
+        "size": entry["size"],
+        "wrapped_keys": corrected["wrapped_keys"],
+        "replaces": original,
+    }
+    _ok(world.client.submit(hospital.sign("record.add", payload), wait=True))
+    versions = world.as_("alice").history(original)["versions"]
+    assert [v["id"] for v in versions] == [original, "rec-" + "c" * 24]
+    assert versions[0]["status"] == "superseded"
+
+
+def test_large_file_streams_through_the_vault(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "sample.vcf"
+    with path.open("wb") as handle:
+        for i in range(40_000):
+            handle.write(f"chr1\t{1000 + i}\t.\tA\tG\t50\tPASS\tDP={i % 90}\n".encode())
+    added = world.as_("dr-ada").add_file(world.pid("alice"), "vcf", "2026-01-15", path)
+    out = tmp_path / "back.vcf"
+    copy = world.as_("alice").read_to_file(added["record_id"], "patient_request", out)
+    assert out.read_bytes() == path.read_bytes()
+    assert copy.record["media_type"] == "text/vcf" or copy.record["media_type"].endswith("vcf")
