@@ -16,14 +16,17 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.api.serve import serve
+from healthledger.cli.demo_records import demographics, records_story
 from healthledger.cli.demo_supply import supply_story
 from healthledger.cli.output import Advance, emit, fail, progress_bar
+from healthledger.cli.synthetic import SyntheticPatient, synthetic_patients
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import DEFAULT_PORT, Home, init_home
 from healthledger.node.node import Node, submit_and_wait
+from healthledger.node.records import RecordService
 
 CHAIN_ID = "healthledger-demo"
 ORGS = [
@@ -64,6 +67,7 @@ class DemoUser:
     key_file: str
     key_id: str
     patient_id: str | None = None
+    demographics: dict[str, Any] | None = None
 
 
 class DemoBuilder:
@@ -112,7 +116,8 @@ def build_demo(directory: Path, total_txs: int, progress: Advance | None = None)
         _rotate_and_revoke(builder)
         refused = _show_refusals(builder)
         supply = supply_story(builder)
-        _register_patients(builder, max(10, total_txs - builder.count), progress)
+        people = _register_patients(builder, max(20, total_txs - builder.count), progress)
+        records = records_story(builder, RecordService(node), people)
         users_path = directory / "demo-users.json"
         users_path.write_text(json.dumps([asdict(u) for u in builder.users], indent=2) + "\n")
         info = node.app.info()
@@ -124,6 +129,7 @@ def build_demo(directory: Path, total_txs: int, progress: Advance | None = None)
             "transactions": builder.count,
             "refused_examples": refused,
             "supply": supply,
+            "records": records,
             "users": str(users_path),
         }
     finally:
@@ -232,7 +238,12 @@ def _show_refusals(builder: DemoBuilder) -> list[dict[str, Any]]:
     return builder.run(attempts)
 
 
-def _register_patients(builder: DemoBuilder, count: int, progress: Advance | None) -> None:
+def _register_patients(
+    builder: DemoBuilder, count: int, progress: Advance | None
+) -> list[tuple[str, SyntheticPatient]]:
+    """Register patients; the first 20 get synthetic demographics in demo-users.json."""
+    people = synthetic_patients(20, seed=2026)
+    named: list[tuple[str, SyntheticPatient]] = []
     batch: list[Transaction] = []
     for index in range(count):
         name = f"patient-{index + 1:04d}"
@@ -242,16 +253,19 @@ def _register_patients(builder: DemoBuilder, count: int, progress: Advance | Non
                 "patient.register", {"encryption_key": patient.keys.encryption_public.hex()}
             )
         )
-        if index < 20:
+        if index < len(people):
+            person = people[index]
+            named.append((name, person))
             builder.users.append(
                 DemoUser(
-                    f"Patient {index + 1}",
+                    f"{person.given} {person.family}",
                     "patient",
                     "patient",
                     None,
                     str(builder.home.key_path(name)),
                     patient.key_id,
                     derive_patient_id(patient.key_id),
+                    demographics(person),
                 )
             )
         if len(batch) == 100 or index == count - 1:
@@ -259,6 +273,7 @@ def _register_patients(builder: DemoBuilder, count: int, progress: Advance | Non
             batch = []
             if progress is not None:
                 progress(index + 1, count)
+    return named
 
 
 def register(app: typer.Typer) -> None:

@@ -299,11 +299,12 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, demo, supply
+    from healthledger.cli import bench, demo, records, supply
 
     demo.register(app)
     bench.register(app)
     supply.register(app)
+    records.register(app)
 
 
 def main() -> None:

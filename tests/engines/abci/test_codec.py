@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from abci_install import install_cometbft
 
 from healthledger.engines.abci.codec import (
     FrameDecoder,
@@ -30,7 +31,8 @@ VECTORS = [
 
 @pytest.fixture(scope="module")
 def types() -> Any:
-    """The generated classes (the single-node test's fixture builds them if missing)."""
+    """The generated classes (built by scripts/install-cometbft if missing)."""
+    install_cometbft()
     return abci_types()
 
 

@@ -10,21 +10,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+from abci_install import install_cometbft
 
 from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
@@ -35,9 +37,6 @@ from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import Home, init_home
 
-REPO = Path(__file__).resolve().parents[3]
-INSTALL = REPO / "scripts" / "install-cometbft"
-COMETBFT = REPO / ".tools" / "cometbft-v0.38.25" / "bin" / "cometbft"
 CHAIN = "abci-single"
 T = TypeVar("T")
 
@@ -45,16 +44,7 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 def cometbft() -> Path:
     """The pinned binary and protobuf classes, built by the project's own script."""
-    result = subprocess.run(
-        [str(INSTALL)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHON": sys.executable},
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/install-cometbft failed:\n{result.stdout}\n{result.stderr}")
-    return COMETBFT
+    return install_cometbft()
 
 
 def poll(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
@@ -239,12 +229,19 @@ def commit_tx(net: Network, tx: Transaction) -> int:
     return int(result["height"])
 
 
-def state_root_at(net: Network, height: int) -> str:
+@contextmanager
+def ledger(net: Network) -> Iterator[Store]:
+    """Our node's database, read-only, while the ABCI server may be writing it."""
     store = Store(net.home.db_path, readonly=True)
     try:
-        return store.header(height).state_root
+        yield store
     finally:
         store.close()
+
+
+def state_root_at(net: Network, height: int) -> str:
+    with ledger(net) as store:
+        return store.header(height).state_root
 
 
 def assert_app_hash_is_state_root(net: Network, height: int) -> None:
@@ -261,6 +258,21 @@ def assert_app_hash_is_state_root(net: Network, height: int) -> None:
     assert header["app_hash"].lower() == state_root_at(net, height)
 
 
+def latest_height(net: Network) -> int:
+    return int(net.rpc("status")["sync_info"]["latest_block_height"])
+
+
+def wait_until_synced(net: Network, at_least: int) -> int:
+    """The height once CometBFT and our ledger (per Info) agree on it, at or above `at_least`."""
+
+    def synced() -> int | None:
+        latest = latest_height(net)
+        app_height = int(net.rpc("abci_info")["response"]["last_block_height"])
+        return latest if latest >= at_least and app_height == latest else None
+
+    return poll(synced, f"CometBFT and the ledger to agree at height {at_least} or above")
+
+
 def test_cometbft_commits_our_transactions_and_resumes_after_kill_9(
     network: Network, cometbft: Path
 ) -> None:
@@ -274,29 +286,52 @@ def test_cometbft_commits_our_transactions_and_resumes_after_kill_9(
     first = enrol(signer, "nurse-1")
     height = commit_tx(network, first)
     assert_app_hash_is_state_root(network, height)
-    store = Store(network.home.db_path, readonly=True)
-    try:
+    with ledger(network) as store:
         stored = store.tx(first.id)
         assert (stored.height, stored.result.ok) == (height, True)
         assert sum(store.header(h).tx_count for h in range(1, store.last_height() + 1)) == 1
-    finally:
-        store.close()
     with pytest.raises(RpcError):
         network.rpc("tx", hash=base64.b64encode(hashlib.sha256(garbage).digest()).decode())
 
-    before = int(network.rpc("status")["sync_info"]["latest_block_height"])
+    before = latest_height(network)
     network.kill()
     network.start(cometbft)
-
-    def resumed() -> int | None:
-        status = network.rpc("status")["sync_info"]
-        app = network.rpc("abci_info")["response"]
-        latest = int(status["latest_block_height"])
-        return latest if latest >= before and int(app["last_block_height"]) == latest else None
-
-    assert poll(resumed, "CometBFT to resume after the restart") >= before
+    assert wait_until_synced(network, before) >= before
     second = enrol(signer, "nurse-2")
     second_height = commit_tx(network, second)
     assert second_height > height
     assert_app_hash_is_state_root(network, second_height)
     assert network.stop() == 0, network.logs()
+
+
+def test_cometbft_replays_to_a_ledger_that_lost_blocks(network: Network, cometbft: Path) -> None:
+    """Info reports an older height: CometBFT re-executes the missing blocks, same app hashes."""
+    signer = Signer.from_file(network.home.key_path("acme-insurance"), CHAIN)
+    first_height = commit_tx(network, enrol(signer, "clerk-1"))
+    assert_app_hash_is_state_root(network, first_height)
+    backup = network.root / "ledger-backup.sqlite"
+    with (
+        closing(sqlite3.connect(f"file:{network.home.db_path}?mode=ro", uri=True)) as live,
+        closing(sqlite3.connect(backup)) as copy,
+    ):
+        live.backup(copy)
+    second = enrol(signer, "clerk-2")
+    second_height = commit_tx(network, second)
+    assert_app_hash_is_state_root(network, second_height)
+    root_before = state_root_at(network, second_height)
+    before = latest_height(network)
+
+    network.kill()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{network.home.db_path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, network.home.db_path)
+    with ledger(network) as store:
+        assert store.last_height() < second_height
+    network.start(cometbft)
+
+    assert wait_until_synced(network, before) >= before
+    with ledger(network) as store:
+        assert store.tx(second.id).height == second_height
+    assert state_root_at(network, second_height) == root_before
+    third_height = commit_tx(network, enrol(signer, "clerk-3"))
+    assert_app_hash_is_state_root(network, third_height)

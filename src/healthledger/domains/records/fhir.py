@@ -108,7 +108,8 @@ class _Fields:
     date: tuple[str, ...]
 
 
-# Attribute paths into the R4B models ("type.0" is the first item of a list).
+# Attribute paths into the R4B models: "type.0" is the first item of a list, "#" follows a
+# local reference ("#med1") to the contained resource it names.
 _FIELDS: Mapping[str, _Fields] = MappingProxyType(
     {
         "Observation": _Fields(
@@ -116,10 +117,12 @@ _FIELDS: Mapping[str, _Fields] = MappingProxyType(
         ),
         "Condition": _Fields(("code",), ("onsetDateTime", "onsetPeriod.start", "recordedDate")),
         "MedicationStatement": _Fields(
-            ("medicationCodeableConcept",),
+            ("medicationCodeableConcept", "medicationReference.#.code"),
             ("effectiveDateTime", "effectivePeriod.start", "dateAsserted"),
         ),
-        "MedicationRequest": _Fields(("medicationCodeableConcept",), ("authoredOn",)),
+        "MedicationRequest": _Fields(
+            ("medicationCodeableConcept", "medicationReference.#.code"), ("authoredOn",)
+        ),
         "DiagnosticReport": _Fields(
             ("code",), ("effectiveDateTime", "effectivePeriod.start", "issued")
         ),
@@ -222,10 +225,22 @@ def _record_type(resource: dict[str, Any]) -> str:
 # --- summary -------------------------------------------------------------------------------
 
 
+def _contained(model: object, reference: object) -> object:
+    target = getattr(reference, "reference", None)
+    if not isinstance(target, str) or not target.startswith("#"):
+        return None
+    for resource in getattr(model, "contained", None) or ():
+        if getattr(resource, "id", None) == target[1:]:
+            return resource
+    return None
+
+
 def _at(model: object, path: str) -> object:
     value = model
     for step in path.split("."):
-        if isinstance(value, list):
+        if step == "#":
+            value = _contained(model, value)
+        elif isinstance(value, list):
             value = value[int(step)] if int(step) < len(value) else None
         else:
             value = getattr(value, step, None)

@@ -1,0 +1,188 @@
+"""The demo's patient-records story: synthetic FHIR records, consents, reads, a break-glass.
+
+Runs in-process through the node's own vault service, the same code the REST
+API calls: records are validated, encrypted into the vault and registered;
+patients grant and revoke consent; practitioners read under consent; a nurse
+breaks the glass in an emergency; and a read without consent is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from healthledger.cli.synthetic import SyntheticPatient, patient_resource, synthetic_records
+from healthledger.client.sdk import Signer
+from healthledger.crypto.keys import derive_patient_id
+from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.errors import LedgerError
+from healthledger.ledger.transaction import Transaction
+from healthledger.node.node import submit_and_wait
+from healthledger.node.records import PreparedAccess, RecordService
+
+STORY_PATIENTS = 12
+RECORDS_PER_PATIENT = 6
+YEAR_MS = 365 * 86_400_000
+
+
+class Runner(Protocol):
+    signers: dict[str, Signer]
+
+    def run(self, txs: list[Transaction]) -> list[dict[str, Any]]: ...
+
+
+def records_story(
+    runner: Runner, service: RecordService, patients: list[tuple[str, SyntheticPatient]]
+) -> dict[str, Any]:
+    """`patients` pairs a demo key name with its synthetic demographics."""
+    cast = patients[:STORY_PATIENTS]
+    record_ids = _add_records(runner, service, cast)
+    first, second, third, fourth = (
+        derive_patient_id(runner.signers[n].key_id) for n, _p in cast[:4]
+    )
+    now = service.store.header(service.store.last_height()).time_ms
+    consents = {
+        "house_treats_first": _grant(
+            runner,
+            cast[0][0],
+            first,
+            {"kind": "member", "org": "riverside-clinic", "member": "riverside-clinic/dr-house"},
+            ["treatment"],
+            ["Observation", "Condition"],
+            now,
+        ),
+        "sponsor_research_second": _grant(
+            runner,
+            cast[1][0],
+            second,
+            {"kind": "role", "org": "cure-sponsor", "role": "researcher"},
+            ["research"],
+            [],
+            now,
+        ),
+        "lab_operations_third": _grant(
+            runner, cast[2][0], third, {"kind": "org", "org": "northlab"}, ["operations"], [], now
+        ),
+    }
+    runner.run(
+        [
+            runner.signers[cast[2][0]].sign(
+                "consent.revoke",
+                {"consent_id": consents["lab_operations_third"], "reason": "changed my mind"},
+            )
+        ]
+    )
+    reads = [
+        _read(runner, service, "dr-house", _first_of(service, first, "Observation"), "treatment"),
+        _read(runner, service, cast[0][0], record_ids[cast[0][0]][0], "patient_request"),
+        _read(runner, service, "res-patel", record_ids[cast[1][0]][1], "research"),
+        _read(
+            runner,
+            service,
+            "nurse-joy",
+            record_ids[cast[3][0]][1],
+            "emergency",
+            "patient unconscious in the emergency department",
+        ),
+        _read(runner, service, "tech-lee", record_ids[cast[2][0]][0], "operations"),
+    ]
+    return {
+        "records": sum(len(ids) for ids in record_ids.values()),
+        "patients_with_records": len(cast),
+        "consents": consents,
+        "reads": reads,
+        "break_glass_patient": fourth,
+    }
+
+
+def _add_records(
+    runner: Runner, service: RecordService, cast: list[tuple[str, SyntheticPatient]]
+) -> dict[str, list[str]]:
+    """Each patient's file: a Patient resource and a realistic mix, written by their clinician."""
+    ids: dict[str, list[str]] = {}
+    for index, (name, person) in enumerate(cast):
+        patient = derive_patient_id(runner.signers[name].key_id)
+        author_name = "dr-grey" if index % 2 == 0 else "dr-house"
+        author = service.authenticate(*_request(runner, author_name, service, "POST", "/demo"))[1]
+        resources = [
+            patient_resource(person, patient),
+            *synthetic_records(person, f"Patient/{patient}", RECORDS_PER_PATIENT, seed=index),
+        ]
+        prepared = [service.prepare_add_resource(author, patient, r) for r in resources]
+        reports = submit_and_wait(service.node, [p.tx for p in prepared])
+        ids[name] = []
+        for item, report in zip(prepared, reports, strict=True):
+            if isinstance(report, LedgerError):
+                raise report
+            ids[name].append(service.finish_add(item, *report)["record_id"])
+    return ids
+
+
+def _request(
+    runner: Runner, who: str, service: RecordService, method: str, target: str
+) -> tuple[dict[str, str], str, str, str]:
+    headers = sign_request(runner.signers[who].keys, service.chain_id, method, target)
+    return headers, method, target, body_hash(b"")
+
+
+def _grant(
+    runner: Runner,
+    name: str,
+    patient: str,
+    grantee: dict[str, Any],
+    purposes: list[str],
+    types: list[str],
+    now: int,
+) -> str:
+    consent_id = "cns-" + secrets.token_hex(12)
+    payload = {
+        "consent_id": consent_id,
+        "patient": patient,
+        "grantee": grantee,
+        "purposes": purposes,
+        "resource_types": types,
+        "expires_ms": now + YEAR_MS,
+    }
+    (report,) = runner.run([runner.signers[name].sign("consent.grant", payload)])
+    if report.get("code") != "ok":
+        raise LedgerError(f"demo consent refused: {report}")
+    return consent_id
+
+
+def _first_of(service: RecordService, patient: str, resource_type: str) -> str:
+    from healthledger.app.record_views import patient_file
+
+    with service.store.snapshot():
+        records = patient_file(service.store, patient).records
+    return str(next(r["id"] for r in records if r["resource_type"] == resource_type))
+
+
+def _read(
+    runner: Runner,
+    service: RecordService,
+    who: str,
+    record_id: str,
+    purpose: str,
+    break_glass: str | None = None,
+) -> dict[str, Any]:
+    """One audited read as the vault serves it; a refusal is part of the story."""
+    request, reader = service.authenticate(
+        *_request(runner, who, service, "POST", f"/v1/records/{record_id}/read")
+    )
+    try:
+        prepared: PreparedAccess = service.prepare_read(
+            request, reader, record_id, purpose, break_glass
+        )
+    except LedgerError as refusal:
+        return {"reader": reader.id, "record": record_id, "refused": refusal.to_dict()}
+    (report,) = submit_and_wait(service.node, [prepared.tx])
+    if isinstance(report, LedgerError):
+        raise report
+    view = service.finish_read(prepared, *report)
+    return {"reader": reader.id, "record": record_id, **view["access"]}
+
+
+def demographics(person: SyntheticPatient) -> dict[str, Any]:
+    """What demo-users.json says of a patient so a user can act as them."""
+    return asdict(person)

@@ -1,0 +1,304 @@
+"""`healthledger records|consent|audit ...`: patient records from the command line.
+
+Every command acts as the person whose key file is given with `--key`: a
+practitioner adds and reads, a patient grants, revokes, reads their own and
+audits who read them. Reads decrypt on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from healthledger.cli.output import emit, fail
+from healthledger.client.records import Records, verify_copy
+from healthledger.client.sdk import Client, Signer
+from healthledger.crypto.keys import load_keypair
+from healthledger.errors import LedgerError, MalformedInput
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
+KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the person acting.")]
+PurposeOpt = Annotated[
+    str,
+    typer.Option(
+        help="treatment, payment, research, emergency, operations, public_health, patient_request"
+    ),
+]
+DEFAULT_URL = "http://127.0.0.1:8700"
+DAY_MS = 86_400_000
+
+records_app = typer.Typer(help="Patient records: add, locate, read, history.", no_args_is_help=True)
+consent_app = typer.Typer(help="A patient's consents: grant, revoke, list.", no_args_is_help=True)
+audit_app = typer.Typer(help="Accounting of disclosures.", no_args_is_help=True)
+
+
+@contextmanager
+def _acting(url: str, key: Path, as_json: bool) -> Iterator[Records]:
+    """Records operations as the key's holder; any error leaves with its code."""
+    try:
+        with Client(url) as client:
+            yield Records(client, load_keypair(key))
+    except LedgerError as exc:
+        fail(exc, as_json)
+    except OSError as exc:
+        fail(MalformedInput(str(exc)), as_json)
+
+
+def _signer(records: Records) -> Signer:
+    signer = Signer(records.keys, records.chain_id)
+    signer.sync_nonce(records.client)
+    return signer
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise MalformedInput(f"{path} is not JSON: {exc}") from exc
+
+
+@records_app.command("add")
+def add(
+    key: KeyOpt,
+    patient: Annotated[str, typer.Option(help="Patient pseudonym (pat_…).")],
+    resource: Annotated[Path | None, typer.Option(help="A FHIR R4 resource (JSON file).")] = None,
+    file: Annotated[Path | None, typer.Option(help="A large file to stream instead.")] = None,
+    kind: Annotated[
+        str, typer.Option(help="With --file: vcf, fastq, bam, dicom, pdf, other.")
+    ] = "other",
+    date: Annotated[str, typer.Option(help="With --file: clinical date YYYY-MM-DD.")] = "",
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a record for a patient: the node validates, encrypts and registers it."""
+    with _acting(url, key, as_json) as records:
+        if (resource is None) == (file is None):
+            raise MalformedInput("give either --resource FILE.json or --file FILE")
+        if resource is not None:
+            added = records.add(patient, _load_json(resource))
+        else:
+            assert file is not None
+            added = records.add_file(patient, kind, date or time.strftime("%Y-%m-%d"), file)
+        emit(added, as_json)
+
+
+@records_app.command("locate")
+def locate(
+    key: KeyOpt,
+    patient: Annotated[str, typer.Argument(help="Patient pseudonym (pat_…).")],
+    purpose: Annotated[
+        str | None, typer.Option(help="Only records consented for this purpose.")
+    ] = None,
+    break_glass: Annotated[
+        str | None, typer.Option(help="Emergency search; give the reason.")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where has this patient been treated? Only what the caller's consent allows."""
+    with _acting(url, key, as_json) as records:
+        purpose = "emergency" if break_glass and purpose is None else purpose
+        emit(records.locate(patient, purpose, break_glass), as_json)
+
+
+@records_app.command("get")
+def get(
+    key: KeyOpt,
+    record_id: Annotated[str | None, typer.Argument(help="Record id (rec-…).")] = None,
+    purpose: PurposeOpt = "treatment",
+    out: Annotated[Path | None, typer.Option(help="Write the decrypted record here.")] = None,
+    break_glass: Annotated[
+        str | None, typer.Option(help="Emergency read; give the reason.")
+    ] = None,
+    all_records: Annotated[
+        bool, typer.Option("--all", help="Right of access: every own record.")
+    ] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a record (audited): decrypt here, check its hash and the access receipt."""
+    with _acting(url, key, as_json) as records:
+        if all_records:
+            emit(
+                {"records": [_copy_view(c) for c in records.pull_all(records.patient_id)]}, as_json
+            )
+            return
+        if record_id is None:
+            raise MalformedInput("name a record id, or use --all")
+        if out is not None and break_glass is None:
+            copy = records.read_to_file(record_id, purpose, out)
+            emit({**_copy_view(copy), "written": str(out)}, as_json)
+            return
+        copy = records.read(record_id, "emergency" if break_glass else purpose, break_glass)
+        if out is not None:
+            out.write_bytes(copy.plaintext)
+        emit({**_copy_view(copy), "content": _content(copy.plaintext)}, as_json)
+
+
+def _copy_view(copy: Any) -> dict[str, Any]:
+    return {
+        "record": copy.record,
+        "salt": copy.salt.hex(),
+        "access": copy.access,
+        "receipt_verified": True,
+    }
+
+
+def _content(plaintext: bytes) -> Any:
+    try:
+        return json.loads(plaintext)
+    except ValueError:
+        return f"<{len(plaintext)} bytes>"
+
+
+@records_app.command("verify-copy")
+def verify_copy_cmd(
+    record_id: Annotated[str, typer.Argument(help="Record id (rec-…).")],
+    file: Annotated[Path, typer.Option(help="The copy you hold.")],
+    salt: Annotated[str, typer.Option(help="The salt printed when you read the record.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove a copy is the exact version registered on the chain (hash + state proof)."""
+    try:
+        with Client(url) as client:
+            record = client.verified_state("records", f"record/{record_id}")
+        if record is None:
+            raise LedgerError(f"no record {record_id}")
+        verify_copy(record, file.read_bytes(), bytes.fromhex(salt))
+    except (LedgerError, OSError, ValueError) as exc:
+        fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
+    emit({"ok": True, "record": record_id, "added_height": record["added_height"]}, as_json)
+
+
+@records_app.command("history")
+def history(
+    key: KeyOpt,
+    record_id: Annotated[str, typer.Argument(help="Record id (rec-…).")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A record's versions (corrections) and every access to it."""
+    with _acting(url, key, as_json) as records:
+        emit(records.history(record_id), as_json)
+
+
+@records_app.command("shred")
+def shred(
+    key: KeyOpt,
+    record_id: Annotated[str, typer.Argument(help="Record id (rec-…).")],
+    reason: Annotated[str, typer.Option(help="Why the record is erased.")] = "erasure request",
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Crypto-shred a record; prints the deletion certificate (the proven tombstone)."""
+    with _acting(url, key, as_json) as records:
+        emit(records.shred(_signer(records), record_id, reason), as_json)
+
+
+def _grantee(org: str, member: str | None, role: str | None) -> dict[str, Any]:
+    if member is not None and role is not None:
+        raise MalformedInput("give --member or --role, not both")
+    if member is not None:
+        return {"kind": "member", "org": org, "member": f"{org}/{member}"}
+    if role is not None:
+        return {"kind": "role", "org": org, "role": role}
+    return {"kind": "org", "org": org}
+
+
+@consent_app.command("grant")
+def grant(
+    key: KeyOpt,
+    org: Annotated[str, typer.Option(help="The organisation granted access.")],
+    member: Annotated[
+        str | None, typer.Option(help="Only this person of the organisation.")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option(help="Only this role within the organisation.")
+    ] = None,
+    purpose: Annotated[list[str] | None, typer.Option(help="Purpose of use (repeatable).")] = None,
+    resource_type: Annotated[
+        list[str] | None, typer.Option(help="FHIR type in scope (repeatable).")
+    ] = None,
+    record: Annotated[
+        list[str] | None, typer.Option(help="Record id in scope (repeatable).")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Days until the consent expires.")] = 365,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grant access to an organisation, a person, or a role within an organisation."""
+    if purpose is None:
+        purpose = ["treatment"]
+    with _acting(url, key, as_json) as records:
+        report = records.grant(
+            _signer(records),
+            _grantee(org, member, role),
+            purpose or ["treatment"],
+            int(time.time() * 1000) + days * DAY_MS,
+            resource_type or [],
+            record or [],
+        )
+        _require_ok(report)
+        emit(report, as_json)
+
+
+@consent_app.command("revoke")
+def revoke(
+    key: KeyOpt,
+    consent_id: Annotated[str, typer.Argument(help="Consent id (cns-…).")],
+    reason: Annotated[str, typer.Option(help="Why (kept on the chain).")] = "",
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a consent from the next block; prints the revocation receipt."""
+    with _acting(url, key, as_json) as records:
+        emit(records.revoke(_signer(records), consent_id, reason), as_json)
+
+
+@consent_app.command("list")
+def list_consents(
+    key: KeyOpt,
+    patient: Annotated[str | None, typer.Argument(help="Patient (default: the key's own).")] = None,
+    fhir: Annotated[bool, typer.Option(help="As FHIR Consent resources.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A patient's consents (for the patient or their representative)."""
+    with _acting(url, key, as_json) as records:
+        emit(records.consents(patient or records.patient_id, fhir), as_json)
+
+
+@audit_app.command("patient")
+def audit_patient(
+    key: KeyOpt,
+    patient: Annotated[str | None, typer.Argument(help="Patient (default: the key's own).")] = None,
+    fhir: Annotated[bool, typer.Option(help="As FHIR AuditEvent resources.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every access to a patient's records: who, when, why, under which consent."""
+    with _acting(url, key, as_json) as records:
+        emit(records.audit(patient or records.patient_id, fhir), as_json)
+
+
+def _require_ok(report: dict[str, Any]) -> None:
+    result = report.get("result", {})
+    if result.get("code") != "ok":
+        raise LedgerError(result.get("message", "not committed"))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(records_app, name="records")
+    app.add_typer(consent_app, name="consent")
+    app.add_typer(audit_app, name="audit")
+
+
+__all__ = ["register"]
