@@ -18,7 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 BASE_DATE = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-RECORD_YEARS = 3  # records fall within this many years before BASE_DATE
+RECORD_YEARS = 3  # routine records fall within this many years before BASE_DATE
+ONSET_YEARS = 12  # and chronic conditions began within this many
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -258,11 +259,11 @@ def _recent(rng: random.Random) -> datetime:
 
 
 def _onset(rng: random.Random, patient: SyntheticPatient) -> datetime:
-    """When a chronic condition began: in adulthood, at least a year before BASE_DATE."""
+    """When a chronic condition began: in adulthood, within ONSET_YEARS before BASE_DATE."""
     born = datetime.combine(date.fromisoformat(patient.birth_date), BASE_DATE.timetz())
-    adult = born + timedelta(days=18 * 365)
-    span = (BASE_DATE - timedelta(days=365) - adult).days
-    onset = adult + timedelta(days=rng.randrange(max(span, 1)))
+    earliest = max(born + timedelta(days=18 * 365), BASE_DATE - timedelta(days=ONSET_YEARS * 365))
+    span = (BASE_DATE - timedelta(days=365) - earliest).days
+    onset = earliest + timedelta(days=rng.randrange(max(span, 1)))
     return min(onset, BASE_DATE - timedelta(days=90))  # an 18-year-old's began recently
 
 
@@ -638,7 +639,7 @@ def small_observation(subject_ref: str, index: int) -> dict[str, Any]:
         "subject": {"reference": subject_ref},
         "effectiveDateTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "valueQuantity": {
-            "value": 52 + index * 7 % 49,
+            "value": 52 + index * 7 % 47,
             "unit": "beats/minute",
             "system": UCUM,
             "code": "/min",

@@ -23,7 +23,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.resource import Resource
-from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 
 from healthledger.errors import ErrorCode, LedgerError
@@ -181,13 +180,13 @@ def _reject_nulls(resource: dict[str, Any]) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if item is None:
-                    _fail(f"{where}{key}: null is not allowed in FHIR JSON")
+                    _fail(_shorten(f"{where}{key}: null is not allowed in FHIR JSON"))
                 pending.append((f"{where}{key}.", item))
         elif isinstance(value, list):
             pending.extend((where, item) for item in value)
 
 
-def _model(resource_type: str, resource: dict[str, Any]) -> FHIRAbstractModel:
+def _model(resource_type: str, resource: dict[str, Any]) -> object:
     """The R4B model of a resource, or INVALID_RESOURCE with the model's own reason."""
     _reject_nulls(resource)
     try:
@@ -281,7 +280,7 @@ def _day(value: object) -> str:
     return ""
 
 
-def _summary(resource_type: str, model: FHIRAbstractModel) -> ResourceSummary:
+def _summary(resource_type: str, model: object) -> ResourceSummary:
     fields = _FIELDS[resource_type]
     codes = (_code(_at(model, path)) for path in fields.code)
     days = (_day(_at(model, path)) for path in fields.date)
@@ -407,7 +406,8 @@ def _provision(consent: Mapping[str, Any]) -> dict[str, Any]:
             }
         ],
     }
-    # An empty list on the chain means "any": the provision then leaves that element out.
+    # An empty list leaves its element out, so the provision is not narrowed by it: the chain
+    # reads [] resource types or record ids as "all" (and an empty purpose list as "any").
     if consent["purposes"]:
         provision["purpose"] = [_purpose(purpose) for purpose in consent["purposes"]]
     if consent["resource_types"]:

@@ -60,8 +60,7 @@ class AbciServer:
         self.handler = handler
         self.types = types
         self.max_message_bytes = max_message_bytes
-        self._connections: set[asyncio.Task[None]] = set()
-        self._workers: list[ThreadPoolExecutor] = []
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def serve(self, address: str, stopping: asyncio.Event) -> None:
         """Listen on `address` until `stopping` is set, then close every connection."""
@@ -72,8 +71,9 @@ class AbciServer:
             await stopping.wait()
         finally:
             server.close()
-            await server.wait_closed()
+            # Connections first: from Python 3.12 wait_closed also waits for them to end.
             await self._close_connections()
+            await server.wait_closed()
             if listen.unix_path is not None:
                 listen.unix_path.unlink(missing_ok=True)
             log.info("ABCI server stopped")
@@ -88,15 +88,15 @@ class AbciServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abci-conn")
-        self._workers.append(worker)
         try:
             await self._converse(reader, writer, worker)
         except (ConnectionError, LedgerError) as exc:
             log.warning("ABCI connection closed: %s", exc)
         finally:
-            self._connections.discard(task)
+            worker.shutdown(wait=False)
+            del self._connections[task]
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -113,6 +113,7 @@ class AbciServer:
                 writer.write(frame_message(response))
                 if response.WhichOneof("value") == "flush":
                     await writer.drain()
+            await writer.drain()  # a peer that stops reading stops us from buffering more
 
     def answer(self, frame: bytes) -> Any:
         """The Response to one framed Request; a failure becomes ResponseException."""
@@ -136,12 +137,14 @@ class AbciServer:
         return types.Response(**{method: self.handler(method, getattr(request, method))})
 
     async def _close_connections(self) -> None:
-        """Stop reading, let each connection's request in progress finish, then close."""
-        for task in list(self._connections):
-            task.cancel()
+        """Close every connection; a request in progress (a Commit, say) runs to its end.
+
+        Closing our side ends each reader loop as if the peer had hung up, after it has
+        answered the request it is on; cancelling instead would abandon that answer.
+        """
+        for writer in self._connections.values():
+            writer.close()
         await asyncio.gather(*self._connections, return_exceptions=True)
-        for worker in self._workers:
-            worker.shutdown(wait=True)
 
 
 def _describe(exc: Exception) -> str:

@@ -1,0 +1,131 @@
+"""No protected health information on the chain, in the node's files or in its logs.
+
+Records with distinctive names, birth dates and values go through the whole
+flow (add, consent, locate, read, audit, shred); then every byte the node wrote
+outside its key files is searched for them in their common encodings.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+from healthledger.cli.bench_api import free_port, wait_until_up
+from healthledger.client.records import Records
+from healthledger.client.sdk import Client, Signer
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.node.home import NodeSettings, init_home
+
+CHAIN = "no-phi"
+NAME_GIVEN, NAME_FAMILY = "Zebulon", "Quixotefield"
+BIRTH_DATE = "1911-11-11"
+VALUE = "987.654"
+NOTE = "Patient reports xylophonic tinnitus since the regatta"
+NEEDLES = [NAME_GIVEN, NAME_FAMILY, BIRTH_DATE, VALUE, NOTE, "MRN-77Z-31415"]
+
+
+def _resources(subject: str) -> list[dict[str, object]]:
+    return [
+        {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:mrn", "value": "MRN-77Z-31415"}],
+            "name": [{"given": [NAME_GIVEN], "family": NAME_FAMILY}],
+            "birthDate": BIRTH_DATE,
+        },
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+            "subject": {"reference": subject, "display": f"{NAME_GIVEN} {NAME_FAMILY}"},
+            "effectiveDateTime": "2026-04-01",
+            "valueQuantity": {"value": float(VALUE), "unit": "mg/dL"},
+            "note": [{"text": NOTE}],
+        },
+    ]
+
+
+def _encodings(needle: str) -> list[bytes]:
+    raw = needle.encode()
+    forms = {raw, raw.lower(), raw.upper(), needle.encode("utf-16-le"), raw.hex().encode()}
+    forms.add(urllib.parse.quote(needle).encode())
+    for shift in range(3):  # base64 of the needle at each alignment inside a longer text
+        encoded = base64.b64encode(b"\x00" * shift + raw)
+        forms.add(encoded[4 if shift else 0 : -4])
+    return [f for f in forms if len(f) >= 6]
+
+
+def test_no_phi_anywhere_the_node_writes(tmp_path: Path) -> None:
+    root = tmp_path / "net"
+    port = free_port()
+    home = init_home(
+        root, CHAIN, [("hospital", "hospital", "H"), ("insurer", "insurer", "I")], port=port
+    )
+    home.write_settings(NodeSettings(org="hospital", port=port, block_interval_ms=20))
+    log_path = root / "node.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url, process)
+            _run_the_flow(url, home.key_path("hospital"))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    found = _search(root)
+    assert found == [], f"PHI found on disk: {found}"
+
+
+def _run_the_flow(url: str, hospital_key: Path) -> None:
+    with Client(url) as client:
+        hospital = Signer(load_keypair(hospital_key), CHAIN)
+        doctor, patient = KeyPair.generate(), KeyPair.generate()
+        enroll = {
+            "member_id": "dr-who",
+            "name": "Dr Who",
+            "role": "practitioner",
+            "signing_key": doctor.key_id,
+            "encryption_key": doctor.encryption_public.hex(),
+        }
+        client.submit(hospital.sign("member.enroll", enroll), wait=True)
+        register = {"encryption_key": patient.encryption_public.hex()}
+        client.submit(Signer(patient, CHAIN).sign("patient.register", register), wait=True)
+        pid = derive_patient_id(patient.key_id)
+        as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
+        ids = [as_doctor.add(pid, r)["record_id"] for r in _resources(f"Patient/{pid}")]
+        signer = Signer(patient, CHAIN)
+        signer.sync_nonce(client)
+        as_patient.grant(signer, {"kind": "org", "org": "insurer"}, ["payment"])
+        assert as_doctor.locate(pid)["records"]
+        copies = [as_patient.read(record_id, "patient_request").plaintext for record_id in ids]
+        assert all(NAME_FAMILY.encode() in copy for copy in copies)  # the data did flow
+        as_patient.audit(pid)
+        as_patient.shred(signer, ids[0], "erasure request")
+
+
+def _search(root: Path) -> list[str]:
+    needles = {needle: _encodings(needle) for needle in NEEDLES}
+    hits = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.parent.name == "keys":
+            continue
+        data = path.read_bytes()
+        for needle, forms in needles.items():
+            if any(form in data for form in forms):
+                hits.append(f"{path.relative_to(root)}: {needle}")
+    return hits
+
+
+def test_the_search_finds_planted_phi(tmp_path: Path) -> None:
+    """The scanner is only as good as its encodings: each planted form is caught."""
+    (tmp_path / "a.bin").write_bytes(b"xx" + base64.b64encode(b"ab" + NOTE.encode()) + b"yy")
+    (tmp_path / "b.bin").write_bytes(BIRTH_DATE.encode("utf-16-le"))
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "c.json").write_bytes(NAME_FAMILY.encode())
+    assert _search(tmp_path) == [f"a.bin: {NOTE}", f"b.bin: {BIRTH_DATE}"]
