@@ -122,6 +122,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     client = Client(url)
     signers = {org: Signer(load_keypair(home.key_path(org)), CHAIN) for org, _r, _n in ORGS}
     w = World(root, url, client, signers, {}, {}, {})
+    try:
+        _populate(w)
+        yield w
+    finally:
+        client.close()
+        stop_node(process)
+
+
+def _populate(w: World) -> None:
     _enroll(w, "general-hospital", "dr-ada", "practitioner")
     _enroll(w, "general-hospital", "dr-bob", "practitioner")
     _enroll(w, "city-clinic", "dr-cy", "practitioner")
@@ -151,9 +160,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ["treatment"],
         expires_ms=int(time.time() * 1000) + 1500,
     )["consent_id"]
-    yield w
-    client.close()
-    stop_node(process)
+
 
 
 def _denied(call: Any, code: str) -> None:

@@ -44,6 +44,12 @@ class Setup:
         assert report[1].ok, report
         return report
 
+    def commit(self, prepared: Any) -> Any:
+        (report,) = self.service.commit([prepared])
+        assert not isinstance(report, LedgerError), report
+        assert report[1].ok, report
+        return report
+
     def person(self, name: str) -> Signer:
         self.people[name] = Signer(KeyPair.generate(), CHAIN)
         return self.people[name]
@@ -85,7 +91,7 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
     patient = derive_patient_id(setup.people["patient"].key_id)
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
-    added = setup.service.finish_add(prepared_add, *setup.run(prepared_add.tx))
+    added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
     consent = "cns-" + "7" * 24
     setup.run(
         setup.people["patient"].sign(
@@ -103,7 +109,7 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
     prepared = setup.service.prepare_read(request, tech, added["record_id"], "operations", None)
     # the patient revokes between the vault's decision and the audit event's block
     setup.run(setup.people["patient"].sign("consent.revoke", {"consent_id": consent}))
-    (report,) = submit_and_wait(setup.node, [prepared.tx])
+    (report,) = setup.service.commit([prepared])
     assert not isinstance(report, LedgerError)
     assert report[1].code == "consent_revoked"
     with pytest.raises(LedgerError) as refused:
@@ -117,12 +123,12 @@ def test_a_successful_read_writes_exactly_one_event_naming_its_consent(setup: Se
     patient = derive_patient_id(setup.people["patient"].key_id)
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
-    added = setup.service.finish_add(prepared_add, *setup.run(prepared_add.tx))
+    added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
     request, reader = setup.authenticate("patient")
     prepared = setup.service.prepare_read(
         request, reader, added["record_id"], "patient_request", None
     )
-    view = setup.service.finish_read(prepared, *setup.run(prepared.tx))
+    view = setup.service.finish_read(prepared, *setup.commit(prepared))
     assert view["access"]["basis"] == "self" and view["ciphertext"]
     events = setup.node.store.state_scan("records", f"audit/{patient}/")
     assert len(events) == 1

@@ -47,7 +47,7 @@ def test_layout_is_created(vault: Vault) -> None:
 
 def test_put_info_read_and_decrypt_round_trip(vault: Vault) -> None:
     key = new_data_key()
-    sealed = vault.put_bytes(key, RECORD)
+    sealed = vault.put_stream(key, [RECORD])
     assert vault.has(sealed.blob_id)
     assert vault.info(sealed.blob_id) == sealed
     ciphertext = b"".join(vault.read_chunks(sealed.blob_id, chunk_size=7))
@@ -68,7 +68,7 @@ def test_blob_id_is_the_sha256_of_the_file(vault: Vault) -> None:
 
 def test_index_survives_reopening(tmp_path: Path) -> None:
     first = Vault(tmp_path / "v")
-    sealed = first.put_bytes(new_data_key(), RECORD)
+    sealed = first.put_stream(new_data_key(), [RECORD])
     first.close()
     second = Vault(tmp_path / "v")
     assert second.info(sealed.blob_id) == sealed
@@ -88,8 +88,8 @@ def test_multi_chunk_stream_round_trip(vault: Vault) -> None:
 
 
 def test_shred_removes_file_and_row_and_is_idempotent(vault: Vault) -> None:
-    sealed = vault.put_bytes(new_data_key(), RECORD)
-    kept = vault.put_bytes(new_data_key(), RECORD)
+    sealed = vault.put_stream(new_data_key(), [RECORD])
+    kept = vault.put_stream(new_data_key(), [RECORD])
     path = blob_path(vault, sealed.blob_id)
     assert vault.shred(sealed.blob_id) is True
     assert not path.exists()
@@ -101,7 +101,7 @@ def test_shred_removes_file_and_row_and_is_idempotent(vault: Vault) -> None:
 
 def test_shred_finishes_a_half_done_shred(vault: Vault) -> None:
     # A crash after the unlink but before the row was deleted leaves only the row.
-    sealed = vault.put_bytes(new_data_key(), RECORD)
+    sealed = vault.put_stream(new_data_key(), [RECORD])
     blob_path(vault, sealed.blob_id).unlink()
     assert not vault.has(sealed.blob_id)
     assert vault.shred(sealed.blob_id) is True
@@ -140,7 +140,7 @@ def test_missing_blob_is_blob_missing(vault: Vault) -> None:
 
 
 def test_a_blob_altered_on_disk_is_a_hash_mismatch(vault: Vault) -> None:
-    sealed = vault.put_bytes(new_data_key(), RECORD)
+    sealed = vault.put_stream(new_data_key(), [RECORD])
     path = blob_path(vault, sealed.blob_id)
     altered = bytearray(path.read_bytes())
     altered[-1] ^= 0xFF
@@ -268,3 +268,20 @@ def test_a_200_mb_genome_streams_through_bounded_memory(tmp_path: Path) -> None:
     assert report["sealed_hash"] == report["opened_hash"] == report["reference_hash"]
     assert report["decrypted_plain_hash"] == report["reference_plain_hash"]
     assert report["rss_after_kb"] - report["rss_before_kb"] < 100 * 1024
+
+
+def test_small_records_are_stored_inline_in_one_transaction(vault: Vault) -> None:
+    keys = [new_data_key() for _ in range(3)]
+    sealed = vault.put_small([(k, b"record %d" % i) for i, k in enumerate(keys)])
+    assert list((vault.root / "blobs").rglob("*.*")) == []
+    for i, (key, info) in enumerate(zip(keys, sealed, strict=True)):
+        assert vault.has(info.blob_id)
+        ciphertext = b"".join(vault.read_chunks(info.blob_id, chunk_size=7))
+        assert hashlib.sha256(ciphertext).hexdigest() == info.blob_id
+        assert decrypt_bytes(key, ciphertext)[0] == b"record %d" % i
+    assert vault.put_bytes(keys[0], b"small").blob_id  # put_bytes goes inline when small
+    assert vault.shred(sealed[0].blob_id) is True
+    assert not vault.has(sealed[0].blob_id)
+    assert vault.shred(sealed[0].blob_id) is False
+    with pytest.raises(LedgerError):
+        vault.read_chunks(sealed[0].blob_id)

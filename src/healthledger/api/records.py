@@ -11,7 +11,8 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,9 +24,8 @@ from healthledger.crypto.signed_request import SignedRequest
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
-from healthledger.ledger.transaction import Transaction
-from healthledger.node.node import Node, commit_future
-from healthledger.node.records import PreparedAdd, RecordService
+from healthledger.node.node import Node
+from healthledger.node.records import PreparedAccess, PreparedAdd, RecordService
 
 MAX_RESOURCE_BYTES = 4 * 1024 * 1024
 MAX_BATCH_RECORDS = 2000
@@ -65,22 +65,18 @@ async def _signed_json(
         raise MalformedInput(f"malformed JSON: {exc}") from exc
 
 
-async def _commit(node: Node, tx: Transaction, audit: bool) -> tuple[int, TxResult]:
-    """Submit and await durability; for an audit event, no commit means no data."""
-    future = await asyncio.to_thread(commit_future, node, tx)
+async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tuple[int, TxResult]:
+    """Submit an access event and await its block: no commit means no data."""
+    (future,) = await asyncio.to_thread(service.submit, [prepared])
     try:
         return await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
     except TimeoutError as exc:
-        if audit:
-            raise LedgerError(
-                "the access event did not commit in time; nothing was released",
-                ErrorCode.AUDIT_FAILED,
-            ) from exc
-        raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
+        raise LedgerError(
+            "the access event did not commit in time; nothing was released",
+            ErrorCode.AUDIT_FAILED,
+        ) from exc
     except LedgerError as exc:
-        if audit:
-            raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
-        raise
+        raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
 
 
 def add_record_routes(app: FastAPI, node: Node) -> RecordService:
@@ -92,18 +88,24 @@ def add_record_routes(app: FastAPI, node: Node) -> RecordService:
 
 
 def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
-    async def add_one(author: Actor, item: Any) -> dict[str, Any]:
-        if not isinstance(item, dict) or not isinstance(item.get("patient"), str):
-            raise MalformedInput('a record is {"patient": "pat_…", "resource": {FHIR resource}}')
-        prepared = await asyncio.to_thread(
-            service.prepare_add_resource, author, item["patient"], item.get("resource")
-        )
-        return await _finish_add(node, service, prepared)
+    async def add_many(author: Actor, items: list[Any]) -> list[dict[str, Any] | LedgerError]:
+        pairs = [_record_item(item) for item in items]
+        prepared = await asyncio.to_thread(service.prepare_add_resources, author, pairs)
+        ready = [p for p in prepared if isinstance(p, PreparedAdd)]
+        futures = iter(await asyncio.to_thread(service.submit, ready))
+        waits = [
+            p if isinstance(p, LedgerError) else _finish_add(service, p, next(futures))
+            for p in prepared
+        ]
+        return list(await asyncio.gather(*(_settled(w) for w in waits)))
 
     @app.post("/v1/records", tags=["records"], summary="Add a FHIR record (signed by its author)")
     async def add(request: Request) -> Response:
         _signed, author, body = await _signed_json(service, request)
-        return _json(await add_one(author, body), 201)
+        (outcome,) = await add_many(author, [body])
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return _json(outcome, 201)
 
     @app.post("/v1/records/batch", tags=["records"], summary="Add many FHIR records at once")
     async def add_batch(request: Request) -> Response:
@@ -111,10 +113,14 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         items = body.get("records") if isinstance(body, dict) else None
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_RECORDS:
             raise MalformedInput(f'a batch is {{"records": [1 to {MAX_BATCH_RECORDS} records]}}')
-        results = await asyncio.gather(
-            *(add_one(author, item) for item in items), return_exceptions=True
+        outcomes = await add_many(author, items)
+        return _json(
+            {
+                "results": [
+                    {"error": o.to_dict()} if isinstance(o, LedgerError) else o for o in outcomes
+                ]
+            }
         )
-        return _json({"results": [_result_or_error(r) for r in results]})
 
     @app.post(
         "/v1/records/files", tags=["records"], summary="Stream a large file (genome, imaging)"
@@ -128,25 +134,39 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             )
         finally:
             spooled.unlink(missing_ok=True)
-        return _json(await _finish_add(node, service, prepared), 201)
+        (future,) = await asyncio.to_thread(service.submit, [prepared])
+        return _json(await _finish_add(service, prepared, future), 201)
 
 
-async def _finish_add(node: Node, service: RecordService, prepared: PreparedAdd) -> dict[str, Any]:
+def _record_item(item: Any) -> tuple[str, object]:
+    if not isinstance(item, dict) or not isinstance(item.get("patient"), str):
+        raise MalformedInput('a record is {"patient": "pat_…", "resource": {FHIR resource}}')
+    return item["patient"], item.get("resource")
+
+
+async def _settled(
+    outcome: LedgerError | Awaitable[dict[str, Any]],
+) -> dict[str, Any] | LedgerError:
+    if isinstance(outcome, LedgerError):
+        return outcome
     try:
-        height, result = await _commit(node, prepared.tx, audit=False)
+        return await outcome
     except LedgerError as exc:
-        if exc.code != ErrorCode.TIMEOUT:
-            await asyncio.to_thread(service.abandon_add, prepared)
+        return exc
+
+
+async def _finish_add(
+    service: RecordService, prepared: PreparedAdd, future: Future[tuple[int, TxResult]]
+) -> dict[str, Any]:
+    """Await the record's commit; a refused record's ciphertext is removed from the vault."""
+    try:
+        height, result = await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
+    except LedgerError:
+        await asyncio.to_thread(service.abandon_add, prepared)
         raise
     return await asyncio.to_thread(service.finish_add, prepared, height, result)
-
-
-def _result_or_error(result: dict[str, Any] | BaseException) -> dict[str, Any]:
-    if isinstance(result, LedgerError):
-        return {"error": result.to_dict()}
-    if isinstance(result, BaseException):
-        raise result
-    return result
 
 
 async def _spool(request: Request, folder: Path) -> tuple[Path, str]:
@@ -186,7 +206,7 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         prepared = await asyncio.to_thread(
             service.prepare_break_glass_locate, signed, reader, patient, break_glass_reason
         )
-        height, result = await _commit(node, prepared.tx, audit=True)
+        height, result = await _commit_access(service, prepared)
         return _json(service.finish_break_glass_locate(prepared, patient, height, result))
 
     @app.post("/v1/records/{record_id}/read", tags=["records"], summary="Read a record (audited)")
@@ -202,7 +222,7 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             body["purpose"],
             body.get("break_glass_reason"),
         )
-        height, result = await _commit(node, prepared.tx, audit=True)
+        height, result = await _commit_access(service, prepared)
         return _json(await asyncio.to_thread(service.finish_read, prepared, height, result))
 
     @app.get(

@@ -6,6 +6,9 @@ header it verifies against all describe the same committed block.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from healthledger.app.application import state_key_hash
@@ -70,10 +73,33 @@ def tx_view(store: Store, tx_id: str, prove: bool = False) -> dict[str, Any]:
     return view
 
 
-def _tx_proof(store: Store, height: int, position: int, log_index: int) -> dict[str, Any]:
+_LEAF_CACHE: OrderedDict[tuple[Path, int], tuple[list[bytes], list[bytes]]] = OrderedDict()
+_LEAF_CACHE_BLOCKS = 64
+_leaf_lock = threading.Lock()
+
+
+def _block_leaves(store: Store, height: int) -> tuple[list[bytes], list[bytes]]:
+    """A committed block's tx and result leaves, computed once per block.
+
+    Committed blocks never change, and every audited read of a busy block asks
+    for a proof in the same block: hashing it once keeps a proof O(log n), not O(n).
+    """
+    key = (store.path, height)
+    with _leaf_lock:
+        if key in _LEAF_CACHE:
+            _LEAF_CACHE.move_to_end(key)
+            return _LEAF_CACHE[key]
     block_txs = store.block_txs(height)
-    leaves = [tx_leaf(tx.raw) for tx in block_txs]
-    results = [tx.result.leaf(tx.id) for tx in block_txs]
+    leaves = ([tx_leaf(tx.raw) for tx in block_txs], [tx.result.leaf(tx.id) for tx in block_txs])
+    with _leaf_lock:
+        _LEAF_CACHE[key] = leaves
+        while len(_LEAF_CACHE) > _LEAF_CACHE_BLOCKS:
+            _LEAF_CACHE.popitem(last=False)
+    return leaves
+
+
+def _tx_proof(store: Store, height: int, position: int, log_index: int) -> dict[str, Any]:
+    leaves, results = _block_leaves(store, height)
     latest = store.header(latest_height(store))
     ledger_path = log.inclusion_proof(store.log_node, log_index, latest.log_size)
     return {

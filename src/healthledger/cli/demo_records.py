@@ -18,7 +18,6 @@ from healthledger.crypto.keys import derive_patient_id
 from healthledger.crypto.signed_request import body_hash, sign_request
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
-from healthledger.node.node import submit_and_wait
 from healthledger.node.records import PreparedAccess, RecordService
 
 STORY_PATIENTS = 12
@@ -110,7 +109,7 @@ def _add_records(
             *synthetic_records(person, f"Patient/{patient}", RECORDS_PER_PATIENT, seed=index),
         ]
         prepared = [service.prepare_add_resource(author, patient, r) for r in resources]
-        reports = submit_and_wait(service.node, [p.tx for p in prepared])
+        reports = service.commit(prepared)
         ids[name] = []
         for item, report in zip(prepared, reports, strict=True):
             if isinstance(report, LedgerError):
@@ -176,7 +175,7 @@ def _read(
         )
     except LedgerError as refusal:
         return {"reader": reader.id, "record": record_id, "refused": refusal.to_dict()}
-    (report,) = submit_and_wait(service.node, [prepared.tx])
+    (report,) = service.commit([prepared])
     if isinstance(report, LedgerError):
         raise report
     view = service.finish_read(prepared, *report)

@@ -87,9 +87,12 @@ class Signer:
 class Client:
     """A node's REST API as Python methods; errors raise ApiError with the node's code."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8700", timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str = "http://127.0.0.1:8700", timeout: float = 30.0, connections: int = 10
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
 
     def close(self) -> None:
         self._http.close()

@@ -91,14 +91,22 @@ class CommitWaiter:
             return {tx_id: self._results[tx_id] for tx_id in tx_ids}
 
 
-def commit_future(node: Node, tx: Transaction) -> Future[tuple[int, TxResult]]:
-    """Submit one transaction; the future resolves with (height, result) once it is durable.
+def commit_futures(node: Node, txs: Sequence[Transaction]) -> list[Future[tuple[int, TxResult]]]:
+    """Submit transactions in one batch; each future resolves with (height, result) once durable.
 
-    A refusal at check time resolves the future with that error, so a caller
-    awaiting it (the vault, in an event loop) never blocks a thread.
+    A refusal at check time resolves its future with that error, so a caller
+    awaiting them (the vault, in an event loop) never blocks a thread.
     """
+    outcomes = node.engine.submit([tx.raw for tx in txs])
+    return [_future_for(node, outcome) for outcome in outcomes]
+
+
+def commit_future(node: Node, tx: Transaction) -> Future[tuple[int, TxResult]]:
+    return commit_futures(node, [tx])[0]
+
+
+def _future_for(node: Node, outcome: Accepted | LedgerError) -> Future[tuple[int, TxResult]]:
     future: Future[tuple[int, TxResult]] = Future()
-    (outcome,) = node.engine.submit([tx.raw])
     if isinstance(outcome, LedgerError):
         future.set_exception(outcome)
         return future

@@ -17,7 +17,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from healthledger.errors import ErrorCode, LedgerError, NotFound
 from healthledger.ledger.block import Header, TxResult
 from healthledger.ledger.context import Actor
 from healthledger.ledger.transaction import Transaction, sign_transaction
-from healthledger.node.node import Node
+from healthledger.node.node import Node, commit_futures
 from healthledger.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -46,22 +47,50 @@ INLINE_CIPHERTEXT_BYTES = 256 * 1024
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
 
 
+@dataclass
+class Unsigned:
+    """A transaction the vault will sign with an organisation's key when it submits it.
+
+    Signing at submission, under one lock, keeps each key's nonces in the order the
+    engine receives them, however many requests prepare concurrently.
+    """
+
+    org: str
+    tx_type: str
+    payload: dict[str, Any]
+    signed: Transaction | None = None
+
+    @property
+    def tx(self) -> Transaction:
+        if self.signed is None:
+            raise LedgerError("not submitted yet", ErrorCode.INVALID_STATE)
+        return self.signed
+
+
 @dataclass(frozen=True)
 class PreparedAdd:
-    tx: Transaction
+    unsigned: Unsigned
     record_id: str
     sealed: Sealed
     summary: fhir.ResourceSummary
+
+    @property
+    def tx(self) -> Transaction:
+        return self.unsigned.tx
 
 
 @dataclass(frozen=True)
 class PreparedAccess:
     """An access decided by the vault and waiting for its audit event to commit."""
 
-    tx: Transaction
+    unsigned: Unsigned
     reader: Actor
     decision: Decision
     record: dict[str, Any] | None
+
+    @property
+    def tx(self) -> Transaction:
+        return self.unsigned.tx
 
 
 class RecordService:
@@ -75,6 +104,7 @@ class RecordService:
         self.replays = ReplayGuard()
         self._nonces: dict[str, int] = {}
         self._nonce_lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         node.engine.on_commit(self._shred_committed)
         node.on_stop(self.close)
 
@@ -110,9 +140,37 @@ class RecordService:
 
     def prepare_add_resource(self, author: Actor, patient: str, resource: object) -> PreparedAdd:
         """Validate a FHIR resource, encrypt it into the vault, build its `record.add`."""
-        summary = fhir.validate_resource(resource)
-        plaintext = _resource_bytes(resource)
-        return self._prepare_add(author, patient, summary, "application/fhir+json", [plaintext])
+        (prepared,) = self.prepare_add_resources(author, [(patient, resource)])
+        if isinstance(prepared, LedgerError):
+            raise prepared
+        return prepared
+
+    def prepare_add_resources(
+        self, author: Actor, items: Sequence[tuple[str, object]]
+    ) -> list[PreparedAdd | LedgerError]:
+        """Many small FHIR records: each validated alone, all encrypted in one vault write."""
+        custodian = self.custodian_for(author)
+        checked: list[tuple[str, fhir.ResourceSummary, bytes] | LedgerError] = []
+        for patient, resource in items:
+            try:
+                summary = fhir.validate_resource(resource)
+                if not views.patient_exists(self.store, patient):
+                    raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
+                checked.append((patient, summary, _resource_bytes(resource)))
+            except LedgerError as exc:
+                checked.append(exc)
+        good = [c for c in checked if not isinstance(c, LedgerError)]
+        keys = [new_data_key() for _ in good]
+        sealed = iter(self.vault.put_small([(k, c[2]) for k, c in zip(keys, good, strict=True)]))
+        key_iter = iter(keys)
+        return [
+            c
+            if isinstance(c, LedgerError)
+            else self._prepared(
+                author, custodian, c[0], c[1], "application/fhir+json", next(key_iter), next(sealed)
+            )
+            for c in checked
+        ]
 
     def prepare_add_file(
         self, author: Actor, patient: str, kind: str, date: str, chunks: Iterable[bytes]
@@ -134,6 +192,19 @@ class RecordService:
             raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
         data_key = new_data_key()
         sealed = self.vault.put_stream(data_key, chunks)
+        return self._prepared(author, custodian, patient, summary, media_type, data_key, sealed)
+
+    def _prepared(
+        self,
+        author: Actor,
+        custodian: str,
+        patient: str,
+        summary: fhir.ResourceSummary,
+        media_type: str,
+        data_key: bytes,
+        sealed: Sealed,
+    ) -> PreparedAdd:
+        """Wrap the data key for the patient and the custodian; sign the metadata."""
         patient_public = views.encryption_key(self.store, _patient_actor(patient))
         org_keys = self.custodians[custodian]
         record_id = "rec-" + secrets.token_hex(12)
@@ -153,8 +224,7 @@ class RecordService:
             },
             "author": author.id if author.kind == "member" else None,
         }
-        tx = self._sign(custodian, "record.add", payload)
-        return PreparedAdd(tx, record_id, sealed, summary)
+        return PreparedAdd(Unsigned(custodian, "record.add", payload), record_id, sealed, summary)
 
     def finish_add(self, prepared: PreparedAdd, height: int, result: TxResult) -> dict[str, Any]:
         if not result.ok:
@@ -201,10 +271,10 @@ class RecordService:
             raise LedgerError(
                 f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
             )
-        tx = self._access_tx(
+        unsigned = self._access_tx(
             record["custodian"], request, reader, record, purpose, decision, break_glass_reason
         )
-        return PreparedAccess(tx, reader, decision, record)
+        return PreparedAccess(unsigned, reader, decision, record)
 
     def finish_read(
         self, prepared: PreparedAccess, height: int, result: TxResult
@@ -298,7 +368,7 @@ class RecordService:
             "request_id": request.request_id,
         }
         return PreparedAccess(
-            self._sign(reader.org, "record.access", payload), reader, decision, None
+            Unsigned(reader.org, "record.access", payload), reader, decision, None
         )
 
     def finish_break_glass_locate(
@@ -371,7 +441,7 @@ class RecordService:
         purpose: str,
         decision: Decision,
         reason: str | None,
-    ) -> Transaction:
+    ) -> Unsigned:
         payload = {
             "action": "read",
             "patient": record["patient"],
@@ -384,11 +454,34 @@ class RecordService:
             "reason": reason,
             "request_id": request.request_id,
         }
-        return self._sign(custodian, "record.access", payload)
+        return Unsigned(custodian, "record.access", payload)
 
-    def _sign(self, org: str, tx_type: str, payload: dict[str, Any]) -> Transaction:
-        keys = self.custodians[org]
-        return sign_transaction(keys, self.chain_id, tx_type, self._next_nonce(keys), payload)
+    def submit(
+        self, items: Sequence[PreparedAdd | PreparedAccess]
+    ) -> list[Future[tuple[int, TxResult]]]:
+        """Sign (in nonce order) and submit; each future resolves once its block is durable."""
+        with self._submit_lock:
+            txs = [self._sign(item.unsigned) for item in items]
+            return commit_futures(self.node, txs)
+
+    def commit(
+        self, items: Sequence[PreparedAdd | PreparedAccess], timeout: float = 60.0
+    ) -> list[tuple[int, TxResult] | LedgerError]:
+        """Submit and wait (for callers without an event loop: the demo, tests)."""
+        outcomes: list[tuple[int, TxResult] | LedgerError] = []
+        for future in self.submit(items):
+            try:
+                outcomes.append(future.result(timeout))
+            except LedgerError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _sign(self, unsigned: Unsigned) -> Transaction:
+        keys = self.custodians[unsigned.org]
+        unsigned.signed = sign_transaction(
+            keys, self.chain_id, unsigned.tx_type, self._next_nonce(keys), unsigned.payload
+        )
+        return unsigned.signed
 
     def _next_nonce(self, keys: KeyPair) -> int:
         """Past both our own last nonce and the ledger's, in case an operator used the key too."""

@@ -4,10 +4,14 @@ Layout under the vault root::
 
     blobs/<first 2 hex of blob id>/<blob id>   one finished ciphertext (envelope format)
     tmp/                                       ciphertexts being written
-    vault.sqlite                               index: blob id, sizes, salted content hash
+    vault.sqlite                               index: blob id, sizes, salted content hash;
+                                               and the ciphertext of small records inline
 
 A blob is written to `tmp/`, fsynced, then renamed to its content address, so a
-crash leaves either the whole blob or none of it under `blobs/`. The vault only
+crash leaves either the whole blob or none of it under `blobs/`. Small records
+(FHIR resources, up to `INLINE_MAX` bytes) are stored in the index database
+instead, many per SQLite transaction: one fsync for a batch rather than three per
+record, which is what lets a node take in thousands of small records a second. The vault only
 ever sees ciphertext and data keys handed in by the caller; it stores no key.
 """
 
@@ -24,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from healthledger.crypto.envelope import Encryptor, Sealed
+from healthledger.crypto.envelope import Encryptor, Sealed, encrypt_bytes
 from healthledger.errors import ErrorCode, LedgerError
 
 SCHEMA = """
@@ -35,7 +39,12 @@ CREATE TABLE IF NOT EXISTS blobs (
     content_hash TEXT NOT NULL,
     created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inline_blobs (
+    blob_id TEXT PRIMARY KEY,
+    ciphertext BLOB NOT NULL
+) WITHOUT ROWID;
 """
+INLINE_MAX = 64 * 1024
 
 BLOB_ID = re.compile(r"[0-9a-f]{64}")
 SHRED_BLOCK = 256 * 1024
@@ -76,11 +85,43 @@ class Vault:
 
     def put_bytes(self, data_key: bytes, plaintext: bytes) -> Sealed:
         """Encrypt a record held in memory into a new blob."""
+        if len(plaintext) <= INLINE_MAX:
+            return self.put_small([(data_key, plaintext)])[0]
         return self.put_stream(data_key, [plaintext])
 
+    def put_small(self, items: list[tuple[bytes, bytes]]) -> list[Sealed]:
+        """Encrypt small records (data key, plaintext) and store them in one durable transaction."""
+        if any(len(plaintext) > INLINE_MAX for _key, plaintext in items):
+            raise LedgerError(f"inline records are at most {INLINE_MAX} bytes", ErrorCode.TOO_LARGE)
+        sealed = [encrypt_bytes(key, plaintext) for key, plaintext in items]
+        now = time.time_ns() // 1_000_000
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO inline_blobs (blob_id, ciphertext) VALUES (?, ?)",
+                    [(info.blob_id, ciphertext) for ciphertext, info in sealed],
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO blobs"
+                    " (blob_id, size, ciphertext_size, content_hash, created_ms)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (i.blob_id, i.size, i.ciphertext_size, i.content_hash, now)
+                        for _c, i in sealed
+                    ],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [info for _ciphertext, info in sealed]
+
     def has(self, blob_id: str) -> bool:
-        """Whether the blob is indexed and its file is present."""
-        return self._row(blob_id) is not None and self._path(blob_id).is_file()
+        """Whether the blob is indexed and its ciphertext is present."""
+        if self._row(blob_id) is None:
+            return False
+        return self._inline(blob_id) is not None or self._path(blob_id).is_file()
 
     def info(self, blob_id: str) -> Sealed:
         """The index entry of a blob: sizes and salted content hash."""
@@ -104,6 +145,9 @@ class Vault:
         path = self._path(blob_id)
         if chunk_size <= 0:
             raise LedgerError("chunk_size must be positive", ErrorCode.MALFORMED)
+        inline = self._inline(blob_id)
+        if inline is not None:
+            return _verified_inline(inline, blob_id, chunk_size)
         if not path.is_file():
             raise _missing(blob_id)
         return _verified_chunks(path, blob_id, chunk_size)
@@ -118,8 +162,10 @@ class Vault:
         path = self._path(blob_id)
         removed_file = _zero_and_unlink(path)
         with self._lock:
+            # secure_delete (set at open) overwrites the freed pages with zeros.
+            inline = self._db.execute("DELETE FROM inline_blobs WHERE blob_id = ?", (blob_id,))
             cursor = self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
-        return removed_file or cursor.rowcount > 0
+        return removed_file or cursor.rowcount > 0 or inline.rowcount > 0
 
     def close(self) -> None:
         """Close the index, so SQLite checkpoints its WAL into the main file."""
@@ -139,6 +185,13 @@ class Vault:
                 (blob_id,),
             ).fetchone()
         return row
+
+    def _inline(self, blob_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT ciphertext FROM inline_blobs WHERE blob_id = ?", (blob_id,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def _move_into_place(self, tmp: Path, blob_id: str) -> None:
         target = self._path(blob_id)
@@ -167,6 +220,7 @@ def _open_index(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA secure_delete=ON")
     conn.executescript(SCHEMA)
     return conn
 
@@ -192,6 +246,16 @@ def _verified_chunks(path: Path, blob_id: str, chunk_size: int) -> Iterator[byte
             f"blob {blob_id} on disk does not hash to its id: the file was altered",
             ErrorCode.HASH_MISMATCH,
         )
+
+
+def _verified_inline(ciphertext: bytes, blob_id: str, chunk_size: int) -> Iterator[bytes]:
+    if hashlib.sha256(ciphertext).hexdigest() != blob_id:
+        raise LedgerError(
+            f"inline blob {blob_id} does not hash to its id: it was altered",
+            ErrorCode.HASH_MISMATCH,
+        )
+    for start in range(0, len(ciphertext), chunk_size):
+        yield ciphertext[start : start + chunk_size]
 
 
 def _open_blob(path: Path, blob_id: str) -> BinaryIO:

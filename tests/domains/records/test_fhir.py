@@ -315,6 +315,7 @@ def test_a_code_without_a_system_is_marked_as_such() -> None:
         {"system": "http://snomed.info/sct", "code": "38341003 |Hypertensive disorder|"},
         {"system": "http://example.org/" + "x" * 200, "code": "1"},
         {"system": "http://example.org", "code": "Fréquence"},
+        {"system": "http://example.org", "code": "heart rate"},
     ],
 )
 def test_codes_unfit_for_the_chain_are_refused(code: dict[str, str]) -> None:
@@ -486,12 +487,12 @@ def test_file_summaries_are_strict(kind: str, day: str) -> None:
 
 # --- Consent ---------------------------------------------------------------------------------
 
-PATIENT = "pat_0123456789abcdef"
+PATIENT = "pat_0123456789abcdef0123456789abcdef"
 
 
 def chain_consent(**changes: Any) -> dict[str, Any]:
     consent: dict[str, Any] = {
-        "id": "cns-0123456789abcdef",
+        "id": "cns-0123456789abcdef01234567",
         "patient": PATIENT,
         "grantee": {"kind": "org", "org": "hospital-b", "member": None, "role": None},
         "resource_types": ["Observation", "Condition"],
@@ -515,9 +516,9 @@ def codes(codings: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def test_consent_export() -> None:
     resource = consent_resource(chain_consent())
     Consent.model_validate(resource)
-    assert resource["id"] == "cns-0123456789abcdef"
+    assert resource["id"] == "cns-0123456789abcdef01234567"
     assert resource["identifier"] == [
-        {"system": "urn:healthledger:consent", "value": "cns-0123456789abcdef"}
+        {"system": "urn:healthledger:consent", "value": "cns-0123456789abcdef01234567"}
     ]
     assert resource["status"] == "active"
     assert codes(resource["scope"]["coding"]) == [
@@ -586,7 +587,7 @@ def test_revoked_consent_for_records_by_a_representative() -> None:
             status="revoked",
             revoked_height=50,
             revoked_ms=1_700_000_600_000,
-            record_ids=["rec-0123456789abcdef"],
+            record_ids=["rec-0123456789abcdef01234567"],
             resource_types=[],
             purposes=[],
             granted_by="guardian-7",
@@ -602,11 +603,22 @@ def test_revoked_consent_for_records_by_a_representative() -> None:
         {
             "meaning": "instance",
             "reference": {
-                "identifier": {"system": "urn:healthledger:record", "value": "rec-0123456789abcdef"}
+                "identifier": {
+                    "system": "urn:healthledger:record",
+                    "value": "rec-0123456789abcdef01234567",
+                }
             },
         }
     ]
     assert resource["performer"][0]["type"] == "RelatedPerson"
+
+
+def test_a_consent_that_never_expires_has_an_open_period() -> None:
+    resource = consent_resource(chain_consent(expires_ms=2**53 - 1))
+    Consent.model_validate(resource)
+    assert resource["provision"]["period"] == {"start": "2023-11-14T22:13:20.000Z"}
+    last = consent_resource(chain_consent(expires_ms=253_402_300_799_999))
+    assert last["provision"]["period"]["end"] == "9999-12-31T23:59:59.999Z"
 
 
 @pytest.mark.parametrize(
@@ -615,7 +627,7 @@ def test_revoked_consent_for_records_by_a_representative() -> None:
         chain_consent(purposes=["curiosity"]),
         chain_consent(status="paused"),
         chain_consent(grantee={"kind": "everyone"}),
-        chain_consent(expires_ms=10**20),
+        chain_consent(expires_ms=-(10**15)),
         chain_consent(id="cns_not a fhir id"),
         {key: value for key, value in chain_consent().items() if key != "grantee"},
     ],
@@ -631,9 +643,11 @@ def test_malformed_consents_are_refused(consent: dict[str, Any]) -> None:
 
 
 def access_event(**changes: Any) -> dict[str, Any]:
+    """An access event as records/handlers.py writes it."""
     event: dict[str, Any] = {
-        "id": "acc-0123456789abcdef",
-        "record": "rec-0123456789abcdef",
+        "id": "acc-0123456789abcdef01234567",
+        "action": "read",
+        "record": "rec-0123456789abcdef01234567",
         "patient": PATIENT,
         "custodian": "hospital-a",
         "reader": {
@@ -645,7 +659,7 @@ def access_event(**changes: Any) -> dict[str, Any]:
         },
         "purpose": "treatment",
         "basis": "consent",
-        "consent": "cns-0123456789abcdef",
+        "consent": "cns-0123456789abcdef01234567",
         "appointment": None,
         "reason": None,
         "break_glass": False,
@@ -667,7 +681,7 @@ def entity_of(resource: dict[str, Any], system: str) -> dict[str, Any]:
 def test_audit_event_export() -> None:
     resource = audit_event_resource(access_event())
     AuditEvent.model_validate(resource)
-    assert resource["id"] == "acc-0123456789abcdef"
+    assert resource["id"] == "acc-0123456789abcdef01234567"
     assert (resource["type"]["system"], resource["type"]["code"]) == (DICOM, "110110")
     assert resource["action"] == "R"
     assert resource["outcome"] == "0"
@@ -682,6 +696,7 @@ def test_audit_event_export() -> None:
     }
     assert reader["altId"] == "ab" * 32
     assert reader["policy"] == ["urn:healthledger:basis:consent"]
+    assert codes(reader["role"][0]["coding"]) == [("urn:healthledger:actor-role", "practitioner")]
     assert custodian["requestor"] is False
     observer = {
         "type": "Organization",
@@ -690,11 +705,12 @@ def test_audit_event_export() -> None:
     assert custodian["who"] == observer
     assert resource["source"]["observer"] == observer
     record = entity_of(resource, "urn:healthledger:record")
-    assert record["what"]["identifier"]["value"] == "rec-0123456789abcdef"
-    assert record["detail"] == [{"type": "urn:healthledger:tx", "valueString": "cd" * 32}]
+    assert record["what"]["identifier"]["value"] == "rec-0123456789abcdef01234567"
     assert entity_of(resource, "urn:healthledger:patient")["what"]["type"] == "Patient"
     consent = entity_of(resource, "urn:healthledger:consent")
-    assert consent["what"]["identifier"]["value"] == "cns-0123456789abcdef"
+    assert consent["what"]["identifier"]["value"] == "cns-0123456789abcdef01234567"
+    # The ledger transaction and its height tie the event to its proof on the chain.
+    assert entity_of(resource, "urn:healthledger:tx")["what"]["identifier"]["value"] == "cd" * 32
     assert resource["meta"]["tag"] == [{"system": "urn:healthledger:recorded-height", "code": "77"}]
 
 
@@ -708,38 +724,63 @@ def test_break_glass_is_marked_and_explained() -> None:
     purposes = [c["coding"][0]["code"] for c in resource["purposeOfEvent"]]
     assert purposes == ["ETREAT", "BTG"]
     assert [c["coding"][0]["code"] for c in resource["agent"][0]["purposeOfUse"]] == purposes
-    detail = entity_of(resource, "urn:healthledger:record")["detail"]
-    assert {"type": "urn:healthledger:reason", "valueString": event["reason"]} in detail
+    detail = entity_of(resource, "urn:healthledger:tx")["detail"]
+    assert detail == [{"type": "urn:healthledger:reason", "valueString": event["reason"]}]
     assert not [e for e in resource["entity"] if e["what"].get("type") == "Consent"]
+
+
+def test_a_break_glass_locate_is_a_query_about_the_patient() -> None:
+    event = access_event(
+        action="locate", record=None, purpose="emergency", basis="break_glass", consent=None,
+        break_glass=True, reason="patient arrived unconscious",
+    )  # fmt: skip
+    resource = audit_event_resource(event)
+    AuditEvent.model_validate(resource)
+    assert (resource["type"]["code"], resource["action"]) == ("110112", "E")
+    systems = [entity["what"]["identifier"]["system"] for entity in resource["entity"]]
+    assert systems == ["urn:healthledger:patient", "urn:healthledger:tx"]
 
 
 @pytest.mark.parametrize(
     ("reader", "resource_type"),
     [
-        ({"kind": "org", "id": "hospital-b", "org": "hospital-b", "role": None}, "Organization"),
+        (
+            {"kind": "org", "id": "hospital-b", "org": "hospital-b", "role": "hospital"},
+            "Organization",
+        ),
+        ({"kind": "patient", "id": PATIENT, "org": None, "role": "patient"}, "Patient"),
         ({"kind": "patient", "id": PATIENT, "org": None, "role": None}, "Patient"),
     ],
 )
 def test_audit_readers(reader: dict[str, Any], resource_type: str) -> None:
     event = access_event(reader=reader | {"key_id": "ef" * 32}, basis="self", consent=None)
-    event["appointment"] = "app-0123456789abcdef"
+    event["appointment"] = "app-0123456789abcdef01234567"
     resource = audit_event_resource(event)
     AuditEvent.model_validate(resource)
-    assert resource["agent"][0]["who"]["type"] == resource_type
-    assert "role" not in resource["agent"][0]
+    agent = resource["agent"][0]
+    assert agent["who"]["type"] == resource_type
+    assert ("role" in agent) == (reader["role"] is not None)
     assert entity_of(resource, "urn:healthledger:appointment")["what"]["type"] == "Appointment"
+
+
+def test_the_brief_shape_without_an_action_is_a_read() -> None:
+    event = access_event()
+    del event["action"]
+    assert audit_event_resource(event)["action"] == "R"
 
 
 @pytest.mark.parametrize(
     "event",
     [
         access_event(purpose="curiosity"),
+        access_event(action="delete"),
         access_event(reader={"kind": "robot", "id": "x", "key_id": "ab" * 32}),
         access_event(time_ms=-(10**15)),
         access_event(time_ms="yesterday"),
+        access_event(height=-1),
         {key: value for key, value in access_event().items() if key != "tx_id"},
     ],
-    ids=["purpose", "reader", "time", "time type", "missing"],
+    ids=["purpose", "action", "reader", "time", "time type", "height", "missing"],
 )
 def test_malformed_access_events_are_refused(event: dict[str, Any]) -> None:
     with pytest.raises(LedgerError) as caught:

@@ -15,6 +15,7 @@ from abci_install import install_cometbft
 
 from conftest import CHAIN, make_genesis, seeded_keys
 from healthledger.app.application import Application
+from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.crypto.keys import KeyPair
@@ -283,3 +284,38 @@ def test_events_keep_non_string_values_as_json(adapter: AbciAdapter) -> None:
         ("who", "a"),
         ("l", canonical_bytes([1]).decode()),
     ]
+
+
+async def open_tcp(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect once the server listens (it starts inside the same event loop)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
+def test_tcp_listener_answers_too(adapter: AbciAdapter) -> None:
+    types = adapter.types
+    port = free_port()
+    echo = frame_message(types.Request(echo=types.RequestEcho(message="over tcp")))
+
+    async def run() -> bytes:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(
+            AbciServer(adapter.handle, types).serve(f"tcp://127.0.0.1:{port}", stopping)
+        )
+        try:
+            reader, writer = await open_tcp(port)
+            writer.write(echo)
+            (frame,) = FrameDecoder().feed(await asyncio.wait_for(reader.read(1024), 10))
+            writer.close()
+            return frame
+        finally:
+            stopping.set()
+            await task
+
+    assert types.Response.FromString(asyncio.run(run())).echo.message == "over tcp"

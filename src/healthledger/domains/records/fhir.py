@@ -82,11 +82,13 @@ _FILE_CODES: Mapping[str, str] = MappingProxyType(
 )
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Printable ASCII words with single spaces, as FHIR's code type; "|" would make the
-# system|code token ambiguous (and opens SNOMED expressions, which embed display terms).
-_CODE_PART = re.compile(r"[\x21-\x7b\x7d\x7e]+(?: [\x21-\x7b\x7d\x7e]+)*")
+# Printable ASCII without spaces (the chain's RecordAdd.code takes no more) and without "|",
+# which would make the system|code token ambiguous and opens SNOMED CT expressions, whose
+# terms are display text.
+_CODE_PART = re.compile(r"[\x21-\x7b\x7d\x7e]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_LAST_INSTANT_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // _MS
 _MAX_MESSAGE = 300
 
 
@@ -254,7 +256,7 @@ def _coding_token(coding: Coding) -> str:
     system = coding.system or ""
     for part in (system, coding.code):
         if part and not _CODE_PART.fullmatch(part):
-            _fail(f"code {part[:64]!r}: the summary takes printable ASCII without '|'")
+            _fail(f"code {part[:64]!r}: the summary takes printable ASCII, no space or '|'")
     token = f"{system}|{coding.code}"
     if len(token) > MAX_CODE_LENGTH:
         _fail(f"code {token[:64]!r}...: longer than {MAX_CODE_LENGTH} characters")
@@ -392,13 +394,20 @@ def _grantor(consent: Mapping[str, Any]) -> dict[str, Any]:
     return _reference("RelatedPerson", "actor", consent["granted_by"])
 
 
+def _consent_period(consent: Mapping[str, Any]) -> dict[str, str]:
+    period = {"start": _instant("granted_ms", consent["granted_ms"])}
+    expires = consent["expires_ms"]
+    # The chain takes expiries up to 2**53 - 1 ms; past year 9999 a FHIR instant cannot say
+    # it, and an open-ended period means the same: the consent never expires in practice.
+    if not (isinstance(expires, int) and expires > _LAST_INSTANT_MS):
+        period["end"] = _instant("expires_ms", expires)
+    return period
+
+
 def _provision(consent: Mapping[str, Any]) -> dict[str, Any]:
     provision: dict[str, Any] = {
         "type": "permit",
-        "period": {
-            "start": _instant("granted_ms", consent["granted_ms"]),
-            "end": _instant("expires_ms", consent["expires_ms"]),
-        },
+        "period": _consent_period(consent),
         "actor": [
             {
                 "role": _concept(V3_PARTICIPATION_TYPE, "IRCP"),  # information recipient
@@ -477,6 +486,32 @@ _READER_TYPES: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 
 
+@dataclass(frozen=True)
+class _Action:
+    """How an access of the chain is typed in an AuditEvent (DICOM PS3.16, as IHE ATNA does)."""
+
+    code: str
+    display: str
+    action: str
+
+
+_ACTIONS: Mapping[str, _Action] = MappingProxyType(
+    {
+        # A record was read (decrypted): "Patient Record", action Read.
+        "read": _Action("110110", "Patient Record", "R"),
+        # A break-glass search for where a patient's records are: "Query", action Execute.
+        "locate": _Action("110112", "Query", "E"),
+    }
+)
+
+
+def _action(event: Mapping[str, Any]) -> _Action:
+    action = event.get("action", "read")
+    if action not in _ACTIONS:
+        _fail(f"access action {action!r}: expected {' or '.join(_ACTIONS)}")
+    return _ACTIONS[action]
+
+
 def _purposes_of_event(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     purposes = [{"coding": [_purpose(event["purpose"])]}]
     if event["break_glass"]:
@@ -490,15 +525,16 @@ def _reader_agent(event: Mapping[str, Any]) -> dict[str, Any]:
         _fail(f"reader kind {reader['kind']!r}: expected {', '.join(_READER_TYPES)}")
     resource_type, namespace = _READER_TYPES[reader["kind"]]
     agent: dict[str, Any] = {
-        "type": _concept(V3_PARTICIPATION_TYPE, "IRCP"),
+        "type": _concept(V3_PARTICIPATION_TYPE, "IRCP"),  # information recipient
         "who": _reference(resource_type, namespace, reader["id"]),
         "altId": reader["key_id"],  # the key that signed the request
         "requestor": True,
-        "policy": [f"{URN}basis:{event['basis']}"],  # what authorised the read
+        "policy": [f"{URN}basis:{event['basis']}"],  # what authorised the access
         "purposeOfUse": _purposes_of_event(event),
     }
     if reader.get("role"):
-        agent["role"] = [_concept(URN + "member-role", reader["role"])]
+        # The ledger's own role of the reader: a member role, an organisation role or "patient".
+        agent["role"] = [_concept(URN + "actor-role", reader["role"])]
     return agent
 
 
@@ -510,55 +546,51 @@ def _custodian_agent(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _entity(
-    what: dict[str, Any], entity_type: str, role: str | None, detail: list[dict[str, str]]
-) -> dict[str, Any]:
+def _entity(what: dict[str, Any], entity_type: str, role: str | None = None) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "what": what,
         "type": {"system": AUDIT_ENTITY_TYPE, "code": entity_type},
     }
     if role is not None:
         entity["role"] = {"system": OBJECT_ROLE, "code": role}
-    if detail:
-        entity["detail"] = detail
     return entity
 
 
-def _record_entity(event: Mapping[str, Any]) -> dict[str, Any]:
-    # The recording transaction (its height is in meta.tag) ties the event to its proof.
-    detail = [{"type": f"{URN}tx", "valueString": event["tx_id"]}]
+def _ledger_entity(event: Mapping[str, Any]) -> dict[str, Any]:
+    # The transaction that recorded the access (its height is in meta.tag) ties the event to
+    # its proof on the chain; the reader's stated reason rides with it.
+    entity = _entity(_reference(None, "tx", event["tx_id"]), "2")
     if event["reason"]:
-        detail.append({"type": f"{URN}reason", "valueString": event["reason"]})
-    # audit-entity-type 2 "System Object", object-role 4 "Domain Resource".
-    return _entity(_reference(None, "record", event["record"]), "2", "4", detail)
+        entity["detail"] = [{"type": f"{URN}reason", "valueString": event["reason"]}]
+    return entity
 
 
 def _entities(event: Mapping[str, Any]) -> list[dict[str, Any]]:
-    entities = [
-        _record_entity(event),
-        # audit-entity-type 1 "Person", object-role 1 "Patient".
-        _entity(_reference("Patient", "patient", event["patient"]), "1", "1", []),
-    ]
+    # audit-entity-type 1 "Person" / 2 "System Object"; object-role 1 "Patient",
+    # 4 "Domain Resource", 13 "Security Resource" (the consent the access relied on).
+    entities = [_entity(_reference("Patient", "patient", event["patient"]), "1", "1")]
+    if event["record"]:  # a locate names the patient only
+        entities.append(_entity(_reference(None, "record", event["record"]), "2", "4"))
     if event["consent"]:
-        # object-role 13 "Security Resource": the policy the read relied on.
-        entities.append(_entity(_reference("Consent", "consent", event["consent"]), "2", "13", []))
+        entities.append(_entity(_reference("Consent", "consent", event["consent"]), "2", "13"))
     if event["appointment"]:
         entities.append(
-            _entity(_reference("Appointment", "appointment", event["appointment"]), "2", None, [])
+            _entity(_reference("Appointment", "appointment", event["appointment"]), "2")
         )
+    entities.append(_ledger_entity(event))
     return entities
 
 
 def _audit_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    action = _action(event)
     return {
         "resourceType": "AuditEvent",
         "id": event["id"],
         "meta": {"tag": [_height_tag("recorded", event["height"])]},
-        # DICOM PS3.16 110110 "Patient Record" with action R: a patient record was read.
-        "type": {"system": DICOM_DCM, "code": "110110", "display": "Patient Record"},
-        "action": "R",
+        "type": {"system": DICOM_DCM, "code": action.code, "display": action.display},
+        "action": action.action,
         "recorded": _instant("time_ms", event["time_ms"]),
-        "outcome": "0",  # success: the chain records only granted reads
+        "outcome": "0",  # success: the chain records only granted accesses
         "purposeOfEvent": _purposes_of_event(event),
         "agent": [_reader_agent(event), _custodian_agent(event)],
         # security-source-type 4 "Application Server": the custodian's vault released it.
@@ -571,7 +603,7 @@ def _audit_body(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def audit_event_resource(event: dict[str, Any]) -> dict[str, Any]:
-    """A chain access event as a FHIR R4 AuditEvent (a patient record read), validated."""
+    """A chain access event as a FHIR R4 AuditEvent (a record read or located), validated."""
     try:
         body = _audit_body(event)
     except KeyError as exc:

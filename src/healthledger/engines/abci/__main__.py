@@ -18,7 +18,7 @@ from healthledger.app.application import Application
 from healthledger.app.genesis import load_genesis
 from healthledger.engines.abci.adapter import AbciAdapter
 from healthledger.engines.abci.protos import abci_types
-from healthledger.engines.abci.server import AbciServer
+from healthledger.engines.abci.server import AbciServer, ListenAddress
 from healthledger.errors import LedgerError
 from healthledger.ledger.store import Store
 
@@ -28,9 +28,12 @@ log = logging.getLogger("healthledger.engines.abci")
 # two paths are named here rather than imported.
 GENESIS_FILE = "genesis.json"
 DATABASE_FILE = Path("data") / "ledger.sqlite"
+# Where `cometbft node` looks for its application unless --proxy_app says otherwise.
+DEFAULT_ADDRESS = "tcp://127.0.0.1:26658"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """--home and --socket (by default CometBFT's own default --proxy_app address)."""
     parser = argparse.ArgumentParser(
         prog="python -m healthledger.engines.abci",
         description="Serve a HealthLedger node folder to CometBFT over ABCI.",
@@ -38,14 +41,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--home", required=True, type=Path, help="the node folder")
     parser.add_argument(
         "--socket",
-        default="unix://abci.sock",
-        help="unix:///path/app.sock or tcp://host:port (CometBFT's --proxy_app)",
+        default=DEFAULT_ADDRESS,
+        help=f"unix:///path/app.sock or tcp://host:port (default {DEFAULT_ADDRESS})",
     )
     return parser.parse_args(argv)
 
 
 async def serve(home: Path, address: str) -> None:
     """Open the ledger, serve ABCI until a stop signal, then close everything in order."""
+    ListenAddress.parse(address)  # refuse a bad address before touching the database
     types = abci_types()
     genesis = load_genesis(home / GENESIS_FILE)
     (home / DATABASE_FILE).parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +68,7 @@ async def serve(home: Path, address: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until stopped; 0 on a clean stop, 1 (with the reason logged) if it cannot start."""
     args = parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,

@@ -39,6 +39,7 @@ class ListenAddress:
 
     @classmethod
     def parse(cls, address: str) -> ListenAddress:
+        """Refuse anything else with a message that shows both accepted forms."""
         scheme, sep, rest = address.partition("://")
         if sep and scheme == "unix" and rest:
             return cls(unix_path=Path(rest))

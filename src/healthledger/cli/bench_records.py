@@ -1,0 +1,239 @@
+"""`healthledger bench records`: records added, consent-checked reads, locate latency.
+
+Three phases on one network folder:
+
+1. populate: `--records` record.add transactions across `--patients` patients go
+   through the engine in-process (real transactions, real state, real trie), so
+   locate runs against a ledger of that size. Their ciphertexts are not in this
+   node's vault, as for records custodied by other nodes; locate never opens the vault.
+2. through a real node process and its HTTP API: small FHIR Observations added
+   (validated, encrypted, stored, registered, committed), then reads (signed
+   request, consent check, access event committed, key rewrapped, receipt built).
+3. locate latency: signed record-locator queries by patients, one at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from healthledger.cli.bench import drive, percentile
+from healthledger.cli.bench_api import free_port, wait_until_up
+from healthledger.cli.output import Report, emit, phase_bars
+from healthledger.cli.synthetic import small_observation
+from healthledger.client.records import Records
+from healthledger.client.sdk import Client, Signer
+from healthledger.crypto.envelope import new_data_key, wrap_key
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.node import Node
+
+CHAIN = "healthledger-bench-records"
+ORGS = [("bench-hospital", "hospital", "Bench Hospital")]
+BATCH = 200
+
+
+def patient_keys(index: int) -> KeyPair:
+    return KeyPair.from_seed(hashlib.sha256(f"bench-patient-{index}".encode()).digest())
+
+
+def run_records(
+    records: int,
+    patients: int,
+    adds: int,
+    reads: int,
+    locates: int,
+    clients: int,
+    report: Report | None,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="healthledger-bench-records-") as tmp:
+        root = Path(tmp) / "net"
+        port = free_port()
+        home = init_home(root, CHAIN, ORGS, port=port)
+        home.write_settings(NodeSettings(org="bench-hospital", port=port, block_interval_ms=100))
+        hospital = load_keypair(home.key_path("bench-hospital"))
+        doctor = KeyPair.from_seed(b"bench-doctor".ljust(32, b"\0"))
+        _populate(root, hospital, doctor, records, patients, report)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_up(url, process)
+            added_per_s, added = _adds(url, doctor, adds, patients, clients, report)
+            reads_per_s = _reads(url, added, reads, clients, report)
+            latencies = _locates(url, patients, locates, report)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    return {
+        "records_added_per_s": round(added_per_s, 1),
+        "reads_per_s": round(reads_per_s, 1),
+        "locate_p50_ms": round(statistics.median(latencies), 3),
+        "locate_p99_ms": round(percentile(latencies, 0.99), 3),
+        "records": records,
+        "patients": patients,
+        "adds": adds,
+        "reads": reads,
+        "locates": locates,
+        "clients": clients,
+    }
+
+
+def _populate(
+    root: Path,
+    hospital: KeyPair,
+    doctor: KeyPair,
+    records: int,
+    patients: int,
+    report: Report | None,
+) -> None:
+    """Patients, one practitioner and `records` record.add transactions, through the engine."""
+    node = Node(root)
+    node.start()
+    try:
+        org = Signer(hospital, CHAIN)
+        enroll = {
+            "member_id": "dr-bench",
+            "name": "Dr Bench",
+            "role": "practitioner",
+            "signing_key": doctor.key_id,
+            "encryption_key": doctor.encryption_public.hex(),
+        }
+        raws = [org.sign("member.enroll", enroll).raw]
+        for index in range(patients):
+            keys = patient_keys(index)
+            tx = Signer(keys, CHAIN).sign(
+                "patient.register", {"encryption_key": keys.encryption_public.hex()}
+            )
+            raws.append(tx.raw)
+        drive(node, raws, None, report, "register patients")
+        wrapped = wrap_key(new_data_key(), hospital.encryption_public)
+        rng = random.Random(7)
+
+        def record_tx(index: int) -> bytes:
+            patient = derive_patient_id(patient_keys(index % patients).key_id)
+            payload = {
+                "record_id": f"rec-{index:024x}",
+                "patient": patient,
+                "resource_type": "Observation",
+                "code": "http://loinc.org|8867-4",
+                "date": f"2026-{1 + index % 12:02d}-{1 + index % 28:02d}",
+                "media_type": "application/fhir+json",
+                "content_hash": rng.randbytes(32).hex(),
+                "blob_id": rng.randbytes(32).hex(),
+                "size": 400,
+                "wrapped_keys": {"patient": wrapped, "custodian": wrapped},
+                "author": "bench-hospital/dr-bench",
+            }
+            return org.sign("record.add", payload).raw
+
+        step = 50_000
+        for start in range(0, records, step):
+            chunk = [record_tx(i) for i in range(start, min(records, start + step))]
+            drive(node, chunk, None, None)
+            if report is not None:
+                report("populate records", min(records, start + step), records)
+    finally:
+        node.stop()
+
+
+def _adds(
+    url: str, doctor: KeyPair, adds: int, patients: int, clients: int, report: Report | None
+) -> tuple[float, list[tuple[int, str]]]:
+    """Small FHIR resources added through the API in batches, by `clients` threads."""
+    work = [(i % patients, small_observation(f"Patient/p{i}", i)) for i in range(adds)]
+    batches = [work[i : i + BATCH] for i in range(0, len(work), BATCH)]
+    added: list[tuple[int, str]] = []
+    done = 0
+
+    shared = Client(url, timeout=120, connections=clients)
+
+    def send(batch: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, str]]:
+        records = Records(shared, doctor, CHAIN)
+        items = [(derive_patient_id(patient_keys(p).key_id), r) for p, r in batch]
+        results = records.add_batch(items)
+        failed = [r for r in results if "error" in r]
+        if failed:
+            raise RuntimeError(f"benchmark add refused: {failed[0]}")
+        return [(p, r["record_id"]) for (p, _r), r in zip(batch, results, strict=True)]
+
+    start = time.perf_counter()
+    with shared, ThreadPoolExecutor(clients) as pool:
+        for result in pool.map(send, batches):
+            added.extend(result)
+            done += len(result)
+            if report is not None:
+                report("add records (API)", done, adds)
+    return adds / (time.perf_counter() - start), added
+
+
+def _reads(
+    url: str, added: list[tuple[int, str]], reads: int, clients: int, report: Report | None
+) -> float:
+    """Patients read their records: signed request, consent check, audit event, decrypt."""
+    rng = random.Random(11)
+    picks = [added[rng.randrange(len(added))] for _ in range(reads)]
+    done = 0
+
+    keys = {p: patient_keys(p) for p, _r in picks}
+    # One client shared by the threads: a client per request would spend the
+    # benchmark building TLS contexts and connections, not reading records.
+    with Client(url, timeout=120, connections=clients) as client:
+
+        def read(pick: tuple[int, str]) -> None:
+            Records(client, keys[pick[0]], CHAIN).read(pick[1], "patient_request", verify=False)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            for _ in pool.map(read, picks):
+                done += 1
+                if report is not None and done % 50 == 0:
+                    report("read records (API)", done, reads)
+        return reads / (time.perf_counter() - start)
+
+
+def _locates(url: str, patients: int, count: int, report: Report | None) -> list[float]:
+    rng = random.Random(13)
+    latencies = []
+    with Client(url) as client:
+        for index in range(count):
+            keys = patient_keys(rng.randrange(patients))
+            records = Records(client, keys, CHAIN)
+            start = time.perf_counter()
+            found = records.locate(records.patient_id)["records"]
+            latencies.append((time.perf_counter() - start) * 1000)
+            if not found:
+                raise RuntimeError("a benchmark patient has no records")
+            if report is not None and index % 100 == 99:
+                report("locate (API)", index + 1, count)
+    return latencies
+
+
+def register_records(bench_app: typer.Typer) -> None:
+    @bench_app.command("records")
+    def records(
+        records: Annotated[int, typer.Option(help="Records on the ledger for locate.")] = 1_000_000,
+        patients: Annotated[int, typer.Option(help="Patients they belong to.")] = 100_000,
+        adds: Annotated[int, typer.Option(help="FHIR records added through the API.")] = 10_000,
+        reads: Annotated[int, typer.Option(help="Audited reads through the API.")] = 3_000,
+        locates: Annotated[int, typer.Option(help="Locator queries timed.")] = 2_000,
+        clients: Annotated[int, typer.Option(help="Concurrent API clients.")] = 32,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Records added/s, consent-checked reads/s, locate p50/p99 at N records."""
+        with phase_bars(not as_json) as report:
+            result = run_records(records, patients, adds, reads, locates, clients, report)
+        emit(result, as_json)
