@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean cometbft
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ bench: $(STAMP)
 	$(BIN)/healthledger bench ingest --txs 20000 --json
 	$(BIN)/healthledger bench api --txs 20000 --json
 	$(BIN)/healthledger bench trie --json
+	$(BIN)/healthledger bench records --json
+
+# CometBFT v0.38.25 built with Go into .tools/, and the ABCI protobuf classes (tests run it too).
+cometbft: $(STAMP)
+	PYTHON=$(BIN)/python scripts/install-cometbft
 
 clean:
-	rm -rf $(VENV) demo-net
+	rm -rf $(VENV) demo-net .tools

@@ -162,7 +162,6 @@ def _populate(w: World) -> None:
     )["consent_id"]
 
 
-
 def _denied(call: Any, code: str) -> None:
     with pytest.raises(ApiError) as caught:
         call()
@@ -325,29 +324,16 @@ def test_correction_and_crypto_shredding(world: World, tmp_path: Path) -> None:
 
 
 def test_a_correction_points_to_the_version_it_replaces(world: World) -> None:
-    """Corrections are added by the custodian through `record.add` with `replaces`."""
-    original = world.as_("dr-ada").add(world.pid("alice"), CONDITION)["record_id"]
-    hospital = world.org_signers["general-hospital"]
-    hospital.sync_nonce(world.client)
-    entry = world.client.state("records", f"record/{original}")["value"]
-    corrected = dict(entry)
-    payload = {
-        "record_id": "rec-" + "c" * 24,
-        "patient": entry["patient"],
-        "resource_type": entry["resource_type"],
-        "code": entry["code"],
-        "date": entry["date"],
-        "media_type": entry["media_type"],
-        "content_hash": entry["content_hash"],
-        "blob_id": entry["blob_id"],
-        "size": entry["size"],
-        "wrapped_keys": corrected["wrapped_keys"],
-        "replaces": original,
-    }
-    _ok(world.client.submit(hospital.sign("record.add", payload), wait=True))
+    ada = world.as_("dr-ada")
+    original = ada.add(world.pid("alice"), CONDITION)["record_id"]
+    corrected = {**CONDITION, "onsetDateTime": "2024-06-01"}
+    new = ada.add(world.pid("alice"), corrected, replaces=original)["record_id"]
     versions = world.as_("alice").history(original)["versions"]
-    assert [v["id"] for v in versions] == [original, "rec-" + "c" * 24]
-    assert versions[0]["status"] == "superseded"
+    assert [v["id"] for v in versions] == [original, new]
+    assert versions[0]["status"] == "superseded" and versions[1]["date"] == "2024-06-01"
+    with pytest.raises(ApiError) as caught:
+        ada.add(world.pid("alice"), corrected, replaces=original)
+    assert caught.value.remote_code == "invalid_state"
 
 
 def test_large_file_streams_through_the_vault(world: World, tmp_path: Path) -> None:

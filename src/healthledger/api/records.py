@@ -25,7 +25,7 @@ from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
 from healthledger.node.node import Node
-from healthledger.node.records import PreparedAccess, PreparedAdd, RecordService
+from healthledger.node.records import NewRecord, PreparedAccess, PreparedAdd, RecordService
 
 MAX_RESOURCE_BYTES = 4 * 1024 * 1024
 MAX_BATCH_RECORDS = 2000
@@ -138,10 +138,13 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         return _json(await _finish_add(service, prepared, future), 201)
 
 
-def _record_item(item: Any) -> tuple[str, object]:
+def _record_item(item: Any) -> NewRecord:
     if not isinstance(item, dict) or not isinstance(item.get("patient"), str):
         raise MalformedInput('a record is {"patient": "pat_…", "resource": {FHIR resource}}')
-    return item["patient"], item.get("resource")
+    replaces = item.get("replaces")
+    if replaces is not None and not isinstance(replaces, str):
+        raise MalformedInput("'replaces' names the record id this one corrects")
+    return NewRecord(item["patient"], item.get("resource"), replaces)
 
 
 async def _settled(

@@ -33,8 +33,16 @@ EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.REVOKED_SENDER: 4,
     ErrorCode.UNAUTHORIZED: 4,
     ErrorCode.BAD_SIGNATURE: 4,
+    ErrorCode.NO_CONSENT: 4,
+    ErrorCode.CONSENT_REVOKED: 4,
+    ErrorCode.CONSENT_EXPIRED: 4,
+    ErrorCode.NOT_CUSTODIAN: 4,
+    ErrorCode.RECORD_SHREDDED: 3,
+    ErrorCode.BLOB_MISSING: 3,
+    ErrorCode.HASH_MISMATCH: 1,
     ErrorCode.UNAVAILABLE: 5,
     ErrorCode.TIMEOUT: 5,
+    ErrorCode.AUDIT_FAILED: 5,
 }
 
 

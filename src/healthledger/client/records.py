@@ -87,9 +87,14 @@ class Records:
 
     # --- provider side ---------------------------------------------------------------
 
-    def add(self, patient: str, resource: dict[str, Any]) -> dict[str, Any]:
-        """Add a FHIR resource for a patient; the node encrypts it and registers it."""
-        return self._signed_json("POST", "/v1/records", {"patient": patient, "resource": resource})  # type: ignore[no-any-return]
+    def add(
+        self, patient: str, resource: dict[str, Any], replaces: str | None = None
+    ) -> dict[str, Any]:
+        """Add a FHIR resource for a patient (or a correction of the record `replaces`)."""
+        body: dict[str, Any] = {"patient": patient, "resource": resource}
+        if replaces is not None:
+            body["replaces"] = replaces
+        return self._signed_json("POST", "/v1/records", body)  # type: ignore[no-any-return]
 
     def add_batch(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Add many (patient, resource) pairs in one request; each result or error in order."""

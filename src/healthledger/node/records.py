@@ -47,6 +47,15 @@ INLINE_CIPHERTEXT_BYTES = 256 * 1024
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
 
 
+@dataclass(frozen=True)
+class NewRecord:
+    """A FHIR resource to add for a patient; `replaces` names the version it corrects."""
+
+    patient: str
+    resource: object
+    replaces: str | None = None
+
+
 @dataclass
 class Unsigned:
     """A transaction the vault will sign with an organisation's key when it submits it.
@@ -138,25 +147,27 @@ class RecordService:
             )
         return author.org
 
-    def prepare_add_resource(self, author: Actor, patient: str, resource: object) -> PreparedAdd:
+    def prepare_add_resource(
+        self, author: Actor, patient: str, resource: object, replaces: str | None = None
+    ) -> PreparedAdd:
         """Validate a FHIR resource, encrypt it into the vault, build its `record.add`."""
-        (prepared,) = self.prepare_add_resources(author, [(patient, resource)])
+        (prepared,) = self.prepare_add_resources(author, [NewRecord(patient, resource, replaces)])
         if isinstance(prepared, LedgerError):
             raise prepared
         return prepared
 
     def prepare_add_resources(
-        self, author: Actor, items: Sequence[tuple[str, object]]
+        self, author: Actor, items: Sequence[NewRecord]
     ) -> list[PreparedAdd | LedgerError]:
         """Many small FHIR records: each validated alone, all encrypted in one vault write."""
         custodian = self.custodian_for(author)
-        checked: list[tuple[str, fhir.ResourceSummary, bytes] | LedgerError] = []
-        for patient, resource in items:
+        checked: list[tuple[NewRecord, fhir.ResourceSummary, bytes] | LedgerError] = []
+        for item in items:
             try:
-                summary = fhir.validate_resource(resource)
-                if not views.patient_exists(self.store, patient):
-                    raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
-                checked.append((patient, summary, _resource_bytes(resource)))
+                summary = fhir.validate_resource(item.resource)
+                if not views.patient_exists(self.store, item.patient):
+                    raise LedgerError(f"no registered patient {item.patient}", ErrorCode.NOT_FOUND)
+                checked.append((item, summary, _resource_bytes(item.resource)))
             except LedgerError as exc:
                 checked.append(exc)
         good = [c for c in checked if not isinstance(c, LedgerError)]
@@ -167,7 +178,14 @@ class RecordService:
             c
             if isinstance(c, LedgerError)
             else self._prepared(
-                author, custodian, c[0], c[1], "application/fhir+json", next(key_iter), next(sealed)
+                author,
+                custodian,
+                c[0].patient,
+                c[1],
+                "application/fhir+json",
+                next(key_iter),
+                next(sealed),
+                c[0].replaces,
             )
             for c in checked
         ]
@@ -203,8 +221,9 @@ class RecordService:
         media_type: str,
         data_key: bytes,
         sealed: Sealed,
+        replaces: str | None = None,
     ) -> PreparedAdd:
-        """Wrap the data key for the patient and the custodian; sign the metadata."""
+        """Wrap the data key for the patient and the custodian; build the metadata."""
         patient_public = views.encryption_key(self.store, _patient_actor(patient))
         org_keys = self.custodians[custodian]
         record_id = "rec-" + secrets.token_hex(12)
@@ -223,6 +242,7 @@ class RecordService:
                 "custodian": wrap_key(data_key, org_keys.encryption_public),
             },
             "author": author.id if author.kind == "member" else None,
+            "replaces": replaces,
         }
         return PreparedAdd(Unsigned(custodian, "record.add", payload), record_id, sealed, summary)
 
