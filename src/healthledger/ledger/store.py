@@ -167,12 +167,21 @@ class Store:
         return str(row[0]), bytes(row[1])
 
     def block_txs(self, height: int) -> list[StoredTx]:
+        """A block's transactions in order: a primary-key range of the ledger-wide log.
+
+        The header says where the block ends in the log (`log_size`) and how many it
+        holds, so this never scans the table, however long the ledger grows.
+        """
+        try:
+            header = self.header(height)
+        except NotFound:
+            return []
         rows = (
             self._reader()
             .execute(
                 "SELECT id, height, position, log_index, raw, result FROM txs"
-                " WHERE height = ? ORDER BY position",
-                (height,),
+                " WHERE log_index >= ? AND log_index < ? ORDER BY log_index",
+                (header.log_size - header.tx_count, header.log_size),
             )
             .fetchall()
         )
