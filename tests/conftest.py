@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,8 +13,8 @@ import pytest
 
 from healthledger.app.application import Application
 from healthledger.app.genesis import Genesis
-from healthledger.cli.bench_api import free_port, wait_until_up
-from healthledger.client.sdk import Signer
+from healthledger.cli.bench_api import free_port, node_command, wait_until_up
+from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import KeyPair
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
@@ -99,9 +98,7 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
 def start_node(root: Path) -> subprocess.Popen[bytes]:
     """`healthledger node run --data root` as a real process."""
     return subprocess.Popen(
-        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        node_command(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -133,3 +130,26 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> N
             return
         time.sleep(interval)
     raise AssertionError("condition not reached in time")
+
+
+def enroll_member(client: Client, org: Signer, member_id: str, role: str) -> KeyPair:
+    """An organisation enrols a person with fresh keys (committed, or the test fails)."""
+    keys = KeyPair.generate()
+    payload = {
+        "member_id": member_id,
+        "name": member_id,
+        "role": role,
+        "signing_key": keys.key_id,
+        "encryption_key": keys.encryption_public.hex(),
+    }
+    require_committed(client.submit(org.sign("member.enroll", payload), wait=True))
+    return keys
+
+
+def register_patient(client: Client, chain_id: str) -> KeyPair:
+    """A patient registers fresh keys (committed, or the test fails)."""
+    keys = KeyPair.generate()
+    payload = {"encryption_key": keys.encryption_public.hex()}
+    tx = Signer(keys, chain_id).sign("patient.register", payload)
+    require_committed(client.submit(tx, wait=True))
+    return keys

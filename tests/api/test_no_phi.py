@@ -8,15 +8,14 @@ outside its key files is searched for them in their common encodings.
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
-from healthledger.cli.bench_api import free_port, wait_until_up
+from conftest import enroll_member, register_patient
+from healthledger.cli.bench_api import free_port, node_process
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer
-from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "no-phi"
@@ -60,24 +59,12 @@ def _encodings(needle: str) -> list[bytes]:
 def test_no_phi_anywhere_the_node_writes(tmp_path: Path) -> None:
     root = tmp_path / "net"
     port = free_port()
-    home = init_home(
-        root, CHAIN, [("hospital", "hospital", "H"), ("insurer", "insurer", "I")], port=port
-    )
+    orgs = [("hospital", "hospital", "H"), ("insurer", "insurer", "I")]
+    home = init_home(root, CHAIN, orgs, port=port)
     home.write_settings(NodeSettings(org="hospital", port=port, block_interval_ms=20))
-    log_path = root / "node.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, process)
-            _run_the_flow(url, home.key_path("hospital"))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    url = f"http://127.0.0.1:{port}"
+    with node_process(root, url, log=root / "node.log"):
+        _run_the_flow(url, home.key_path("hospital"))
     found = _search(root)
     assert found == [], f"PHI found on disk: {found}"
 
@@ -85,17 +72,8 @@ def test_no_phi_anywhere_the_node_writes(tmp_path: Path) -> None:
 def _run_the_flow(url: str, hospital_key: Path) -> None:
     with Client(url) as client:
         hospital = Signer(load_keypair(hospital_key), CHAIN)
-        doctor, patient = KeyPair.generate(), KeyPair.generate()
-        enroll = {
-            "member_id": "dr-who",
-            "name": "Dr Who",
-            "role": "practitioner",
-            "signing_key": doctor.key_id,
-            "encryption_key": doctor.encryption_public.hex(),
-        }
-        client.submit(hospital.sign("member.enroll", enroll), wait=True)
-        register = {"encryption_key": patient.encryption_public.hex()}
-        client.submit(Signer(patient, CHAIN).sign("patient.register", register), wait=True)
+        doctor = enroll_member(client, hospital, "dr-who", "practitioner")
+        patient = register_patient(client, CHAIN)
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
         ids = [as_doctor.add(pid, r)["record_id"] for r in _resources(f"Patient/{pid}")]

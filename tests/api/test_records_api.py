@@ -6,6 +6,7 @@ outcome, every denial a 403 with a code and no ciphertext or key in the answer.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import serve_network, stop_node, wait_for
+from conftest import enroll_member, register_patient, serve_network, stop_node, wait_for
 from healthledger.client.records import Records, verify_copy
 from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
@@ -87,31 +88,12 @@ class World:
         return derive_patient_id(self.people[name].key_id)
 
 
-def _ok(report: dict[str, Any]) -> dict[str, Any]:
-    assert report["status"] == "committed" and report["result"]["code"] == "ok", report
-    return report
-
-
 def _enroll(world: World, org: str, member: str, role: str) -> None:
-    keys = KeyPair.generate()
-    world.people[member] = keys
-    payload = {
-        "member_id": member,
-        "name": member,
-        "role": role,
-        "signing_key": keys.key_id,
-        "encryption_key": keys.encryption_public.hex(),
-    }
-    _ok(world.client.submit(world.org_signers[org].sign("member.enroll", payload), wait=True))
+    world.people[member] = enroll_member(world.client, world.org_signers[org], member, role)
 
 
 def _register(world: World, name: str) -> None:
-    keys = KeyPair.generate()
-    world.people[name] = keys
-    tx = Signer(keys, CHAIN).sign(
-        "patient.register", {"encryption_key": keys.encryption_public.hex()}
-    )
-    _ok(world.client.submit(tx, wait=True))
+    world.people[name] = register_patient(world.client, CHAIN)
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +168,7 @@ def test_authorization_matrix(world: World) -> None:
     assert world.as_("dr-cy").read(hr, "treatment").access["basis"] == "consent"
     located = world.as_("dr-cy").locate(alice, "treatment")["records"]
     assert [r["id"] for r in located] == [hr]
+    assert "wrapped_keys" not in located[0] and "blob_id" not in located[0]
     _denied(lambda: world.as_("dr-cy").read(condition, "treatment"), "no_consent")
     _denied(lambda: world.as_("dr-cy").read(hr, "research"), "no_consent")
     # same-org unconsented colleague, other org, unrelated staff
@@ -224,8 +207,6 @@ def test_revocation_takes_effect_from_the_next_block(world: World) -> None:
 def test_denials_release_no_ciphertext_or_key(world: World) -> None:
     target = f"/v1/records/{world.records['hr']}/read"
     body = b'{"purpose":"treatment"}'
-    import hashlib
-
     headers = sign_request(
         world.people["dr-bob"], CHAIN, "POST", target, hashlib.sha256(body).hexdigest()
     )
@@ -346,3 +327,58 @@ def test_large_file_streams_through_the_vault(world: World, tmp_path: Path) -> N
     copy = world.as_("alice").read_to_file(added["record_id"], "patient_request", out)
     assert out.read_bytes() == path.read_bytes()
     assert copy.record["media_type"] == "text/vcf" or copy.record["media_type"].endswith("vcf")
+
+
+def _vault_blobs(world: World) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{world.root / 'data' / 'vault' / 'vault.sqlite'}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM blobs").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_bad_records_are_refused_one_by_one_and_leave_nothing_behind(world: World) -> None:
+    ada, alice = world.as_("dr-ada"), world.pid("alice")
+    before = len(world.as_("alice").locate(alice)["records"])
+    blobs = _vault_blobs(world)
+    results = ada.add_batch(
+        [
+            (alice, {"resourceType": "Observation", "code": {"text": "no status"}}),
+            (alice, {"resourceType": "Account", "status": "active"}),
+            ("pat_" + "0" * 32, HEART_RATE),
+            (alice, HEART_RATE),
+        ]
+    )
+    codes = [r.get("error", {}).get("code") for r in results]
+    assert codes == ["invalid_resource", "invalid_resource", "not_found", None]
+    assert "status" in results[0]["error"]["message"]
+    assert len(world.as_("alice").locate(alice)["records"]) == before + 1
+    assert _vault_blobs(world) == blobs + 1
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", "malformed"),
+        (b"[]", "malformed"),
+        (b'{"patient": 7}', "malformed"),
+        (b'{"patient": "pat_x", "resource": "text"}', "invalid_resource"),
+        (b'{"records": []}', "malformed"),
+    ],
+)
+def test_malformed_bodies_get_a_code_and_change_nothing(
+    world: World, body: bytes, code: str
+) -> None:
+    path = "/v1/records/batch" if b"records" in body else "/v1/records"
+    height = world.client.block()["header"]["height"]
+    blobs = _vault_blobs(world)
+    headers = sign_request(
+        world.people["dr-ada"], CHAIN, "POST", path, hashlib.sha256(body).hexdigest()
+    )
+    response = httpx.post(world.url + path, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert _vault_blobs(world) == blobs
+    assert world.client.block()["header"]["height"] == height

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import resource
-import subprocess
-import sys
 from pathlib import Path
 
-from healthledger.cli.bench_api import free_port, wait_until_up
+from conftest import enroll_member, register_patient
+from healthledger.cli.bench_api import free_port, node_process
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer
-from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "large-file"
@@ -59,40 +58,21 @@ def test_a_200_mb_genome_round_trips_with_bounded_memory(tmp_path: Path) -> None
     port = free_port()
     home = init_home(root, CHAIN, [("hospital", "hospital", "H")], port=port)
     home.write_settings(NodeSettings(org="hospital", port=port, block_interval_ms=20))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, process)
-        with Client(url, timeout=300) as client:
-            doctor, patient = KeyPair.generate(), KeyPair.generate()
-            hospital = Signer(load_keypair(home.key_path("hospital")), CHAIN)
-            enroll = {
-                "member_id": "dr-gene",
-                "name": "Dr Gene",
-                "role": "practitioner",
-                "signing_key": doctor.key_id,
-                "encryption_key": doctor.encryption_public.hex(),
-            }
-            client.submit(hospital.sign("member.enroll", enroll), wait=True)
-            register = {"encryption_key": patient.encryption_public.hex()}
-            client.submit(Signer(patient, CHAIN).sign("patient.register", register), wait=True)
-            pid = derive_patient_id(patient.key_id)
-            node_before = _peak_kb(process.pid)
-            client_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            added = Records(client, doctor, CHAIN).add_file(pid, "vcf", "2026-01-15", genome)
-            out = tmp_path / "back.vcf"
-            copy = Records(client, patient, CHAIN).read_to_file(
-                added["record_id"], "patient_request", out
-            )
-            node_growth = _peak_kb(process.pid) - node_before
-            client_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - client_before
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    url = f"http://127.0.0.1:{port}"
+    with node_process(root, url) as process, Client(url, timeout=300) as client:
+        hospital = Signer(load_keypair(home.key_path("hospital")), CHAIN)
+        doctor = enroll_member(client, hospital, "dr-gene", "practitioner")
+        patient = register_patient(client, CHAIN)
+        pid = derive_patient_id(patient.key_id)
+        node_before = _peak_kb(process.pid)
+        client_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        added = Records(client, doctor, CHAIN).add_file(pid, "vcf", "2026-01-15", genome)
+        out = tmp_path / "back.vcf"
+        copy = Records(client, patient, CHAIN).read_to_file(
+            added["record_id"], "patient_request", out
+        )
+        node_growth = _peak_kb(process.pid) - node_before
+        client_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - client_before
     assert added["size"] == genome.stat().st_size
     assert _sha256(out) == expected
     assert copy.record["content_hash"] == added["content_hash"]

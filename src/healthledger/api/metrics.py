@@ -6,9 +6,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from healthledger.engines.solo import Accepted
+from healthledger.engines.solo import Accepted, CommittedBlock
 from healthledger.errors import LedgerError
-from healthledger.ledger.block import Header
 from healthledger.node.node import Node
 
 
@@ -27,9 +26,9 @@ class NodeMetrics:
         self.mempool.set_function(node.engine.mempool_size)
         self.height.set(node.app.info().height)
 
-    def observe_commit(self, header: Header) -> None:
-        self.height.set(header.height)
-        self.txs_committed.inc(header.tx_count)
+    def observe_commit(self, block: CommittedBlock) -> None:
+        self.height.set(block.header.height)
+        self.txs_committed.inc(block.header.tx_count)
 
     def observe_submissions(self, outcomes: Sequence[Accepted | LedgerError]) -> None:
         for outcome in outcomes:

@@ -16,27 +16,23 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from healthledger.crypto.signed_request import SignedRequest
+from healthledger.api.responses import json_response, parse_body, read_body
+from healthledger.crypto.signed_request import SignedRequest, body_hash
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
 from healthledger.node.node import Node
 from healthledger.node.records import NewRecord, PreparedAccess, PreparedAdd, RecordService
 
-MAX_RESOURCE_BYTES = 4 * 1024 * 1024
 MAX_BATCH_RECORDS = 2000
 MAX_FILE_BYTES = 64 * 1024**3
 COMMIT_TIMEOUT_S = 30.0
 SPOOL_CHUNK = 1024 * 1024
+EMPTY_BODY = body_hash(b"")
 Purpose = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
 
 
 def _target(request: Request) -> str:
@@ -55,14 +51,9 @@ async def _authenticate(
 async def _signed_json(
     service: RecordService, request: Request
 ) -> tuple[SignedRequest, Actor, Any]:
-    body = await request.body()
-    if len(body) > MAX_RESOURCE_BYTES * MAX_BATCH_RECORDS // 100:
-        raise LedgerError("request body too large", ErrorCode.TOO_LARGE)
-    signed, actor = await _authenticate(service, request, hashlib.sha256(body).hexdigest())
-    try:
-        return signed, actor, orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"malformed JSON: {exc}") from exc
+    body = await read_body(request)
+    signed, actor = await _authenticate(service, request, body_hash(body))
+    return signed, actor, parse_body(body) if body else {}
 
 
 async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tuple[int, TxResult]:
@@ -105,7 +96,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         (outcome,) = await add_many(author, [body])
         if isinstance(outcome, LedgerError):
             raise outcome
-        return _json(outcome, 201)
+        return json_response(outcome, 201)
 
     @app.post("/v1/records/batch", tags=["records"], summary="Add many FHIR records at once")
     async def add_batch(request: Request) -> Response:
@@ -114,7 +105,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_RECORDS:
             raise MalformedInput(f'a batch is {{"records": [1 to {MAX_BATCH_RECORDS} records]}}')
         outcomes = await add_many(author, items)
-        return _json(
+        return json_response(
             {
                 "results": [
                     {"error": o.to_dict()} if isinstance(o, LedgerError) else o for o in outcomes
@@ -135,7 +126,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         finally:
             spooled.unlink(missing_ok=True)
         (future,) = await asyncio.to_thread(service.submit, [prepared])
-        return _json(await _finish_add(service, prepared, future), 201)
+        return json_response(await _finish_add(service, prepared, future), 201)
 
 
 def _record_item(item: Any) -> NewRecord:
@@ -203,14 +194,14 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         purpose: Purpose | None = None,
         break_glass_reason: Annotated[str | None, Query(max_length=300)] = None,
     ) -> Response:
-        signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        signed, reader = await _authenticate(service, request, EMPTY_BODY)
         if break_glass_reason is None:
-            return _json(await asyncio.to_thread(service.locate, reader, patient, purpose))
+            return json_response(await asyncio.to_thread(service.locate, reader, patient, purpose))
         prepared = await asyncio.to_thread(
             service.prepare_break_glass_locate, signed, reader, patient, break_glass_reason
         )
         height, result = await _commit_access(service, prepared)
-        return _json(service.finish_break_glass_locate(prepared, patient, height, result))
+        return json_response(service.finish_break_glass_locate(prepared, patient, height, result))
 
     @app.post("/v1/records/{record_id}/read", tags=["records"], summary="Read a record (audited)")
     async def read(request: Request, record_id: str) -> Response:
@@ -226,20 +217,20 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             body.get("break_glass_reason"),
         )
         height, result = await _commit_access(service, prepared)
-        return _json(await asyncio.to_thread(service.finish_read, prepared, height, result))
+        return json_response(await asyncio.to_thread(service.finish_read, prepared, height, result))
 
     @app.get(
         "/v1/records/{record_id}/content", tags=["records"], summary="A read record's ciphertext"
     )
     async def content(request: Request, record_id: str, access: str) -> StreamingResponse:
-        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")
 
     @app.get("/v1/records/{record_id}/history", tags=["records"], summary="Versions and accesses")
     async def history(request: Request, record_id: str) -> Response:
-        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
-        return _json(await asyncio.to_thread(service.history, reader, record_id))
+        _signed, reader = await _authenticate(service, request, EMPTY_BODY)
+        return json_response(await asyncio.to_thread(service.history, reader, record_id))
 
 
 def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
@@ -247,9 +238,9 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
         "/v1/consents", tags=["consent"], summary="A patient's consents (FHIR with format=fhir)"
     )
     async def consents(request: Request, patient: str, format: str = "json") -> Response:
-        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
+        _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         view = await asyncio.to_thread(service.consents, reader, patient, format == "fhir")
-        return _json(view)
+        return json_response(view)
 
     @app.get(
         "/v1/audit/patients/{patient}",
@@ -257,5 +248,7 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
         summary="Accounting of disclosures (FHIR AuditEvent with format=fhir)",
     )
     async def audit(request: Request, patient: str, format: str = "json") -> Response:
-        _signed, reader = await _authenticate(service, request, hashlib.sha256(b"").hexdigest())
-        return _json(await asyncio.to_thread(service.audit, reader, patient, format == "fhir"))
+        _signed, reader = await _authenticate(service, request, EMPTY_BODY)
+        return json_response(
+            await asyncio.to_thread(service.audit, reader, patient, format == "fhir")
+        )

@@ -15,6 +15,7 @@ from healthledger import __version__
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.records import add_record_routes
+from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
 from healthledger.app import queries
 from healthledger.engines.solo import Accepted
@@ -23,7 +24,6 @@ from healthledger.ledger.block import TxResult
 from healthledger.node.node import Node
 
 MAX_BATCH = 10_000
-MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_WAIT_MS = 10_000
 
 
@@ -56,18 +56,8 @@ def create_app(node: Node) -> FastAPI:
     return app
 
 
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
-
-
 async def _read_body(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise LedgerError(f"request body exceeds {MAX_BODY_BYTES} bytes", ErrorCode.TOO_LARGE)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedInput(f"malformed JSON: {exc}") from exc
+    return parse_body(await read_body(request))
 
 
 def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
@@ -87,9 +77,9 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
         if isinstance(outcome, LedgerError):
             raise outcome
         if not wait:
-            return _json({"id": outcome.tx_id, "status": "pending"}, 202)
+            return json_response({"id": outcome.tx_id, "status": "pending"}, 202)
         (report,) = await _wait_all(node, [outcome.tx_id], timeout_ms)
-        return _json(report)
+        return json_response(report)
 
     @app.post("/v1/txs/batch", tags=["transactions"], summary="Submit many signed transactions")
     async def submit_batch(
@@ -111,7 +101,7 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
             else reports.get(o.tx_id, {"id": o.tx_id, "status": "pending"})
             for o in outcomes
         ]
-        return _json({"results": results})
+        return json_response({"results": results})
 
 
 async def _submit(node: Node, metrics: NodeMetrics, txs: list[Any]) -> list[Accepted | LedgerError]:
@@ -191,32 +181,34 @@ def _add_read_routes(app: FastAPI, node: Node) -> None:
     @app.get("/v1/txs/{tx_id}", tags=["transactions"], summary="A transaction and its result")
     def get_tx(tx_id: str, proof: bool = False) -> Response:
         try:
-            return _json(queries.tx_view(store, tx_id, prove=proof))
+            return json_response(queries.tx_view(store, tx_id, prove=proof))
         except NotFound:
             if node.engine.is_pending(tx_id):
-                return _json({"id": tx_id, "status": "pending"}, 202)
+                return json_response({"id": tx_id, "status": "pending"}, 202)
             raise
 
     @app.get("/v1/blocks/latest", tags=["blocks"], summary="The last committed block")
     def latest_block() -> Response:
-        return _json(queries.block_view(store))
+        return json_response(queries.block_view(store))
 
     @app.get("/v1/blocks/{height}", tags=["blocks"], summary="A block by height")
     def get_block(height: int) -> Response:
-        return _json(queries.block_view(store, height))
+        return json_response(queries.block_view(store, height))
 
     @app.get("/v1/state/{namespace}/{key:path}", tags=["state"], summary="A state value")
     def get_state(namespace: str, key: str, proof: bool = False) -> Response:
-        return _json(queries.state_view(store, namespace, key, prove=proof))
+        return json_response(queries.state_view(store, namespace, key, prove=proof))
 
     @app.get("/v1/proofs/consistency", tags=["proofs"], summary="Consistency of two log sizes")
     def consistency(old_size: int, new_size: int | None = None) -> Response:
-        return _json(queries.consistency_view(store, old_size, new_size))
+        return json_response(queries.consistency_view(store, old_size, new_size))
 
     @app.get("/v1/senders/{key_id}/txs", tags=["transactions"], summary="A sender's recent txs")
     def sender_txs(key_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
         txs = store.txs_by_sender(key_id, limit)
-        return _json([{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs])
+        return json_response(
+            [{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs]
+        )
 
 
 __all__ = ["JSONResponse", "create_app", "status_for"]

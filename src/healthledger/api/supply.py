@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import FastAPI, Query
 from fastapi.responses import Response
 
+from healthledger.api.responses import json_response
 from healthledger.app import queries
 from healthledger.domains.supply import epcis, gs1
 from healthledger.node.node import Node
-
-
-def _json(value: Any) -> Response:
-    return Response(orjson.dumps(value), media_type="application/json")
 
 
 def add_supply_routes(app: FastAPI, node: Node) -> None:
@@ -43,7 +40,7 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
             verdict=view["verdict"],
             requester=requester,
         )
-        return _json(view)
+        return json_response(view)
 
     @app.get(
         "/v1/supply/packages/{gtin}/{serial}/history",
@@ -51,7 +48,7 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
         summary="A package's chain of custody",
     )
     def history(gtin: str, serial: str) -> Response:
-        return _json(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
+        return json_response(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
 
     @app.get(
         "/v1/supply/packages/{gtin}/{serial}/epcis",
@@ -77,4 +74,4 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
 
     @app.get("/v1/supply/alerts", tags=["supply"], summary="Counterfeit and diversion alerts")
     def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-        return _json(queries.supply_alerts_view(store, limit))
+        return json_response(queries.supply_alerts_view(store, limit))

@@ -21,13 +21,13 @@ MAX_PATIENT_KEYS = 1_000_000
 
 
 def patient_file(store: Store, patient: str) -> PatientFile:
-    """A patient's locator entries, consents and appointments (call inside a snapshot)."""
+    """A patient's records, consents and appointments (call inside a snapshot)."""
     rows = store.state_scan(st.NAMESPACE, st.patient_prefix(patient), limit=MAX_PATIENT_KEYS)
     records, consents, appointments = [], [], []
     for key, value in rows:
         kind = key.split("/", 3)[2]
         if kind == "record":
-            records.append(parse_json(value))
+            records.append(_state_json(store, st.record_key(parse_json(value))))
         elif kind == "consent":
             consents.append(_state_json(store, st.consent_key(parse_json(value))))
         elif kind == "appointment":
@@ -62,14 +62,8 @@ def actor(store: Store, key_id: str) -> Actor:
 
 def encryption_key(store: Store, who: Actor) -> bytes:
     """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
-    if who.kind == "org":
-        key = gov.org_key(who.id)
-    elif who.kind == "member":
-        org, member = who.id.split("/", 1)
-        key = gov.member_key(org, member)
-    else:
-        key = gov.patient_key(who.id)
-    return bytes.fromhex(_state_json_ns(store, gov.NAMESPACE, key)["encryption_key"])
+    record = _state_json_ns(store, gov.NAMESPACE, gov.actor_record_key(who.kind, who.id))
+    return bytes.fromhex(record["encryption_key"])
 
 
 def patient_exists(store: Store, patient: str) -> bool:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +39,26 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
             return
         time.sleep(0.1)
     raise RuntimeError("node did not start")
+
+
+def node_command(root: Path) -> list[str]:
+    return [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)]
+
+
+@contextmanager
+def node_process(
+    root: Path, url: str, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`healthledger node run` for `root` as a child process, answering at `url`, stopped after."""
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(node_command(root), stdout=out, stderr=out)
+        try:
+            wait_until_up(url, process)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
 
 
 async def _client(
@@ -85,17 +108,8 @@ def run_api(txs: int, clients: int, batch: int) -> dict[str, Any]:
         home.write_settings(NodeSettings(org="bench-hospital", port=port))
         raws = presign(txs, offset=10_000_000)
         url = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_up(url, process)
+        with node_process(root, url):
             elapsed, latencies = asyncio.run(_drive(url, raws, clients, batch))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
     return {
         "tx_per_s": round(txs / elapsed, 1),
         "p50_commit_ms": round(statistics.median(latencies), 1),

@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.bench import drive, percentile
-from healthledger.cli.bench_api import free_port, wait_until_up
+from healthledger.cli.bench_api import free_port, node_process
 from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.cli.synthetic import small_observation
 from healthledger.client.records import Records
@@ -64,20 +62,11 @@ def run_records(
         hospital = load_keypair(home.key_path("bench-hospital"))
         doctor = KeyPair.from_seed(b"bench-doctor".ljust(32, b"\0"))
         _populate(root, hospital, doctor, records, patients, report)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, process)
+        url = f"http://127.0.0.1:{port}"
+        with node_process(root, url):
             added_per_s, added = _adds(url, doctor, adds, patients, clients, report)
             reads_per_s = _reads(url, added, reads, clients, report)
             latencies = _locates(url, patients, locates, report)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
     return {
         "records_added_per_s": round(added_per_s, 1),
         "reads_per_s": round(reads_per_s, 1),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.output import emit, fail, progress_bar
-from healthledger.client.sdk import Client, Signer
+from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply.importer import plan_transactions
 from healthledger.domains.supply.messages import MAX_COMMISSION
@@ -29,18 +29,7 @@ def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> dict[str
     """Sign, submit, wait; a refused or failed transaction becomes its LedgerError."""
     with Client(url) as client:
         signer = client.signer(key)
-        report = client.submit(signer.sign(tx_type, payload), wait=True)
-    result = report.get("result", {})
-    if result.get("code") != "ok":
-        raise LedgerError(result.get("message", "not committed"), _code(result.get("code")))
-    return report
-
-
-def _code(value: object) -> ErrorCode:
-    try:
-        return ErrorCode(str(value))
-    except ValueError:
-        return ErrorCode.TIMEOUT
+        return require_committed(client.submit(signer.sign(tx_type, payload), wait=True))
 
 
 def _serials(count: int | None, prefix: str, start: int, file: Path | None) -> list[str]:
@@ -93,7 +82,7 @@ def _commission(
                 for chunk in group
             ]
             for report in client.submit_batch(txs, wait=True, timeout_ms=120_000):
-                _require_ok(report)
+                require_committed(report)
             done += sum(len(chunk) for chunk in group)
             advance(done, len(serials))
     return done
@@ -101,14 +90,6 @@ def _commission(
 
 def _groups(chunks: list[list[str]], size: int) -> list[list[list[str]]]:
     return [chunks[i : i + size] for i in range(0, len(chunks), size)]
-
-
-def _require_ok(report: dict[str, Any]) -> None:
-    if "error" in report:
-        raise LedgerError(report["error"]["message"], _code(report["error"]["code"]))
-    result = report.get("result") or {}
-    if result.get("code") != "ok":
-        raise LedgerError(result.get("message", "not committed in time"), _code(result.get("code")))
 
 
 def _act(url: str, key: Path, as_json: bool, tx_type: str, payload: dict[str, Any]) -> None:

@@ -20,10 +20,12 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from healthledger.client.sdk import ApiError, Client, Signer, verify_tx_view
+from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
 from healthledger.crypto.envelope import Decryptor, Opened, content_hash, unwrap_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.domains.governance import state as gov
+from healthledger.domains.records.messages import MAX_SCOPE
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
@@ -247,9 +249,10 @@ class Records:
             "expires_ms": expires_ms or int(time.time() * 1000) + 365 * DAY_MS,
             "wrapped_keys": self._rewrapped_for(grantee, patient, resource_types, record_ids),
         }
-        if appointment_id is not None:
-            payload["appointment_id"] = appointment_id
-        report = self.client.submit(signer.sign("consent.grant", payload), wait=True)
+        payload = _acting_for(payload, appointment_id)
+        report = require_committed(
+            self.client.submit(signer.sign("consent.grant", payload), wait=True)
+        )
         return {"consent_id": payload["consent_id"], **report}
 
     def _rewrapped_for(
@@ -275,7 +278,9 @@ class Records:
                 if record_ids
                 else (not resource_types or entry["resource_type"] in resource_types)
             )
-            if not in_scope or entry["status"] == "shredded" or len(wrapped) >= 200:
+            # A grant carries at most MAX_SCOPE keys (the payload's limit, under 64 KiB);
+            # records beyond them are rewrapped by the custodian's vault on each read.
+            if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
             record = self.client.state("records", f"record/{entry['id']}")["value"]
             data_key = unwrap_key(record["wrapped_keys"]["patient"], self.keys.encryption_secret)
@@ -284,10 +289,10 @@ class Records:
 
     def _grantee_public_key(self, grantee: dict[str, Any]) -> bytes:
         if grantee["kind"] == "member":
-            org, member = grantee["member"].split("/", 1)
-            value = self.client.state("gov", f"member/{org}/{member}")["value"]
+            key = gov.person_record_key(grantee["member"])
         else:
-            value = self.client.state("gov", f"org/{grantee['org']}")["value"]
+            key = gov.org_key(grantee["org"])
+        value = self.client.state(gov.NAMESPACE, key)["value"]
         if value is None:
             raise LedgerError(f"unknown grantee {grantee}", ErrorCode.NOT_FOUND)
         return bytes.fromhex(value["encryption_key"])
@@ -296,18 +301,14 @@ class Records:
         self, signer: Signer, consent_id: str, reason: str = "", appointment_id: str | None = None
     ) -> dict[str, Any]:
         """Revoke a consent; the answer is the revocation's receipt (a proven transaction)."""
-        payload: dict[str, Any] = {"consent_id": consent_id, "reason": reason}
-        if appointment_id is not None:
-            payload["appointment_id"] = appointment_id
+        payload = _acting_for({"consent_id": consent_id, "reason": reason}, appointment_id)
         return self._submit_with_receipt(signer, "consent.revoke", payload)
 
     def shred(
         self, signer: Signer, record_id: str, reason: str, appointment_id: str | None = None
     ) -> dict[str, Any]:
         """Crypto-shred a record; the answer is the deletion certificate (the proven tombstone)."""
-        payload: dict[str, Any] = {"record_id": record_id, "reason": reason}
-        if appointment_id is not None:
-            payload["appointment_id"] = appointment_id
+        payload = _acting_for({"record_id": record_id, "reason": reason}, appointment_id)
         return self._submit_with_receipt(signer, "record.shred", payload)
 
     def appoint(
@@ -326,19 +327,21 @@ class Records:
             "powers": list(powers),
             "until_ms": until_ms,
         }
-        report = self.client.submit(signer.sign("representative.appoint", payload), wait=True)
+        report = require_committed(
+            self.client.submit(signer.sign("representative.appoint", payload), wait=True)
+        )
         return {"appointment_id": payload["appointment_id"], **report}
 
     def _submit_with_receipt(
         self, signer: Signer, tx_type: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        report = self.client.submit(signer.sign(tx_type, payload), wait=True)
-        if report.get("status") != "committed" or report["result"]["code"] != "ok":
-            result = report.get("result", {})
-            raise LedgerError(
-                result.get("message", "not committed"), ErrorCode(result.get("code", "timeout"))
-            )
+        report = require_committed(self.client.submit(signer.sign(tx_type, payload), wait=True))
         return self.client.verified_tx(report["id"])
+
+
+def _acting_for(payload: dict[str, Any], appointment_id: str | None) -> dict[str, Any]:
+    """A representative's act names the appointment it is made under."""
+    return payload if appointment_id is None else {**payload, "appointment_id": appointment_id}
 
 
 def _decrypt_all(data_key: bytes, chunks: Iterator[bytes] | list[bytes]) -> tuple[bytes, Opened]:

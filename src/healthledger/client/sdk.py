@@ -36,6 +36,21 @@ class ApiError(LedgerError):
         self.status = status
 
 
+def require_committed(report: dict[str, Any]) -> dict[str, Any]:
+    """A submission report, or its refusal or failure raised with the ledger's code.
+
+    A report still `pending` after the wait did not commit in time: `timeout`.
+    """
+    outcome = report.get("error") or report.get("result") or {}
+    if report.get("status") == "committed" and outcome.get("code") == "ok":
+        return report
+    try:
+        code = ErrorCode(str(outcome.get("code")))
+    except ValueError:
+        code = ErrorCode.TIMEOUT
+    raise LedgerError(outcome.get("message", "not committed in time"), code)
+
+
 def node_is_up(url: str, timeout: float = 1.0) -> bool:
     """Whether a node answers its health check (False while it starts or after it stops)."""
     try:

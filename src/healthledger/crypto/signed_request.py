@@ -25,6 +25,7 @@ HEADER_NONCE = "x-hl-nonce"
 HEADER_SIGNATURE = "x-hl-signature"
 VALIDITY_MS = 60_000
 NONCE_HEX_LEN = 32
+PURGE_FLOOR = 10_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class ReplayGuard:
 
     def __init__(self) -> None:
         self._seen: dict[str, int] = {}
+        self._purge_at = PURGE_FLOOR
         self._lock = threading.Lock()
 
     def remember(self, request: SignedRequest, now_ms: int) -> None:
@@ -138,8 +140,10 @@ class ReplayGuard:
             if key in self._seen:
                 raise LedgerError("this request was already used", ErrorCode.REQUEST_REPLAYED)
             self._seen[key] = request.time_ms
-            if len(self._seen) > 10_000:
+            if len(self._seen) > self._purge_at:
                 self._forget_older_than(now_ms - 2 * VALIDITY_MS)
 
     def _forget_older_than(self, cutoff_ms: int) -> None:
         self._seen = {k: t for k, t in self._seen.items() if t >= cutoff_ms}
+        # The next purge waits until the table doubles: amortised O(1) per request.
+        self._purge_at = max(PURGE_FLOOR, 2 * len(self._seen))

@@ -37,6 +37,18 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class CommittedBlock:
+    """What commit listeners hear: the durable header with the block's transactions and results.
+
+    Listeners get them from memory, so reacting to a block never re-reads it from disk.
+    """
+
+    header: Header
+    txs: tuple[Transaction, ...]
+    results: tuple[TxResult, ...]
+
+
+@dataclass(frozen=True)
 class Accepted:
     """A transaction admitted to the mempool."""
 
@@ -60,7 +72,7 @@ class SoloEngine:
         self._pending_nonces: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._commit_listeners: list[Callable[[Header], None]] = []
+        self._commit_listeners: list[Callable[[CommittedBlock], None]] = []
         self._waiters: dict[str, list[CommitCallback]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,8 +140,8 @@ class SoloEngine:
         with self._lock:
             return len(self._mempool)
 
-    def on_commit(self, listener: Callable[[Header], None]) -> None:
-        """Call `listener(header)` on the producer thread after each commit."""
+    def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
+        """Call `listener(block)` on the commit thread once each block is durable."""
         self._commit_listeners.append(listener)
 
     def wait_for(self, tx_id: str, callback: CommitCallback) -> bool:
@@ -212,8 +224,9 @@ class SoloEngine:
             header.state_root[:16],
         )
         self._release(txs, results, header.height)
+        block = CommittedBlock(header, tuple(txs), tuple(results))
         for listener in self._commit_listeners:
-            listener(header)
+            listener(block)
 
     def _release(self, txs: list[Transaction], results: list[TxResult], height: int) -> None:
         callbacks: list[tuple[CommitCallback, str, TxResult]] = []

@@ -101,10 +101,6 @@ def commit_futures(node: Node, txs: Sequence[Transaction]) -> list[Future[tuple[
     return [_future_for(node, outcome) for outcome in outcomes]
 
 
-def commit_future(node: Node, tx: Transaction) -> Future[tuple[int, TxResult]]:
-    return commit_futures(node, [tx])[0]
-
-
 def _future_for(node: Node, outcome: Accepted | LedgerError) -> Future[tuple[int, TxResult]]:
     future: Future[tuple[int, TxResult]] = Future()
     if isinstance(outcome, LedgerError):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from healthledger.app import queries
 from healthledger.app import record_views as views
 from healthledger.app.nonces import NAMESPACE as NONCE_NAMESPACE
@@ -33,17 +35,23 @@ from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, verif
 from healthledger.domains.records import fhir
 from healthledger.domains.records import state as st
 from healthledger.domains.records.policy import Decision
-from healthledger.domains.records.queries import choose_read_basis, visible_records
+from healthledger.domains.records.queries import (
+    choose_read_basis,
+    locator_entry,
+    representative_for,
+    visible_records,
+)
+from healthledger.engines.solo import CommittedBlock
 from healthledger.errors import ErrorCode, LedgerError, NotFound
-from healthledger.ledger.block import Header, TxResult
+from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
+from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction, sign_transaction
 from healthledger.node.node import Node, commit_futures
 from healthledger.vault import Vault
 
 log = logging.getLogger(__name__)
 
-INLINE_CIPHERTEXT_BYTES = 256 * 1024
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
 
 
@@ -308,20 +316,16 @@ class RecordService:
             self.custodians[record["custodian"]].encryption_secret,
         )
         reader_public = views.encryption_key(self.store, prepared.reader)
-        sealed = self.vault.info(record["blob_id"])
-        view = {
+        inline = self.vault.inline_ciphertext(record["blob_id"])
+        return {
             "record": _public_record(record),
             "access": _access_summary(prepared, height),
             "wrapped_key": wrap_key(data_key, reader_public),
             "receipt": queries.tx_view(self.store, prepared.tx.id, prove=True),
             "content_url": f"/v1/records/{record['id']}/content?access={prepared.tx.id}",
-            "ciphertext": None,
+            # Small records come with the answer; large ones stream from content_url.
+            "ciphertext": None if inline is None else base64.b64encode(inline).decode(),
         }
-        if sealed.ciphertext_size <= INLINE_CIPHERTEXT_BYTES:
-            view["ciphertext"] = base64.b64encode(
-                b"".join(self.vault.read_chunks(record["blob_id"]))
-            ).decode()
-        return view
 
     def content_chunks(self, reader: Actor, record_id: str, access_tx_id: str) -> Iterable[bytes]:
         """Ciphertext of a read whose audit event committed recently, for this reader only."""
@@ -400,7 +404,7 @@ class RecordService:
         return {
             "patient": patient,
             "height": height,
-            "records": list(file.records),
+            "records": [locator_entry(r) for r in file.records],
             "access": _access_summary(prepared, height),
         }
 
@@ -413,8 +417,6 @@ class RecordService:
         with self.store.snapshot():
             file = views.patient_file(self.store, patient)
             now = self._block_time_ms()
-        from healthledger.domains.records.queries import representative_for
-
         if representative_for(file, reader, power, now) is None:
             raise LedgerError(
                 f"only {patient} or their representative may see this", ErrorCode.UNAUTHORIZED
@@ -516,12 +518,12 @@ class RecordService:
         height = self.store.last_height()
         return self.store.header(height).time_ms if height else 0
 
-    def _shred_committed(self, header: Header) -> None:
+    def _shred_committed(self, block: CommittedBlock) -> None:
         """Crypto-shredding's local half: once a tombstone commits, destroy the ciphertext."""
-        for stored in self.store.block_txs(header.height):
-            if not stored.result.ok:
+        for tx, result in zip(block.txs, block.results, strict=True):
+            if tx.type != "record.shred" or not result.ok:
                 continue
-            for event in stored.result.events:
+            for event in result.events:
                 if event.get("type") == "record.shredded":
                     self.vault.shred(event["blob"])
                     log.info("shredded the ciphertext of %s", event["record"])
@@ -550,8 +552,6 @@ def _patient_actor(patient: str) -> Actor:
 
 def _resource_bytes(resource: object) -> bytes:
     """The resource exactly as the vault will return it: compact JSON, key order kept."""
-    import orjson
-
     return orjson.dumps(resource)
 
 
@@ -580,7 +580,7 @@ def _access_summary(prepared: PreparedAccess, height: int) -> dict[str, Any]:
     }
 
 
-def _version_chain(store: Any, record: dict[str, Any]) -> list[dict[str, Any]]:
+def _version_chain(store: Store, record: dict[str, Any]) -> list[dict[str, Any]]:
     """Oldest version first: follow `replaces` back, then `superseded_by` forward."""
     chain = [record]
     while chain[0].get("replaces"):

@@ -186,7 +186,15 @@ class Vault:
             ).fetchone()
         return row
 
+    def inline_ciphertext(self, blob_id: str) -> bytes | None:
+        """A small record's whole ciphertext, checked against its id (None if stored as a file)."""
+        ciphertext = self._inline(blob_id)
+        if ciphertext is not None:
+            _check_inline(ciphertext, blob_id)
+        return ciphertext
+
     def _inline(self, blob_id: str) -> bytes | None:
+        _require_blob_id(blob_id)
         with self._lock:
             row = self._db.execute(
                 "SELECT ciphertext FROM inline_blobs WHERE blob_id = ?", (blob_id,)
@@ -248,12 +256,16 @@ def _verified_chunks(path: Path, blob_id: str, chunk_size: int) -> Iterator[byte
         )
 
 
-def _verified_inline(ciphertext: bytes, blob_id: str, chunk_size: int) -> Iterator[bytes]:
+def _check_inline(ciphertext: bytes, blob_id: str) -> None:
     if hashlib.sha256(ciphertext).hexdigest() != blob_id:
         raise LedgerError(
             f"inline blob {blob_id} does not hash to its id: it was altered",
             ErrorCode.HASH_MISMATCH,
         )
+
+
+def _verified_inline(ciphertext: bytes, blob_id: str, chunk_size: int) -> Iterator[bytes]:
+    _check_inline(ciphertext, blob_id)
     for start in range(0, len(ciphertext), chunk_size):
         yield ciphertext[start : start + chunk_size]
 

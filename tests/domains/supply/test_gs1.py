@@ -259,8 +259,8 @@ def test_digital_link_percent_encodes_every_reserved_cset82_character() -> None:
         ({"serial": "A B"}, "^serial"),
         ({"lot": ""}, "^lot"),
         ({"expiry": "2026-02-30"}, "^expiry '2026-02-30'"),
-        ({"expiry": "20260228"}, "expected an ISO date YYYY-MM-DD"),
-        ({"expiry": "2026-2-28"}, "expected an ISO date YYYY-MM-DD"),
+        ({"expiry": "20260228"}, "expected a date YYYY-MM-DD"),
+        ({"expiry": "2026-2-28"}, "expected a date YYYY-MM-DD"),
     ],
 )
 def test_product_identifier_accepts_only_canonical_fields(

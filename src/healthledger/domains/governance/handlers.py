@@ -104,7 +104,7 @@ def rotate_key(ctx: TxContext, payload: KeyRotate) -> None:
     """Move the sender's identity to a new key and revoke the old one."""
     actor = ctx.actor
     _require_unused_key(ctx, payload.signing_key)
-    record_key = _actor_record_key(actor.kind, actor.id)
+    record_key = st.actor_record_key(actor.kind, actor.id)
     record = ctx.get(record_key)
     if record is None:
         raise LedgerError(f"no record for {actor.id}", ErrorCode.NOT_FOUND)
@@ -146,7 +146,7 @@ def set_guardians(ctx: TxContext, payload: PatientGuardians) -> None:
     if payload.threshold > len(guardians):
         raise LedgerError("the threshold exceeds the number of guardians", ErrorCode.INVALID_FIELD)
     for guardian in guardians:
-        if ctx.get(_person_record_key(guardian)) is None:
+        if ctx.get(st.person_record_key(guardian)) is None:
             raise LedgerError(f"no registered person {guardian}", ErrorCode.INVALID_FIELD)
     record = ctx.get(st.patient_key(ctx.actor.id))
     record.update(guardians=guardians, guardian_threshold=payload.threshold)
@@ -190,12 +190,6 @@ def _replace_patient_keys(ctx: TxContext, record: dict[str, Any], payload: Patie
         st.key_record("patient", payload.patient, None, "patient"),
     )
     ctx.emit("patient.recovered", patient=payload.patient)
-
-
-def _person_record_key(actor_id: str) -> str:
-    if actor_id.startswith("pat_"):
-        return st.patient_key(actor_id)
-    return _actor_record_key("member", actor_id)
 
 
 def _proposal_target(ctx: TxContext, payload: OrgPropose) -> str:
@@ -274,12 +268,3 @@ def _sender_org(ctx: TxContext) -> str:
     if ctx.actor.org is None:
         raise LedgerError("only an organisation may do this", ErrorCode.UNAUTHORIZED)
     return ctx.actor.org
-
-
-def _actor_record_key(kind: str, actor_id: str) -> str:
-    if kind == "org":
-        return st.org_key(actor_id)
-    if kind == "member":
-        org_id, member_id = actor_id.split("/", 1)
-        return st.member_key(org_id, member_id)
-    return st.patient_key(actor_id)

@@ -27,6 +27,21 @@ def patient_key(patient_id: str) -> str:
     return f"patient/{patient_id}"
 
 
+def actor_record_key(kind: str, actor_id: str) -> str:
+    """Where an actor's record (keys, status) lives: `org`, `member` (org/member) or `patient`."""
+    if kind == "org":
+        return org_key(actor_id)
+    if kind == "member":
+        org_id, member_id = actor_id.split("/", 1)
+        return member_key(org_id, member_id)
+    return patient_key(actor_id)
+
+
+def person_record_key(actor_id: str) -> str:
+    """A person's record from their actor id: `pat_…` is a patient, `org/member` a member."""
+    return actor_record_key("patient" if actor_id.startswith("pat_") else "member", actor_id)
+
+
 def signing_key_key(key_id: str) -> str:
     """Index from a signing key to the actor holding it: how a sender is resolved."""
     return f"key/{key_id}"

@@ -25,6 +25,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
+from healthledger.domains.fields import iso_day
 from healthledger.errors import ErrorCode, LedgerError
 
 # Code systems (FHIR R4 terminology, HL7 v3 vocabularies, DICOM PS3.16).
@@ -81,7 +82,6 @@ _FILE_CODES: Mapping[str, str] = MappingProxyType(
     }
 )
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Printable ASCII without spaces (the chain's RecordAdd.code takes no more) and without "|",
 # which would make the system|code token ambiguous and opens SNOMED CT expressions, whose
 # terms are display text.
@@ -301,9 +301,7 @@ def validate_resource(resource: object) -> ResourceSummary:
 
 def _iso_day(value: str) -> str:
     try:
-        if not _ISO_DAY.fullmatch(value):
-            raise ValueError("expected YYYY-MM-DD")
-        date.fromisoformat(value)
+        iso_day(value)
     except ValueError as exc:
         _fail(f"date {value[:32]!r}: {exc}")
     return value

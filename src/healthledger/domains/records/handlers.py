@@ -42,26 +42,8 @@ def add_record(ctx: TxContext, payload: RecordAdd) -> None:
     }
     del record["record_id"]
     ctx.put(st.record_key(payload.record_id), record)
-    ctx.put(st.patient_record_key(payload.patient, payload.record_id), locator_entry(record))
+    ctx.put(st.patient_record_key(payload.patient, payload.record_id), payload.record_id)
     ctx.emit("record.added", record=payload.record_id, patient=payload.patient, custodian=custodian)
-
-
-def locator_entry(record: dict[str, Any]) -> dict[str, Any]:
-    """What the record locator returns: where a record lives and what it is, no keys."""
-    return {
-        "id": record["id"],
-        "custodian": record["custodian"],
-        "author": record["author"],
-        "resource_type": record["resource_type"],
-        "code": record["code"],
-        "date": record["date"],
-        "content_hash": record["content_hash"],
-        "size": record["size"],
-        "status": record["status"],
-        "added_height": record["added_height"],
-        "replaces": record["replaces"],
-        "superseded_by": record["superseded_by"],
-    }
 
 
 def shred_record(ctx: TxContext, payload: RecordShred) -> None:
@@ -86,7 +68,6 @@ def shred_record(ctx: TxContext, payload: RecordShred) -> None:
         shred_reason=payload.reason,
     )
     ctx.put(st.record_key(payload.record_id), record)
-    _put_locator(ctx, record)
     ctx.emit("record.shredded", record=payload.record_id, blob=record["blob_id"])
 
 
@@ -310,10 +291,6 @@ def _record(ctx: TxContext, record_id: str) -> dict[str, Any]:
     return dict(record)
 
 
-def _put_locator(ctx: TxContext, record: dict[str, Any]) -> None:
-    ctx.put(st.patient_record_key(record["patient"], record["id"]), locator_entry(record))
-
-
 def _supersede(ctx: TxContext, old_id: str, patient: str, new_id: str) -> None:
     """A correction: the old version stays readable and points to the new one."""
     old = _record(ctx, old_id)
@@ -325,7 +302,6 @@ def _supersede(ctx: TxContext, old_id: str, patient: str, new_id: str) -> None:
         raise LedgerError(f"record {old_id} is {old['status']}", ErrorCode.INVALID_STATE)
     old.update(status=st.SUPERSEDED, superseded_by=new_id)
     ctx.put(st.record_key(old_id), old)
-    _put_locator(ctx, old)
 
 
 def _sender_org_key(ctx: TxContext) -> str:
@@ -359,12 +335,7 @@ def _require_author(ctx: TxContext, author: str, custodian: str) -> None:
 
 def _require_person(ctx: TxContext, actor_id: str) -> None:
     """A representative is a registered patient or an enrolled person, never an organisation."""
-    if actor_id.startswith("pat_"):
-        found = ctx.read(gov.NAMESPACE, gov.patient_key(actor_id))
-    else:
-        org, _, member_id = actor_id.partition("/")
-        found = ctx.read(gov.NAMESPACE, gov.member_key(org, member_id))
-    if found is None:
+    if ctx.read(gov.NAMESPACE, gov.person_record_key(actor_id)) is None:
         raise LedgerError(f"no registered person {actor_id}", ErrorCode.NOT_FOUND)
 
 

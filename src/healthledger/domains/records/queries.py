@@ -16,10 +16,30 @@ from healthledger.domains.records import state as st
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor
 
+LOCATOR_FIELDS = (
+    "id",
+    "custodian",
+    "author",
+    "resource_type",
+    "code",
+    "date",
+    "content_hash",
+    "size",
+    "status",
+    "added_height",
+    "replaces",
+    "superseded_by",
+)
+
+
+def locator_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """What the record locator shows of a record: where it lives and what it is, no keys."""
+    return {field: record[field] for field in LOCATOR_FIELDS}
+
 
 @dataclass(frozen=True)
 class PatientFile:
-    """A patient's locator entries, consents and appointments, from one state snapshot."""
+    """A patient's records, consents and appointments, from one state snapshot."""
 
     patient: str
     records: Sequence[dict[str, Any]]
@@ -78,11 +98,11 @@ def visible_records(
     the patient has records elsewhere.
     """
     if reader.kind == "patient" and reader.id == file.patient:
-        return list(file.records)
+        return [locator_entry(r) for r in file.records]
     if representative_for(file, reader, "locate", now_ms) or representative_for(
         file, reader, "read", now_ms
     ):
-        return list(file.records)
+        return [locator_entry(r) for r in file.records]
     usable = [
         c
         for c in file.consents
@@ -90,18 +110,13 @@ def visible_records(
         and policy.consent_problem(c, purpose, now_ms) is None
     ]
     shown = [
-        entry
-        for entry in file.records
-        if policy.owner_basis(_as_record(entry, file.patient), reader) is not None
-        or any(policy.consent_scope_covers(c, _as_record(entry, file.patient)) for c in usable)
+        locator_entry(record)
+        for record in file.records
+        if policy.owner_basis(record, reader) is not None
+        or any(policy.consent_scope_covers(c, record) for c in usable)
     ]
     if not shown and not usable:
         raise LedgerError(
             f"no consent of {file.patient} lets this caller locate records", ErrorCode.NO_CONSENT
         )
     return shown
-
-
-def _as_record(entry: dict[str, Any], patient: str) -> dict[str, Any]:
-    """A locator entry seen as a record for the policy (the author is not in the entry)."""
-    return {**entry, "patient": patient, "author": entry.get("author")}

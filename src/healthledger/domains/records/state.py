@@ -1,7 +1,7 @@
 """Records state in the `records` namespace: keys and the shape of each value.
 
 record/<rec id>                     a record's metadata (or its tombstone)
-patient/<pat>/record/<rec id>       locator index: a patient's records, in id order
+patient/<pat>/record/<rec id>       locator index: the record id (the record is the truth)
 consent/<cns id>                    a consent grant and its status
 patient/<pat>/consent/<cns id>      a patient's consents
 appointment/<app id>                a representative's appointment

@@ -16,11 +16,12 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import quote, unquote
 
+from healthledger.domains.fields import iso_day
 from healthledger.domains.supply.events import (
     ACTIONS,
     Action,
@@ -65,7 +66,6 @@ _TIME = re.compile(
     r"(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 _OFFSET = re.compile(r"[+-]([0-9]{2}):([0-9]{2})")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TX_ID = re.compile(r"[0-9a-f]{64}")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # GS1 Digital Link URI Syntax: any domain, then the primary key and its qualifiers.
@@ -473,9 +473,7 @@ def _parties(
 
 def _iso_date(value: str) -> str:
     try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError("expected YYYY-MM-DD")
-        date.fromisoformat(value)
+        iso_day(value)
     except ValueError as exc:
         _fail(f"{value!r}: {exc}")
     return value

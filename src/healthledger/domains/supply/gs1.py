@@ -11,7 +11,6 @@ import calendar
 import re
 import string
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import quote
 
 from biip import BiipException, ParseConfig
@@ -19,6 +18,7 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementStrings
 from biip.gs1_messages import GS1Message
 
+from healthledger.domains.fields import iso_day
 from healthledger.errors import ErrorCode, LedgerError
 
 GTIN_LENGTHS = (8, 12, 13, 14)
@@ -34,7 +34,6 @@ CSET82 = frozenset(string.ascii_letters + string.digits + "!\"%&'()*+,-./:;<=>?_
 PRODUCT_IDENTIFIER_AIS = {"01": "GTIN", "21": "serial", "10": "lot", "17": "expiry"}
 
 _DIGITS = re.compile(r"[0-9]+")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ISO/IEC 15424 symbology identifier: "]", a symbology letter, one modifier character.
 _SYMBOLOGY_IDENTIFIER = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _HRI = re.compile(r"(?:\([0-9]{2,4}\)[^(]*)+")
@@ -143,9 +142,7 @@ def parse_expiry(value: str, reference_year: int) -> str:
 
 def _validate_iso_date(field: str, value: str) -> None:
     try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError("expected an ISO date YYYY-MM-DD")
-        date.fromisoformat(value)
+        iso_day(value)
     except ValueError as exc:
         raise _invalid(f"{field} {value!r}: {exc}") from exc
 

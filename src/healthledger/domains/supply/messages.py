@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from healthledger.domains.fields import iso_day
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply.events import is_container, package_id
 from healthledger.errors import LedgerError
@@ -37,12 +37,9 @@ def _gtin14(value: str) -> str:
 
 def _iso_date(value: str) -> str:
     try:
-        date.fromisoformat(value)
+        return iso_day(value)
     except ValueError as exc:
         raise ValueError(f"expiry {value!r} is not a YYYY-MM-DD date") from exc
-    if len(value) != 10:
-        raise ValueError(f"expiry {value!r} is not a YYYY-MM-DD date")
-    return value
 
 
 def _item(value: str) -> str:
