@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from abci_install import install_cometbft
+from cometbft_tools import install_cometbft
 
 from healthledger.engines.abci.codec import (
     FrameDecoder,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from abci_install import install_cometbft
+from cometbft_tools import install_cometbft
 
 from conftest import CHAIN, make_genesis, seeded_keys
 from healthledger.app.application import Application

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from abci_install import install_cometbft
+from cometbft_tools import install_cometbft
 
 from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 INSTALL = REPO / "scripts" / "install-cometbft"
 COMETBFT = REPO / ".tools" / "cometbft-v0.38.25" / "bin" / "cometbft"
 
