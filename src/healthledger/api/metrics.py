@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from healthledger.engines.solo import Accepted, CommittedBlock
+from healthledger.engines.base import Accepted, CommittedBlock
 from healthledger.errors import LedgerError
 from healthledger.node.node import Node
 

@@ -18,7 +18,7 @@ from healthledger.api.records import add_record_routes
 from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
 from healthledger.app import queries
-from healthledger.engines.solo import Accepted
+from healthledger.engines.base import Accepted
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput, NotFound
 from healthledger.ledger.block import TxResult
 from healthledger.node.node import Node

@@ -219,6 +219,17 @@ class Application:
             self.stats.finalize_s += time.perf_counter() - started
             return self._pending
 
+    def discard_pending(self) -> None:
+        """Forget a finalized block that was never committed (its engine decides again)."""
+        with self._lock:
+            if self._pending is None:
+                return
+            self._pending = None
+            # The trie cached the discarded block's nodes; start again from durable state.
+            if self._inflight_future is not None:
+                self._inflight_future.result()
+            self.trie = StateTrie(_TrieReader(self.store))
+
     def commit(self) -> Header:
         """Persist the finalized block atomically and return its header."""
         return self.begin_commit().result()

@@ -86,7 +86,7 @@ def drive(
     chunk: int = 500,
 ) -> LatencyRecorder:
     """Feed raw transactions to the engine in chunks, optionally paced to `rate` tx/s."""
-    from healthledger.engines.solo import Accepted
+    from healthledger.engines.base import Accepted
 
     recorder = LatencyRecorder()
     recorder.expected = len(raws)

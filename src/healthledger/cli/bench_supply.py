@@ -19,6 +19,8 @@ from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.domains.supply.messages import MAX_COMMISSION
+from healthledger.engines.solo import SoloEngine
+from healthledger.errors import LedgerError
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node
 
@@ -39,12 +41,15 @@ def run_supply(serials: int, events: int, verifies: int, report: Report | None) 
         dist = Signer(load_keypair(home.key_path("dist")), CHAIN)
         node = Node(root, NodeSettings(org="maker", check_workers=2))
         node.start()
+        engine = node.engine
+        if not isinstance(engine, SoloEngine):
+            raise LedgerError("the supply benchmark runs on the solo engine")
         try:
             # 10 commissioning transactions (20,000 serials) make a block: blocks of a
             # size a real network would cut, not one giant write.
-            node.engine.config = replace(node.engine.config, max_block_txs=10)
+            engine.config = replace(engine.config, max_block_txs=10)
             commissioned_per_s = _commission(node, maker, serials, report)
-            node.engine.config = replace(node.engine.config, max_block_txs=5000)
+            engine.config = replace(engine.config, max_block_txs=5000)
             events_per_s = _custody_events(node, maker, dist, min(events, serials), report)
             latencies = _verify_latencies(node, serials, verifies, report)
         finally:

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from healthledger.app.application import Application
+from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
 from healthledger.engines.checker import Checked, SignatureChecker, check_many
 from healthledger.errors import DuplicateNonce, ErrorCode, LedgerError
 from healthledger.ledger.block import Header, TxResult
@@ -25,8 +26,6 @@ from healthledger.ledger.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
-CommitCallback = Callable[[str, int, TxResult], None]
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -34,25 +33,6 @@ class EngineConfig:
     max_block_txs: int = 5000
     mempool_limit: int = 200_000
     proposer: str = "solo"
-
-
-@dataclass(frozen=True)
-class CommittedBlock:
-    """What commit listeners hear: the durable header with the block's transactions and results.
-
-    Listeners get them from memory, so reacting to a block never re-reads it from disk.
-    """
-
-    header: Header
-    txs: tuple[Transaction, ...]
-    results: tuple[TxResult, ...]
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A transaction admitted to the mempool."""
-
-    tx_id: str
 
 
 class SoloEngine:

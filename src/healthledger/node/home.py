@@ -31,6 +31,11 @@ class NodeSettings:
     block_interval_ms: int = 200
     max_block_txs: int = 5000
     check_workers: int = 2
+    # "solo" orders blocks in-process; "cometbft" serves ABCI at `abci_address` to a
+    # CometBFT node whose RPC answers at `cometbft_rpc` (see `healthledger net`).
+    engine: str = "solo"
+    abci_address: str = ""
+    cometbft_rpc: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,15 @@ class Home:
 
     def exists(self) -> bool:
         return self.genesis_path.exists()
+
+    @property
+    def cometbft_dir(self) -> Path:
+        """CometBFT's own home (config, keys, block store) under a network node's folder."""
+        return self.root / "cometbft"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
 
     def genesis(self) -> Genesis:
         return load_genesis(self.genesis_path)

@@ -10,8 +10,10 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from healthledger.app.application import Application
+from healthledger.engines.abci.engine import CometConfig, CometEngine
+from healthledger.engines.base import Accepted, Engine
 from healthledger.engines.checker import SignatureChecker
-from healthledger.engines.solo import Accepted, EngineConfig, SoloEngine
+from healthledger.engines.solo import EngineConfig, SoloEngine
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
@@ -36,17 +38,32 @@ class Node:
         self.requests = RequestLog(self.home.db_path.parent / "verifications.jsonl")
         self.checker: SignatureChecker | None = None
         self._closers: list[Callable[[], None]] = []
-        self.engine = SoloEngine(
-            self.app,
-            EngineConfig(
-                block_interval_ms=self.settings.block_interval_ms,
-                max_block_txs=self.settings.max_block_txs,
-                proposer=self.settings.org,
-            ),
+        self.engine: Engine = self._engine()
+
+    def _engine(self) -> Engine:
+        settings = self.settings
+        if settings.engine == "cometbft":
+            comet = CometConfig(settings.abci_address, settings.cometbft_rpc)
+            return CometEngine(self.app, self.home.genesis(), comet)
+        if settings.engine != "solo":
+            raise LedgerError(
+                f"node.json names engine {settings.engine!r}: use solo or cometbft",
+                ErrorCode.INVALID_FIELD,
+            )
+        config = EngineConfig(
+            block_interval_ms=settings.block_interval_ms,
+            max_block_txs=settings.max_block_txs,
+            proposer=settings.org,
         )
+        return SoloEngine(self.app, config)
 
     def start(self, parallel_check: bool = True) -> None:
-        if parallel_check and self.settings.check_workers > 1:
+        # Under CometBFT our CheckTx verifies signatures as CometBFT asks, one at a time.
+        if (
+            isinstance(self.engine, SoloEngine)
+            and parallel_check
+            and self.settings.check_workers > 1
+        ):
             self.checker = SignatureChecker(self.settings.check_workers)
             self.engine.checker = self.checker
         self.engine.start()

@@ -41,7 +41,7 @@ from healthledger.domains.records.queries import (
     representative_for,
     visible_records,
 )
-from healthledger.engines.solo import CommittedBlock
+from healthledger.engines.base import CommittedBlock
 from healthledger.errors import ErrorCode, LedgerError, NotFound
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor

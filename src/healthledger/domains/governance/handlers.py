@@ -32,6 +32,14 @@ def admit_org(ctx: TxContext, spec: OrgSpec) -> None:
     ctx.put(st.signing_key_key(spec.signing_key), st.key_record("org", spec.id, spec.id, spec.role))
     _adjust_active_orgs(ctx, +1)
     ctx.emit("org.admitted", org=spec.id, role=spec.role)
+    if spec.validator is not None:
+        ctx.put(st.validator_key(spec.validator.pub_key), {"org": spec.id})
+        ctx.emit(
+            st.VALIDATOR_UPDATE,
+            org=spec.id,
+            pub_key=spec.validator.pub_key,
+            power=spec.validator.power,
+        )
 
 
 def propose_org(ctx: TxContext, payload: OrgPropose) -> None:
@@ -200,6 +208,7 @@ def _proposal_target(ctx: TxContext, payload: OrgPropose) -> str:
         if existing is not None:
             raise LedgerError(f"organisation {payload.org.id} exists", ErrorCode.ALREADY_EXISTS)
         _require_unused_key(ctx, payload.org.signing_key)
+        _require_unused_validator(ctx, payload.org)
         return payload.org.id
     if payload.org_id is None or payload.org is not None:
         raise LedgerError("a 'remove' proposal names the org in 'org_id'", ErrorCode.MALFORMED)
@@ -242,6 +251,8 @@ def _remove_org(ctx: TxContext, org_id: str) -> None:
     _revoke_signing_key(ctx, record["signing_key"])
     _adjust_active_orgs(ctx, -1)
     ctx.emit("org.removed", org=org_id)
+    if record.get("validator") is not None:
+        ctx.emit(st.VALIDATOR_UPDATE, org=org_id, pub_key=record["validator"]["pub_key"], power=0)
 
 
 def _adjust_active_orgs(ctx: TxContext, delta: int) -> None:
@@ -262,6 +273,14 @@ def _require_unused_key(ctx: TxContext, key_id: str) -> None:
     """A signing key belongs to one actor, ever: reuse would make senders ambiguous."""
     if ctx.get(st.signing_key_key(key_id)) is not None:
         raise LedgerError(f"signing key {key_id[:16]}… is already in use", ErrorCode.ALREADY_EXISTS)
+
+
+def _require_unused_validator(ctx: TxContext, spec: OrgSpec) -> None:
+    if spec.validator is not None and ctx.get(st.validator_key(spec.validator.pub_key)):
+        raise LedgerError(
+            f"validator key {spec.validator.pub_key[:16]}… already belongs to an organisation",
+            ErrorCode.ALREADY_EXISTS,
+        )
 
 
 def _sender_org(ctx: TxContext) -> str:

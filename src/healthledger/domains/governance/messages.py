@@ -41,14 +41,27 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ProposalId = Annotated[str, StringConstraints(pattern=r"^prop-[0-9a-f]{16}$")]
 
 
+class ValidatorSpec(Payload):
+    """The consensus key an organisation validates with (a CometBFT Ed25519 key) and its power."""
+
+    pub_key: PublicKeyHex
+    power: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+
+
 class OrgSpec(Payload):
-    """An organisation as named in genesis or in an admission proposal."""
+    """An organisation as named in genesis or in an admission proposal.
+
+    `validator`, when given, makes the organisation a consensus validator once
+    admitted (and removes that validator with the organisation), so the validator
+    set changes only by the same quorum that admits members.
+    """
 
     id: Identifier
     name: Name
     role: OrgRole
     signing_key: PublicKeyHex
     encryption_key: PublicKeyHex
+    validator: ValidatorSpec | None = None
 
 
 class OrgPropose(Payload):

@@ -12,6 +12,9 @@ OPEN = "open"
 EXECUTED = "executed"
 
 CONFIG_KEY = "config"
+# Emitted when an admission or a removal changes a consensus validator's power; a
+# consensus engine that has validators (CometBFT) applies it, the solo engine ignores it.
+VALIDATOR_UPDATE = "validator.update"
 STATS_KEY = "stats"
 
 
@@ -50,6 +53,11 @@ def signing_key_key(key_id: str) -> str:
 def recovery_key(patient_id: str) -> str:
     """The pending key recovery of a patient (at most one candidate key at a time)."""
     return f"recovery/{patient_id}"
+
+
+def validator_key(pub_key: str) -> str:
+    """Which organisation validates with a consensus key (one organisation per key)."""
+    return f"validator/{pub_key}"
 
 
 def proposal_key(proposal_id: str) -> str:

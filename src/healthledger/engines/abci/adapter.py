@@ -24,9 +24,12 @@ from healthledger.engines.abci.results import (
     abci_code,
     codespace_for,
     exec_tx_result,
+    validator_updates,
 )
+from healthledger.engines.base import CommittedBlock
 from healthledger.engines.checker import Checked, check_raw
 from healthledger.errors import ErrorCode, LedgerError, NotFound
+from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.transaction import Transaction
 
@@ -39,10 +42,18 @@ STATE_QUERY_PREFIX = "/state/"
 class AbciAdapter:
     """Answers ABCI requests (already decoded protobuf messages) for one Application."""
 
-    def __init__(self, app: Application, genesis: Genesis, types: Any) -> None:
+    def __init__(
+        self,
+        app: Application,
+        genesis: Genesis,
+        types: Any,
+        on_commit: Callable[[CommittedBlock], None] | None = None,
+    ) -> None:
         self.app = app
         self.genesis = genesis
         self.types = types
+        self.on_commit = on_commit
+        self._finalized: tuple[tuple[Transaction, ...], tuple[TxResult, ...]] = ((), ())
         self._methods: dict[str, Callable[[Any], Any]] = {
             "info": self.info,
             "init_chain": self.init_chain,
@@ -162,21 +173,25 @@ class AbciAdapter:
     def finalize_block(self, request: Any) -> Any:
         """Apply the decided block; its app hash is the new state root (stored at Commit)."""
         checked = [check_raw(raw) for raw in request.txs]
+        # CometBFT restarted between our FinalizeBlock and Commit: it decides again.
+        self.app.discard_pending()
         block = BlockInfo(
             height=request.height,
             time_ms=request.time.seconds * 1000 + request.time.nanos // 1_000_000,
             proposer=request.proposer_address.hex(),
         )
-        pending = self.app.finalize_block(
-            block, [tx for tx in checked if isinstance(tx, Transaction)]
-        )
-        applied = iter([exec_tx_result(self.types, result) for *_rest, result in pending.txs])
+        txs = tuple(tx for tx in checked if isinstance(tx, Transaction))
+        pending = self.app.finalize_block(block, txs)
+        results = tuple(result for *_rest, result in pending.txs)
+        self._finalized = (txs, results)
+        applied = iter([exec_tx_result(self.types, result) for result in results])
         return self.types.ResponseFinalizeBlock(
             tx_results=[
                 next(applied) if isinstance(tx, Transaction) else self._refused(tx)
                 for tx in checked
             ],
             app_hash=bytes.fromhex(pending.header.state_root),
+            validator_updates=validator_updates(self.types, results),
         )
 
     def _refused(self, error: LedgerError) -> Any:
@@ -186,7 +201,11 @@ class AbciAdapter:
 
     def commit(self, _request: Any) -> Any:
         """Make the finalized block durable before answering; keep every CometBFT block."""
-        self.app.commit()
+        header = self.app.commit()
+        txs, results = self._finalized
+        self._finalized = ((), ())
+        if self.on_commit is not None:
+            self.on_commit(CommittedBlock(header, txs, results))
         return self.types.ResponseCommit(retain_height=0)
 
 

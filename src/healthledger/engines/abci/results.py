@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.canonical import canonical_bytes
+from healthledger.domains.governance.state import VALIDATOR_UPDATE
 from healthledger.errors import ErrorCode
 from healthledger.ledger.block import OK, TxResult
 
@@ -94,6 +95,24 @@ def exec_tx_result(types: Any, result: TxResult) -> Any:
         codespace=codespace_for(code),
         events=abci_events(types, result.events),
     )
+
+
+def validator_updates(types: Any, results: tuple[TxResult, ...]) -> list[Any]:
+    """The block's `validator.update` events (from governance) as ABCI ValidatorUpdates.
+
+    Only successful transactions emit events, so a refused admission changes nothing;
+    CometBFT applies the updates two blocks later, as ABCI specifies.
+    """
+    return [
+        types.ValidatorUpdate(
+            pub_key={"ed25519": bytes.fromhex(event["pub_key"])},
+            power=int(event["power"]),
+        )
+        for result in results
+        if result.code == OK
+        for event in result.events
+        if event["type"] == VALIDATOR_UPDATE
+    ]
 
 
 def _attribute_text(value: Any) -> str:

@@ -1,0 +1,239 @@
+"""The CometBFT engine: CometBFT orders the blocks, this process applies them.
+
+One node process holds the Application, serves it to its own `cometbft node`
+over ABCI (a Unix socket, on a thread with its own event loop) and hands the
+transactions its API receives to that CometBFT's mempool through the RPC
+`broadcast_tx_sync`, whose answer is our own CheckTx verdict. A submitted
+transaction is "pending" until our Commit of the block that holds it, which is
+exactly when the solo engine would call back too; so the API, the vault and the
+benchmarks work the same on either engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from healthledger.app.application import Application
+from healthledger.app.genesis import Genesis
+from healthledger.crypto.hashing import sha256_hex
+from healthledger.engines.abci.adapter import AbciAdapter
+from healthledger.engines.abci.protos import abci_types
+from healthledger.engines.abci.results import ABCI_CODES, OK_CODE
+from healthledger.engines.abci.server import AbciServer, ListenAddress
+from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.block import TxResult
+
+log = logging.getLogger(__name__)
+
+ERROR_FOR_CODE = {number: code for code, number in ABCI_CODES.items()}
+# CometBFT answers a transaction it already holds with this RPC error, not a CheckTx code.
+ALREADY_IN_CACHE = "tx already exists in cache"
+MEMPOOL_FULL = "mempool is full"
+# A submitted transaction that never commits (evicted on recheck, lost with a crashed
+# CometBFT) stops being tracked after this long; its waiters time out on their own.
+PENDING_TTL_S = 600.0
+# JSON-RPC batches keep one HTTP round trip per API batch, up to this many transactions.
+RPC_BATCH = 500
+
+
+@dataclass(frozen=True)
+class CometConfig:
+    """Where this node's ABCI server listens and where its CometBFT's RPC answers."""
+
+    abci_address: str
+    rpc_url: str
+    rpc_timeout_s: float = 30.0
+
+
+class CometEngine:
+    """The Engine interface over a CometBFT node: broadcast in, commits back through ABCI."""
+
+    def __init__(self, app: Application, genesis: Genesis, config: CometConfig) -> None:
+        ListenAddress.parse(config.abci_address)  # a bad address fails before anything starts
+        self.app = app
+        self.config = config
+        types = abci_types()
+        self.adapter = AbciAdapter(app, genesis, types, on_commit=self._committed)
+        self._server = AbciServer(self.adapter.handle, types)
+        self._rpc = httpx.Client(base_url=config.rpc_url, timeout=config.rpc_timeout_s)
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+        self._waiters: dict[str, list[CommitCallback]] = {}
+        self._listeners: list[Callable[[CommittedBlock], None]] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._serving = threading.Event()
+        self.failure: BaseException | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve ABCI on a thread of its own; return once the socket listens."""
+        self._thread = threading.Thread(target=self._run, name="abci-server", daemon=True)
+        self._thread.start()
+        self._serving.wait(timeout=30)
+        if self.failure is not None:
+            raise LedgerError(
+                f"the ABCI server did not start: {self.failure}", ErrorCode.UNAVAILABLE
+            )
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported through /health, never swallowed
+            log.exception("the ABCI server stopped")
+            self.failure = exc
+        finally:
+            self._serving.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._loop.call_soon(self._serving.set)
+        await self._server.serve(self.config.abci_address, self._stopping)
+
+    def stop(self) -> None:
+        """Close the ABCI connections (a Commit in progress finishes), then the ledger."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self._rpc.close()
+        self.app.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- submission -----------------------------------------------------------------
+
+    def submit(self, raws: Sequence[bytes]) -> list[Accepted | LedgerError]:
+        """Broadcast to CometBFT's mempool; each answer is our own CheckTx's verdict."""
+        outcomes: list[Accepted | LedgerError] = []
+        for start in range(0, len(raws), RPC_BATCH):
+            outcomes.extend(self._broadcast(raws[start : start + RPC_BATCH]))
+        return outcomes
+
+    def _broadcast(self, raws: Sequence[bytes]) -> list[Accepted | LedgerError]:
+        ids = [sha256_hex(raw) for raw in raws]
+        now = time.monotonic()
+        with self._lock:  # pending first: the block may commit before the RPC answers
+            fresh = [tx_id for tx_id in ids if tx_id not in self._pending]
+            self._pending.update((tx_id, now) for tx_id in fresh)
+        try:
+            answers = self._rpc_batch(raws)
+        except (httpx.HTTPError, ValueError) as exc:
+            self._forget(fresh)
+            error = LedgerError(f"CometBFT's RPC did not answer: {exc}", ErrorCode.UNAVAILABLE)
+            return [error for _ in raws]
+        outcomes = [
+            self._outcome(tx_id, answer) for tx_id, answer in zip(ids, answers, strict=True)
+        ]
+        self._forget(
+            [tx_id for tx_id, o in zip(ids, outcomes, strict=True) if isinstance(o, LedgerError)]
+        )
+        return outcomes
+
+    def _rpc_batch(self, raws: Sequence[bytes]) -> list[dict[str, Any]]:
+        """One JSON-RPC batch of broadcast_tx_sync calls, answers in request order."""
+        calls = [
+            {
+                "jsonrpc": "2.0",
+                "id": index,
+                "method": "broadcast_tx_sync",
+                "params": {"tx": base64.b64encode(raw).decode()},
+            }
+            for index, raw in enumerate(raws)
+        ]
+        response = self._rpc.post("/", json=calls)
+        response.raise_for_status()
+        answers = response.json()
+        if not isinstance(answers, list) or len(answers) != len(raws):
+            raise ValueError(f"unexpected batch answer: {str(answers)[:200]}")
+        by_id: dict[int, dict[str, Any]] = {answer.get("id"): answer for answer in answers}
+        return [by_id[index] for index in range(len(raws))]
+
+    def _outcome(self, tx_id: str, answer: dict[str, Any]) -> Accepted | LedgerError:
+        error = answer.get("error")
+        if error is not None:
+            return self._rpc_refusal(tx_id, error)
+        result = answer["result"]
+        code = int(result.get("code", OK_CODE))
+        if code == OK_CODE:
+            return Accepted(tx_id)
+        return LedgerError(result.get("log", ""), ERROR_FOR_CODE.get(code, ErrorCode.INVALID_STATE))
+
+    def _rpc_refusal(self, tx_id: str, error: dict[str, Any]) -> Accepted | LedgerError:
+        detail = f"{error.get('message', '')} {error.get('data', '')}".strip()
+        if ALREADY_IN_CACHE in detail:
+            return Accepted(tx_id)  # the same bytes again: already on their way, or committed
+        if MEMPOOL_FULL in detail:
+            return LedgerError("the mempool is full; retry later", ErrorCode.MEMPOOL_FULL)
+        return LedgerError(f"CometBFT refused the transaction: {detail}", ErrorCode.UNAVAILABLE)
+
+    def _forget(self, tx_ids: Sequence[str]) -> None:
+        with self._lock:
+            for tx_id in tx_ids:
+                self._pending.pop(tx_id, None)
+                self._waiters.pop(tx_id, None)
+
+    def is_pending(self, tx_id: str) -> bool:
+        with self._lock:
+            return tx_id in self._pending
+
+    def mempool_size(self) -> int:
+        """Transactions this node submitted that have not committed yet."""
+        with self._lock:
+            return len(self._pending)
+
+    def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
+        self._listeners.append(listener)
+
+    def wait_for(self, tx_id: str, callback: CommitCallback) -> bool:
+        with self._lock:
+            if tx_id not in self._pending:
+                return False
+            self._waiters.setdefault(tx_id, []).append(callback)
+            return True
+
+    # --- commits (on the ABCI consensus connection's thread) ----------------------------
+
+    def _committed(self, block: CommittedBlock) -> None:
+        """Release the block's pending transactions, then tell the listeners."""
+        callbacks: list[tuple[CommitCallback, str]] = []
+        height = block.header.height
+        with self._lock:
+            for tx in block.txs:
+                if self._pending.pop(tx.id, None) is not None:
+                    callbacks.extend((cb, tx.id) for cb in self._waiters.pop(tx.id, []))
+            self._expire_stale()
+        results: dict[str, TxResult] = {
+            tx.id: result for tx, result in zip(block.txs, block.results, strict=True)
+        }
+        for callback, tx_id in callbacks:
+            callback(tx_id, height, results[tx_id])
+        for listener in self._listeners:
+            listener(block)
+
+    def _expire_stale(self) -> None:
+        """Drop the oldest entries past their time (the dict is in submission order)."""
+        deadline = time.monotonic() - PENDING_TTL_S
+        stale = []
+        for tx_id, since in self._pending.items():
+            if since >= deadline:
+                break
+            stale.append(tx_id)
+        for tx_id in stale:
+            del self._pending[tx_id]
+            self._waiters.pop(tx_id, None)
