@@ -299,9 +299,11 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, demo, records, supply
+    from healthledger.cli import bench, consensus, demo, net, records, supply
 
     demo.register(app)
+    net.register(app)
+    consensus.register(app)
     bench.register(app)
     supply.register(app)
     records.register(app)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cometbft_tools import install_cometbft
 
+from cometbft_tools import install_cometbft
 from conftest import CHAIN, make_genesis, seeded_keys
 from healthledger.app.application import Application
 from healthledger.cli.bench_api import free_port
@@ -280,9 +280,9 @@ def test_a_stream_that_breaks_framing_closes_only_its_own_connection(
 def test_events_keep_non_string_values_as_json(adapter: AbciAdapter) -> None:
     (event,) = abci_events(adapter.types, ({"type": "t.x", "n": 3, "who": "a", "l": [1]},))
     assert [(a.key, a.value) for a in event.attributes] == [
+        ("l", canonical_bytes([1]).decode()),
         ("n", "3"),
         ("who", "a"),
-        ("l", canonical_bytes([1]).decode()),
     ]
 
 

@@ -24,7 +24,6 @@ import httpx
 
 from healthledger.app.application import Application
 from healthledger.app.genesis import Genesis
-from healthledger.crypto.hashing import sha256_hex
 from healthledger.engines.abci.adapter import AbciAdapter
 from healthledger.engines.abci.protos import abci_types
 from healthledger.engines.abci.results import ABCI_CODES, OK_CODE
@@ -32,6 +31,7 @@ from healthledger.engines.abci.server import AbciServer, ListenAddress
 from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import TxResult
+from healthledger.ledger.transaction import Transaction, decode_transaction
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +119,22 @@ class CometEngine:
     # --- submission -----------------------------------------------------------------
 
     def submit(self, raws: Sequence[bytes]) -> list[Accepted | LedgerError]:
-        """Broadcast to CometBFT's mempool; each answer is our own CheckTx's verdict."""
-        outcomes: list[Accepted | LedgerError] = []
-        for start in range(0, len(raws), RPC_BATCH):
-            outcomes.extend(self._broadcast(raws[start : start + RPC_BATCH]))
-        return outcomes
+        """Broadcast to CometBFT's mempool; each answer is our own CheckTx's verdict.
 
-    def _broadcast(self, raws: Sequence[bytes]) -> list[Accepted | LedgerError]:
-        ids = [sha256_hex(raw) for raw in raws]
+        Transactions go out in canonical form, so their ids are the ones our blocks
+        record; what does not even decode is refused here and never broadcast.
+        """
+        decoded = [_decoded(raw) for raw in raws]
+        txs = [tx for tx in decoded if isinstance(tx, Transaction)]
+        broadcast: list[Accepted | LedgerError] = []
+        for start in range(0, len(txs), RPC_BATCH):
+            broadcast.extend(self._broadcast(txs[start : start + RPC_BATCH]))
+        answers = iter(broadcast)
+        return [next(answers) if isinstance(tx, Transaction) else tx for tx in decoded]
+
+    def _broadcast(self, txs: Sequence[Transaction]) -> list[Accepted | LedgerError]:
+        ids = [tx.id for tx in txs]
+        raws = [tx.raw for tx in txs]
         now = time.monotonic()
         with self._lock:  # pending first: the block may commit before the RPC answers
             fresh = [tx_id for tx_id in ids if tx_id not in self._pending]
@@ -159,6 +167,8 @@ class CometEngine:
         response = self._rpc.post("/", json=calls)
         response.raise_for_status()
         answers = response.json()
+        if isinstance(answers, dict):
+            answers = [answers]  # CometBFT answers a batch of one with a bare object
         if not isinstance(answers, list) or len(answers) != len(raws):
             raise ValueError(f"unexpected batch answer: {str(answers)[:200]}")
         by_id: dict[int, dict[str, Any]] = {answer.get("id"): answer for answer in answers}
@@ -237,3 +247,10 @@ class CometEngine:
         for tx_id in stale:
             del self._pending[tx_id]
             self._waiters.pop(tx_id, None)
+
+
+def _decoded(raw: bytes) -> Transaction | LedgerError:
+    try:
+        return decode_transaction(raw)
+    except LedgerError as exc:
+        return exc

@@ -53,6 +53,7 @@ ABCI_CODES: dict[ErrorCode, int] = {
     ErrorCode.REQUEST_REPLAYED: 32,
     ErrorCode.NOT_CUSTODIAN: 33,
     ErrorCode.AUDIT_FAILED: 34,
+    ErrorCode.HEADER_UNVERIFIED: 35,
 }
 
 
@@ -78,7 +79,8 @@ def abci_events(types: Any, events: tuple[dict[str, Any], ...]) -> list[Any]:
             type=str(event["type"]),
             attributes=[
                 types.EventAttribute(key=key, value=_attribute_text(value), index=True)
-                for key, value in event.items()
+                # Key order, as the stored (canonical) result has them.
+                for key, value in sorted(event.items())
                 if key != "type"
             ],
         )

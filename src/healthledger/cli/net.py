@@ -1,0 +1,408 @@
+"""`healthledger net ...`: a local multi-organisation network on CometBFT.
+
+`net up` creates the folder (first time) and starts a detached supervisor that
+runs every node's pair of processes; `net down` stops it and them. `net status`
+asks each node's CometBFT for its height, app hash and peers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from healthledger.cli.output import emit, fail
+from healthledger.client.sdk import Client, Signer, node_is_up, require_committed
+from healthledger.crypto.keys import load_keypair
+from healthledger.domains.governance.messages import OrgSpec
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.node.cometbft import cometbft_binary
+from healthledger.node.home import parse_org_arg
+from healthledger.node.network import (
+    DEFAULT_CHAIN,
+    NetNode,
+    Network,
+    create_network,
+    join_network,
+    load_network,
+)
+from healthledger.node.supervisor import SUPERVISOR_PID, halted_mark, held_mark, supervise
+
+net_app = typer.Typer(help="A multi-organisation network on CometBFT.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DirOpt = Annotated[Path, typer.Option("--dir", help="The network folder.")]
+NodeOpt = Annotated[str, typer.Option("--node", help="The node's organisation id.")]
+UP_TIMEOUT_S = 120.0
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(net_app, name="net")
+
+
+@net_app.command("up")
+def net_up(
+    directory: DirOpt = Path("testnet"),
+    validators: Annotated[int, typer.Option(help="Founding organisations, one per validator.")] = 4,
+    chain_id: Annotated[str, typer.Option(help="Chain id of a new network.")] = DEFAULT_CHAIN,
+    base_port: Annotated[
+        int | None, typer.Option(help="First of 3 ports per node (default: free ports).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the network (first time) and start every node; print each node's API address."""
+    try:
+        binary = cometbft_binary()
+        if (directory / "network.json").exists():
+            network = load_network(directory)
+        else:
+            network = create_network(
+                directory, binary, validators, chain_id=chain_id, base_port=base_port
+            )
+        _start_supervisor(network.root)
+        _await_nodes(network, UP_TIMEOUT_S)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    report = {"ok": True, "dir": str(network.root), "chain_id": network.chain_id}
+    report["nodes"] = [_node_summary(node) for node in network.nodes]
+    if as_json:
+        emit(report, True)
+        return
+    typer.echo(f"network {network.chain_id} in {network.root}")
+    for node in network.nodes:
+        kind = "validator" if node.validator else "full node"
+        typer.echo(f"  {node.org:<16} {kind:<10} API {node.api_url}  CometBFT RPC {node.rpc_url}")
+    typer.echo(
+        f"logs: {network.root}/nodes/<org>/logs/   stop: healthledger net down --dir {directory}"
+    )
+
+
+def _node_summary(node: NetNode) -> dict[str, Any]:
+    return {
+        "org": node.org,
+        "role": node.role,
+        "validator": node.validator,
+        "api": node.api_url,
+        "rpc": node.rpc_url,
+        "p2p": node.p2p_address,
+    }
+
+
+def supervisor_pid(root: Path) -> int | None:
+    """The running supervisor's pid, or None (a stale pid file is ignored)."""
+    try:
+        pid = int((root / SUPERVISOR_PID).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _start_supervisor(root: Path) -> None:
+    if supervisor_pid(root) is not None:
+        return
+    with (root / "supervisor.log").open("ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "healthledger", "net", "supervise", "--dir", str(root)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command and its terminal
+        )
+
+
+def _await_nodes(network: Network, timeout: float) -> None:
+    """Until every node that should run answers on its API and has a first block."""
+    deadline = time.monotonic() + timeout
+    waiting = [node for node in network.nodes if _should_run(network, node)]
+    while waiting and time.monotonic() < deadline:
+        waiting = [node for node in waiting if not _node_ready(node)]
+        time.sleep(0.2)
+    if waiting:
+        names = ", ".join(node.org for node in waiting)
+        raise LedgerError(
+            f"nodes not up after {timeout:.0f} s: {names}; see {network.root}/nodes/<org>/logs/",
+            ErrorCode.TIMEOUT,
+        )
+
+
+def _should_run(network: Network, node: NetNode) -> bool:
+    run = network.run_dir(node.org)
+    return not held_mark(run).exists() and not halted_mark(run).exists()
+
+
+def _node_ready(node: NetNode) -> bool:
+    if not node_is_up(node.api_url):
+        return False
+    status = _rpc(node, "status")
+    return status is not None and int(status["sync_info"]["latest_block_height"]) >= 1
+
+
+def _rpc(node: NetNode, method: str, **params: Any) -> Any:
+    """A CometBFT RPC result, or None if the node does not answer."""
+    try:
+        response = httpx.get(f"{node.rpc_url}/{method}", params=params, timeout=2.0)
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return body.get("result")
+
+
+@net_app.command("down")
+def net_down(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> None:
+    """Stop the supervisor, which stops every node (CometBFT first, then the application)."""
+    try:
+        network = load_network(directory)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    pid = supervisor_pid(network.root)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        _await_exit(pid, 90.0)
+    stragglers = _stop_stragglers(network)
+    emit({"ok": True, "dir": str(network.root), "stopped_stragglers": stragglers}, as_json)
+
+
+def _await_exit(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _stop_stragglers(network: Network) -> int:
+    """Processes a killed supervisor left behind, found by their pid files."""
+    stopped = 0
+    for node in network.nodes:
+        for name in ("cometbft.pid", "app.pid"):
+            if _signal_pid_file(network.run_dir(node.org) / name, signal.SIGTERM):
+                stopped += 1
+    return stopped
+
+
+def _signal_pid_file(path: Path, signum: int) -> bool:
+    try:
+        pid = int(path.read_text())
+        if not _is_our_process(pid):
+            return False
+        os.kill(pid, signum)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _is_our_process(pid: int) -> bool:
+    """A pid file can outlive its process; only signal a cometbft or healthledger process."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"cometbft" in command or b"healthledger" in command
+
+
+@net_app.command("status")
+def net_status(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> None:
+    """Each node's state, height, app hash, peers; whether all agree at a common height."""
+    try:
+        network = load_network(directory)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    nodes = [_status_of(network, node) for node in network.nodes]
+    report = {
+        "dir": str(network.root),
+        "chain_id": network.chain_id,
+        "supervisor": supervisor_pid(network.root) is not None,
+        "nodes": nodes,
+        **_agreement(network),
+    }
+    if as_json:
+        emit(report, True)
+        return
+    typer.echo(f"network {network.chain_id}: supervisor {'up' if report['supervisor'] else 'down'}")
+    for row in nodes:
+        typer.echo(
+            f"  {row['org']:<16} {row['state']:<9} height {row['height']!s:<7} "
+            f"app hash {str(row['app_hash'])[:16]:<16} peers {row['peers']!s:<3} {row['api']}"
+        )
+    agreed = "yes" if report["agree"] else "NO"
+    typer.echo(f"app hashes at height {report['common_height']} agree: {agreed}")
+
+
+def _status_of(network: Network, node: NetNode) -> dict[str, Any]:
+    run = network.run_dir(node.org)
+    try:
+        supervised = json.loads((run / "status.json").read_text())
+    except (OSError, ValueError):
+        supervised = {"state": "unknown", "restarts": 0}
+    halted = halted_mark(run)
+    status = _rpc(node, "status") or {}
+    sync = status.get("sync_info", {})
+    net_info = _rpc(node, "net_info") or {}
+    return {
+        **_node_summary(node),
+        "state": supervised["state"],
+        "restarts": supervised.get("restarts", 0),
+        "halt_reason": halted.read_text().strip() if halted.exists() else None,
+        "height": int(sync["latest_block_height"]) if sync else None,
+        "app_hash": sync.get("latest_app_hash", "").lower() or None,
+        "catching_up": sync.get("catching_up"),
+        "peers": int(net_info["n_peers"]) if net_info else None,
+        "voting_power": int(status["validator_info"]["voting_power"]) if status else None,
+    }
+
+
+def _agreement(network: Network) -> dict[str, Any]:
+    """App hashes of every answering node at the lowest height they all have."""
+    heights = {}
+    for node in network.nodes:
+        status = _rpc(node, "status")
+        if status is not None:
+            heights[node.org] = int(status["sync_info"]["latest_block_height"])
+    if not heights:
+        return {"common_height": None, "agree": False, "app_hashes": {}}
+    common = min(heights.values())
+    hashes = {}
+    for org in heights:
+        block = _rpc(network.node(org), "block", height=common)
+        if block is not None:
+            hashes[org] = block["block"]["header"]["app_hash"].lower()
+    return {
+        "common_height": common,
+        "agree": len(set(hashes.values())) == 1,
+        "app_hashes": hashes,
+    }
+
+
+@net_app.command("stop")
+def net_stop(
+    node: NodeOpt,
+    directory: DirOpt = Path("testnet"),
+    kill: Annotated[bool, typer.Option("--kill", help="SIGKILL: no clean shutdown.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hold one node down (the supervisor will not restart it) and stop its processes."""
+    try:
+        network = load_network(directory)
+        network.node(node)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    run = network.run_dir(node)
+    run.mkdir(parents=True, exist_ok=True)
+    held_mark(run).write_text("held by `healthledger net stop`\n")
+    signum = signal.SIGKILL if kill else signal.SIGTERM
+    for name in ("cometbft.pid", "app.pid"):
+        _signal_pid_file(run / name, signum)
+    emit({"ok": True, "node": node, "state": "held", "signal": signum.name}, as_json)
+
+
+@net_app.command("start")
+def net_start(node: NodeOpt, directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> None:
+    """Let the supervisor run a held or halted node again."""
+    try:
+        network = load_network(directory)
+        network.node(node)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    run = network.run_dir(node)
+    held_mark(run).unlink(missing_ok=True)
+    halted_mark(run).unlink(missing_ok=True)
+    emit({"ok": True, "node": node, "state": "starting"}, as_json)
+
+
+@net_app.command("join")
+def net_join(
+    org: Annotated[str, typer.Option("--org", help="The new organisation as id:role[:Name].")],
+    directory: DirOpt = Path("testnet"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a new organisation's node; it syncs by replaying blocks (admit it with `net admit`)."""
+    try:
+        org_id, role, name = parse_org_arg(org)
+        network, _spec = join_network(
+            load_network(directory), cometbft_binary(), org_id, role, name
+        )
+        node = network.node(org_id)
+        if supervisor_pid(network.root) is not None:
+            _await_nodes(Network(network.root, network.chain_id, (node,)), UP_TIMEOUT_S)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    report = {
+        "ok": True,
+        **_node_summary(node),
+        "admit": f"healthledger net admit --dir {directory} --org {org_id}",
+    }
+    emit(report, as_json)
+
+
+@net_app.command("admit")
+def net_admit(
+    org: Annotated[str, typer.Option("--org", help="A joined organisation's id.")],
+    directory: DirOpt = Path("testnet"),
+    validator: Annotated[
+        bool, typer.Option("--validator/--member-only", help="Also make its node a validator.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose the organisation's admission and approve it with the founders' keys to quorum."""
+    try:
+        network = load_network(directory)
+        report = admit(network, org, validator)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(report, as_json)
+
+
+def admit(network: Network, org: str, validator: bool) -> dict[str, Any]:
+    """Each founder in turn signs (the proposal, then approvals) until the proposal executes."""
+    spec = OrgSpec.model_validate_json((network.node_dir(org) / "org.json").read_bytes())
+    if not validator:
+        spec = spec.model_copy(update={"validator": None})
+    voters = [node.org for node in network.nodes if node.org != org]
+    entry = next(node for node in network.nodes if node.org != org)
+    with Client(entry.api_url) as client:
+        chain = client.info()["chain_id"]
+        proposal_id, executed_at = None, None
+        for voter in voters:
+            signer = Signer(load_keypair(network.keys_dir / f"{voter}.json"), chain)
+            signer.sync_nonce(client)
+            if proposal_id is None:
+                tx = signer.sign("org.propose", {"action": "add", "org": spec.model_dump()})
+            else:
+                tx = signer.sign("org.approve", {"proposal_id": proposal_id})
+            report = require_committed(client.submit(tx, wait=True, timeout_ms=60_000))
+            proposal_id = proposal_id or "prop-" + tx.id[:16]
+            if any(e["type"] == "org.proposal_executed" for e in report["result"]["events"]):
+                executed_at = report["height"]
+                break
+    if executed_at is None:
+        raise LedgerError(f"proposal {proposal_id} did not reach quorum", ErrorCode.INVALID_STATE)
+    if validator:
+        network.with_node(_as_validator(network.node(org))).save()
+    return {
+        "ok": True,
+        "org": org,
+        "proposal": proposal_id,
+        "height": executed_at,
+        "validator": validator,
+    }
+
+
+def _as_validator(node: NetNode) -> NetNode:
+    return NetNode(node.org, node.role, node.ports, node.node_id, True, node.app_command)
+
+
+@net_app.command("supervise", hidden=True)
+def net_supervise(directory: DirOpt = Path("testnet")) -> None:
+    """Run the supervisor in the foreground (what `net up` starts detached)."""
+    supervise(directory)
