@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     # verification of proofs and data folders
     INVALID_PROOF = "invalid_proof"
     TAMPERED = "tampered"
+    HEADER_UNVERIFIED = "header_unverified"
     # health records, consent and the vault
     INVALID_RESOURCE = "invalid_resource"
     NO_CONSENT = "no_consent"

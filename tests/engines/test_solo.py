@@ -11,7 +11,7 @@ import pytest
 from conftest import wait_for
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, load_keypair
-from healthledger.engines.solo import Accepted
+from healthledger.engines.base import Accepted
 from healthledger.errors import LedgerError
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node, submit_and_wait

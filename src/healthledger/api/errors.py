@@ -33,6 +33,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_CUSTODIAN: 421,
     ErrorCode.AUDIT_FAILED: 503,
     ErrorCode.HASH_MISMATCH: 503,
+    ErrorCode.HEADER_UNVERIFIED: 502,
 }
 
 

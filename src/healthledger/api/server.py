@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from healthledger import __version__
+from healthledger.api.consensus import add_consensus_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.records import add_record_routes
@@ -42,6 +43,7 @@ def create_app(node: Node) -> FastAPI:
     _add_read_routes(app, node)
     add_supply_routes(app, node)
     add_record_routes(app, node)
+    add_consensus_routes(app, node)
 
     @app.get("/health", tags=["node"], summary="Liveness and the last committed block")
     def health() -> dict[str, Any]:

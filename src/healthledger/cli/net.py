@@ -224,7 +224,7 @@ def net_status(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) ->
         "chain_id": network.chain_id,
         "supervisor": supervisor_pid(network.root) is not None,
         "nodes": nodes,
-        **_agreement(network),
+        **_agreement(network, nodes),
     }
     if as_json:
         emit(report, True)
@@ -235,8 +235,11 @@ def net_status(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) ->
             f"  {row['org']:<16} {row['state']:<9} height {row['height']!s:<7} "
             f"app hash {str(row['app_hash'])[:16]:<16} peers {row['peers']!s:<3} {row['api']}"
         )
-    agreed = "yes" if report["agree"] else "NO"
-    typer.echo(f"app hashes at height {report['common_height']} agree: {agreed}")
+    agreed = "yes" if report["agree"] else "NO, diverged: " + ", ".join(report["diverged"])
+    typer.echo(f"app hashes agree with the chain: {agreed}")
+    for row in nodes:
+        if row["halt_reason"]:
+            typer.echo(f"  {row['org']} halted: {row['halt_reason']}")
 
 
 def _status_of(network: Network, node: NetNode) -> dict[str, Any]:
@@ -262,26 +265,26 @@ def _status_of(network: Network, node: NetNode) -> dict[str, Any]:
     }
 
 
-def _agreement(network: Network) -> dict[str, Any]:
-    """App hashes of every answering node at the lowest height they all have."""
-    heights = {}
-    for node in network.nodes:
-        status = _rpc(node, "status")
-        if status is not None:
-            heights[node.org] = int(status["sync_info"]["latest_block_height"])
-    if not heights:
-        return {"common_height": None, "agree": False, "app_hashes": {}}
-    common = min(heights.values())
-    hashes = {}
-    for org in heights:
-        block = _rpc(network.node(org), "block", height=common)
-        if block is not None:
-            hashes[org] = block["block"]["header"]["app_hash"].lower()
-    return {
-        "common_height": common,
-        "agree": len(set(hashes.values())) == 1,
-        "app_hashes": hashes,
-    }
+def _agreement(network: Network, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whether each answering node's latest app hash is the one the chain committed to.
+
+    Node at height h agrees if its app hash equals the app hash in the highest node's
+    header h+1 (CometBFT puts the hash after block h into block h+1's header).
+    """
+    live = [row for row in rows if row["height"] is not None]
+    if not live:
+        return {"top_height": None, "agree": False, "diverged": []}
+    top = max(live, key=lambda row: int(row["height"]))
+    diverged = []
+    for row in live:
+        if row["height"] == top["height"]:
+            expected = top["app_hash"]
+        else:
+            block = _rpc(network.node(top["org"]), "block", height=int(row["height"]) + 1)
+            expected = block["block"]["header"]["app_hash"].lower() if block else None
+        if expected is not None and row["app_hash"] != expected:
+            diverged.append(row["org"])
+    return {"top_height": top["height"], "agree": not diverged, "diverged": diverged}
 
 
 @net_app.command("stop")

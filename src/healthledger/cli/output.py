@@ -28,6 +28,7 @@ errors = Console(stderr=True)
 EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.TAMPERED: 1,
     ErrorCode.INVALID_PROOF: 1,
+    ErrorCode.HEADER_UNVERIFIED: 1,
     ErrorCode.NOT_FOUND: 3,
     ErrorCode.UNKNOWN_SENDER: 4,
     ErrorCode.REVOKED_SENDER: 4,

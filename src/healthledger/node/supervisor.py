@@ -38,8 +38,9 @@ STOP_TIMEOUT_S = 30.0
 FAILURE_WINDOW_S = 120.0
 FAILURES_TO_HALT = 5
 SUPERVISOR_PID = "supervisor.pid"
-# What CometBFT writes when this node's application disagrees with the network.
-MISMATCH_MARKERS = ("wrong Block.Header.AppHash", "AppHash", "app hash")
+# What CometBFT writes when this node's application disagrees with the network: while
+# syncing or voting ("wrong Block.Header.AppHash") or at its handshake after a restart.
+MISMATCH_MARKERS = ("wrong Block.Header.AppHash", "AppHash does not match")
 
 
 def held_mark(run_dir: Path) -> Path:
@@ -63,6 +64,7 @@ class Pair:
     not_before: float = 0.0
     failures: deque[float] = field(default_factory=deque)
     restarts: int = 0
+    log_offset: int = 0
 
     @property
     def run_dir(self) -> Path:
@@ -144,9 +146,10 @@ class Supervisor:
         if pair.app.poll() is not None:
             self._failed(pair, f"the application exited with {pair.app.returncode}")
         elif _abci_listening(pair.home):
+            comet_log = pair.logs_dir / "cometbft.log"
+            pair.log_offset = comet_log.stat().st_size if comet_log.exists() else 0
             pair.comet = _spawn(
-                [str(self.binary), "node", "--home", str(pair.home / "cometbft")],
-                pair.logs_dir / "cometbft.log",
+                [str(self.binary), "node", "--home", str(pair.home / "cometbft")], comet_log
             )
             _write_pid(pair.run_dir / "cometbft.pid", pair.comet)
             pair.state = "running"
@@ -158,6 +161,34 @@ class Supervisor:
             if process is not None and process.poll() is not None:
                 self._failed(pair, f"{name} exited with {process.returncode}")
                 return
+        mismatch = self._new_mismatch(pair)
+        if mismatch is not None:
+            self._halt(pair, mismatch)
+
+    def _new_mismatch(self, pair: Pair) -> str | None:
+        """A line CometBFT logged since the last round saying our app hash is not the network's.
+
+        A node whose application computes another state root cannot follow the chain:
+        CometBFT refuses every block it is given. It is stopped, not left retrying.
+        """
+        path = pair.logs_dir / "cometbft.log"
+        try:
+            with path.open("rb") as handle:
+                handle.seek(pair.log_offset)
+                fresh = handle.read()
+        except OSError:
+            return None
+        complete = fresh[: fresh.rfind(b"\n") + 1]
+        pair.log_offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if any(marker in line for marker in MISMATCH_MARKERS):
+                return f"app hash mismatch: {line.strip()[:400]}"
+        return None
+
+    def _halt(self, pair: Pair, cause: str) -> None:
+        self._stop_pair(pair, "down")
+        halted_mark(pair.run_dir).write_text(cause + "\n")
+        log.error("node %s halted: %s", pair.node.org, cause)
 
     def _failed(self, pair: Pair, reason: str) -> None:
         """Stop what is left of the pair; restart it later, or halt it if it keeps failing."""
@@ -170,9 +201,7 @@ class Supervisor:
         pair.restarts += 1
         pair.not_before = now + RESTART_DELAY_S
         if len(pair.failures) >= FAILURES_TO_HALT:
-            cause = _halt_cause(pair.logs_dir / "cometbft.log") or reason
-            halted_mark(pair.run_dir).write_text(cause + "\n")
-            log.error("node %s halted: %s", pair.node.org, cause)
+            self._halt(pair, f"{len(pair.failures)} failures in {FAILURE_WINDOW_S:.0f} s: {reason}")
 
     def _stop_pair(self, pair: Pair, state: str) -> None:
         """CometBFT first (it would die without its application anyway), then the app."""
@@ -234,20 +263,6 @@ def _abci_listening(home: Path) -> bool:
     except OSError:
         return False
     return True
-
-
-def _halt_cause(cometbft_log: Path) -> str | None:
-    """The line of CometBFT's log that says why it stopped, if it names an app hash."""
-    try:
-        with cometbft_log.open("rb") as handle:
-            handle.seek(max(0, cometbft_log.stat().st_size - 200_000))
-            tail = handle.read().decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(tail):
-        if any(marker in line for marker in MISMATCH_MARKERS):
-            return f"app hash mismatch: {line.strip()[:400]}"
-    return None
 
 
 def supervise(root: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cometbft_tools import install_cometbft
 
+from cometbft_tools import install_cometbft
 from healthledger.engines.abci.codec import (
     FrameDecoder,
     decode_uvarint,

@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from cometbft_tools import install_cometbft
 
+from cometbft_tools import install_cometbft
 from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
