@@ -7,6 +7,7 @@ asks each node's CometBFT for its height, app hash and peers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 DirOpt = Annotated[Path, typer.Option("--dir", help="The network folder.")]
 NodeOpt = Annotated[str, typer.Option("--node", help="The node's organisation id.")]
 UP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
 
 
 def register(app: typer.Typer) -> None:
@@ -171,14 +173,23 @@ def net_down(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> N
 
 
 def _await_exit(pid: int, timeout: float) -> None:
+    """Until `pid` is gone (or reaped by its parent); SIGKILL it after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
+        if not _alive(pid):
             return
         time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running: a zombie waiting for its parent to reap it counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _stop_stragglers(network: Network) -> int:
@@ -186,20 +197,21 @@ def _stop_stragglers(network: Network) -> int:
     stopped = 0
     for node in network.nodes:
         for name in ("cometbft.pid", "app.pid"):
-            if _signal_pid_file(network.run_dir(node.org) / name, signal.SIGTERM):
+            if _signal_pid_file(network.run_dir(node.org) / name, signal.SIGTERM) is not None:
                 stopped += 1
     return stopped
 
 
-def _signal_pid_file(path: Path, signum: int) -> bool:
+def _signal_pid_file(path: Path, signum: int) -> int | None:
+    """Signal the process a pid file names, if it is still ours; its pid if signalled."""
     try:
         pid = int(path.read_text())
         if not _is_our_process(pid):
-            return False
+            return None
         os.kill(pid, signum)
     except (OSError, ValueError):
-        return False
-    return True
+        return None
+    return pid
 
 
 def _is_our_process(pid: int) -> bool:
@@ -304,8 +316,11 @@ def net_stop(
     run.mkdir(parents=True, exist_ok=True)
     held_mark(run).write_text("held by `healthledger net stop`\n")
     signum = signal.SIGKILL if kill else signal.SIGTERM
-    for name in ("cometbft.pid", "app.pid"):
-        _signal_pid_file(run / name, signum)
+    pids = [
+        pid for name in ("cometbft.pid", "app.pid") if (pid := _signal_pid_file(run / name, signum))
+    ]
+    for pid in pids:
+        _await_exit(pid, STOP_TIMEOUT_S)
     emit({"ok": True, "node": node, "state": "held", "signal": signum.name}, as_json)
 
 

@@ -41,6 +41,8 @@ class Check(StrEnum):
     SIGNATURE = "signature"
     VOTING_POWER = "voting_power"
     TRUST = "trust"
+    APP_HASH = "app_hash"
+    DATA_HASH = "data_hash"
 
 
 class HeaderUnverified(LedgerError):

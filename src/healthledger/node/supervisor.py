@@ -104,9 +104,10 @@ class Supervisor:
         network = load_network(self.root)
         for node in network.nodes:
             pair = self.pairs.get(node.org)
-            if pair is None or pair.node != node:
+            if pair is None:
                 pair = self.pairs[node.org] = Pair(node, network.node_dir(node.org))
                 pair.run_dir.mkdir(parents=True, exist_ok=True)
+            pair.node = node  # a changed command applies from the pair's next start
             self._tend(network, pair)
             self._write_status(pair)
 
