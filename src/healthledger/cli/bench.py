@@ -200,12 +200,14 @@ def register(app: typer.Typer) -> None:
         emit(run_trie(keys, batch, rounds), as_json)
 
     from healthledger.cli.bench_api import register_api
+    from healthledger.cli.bench_net import register_net
     from healthledger.cli.bench_records import register_records
     from healthledger.cli.bench_supply import register_supply
 
     register_supply(bench_app)
     register_records(bench_app)
     register_api(bench_app)
+    register_net(bench_app)
 
 
 __all__ = ["Transaction", "register"]

@@ -68,8 +68,8 @@ def net_up(
             network = create_network(
                 directory, binary, validators, chain_id=chain_id, base_port=base_port
             )
-        _start_supervisor(network.root)
-        _await_nodes(network, UP_TIMEOUT_S)
+        start_supervisor(network.root)
+        await_nodes(network, UP_TIMEOUT_S)
     except LedgerError as exc:
         fail(exc, as_json)
     report = {"ok": True, "dir": str(network.root), "chain_id": network.chain_id}
@@ -107,7 +107,7 @@ def supervisor_pid(root: Path) -> int | None:
     return pid
 
 
-def _start_supervisor(root: Path) -> None:
+def start_supervisor(root: Path) -> None:
     if supervisor_pid(root) is not None:
         return
     with (root / "supervisor.log").open("ab") as log:
@@ -120,7 +120,7 @@ def _start_supervisor(root: Path) -> None:
         )
 
 
-def _await_nodes(network: Network, timeout: float) -> None:
+def await_nodes(network: Network, timeout: float) -> None:
     """Until every node that should run answers on its API and has a first block."""
     deadline = time.monotonic() + timeout
     waiting = [node for node in network.nodes if _should_run(network, node)]
@@ -164,12 +164,17 @@ def net_down(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> N
         network = load_network(directory)
     except LedgerError as exc:
         fail(exc, as_json)
+    stragglers = stop_network(network)
+    emit({"ok": True, "dir": str(network.root), "stopped_stragglers": stragglers}, as_json)
+
+
+def stop_network(network: Network) -> int:
+    """Stop the supervisor (it stops every pair), then any process it left; how many of those."""
     pid = supervisor_pid(network.root)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         _await_exit(pid, 90.0)
-    stragglers = _stop_stragglers(network)
-    emit({"ok": True, "dir": str(network.root), "stopped_stragglers": stragglers}, as_json)
+    return _stop_stragglers(network)
 
 
 def _await_exit(pid: int, timeout: float) -> None:
@@ -352,7 +357,7 @@ def net_join(
         )
         node = network.node(org_id)
         if supervisor_pid(network.root) is not None:
-            _await_nodes(Network(network.root, network.chain_id, (node,)), UP_TIMEOUT_S)
+            await_nodes(Network(network.root, network.chain_id, (node,)), UP_TIMEOUT_S)
     except LedgerError as exc:
         fail(exc, as_json)
     report = {

@@ -8,6 +8,8 @@ so Info after a crash names exactly the blocks CometBFT must replay.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -37,6 +39,37 @@ from healthledger.ledger.transaction import Transaction
 # into every block header; bump it only with a coordinated upgrade of every node.
 APP_VERSION = 1
 STATE_QUERY_PREFIX = "/state/"
+# Transactions this node verified in CheckTx, kept for ProcessProposal and FinalizeBlock
+# of the block that carries them: the same bytes need not be parsed and verified again.
+VERIFIED_CACHE_SIZE = 200_000
+
+
+class VerifiedCache:
+    """Raw bytes to their decoded, signature-checked transaction (bounded, oldest out first)."""
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, raw: bytes) -> Checked:
+        with self._lock:
+            cached = self._entries.get(raw)
+        if cached is not None:
+            return cached
+        checked = check_raw(raw)
+        if isinstance(checked, Transaction):
+            with self._lock:
+                self._entries[raw] = checked
+                if len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return checked
+
+    def forget(self, raws: Sequence[bytes]) -> None:
+        """A committed block's transactions will not be checked again."""
+        with self._lock:
+            for raw in raws:
+                self._entries.pop(raw, None)
 
 
 class AbciAdapter:
@@ -54,6 +87,8 @@ class AbciAdapter:
         self.types = types
         self.on_commit = on_commit
         self._finalized: tuple[tuple[Transaction, ...], tuple[TxResult, ...]] = ((), ())
+        self._decided: list[bytes] = []
+        self.verified = VerifiedCache()
         self._methods: dict[str, Callable[[Any], Any]] = {
             "info": self.info,
             "init_chain": self.init_chain,
@@ -124,7 +159,7 @@ class AbciAdapter:
     def check_tx(self, request: Any) -> Any:
         """Shape, signature, then the stateful check against committed state."""
         try:
-            tx = _verified(check_raw(request.tx))
+            tx = _verified(self.verified.check(request.tx))
             self.app.check_tx(tx)
         except LedgerError as exc:
             code = abci_code(exc.code)
@@ -161,7 +196,7 @@ class AbciAdapter:
 
     def process_proposal(self, request: Any) -> Any:
         """Accept a proposal only if every transaction decodes and is signed."""
-        decodes = all(isinstance(check_raw(raw), Transaction) for raw in request.txs)
+        decodes = all(isinstance(self.verified.check(raw), Transaction) for raw in request.txs)
         status = self.types.ResponseProcessProposal
         return status(status=status.ACCEPT if decodes else status.REJECT)
 
@@ -172,7 +207,8 @@ class AbciAdapter:
 
     def finalize_block(self, request: Any) -> Any:
         """Apply the decided block; its app hash is the new state root (stored at Commit)."""
-        checked = [check_raw(raw) for raw in request.txs]
+        checked = [self.verified.check(raw) for raw in request.txs]
+        self._decided = list(request.txs)
         # CometBFT restarted between our FinalizeBlock and Commit: it decides again.
         self.app.discard_pending()
         block = BlockInfo(
@@ -204,6 +240,7 @@ class AbciAdapter:
         header = self.app.commit()
         txs, results = self._finalized
         self._finalized = ((), ())
+        self.verified.forget(self._decided)
         if self.on_commit is not None:
             self.on_commit(CommittedBlock(header, txs, results))
         return self.types.ResponseCommit(retain_height=0)
