@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean cometbft
+.PHONY: demo test lint bench clean cometbft testnet testnet-down
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,5 +34,12 @@ bench: $(STAMP)
 cometbft: $(STAMP)
 	PYTHON=$(BIN)/python scripts/install-cometbft
 
+# A 4-validator CometBFT network on this machine (one organisation per validator).
+testnet: cometbft
+	$(BIN)/healthledger net up --validators 4 --dir testnet
+
+testnet-down: $(STAMP)
+	$(BIN)/healthledger net down --dir testnet
+
 clean:
-	rm -rf $(VENV) demo-net .tools
+	rm -rf $(VENV) demo-net testnet .tools
