@@ -276,8 +276,8 @@ def register_net(bench_app: typer.Typer) -> None:
     def net(
         validators: Annotated[int, typer.Option(help="Validators (one per organisation).")] = 4,
         txs: Annotated[int, typer.Option(help="Transactions per run.")] = 8_000,
-        batch: Annotated[int, typer.Option(help="Transactions per broadcast batch.")] = 100,
-        clients: Annotated[int, typer.Option(help="Closed-loop clients per node.")] = 2,
+        batch: Annotated[int, typer.Option(help="Transactions per broadcast batch.")] = 50,
+        clients: Annotated[int, typer.Option(help="Closed-loop clients per node.")] = 8,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Committed tx/s and commit latency of the network, and of kvstore on the same setup."""
