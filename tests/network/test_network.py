@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from cometbft_tools import install_cometbft
+from cometbft_tools import enrol, install_cometbft
 from healthledger.client.consensus import ChainVerifier, trusted_genesis
 from healthledger.client.lightclient import Check, HeaderUnverified, Validator, ValidatorSet
 from healthledger.client.sdk import ApiError, Client, Signer
@@ -116,20 +116,6 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNet]:
         yield live
     finally:
         healthledger("net", "down", "--dir", str(root))
-
-
-def enrol(signer: Signer, member_id: str) -> Transaction:
-    member = KeyPair.generate()
-    return signer.sign(
-        "member.enroll",
-        {
-            "member_id": member_id,
-            "name": member_id.title(),
-            "role": "nurse",
-            "signing_key": member.key_id,
-            "encryption_key": member.encryption_public.hex(),
-        },
-    )
 
 
 def commit(net: LiveNet, org: str, tx: Transaction) -> int:

@@ -235,18 +235,21 @@ def run_kvstore(
 
 
 def _await_heights(urls: Sequence[str], timeout: float = 60.0) -> None:
+    """Until every node has made its first block; a node still starting does not answer."""
     deadline = time.monotonic() + timeout
     for url in urls:
-        while True:
-            try:
-                with httpx.Client(base_url=url, timeout=2) as http:
-                    if _height(http) >= 1:
-                        break
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
+        while _height_or_zero(url) < 1:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} made no block")
+                raise TimeoutError(f"{url} made no block in {timeout:.0f} s")
             time.sleep(0.2)
+
+
+def _height_or_zero(url: str) -> int:
+    try:
+        with httpx.Client(base_url=url, timeout=2) as http:
+            return _height(http)
+    except (httpx.HTTPError, KeyError, ValueError):
+        return 0  # not up yet
 
 
 def run_net_bench(validators: int, txs: int, batch: int, clients: int) -> dict[str, Any]:

@@ -27,10 +27,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from cometbft_tools import install_cometbft
+from cometbft_tools import enrol, install_cometbft
 from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
-from healthledger.crypto.keys import KeyPair
 from healthledger.engines.abci.results import ABCI_CODES, CODESPACE
 from healthledger.errors import ErrorCode
 from healthledger.ledger.store import Store
@@ -205,20 +204,6 @@ def network(cometbft: Path, tmp_path: Path) -> Iterator[Network]:
     yield net
     net.stop()
     shutil.rmtree(socket_dir, ignore_errors=True)
-
-
-def enrol(signer: Signer, member_id: str) -> Transaction:
-    member = KeyPair.generate()
-    return signer.sign(
-        "member.enroll",
-        {
-            "member_id": member_id,
-            "name": member_id.title(),
-            "role": "nurse",
-            "signing_key": member.key_id,
-            "encryption_key": member.encryption_public.hex(),
-        },
-    )
 
 
 def commit_tx(net: Network, tx: Transaction) -> int:
