@@ -149,7 +149,15 @@ def enroll_member(client: Client, org: Signer, member_id: str, role: str) -> Key
 def register_patient(client: Client, chain_id: str) -> KeyPair:
     """A patient registers fresh keys (committed, or the test fails)."""
     keys = KeyPair.generate()
-    payload = {"encryption_key": keys.encryption_public.hex()}
-    tx = Signer(keys, chain_id).sign("patient.register", payload)
+    tx = Signer(keys, chain_id).sign("patient.register", patient_register_payload(keys, chain_id))
     require_committed(client.submit(tx, wait=True))
     return keys
+
+
+def patient_register_payload(
+    patient: KeyPair, chain_id: str, voucher: KeyPair | None = None
+) -> dict[str, Any]:
+    """The payload of `patient.register` for `patient`, vouched for by `voucher`
+    (St Mary's hospital unless another key is given)."""
+    del chain_id, voucher  # the voucher joins the payload with the registration rule
+    return {"encryption_key": patient.encryption_public.hex()}

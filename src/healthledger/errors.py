@@ -20,6 +20,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_TX_TYPE = "unknown_tx_type"
     WRONG_CHAIN = "wrong_chain"
     TOO_LARGE = "too_large"
+    # apply met something no rule foresaw: the transaction fails, the node goes on
+    APPLY_FAILED = "apply_failed"
     # signatures and senders
     BAD_SIGNATURE = "bad_signature"
     UNKNOWN_SENDER = "unknown_sender"
@@ -31,10 +33,14 @@ class ErrorCode(StrEnum):
     ALREADY_EXISTS = "already_exists"
     CONFLICT = "conflict"
     INVALID_STATE = "invalid_state"
+    RATE_LIMITED = "rate_limited"
+    CYCLE = "cycle"
     # node
     MEMPOOL_FULL = "mempool_full"
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
+    RULES_VERSION = "rules_version"
+    WRONG_AUDIENCE = "wrong_audience"
     # verification of proofs and data folders
     INVALID_PROOF = "invalid_proof"
     TAMPERED = "tampered"

@@ -355,6 +355,7 @@ def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:
         {
             "quorum_numerator": genesis.admission_quorum.numerator,
             "quorum_denominator": genesis.admission_quorum.denominator,
+            "limits": genesis.limits.model_dump(),
         },
     )
     ctx.put(gov_state.STATS_KEY, {"active_orgs": 0})

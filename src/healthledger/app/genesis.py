@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
-from healthledger.domains.governance.messages import OrgSpec
+from healthledger.domains.governance.messages import Limits, OrgSpec
 from healthledger.errors import LedgerError, MalformedInput
 from healthledger.ledger.context import Payload
 
@@ -26,12 +26,20 @@ class Quorum(Payload):
         return self
 
 
+# The version of the transaction rules this code applies. A chain records the version it
+# was started under; a node refuses a data folder of another version, because the same
+# blocks could give another state under other rules (see docs/security.md).
+RULES_VERSION = 2
+
+
 class Genesis(Payload):
     """What every node of a network starts from; its hash is block 1's `prev_hash`."""
 
     chain_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,62}$")]
     genesis_time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    rules_version: Annotated[int, Field(ge=1)] = RULES_VERSION
     admission_quorum: Quorum = Quorum()
+    limits: Limits = Limits()
     organisations: Annotated[list[OrgSpec], Field(min_length=1)]
 
     @model_validator(mode="after")

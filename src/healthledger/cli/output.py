@@ -38,6 +38,7 @@ EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.CONSENT_REVOKED: 4,
     ErrorCode.CONSENT_EXPIRED: 4,
     ErrorCode.NOT_CUSTODIAN: 4,
+    ErrorCode.WRONG_AUDIENCE: 4,
     ErrorCode.RECORD_SHREDDED: 3,
     ErrorCode.BLOB_MISSING: 3,
     ErrorCode.HASH_MISMATCH: 1,

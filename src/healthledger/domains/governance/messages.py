@@ -6,6 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
+from healthledger.crypto.canonical import canonical_bytes
 from healthledger.ledger.context import Payload
 
 OrgRole = Literal[
@@ -98,8 +99,31 @@ class KeyRotate(Payload):
     encryption_key: PublicKeyHex
 
 
+SignatureHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+
+
+class Voucher(Payload):
+    """Who vouches for a new patient: a care-giving organisation, its staff, or a patient
+    acting as representative, by an Ed25519 signature over `voucher_message`."""
+
+    key: PublicKeyHex
+    signature: SignatureHex
+
+
+def voucher_message(chain_id: str, patient_key: str, encryption_key: str) -> bytes:
+    """The exact bytes a voucher signs: bound to the chain and to the new patient's keys."""
+    return canonical_bytes(
+        {
+            "chain": chain_id,
+            "purpose": "patient.register",
+            "patient_key": patient_key,
+            "encryption_key": encryption_key,
+        }
+    )
+
+
 class PatientRegister(Payload):
-    """A patient registers their own key; the patient id is derived from it."""
+    """A patient registers their own key, vouched for; the patient id is derived from the key."""
 
     encryption_key: PublicKeyHex
 
@@ -126,3 +150,14 @@ class PatientRecover(Payload):
     patient: Annotated[str, StringConstraints(pattern=r"^pat_[0-9a-f]{32}$")]
     signing_key: PublicKeyHex
     encryption_key: PublicKeyHex
+
+
+class Limits(Payload):
+    """Bounds the whole network agrees on, fixed at genesis and enforced at `apply`."""
+
+    # Break-glass reads one practitioner may make in any 24 hours of block time.
+    break_glass_per_day: Annotated[int, Field(ge=0, le=1000)] = 5
+    # `patient.register` transactions one block may apply; the rest fail `rate_limited`.
+    registrations_per_block: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Patients one registered patient (a representative) may vouch for in 24 hours.
+    vouches_per_patient_per_day: Annotated[int, Field(ge=0, le=100)] = 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from healthledger.crypto.canonical import parse_json
 from healthledger.domains.governance import state as st
+from healthledger.domains.governance.messages import Limits
 from healthledger.errors import RevokedSender, UnknownSender
 from healthledger.ledger.context import NEW_KEY, Actor, ReadFn
 
@@ -32,3 +33,10 @@ def resolve_actor(read: ReadFn, key_id: str, allow_new: bool) -> Actor:
 def _org_active(read: ReadFn, org_id: str) -> bool:
     raw = read(st.NAMESPACE, st.org_key(org_id))
     return raw is not None and parse_json(raw)["status"] == st.ACTIVE
+
+
+def limits(read: ReadFn) -> Limits:
+    """The network's genesis limits (defaults for a chain whose genesis named none)."""
+    raw = read(st.NAMESPACE, st.CONFIG_KEY)
+    stored = parse_json(raw).get("limits") if raw is not None else None
+    return Limits() if stored is None else Limits.model_validate(stored)
