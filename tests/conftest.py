@@ -79,6 +79,10 @@ class Chain:
         (result,) = self.block([tx])
         return result
 
+    def domain_state(self) -> list[tuple[object, ...]]:
+        """Every state row but the senders' nonces (which every included tx consumes)."""
+        return [row for row in self.store.table_rows("state") if row[0] != "nonce"]
+
     def state(self, ns: str, key: str) -> Any:
         from healthledger.crypto.canonical import parse_json
 

@@ -8,6 +8,7 @@ ordered transactions give the same state root on every node, byte for byte.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ from healthledger.ledger.merkle import CompactRange, merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.ledger.trie import StateTrie
+
+log = logging.getLogger(__name__)
 
 GENESIS_ACTOR = Actor(key_id="", kind="genesis", id="genesis", org=None, role="genesis")
 
@@ -303,24 +306,48 @@ class Application:
         overlay: dict[StateKey, bytes | None],
         read: ReadFn,
     ) -> TxResult:
-        """Apply one transaction; on any refusal record why and change nothing."""
+        """Apply one transaction; on any refusal record why and change nothing but its nonce.
 
+        Every included transaction for this chain consumes its (sender, nonce), failed or
+        not, so the public bytes of a failed transaction can never be replayed later when
+        they would succeed. Only a wrong chain or a nonce already used changes nothing.
+        """
         try:
             self._check_chain(tx)
+            nonce_record = self._read_json(read, nonces.NAMESPACE, tx.sender)
+            nonces.check_nonce(nonce_record, tx.nonce)
+        except LedgerError as exc:
+            return TxResult(code=str(exc.code), message=exc.message)
+        result = self._apply(tx, block, overlay, read)
+        overlay[(nonces.NAMESPACE, tx.sender)] = canonical_bytes(
+            nonces.record_nonce(nonce_record, tx.nonce)
+        )
+        return result
+
+    def _apply(
+        self,
+        tx: Transaction,
+        block: BlockInfo,
+        overlay: dict[StateKey, bytes | None],
+        read: ReadFn,
+    ) -> TxResult:
+        """Run the domain handler; whatever it raises becomes a failed result (principle 6)."""
+        try:
             spec = spec_for(tx.type)
             actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
             check_permission(tx.type, actor)
-            nonce_record = self._read_json(read, nonces.NAMESPACE, tx.sender)
-            nonces.check_nonce(nonce_record, tx.nonce)
             payload = parse_payload(spec, tx.payload)
             ctx = TxContext(read, spec.namespace, actor, block, tx.id)
             spec.handler(ctx, payload)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
+        except Exception as exc:  # a handler bug must fail this transaction, not stop the node
+            log.exception("transaction %s (%s) failed unexpectedly", tx.id, tx.type)
+            return TxResult(
+                code=str(ErrorCode.APPLY_FAILED),
+                message=f"{tx.type} failed unexpectedly ({type(exc).__name__})",
+            )
         overlay.update(ctx.writes)
-        overlay[(nonces.NAMESPACE, tx.sender)] = canonical_bytes(
-            nonces.record_nonce(nonce_record, tx.nonce)
-        )
         return TxResult(code=OK, message="", events=tuple(ctx.events))
 
     def _check_chain(self, tx: Transaction) -> None:

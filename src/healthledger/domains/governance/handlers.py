@@ -45,18 +45,26 @@ def admit_org(ctx: TxContext, spec: OrgSpec) -> None:
 def propose_org(ctx: TxContext, payload: OrgPropose) -> None:
     """Open a proposal; the proposer's own vote counts as the first approval."""
     target = _proposal_target(ctx, payload)
+    proposer = _sender_org(ctx)
+    siblings = ctx.get(st.open_proposals_key(target)) or []
+    for sibling in siblings:
+        if ctx.get(st.proposal_key(sibling))["proposer"] == proposer:
+            raise LedgerError(
+                f"{proposer} already has proposal {sibling} open on {target}", ErrorCode.CONFLICT
+            )
     proposal_id = "prop-" + ctx.tx_id[:16]
     proposal = {
         "id": proposal_id,
         "action": payload.action,
         "org": payload.org.model_dump() if payload.org else None,
         "org_id": target,
-        "proposer": _sender_org(ctx),
-        "approvals": [_sender_org(ctx)],
+        "proposer": proposer,
+        "approvals": [proposer],
         "status": st.OPEN,
         "opened_height": ctx.block.height,
     }
     ctx.put(st.proposal_key(proposal_id), proposal)
+    ctx.put(st.open_proposals_key(target), sorted([*siblings, proposal_id]))
     ctx.emit("org.proposed", proposal=proposal_id, action=payload.action, org=target)
     _execute_if_quorum(ctx, proposal)
 
@@ -204,47 +212,91 @@ def _proposal_target(ctx: TxContext, payload: OrgPropose) -> str:
     if payload.action == "add":
         if payload.org is None or payload.org_id is not None:
             raise LedgerError("an 'add' proposal names the new org in 'org'", ErrorCode.MALFORMED)
-        existing = ctx.get(st.org_key(payload.org.id))
-        if existing is not None:
-            raise LedgerError(f"organisation {payload.org.id} exists", ErrorCode.ALREADY_EXISTS)
-        _require_unused_key(ctx, payload.org.signing_key)
-        _require_unused_validator(ctx, payload.org)
+        _require_admissible(ctx, payload.org)
         return payload.org.id
     if payload.org_id is None or payload.org is not None:
         raise LedgerError("a 'remove' proposal names the org in 'org_id'", ErrorCode.MALFORMED)
-    existing = ctx.get(st.org_key(payload.org_id))
-    if existing is None or existing["status"] != st.ACTIVE:
-        raise LedgerError(f"no active organisation {payload.org_id}", ErrorCode.NOT_FOUND)
+    _require_removable(ctx, payload.org_id)
     if payload.org_id == _sender_org(ctx):
         raise LedgerError("an organisation cannot propose its own removal", ErrorCode.UNAUTHORIZED)
     return payload.org_id
 
 
 def _execute_if_quorum(ctx: TxContext, proposal: dict[str, Any]) -> None:
-    config = ctx.get(st.CONFIG_KEY) or {}
-    electorate = ctx.get(st.STATS_KEY)["active_orgs"]
-    if proposal["action"] == "remove":
-        electorate -= 1  # the organisation being removed does not vote
-    reached = st.quorum_reached(
-        len(proposal["approvals"]),
-        electorate,
-        config.get("quorum_numerator", 2),
-        config.get("quorum_denominator", 3),
-    )
-    if not reached:
+    """Execute at quorum, counting only organisations active now, after re-checking the target.
+
+    Every rule is checked again at execution: between opening and quorum the target may have
+    been admitted or removed by a sibling proposal, and voters may have been removed.
+    """
+    electorate, votes = _electorate_and_votes(ctx, proposal)
+    if not st.quorum_reached(votes, electorate, *_quorum_fraction(ctx)):
         return
     if proposal["action"] == "add":
-        admit_org(ctx, OrgSpec.model_validate(proposal["org"]))
+        spec = OrgSpec.model_validate(proposal["org"])
+        _require_admissible(ctx, spec)
+        admit_org(ctx, spec)
     else:
+        _require_removable(ctx, proposal["org_id"])
         _remove_org(ctx, proposal["org_id"])
     proposal["status"] = st.EXECUTED
     proposal["executed_height"] = ctx.block.height
     ctx.put(st.proposal_key(proposal["id"]), proposal)
     ctx.emit("org.proposal_executed", proposal=proposal["id"], action=proposal["action"])
+    _close_siblings(ctx, proposal)
+
+
+def _electorate_and_votes(ctx: TxContext, proposal: dict[str, Any]) -> tuple[int, int]:
+    """Active organisations that may vote on this proposal, and how many of them approve."""
+    electorate = ctx.get(st.STATS_KEY)["active_orgs"]
+    target = proposal["org_id"]
+    if proposal["action"] == "remove" and _is_active(ctx, target):
+        electorate -= 1  # the organisation being removed does not vote
+    votes = sum(1 for org in proposal["approvals"] if org != target and _is_active(ctx, org))
+    return electorate, votes
+
+
+def _quorum_fraction(ctx: TxContext) -> tuple[int, int]:
+    config = ctx.get(st.CONFIG_KEY) or {}
+    return config.get("quorum_numerator", 2), config.get("quorum_denominator", 3)
+
+
+def _is_active(ctx: TxContext, org_id: str) -> bool:
+    record = ctx.get(st.org_key(org_id))
+    return record is not None and record["status"] == st.ACTIVE
+
+
+def _require_admissible(ctx: TxContext, spec: OrgSpec) -> None:
+    """An organisation id is admitted once, ever; its keys must still be unused."""
+    if ctx.get(st.org_key(spec.id)) is not None:
+        raise LedgerError(f"organisation {spec.id} exists", ErrorCode.ALREADY_EXISTS)
+    _require_unused_key(ctx, spec.signing_key)
+    _require_unused_validator(ctx, spec)
+
+
+def _require_removable(ctx: TxContext, org_id: str) -> None:
+    if not _is_active(ctx, org_id):
+        raise LedgerError(f"no active organisation {org_id}", ErrorCode.NOT_FOUND)
+
+
+def _close_siblings(ctx: TxContext, executed: dict[str, Any]) -> None:
+    """Other open proposals on the same organisation are settled by this one: close them."""
+    key = st.open_proposals_key(executed["org_id"])
+    for sibling_id in ctx.get(key) or []:
+        if sibling_id == executed["id"]:
+            continue
+        sibling = ctx.get(st.proposal_key(sibling_id))
+        sibling.update(status=st.SUPERSEDED, superseded_by=executed["id"])
+        ctx.put(st.proposal_key(sibling_id), sibling)
+        ctx.emit("org.proposal_superseded", proposal=sibling_id, by=executed["id"])
+    ctx.delete(key)
 
 
 def _remove_org(ctx: TxContext, org_id: str) -> None:
-    """Removal revokes the organisation's key; its members' keys stop being accepted with it."""
+    """Removal revokes the organisation's key; its members' keys stop being accepted with it.
+
+    An organisation is removed once (the caller re-checked it is active), so its validator
+    power drops to 0 exactly once.
+    """
     record = ctx.get(st.org_key(org_id))
     record["status"] = st.REMOVED
     ctx.put(st.org_key(org_id), record)

@@ -10,6 +10,8 @@ REVOKED = "revoked"
 REMOVED = "removed"
 OPEN = "open"
 EXECUTED = "executed"
+# A proposal whose target was settled by a sibling proposal that executed first.
+SUPERSEDED = "superseded"
 
 CONFIG_KEY = "config"
 # Emitted when an admission or a removal changes a consensus validator's power; a
@@ -62,6 +64,20 @@ def validator_key(pub_key: str) -> str:
 
 def proposal_key(proposal_id: str) -> str:
     return f"proposal/{proposal_id}"
+
+
+def open_proposals_key(org_id: str) -> str:
+    """The open proposals naming one organisation (at most one per proposer)."""
+    return f"open/{org_id}"
+
+
+# How many patients registered in the latest block that registered any (the per-block cap).
+REGISTRATIONS_KEY = "registrations"
+
+
+def vouches_key(patient_id: str) -> str:
+    """Block times of a patient's recent vouches for new patients (the daily cap)."""
+    return f"vouches/{patient_id}"
 
 
 def key_record(kind: str, actor_id: str, org: str | None, role: str) -> dict[str, Any]:

@@ -54,6 +54,11 @@ ABCI_CODES: dict[ErrorCode, int] = {
     ErrorCode.NOT_CUSTODIAN: 33,
     ErrorCode.AUDIT_FAILED: 34,
     ErrorCode.HEADER_UNVERIFIED: 35,
+    ErrorCode.APPLY_FAILED: 36,
+    ErrorCode.RATE_LIMITED: 37,
+    ErrorCode.CYCLE: 38,
+    ErrorCode.RULES_VERSION: 39,
+    ErrorCode.WRONG_AUDIENCE: 40,
 }
 
 
