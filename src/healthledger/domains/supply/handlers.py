@@ -20,6 +20,13 @@ from healthledger.ledger.context import TxContext
 
 Record = dict[str, Any]
 
+# GS1 packing hierarchies are a few levels deep (pallet > case > inner pack > unit); deeper
+# nesting is refused rather than walked, so no transaction's work depends on the attacker.
+MAX_DEPTH = 8
+# Items (packages and containers) one transaction may move; a container holding more can
+# never be built, so every container stays movable in one transaction.
+MAX_MOVED = 10_000
+
 # Organisations that hold stock in the chain (DSCSA trading partners and dispensers).
 TRADING_ROLES = frozenset({"manufacturer", "distributor", "pharmacy", "hospital", "clinic"})
 DISPENSERS = frozenset({"pharmacy", "hospital", "clinic"})
@@ -116,11 +123,37 @@ def _load(ctx: TxContext, item: str) -> Record:
     return dict(record)
 
 
-def _with_contents(ctx: TxContext, item: str, record: Record) -> Iterator[tuple[str, Record]]:
-    """The item and, for a container, everything inside it (cases inside pallets too)."""
-    yield item, record
-    for child in record.get("children", []):
-        yield from _with_contents(ctx, child, _load(ctx, child))
+def _contents(ctx: TxContext, roots: list[tuple[str, Record]]) -> list[tuple[str, Record, int]]:
+    """The roots and everything inside them, with each item's depth below its root.
+
+    Walked iteratively in pre-order with an explicit stack, never by recursion: state
+    written by members is not trusted to be a tree, so an item met twice (a cycle, or one
+    item in two containers) is refused, as is nesting deeper than MAX_DEPTH or more than
+    MAX_MOVED items in one transaction. The bounds are the same on every node.
+    """
+    found: list[tuple[str, Record, int]] = []
+    seen: set[str] = set()
+    stack = [(item, record, 0) for item, record in reversed(roots)]
+    while stack:
+        item, record, depth = stack.pop()
+        if item in seen:
+            raise _fail(f"{item} is reached twice inside these containers", ErrorCode.CYCLE)
+        if depth > MAX_DEPTH:
+            raise _fail(f"containers nest deeper than {MAX_DEPTH} levels", ErrorCode.TOO_LARGE)
+        seen.add(item)
+        found.append((item, record, depth))
+        if len(found) > MAX_MOVED:
+            raise _fail(
+                f"more than {MAX_MOVED} items in one transaction: split it", ErrorCode.TOO_LARGE
+            )
+        for child in reversed(record.get("children", [])):
+            stack.append((child, _load(ctx, child), depth + 1))
+    return found
+
+
+def _gather(ctx: TxContext, items: list[str]) -> list[tuple[str, Record]]:
+    """The named unpacked items and everything inside them (a pallet moves with its cases)."""
+    return [(item, record) for item, record, _ in _contents(ctx, _top_level(ctx, items))]
 
 
 def _top_level(ctx: TxContext, items: list[str]) -> list[tuple[str, Record]]:
@@ -173,11 +206,9 @@ def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled
         raise _fail("an organisation cannot ship to itself", ErrorCode.INVALID_FIELD)
     if _org_role(ctx, to) not in TRADING_ROLES:
         raise _fail(f"{to} is not an active trading partner", ErrorCode.NOT_FOUND)
-    moved: list[tuple[str, Record]] = []
-    for item, record in _top_level(ctx, items):
-        for inner, inner_record in _with_contents(ctx, item, record):
-            _require_movable(inner, inner_record, sender, allow_recalled, ctx)
-            moved.append((inner, inner_record))
+    moved = _gather(ctx, items)
+    for inner, inner_record in moved:
+        _require_movable(inner, inner_record, sender, allow_recalled, ctx)
     for item, record in moved:
         record["status"], record["to"] = st.IN_TRANSIT, to
         _log(record, ctx, action, to)
@@ -196,12 +227,10 @@ def return_items(ctx: TxContext, payload: m.Return) -> None:
 def receive(ctx: TxContext, payload: m.Receive) -> None:
     """Only the named receiver takes what was shipped to it."""
     receiver = _org(ctx)
-    moved: list[tuple[str, Record]] = []
-    for item, record in _top_level(ctx, payload.items):
-        for inner, inner_record in _with_contents(ctx, item, record):
-            if inner_record["status"] != st.IN_TRANSIT or inner_record["to"] != receiver:
-                raise _fail(f"{inner} was not shipped to {receiver}", ErrorCode.INVALID_STATE)
-            moved.append((inner, inner_record))
+    moved = _gather(ctx, payload.items)
+    for inner, inner_record in moved:
+        if inner_record["status"] != st.IN_TRANSIT or inner_record["to"] != receiver:
+            raise _fail(f"{inner} was not shipped to {receiver}", ErrorCode.INVALID_STATE)
     changes: dict[str, dict[str, int]] = {}
     for item, record in moved:
         sender = record["owner"]
@@ -234,24 +263,20 @@ def destroy(ctx: TxContext, payload: m.Destroy) -> None:
     """The owner, or a regulator, destroys items (recalled or suspect ones included)."""
     org = _org(ctx)
     regulator = _org_role(ctx, org) == "regulator"
-    moved: list[tuple[str, Record]] = []
-    for item, record in _top_level(ctx, payload.items):
-        for inner, inner_record in _with_contents(ctx, item, record):
-            if inner_record["status"] in st.FINAL:
-                raise _fail(f"{inner} is {inner_record['status']}", ErrorCode.INVALID_STATE)
-            if not regulator and inner_record["owner"] != org:
-                raise _fail(f"{inner} is held by {inner_record['owner']}", ErrorCode.UNAUTHORIZED)
-            moved.append((inner, inner_record))
+    moved = _gather(ctx, payload.items)
+    for inner, inner_record in moved:
+        if inner_record["status"] in st.FINAL:
+            raise _fail(f"{inner} is {inner_record['status']}", ErrorCode.INVALID_STATE)
+        if not regulator and inner_record["owner"] != org:
+            raise _fail(f"{inner} is held by {inner_record['owner']}", ErrorCode.UNAUTHORIZED)
     _finish(ctx, moved, st.DESTROYED, "destroy", payload.reason)
 
 
 def export(ctx: TxContext, payload: m.Export) -> None:
     org = _org(ctx)
-    moved: list[tuple[str, Record]] = []
-    for item, record in _top_level(ctx, payload.items):
-        for inner, inner_record in _with_contents(ctx, item, record):
-            _require_movable(inner, inner_record, org, allow_recalled=False, ctx=ctx)
-            moved.append((inner, inner_record))
+    moved = _gather(ctx, payload.items)
+    for inner, inner_record in moved:
+        _require_movable(inner, inner_record, org, allow_recalled=False, ctx=ctx)
     _finish(ctx, moved, st.EXPORTED, "export", payload.country)
 
 
@@ -279,16 +304,17 @@ def _finish(
 
 
 def aggregate(ctx: TxContext, payload: m.Aggregate) -> None:
-    """Pack owned, active, unpacked items into a case or pallet."""
+    """Pack owned, active, unpacked items into an empty case or pallet that is not packed itself."""
     owner = _org(ctx)
     existing = ctx.get(st.container_key(payload.sscc))
-    if existing is not None and existing["children"]:
-        raise _fail(f"SSCC {payload.sscc} already holds items", ErrorCode.ALREADY_EXISTS)
+    if existing is not None:
+        _require_reusable(payload.sscc, existing, owner)
     if payload.sscc in payload.items:
-        raise _fail("a container cannot hold itself", ErrorCode.INVALID_FIELD)
+        raise _fail("a container cannot hold itself", ErrorCode.CYCLE)
     loaded = _top_level(ctx, payload.items)
     for item, record in loaded:
         _require_movable(item, record, owner, allow_recalled=False, ctx=ctx)
+    _require_packable(ctx, payload.sscc, loaded)
     container = {
         "sscc": payload.sscc,
         "owner": owner,
@@ -304,6 +330,29 @@ def aggregate(ctx: TxContext, payload: m.Aggregate) -> None:
         record["container"] = payload.sscc
         _save(ctx, item, record)
     ctx.emit("supply.aggregate", sscc=payload.sscc, items=payload.items)
+
+
+def _require_reusable(sscc: str, existing: Record, owner: str) -> None:
+    """An SSCC is packed again only when empty, at rest, unpacked and held by the packer."""
+    if existing["children"]:
+        raise _fail(f"SSCC {sscc} already holds items", ErrorCode.ALREADY_EXISTS)
+    if existing["owner"] != owner:
+        raise _fail(f"SSCC {sscc} is held by {existing['owner']}", ErrorCode.UNAUTHORIZED)
+    if existing["status"] != st.ACTIVE:
+        raise _fail(f"SSCC {sscc} is {existing['status']}", ErrorCode.INVALID_STATE)
+    if existing["container"] is not None:
+        raise _fail(f"SSCC {sscc} is packed in {existing['container']}", ErrorCode.CONFLICT)
+
+
+def _require_packable(ctx: TxContext, sscc: str, loaded: list[tuple[str, Record]]) -> None:
+    """The new container stays a tree within the bounds: movable in one transaction."""
+    inside = _contents(ctx, loaded)
+    if any(item == sscc for item, _, _ in inside):
+        raise _fail(f"{sscc} is inside one of the items to pack", ErrorCode.CYCLE)
+    if max(depth for _, _, depth in inside) + 1 > MAX_DEPTH:
+        raise _fail(f"containers nest deeper than {MAX_DEPTH} levels", ErrorCode.TOO_LARGE)
+    if len(inside) + 1 > MAX_MOVED:
+        raise _fail(f"a container holds at most {MAX_MOVED} items", ErrorCode.TOO_LARGE)
 
 
 def disaggregate(ctx: TxContext, payload: m.Disaggregate) -> None:
