@@ -8,7 +8,6 @@ the manufacturer and regulators see.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from healthledger.domains.supply import messages as m
