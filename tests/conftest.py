@@ -14,8 +14,8 @@ import pytest
 from healthledger.app.application import Application
 from healthledger.app.genesis import Genesis
 from healthledger.cli.bench_api import free_port, node_command, wait_until_up
-from healthledger.client.sdk import Client, Signer, require_committed
-from healthledger.crypto.keys import KeyPair
+from healthledger.client.sdk import Client, Signer, registration_payload, require_committed
+from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.store import Store
@@ -23,6 +23,8 @@ from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "test-chain"
+# The key that vouches for patients registered on a network `serve_network` started, by URL.
+VOUCHERS: dict[str, KeyPair] = {}
 FOUNDERS = [
     ("st-marys", "hospital"),
     ("acme-insurance", "insurer"),
@@ -118,6 +120,9 @@ def serve_network(
     process = start_node(root)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url, process)
+    carers = [org_id for org_id, role, _name in orgs if role in ("hospital", "clinic")]
+    if carers:
+        VOUCHERS[url] = load_keypair(home.key_path(carers[0]))
     return url, process
 
 
@@ -150,10 +155,17 @@ def enroll_member(client: Client, org: Signer, member_id: str, role: str) -> Key
     return keys
 
 
-def register_patient(client: Client, chain_id: str) -> KeyPair:
-    """A patient registers fresh keys (committed, or the test fails)."""
+def register_patient(client: Client, chain_id: str, voucher: KeyPair | None = None) -> KeyPair:
+    """A patient registers fresh keys (committed, or the test fails).
+
+    The voucher defaults to the first care-giving organisation of the network that
+    `serve_network` started at the client's address.
+    """
     keys = KeyPair.generate()
-    tx = Signer(keys, chain_id).sign("patient.register", patient_register_payload(keys, chain_id))
+    voucher = voucher or VOUCHERS[str(client.base_url)]
+    tx = Signer(keys, chain_id).sign(
+        "patient.register", patient_register_payload(keys, chain_id, voucher)
+    )
     require_committed(client.submit(tx, wait=True))
     return keys
 
@@ -162,6 +174,5 @@ def patient_register_payload(
     patient: KeyPair, chain_id: str, voucher: KeyPair | None = None
 ) -> dict[str, Any]:
     """The payload of `patient.register` for `patient`, vouched for by `voucher`
-    (St Mary's hospital unless another key is given)."""
-    del chain_id, voucher  # the voucher joins the payload with the registration rule
-    return {"encryption_key": patient.encryption_public.hex()}
+    (St Mary's hospital of `make_genesis` unless another key is given)."""
+    return registration_payload(patient, chain_id, voucher or seeded_keys("st-marys"))

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import serve_network, stop_node
-from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
+from healthledger.client.sdk import (
+    Client,
+    Signer,
+    registration_payload,
+    verify_state_view,
+    verify_tx_view,
+)
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.errors import InvalidProof
 from healthledger.ledger import proofs
@@ -163,7 +169,10 @@ def test_replayed_nonce_and_unauthorised_type(node: RunningNode) -> None:
     assert (response.status_code, response.json()["error"]["code"]) == (409, "duplicate_nonce")
     patient_keys = KeyPair.generate()
     patient = Signer(patient_keys, CHAIN)
-    node.client.submit(patient.sign("patient.register", {"encryption_key": "a" * 64}), wait=True)
+    payload = registration_payload(
+        patient_keys, CHAIN, load_keypair(node.root / "keys" / "st-marys.json")
+    )
+    node.client.submit(patient.sign("patient.register", payload), wait=True)
     attempt = patient.sign("member.enroll", enrol_payload(KeyPair.generate(), "sneaky"))
     response = httpx.post(f"{node.url}/v1/txs", json=attempt.to_dict())
     assert (response.status_code, response.json()["error"]["code"]) == (403, "unauthorized")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from conftest import CHAIN, make_genesis, seeded_keys
+from conftest import CHAIN, make_genesis, patient_register_payload, seeded_keys
 from healthledger.app.application import Application
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
@@ -39,8 +39,9 @@ def random_blocks(seed: int) -> list[list[Transaction]]:
                 target = rng.choice(enrolled)  # sometimes twice: a recorded failure
                 txs.append(hospital.sign("member.revoke", {"member_id": target}))
             else:
-                patient = Signer(KeyPair.from_seed(rng.randbytes(32)), CHAIN)
-                txs.append(patient.sign("patient.register", {"encryption_key": "cd" * 32}))
+                keys = KeyPair.from_seed(rng.randbytes(32))
+                payload = patient_register_payload(keys, CHAIN)
+                txs.append(Signer(keys, CHAIN).sign("patient.register", payload))
         blocks.append(txs)
     return blocks
 

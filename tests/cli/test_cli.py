@@ -178,12 +178,23 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
 
 
 def test_offline_signing_and_bulk_submit(served: tuple[str, Path], tmp_path: Path) -> None:
-    url, _demo_dir = served
+    url, folder = served
     lines = []
     for index in range(8):
         key = tmp_path / f"p{index}.json"
         public = as_json(run("keys", "new", str(key), "--json"))
-        payload = json.dumps({"encryption_key": public["encryption_key"]})
+        payload = run(
+            "keys",
+            "vouch",
+            "--key",
+            str(folder / "keys" / "st-marys.json"),
+            "--chain-id",
+            "healthledger-demo",
+            "--patient-key",
+            str(public["key_id"]),
+            "--encryption-key",
+            str(public["encryption_key"]),
+        ).stdout.strip()
         signed = run(
             "tx",
             "sign",

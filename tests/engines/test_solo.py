@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import patient_register_payload, wait_for
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.engines.base import Accepted
@@ -33,7 +33,7 @@ def registrations(count: int) -> list[bytes]:
     raws = []
     for _ in range(count):
         keys = KeyPair.generate()
-        tx = Signer(keys, CHAIN).sign("patient.register", {"encryption_key": "ab" * 32})
+        tx = Signer(keys, CHAIN).sign("patient.register", patient_register_payload(keys, CHAIN))
         raws.append(tx.raw)
     return raws
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from healthledger.client.sdk import Signer
+from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import body_hash, sign_request
 from healthledger.errors import LedgerError
@@ -81,7 +81,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
             )
         )
     s.run(
-        patient.sign("patient.register", {"encryption_key": patient.keys.encryption_public.hex()})
+        patient.sign("patient.register", registration_payload(patient.keys, CHAIN, s.hospital.keys))
     )
     yield s
     s.node.stop()

@@ -337,7 +337,7 @@ class Application:
             actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
             check_permission(tx.type, actor)
             payload = parse_payload(spec, tx.payload)
-            ctx = TxContext(read, spec.namespace, actor, block, tx.id)
+            ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain)
             spec.handler(ctx, payload)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)

@@ -20,7 +20,9 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.output import Report, emit, phase_bars
-from healthledger.crypto.keys import KeyPair
+from healthledger.client.sdk import registration_payload
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.domains.governance.messages import Limits
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, sign_transaction
 from healthledger.node.home import NodeSettings, init_home
@@ -30,24 +32,31 @@ BENCH_CHAIN = "healthledger-bench"
 BENCH_ORGS = [("bench-hospital", "hospital", "Bench Hospital"), ("bench-lab", "laboratory", "Lab")]
 
 
-def _sign_registrations(seeds: list[bytes]) -> list[bytes]:
-    """Worker: one `patient.register` per fresh patient key (N senders, N signatures)."""
+# The bench hospital vouches for every registration; the cap per block is lifted so that
+# blocks are as full as the engine makes them.
+BENCH_LIMITS = Limits(registrations_per_block=100_000)
+
+
+def _sign_registrations(job: tuple[list[bytes], dict[str, str]]) -> list[bytes]:
+    """Worker: one vouched `patient.register` per fresh patient key (N senders)."""
+    seeds, voucher_file = job
+    voucher = KeyPair.from_dict(voucher_file)
     raws = []
     for seed in seeds:
         keys = KeyPair.from_seed(seed)
-        payload = {"encryption_key": keys.encryption_public.hex()}
+        payload = registration_payload(keys, BENCH_CHAIN, voucher)
         raws.append(sign_transaction(keys, BENCH_CHAIN, "patient.register", 1, payload).raw)
     return raws
 
 
-def presign(count: int, offset: int = 0) -> list[bytes]:
+def presign(count: int, voucher: KeyPair, offset: int = 0) -> list[bytes]:
     """Sign `count` registrations in parallel, deterministically from their index."""
     seeds = [(offset + i).to_bytes(32, "big") for i in range(count)]
     chunk = max(1, -(-count // 8))
-    parts = [seeds[i : i + chunk] for i in range(0, count, chunk)]
+    jobs = [(seeds[i : i + chunk], voucher.to_dict()) for i in range(0, count, chunk)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(mp_context=context) as pool:
-        return [raw for part in pool.map(_sign_registrations, parts) for raw in part]
+        return [raw for part in pool.map(_sign_registrations, jobs) for raw in part]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -125,7 +134,7 @@ def run_ingest(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-") as tmp:
         root = Path(tmp) / "net"
-        init_home(root, BENCH_CHAIN, BENCH_ORGS)
+        home = init_home(root, BENCH_CHAIN, BENCH_ORGS, limits=BENCH_LIMITS)
         settings = NodeSettings(
             org="bench-hospital",
             block_interval_ms=interval_ms,
@@ -134,7 +143,7 @@ def run_ingest(
         )
         if report is not None:
             report("signing", 0, txs + txs // 2)
-        raws = presign(txs + txs // 2)
+        raws = presign(txs + txs // 2, load_keypair(home.key_path("bench-hospital")))
         if report is not None:
             report("signing", txs + txs // 2, txs + txs // 2)
         node = Node(root, settings)

@@ -21,6 +21,7 @@ import typer
 
 from healthledger.cli.output import emit
 from healthledger.client.sdk import node_is_up
+from healthledger.crypto.keys import load_keypair
 from healthledger.node.home import NodeSettings, init_home
 
 
@@ -99,14 +100,15 @@ async def _drive(
 
 
 def run_api(txs: int, clients: int, batch: int) -> dict[str, Any]:
-    from healthledger.cli.bench import BENCH_CHAIN, BENCH_ORGS, percentile, presign
+    from healthledger.cli.bench import BENCH_CHAIN, BENCH_LIMITS, BENCH_ORGS, percentile, presign
 
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-api-") as tmp:
         root = Path(tmp) / "net"
         port = free_port()
-        home = init_home(root, BENCH_CHAIN, BENCH_ORGS, port=port)
+        home = init_home(root, BENCH_CHAIN, BENCH_ORGS, port=port, limits=BENCH_LIMITS)
         home.write_settings(NodeSettings(org="bench-hospital", port=port))
-        raws = presign(txs, offset=10_000_000)
+        voucher = load_keypair(home.key_path("bench-hospital"))
+        raws = presign(txs, voucher, offset=10_000_000)
         url = f"http://127.0.0.1:{port}"
         with node_process(root, url):
             elapsed, latencies = asyncio.run(_drive(url, raws, clients, batch))

@@ -30,8 +30,8 @@ import typer
 from healthledger.cli.bench import percentile
 from healthledger.cli.net import await_nodes, start_supervisor, stop_network
 from healthledger.cli.output import emit
-from healthledger.client.sdk import Signer
-from healthledger.crypto.keys import KeyPair
+from healthledger.client.sdk import Signer, registration_payload
+from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.node.cometbft import cometbft_binary, set_toml_value
 from healthledger.node.network import Network, create_network
 
@@ -165,15 +165,17 @@ def split(txs: Sequence[bytes], parts: int) -> list[list[bytes]]:
 def healthledger_work(network: Network, txs: int, clients_per_node: int) -> list[list[bytes]]:
     """Patient registrations, each signed by a fresh patient key (no shared nonce sequence)."""
     per_client = txs // (len(network.nodes) * clients_per_node)
+    voucher = load_keypair(network.keys_dir / f"{network.nodes[0].org}.json")
     return [
-        [_registration(network.chain_id) for _ in range(per_client)]
+        [_registration(network.chain_id, voucher) for _ in range(per_client)]
         for _ in range(len(network.nodes) * clients_per_node)
     ]
 
 
-def _registration(chain_id: str) -> bytes:
+def _registration(chain_id: str, voucher: KeyPair) -> bytes:
+    """A fresh patient key registers, vouched for by the first founder (a hospital)."""
     keys = KeyPair.generate()
-    payload = {"encryption_key": keys.encryption_public.hex()}
+    payload = registration_payload(keys, chain_id, voucher)
     return Signer(keys, chain_id).sign("patient.register", payload).raw
 
 

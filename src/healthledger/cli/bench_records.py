@@ -30,7 +30,7 @@ from healthledger.cli.bench_api import free_port, node_process
 from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.cli.synthetic import small_observation
 from healthledger.client.records import Records
-from healthledger.client.sdk import Client, Signer
+from healthledger.client.sdk import Client, Signer, registration_payload
 from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
@@ -105,7 +105,7 @@ def _populate(
         for index in range(patients):
             keys = patient_keys(index)
             tx = Signer(keys, CHAIN).sign(
-                "patient.register", {"encryption_key": keys.encryption_public.hex()}
+                "patient.register", registration_payload(keys, CHAIN, hospital)
             )
             raws.append(tx.raw)
         drive(node, raws, None, report, "register patients")

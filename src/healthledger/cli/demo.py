@@ -20,7 +20,7 @@ from healthledger.cli.demo_records import demographics, records_story
 from healthledger.cli.demo_supply import supply_story
 from healthledger.cli.output import Advance, emit, fail, progress_bar
 from healthledger.cli.synthetic import SyntheticPatient, synthetic_patients
-from healthledger.client.sdk import Signer
+from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
@@ -245,13 +245,12 @@ def _register_patients(
     people = synthetic_patients(20, seed=2026)
     named: list[tuple[str, SyntheticPatient]] = []
     batch: list[Transaction] = []
+    voucher = builder.signer("st-marys").keys  # the demo hospital vouches for its patients
     for index in range(count):
         name = f"patient-{index + 1:04d}"
         patient = builder.signer(name)
         batch.append(
-            patient.sign(
-                "patient.register", {"encryption_key": patient.keys.encryption_public.hex()}
-            )
+            patient.sign("patient.register", registration_payload(patient.keys, CHAIN_ID, voucher))
         )
         if index < len(people):
             person = people[index]

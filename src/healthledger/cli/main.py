@@ -13,7 +13,14 @@ from healthledger.api.serve import serve
 from healthledger.app.verify import verify_store
 from healthledger.cli.output import emit, fail, progress_bar
 from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
-from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
+from healthledger.crypto.keys import (
+    KeyPair,
+    derive_patient_id,
+    load_keypair,
+    parse_key_id,
+    save_keypair,
+)
+from healthledger.domains.governance.messages import voucher_message
 from healthledger.errors import LedgerError, MalformedInput
 from healthledger.ledger.transaction import decode_transaction
 from healthledger.node.home import DEFAULT_PORT, Home, init_home, parse_org_arg
@@ -102,6 +109,27 @@ def keys_show(
         typer.echo(summary[field])
     else:
         fail(MalformedInput(f"no field {field!r}; one of {', '.join(summary)}"), as_json)
+
+
+@keys_app.command("vouch")
+def keys_vouch(
+    key: Annotated[Path, typer.Option(help="Key file of the voucher (hospital, clinic, staff).")],
+    chain_id: Annotated[str, typer.Option(help="Chain id the registration is for.")],
+    patient_key: Annotated[str, typer.Option(help="The new patient's signing key id.")],
+    encryption_key: Annotated[str, typer.Option(help="The new patient's encryption key.")],
+) -> None:
+    """Print the payload of a vouched `patient.register` for a patient's public keys."""
+    try:
+        voucher = load_keypair(key)
+        keys_id = parse_key_id(patient_key, "--patient-key")
+        message = voucher_message(chain_id, keys_id, encryption_key)
+    except LedgerError as exc:
+        fail(exc, True)
+    payload = {
+        "encryption_key": encryption_key,
+        "voucher": {"key": voucher.key_id, "signature": voucher.sign(message).hex()},
+    }
+    typer.echo(json.dumps(payload))
 
 
 def _key_summary(keys: KeyPair, path: Path) -> dict[str, Any]:

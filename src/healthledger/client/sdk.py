@@ -17,6 +17,7 @@ import httpx
 
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.domains.governance.messages import voucher_message
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
@@ -97,6 +98,17 @@ class Signer:
         record = client.state("nonce", self.key_id)["value"]
         with self._lock:
             self._next_nonce = max(self._next_nonce, 1 if record is None else record["max"] + 1)
+
+
+def registration_payload(patient: KeyPair, chain_id: str, voucher: KeyPair) -> dict[str, Any]:
+    """The payload of `patient.register` for `patient`'s keys, vouched for by `voucher`
+    (a hospital, a clinic, one of their staff, or a registered patient as representative)."""
+    encryption_key = patient.encryption_public.hex()
+    message = voucher_message(chain_id, patient.key_id, encryption_key)
+    return {
+        "encryption_key": encryption_key,
+        "voucher": {"key": voucher.key_id, "signature": voucher.sign(message).hex()},
+    }
 
 
 class Client:

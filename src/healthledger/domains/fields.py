@@ -12,5 +12,9 @@ def iso_day(value: str) -> str:
     """A calendar day written YYYY-MM-DD, or ValueError saying what is wrong with it."""
     if not _ISO_DAY.fullmatch(value):
         raise ValueError("expected a date YYYY-MM-DD")
-    date.fromisoformat(value)  # refuses days that do not exist, like 2026-02-30
+    try:
+        date.fromisoformat(value)  # refuses days that do not exist, like 2026-02-30
+    except ValueError:
+        # Our own words: payload errors are hashed into blocks, Python's wording may change.
+        raise ValueError(f"{value} is not a day of the calendar") from None
     return value

@@ -59,8 +59,10 @@ class TxContext:
         actor: Actor,
         block: BlockInfo,
         tx_id: str,
+        chain_id: str = "",
     ) -> None:
         self._read = read
+        self.chain_id = chain_id  # what a signature inside a payload must be bound to
         self.namespace = namespace
         self.actor = actor
         self.block = block

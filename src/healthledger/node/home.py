@@ -15,7 +15,7 @@ from pathlib import Path
 
 from healthledger.app.genesis import Genesis, load_genesis
 from healthledger.crypto.keys import KeyPair, save_keypair
-from healthledger.domains.governance.messages import ORG_ROLES, OrgSpec
+from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 
 DEFAULT_PORT = 8700
@@ -109,6 +109,7 @@ def init_home(
     port: int = DEFAULT_PORT,
     genesis_time_ms: int | None = None,
     quorum: tuple[int, int] = (2, 3),
+    limits: Limits | None = None,
 ) -> Home:
     """Create a network folder: one key per organisation, genesis, settings for the first org."""
     home = Home(Path(root))
@@ -136,6 +137,7 @@ def init_home(
             if genesis_time_ms is not None
             else int(time.time() * 1000),
             "admission_quorum": {"numerator": quorum[0], "denominator": quorum[1]},
+            "limits": (limits or Limits()).model_dump(),
             "organisations": [spec.model_dump() for spec in specs],
         }
     )

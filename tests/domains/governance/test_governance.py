@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Chain, seeded_keys
+from conftest import CHAIN, Chain, patient_register_payload, seeded_keys
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 
 
@@ -130,7 +130,7 @@ def test_patient_registers_with_their_own_key(chain: Chain) -> None:
     patient_keys = KeyPair.generate()
     patient = chain.signer("patient", patient_keys)
     result = chain.one(
-        patient.sign("patient.register", {"encryption_key": patient_keys.encryption_public.hex()})
+        patient.sign("patient.register", patient_register_payload(patient_keys, CHAIN))
     )
     assert result.ok
     patient_id = derive_patient_id(patient_keys.key_id)
@@ -138,7 +138,7 @@ def test_patient_registers_with_their_own_key(chain: Chain) -> None:
     record = chain.state("gov", f"patient/{patient_id}")
     assert record["signing_key"] == patient_keys.key_id
     assert "name" not in record  # pseudonymous: nothing but keys and heights
-    twice = patient.sign("patient.register", {"encryption_key": "7" * 64})
+    twice = patient.sign("patient.register", patient_register_payload(patient_keys, CHAIN))
     assert chain.one(twice).code == "unauthorized"
 
 
@@ -149,6 +149,6 @@ def test_permission_table_is_enforced(chain: Chain) -> None:
     )
     patient_keys = KeyPair.generate()
     patient = chain.signer("p", patient_keys)
-    chain.one(patient.sign("patient.register", {"encryption_key": "8" * 64}))
+    chain.one(patient.sign("patient.register", patient_register_payload(patient_keys, CHAIN)))
     attempt = patient.sign("org.propose", {"action": "add", "org": org_spec("evil")})
     assert chain.one(attempt).code == "unauthorized"

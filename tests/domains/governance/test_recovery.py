@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import Chain, seeded_keys
+from conftest import CHAIN, Chain, patient_register_payload, seeded_keys
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 
 
 def _register(chain: Chain, name: str) -> str:
     keys = seeded_keys(name)
-    payload = {"encryption_key": keys.encryption_public.hex()}
+    payload = patient_register_payload(keys, CHAIN)
     assert chain.one(chain.signer(name).sign("patient.register", payload)).ok
     return derive_patient_id(keys.key_id)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Chain, seeded_keys
+from conftest import CHAIN, Chain, patient_register_payload, seeded_keys
 from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 
@@ -29,7 +29,7 @@ def _enroll(chain: Chain, org: str, member: str, role: str) -> None:
 def _register(chain: Chain, name: str) -> str:
     keys = seeded_keys(name)
     signer = chain.signer(name)
-    payload = {"encryption_key": keys.encryption_public.hex()}
+    payload = patient_register_payload(keys, CHAIN)
     assert chain.one(signer.sign("patient.register", payload)).ok
     return derive_patient_id(keys.key_id)
 

@@ -29,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cometbft_tools import install_cometbft
-from conftest import CHAIN, make_genesis, seeded_keys
+from conftest import CHAIN, make_genesis, patient_register_payload, seeded_keys
 from healthledger.app.application import Application
 from healthledger.client.sdk import Signer
 from healthledger.crypto.canonical import canonical_bytes
@@ -198,7 +198,7 @@ class Workload:
         keys = self._keys()
         signer = Signer(keys, CHAIN)
         self.patients.append((signer, derive_patient_id(keys.key_id)))
-        return signer.sign("patient.register", {"encryption_key": keys.encryption_public.hex()}).raw
+        return signer.sign("patient.register", patient_register_payload(keys, CHAIN)).raw
 
     def _wrapped(self) -> str:
         return base64.b64encode(self.rng.randbytes(80)).decode()  # a sealed 32-byte key's size
@@ -499,11 +499,11 @@ def order_scenario() -> OrderScenario:
     wrapped = base64.b64encode(rng.randbytes(80)).decode()
     commission = {"gtin": GTIN, "lot": "L1", "expiry": "2030-06-30", "serials": ["A", "B", "C"]}
     setup = [
-        patient.sign("patient.register", {"encryption_key": patient_keys.encryption_public.hex()}),
+        patient.sign("patient.register", patient_register_payload(patient_keys, CHAIN)),
         orgs[MAKER].sign("supply.commission", commission),
     ]
     registrations = [
-        Signer(k, CHAIN).sign("patient.register", {"encryption_key": k.encryption_public.hex()})
+        Signer(k, CHAIN).sign("patient.register", patient_register_payload(k, CHAIN))
         for k in (keys(), keys(), keys())
     ]
     record = {

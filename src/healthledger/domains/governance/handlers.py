@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthledger.crypto.keys import derive_patient_id
+from healthledger.crypto.keys import derive_patient_id, verify_signature
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.messages import (
     KeyRotate,
@@ -16,9 +16,15 @@ from healthledger.domains.governance.messages import (
     PatientGuardians,
     PatientRecover,
     PatientRegister,
+    voucher_message,
 )
+from healthledger.domains.governance.queries import limits, resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import TxContext
+
+# Organisations that give care, and so may vouch for a new patient (their staff too).
+CARE_ROLES = frozenset({"hospital", "clinic"})
+DAY_MS = 24 * 60 * 60 * 1000
 
 
 def org_record(spec: OrgSpec, height: int) -> dict[str, Any]:
@@ -136,9 +142,17 @@ def rotate_key(ctx: TxContext, payload: KeyRotate) -> None:
 
 
 def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
+    """A new key registers itself as a patient, vouched for by care or a representative.
+
+    The key signs the transaction (it proves possession); the voucher's signature binds the
+    chain and both of the patient's keys. A per-block cap bounds how fast anyone, vouchers
+    included, can grow the patient register.
+    """
     signing_key = ctx.actor.key_id
     patient_id = derive_patient_id(signing_key)
     _require_unused_key(ctx, signing_key)
+    _count_registration(ctx)
+    voucher = _accept_voucher(ctx, payload)
     ctx.put(
         st.patient_key(patient_id),
         {
@@ -146,10 +160,60 @@ def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
             "signing_key": signing_key,
             "encryption_key": payload.encryption_key,
             "registered_height": ctx.block.height,
+            "vouched_by": voucher,
         },
     )
     ctx.put(st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient"))
-    ctx.emit("patient.registered", patient=patient_id)
+    ctx.emit("patient.registered", patient=patient_id, vouched_by=voucher)
+
+
+def _count_registration(ctx: TxContext) -> None:
+    cap = limits(ctx.read_raw).registrations_per_block
+    counter = ctx.get(st.REGISTRATIONS_KEY) or {"height": 0, "count": 0}
+    count = counter["count"] if counter["height"] == ctx.block.height else 0
+    if count >= cap:
+        raise LedgerError(
+            f"this block already registered {cap} patients: try the next one",
+            ErrorCode.RATE_LIMITED,
+        )
+    ctx.put(st.REGISTRATIONS_KEY, {"height": ctx.block.height, "count": count + 1})
+
+
+def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> str:
+    """Who vouches: an active care-giving organisation, its staff, or a registered patient."""
+    message = voucher_message(ctx.chain_id, ctx.actor.key_id, payload.encryption_key)
+    verify_signature(payload.voucher.key, message, bytes.fromhex(payload.voucher.signature))
+    try:
+        voucher = resolve_actor(ctx.read_raw, payload.voucher.key, allow_new=False)
+    except LedgerError as exc:
+        raise LedgerError(f"voucher: {exc.message}", ErrorCode.UNAUTHORIZED) from exc
+    if voucher.kind == "patient":
+        _count_patient_vouch(ctx, voucher.id)
+    elif voucher.org is None or _org_role(ctx, voucher.org) not in CARE_ROLES:
+        raise LedgerError(
+            "a patient is vouched for by a hospital, a clinic, their staff, or a registered "
+            "patient acting as representative",
+            ErrorCode.UNAUTHORIZED,
+        )
+    return voucher.id
+
+
+def _count_patient_vouch(ctx: TxContext, patient_id: str) -> None:
+    """A patient vouches for a few people a day (a parent for children), not for a crowd."""
+    cap = limits(ctx.read_raw).vouches_per_patient_per_day
+    since = ctx.block.time_ms - DAY_MS
+    recent = [t for t in ctx.get(st.vouches_key(patient_id)) or [] if t > since]
+    if len(recent) >= cap:
+        raise LedgerError(
+            f"{patient_id} already vouched for {cap} patients in the last 24 hours",
+            ErrorCode.RATE_LIMITED,
+        )
+    ctx.put(st.vouches_key(patient_id), [*recent, ctx.block.time_ms])
+
+
+def _org_role(ctx: TxContext, org_id: str) -> str | None:
+    record = ctx.get(st.org_key(org_id))
+    return None if record is None or record["status"] != st.ACTIVE else str(record["role"])
 
 
 def set_guardians(ctx: TxContext, payload: PatientGuardians) -> None:

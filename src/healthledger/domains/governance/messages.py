@@ -126,6 +126,7 @@ class PatientRegister(Payload):
     """A patient registers their own key, vouched for; the patient id is derived from the key."""
 
     encryption_key: PublicKeyHex
+    voucher: Voucher
 
 
 PersonRef = Annotated[
