@@ -73,7 +73,7 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
     with Client(url) as client:
         hospital = Signer(load_keypair(hospital_key), CHAIN)
         doctor = enroll_member(client, hospital, "dr-who", "practitioner")
-        patient = register_patient(client, CHAIN)
+        patient = register_patient(client, CHAIN, hospital.keys)
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
         ids = [as_doctor.add(pid, r)["record_id"] for r in _resources(f"Patient/{pid}")]

@@ -62,7 +62,7 @@ def test_a_200_mb_genome_round_trips_with_bounded_memory(tmp_path: Path) -> None
     with node_process(root, url) as process, Client(url, timeout=300) as client:
         hospital = Signer(load_keypair(home.key_path("hospital")), CHAIN)
         doctor = enroll_member(client, hospital, "dr-gene", "practitioner")
-        patient = register_patient(client, CHAIN)
+        patient = register_patient(client, CHAIN, hospital.keys)
         pid = derive_patient_id(patient.key_id)
         node_before = _peak_kb(process.pid)
         client_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

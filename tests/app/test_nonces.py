@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import Chain
 from healthledger.app.nonces import WINDOW, check_nonce, record_nonce
+from healthledger.crypto.keys import KeyPair
 from healthledger.errors import DuplicateNonce
 
 
@@ -36,3 +38,39 @@ def test_replay_of_the_same_nonce_is_refused() -> None:
     record = record_nonce(record, 4)
     with pytest.raises(DuplicateNonce):
         check_nonce(record, 4)
+
+
+def test_a_failed_transaction_cannot_be_replayed_when_it_would_succeed(chain: Chain) -> None:
+    """Issue 10, #8: a failed tx's bytes are public in its block; its nonce is spent anyway."""
+    hospital = chain.signer("st-marys")
+    nurse = KeyPair.generate()
+    revoke = hospital.sign("member.revoke", {"member_id": "nurse-9"})
+    assert chain.one(revoke).code == "not_found"  # no such member yet: failed, but included
+    enrol = {
+        "member_id": "nurse-9",
+        "name": "Nurse Nine",
+        "role": "nurse",
+        "signing_key": nurse.key_id,
+        "encryption_key": nurse.encryption_public.hex(),
+    }
+    assert chain.one(hospital.sign("member.enroll", enrol)).ok
+    # Whoever replays the failed revocation now, it does not revoke the nurse.
+    assert chain.one(revoke).code == "duplicate_nonce"
+    assert chain.state("gov", "member/st-marys/nurse-9")["status"] == "active"
+
+
+def test_result_messages_are_our_own_words(chain: Chain) -> None:
+    """Messages are hashed into blocks: a library upgrade must not change them."""
+    hospital = chain.signer("st-marys")
+    results = chain.block(
+        [
+            hospital.sign("member.revoke", {"member_id": 7}),
+            hospital.sign("member.revoke", {}),
+            hospital.sign("member.revoke", {"member_id": "nurse-1", "extra": 1}),
+        ]
+    )
+    assert [r.message for r in results] == [
+        "member.revoke: member_id: must be a string",
+        "member.revoke: member_id: is required",
+        "member.revoke: extra: is not a field of this payload",
+    ]
