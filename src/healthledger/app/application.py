@@ -158,7 +158,22 @@ class Application:
     # --- ABCI: CheckTx ---------------------------------------------------------------
 
     def check_tx(self, tx: Transaction) -> Actor:
-        """The stateful half of `check`, against committed state (signature already checked)."""
+        """The stateful half of `check`, against committed state (signature already checked).
+
+        Like `apply`, it refuses with a stable code whatever happens: the mempool must not
+        crash on a payload no rule foresaw.
+        """
+        try:
+            return self._check_tx(tx)
+        except LedgerError:
+            raise
+        except Exception as exc:
+            log.exception("check of transaction %s (%s) failed unexpectedly", tx.id, tx.type)
+            raise LedgerError(
+                f"{tx.type} failed unexpectedly ({type(exc).__name__})", ErrorCode.APPLY_FAILED
+            ) from exc
+
+    def _check_tx(self, tx: Transaction) -> Actor:
         self._check_chain(tx)
         spec = spec_for(tx.type)
         actor = resolve_actor(self.store.state_get, tx.sender, admits_new_keys(tx.type))
