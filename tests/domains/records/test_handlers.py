@@ -145,9 +145,7 @@ def test_the_access_handler_rechecks_the_basis_the_vault_claims(clinic: Chain) -
     assert _access(clinic, "clerk-bo", "consent", consent_id=CNS).ok
     assert _access(clinic, "clerk-bo", "consent", "treatment", consent_id=CNS).code == "no_consent"
     r = _access(clinic, "clerk-bo", "break_glass", "emergency", reason_hash=REASON)
-    assert r.code == (
-        "unauthorized"
-    )
+    assert r.code == ("unauthorized")
     assert _access(clinic, "dr-ada", "break_glass", "emergency").code == "invalid_field"
     assert _access(clinic, "dr-ada", "break_glass", "emergency", reason_hash=REASON).ok
     events = [v for k, v in _scan(clinic, f"audit/{pid('alice')}/")]
@@ -304,7 +302,7 @@ def test_a_break_glass_event_lands_in_the_patient_and_custodian_feeds_at_once(
     result = _access(clinic, "dr-ada", "break_glass", "emergency", reason_hash=REASON)
     assert result.ok
     assert [e["type"] for e in result.events] == ["record.accessed", "record.break_glass"]
-    (alert_key, audit_key), *_ = _scan(clinic, f"alert/{HOSPITAL}/")
+    (_alert_key, audit_key), *_ = _scan(clinic, f"alert/{HOSPITAL}/")
     event = clinic.state("records", audit_key)
     assert event["patient"] == pid("alice") and event["break_glass"] is True
     assert event["reason_hash"] == REASON and "reason" not in event

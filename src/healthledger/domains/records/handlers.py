@@ -280,9 +280,7 @@ def decide_basis(
 def _break_glass(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
     org = ctx.read(gov.NAMESPACE, gov.org_key(reader.org)) if reader.org else None
     role = None if org is None else org["role"]
-    return policy.check_break_glass(
-        reader, role, payload.purpose, payload.reason_hash is not None
-    )
+    return policy.check_break_glass(reader, role, payload.purpose, payload.reason_hash is not None)
 
 
 def _decide_locate(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
