@@ -119,6 +119,8 @@ def _populate(w: World) -> None:
     _enroll(w, "city-clinic", "clerk-dee", "staff")
     _enroll(w, "state-university", "prof-eve", "researcher")
     _enroll(w, "state-university", "prof-fay", "researcher")
+    _enroll(w, "state-university", "dr-uni", "practitioner")  # a university is no care-giver
+    _enroll(w, "city-clinic", "nurse-gus", "nurse")
     for patient in ("alice", "bruno"):
         _register(w, patient)
     ada = w.as_("dr-ada")
@@ -262,6 +264,27 @@ def test_every_read_is_audited_once_and_break_glass_is_flagged(world: World) -> 
         and fhir["entry"][0]["resource"]["resourceType"] == "AuditEvent"
     )
     _denied(lambda: world.as_("dr-cy").audit(world.pid("alice")), "unauthorized")
+
+
+def test_break_glass_is_for_care_givers_and_limited_per_day(world: World) -> None:
+    hr, alice = world.records["hr"], world.pid("alice")
+    reason = "collapsed at the bus stop, no history"
+    _denied(
+        lambda: world.as_("dr-uni").read(hr, "emergency", break_glass_reason=reason),
+        "unauthorized",
+    )
+    _denied(lambda: world.as_("dr-uni").locate(alice, break_glass_reason=reason), "unauthorized")
+    nurse = world.as_("nurse-gus")
+    assert nurse.locate(alice, "emergency", break_glass_reason=reason)["records"]
+    for _ in range(4):  # five in 24 hours of block time (the genesis default)
+        assert nurse.read(hr, "emergency", break_glass_reason=reason).access["break_glass"]
+    height = world.client.block()["header"]["height"]
+    with pytest.raises(ApiError) as caught:
+        nurse.read(hr, "emergency", break_glass_reason=reason)
+    assert (caught.value.status, caught.value.remote_code) == (429, "rate_limited")
+    flagged = world.as_("alice").audit(alice)["break_glass"]
+    assert [e["reader"]["id"] for e in flagged[:5]] == ["city-clinic/nurse-gus"] * 5
+    assert world.client.block()["header"]["height"] > height  # the refusal is in a block
 
 
 def _chain_events(world: World, prefix: str) -> list[dict[str, Any]]:

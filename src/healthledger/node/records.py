@@ -322,7 +322,8 @@ class RecordService:
         # must have an encryption key to rewrap it for.
         data_key = self._unwrap_for(record["custodian"], record["wrapped_keys"]["custodian"])
         views.encryption_key(self.store, reader)
-        note = self._seal_reason(record["custodian"], break_glass_reason)
+        glass = decision.basis == "break_glass"  # a reader with standing needs no reason
+        note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
         unsigned = self._access_tx(
             record["custodian"], request, reader, record, purpose, decision, note
         )
