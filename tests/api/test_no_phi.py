@@ -1,8 +1,10 @@
 """No protected health information on the chain, in the node's files or in its logs.
 
 Records with distinctive names, birth dates and values go through the whole
-flow (add, consent, locate, read, audit, shred); then every byte the node wrote
-outside its key files is searched for them in their common encodings.
+flow (add, consent, locate, read, break-glass, audit, shred); then every byte the
+node wrote outside its key files is searched for them in their common encodings.
+A break-glass reason is free text about a person: the chain holds its salted hash,
+the vault its ciphertext, and nothing else the node wrote holds it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ NAME_GIVEN, NAME_FAMILY = "Zebulon", "Quixotefield"
 BIRTH_DATE = "1911-11-11"
 VALUE = "987.654"
 NOTE = "Patient reports xylophonic tinnitus since the regatta"
-NEEDLES = [NAME_GIVEN, NAME_FAMILY, BIRTH_DATE, VALUE, NOTE, "MRN-77Z-31415"]
+GLASS_REASON = "Found unresponsive near the Wobbleton aquarium"
+NEEDLES = [NAME_GIVEN, NAME_FAMILY, BIRTH_DATE, VALUE, NOTE, "MRN-77Z-31415", GLASS_REASON]
 
 
 def _resources(subject: str) -> list[dict[str, object]]:
@@ -73,6 +76,7 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
     with Client(url) as client:
         hospital = Signer(load_keypair(hospital_key), CHAIN)
         doctor = enroll_member(client, hospital, "dr-who", "practitioner")
+        medic = Records(client, enroll_member(client, hospital, "dr-er", "practitioner"), CHAIN)
         patient = register_patient(client, CHAIN, hospital.keys)
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
@@ -83,8 +87,11 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         assert as_doctor.locate(pid)["records"]
         copies = [as_patient.read(record_id, "patient_request").plaintext for record_id in ids]
         assert all(NAME_FAMILY.encode() in copy for copy in copies)  # the data did flow
-        as_patient.audit(pid)
-        as_patient.shred(signer, ids[0], "erasure request")
+        medic.locate(pid, "emergency", break_glass_reason=GLASS_REASON)
+        medic.read(ids[1], "emergency", break_glass_reason=GLASS_REASON)
+        flagged = as_patient.audit(pid)["break_glass"]
+        assert [e["reason"] for e in flagged] == [GLASS_REASON] * 2  # the reason did flow
+        as_patient.shred(signer, ids[0], "patient_request")
 
 
 def _search(root: Path) -> list[str]:

@@ -119,6 +119,8 @@ def _populate(w: World) -> None:
     _enroll(w, "city-clinic", "clerk-dee", "staff")
     _enroll(w, "state-university", "prof-eve", "researcher")
     _enroll(w, "state-university", "prof-fay", "researcher")
+    _enroll(w, "state-university", "dr-uni", "practitioner")  # a university is no care-giver
+    _enroll(w, "city-clinic", "nurse-gus", "nurse")
     for patient in ("alice", "bruno"):
         _register(w, patient)
     ada = w.as_("dr-ada")
@@ -199,7 +201,7 @@ def test_revocation_takes_effect_from_the_next_block(world: World) -> None:
     )["consent_id"]
     clerk = world.as_("clerk-dee")
     assert clerk.read(world.records["condition"], "operations").access["consent"] == consent
-    receipt = alice.revoke(world.signer("alice"), consent, "moved away")
+    receipt = alice.revoke(world.signer("alice"), consent, "changed_provider")
     assert receipt["tx"]["type"] == "consent.revoke" and receipt["proof"]
     _denied(lambda: clerk.read(world.records["condition"], "operations"), "consent_revoked")
 
@@ -246,13 +248,54 @@ def test_every_read_is_audited_once_and_break_glass_is_flagged(world: World) -> 
     audit = alice.audit(world.pid("alice"))
     assert len(audit["events"]) == before + 2
     assert audit["break_glass"][0]["reader"]["id"] == "general-hospital/dr-bob"
+    # the reason came out of the custodian's vault, sealed to alice; the chain has its hash
     assert audit["break_glass"][0]["reason"].startswith("unconscious")
+    event_key = f"audit/{world.pid('alice')}/"
+    on_chain = [e for e in _chain_events(world, event_key) if e["break_glass"]]
+    assert on_chain[-1]["reason_hash"] == audit["break_glass"][0]["reason_hash"]
+    assert "reason" not in on_chain[-1]
+    # the same event, in the same block, heads the custodian's own feed
+    hospital = Records(world.client, load_keypair(Home(world.root).key_path("general-hospital")))
+    assert hospital.alerts("general-hospital")[0]["id"] == audit["break_glass"][0]["id"]
+    _denied(lambda: world.as_("dr-ada").alerts("general-hospital"), "unauthorized")
     fhir = alice.audit(world.pid("alice"), fhir=True)
     assert (
         fhir["resourceType"] == "Bundle"
         and fhir["entry"][0]["resource"]["resourceType"] == "AuditEvent"
     )
     _denied(lambda: world.as_("dr-cy").audit(world.pid("alice")), "unauthorized")
+
+
+def test_break_glass_is_for_care_givers_and_limited_per_day(world: World) -> None:
+    hr, alice = world.records["hr"], world.pid("alice")
+    reason = "collapsed at the bus stop, no history"
+    _denied(
+        lambda: world.as_("dr-uni").read(hr, "emergency", break_glass_reason=reason),
+        "unauthorized",
+    )
+    _denied(lambda: world.as_("dr-uni").locate(alice, break_glass_reason=reason), "unauthorized")
+    nurse = world.as_("nurse-gus")
+    assert nurse.locate(alice, "emergency", break_glass_reason=reason)["records"]
+    for _ in range(4):  # five in 24 hours of block time (the genesis default)
+        assert nurse.read(hr, "emergency", break_glass_reason=reason).access["break_glass"]
+    height = world.client.block()["header"]["height"]
+    with pytest.raises(ApiError) as caught:
+        nurse.read(hr, "emergency", break_glass_reason=reason)
+    assert (caught.value.status, caught.value.remote_code) == (429, "rate_limited")
+    flagged = world.as_("alice").audit(alice)["break_glass"]
+    assert [e["reader"]["id"] for e in flagged[:5]] == ["city-clinic/nurse-gus"] * 5
+    assert world.client.block()["header"]["height"] > height  # the refusal is in a block
+
+
+def _chain_events(world: World, prefix: str) -> list[dict[str, Any]]:
+    from healthledger.crypto.canonical import parse_json
+    from healthledger.ledger.store import Store
+
+    store = Store(world.root / "data" / "ledger.sqlite", readonly=True)
+    try:
+        return [parse_json(v) for _k, v in store.state_scan("records", prefix)]
+    finally:
+        store.close()
 
 
 def test_consents_export_as_fhir(world: World) -> None:
@@ -292,7 +335,7 @@ def test_correction_and_crypto_shredding(world: World, tmp_path: Path) -> None:
     copy = alice.read(original, "patient_request")
     history = alice.history(original)
     assert [v["id"] for v in history["versions"]] == [original]
-    certificate = alice.shred(world.signer("alice"), original, "patient request")
+    certificate = alice.shred(world.signer("alice"), original, "patient_request")
     assert certificate["tx"]["type"] == "record.shred"
     record = world.client.verified_state("records", f"record/{original}")
     assert record["status"] == "shredded" and record["wrapped_keys"] is None

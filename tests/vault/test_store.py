@@ -285,3 +285,20 @@ def test_small_records_are_stored_inline_in_one_transaction(vault: Vault) -> Non
     assert vault.shred(sealed[0].blob_id) is False
     with pytest.raises(LedgerError):
         vault.read_chunks(sealed[0].blob_id)
+
+
+def test_a_note_is_sealed_found_by_its_salted_hash_and_dropped(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "vault")
+    text = b"Found unresponsive near the Quibbleford lighthouse"
+    key = new_data_key()
+    sealed = vault.put_note(key, text, "wrapped-key")
+    ciphertext, wrapped = vault.note(sealed.content_hash) or (b"", "")
+    assert wrapped == "wrapped-key"
+    assert decrypt_bytes(key, ciphertext)[0] == text
+    again = vault.put_note(key, text, "wrapped-key")  # same text, fresh salt, another hash
+    assert again.content_hash != sealed.content_hash
+    assert vault.drop_note(sealed.content_hash) is True
+    assert vault.note(sealed.content_hash) is None
+    vault.close()
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "vault").rglob("*") if p.is_file())
+    assert text not in on_disk

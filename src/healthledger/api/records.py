@@ -58,8 +58,8 @@ async def _signed_json(
 
 async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tuple[int, TxResult]:
     """Submit an access event and await its block: no commit means no data."""
-    (future,) = await asyncio.to_thread(service.submit, [prepared])
     try:
+        (future,) = await asyncio.to_thread(service.submit, [prepared])
         return await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
     except TimeoutError as exc:
         raise LedgerError(
@@ -67,6 +67,7 @@ async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tu
             ErrorCode.AUDIT_FAILED,
         ) from exc
     except LedgerError as exc:
+        await asyncio.to_thread(service.abandon_access, prepared)
         raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
 
 
@@ -252,3 +253,12 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
         return json_response(
             await asyncio.to_thread(service.audit, reader, patient, format == "fhir")
         )
+
+    @app.get(
+        "/v1/audit/orgs/{org}",
+        tags=["audit"],
+        summary="An organisation's break-glass alerts (its own key, admins and auditors)",
+    )
+    async def alerts(request: Request, org: str) -> Response:
+        _signed, reader = await _authenticate(service, request, EMPTY_BODY)
+        return json_response(await asyncio.to_thread(service.alerts, reader, org))

@@ -55,6 +55,25 @@ def audit_events(store: Store, patient: str, limit: int = 10_000) -> list[dict[s
     return [parse_json(value) for _key, value in rows]
 
 
+def alert_events(store: Store, org: str, limit: int = 1_000) -> list[dict[str, Any]]:
+    """Break-glass accesses recorded by an organisation's vault, newest first.
+
+    Each alert points to the patient's audit entry written by the same transaction,
+    so the organisation and the patient see the same event.
+    """
+    rows = store.state_scan(st.NAMESPACE, st.alert_prefix(org), limit, newest_first=True)
+    return [_state_json(store, parse_json(value)) for _key, value in rows]
+
+
+def org_role(store: Store, org: str | None) -> str | None:
+    """An active organisation's role (hospital, insurer, ...), None for no such organisation."""
+    value = None if org is None else store.state_get(gov.NAMESPACE, gov.org_key(org))
+    if value is None:
+        return None
+    record = parse_json(value)
+    return str(record["role"]) if record["status"] == gov.ACTIVE else None
+
+
 def actor(store: Store, key_id: str) -> Actor:
     """Who holds a signing key now (refuses unknown and revoked keys)."""
     return resolve_actor(store.state_get, key_id, allow_new=False)

@@ -208,7 +208,7 @@ def _rotate_and_revoke(builder: DemoBuilder) -> None:
             )
         ]
     )
-    save_keypair(fresh, builder.home.key_path("northlab"))
+    save_keypair(lab.keys.rotated_to(fresh), builder.home.key_path("northlab"))  # keyring
     builder.signers["northlab"] = Signer(fresh, CHAIN_ID)
     for user in builder.users:
         if user.key_file == str(builder.home.key_path("northlab")):

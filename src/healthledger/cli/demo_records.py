@@ -68,7 +68,7 @@ def records_story(
         [
             runner.signers[cast[2][0]].sign(
                 "consent.revoke",
-                {"consent_id": consents["lab_operations_third"], "reason": "changed my mind"},
+                {"consent_id": consents["lab_operations_third"], "reason": "withdrawn"},
             )
         ]
     )

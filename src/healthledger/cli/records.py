@@ -97,7 +97,8 @@ def locate(
         str | None, typer.Option(help="Only records consented for this purpose.")
     ] = None,
     break_glass: Annotated[
-        str | None, typer.Option(help="Emergency search; give the reason.")
+        str | None,
+        typer.Option(help="Emergency search; the reason (kept in the vault, hashed on chain)."),
     ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
@@ -115,7 +116,8 @@ def get(
     purpose: PurposeOpt = "treatment",
     out: Annotated[Path | None, typer.Option(help="Write the decrypted record here.")] = None,
     break_glass: Annotated[
-        str | None, typer.Option(help="Emergency read; give the reason.")
+        str | None,
+        typer.Option(help="Emergency read; the reason (kept in the vault, hashed on chain)."),
     ] = None,
     all_records: Annotated[
         bool, typer.Option("--all", help="Right of access: every own record.")
@@ -193,7 +195,13 @@ def history(
 def shred(
     key: KeyOpt,
     record_id: Annotated[str, typer.Argument(help="Record id (rec-…).")],
-    reason: Annotated[str, typer.Option(help="Why the record is erased.")] = "erasure request",
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Why, as a code (kept on the chain): patient_request, entered_in_error,"
+            " retention_expired, legal_order or other."
+        ),
+    ] = "patient_request",
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
@@ -250,7 +258,13 @@ def grant(
 def revoke(
     key: KeyOpt,
     consent_id: Annotated[str, typer.Argument(help="Consent id (cns-…).")],
-    reason: Annotated[str, typer.Option(help="Why (kept on the chain).")] = "",
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why, as a code (kept on the chain): withdrawn, care_ended,"
+            " changed_provider or other."
+        ),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
@@ -283,6 +297,18 @@ def audit_patient(
     """Every access to a patient's records: who, when, why, under which consent."""
     with _acting(url, key, as_json) as records:
         emit(records.audit(patient or records.patient_id, fhir), as_json)
+
+
+@audit_app.command("org")
+def audit_org(
+    key: KeyOpt,
+    org: Annotated[str, typer.Argument(help="Organisation id (its own key, admins, auditors).")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """An organisation's break-glass alerts, newest first, with their reasons opened."""
+    with _acting(url, key, as_json) as records:
+        emit({"org": org, "break_glass": records.alerts(org)}, as_json)
 
 
 def register(app: typer.Typer) -> None:

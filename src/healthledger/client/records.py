@@ -21,7 +21,14 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
-from healthledger.crypto.envelope import Decryptor, Opened, content_hash, unwrap_key, wrap_key
+from healthledger.crypto.envelope import (
+    Decryptor,
+    Opened,
+    content_hash,
+    decrypt_bytes,
+    unwrap_with_keyring,
+    wrap_key,
+)
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.crypto.signed_request import body_hash, sign_request
 from healthledger.domains.governance import state as gov
@@ -146,7 +153,7 @@ class Records:
     ) -> RecordCopy:
         """Read, decrypt locally and check: the hash against the chain, the receipt's proofs."""
         view = self.read_view(record_id, purpose, break_glass_reason)
-        data_key = unwrap_key(view["wrapped_key"], self.keys.encryption_secret)
+        data_key = unwrap_with_keyring(view["wrapped_key"], self.keys.encryption_keyring)
         chunks = (
             [base64.b64decode(view["ciphertext"])]
             if view["ciphertext"] is not None
@@ -159,7 +166,7 @@ class Records:
     def read_to_file(self, record_id: str, purpose: str, out: Path) -> RecordCopy:
         """Read a large record straight to a file, decrypting chunk by chunk."""
         view = self.read_view(record_id, purpose)
-        data_key = unwrap_key(view["wrapped_key"], self.keys.encryption_secret)
+        data_key = unwrap_with_keyring(view["wrapped_key"], self.keys.encryption_keyring)
         decryptor = Decryptor(data_key)
         with out.open("wb") as handle:
             for chunk in self._content(record_id, view["access"]["tx_id"]):
@@ -215,9 +222,35 @@ class Records:
         return self._signed("GET", "/v1/consents", params)  # type: ignore[no-any-return]
 
     def audit(self, patient: str, fhir: bool = False) -> dict[str, Any]:
-        """The accounting of disclosures of a patient's records."""
+        """The accounting of disclosures of a patient's records, break-glass reasons opened.
+
+        A break-glass event's `reason` is decrypted here from the note the custodian's
+        vault sealed to this reader, and checked against the salted hash on the chain.
+        """
         params = {"format": "fhir" if fhir else "json"}
-        return self._signed("GET", f"/v1/audit/patients/{patient}", params)  # type: ignore[no-any-return]
+        view = self._signed("GET", f"/v1/audit/patients/{patient}", params)
+        if fhir:
+            return view  # type: ignore[no-any-return]
+        events = [self._open_reason(e) for e in view["events"]]
+        return {**view, "events": events, "break_glass": [e for e in events if e["break_glass"]]}
+
+    def alerts(self, org: str) -> list[dict[str, Any]]:
+        """An organisation's break-glass feed (for its key, admins and auditors), reasons opened."""
+        view = self._signed("GET", f"/v1/audit/orgs/{org}")
+        return [self._open_reason(e) for e in view["break_glass"]]
+
+    def _open_reason(self, event: dict[str, Any]) -> dict[str, Any]:
+        note = event.pop("reason_note", None)
+        if note is None:
+            return event
+        data_key = unwrap_with_keyring(note["wrapped_key"], self.keys.encryption_keyring)
+        text, opened = decrypt_bytes(data_key, base64.b64decode(note["ciphertext"]))
+        if opened.content_hash != event["reason_hash"]:
+            raise LedgerError(
+                "a break-glass reason does not match its hash on the chain",
+                ErrorCode.HASH_MISMATCH,
+            )
+        return {**event, "reason": text.decode()}
 
     def pull_all(self, patient: str) -> list[RecordCopy]:
         """Right of access: every active record of the patient, read and checked."""
@@ -283,7 +316,10 @@ class Records:
             if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
             record = self.client.state("records", f"record/{entry['id']}")["value"]
-            data_key = unwrap_key(record["wrapped_keys"]["patient"], self.keys.encryption_secret)
+            # sealed to the patient's key when the record was added: perhaps a rotated one
+            data_key = unwrap_with_keyring(
+                record["wrapped_keys"]["patient"], self.keys.encryption_keyring
+            )
             wrapped[entry["id"]] = wrap_key(data_key, public)
         return wrapped
 
@@ -298,16 +334,31 @@ class Records:
         return bytes.fromhex(value["encryption_key"])
 
     def revoke(
-        self, signer: Signer, consent_id: str, reason: str = "", appointment_id: str | None = None
+        self,
+        signer: Signer,
+        consent_id: str,
+        reason: str | None = None,
+        appointment_id: str | None = None,
     ) -> dict[str, Any]:
-        """Revoke a consent; the answer is the revocation's receipt (a proven transaction)."""
+        """Revoke a consent; the answer is the revocation's receipt (a proven transaction).
+
+        `reason` is a code (withdrawn, care_ended, changed_provider, other), never free text.
+        """
         payload = _acting_for({"consent_id": consent_id, "reason": reason}, appointment_id)
         return self._submit_with_receipt(signer, "consent.revoke", payload)
 
     def shred(
-        self, signer: Signer, record_id: str, reason: str, appointment_id: str | None = None
+        self,
+        signer: Signer,
+        record_id: str,
+        reason: str = "patient_request",
+        appointment_id: str | None = None,
     ) -> dict[str, Any]:
-        """Crypto-shred a record; the answer is the deletion certificate (the proven tombstone)."""
+        """Crypto-shred a record; the answer is the deletion certificate (the proven tombstone).
+
+        `reason` is a code (patient_request, entered_in_error, retention_expired,
+        legal_order, other), never free text.
+        """
         payload = _acting_for({"record_id": record_id, "reason": reason}, appointment_id)
         return self._submit_with_receipt(signer, "record.shred", payload)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -99,6 +100,23 @@ def unwrap_key(wrapped: str, encryption_secret: bytes) -> bytes:
     if len(data_key) != DATA_KEY_BYTES:
         raise LedgerError("the unwrapped data key is not 32 bytes", ErrorCode.DECRYPTION_FAILED)
     return data_key
+
+
+def unwrap_with_keyring(wrapped: str, keyring: Sequence[bytes]) -> bytes:
+    """Open a wrapped data key with whichever of an actor's secrets it was sealed to.
+
+    A sealed box does not name its recipient, so each secret is tried, the current
+    one first; a wrong secret fails the box's Poly1305 check, never yields a key.
+    """
+    for secret in keyring:
+        try:
+            return unwrap_key(wrapped, secret)
+        except LedgerError:
+            continue
+    raise LedgerError(
+        "cannot unwrap the data key with any key this reader has held, or it is damaged",
+        ErrorCode.DECRYPTION_FAILED,
+    )
 
 
 def content_hash(salt: bytes, plaintext: bytes) -> str:

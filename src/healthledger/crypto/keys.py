@@ -2,6 +2,10 @@
 
 A key id is the lowercase hex of the Ed25519 public key: self-certifying, so a
 signature can be checked before any state is read (the parallel `check` stage).
+
+Rotation replaces both keys on the ledger, but data keys already wrapped to the
+old encryption key stay wrapped to it; a key file therefore keeps every earlier
+X25519 secret (its keyring), so records sealed before a rotation stay readable.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NewType
+from typing import Any, NewType
 
 import nacl.bindings
 import nacl.exceptions
@@ -32,6 +36,9 @@ class KeyPair:
 
     signing_seed: bytes
     encryption_secret: bytes
+    # Encryption secrets held before each rotation, newest first (never the signing seeds:
+    # a rotated-away signing key is revoked and has nothing left to open).
+    earlier_encryption_secrets: tuple[bytes, ...] = ()
 
     @classmethod
     def generate(cls) -> KeyPair:
@@ -57,28 +64,47 @@ class KeyPair:
     def encryption_public(self) -> bytes:
         return bytes(nacl.public.PrivateKey(self.encryption_secret).public_key)
 
+    @property
+    def encryption_keyring(self) -> tuple[bytes, ...]:
+        """Every X25519 secret this actor has held, the current one first."""
+        return (self.encryption_secret, *self.earlier_encryption_secrets)
+
+    def rotated_to(self, fresh: KeyPair) -> KeyPair:
+        """`fresh` keys that still hold this pair's encryption secrets (save this one)."""
+        return KeyPair(
+            signing_seed=fresh.signing_seed,
+            encryption_secret=fresh.encryption_secret,
+            earlier_encryption_secrets=self.encryption_keyring + fresh.earlier_encryption_secrets,
+        )
+
     def sign(self, message: bytes) -> bytes:
         """Detached Ed25519 signature over `message`."""
         return nacl.signing.SigningKey(self.signing_seed).sign(message).signature
 
-    def to_dict(self) -> dict[str, str]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "key_id": self.key_id,
             "signing_seed": self.signing_seed.hex(),
             "encryption_secret": self.encryption_secret.hex(),
             "encryption_public": self.encryption_public.hex(),
         }
+        if self.earlier_encryption_secrets:
+            data["earlier_encryption_secrets"] = [s.hex() for s in self.earlier_encryption_secrets]
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, str]) -> KeyPair:
+    def from_dict(cls, data: dict[str, Any]) -> KeyPair:
         try:
             pair = cls(
                 signing_seed=bytes.fromhex(data["signing_seed"]),
                 encryption_secret=bytes.fromhex(data["encryption_secret"]),
+                earlier_encryption_secrets=tuple(
+                    bytes.fromhex(s) for s in data.get("earlier_encryption_secrets", [])
+                ),
             )
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise MalformedInput(f"not a HealthLedger key file: {exc}") from exc
-        if len(pair.signing_seed) != 32 or len(pair.encryption_secret) != 32:
+        if any(len(secret) != 32 for secret in (pair.signing_seed, *pair.encryption_keyring)):
             raise MalformedInput("not a HealthLedger key file: keys are 32 bytes")
         return pair
 

@@ -5,6 +5,13 @@ encrypts what a provider adds, keeps the ciphertext in its vault and signs the
 `record.add` metadata with the organisation's key. A read is released only
 after the `record.access` event it signs has committed, in a block whose
 handler re-checked the consent: the audit trail and the data cannot disagree.
+Whatever can fail locally (unwrapping the data key, the reader's key) is
+checked before that event is submitted, so a committed access is one the vault
+can serve.
+
+The organisations' key files keep every earlier encryption secret (a keyring):
+after a `key.rotate`, records wrapped to an older key stay readable, and the
+service reloads a key file whose signing key the ledger no longer knows.
 
 Each operation is split into `prepare_*` (decide, build the transaction) and
 `finish_*` (after the commit), so the API awaits commits without holding a thread.
@@ -29,10 +36,10 @@ from healthledger.app import queries
 from healthledger.app import record_views as views
 from healthledger.app.nonces import NAMESPACE as NONCE_NAMESPACE
 from healthledger.crypto.canonical import parse_json
-from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_key, wrap_key
+from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, verify_request
-from healthledger.domains.records import fhir
+from healthledger.domains.records import fhir, policy
 from healthledger.domains.records import state as st
 from healthledger.domains.records.policy import Decision
 from healthledger.domains.records.queries import (
@@ -53,6 +60,8 @@ from healthledger.vault import Vault
 log = logging.getLogger(__name__)
 
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
+# Who besides the organisation's own key may read its break-glass alerts.
+ALERT_ROLES = frozenset({"admin", "auditor"})
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ class PreparedAccess:
     reader: Actor
     decision: Decision
     record: dict[str, Any] | None
+    data_key: bytes | None = None  # a read's data key, unwrapped before the event is sent
+    note: str | None = None  # a break-glass reason's hash: its sealed text is in the vault
 
     @property
     def tx(self) -> Transaction:
@@ -233,7 +244,7 @@ class RecordService:
     ) -> PreparedAdd:
         """Wrap the data key for the patient and the custodian; build the metadata."""
         patient_public = views.encryption_key(self.store, _patient_actor(patient))
-        org_keys = self.custodians[custodian]
+        org_keys = self._org_keys(custodian)
         record_id = "rec-" + secrets.token_hex(12)
         payload = {
             "record_id": record_id,
@@ -256,7 +267,7 @@ class RecordService:
 
     def finish_add(self, prepared: PreparedAdd, height: int, result: TxResult) -> dict[str, Any]:
         if not result.ok:
-            self.vault.shred(prepared.sealed.blob_id)
+            self.abandon_add(prepared)
             raise LedgerError(result.message, ErrorCode(result.code))
         return {
             "record_id": prepared.record_id,
@@ -271,8 +282,15 @@ class RecordService:
         }
 
     def abandon_add(self, prepared: PreparedAdd) -> None:
-        """The `record.add` never committed: its ciphertext must not linger."""
-        self.vault.shred(prepared.sealed.blob_id)
+        """The `record.add` never committed: its ciphertext must not linger.
+
+        Unless a committed record of ours names the blob: a refusal never costs
+        a record its data.
+        """
+        blob_id = prepared.sealed.blob_id
+        owner = self.store.state_get(st.NAMESPACE, st.blob_key(blob_id))
+        if owner is None or not self._holds_own_blob(parse_json(owner), blob_id):
+            self.vault.shred(blob_id)
 
     # --- reading records -----------------------------------------------------------
 
@@ -294,27 +312,30 @@ class RecordService:
                 f"record {record_id} is held by {record['custodian']}; ask its vault",
                 ErrorCode.NOT_CUSTODIAN,
             )
-        decision = choose_read_basis(file, record, reader, purpose, now, break_glass_reason)
+        role = views.org_role(self.store, reader.org)
+        decision = choose_read_basis(file, record, reader, purpose, now, break_glass_reason, role)
         if not self.vault.has(record["blob_id"]):
             raise LedgerError(
                 f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
             )
+        # Fail here, not after the access event committed: the key must open, the reader
+        # must have an encryption key to rewrap it for.
+        data_key = self._unwrap_for(record["custodian"], record["wrapped_keys"]["custodian"])
+        views.encryption_key(self.store, reader)
+        glass = decision.basis == "break_glass"  # a reader with standing needs no reason
+        note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
         unsigned = self._access_tx(
-            record["custodian"], request, reader, record, purpose, decision, break_glass_reason
+            record["custodian"], request, reader, record, purpose, decision, note
         )
-        return PreparedAccess(unsigned, reader, decision, record)
+        return PreparedAccess(unsigned, reader, decision, record, data_key, note)
 
     def finish_read(
         self, prepared: PreparedAccess, height: int, result: TxResult
     ) -> dict[str, Any]:
-        """The audit event committed: unwrap, rewrap for the reader, attach the receipt."""
-        _raise_unless_ok(result)
-        record = prepared.record
-        assert record is not None
-        data_key = unwrap_key(
-            record["wrapped_keys"]["custodian"],
-            self.custodians[record["custodian"]].encryption_secret,
-        )
+        """The audit event committed: rewrap the data key for the reader, attach the receipt."""
+        self._settle(prepared, result)
+        record, data_key = prepared.record, prepared.data_key
+        assert record is not None and data_key is not None
         reader_public = views.encryption_key(self.store, prepared.reader)
         inline = self.vault.inline_ciphertext(record["blob_id"])
         return {
@@ -381,24 +402,27 @@ class RecordService:
             )
         if not views.patient_exists(self.store, patient):
             raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
-        decision = Decision("break_glass")
+        role = views.org_role(self.store, reader.org)
+        decision = policy.check_break_glass(reader, role, "emergency", True)
+        policy.check_reason_text(reason)
+        note = self._seal_reason(reader.org, reason)
         payload = {
             "action": "locate",
             "patient": patient,
             "reader": reader.key_id,
             "purpose": "emergency",
             "basis": "break_glass",
-            "reason": reason,
+            "reason_hash": note,
             "request_id": request.request_id,
         }
         return PreparedAccess(
-            Unsigned(reader.org, "record.access", payload), reader, decision, None
+            Unsigned(reader.org, "record.access", payload), reader, decision, None, note=note
         )
 
     def finish_break_glass_locate(
         self, prepared: PreparedAccess, patient: str, height: int, result: TxResult
     ) -> dict[str, Any]:
-        _raise_unless_ok(result)
+        self._settle(prepared, result)
         with self.store.snapshot():
             file = views.patient_file(self.store, patient)
         return {
@@ -425,11 +449,42 @@ class RecordService:
     def audit(self, reader: Actor, patient: str, as_fhir: bool) -> dict[str, Any]:
         """The accounting of disclosures: every access, break-glass ones flagged first."""
         self.require_patient_side(reader, patient, "read")
-        events = views.audit_events(self.store, patient)
+        events = [self._with_reason(e, reader) for e in views.audit_events(self.store, patient)]
         flagged = [e for e in events if e["break_glass"]]
         if as_fhir:
             return _bundle([fhir.audit_event_resource(e) for e in events])
         return {"patient": patient, "break_glass": flagged, "events": events}
+
+    def alerts(self, reader: Actor, org: str) -> dict[str, Any]:
+        """An organisation's break-glass feed: every emergency access its vault recorded."""
+        if reader.org != org or not (reader.kind == "org" or reader.role in ALERT_ROLES):
+            raise LedgerError(
+                f"only {org} or its admins and auditors may see its alerts",
+                ErrorCode.UNAUTHORIZED,
+            )
+        events = [self._with_reason(e, reader) for e in views.alert_events(self.store, org)]
+        return {"org": org, "break_glass": events}
+
+    def _with_reason(self, event: dict[str, Any], reader: Actor) -> dict[str, Any]:
+        """A break-glass event with its sealed reason, rewrapped for this reader.
+
+        Only the vault of the organisation that recorded the event holds the note;
+        elsewhere the event carries its hash alone. The reader opens the note and
+        checks it against the hash on the chain.
+        """
+        note = None
+        if event.get("reason_hash") and event["custodian"] in self.custodians:
+            note = self.vault.note(event["reason_hash"])
+        if note is None:
+            return event
+        ciphertext, wrapped = note
+        data_key = self._unwrap_for(event["custodian"], wrapped)
+        reader_public = views.encryption_key(self.store, reader)
+        sealed = {
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+            "wrapped_key": wrap_key(data_key, reader_public),
+        }
+        return {**event, "reason_note": sealed}
 
     def consents(self, reader: Actor, patient: str, as_fhir: bool) -> dict[str, Any]:
         self.require_patient_side(reader, patient, "read")
@@ -462,7 +517,7 @@ class RecordService:
         record: dict[str, Any],
         purpose: str,
         decision: Decision,
-        reason: str | None,
+        reason_hash: str | None,
     ) -> Unsigned:
         payload = {
             "action": "read",
@@ -473,10 +528,68 @@ class RecordService:
             "basis": decision.basis,
             "consent_id": decision.consent_id,
             "appointment_id": decision.appointment_id,
-            "reason": reason,
+            "reason_hash": reason_hash,
             "request_id": request.request_id,
         }
         return Unsigned(custodian, "record.access", payload)
+
+    def _seal_reason(self, org: str, reason: str | None) -> str | None:
+        """Keep a break-glass reason in this vault, sealed to `org`; the chain gets its hash.
+
+        The hash is sha256(salt || text) with a random 32-byte salt inside the
+        ciphertext (the envelope's content hash), so a short reason cannot be
+        confirmed by guessing; whoever opens the note learns the salt and can check it.
+        """
+        if reason is None:
+            return None
+        text = policy.check_reason_text(reason).encode()
+        data_key = new_data_key()
+        wrapped = wrap_key(data_key, self._org_keys(org).encryption_public)
+        return self.vault.put_note(data_key, text, wrapped).content_hash
+
+    def _settle(self, prepared: PreparedAccess, result: TxResult) -> None:
+        """A refused access event releases nothing and keeps no reason note."""
+        if not result.ok:
+            self.abandon_access(prepared)
+        _raise_unless_ok(result)
+
+    def abandon_access(self, prepared: PreparedAccess) -> None:
+        """The access event never committed: drop the reason note sealed for it."""
+        if prepared.note is not None:
+            self.vault.drop_note(prepared.note)
+
+    def _org_keys(self, org: str) -> KeyPair:
+        """An organisation's current keys; after a rotation, reloaded from its key file."""
+        keys = self.custodians.get(org)
+        if keys is not None and _is_current(self.store, keys, org):
+            return keys
+        self.custodians = _custodian_keys(self.node)
+        if org not in self.custodians:
+            raise LedgerError(
+                f"this node holds no current key of {org} (after a rotation, save its key file)",
+                ErrorCode.NOT_CUSTODIAN,
+            )
+        return self.custodians[org]
+
+    def _unwrap_for(self, org: str, wrapped: str) -> bytes:
+        """A data key sealed to one of `org`'s encryption keys, current or earlier.
+
+        A failure rereads the key files once: an operator may have restored a key
+        file's keyring while the node runs.
+        """
+        try:
+            return unwrap_with_keyring(wrapped, self._org_keys(org).encryption_keyring)
+        except LedgerError:
+            self.custodians = _custodian_keys(self.node)
+            return unwrap_with_keyring(wrapped, self._org_keys(org).encryption_keyring)
+
+    def _holds_own_blob(self, record_id: str, blob_id: str) -> bool:
+        """Whether a committed record of an organisation of this node owns this blob."""
+        value = self.store.state_get(st.NAMESPACE, st.record_key(record_id))
+        if value is None:
+            return False
+        record = parse_json(value)
+        return record["custodian"] in self.custodians and record["blob_id"] == blob_id
 
     def submit(
         self, items: Sequence[PreparedAdd | PreparedAccess]
@@ -499,7 +612,7 @@ class RecordService:
         return outcomes
 
     def _sign(self, unsigned: Unsigned) -> Transaction:
-        keys = self.custodians[unsigned.org]
+        keys = self._org_keys(unsigned.org)
         unsigned.signed = sign_transaction(
             keys, self.chain_id, unsigned.tx_type, self._next_nonce(keys), unsigned.payload
         )
@@ -519,14 +632,23 @@ class RecordService:
         return self.store.header(height).time_ms if height else 0
 
     def _shred_committed(self, block: CommittedBlock) -> None:
-        """Crypto-shredding's local half: once a tombstone commits, destroy the ciphertext."""
+        """Crypto-shredding's local half: once a tombstone commits, destroy the ciphertext.
+
+        Only of records this node holds for its own organisations: the tombstone names
+        its custodian, and the chain lets one record only ever name a given blob.
+        """
         for tx, result in zip(block.txs, block.results, strict=True):
             if tx.type != "record.shred" or not result.ok:
                 continue
             for event in result.events:
-                if event.get("type") == "record.shredded":
+                if event.get("type") == "record.shredded" and self._owns_shredded(event):
                     self.vault.shred(event["blob"])
                     log.info("shredded the ciphertext of %s", event["record"])
+
+    def _owns_shredded(self, event: dict[str, Any]) -> bool:
+        return event.get("custodian") in self.custodians and self._holds_own_blob(
+            event["record"], event["blob"]
+        )
 
     def close(self) -> None:
         self.vault.close()
@@ -544,6 +666,15 @@ def _custodian_keys(node: Node) -> dict[str, KeyPair]:
         if who.kind == "org":
             found[who.id] = keys
     return found
+
+
+def _is_current(store: Store, keys: KeyPair, org: str) -> bool:
+    """Whether the ledger still knows these keys as the organisation's signing key."""
+    try:
+        who = views.actor(store, keys.key_id)
+    except LedgerError:
+        return False
+    return who.kind == "org" and who.id == org
 
 
 def _patient_actor(patient: str) -> Actor:

@@ -5,14 +5,20 @@ Layout under the vault root::
     blobs/<first 2 hex of blob id>/<blob id>   one finished ciphertext (envelope format)
     tmp/                                       ciphertexts being written
     vault.sqlite                               index: blob id, sizes, salted content hash;
-                                               and the ciphertext of small records inline
+                                               the ciphertext of small records inline; and
+                                               sealed notes (break-glass reasons)
 
 A blob is written to `tmp/`, fsynced, then renamed to its content address, so a
 crash leaves either the whole blob or none of it under `blobs/`. Small records
 (FHIR resources, up to `INLINE_MAX` bytes) are stored in the index database
 instead, many per SQLite transaction: one fsync for a batch rather than three per
 record, which is what lets a node take in thousands of small records a second. The vault only
-ever sees ciphertext and data keys handed in by the caller; it stores no key.
+ever sees ciphertext and data keys handed in by the caller; it stores no key in the clear
+(a note keeps its data key sealed to the organisation it belongs to).
+
+A note is free text about a person that the chain must not hold, such as a break-glass
+reason: encrypted in the same envelope format as a record, found by its salted
+content hash, which is the only thing the chain holds of it.
 """
 
 from __future__ import annotations
@@ -43,7 +49,14 @@ CREATE TABLE IF NOT EXISTS inline_blobs (
     blob_id TEXT PRIMARY KEY,
     ciphertext BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notes (
+    content_hash TEXT PRIMARY KEY,
+    ciphertext BLOB NOT NULL,
+    wrapped_key TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+NOTE_MAX = 4096
 INLINE_MAX = 64 * 1024
 
 BLOB_ID = re.compile(r"[0-9a-f]{64}")
@@ -116,6 +129,35 @@ class Vault:
                 self._db.execute("ROLLBACK")
                 raise
         return [info for _ciphertext, info in sealed]
+
+    def put_note(self, data_key: bytes, text: bytes, wrapped_key: str) -> Sealed:
+        """Seal a short note durably; its `content_hash` (salted) is what the chain may hold."""
+        if len(text) > NOTE_MAX:
+            raise LedgerError(f"a note is at most {NOTE_MAX} bytes", ErrorCode.TOO_LARGE)
+        ciphertext, sealed = encrypt_bytes(data_key, text)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO notes (content_hash, ciphertext, wrapped_key, created_ms)"
+                " VALUES (?, ?, ?, ?)",
+                (sealed.content_hash, ciphertext, wrapped_key, time.time_ns() // 1_000_000),
+            )
+        return sealed
+
+    def note(self, content_hash: str) -> tuple[bytes, str] | None:
+        """A note's ciphertext and its sealed data key, or None if this vault holds none."""
+        _require_blob_id(content_hash)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT ciphertext, wrapped_key FROM notes WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
+    def drop_note(self, content_hash: str) -> bool:
+        """Remove a note whose transaction never committed (secure_delete zeroes its pages)."""
+        _require_blob_id(content_hash)
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM notes WHERE content_hash = ?", (content_hash,))
+        return cursor.rowcount > 0
 
     def has(self, blob_id: str) -> bool:
         """Whether the blob is indexed and its ciphertext is present."""

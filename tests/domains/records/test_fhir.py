@@ -661,7 +661,7 @@ def access_event(**changes: Any) -> dict[str, Any]:
         "basis": "consent",
         "consent": "cns-0123456789abcdef01234567",
         "appointment": None,
-        "reason": None,
+        "reason_hash": None,
         "break_glass": False,
         "height": 77,
         "time_ms": 1_700_000_000_123,
@@ -717,7 +717,7 @@ def test_audit_event_export() -> None:
 def test_break_glass_is_marked_and_explained() -> None:
     event = access_event(
         purpose="emergency", basis="break_glass", consent=None, break_glass=True,
-        reason="unconscious in the emergency department",
+        reason_hash="ab" * 32,
     )  # fmt: skip
     resource = audit_event_resource(event)
     AuditEvent.model_validate(resource)
@@ -725,14 +725,20 @@ def test_break_glass_is_marked_and_explained() -> None:
     assert purposes == ["ETREAT", "BTG"]
     assert [c["coding"][0]["code"] for c in resource["agent"][0]["purposeOfUse"]] == purposes
     detail = entity_of(resource, "urn:healthledger:tx")["detail"]
-    assert detail == [{"type": "urn:healthledger:reason", "valueString": event["reason"]}]
+    assert detail == [{"type": "urn:healthledger:reason-hash", "valueString": "ab" * 32}]
+    # the text joins the hash only when the custodian's vault opened it for this reader
+    opened = audit_event_resource(event | {"reason": "unconscious in the emergency department"})
+    assert entity_of(opened, "urn:healthledger:tx")["detail"][1] == {
+        "type": "urn:healthledger:reason",
+        "valueString": "unconscious in the emergency department",
+    }
     assert not [e for e in resource["entity"] if e["what"].get("type") == "Consent"]
 
 
 def test_a_break_glass_locate_is_a_query_about_the_patient() -> None:
     event = access_event(
         action="locate", record=None, purpose="emergency", basis="break_glass", consent=None,
-        break_glass=True, reason="patient arrived unconscious",
+        break_glass=True, reason_hash="cd" * 32,
     )  # fmt: skip
     resource = audit_event_resource(event)
     AuditEvent.model_validate(resource)

@@ -556,10 +556,16 @@ def _entity(what: dict[str, Any], entity_type: str, role: str | None = None) -> 
 
 def _ledger_entity(event: Mapping[str, Any]) -> dict[str, Any]:
     # The transaction that recorded the access (its height is in meta.tag) ties the event to
-    # its proof on the chain; the reader's stated reason rides with it.
+    # its proof on the chain; a break-glass reason rides with it as its salted hash (the
+    # chain's), plus its text when the custodian's vault has opened it for this reader.
     entity = _entity(_reference(None, "tx", event["tx_id"]), "2")
-    if event["reason"]:
-        entity["detail"] = [{"type": f"{URN}reason", "valueString": event["reason"]}]
+    detail = []
+    if event["reason_hash"]:
+        detail.append({"type": f"{URN}reason-hash", "valueString": event["reason_hash"]})
+    if event.get("reason"):
+        detail.append({"type": f"{URN}reason", "valueString": event["reason"]})
+    if detail:
+        entity["detail"] = detail
     return entity
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.domains.governance import state as gov
-from healthledger.domains.governance.queries import resolve_actor
+from healthledger.domains.governance.queries import limits, resolve_actor
 from healthledger.domains.records import policy
 from healthledger.domains.records import state as st
 from healthledger.domains.records.messages import (
@@ -27,6 +27,10 @@ def add_record(ctx: TxContext, payload: RecordAdd) -> None:
     _require_patient(ctx, payload.patient)
     if ctx.get(st.record_key(payload.record_id)) is not None:
         raise LedgerError(f"record {payload.record_id} exists", ErrorCode.ALREADY_EXISTS)
+    # Blob ids are public: naming another custodian's ciphertext would let a shred of this
+    # record reach it. A ciphertext is registered once, ever, even after a shred.
+    if ctx.get(st.blob_key(payload.blob_id)) is not None:
+        raise LedgerError(f"blob {payload.blob_id} is already registered", ErrorCode.ALREADY_EXISTS)
     if payload.author is not None:
         _require_author(ctx, payload.author, custodian)
     if payload.replaces is not None:
@@ -43,6 +47,7 @@ def add_record(ctx: TxContext, payload: RecordAdd) -> None:
     del record["record_id"]
     ctx.put(st.record_key(payload.record_id), record)
     ctx.put(st.patient_record_key(payload.patient, payload.record_id), payload.record_id)
+    ctx.put(st.blob_key(payload.blob_id), payload.record_id)
     ctx.emit("record.added", record=payload.record_id, patient=payload.patient, custodian=custodian)
 
 
@@ -68,7 +73,12 @@ def shred_record(ctx: TxContext, payload: RecordShred) -> None:
         shred_reason=payload.reason,
     )
     ctx.put(st.record_key(payload.record_id), record)
-    ctx.emit("record.shredded", record=payload.record_id, blob=record["blob_id"])
+    ctx.emit(
+        "record.shredded",
+        record=payload.record_id,
+        blob=record["blob_id"],
+        custodian=record["custodian"],
+    )
 
 
 def grant_consent(ctx: TxContext, payload: ConsentGrant) -> None:
@@ -169,6 +179,8 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     """Re-decide the access against this block's state and time, then write the audit event."""
     reader = resolve_actor(ctx.read_raw, payload.reader, allow_new=False)
     _require_patient(ctx, payload.patient)
+    if payload.reason_hash is not None and payload.basis != "break_glass":
+        raise LedgerError("only a break-glass access states a reason", ErrorCode.INVALID_FIELD)
     if payload.action == "read":
         decision = _decide_read(ctx, payload, reader)
     else:
@@ -190,14 +202,15 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
         "basis": decision.basis,
         "consent": decision.consent_id,
         "appointment": decision.appointment_id,
-        "reason": payload.reason,
+        "reason_hash": payload.reason_hash,
         "break_glass": decision.basis == "break_glass",
         "request_id": payload.request_id,
         "height": ctx.block.height,
         "time_ms": ctx.block.time_ms,
         "tx_id": ctx.tx_id,
     }
-    ctx.put(st.audit_key(payload.patient, ctx.block.height, ctx.tx_id), event)
+    audit_key = st.audit_key(payload.patient, ctx.block.height, ctx.tx_id)
+    ctx.put(audit_key, event)
     ctx.emit(
         "record.accessed",
         record=payload.record_id,
@@ -205,6 +218,24 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
         basis=decision.basis,
         break_glass=event["break_glass"],
     )
+    if event["break_glass"]:
+        _alert_break_glass(ctx, reader, payload.patient, audit_key)
+
+
+def _alert_break_glass(ctx: TxContext, reader: Actor, patient: str, audit_key: str) -> None:
+    """Count the reader's break-glass use and put the event in the custodian's feed too.
+
+    The same transaction writes the patient's audit entry and the organisation's
+    alert, so neither feed can show it without the other.
+    """
+    per_day = limits(ctx.read_raw).break_glass_per_day
+    counted = ctx.get(st.break_glass_key(reader.id))
+    times = policy.count_break_glass(
+        [] if counted is None else list(counted["times"]), ctx.block.time_ms, per_day
+    )
+    ctx.put(st.break_glass_key(reader.id), {"times": times})
+    ctx.put(st.alert_key(ctx.actor.id, ctx.block.height, ctx.tx_id), audit_key)
+    ctx.emit("record.break_glass", patient=patient, custodian=ctx.actor.id, reader=reader.id)
 
 
 def _decide_read(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
@@ -243,7 +274,13 @@ def decide_basis(
         return policy.check_consent_read(consent, record, reader, payload.purpose, now)
     if payload.basis == "representative":
         return _representative(ctx, payload, reader, "read")
-    return policy.check_break_glass(reader, payload.purpose, payload.reason)
+    return _break_glass(ctx, payload, reader)
+
+
+def _break_glass(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
+    org = ctx.read(gov.NAMESPACE, gov.org_key(reader.org)) if reader.org else None
+    role = None if org is None else org["role"]
+    return policy.check_break_glass(reader, role, payload.purpose, payload.reason_hash is not None)
 
 
 def _decide_locate(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
@@ -256,7 +293,7 @@ def _decide_locate(ctx: TxContext, payload: RecordAccess, reader: Actor) -> poli
         raise LedgerError(
             "a break-glass search is recorded by the reader's organisation", ErrorCode.UNAUTHORIZED
         )
-    return policy.check_break_glass(reader, payload.purpose, payload.reason)
+    return _break_glass(ctx, payload, reader)
 
 
 def _representative(

@@ -1,7 +1,10 @@
 """Payloads of the records transactions: record metadata, consent, representatives, access.
 
 Nothing here may carry protected health information: ids are pseudonyms or
-random, codes are terminology codes, keys are wrapped (ciphertext).
+random, codes are terminology codes, keys are wrapped (ciphertext). No free text
+by or about a person either: a shred or revocation states a reason code, and a
+break-glass reason reaches the chain only as the salted hash of a note kept in
+the custodian's vault (see `RecordAccess.reason_hash`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,11 @@ Code = Annotated[str, StringConstraints(max_length=200, pattern=r"^[!-~]*$")]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
 MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9.+-]{1,100}$")]
 WrappedKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{100,120}={0,2}$")]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+# Why a record is erased or a consent ends: codes, never free text (it would stay on chain).
+ShredReason = Literal[
+    "patient_request", "entered_in_error", "retention_expired", "legal_order", "other"
+]
+RevokeReason = Literal["withdrawn", "care_ended", "changed_provider", "other"]
 MAX_SCOPE = 200
 
 
@@ -80,7 +87,7 @@ class RecordShred(Payload):
     """Crypto-shred a record: the chain keeps a tombstone and the hash."""
 
     record_id: RecordId
-    reason: Reason
+    reason: ShredReason = "patient_request"
     appointment_id: AppointmentId | None = None
 
 
@@ -111,7 +118,7 @@ class ConsentGrant(Payload):
 
 class ConsentRevoke(Payload):
     consent_id: ConsentId
-    reason: Annotated[str, StringConstraints(max_length=300)] = ""
+    reason: RevokeReason | None = None
     appointment_id: AppointmentId | None = None
 
 
@@ -140,5 +147,7 @@ class RecordAccess(Payload):
     basis: Basis
     consent_id: ConsentId | None = None
     appointment_id: AppointmentId | None = None
-    reason: Annotated[str, StringConstraints(max_length=300)] | None = None
+    # A break-glass reason's commitment: sha256(salt || text), the salt and text sealed in
+    # the vault of the organisation that signs this event; the chain never sees the text.
+    reason_hash: Hash | None = None
     request_id: Hash

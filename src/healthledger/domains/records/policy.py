@@ -15,9 +15,14 @@ from healthledger.domains.records import state as st
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor
 
-# Break-glass is for people who treat patients, not for every enrolled role.
+# Break-glass is for people who treat patients, not for every enrolled role, and only at
+# organisations that give care: an insurer or a sponsor may enrol a "practitioner" too.
 CLINICAL_ROLES = frozenset({"practitioner", "nurse"})
+CARE_GIVING_ORG_ROLES = frozenset({"hospital", "clinic"})
+# The vault asks for this much text; the chain sees only its salted hash.
 MIN_REASON_CHARS = 10
+MAX_REASON_CHARS = 300
+BREAK_GLASS_WINDOW_MS = 24 * 60 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -102,21 +107,51 @@ def check_consent_read(
     return Decision("consent", consent_id=consent["id"])
 
 
-def check_break_glass(reader: Actor, purpose: str, reason: str | None) -> Decision:
-    """Emergency access by a clinician of an enrolled organisation, with a stated reason."""
-    if reader.kind != "member" or reader.role not in CLINICAL_ROLES:
+def check_break_glass(
+    reader: Actor, org_role: str | None, purpose: str, has_reason: bool
+) -> Decision:
+    """Emergency access by a clinician of a care-giving organisation, with a stated reason."""
+    if (
+        reader.kind != "member"
+        or reader.role not in CLINICAL_ROLES
+        or org_role not in CARE_GIVING_ORG_ROLES
+    ):
         raise LedgerError(
-            "break-glass access is for practitioners and nurses of an enrolled organisation",
+            "break-glass access is for practitioners and nurses of a hospital or clinic",
             ErrorCode.UNAUTHORIZED,
         )
     if purpose != "emergency":
         raise LedgerError("break-glass access is for the purpose 'emergency'", ErrorCode.NO_CONSENT)
-    if reason is None or len(reason.strip()) < MIN_REASON_CHARS:
+    if not has_reason:
+        raise LedgerError("break-glass access needs a stated reason", ErrorCode.INVALID_FIELD)
+    return Decision("break_glass")
+
+
+def check_reason_text(reason: str | None) -> str:
+    """The vault's check of a break-glass reason before it seals it (the chain sees a hash)."""
+    text = (reason or "").strip()
+    if not MIN_REASON_CHARS <= len(text) <= MAX_REASON_CHARS:
         raise LedgerError(
-            f"break-glass access needs a reason of at least {MIN_REASON_CHARS} characters",
+            f"break-glass access needs a reason of {MIN_REASON_CHARS} to {MAX_REASON_CHARS}"
+            " characters",
             ErrorCode.INVALID_FIELD,
         )
-    return Decision("break_glass")
+    return text
+
+
+def count_break_glass(times: list[int], now_ms: int, per_day: int) -> list[int]:
+    """The reader's break-glass times after one more now, or RATE_LIMITED past the limit.
+
+    Only the last 24 hours of block time are kept, so the list never holds more
+    than `per_day` entries however long the reader works.
+    """
+    recent = [t for t in times if t > now_ms - BREAK_GLASS_WINDOW_MS]
+    if len(recent) >= per_day:
+        raise LedgerError(
+            f"at most {per_day} break-glass accesses per reader in 24 hours",
+            ErrorCode.RATE_LIMITED,
+        )
+    return [*recent, now_ms]
 
 
 def best_refusal(problems: list[LedgerError]) -> LedgerError:

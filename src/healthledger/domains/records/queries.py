@@ -64,8 +64,13 @@ def choose_read_basis(
     purpose: str,
     now_ms: int,
     break_glass_reason: str | None = None,
+    reader_org_role: str | None = None,
 ) -> policy.Decision:
-    """The basis the vault will claim for a read, or the most telling refusal."""
+    """The basis the vault will claim for a read, or the most telling refusal.
+
+    `reader_org_role` is the role of the reader's organisation: break-glass is
+    for clinicians of care-giving organisations only.
+    """
     if record["status"] == st.SHREDDED:
         raise LedgerError(f"record {record['id']} was shredded", ErrorCode.RECORD_SHREDDED)
     owner = policy.owner_basis(record, reader)
@@ -75,7 +80,9 @@ def choose_read_basis(
     if appointment is not None:
         return policy.Decision("representative", appointment_id=appointment["id"])
     if break_glass_reason is not None:
-        return policy.check_break_glass(reader, purpose, break_glass_reason)
+        decision = policy.check_break_glass(reader, reader_org_role, purpose, True)
+        policy.check_reason_text(break_glass_reason)
+        return decision
     problems: list[LedgerError] = []
     for consent in file.consents:
         try:

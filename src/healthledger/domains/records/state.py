@@ -7,6 +7,11 @@ patient/<pat>/consent/<cns id>      a patient's consents
 appointment/<app id>                a representative's appointment
 patient/<pat>/appointment/<app id>  a patient's representatives
 audit/<pat>/<height:012>/<tx id>    one access event; key order is chronological
+blob/<blob id>                      the record that registered a ciphertext (once, ever)
+alert/<org>/<height:012>/<tx id>    a break-glass access in an organisation's feed: the
+                                    key of its event under audit/ (same transaction)
+break_glass/<reader id>             block times of the reader's break-glass accesses in
+                                    the last 24 hours (at most the genesis limit of them)
 """
 
 from __future__ import annotations
@@ -53,3 +58,19 @@ def audit_prefix(patient: str) -> str:
 
 def audit_key(patient: str, height: int, tx_id: str) -> str:
     return f"audit/{patient}/{height:012d}/{tx_id}"
+
+
+def blob_key(blob_id: str) -> str:
+    return f"blob/{blob_id}"
+
+
+def alert_prefix(org: str) -> str:
+    return f"alert/{org}/"
+
+
+def alert_key(org: str, height: int, tx_id: str) -> str:
+    return f"alert/{org}/{height:012d}/{tx_id}"
+
+
+def break_glass_key(reader_id: str) -> str:
+    return f"break_glass/{reader_id}"
