@@ -9,6 +9,9 @@ upload leaves half-written is removed at once, or at the next start.
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from conftest import (
 from healthledger.cli.bench_api import wait_until_up
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer, require_committed
-from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.node.home import Home
 from raw_http import open_request, read_answer, send_until_answered
@@ -62,9 +65,6 @@ class World:
 
     def blob_files(self) -> list[Path]:
         return sorted(p for p in (self.vault / "blobs").rglob("*") if p.is_file())
-
-    def height(self) -> int:
-        return int(self.client.block()["header"]["height"])
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,22 @@ def _pieces(body: bytes, piece: int = 256 * 1024) -> Iterator[bytes]:
         yield body[start : start + piece]
 
 
-def _assert_nothing_stored(world: World, blobs: list[Path], height: int) -> None:
+@dataclass(frozen=True)
+class Stored:
+    """What the vault and the ledger hold of the patient's files at one moment."""
+
+    blobs: list[Path]
+    records: list[str]
+
+
+def _stored(world: World) -> Stored:
+    located = Records(world.client, world.patient, CHAIN).locate(world.pid)["records"]
+    return Stored(world.blob_files(), [r["id"] for r in located])
+
+
+def _assert_nothing_stored(world: World, before: Stored) -> None:
     assert world.tmp_files() == []
-    assert world.blob_files() == blobs
-    assert world.height() >= height  # blocks go on; no record.add among them
-    located = Records(world.client, world.patient, CHAIN).locate(world.pid)
-    assert located["records"] == []
+    assert _stored(world) == before
 
 
 def _refusals(world: World) -> list[tuple[str, dict[str, str], int, str]]:
@@ -126,7 +136,7 @@ def _refusals(world: World) -> list[tuple[str, dict[str, str], int, str]]:
 
 def test_a_refused_upload_is_answered_before_its_body_and_stores_nothing(world: World) -> None:
     """Each refusal comes while the body is still open: not one byte was spooled first."""
-    blobs, height = world.blob_files(), world.height()
+    before = _stored(world)
     body = _body(8 * MIB)
     target = _target(world, len(body), hashlib.sha256(body).hexdigest())
     for name, headers, status, code in _refusals(world):
@@ -139,11 +149,11 @@ def test_a_refused_upload_is_answered_before_its_body_and_stores_nothing(world: 
         assert (answer.status, answer.code) == (status, code), name
         assert sent <= 2 * MIB < len(body), name
         assert world.tmp_files() == [], name
-    _assert_nothing_stored(world, blobs, height)
+    _assert_nothing_stored(world, before)
 
 
 def test_a_dropped_upload_leaves_nothing_and_never_plaintext(world: World) -> None:
-    blobs, height = world.blob_files(), world.height()
+    before = _stored(world)
     body = _body(16 * MIB)
     digest = hashlib.sha256(body).hexdigest()
     target = _target(world, len(body), digest)
@@ -157,7 +167,7 @@ def test_a_dropped_upload_leaves_nothing_and_never_plaintext(world: World) -> No
         spooled = spool.read_bytes()
         assert MARKER not in spooled and MARKER[:16] not in spooled
     wait_for(lambda: world.tmp_files() == [])
-    _assert_nothing_stored(world, blobs, height)
+    _assert_nothing_stored(world, before)
     _assert_still_committing(world)
 
 
@@ -174,7 +184,7 @@ def test_a_dropped_upload_leaves_nothing_and_never_plaintext(world: World) -> No
 def test_a_body_that_differs_from_its_declaration_is_refused(
     world: World, declared: int, sent: bytes, content_length: int | None, code: str
 ) -> None:
-    blobs, height = world.blob_files(), world.height()
+    before = _stored(world)
     digest = hashlib.sha256(_body(declared)).hexdigest()
     target = _target(world, declared, digest)
     headers = _signed(world.doctor, target, digest)
@@ -188,7 +198,7 @@ def test_a_body_that_differs_from_its_declaration_is_refused(
         answer = read_answer(sock)
     assert answer.code == code, answer.body
     assert answer.status == (413 if code == "too_large" else 503)
-    _assert_nothing_stored(world, blobs, height)
+    _assert_nothing_stored(world, before)
 
 
 def test_a_declared_upload_is_stored_encrypted_and_reads_back(world: World, tmp_path: Path) -> None:
@@ -203,6 +213,22 @@ def test_a_declared_upload_is_stored_encrypted_and_reads_back(world: World, tmp_
     out = tmp_path / "back.vcf"
     Records(world.client, world.patient).read_to_file(added["record_id"], "patient_request", out)
     assert out.read_bytes() == path.read_bytes()
+
+
+def test_the_cli_adds_a_file(world: World, tmp_path: Path) -> None:
+    """`healthledger records add --file` declares, signs and streams through the SDK."""
+    path = tmp_path / "scan.vcf"
+    path.write_bytes(_body(MIB + 5))
+    key = tmp_path / "dr-gene.json"
+    save_keypair(world.doctor, key)
+    command = [sys.executable, "-m", "healthledger", "records", "add", "--key", str(key)]
+    command += ["--patient", world.pid, "--file", str(path), "--kind", "vcf"]
+    command += ["--date", "2026-02-01", "--url", world.url, "--json"]
+    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    added = json.loads(done.stdout)
+    assert added["size"] == MIB + 5 and added["record_id"].startswith("rec-")
+    assert world.tmp_files() == []
 
 
 def test_a_stale_spool_file_is_swept_at_start(tmp_path: Path) -> None:

@@ -147,10 +147,6 @@ class Upload:
         self._size = 0
         self._writer = service.vault.writer(self._data_key)
 
-    @property
-    def spool_path(self) -> Path:
-        return self._writer.path
-
     def feed(self, chunk: bytes) -> None:
         """Take the next piece; refuse as soon as the body outgrows its declared length."""
         self._size += len(chunk)

@@ -247,11 +247,6 @@ class BlobWriter:
         self._handle: BinaryIO | None = os.fdopen(fd, "wb")
         self._committed = False
 
-    @property
-    def path(self) -> Path:
-        """The partial ciphertext's file (for tests and diagnostics)."""
-        return self._path
-
     def write(self, plaintext: bytes) -> None:
         self._open_handle().write(self._encryptor.update(plaintext))
 
