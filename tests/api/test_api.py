@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import serve_network, stop_node
+from conftest import register_patient, serve_network, stop_node, wait_for
+from healthledger.api.responses import MAX_BODY_BYTES
+from healthledger.client.records import Records
 from healthledger.client.sdk import (
     Client,
     Signer,
@@ -20,10 +22,12 @@ from healthledger.client.sdk import (
     verify_state_view,
     verify_tx_view,
 )
-from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.crypto.signed_request import sign_request
 from healthledger.errors import InvalidProof
 from healthledger.ledger import proofs
 from healthledger.ledger.transaction import sign_transaction
+from raw_http import open_request, read_answer, send_until_answered
 
 CHAIN = "api-test"
 
@@ -244,3 +248,51 @@ def test_verify_runs_against_a_live_node(node: RunningNode) -> None:
     node.client.submit_batch(txs)  # keeps the node committing while we read
     report = verify_store(node.root / "data" / "ledger.sqlite")
     assert report.ok and report.height >= 1
+
+
+def _still_committing(node: RunningNode, member_id: str) -> None:
+    # Earlier tests may leave St Mary's transactions pending; its next nonce follows them.
+    wait_for(lambda: node.client.info()["mempool"] == 0)
+    hospital = node.signer("st-marys")
+    tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), member_id))
+    assert node.client.submit(tx, wait=True)["result"]["code"] == "ok"
+    assert node.client.health()["ok"]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(node: RunningNode) -> None:
+    """Issue 10, attack 6: the node answers 413 once 32 MiB passed, not after the whole body."""
+    before = node.client.info()["height"]
+    piece = b"x" * (1024 * 1024)
+    sock = open_request(node.url, "POST", "/v1/txs", {}, chunked=True)
+    with sock:
+        # Up to twice the limit and never the final chunk: only an early answer ends this.
+        sent = send_until_answered(sock, [piece] * 2 * 32, chunked=True)
+        answer = read_answer(sock)
+    assert (answer.status, answer.code) == (413, "too_large")
+    assert MAX_BODY_BYTES < sent < 2 * MAX_BODY_BYTES
+    _still_committing(node, "after-chunked")
+    assert node.client.info()["height"] > before
+
+
+def test_a_body_announced_over_the_limit_is_refused_before_it_is_sent(node: RunningNode) -> None:
+    headers = {"Content-Length": str(MAX_BODY_BYTES + 1)}
+    with open_request(node.url, "POST", "/v1/txs/batch", headers) as sock:
+        answer = read_answer(sock)
+    assert (answer.status, answer.code) == (413, "too_large")
+    _still_committing(node, "after-announced")
+
+
+def test_a_signed_request_is_accepted_only_by_its_audience_organisation(
+    node: RunningNode,
+) -> None:
+    """A request captured on its way to Acme's node cannot be replayed at St Mary's."""
+    assert node.client.info()["org"] == "st-marys"
+    patient = register_patient(node.client, CHAIN)
+    target = f"/v1/records?patient={derive_patient_id(patient.key_id)}"
+    for_acme = sign_request(patient, CHAIN, "GET", target, audience="acme")
+    refused = httpx.get(node.url + target, headers=for_acme)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (421, "wrong_audience")
+    for_us = sign_request(patient, CHAIN, "GET", target, audience="st-marys")
+    accepted = httpx.get(node.url + target, headers=for_us)
+    assert accepted.status_code == 200 and accepted.json()["records"] == []
+    assert Records(node.client, patient).locate(derive_patient_id(patient.key_id))["records"] == []

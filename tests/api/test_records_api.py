@@ -30,6 +30,7 @@ ORGS = [
     ("city-clinic", "clinic", "City Clinic"),
     ("state-university", "university", "State University"),
 ]
+AUDIENCE = ORGS[0][0]  # the node serves the first organisation (conftest.serve_network)
 HEART_RATE = {
     "resourceType": "Observation",
     "status": "final",
@@ -210,7 +211,12 @@ def test_denials_release_no_ciphertext_or_key(world: World) -> None:
     target = f"/v1/records/{world.records['hr']}/read"
     body = b'{"purpose":"treatment"}'
     headers = sign_request(
-        world.people["dr-bob"], CHAIN, "POST", target, hashlib.sha256(body).hexdigest()
+        world.people["dr-bob"],
+        CHAIN,
+        "POST",
+        target,
+        hashlib.sha256(body).hexdigest(),
+        audience=AUDIENCE,
     )
     response = httpx.post(world.url + target, content=body, headers=headers)
     assert response.status_code == 403
@@ -221,12 +227,17 @@ def test_denials_release_no_ciphertext_or_key(world: World) -> None:
 def test_unsigned_replayed_and_expired_requests_are_refused(world: World) -> None:
     target = f"/v1/records?patient={world.pid('alice')}"
     assert httpx.get(world.url + target).status_code == 401
-    headers = sign_request(world.people["alice"], CHAIN, "GET", target)
+    headers = sign_request(world.people["alice"], CHAIN, "GET", target, audience=AUDIENCE)
     assert httpx.get(world.url + target, headers=headers).status_code == 200
     replay = httpx.get(world.url + target, headers=headers)
     assert (replay.status_code, replay.json()["error"]["code"]) == (401, "request_replayed")
     old = sign_request(
-        world.people["alice"], CHAIN, "GET", target, time_ms=int(time.time() * 1000) - 120_000
+        world.people["alice"],
+        CHAIN,
+        "GET",
+        target,
+        time_ms=int(time.time() * 1000) - 120_000,
+        audience=AUDIENCE,
     )
     stale = httpx.get(world.url + target, headers=old)
     assert (stale.status_code, stale.json()["error"]["code"]) == (401, "request_expired")
@@ -418,7 +429,12 @@ def test_malformed_bodies_get_a_code_and_change_nothing(
     height = world.client.block()["header"]["height"]
     blobs = _vault_blobs(world)
     headers = sign_request(
-        world.people["dr-ada"], CHAIN, "POST", path, hashlib.sha256(body).hexdigest()
+        world.people["dr-ada"],
+        CHAIN,
+        "POST",
+        path,
+        hashlib.sha256(body).hexdigest(),
+        audience=AUDIENCE,
     )
     response = httpx.post(world.url + path, content=body, headers=headers)
     assert response.status_code == 400, response.text

@@ -1,4 +1,4 @@
-"""Signed request envelopes: bound to chain, method, target and body; fresh; used once."""
+"""Signed request envelopes: bound to chain, audience, method, target and body; fresh; once."""
 
 from __future__ import annotations
 
@@ -17,17 +17,44 @@ from healthledger.errors import LedgerError
 
 NOW = 1_800_000_000_000
 BODY = body_hash(b'{"purpose":"treatment"}')
+ORG = "general-hospital"
 
 
-def _signed() -> tuple[KeyPair, dict[str, str]]:
+def _signed(audience: str = ORG) -> tuple[KeyPair, dict[str, str]]:
     keys = KeyPair.generate()
-    return keys, sign_request(keys, "chain-a", "POST", "/v1/records/r/read", BODY, time_ms=NOW)
+    return keys, sign_request(
+        keys, "chain-a", "POST", "/v1/records/r/read", BODY, time_ms=NOW, audience=audience
+    )
+
+
+def _verify(headers: dict[str, str], now: int = NOW, audience: str = ORG) -> SignedRequest:
+    return verify_request(
+        headers, "chain-a", "POST", "/v1/records/r/read", BODY, now, audience=audience
+    )
 
 
 def test_a_signed_request_names_its_signer_and_a_stable_id() -> None:
     keys, headers = _signed()
-    request = verify_request(headers, "chain-a", "post", "/v1/records/r/read", BODY, NOW + 1000)
+    request = verify_request(
+        headers, "chain-a", "post", "/v1/records/r/read", BODY, NOW + 1000, audience=ORG
+    )
     assert request.key_id == keys.key_id and len(request.request_id) == 64
+
+
+def test_a_request_meant_for_another_organisation_is_refused() -> None:
+    _keys, headers = _signed(audience="city-clinic")
+    with pytest.raises(LedgerError) as refused:
+        _verify(headers)
+    assert refused.value.code == "wrong_audience"
+    assert _verify(headers, audience="city-clinic").key_id == _keys.key_id
+
+
+def test_the_audience_is_covered_by_the_signature() -> None:
+    """Rewriting the audience header of a request captured for another org breaks it."""
+    _keys, headers = _signed(audience="city-clinic")
+    with pytest.raises(LedgerError) as refused:
+        _verify({**headers, "x-hl-audience": ORG})
+    assert refused.value.code == "bad_signature"
 
 
 @pytest.mark.parametrize(
@@ -42,7 +69,7 @@ def test_a_signed_request_names_its_signer_and_a_stable_id() -> None:
 def test_any_change_breaks_the_signature(chain: str, method: str, target: str, body: str) -> None:
     _keys, headers = _signed()
     with pytest.raises(LedgerError) as refused:
-        verify_request(headers, chain, method, target, body, NOW)
+        verify_request(headers, chain, method, target, body, NOW, audience=ORG)
     assert refused.value.code == "bad_signature"
 
 
@@ -53,17 +80,19 @@ def test_stale_unsigned_and_malformed_requests_are_refused() -> None:
         ({k: v for k, v in headers.items() if k != "x-hl-signature"}, NOW, "bad_signature"),
         ({**headers, "x-hl-time": "soon"}, NOW, "malformed"),
         ({**headers, "x-hl-nonce": "xyz"}, NOW, "malformed"),
+        ({k: v for k, v in headers.items() if k != "x-hl-audience"}, NOW, "bad_signature"),
+        ({**headers, "x-hl-audience": ""}, NOW, "malformed"),
     ]
     for candidate, now, code in cases:
         with pytest.raises(LedgerError) as refused:
-            verify_request(candidate, "chain-a", "POST", "/v1/records/r/read", BODY, now)
+            _verify(candidate, now)
         assert refused.value.code == code
 
 
 def test_the_replay_guard_refuses_a_second_use_and_stays_bounded() -> None:
     guard = ReplayGuard()
     _keys, headers = _signed()
-    request = verify_request(headers, "chain-a", "POST", "/v1/records/r/read", BODY, NOW)
+    request = _verify(headers)
     guard.remember(request, NOW)
     with pytest.raises(LedgerError) as refused:
         guard.remember(request, NOW)

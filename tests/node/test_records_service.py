@@ -67,7 +67,7 @@ class Setup:
 
     def authenticate(self, name: str) -> Any:
         keys = self.people[name].keys
-        headers = sign_request(keys, CHAIN, "POST", "/t")
+        headers = sign_request(keys, CHAIN, "POST", "/t", audience="hospital")
         return self.service.authenticate(headers, "POST", "/t", body_hash(b""))
 
 

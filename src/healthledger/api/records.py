@@ -8,30 +8,40 @@ sends to /v1/txs; these endpoints are the vault's side: add, locate, read, audit
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-import tempfile
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from healthledger.api.responses import json_response, parse_body, read_body
+from healthledger.api.responses import (
+    client_disconnects,
+    declared_length,
+    json_response,
+    parse_body,
+    read_body,
+)
 from healthledger.crypto.signed_request import SignedRequest, body_hash
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
 from healthledger.node.node import Node
-from healthledger.node.records import NewRecord, PreparedAccess, PreparedAdd, RecordService
+from healthledger.node.records import (
+    MAX_FILE_BYTES,
+    DeclaredBody,
+    NewRecord,
+    PreparedAccess,
+    PreparedAdd,
+    RecordService,
+    Upload,
+)
 
 MAX_BATCH_RECORDS = 2000
-MAX_FILE_BYTES = 64 * 1024**3
 COMMIT_TIMEOUT_S = 30.0
 SPOOL_CHUNK = 1024 * 1024
 EMPTY_BODY = body_hash(b"")
+SHA256_HEX = r"^[0-9a-f]{64}$"
 Purpose = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
 
 
@@ -117,15 +127,25 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
     @app.post(
         "/v1/records/files", tags=["records"], summary="Stream a large file (genome, imaging)"
     )
-    async def add_file(request: Request, patient: str, kind: str, date: str) -> Response:
-        spooled, digest = await _spool(request, service.vault.root / "tmp")
+    async def add_file(
+        request: Request,
+        patient: str,
+        kind: str,
+        date: str,
+        size: Annotated[int, Query(ge=0, description="the body's exact length in bytes")],
+        sha256: Annotated[str, Query(pattern=SHA256_HEX, description="the body's SHA-256")],
+    ) -> Response:
+        """The declaration (size, sha256) is in the signed target; it is checked before reading."""
+        declared = DeclaredBody(size, sha256)
+        _refuse_by_content_length(request, declared)
+        # The signature covers the declared hash as the body's: checked here, once, at the start.
+        _signed, author = await _authenticate(service, request, sha256)
+        upload = await asyncio.to_thread(service.open_upload, author, patient, kind, date, declared)
         try:
-            _signed, author = await _authenticate(service, request, digest)
-            prepared = await asyncio.to_thread(
-                service.prepare_add_file, author, patient, kind, date, _file_chunks(spooled)
-            )
+            await _receive(request, upload)
+            prepared = await asyncio.to_thread(upload.finish)
         finally:
-            spooled.unlink(missing_ok=True)
+            upload.discard()
         (future,) = await asyncio.to_thread(service.submit, [prepared])
         return json_response(await _finish_add(service, prepared, future), 201)
 
@@ -164,27 +184,34 @@ async def _finish_add(
     return await asyncio.to_thread(service.finish_add, prepared, height, result)
 
 
-async def _spool(request: Request, folder: Path) -> tuple[Path, str]:
-    """Write an upload to a temporary file while hashing it: bounded memory for any size."""
-    digest = hashlib.sha256()
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=folder)
-    size = 0
-    with os.fdopen(fd, "wb") as handle:
+def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:
+    """A Content-Length other than the declared size is refused before anything is read."""
+    if declared.size > MAX_FILE_BYTES:
+        raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
+    announced = declared_length(request)
+    if announced is None or announced == declared.size:
+        return
+    if announced > declared.size:
+        raise LedgerError(
+            f"Content-Length {announced} exceeds the declared size {declared.size}",
+            ErrorCode.TOO_LARGE,
+        )
+    raise LedgerError(
+        f"Content-Length {announced} differs from the declared size {declared.size}",
+        ErrorCode.HASH_MISMATCH,
+    )
+
+
+async def _receive(request: Request, upload: Upload) -> None:
+    """Feed the body to the upload in pieces of about SPOOL_CHUNK: bounded memory, few hops."""
+    pending = bytearray()
+    async with client_disconnects():
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                handle.close()
-                Path(name).unlink(missing_ok=True)
-                raise LedgerError("file too large", ErrorCode.TOO_LARGE)
-            digest.update(chunk)
-            await asyncio.to_thread(handle.write, chunk)
-    return Path(name), digest.hexdigest()
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(SPOOL_CHUNK):
-            yield chunk
+            pending += chunk
+            if len(pending) >= SPOOL_CHUNK:
+                await asyncio.to_thread(upload.feed, bytes(pending))
+                pending.clear()
+    await asyncio.to_thread(upload.feed, bytes(pending))
 
 
 def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:

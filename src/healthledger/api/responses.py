@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 
@@ -18,12 +21,45 @@ def json_response(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status, media_type="application/json")
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with `too_large` beyond MAX_BODY_BYTES."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise LedgerError(f"request body exceeds {MAX_BODY_BYTES} bytes", ErrorCode.TOO_LARGE)
-    return body
+def declared_length(request: Request) -> int | None:
+    """The Content-Length a client announced, or None for a chunked body."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise MalformedInput("Content-Length must be a non-negative integer")
+    return int(raw)
+
+
+def too_large(limit: int) -> LedgerError:
+    return LedgerError(f"request body exceeds {limit} bytes", ErrorCode.TOO_LARGE)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with `too_large` beyond `limit` bytes.
+
+    Refused by its Content-Length before reading, and while streaming as soon as
+    it passes the limit: a chunked body cannot make the node hold more than `limit`.
+    """
+    announced = declared_length(request)
+    if announced is not None and announced > limit:
+        raise too_large(limit)
+    body = bytearray()
+    async with client_disconnects():
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large(limit)
+    return bytes(body)
+
+
+@asynccontextmanager
+async def client_disconnects() -> AsyncIterator[None]:
+    """A client that hangs up mid-body is an ordinary refusal, not an unexpected error."""
+    try:
+        yield
+    except ClientDisconnect as exc:
+        raise MalformedInput("the client closed the connection before its body ended") from exc
 
 
 def parse_body(body: bytes) -> Any:

@@ -165,11 +165,13 @@ def _stored_report(node: Node, tx_id: str) -> dict[str, Any]:
 def _add_read_routes(app: FastAPI, node: Node) -> None:
     store = node.store
 
-    @app.get("/v1/info", tags=["node"], summary="Chain id, height, state root")
+    @app.get("/v1/info", tags=["node"], summary="Chain id, organisation, height, state root")
     def info() -> dict[str, Any]:
         current = node.app.info()
         return {
             "chain_id": current.chain_id,
+            # The audience that signed requests to this node must name.
+            "org": node.settings.org,
             "height": current.height,
             "state_root": current.state_root,
             "last_block_hash": current.last_block_hash,

@@ -121,7 +121,9 @@ def _add_records(
 def _request(
     runner: Runner, who: str, service: RecordService, method: str, target: str
 ) -> tuple[dict[str, str], str, str, str]:
-    headers = sign_request(runner.signers[who].keys, service.chain_id, method, target)
+    headers = sign_request(
+        runner.signers[who].keys, service.chain_id, method, target, audience=service.audience
+    )
     return headers, method, target, body_hash(b"")
 
 

@@ -36,6 +36,7 @@ from healthledger.domains.records.messages import MAX_SCOPE
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
+EMPTY_BODY = body_hash(b"")
 DAY_MS = 86_400_000
 
 
@@ -64,12 +65,28 @@ def verify_copy(record: dict[str, Any], plaintext: bytes, salt: bytes) -> None:
 
 
 class Records:
-    """Records operations signed by one person's keys."""
+    """Records operations signed by one person's keys.
 
-    def __init__(self, client: Client, keys: KeyPair, chain_id: str | None = None) -> None:
+    Requests are signed for `audience`, the organisation whose node they are meant
+    for (by default the one `client` talks to): another organisation's node refuses them.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        keys: KeyPair,
+        chain_id: str | None = None,
+        audience: str | None = None,
+    ) -> None:
         self.client = client
         self.keys = keys
         self.chain_id = chain_id or client.info()["chain_id"]
+        self.audience = audience or client.org()
+
+    def _sign(self, method: str, target: str, body_sha256: str = EMPTY_BODY) -> dict[str, str]:
+        return sign_request(
+            self.keys, self.chain_id, method, target, body_sha256, audience=self.audience
+        )
 
     @property
     def patient_id(self) -> str:
@@ -87,7 +104,7 @@ class Records:
         digest: str | None = None,
     ) -> Any:
         target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
-        headers = sign_request(self.keys, self.chain_id, method, target, digest or body_hash(body))
+        headers = self._sign(method, target, digest or body_hash(body))
         headers["content-type"] = "application/json"
         return self.client._call(method, target, content=body, headers=headers)
 
@@ -111,12 +128,24 @@ class Records:
         return self._signed_json("POST", "/v1/records/batch", body)["results"]  # type: ignore[no-any-return]
 
     def add_file(self, patient: str, kind: str, date: str, path: Path) -> dict[str, Any]:
-        """Stream a large file (VCF, FASTQ, DICOM...) to the vault with bounded memory."""
-        digest = _file_sha256(path)
-        params = {"patient": patient, "kind": kind, "date": date}
+        """Stream a large file (VCF, FASTQ, DICOM...) to the vault with bounded memory.
+
+        The signed target declares the file's length and SHA-256, so the node checks
+        the signature and the signer's standing before it stores a byte, and refuses
+        a body that differs from the declaration.
+        """
+        size, digest = _file_size_and_sha256(path)
+        params = {
+            "patient": patient,
+            "kind": kind,
+            "date": date,
+            "size": str(size),
+            "sha256": digest,
+        }
         target = "/v1/records/files?" + urlencode(params, quote_via=quote)
-        headers = sign_request(self.keys, self.chain_id, "POST", target, digest)
+        headers = self._sign("POST", target, digest)
         headers["content-type"] = "application/octet-stream"
+        headers["content-length"] = str(size)
         with path.open("rb") as handle:
             return self.client._call(  # type: ignore[no-any-return]
                 "POST", target, content=_read_chunks(handle), headers=headers
@@ -178,7 +207,7 @@ class Records:
 
     def _content(self, record_id: str, access_tx: str) -> Iterator[bytes]:
         target = f"/v1/records/{record_id}/content?access={access_tx}"
-        headers = sign_request(self.keys, self.chain_id, "GET", target)
+        headers = self._sign("GET", target)
         with self.client._http.stream("GET", target, headers=headers) as response:
             if response.status_code >= 400:
                 response.read()
@@ -402,12 +431,14 @@ def _decrypt_all(data_key: bytes, chunks: Iterator[bytes] | list[bytes]) -> tupl
     return b"".join([*parts, tail]), opened
 
 
-def _file_sha256(path: Path) -> str:
+def _file_size_and_sha256(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
+    size = 0
     with path.open("rb") as handle:
         while chunk := handle.read(FILE_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:

@@ -120,6 +120,7 @@ class Client:
         self.base_url = base_url.rstrip("/")
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
+        self._org: str | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -150,6 +151,12 @@ class Client:
 
     def info(self) -> dict[str, Any]:
         return self._call("GET", "/v1/info")  # type: ignore[no-any-return]
+
+    def org(self) -> str:
+        """The organisation this node serves: the audience its signed requests must name."""
+        if self._org is None:
+            self._org = str(self.info()["org"])
+        return self._org
 
     def genesis(self) -> dict[str, Any]:
         return self._call("GET", "/v1/genesis")  # type: ignore[no-any-return]

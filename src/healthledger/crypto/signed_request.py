@@ -1,9 +1,13 @@
 """Ed25519-signed HTTP request envelopes: who asks, for what, when, and only once.
 
-Every read that returns health data carries four headers. The signature covers
-the chain id, method, path with query, a SHA-256 of the body, the signer's key,
-the time and a random nonce, so a captured request cannot be replayed on
-another chain, to another path, later than `VALIDITY_MS`, or twice.
+Every read that returns health data carries five headers. The signature covers
+the chain id, the audience (the organisation the request is meant for), method,
+path with query, a SHA-256 of the body, the signer's key, the time and a random
+nonce, so a captured request cannot be replayed on another chain, at another
+organisation's node, to another path, later than `VALIDITY_MS`, or twice.
+
+The audience is an organisation, not a node: a node may forward a request to
+another node of the same organisation and it still holds there.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ HEADER_KEY = "x-hl-key"
 HEADER_TIME = "x-hl-time"
 HEADER_NONCE = "x-hl-nonce"
 HEADER_SIGNATURE = "x-hl-signature"
+HEADER_AUDIENCE = "x-hl-audience"
+MAX_AUDIENCE_LEN = 128
 VALIDITY_MS = 60_000
 NONCE_HEX_LEN = 32
 PURGE_FLOOR = 10_000
@@ -43,15 +49,23 @@ def body_hash(body: bytes) -> str:
 
 
 def request_message(
-    chain_id: str, method: str, target: str, body_sha256: str, key_id: str, time_ms: int, nonce: str
+    chain_id: str,
+    method: str,
+    target: str,
+    body_sha256: str,
+    key_id: str,
+    time_ms: int,
+    nonce: str,
+    audience: str,
 ) -> bytes:
     """The exact bytes signed: canonical JSON of everything that identifies the request.
 
-    The body enters by its SHA-256, so a streamed upload is hashed as it arrives.
+    The body enters by its SHA-256, so an upload can declare it before its first byte.
     """
     return canonical_bytes(
         {
             "chain": chain_id,
+            "audience": audience,
             "method": method.upper(),
             "target": target,
             "body": body_sha256,
@@ -69,12 +83,17 @@ def sign_request(
     target: str,
     body_sha256: str = body_hash(b""),
     time_ms: int | None = None,
+    *,
+    audience: str,
 ) -> dict[str, str]:
-    """Headers that authenticate one request; `target` is the path with its query string."""
+    """Headers that authenticate one request to `audience`'s nodes; `target` has its query."""
     now = int(time.time() * 1000) if time_ms is None else time_ms
     nonce = os.urandom(NONCE_HEX_LEN // 2).hex()
-    message = request_message(chain_id, method, target, body_sha256, keys.key_id, now, nonce)
+    message = request_message(
+        chain_id, method, target, body_sha256, keys.key_id, now, nonce, audience
+    )
     return {
+        HEADER_AUDIENCE: audience,
         HEADER_KEY: keys.key_id,
         HEADER_TIME: str(now),
         HEADER_NONCE: nonce,
@@ -89,23 +108,36 @@ def verify_request(
     target: str,
     body_sha256: str,
     now_ms: int,
+    *,
+    audience: str,
 ) -> SignedRequest:
-    """Check a request's envelope; raise a clear error if unsigned, forged or stale."""
-    key_id, time_ms, nonce, signature = _envelope(headers)
+    """Check a request's envelope; raise a clear error if unsigned, forged, stale or not ours.
+
+    `audience` is the organisation this node serves. The signature is checked
+    against the audience the request names, so WRONG_AUDIENCE is only ever said
+    of a genuine request that was meant for another organisation.
+    """
+    key_id, time_ms, nonce, signature, named = _envelope(headers)
     if abs(now_ms - time_ms) > VALIDITY_MS:
         raise LedgerError(
             f"request time is more than {VALIDITY_MS // 1000} s from the node's clock",
             ErrorCode.REQUEST_EXPIRED,
         )
-    message = request_message(chain_id, method, target, body_sha256, key_id, time_ms, nonce)
+    message = request_message(chain_id, method, target, body_sha256, key_id, time_ms, nonce, named)
     verify_signature(key_id, message, signature)
+    if named != audience:
+        raise LedgerError(
+            f"this request is meant for {named[:64]!r}; this node serves {audience!r}",
+            ErrorCode.WRONG_AUDIENCE,
+        )
     return SignedRequest(key_id, time_ms, nonce, hashlib.sha256(signature).hexdigest())
 
 
-def _envelope(headers: Mapping[str, str]) -> tuple[str, int, str, bytes]:
-    missing = [
-        h for h in (HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE) if h not in headers
-    ]
+_ENVELOPE_HEADERS = (HEADER_AUDIENCE, HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE)
+
+
+def _envelope(headers: Mapping[str, str]) -> tuple[str, int, str, bytes, str]:
+    missing = [h for h in _ENVELOPE_HEADERS if h not in headers]
     if missing:
         raise LedgerError(
             f"this request must be signed; missing {', '.join(missing)}", ErrorCode.BAD_SIGNATURE
@@ -114,12 +146,15 @@ def _envelope(headers: Mapping[str, str]) -> tuple[str, int, str, bytes]:
     nonce = headers[HEADER_NONCE]
     if len(nonce) != NONCE_HEX_LEN or not all(c in "0123456789abcdef" for c in nonce):
         raise MalformedInput(f"{HEADER_NONCE} must be {NONCE_HEX_LEN} lowercase hex characters")
+    audience = headers[HEADER_AUDIENCE]
+    if not 0 < len(audience) <= MAX_AUDIENCE_LEN:
+        raise MalformedInput(f"{HEADER_AUDIENCE} names an organisation id")
     try:
         time_ms = int(headers[HEADER_TIME])
         signature = bytes.fromhex(headers[HEADER_SIGNATURE])
     except ValueError as exc:
         raise MalformedInput(f"malformed request signature headers: {exc}") from exc
-    return key_id, time_ms, nonce, signature
+    return key_id, time_ms, nonce, signature, audience
 
 
 class ReplayGuard:

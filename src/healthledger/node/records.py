@@ -20,6 +20,7 @@ Each operation is split into `prepare_*` (decide, build the transaction) and
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import secrets
 import threading
@@ -35,6 +36,7 @@ import orjson
 from healthledger.app import queries
 from healthledger.app import record_views as views
 from healthledger.app.nonces import NAMESPACE as NONCE_NAMESPACE
+from healthledger.app.permissions import check_permission
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, load_keypair
@@ -62,6 +64,7 @@ log = logging.getLogger(__name__)
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
 # Who besides the organisation's own key may read its break-glass alerts.
 ALERT_ROLES = frozenset({"admin", "auditor"})
+MAX_FILE_BYTES = 64 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,78 @@ class PreparedAccess:
         return self.unsigned.tx
 
 
+@dataclass(frozen=True)
+class DeclaredBody:
+    """What a signed upload says of its body before sending it: length and SHA-256 (hex)."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class _FilePlan:
+    author: Actor
+    custodian: str
+    patient: str
+    summary: fhir.ResourceSummary
+    media_type: str
+
+
+class Upload:
+    """A file arriving for the vault, held to its declaration and encrypted as it streams in.
+
+    The record's fresh data key lives only in this object until `finish` wraps it,
+    so what reaches `tmp/` is ciphertext nobody else can open. Put `discard` in a
+    `finally`: after a refusal or a dropped connection it removes the partial file.
+    """
+
+    def __init__(self, service: RecordService, plan: _FilePlan, declared: DeclaredBody) -> None:
+        self._service = service
+        self._plan = plan
+        self._declared = declared
+        self._data_key = new_data_key()
+        self._digest = hashlib.sha256()
+        self._size = 0
+        self._writer = service.vault.writer(self._data_key)
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next piece; refuse as soon as the body outgrows its declared length."""
+        self._size += len(chunk)
+        if self._size > self._declared.size:
+            raise LedgerError(
+                f"the body is longer than the {self._declared.size} bytes it declared",
+                ErrorCode.TOO_LARGE,
+            )
+        self._digest.update(chunk)
+        self._writer.write(chunk)
+
+    def finish(self) -> PreparedAdd:
+        """The body ended: it must be exactly what was declared, or nothing is kept."""
+        if self._size != self._declared.size or self._digest.hexdigest() != self._declared.sha256:
+            raise LedgerError(
+                f"the body ({self._size} bytes) differs from its declared length and SHA-256",
+                ErrorCode.HASH_MISMATCH,
+            )
+        sealed = self._writer.commit()
+        plan = self._plan
+        try:
+            return self._service._prepared(
+                plan.author,
+                plan.custodian,
+                plan.patient,
+                plan.summary,
+                plan.media_type,
+                self._data_key,
+                sealed,
+            )
+        except BaseException:
+            self._service.vault.shred(sealed.blob_id)
+            raise
+
+    def discard(self) -> None:
+        self._writer.discard()
+
+
 class RecordService:
     """One node's vault and the records logic around it."""
 
@@ -128,6 +203,10 @@ class RecordService:
         self.node = node
         self.store = node.store
         self.vault = Vault(vault_root or node.home.db_path.parent / "vault")
+        # Before any upload starts: what an earlier process left half-written goes.
+        if swept := self.vault.sweep_tmp():
+            log.info("swept %d unfinished uploads from the vault's tmp/", swept)
+        self.audience = node.settings.org
         self.custodians = _custodian_keys(node)
         self.replays = ReplayGuard()
         self._nonces: dict[str, int] = {}
@@ -145,9 +224,14 @@ class RecordService:
     def authenticate(
         self, headers: Mapping[str, str], method: str, target: str, body_sha256: str
     ) -> tuple[SignedRequest, Actor]:
-        """Check a signed request envelope and resolve its signer on the ledger."""
+        """Check a signed request envelope and resolve its signer on the ledger.
+
+        Only requests addressed to this node's organisation pass (WRONG_AUDIENCE).
+        """
         now = _now_ms()
-        request = verify_request(headers, self.chain_id, method, target, body_sha256, now)
+        request = verify_request(
+            headers, self.chain_id, method, target, body_sha256, now, audience=self.audience
+        )
         self.replays.remember(request, now)
         return request, views.actor(self.store, request.key_id)
 
@@ -209,27 +293,19 @@ class RecordService:
             for c in checked
         ]
 
-    def prepare_add_file(
-        self, author: Actor, patient: str, kind: str, date: str, chunks: Iterable[bytes]
-    ) -> PreparedAdd:
-        """A large file (genome, imaging), encrypted as it streams in."""
+    def open_upload(
+        self, author: Actor, patient: str, kind: str, date: str, declared: DeclaredBody
+    ) -> Upload:
+        """Everything about a file except its bytes is checked here, before a byte is stored."""
+        if declared.size > MAX_FILE_BYTES:
+            raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
         summary = fhir.file_summary(kind, date)
-        return self._prepare_add(author, patient, summary, fhir.FILE_KINDS[kind], chunks)
-
-    def _prepare_add(
-        self,
-        author: Actor,
-        patient: str,
-        summary: fhir.ResourceSummary,
-        media_type: str,
-        chunks: Iterable[bytes],
-    ) -> PreparedAdd:
         custodian = self.custodian_for(author)
+        check_permission("record.add", views.actor(self.store, self.custodians[custodian].key_id))
         if not views.patient_exists(self.store, patient):
             raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
-        data_key = new_data_key()
-        sealed = self.vault.put_stream(data_key, chunks)
-        return self._prepared(author, custodian, patient, summary, media_type, data_key, sealed)
+        plan = _FilePlan(author, custodian, patient, summary, fhir.FILE_KINDS[kind])
+        return Upload(self, plan, declared)
 
     def _prepared(
         self,

@@ -3,13 +3,16 @@
 Layout under the vault root::
 
     blobs/<first 2 hex of blob id>/<blob id>   one finished ciphertext (envelope format)
-    tmp/                                       ciphertexts being written
+    tmp/                                       ciphertexts being written (swept at start)
     vault.sqlite                               index: blob id, sizes, salted content hash;
                                                the ciphertext of small records inline; and
                                                sealed notes (break-glass reasons)
 
-A blob is written to `tmp/`, fsynced, then renamed to its content address, so a
-crash leaves either the whole blob or none of it under `blobs/`. Small records
+A blob is written to `tmp/` as ciphertext while its plaintext arrives (an upload
+never touches the disk in the clear), fsynced, then renamed to its content
+address, so a crash leaves either the whole blob or none of it under `blobs/`.
+What a crash leaves in `tmp/` is ciphertext whose data key died with the process;
+`sweep_tmp` removes it when the node starts. Small records
 (FHIR resources, up to `INLINE_MAX` bytes) are stored in the index database
 instead, many per SQLite transaction: one fsync for a batch rather than three per
 record, which is what lets a node take in thousands of small records a second. The vault only
@@ -78,23 +81,28 @@ class Vault:
 
     def put_stream(self, data_key: bytes, chunks: Iterable[bytes]) -> Sealed:
         """Encrypt `chunks` into a new blob, holding one chunk at a time in memory."""
-        encryptor = Encryptor(data_key)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
-        tmp = Path(tmp_name)
+        writer = self.writer(data_key)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in chunks:
-                    handle.write(encryptor.update(chunk))
-                handle.write(encryptor.finish())
-                handle.flush()
-                os.fsync(handle.fileno())
-            sealed = encryptor.sealed
-            self._move_into_place(tmp, sealed.blob_id)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        self._index(sealed)
-        return sealed
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit()
+        finally:
+            writer.discard()
+
+    def writer(self, data_key: bytes) -> BlobWriter:
+        """A blob to be written piece by piece; `discard` it in `finally` unless committed."""
+        return BlobWriter(self, data_key)
+
+    def sweep_tmp(self) -> int:
+        """Remove what earlier processes left in `tmp/`; call only before any write starts."""
+        swept = 0
+        for leftover in self._tmp.iterdir():
+            if leftover.is_file() or leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
+                swept += 1
+        if swept:
+            _fsync_dir(self._tmp)
+        return swept
 
     def put_bytes(self, data_key: bytes, plaintext: bytes) -> Sealed:
         """Encrypt a record held in memory into a new blob."""
@@ -263,6 +271,51 @@ class Vault:
                     time.time_ns() // 1_000_000,
                 ),
             )
+
+
+class BlobWriter:
+    """One blob in the making: each piece is encrypted before it reaches `tmp/`.
+
+    `commit` moves the finished ciphertext to its content address and indexes it;
+    `discard` (idempotent, a no-op after `commit`) removes the partial file, so a
+    caller that puts it in `finally` leaves nothing behind on any failure.
+    """
+
+    def __init__(self, vault: Vault, data_key: bytes) -> None:
+        self._vault = vault
+        self._encryptor = Encryptor(data_key)
+        fd, name = tempfile.mkstemp(dir=vault._tmp, suffix=".part")
+        self._path = Path(name)
+        self._handle: BinaryIO | None = os.fdopen(fd, "wb")
+        self._committed = False
+
+    def write(self, plaintext: bytes) -> None:
+        self._open_handle().write(self._encryptor.update(plaintext))
+
+    def commit(self) -> Sealed:
+        handle = self._open_handle()
+        handle.write(self._encryptor.finish())
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        self._handle = None
+        sealed = self._encryptor.sealed
+        self._vault._move_into_place(self._path, sealed.blob_id)
+        self._committed = True
+        self._vault._index(sealed)
+        return sealed
+
+    def discard(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if not self._committed:
+            self._path.unlink(missing_ok=True)
+
+    def _open_handle(self) -> BinaryIO:
+        if self._handle is None:
+            raise LedgerError("this blob is already finished", ErrorCode.INVALID_STATE)
+        return self._handle
 
 
 def _open_index(path: Path) -> sqlite3.Connection:
