@@ -281,7 +281,7 @@ def import_epcis(
     """Record a partner's EPCIS events as ledger transactions (all checked before any is sent)."""
     try:
         document = _read_json(file)
-        with Client(url, timeout=120) as client:
+        with Client(url, timeout=120, keys=key) as client:
             signer = client.signer(key)
             org = _org_of_key(client, signer.key_id)
             events = epcis.from_epcis_document(document, _org_of_party)
