@@ -7,7 +7,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -27,6 +27,10 @@ from healthledger.node.node import Node
 
 MAX_BATCH = 10_000
 DEFAULT_WAIT_MS = 10_000
+# Heights and log sizes are SQLite integers: larger numbers are refused, not overflowed.
+MAX_INDEX = 2**63 - 1
+Height = Annotated[int, Path(ge=0, le=MAX_INDEX)]
+LogSize = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -204,7 +208,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return json_response(queries.header_view(store))
 
     @app.get("/v1/headers/{height}", tags=["blocks"], summary="A block header (public)")
-    def get_header(height: int) -> Response:
+    def get_header(height: Height) -> Response:
         return json_response(queries.header_view(store, height))
 
     @app.get(
@@ -215,7 +219,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return json_response(queries.block_view(store))
 
     @app.get("/v1/blocks/{height}", tags=["blocks"], summary="A block by height (signed: members)")
-    def get_block(request: Request, height: int) -> Response:
+    def get_block(request: Request, height: Height) -> Response:
         guard.member(request)
         return json_response(queries.block_view(store, height))
 
@@ -229,7 +233,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return json_response(queries.state_view(store, namespace, key, prove=proof))
 
     @app.get("/v1/proofs/consistency", tags=["proofs"], summary="Consistency of two log sizes")
-    def consistency(old_size: int, new_size: int | None = None) -> Response:
+    def consistency(old_size: LogSize, new_size: LogSize | None = None) -> Response:
         return json_response(queries.consistency_view(store, old_size, new_size))
 
     @app.get(
