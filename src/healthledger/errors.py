@@ -53,6 +53,8 @@ class ErrorCode(StrEnum):
     RECORD_SHREDDED = "record_shredded"
     DECRYPTION_FAILED = "decryption_failed"
     HASH_MISMATCH = "hash_mismatch"
+    # an upload's body is not the length and SHA-256 its signed request declared
+    BODY_MISMATCH = "body_mismatch"
     BLOB_MISSING = "blob_missing"
     REQUEST_EXPIRED = "request_expired"
     REQUEST_REPLAYED = "request_replayed"

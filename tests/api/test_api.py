@@ -16,6 +16,7 @@ from conftest import register_patient, serve_network, stop_node, wait_for
 from healthledger.api.responses import MAX_BODY_BYTES
 from healthledger.client.records import Records
 from healthledger.client.sdk import (
+    ApiError,
     Client,
     Signer,
     registration_payload,
@@ -37,7 +38,8 @@ class RunningNode:
         self.root = root
         self.url = url
         self.process = process
-        self.client = Client(url)
+        # A member organisation's client: it signs the raw ledger reads.
+        self.client = Client(url, keys=load_keypair(root / "keys" / "st-marys.json"))
 
     def signer(self, org: str) -> Signer:
         return self.client.signer(load_keypair(self.root / "keys" / f"{org}.json"))
@@ -95,12 +97,12 @@ def test_consistency_proof_between_two_ledger_sizes(node: RunningNode) -> None:
     node.client.submit(
         hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-a")), True
     )
-    old = node.client.block()["header"]
+    old = node.client.header()["header"]
     node.client.submit(
         hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-b")), True
     )
-    new = node.client.block()["header"]
-    node.client.verified_consistency(old)
+    new = node.client.header()["header"]
+    Client(node.url).verified_consistency(old)  # headers and consistency proofs are public
     proof = node.client.consistency(old["log_size"], new["log_size"])
     proofs.verify_consistency(
         old["log_size"],
@@ -199,9 +201,14 @@ def test_batch_reports_each_transaction(node: RunningNode) -> None:
 
 
 def test_reads_and_errors_for_missing_things(node: RunningNode) -> None:
-    assert httpx.get(f"{node.url}/v1/txs/{'0' * 64}").json()["error"]["code"] == "not_found"
-    assert httpx.get(f"{node.url}/v1/blocks/999999").status_code == 404
-    assert httpx.get(f"{node.url}/v1/blocks/abc").json()["error"]["code"] == "invalid_field"
+    with pytest.raises(ApiError) as missing_tx:
+        node.client.tx("0" * 64)
+    assert (missing_tx.value.status, missing_tx.value.remote_code) == (404, "not_found")
+    with pytest.raises(ApiError) as missing_block:
+        node.client.block(999999)
+    assert missing_block.value.status == 404
+    assert httpx.get(f"{node.url}/v1/headers/999999").status_code == 404
+    assert httpx.get(f"{node.url}/v1/headers/abc").json()["error"]["code"] == "invalid_field"
     assert httpx.get(f"{node.url}/v1/nowhere").json()["error"]["code"] == "not_found"
     block = node.client.block(1)
     assert block["header"]["height"] == 1

@@ -102,7 +102,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("records") / "net"
     url, process = serve_network(root, CHAIN, ORGS)
     home = Home(root)
-    client = Client(url)
+    # The test's own eye on the ledger is a member's; each person's reads sign as them.
+    client = Client(url, keys=home.key_path("general-hospital"))
     signers = {org: Signer(load_keypair(home.key_path(org)), CHAIN) for org, _r, _n in ORGS}
     w = World(root, url, client, signers, {}, {}, {})
     try:

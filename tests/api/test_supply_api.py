@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from conftest import serve_network, stop_node
-from healthledger.client.sdk import Client, Signer, verify_supply_view
+from healthledger.client.sdk import ApiError, Client, Signer, verify_supply_view
 from healthledger.crypto.keys import load_keypair
+from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier, gtin_check_digit
 from healthledger.errors import InvalidProof
 from healthledger.node.home import Home
@@ -36,6 +37,11 @@ def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             "medico-pharma",
             "supply.commission",
             {"gtin": GTIN, "lot": "L1", "expiry": "2027-06-30", "serials": ["A1", "A2"]},
+        ),
+        (
+            "medico-pharma",
+            "supply.commission",
+            {"gtin": GTIN, "lot": "L2", "expiry": "2027-06-30", "serials": ["A10", "A3"]},
         ),
         ("medico-pharma", "supply.ship", {"items": [f"{GTIN}:A1"], "to": "pharmalink"}),
         ("pharmalink", "supply.receive", {"items": [f"{GTIN}:A1"]}),
@@ -81,19 +87,63 @@ def test_a_lying_verdict_is_caught(supply_node: tuple[str, Path]) -> None:
         verify_supply_view(view)
 
 
-def test_history_and_alerts(supply_node: tuple[str, Path]) -> None:
-    url, _root = supply_node
-    history = httpx.get(f"{url}/v1/supply/packages/{GTIN}/A1/history").json()
+def member(url: str, root: Path, org: str = "corner-pharmacy") -> Client:
+    """A client signing its reads with a member organisation's key."""
+    return Client(url, keys=Home(root).key_path(org))
+
+
+def test_history_and_alerts_are_members_reads(supply_node: tuple[str, Path]) -> None:
+    url, root = supply_node
+    with member(url, root) as client:
+        history = client.supply_history(GTIN, "A1")
+        with pytest.raises(ApiError) as missing:
+            client.supply_history(GTIN, "NOPE")
+        assert client.supply_alerts() == []
     assert [step["action"] for step in history["history"]] == ["commission", "ship", "receive"]
-    assert httpx.get(f"{url}/v1/supply/packages/{GTIN}/NOPE/history").status_code == 404
-    assert httpx.get(f"{url}/v1/supply/alerts").json() == []
+    assert missing.value.status == 404
+    for path in (
+        f"/v1/supply/packages/{GTIN}/A1/history",
+        f"/v1/supply/packages/{GTIN}/A1/epcis",
+        f"/v1/supply/lots/{GTIN}/L1/epcis",
+        "/v1/supply/alerts",
+    ):
+        unsigned = httpx.get(f"{url}{path}")
+        assert (unsigned.status_code, unsigned.json()["error"]["code"]) == (401, "bad_signature")
 
 
 def test_lot_history_as_epcis(supply_node: tuple[str, Path]) -> None:
-    url, _root = supply_node
-    with Client(url) as client:
+    url, root = supply_node
+    with member(url, root) as client:
         document = client.supply_lot_epcis(GTIN, "L1")
+        with pytest.raises(ApiError) as missing:
+            client.supply_lot_epcis(GTIN, "NOLOT")
     steps = [event["bizStep"] for event in document["epcisBody"]["eventList"]]
     assert steps.count("commissioning") == 2
     assert steps[-2:] == ["shipping", "receiving"]
-    assert httpx.get(f"{url}/v1/supply/lots/{GTIN}/NOLOT/epcis").status_code == 404
+    assert document[PACKAGES_FIELD] == 2 and NEXT_CURSOR_FIELD not in document
+    assert missing.value.status == 404
+
+
+def test_lot_epcis_comes_in_bounded_pages(supply_node: tuple[str, Path]) -> None:
+    """One package per page: each page names the next by a cursor, and the pages add up."""
+    url, root = supply_node
+    serials: list[str] = []
+    cursor: str | None = None
+    with member(url, root) as client:
+        for _ in range(5):
+            page = client.supply_lot_epcis_page(GTIN, "L1", limit=1, cursor=cursor)
+            serials += [
+                epc.rsplit("/", 1)[-1]
+                for event in page["epcisBody"]["eventList"]
+                for epc in event.get("epcList", [])
+            ]
+            cursor = page.get(NEXT_CURSOR_FIELD)
+            if cursor is None:
+                break
+        whole = client.supply_lot_epcis(GTIN, "L1")
+        with pytest.raises(ApiError) as too_big:
+            client.supply_lot_epcis_page(GTIN, "L1", limit=10_001)
+    assert cursor is None
+    assert sorted(set(serials)) == ["A1", "A2"]  # L2's A10 and A3 sit between them, unsent
+    assert len(whole["epcisBody"]["eventList"]) == 4
+    assert (too_big.value.status, too_big.value.remote_code) == (400, "invalid_field")

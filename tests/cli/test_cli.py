@@ -136,7 +136,10 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
     url, demo_dir = served
     height = httpx.get(f"{url}/v1/info").json()["height"]
     assert height > 0  # the demo chain resumed
-    alerts = httpx.get(f"{url}/v1/supply/alerts").json()
+    member = str(demo_dir / "keys" / "st-marys.json")
+    unsigned = httpx.get(f"{url}/v1/supply/alerts")
+    assert unsigned.status_code == 401  # custody and alerts are members' reads
+    alerts = json.loads(run("supply", "alerts", "--key", member, "--url", url, "--json").stdout)
     assert {a["serial"] for a in alerts} == {"A00003", "Z99999"}  # the demo's counterfeits
     nurse = as_json(run("keys", "new", str(tmp_path / "nurse.json"), "--json"))
     payload = json.dumps(
@@ -164,17 +167,21 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
         )
     )
     assert submitted["status"] == "committed"
-    tx = as_json(run("tx", "get", str(submitted["id"]), "--proof", "--url", url, "--json"))
+    signed = ("--key", member, "--url", url, "--json")
+    tx = as_json(run("tx", "get", str(submitted["id"]), "--proof", *signed))
     assert tx["verified"] is True
-    state = as_json(
-        run("state", "get", "gov", "member/st-marys/nurse-tour", "--proof", "--url", url, "--json")
-    )
+    state = as_json(run("state", "get", "gov", "member/st-marys/nurse-tour", "--proof", *signed))
     assert state["verified"] is True
-    block = as_json(run("block", "get", "latest", "--url", url, "--json"))
+    block = as_json(run("block", "get", "latest", *signed))
     assert block["header"]["height"] >= height  # type: ignore[index]
-    missing = run("tx", "get", "0" * 64, "--url", url, "--json", check=False)
+    assert "txs" in block
+    header = as_json(run("block", "get", "latest", "--url", url, "--json"))  # public: header only
+    assert "txs" not in header and header["header"]["height"] >= height  # type: ignore[index]
+    missing = run("tx", "get", "0" * 64, *signed, check=False)
     assert missing.returncode == 3
     assert as_json(missing)["error"]["code"] == "not_found"  # type: ignore[index]
+    refused = run("tx", "get", str(submitted["id"]), "--url", url, "--json", check=False)
+    assert refused.returncode != 0  # --key is required: the raw ledger answers signed reads
 
 
 def test_offline_signing_and_bulk_submit(served: tuple[str, Path], tmp_path: Path) -> None:
@@ -260,7 +267,19 @@ def test_supply_commands(served: tuple[str, Path]) -> None:
         )
     )
     assert clone["recorded"]["verdict"] == "suspect"
-    history = as_json(run("supply", "history", gtin, "C7", "--url", url, "--json"))
+    history = as_json(
+        run(
+            "supply",
+            "history",
+            gtin,
+            "C7",
+            "--key",
+            str(keys / "corner-pharmacy.json"),
+            "--url",
+            url,
+            "--json",
+        )
+    )
     assert [s["action"] for s in history["history"]] == ["commission", "ship", "receive"]
     refused = run(
         "supply",
@@ -337,7 +356,10 @@ def test_supply_epcis_export_and_import(served: tuple[str, Path], tmp_path: Path
 
     assert as_json(import_as("pharmalink"))["error"]["code"] == "unauthorized"  # type: ignore[index]
     assert as_json(import_as("medico-pharma"))["ok"] is True
-    exported = as_json(run("supply", "history", gtin, "E1", "--epcis", "--url", url, "--json"))
+    reader = str(keys / "pharmalink.json")
+    exported = as_json(
+        run("supply", "history", gtin, "E1", "--epcis", "--key", reader, "--url", url, "--json")
+    )
     steps = [e["bizStep"] for e in exported["epcisBody"]["eventList"]]  # type: ignore[index]
     assert steps == ["commissioning", "shipping"]
     doc_file.write_text('{"type": "EPCISDocument", "schemaVersion": "1.2"}')

@@ -85,7 +85,8 @@ class LiveNet:
         return None if status is None else int(status["sync_info"]["latest_block_height"])
 
     def client(self, org: str) -> Client:
-        return Client(self.node(org).api_url, timeout=60)
+        """A client of `org`'s node that signs its ledger reads with `org`'s key (a member's)."""
+        return Client(self.node(org).api_url, timeout=60, keys=self.root / "keys" / f"{org}.json")
 
     def signer(self, org: str) -> Signer:
         with self.client(org) as client:

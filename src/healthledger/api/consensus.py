@@ -44,13 +44,13 @@ def add_consensus_routes(app: FastAPI, node: Node) -> None:
         tags=["consensus"],
         summary="CometBFT's signed header at a height (the app hash after the block before)",
     )
-    async def signed_header(height: Annotated[int | None, Query(ge=1)] = None) -> Any:
+    async def signed_header(height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None) -> Any:
         return await rpc("commit", **({"height": height} if height else {}))
 
     @app.get(
         "/v1/consensus/validators", tags=["consensus"], summary="The validator set at a height"
     )
-    async def validators(height: Annotated[int | None, Query(ge=1)] = None) -> Any:
+    async def validators(height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None) -> Any:
         params: dict[str, Any] = {"per_page": 100}
         if height:
             params["height"] = height

@@ -198,7 +198,7 @@ def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:
         )
     raise LedgerError(
         f"Content-Length {announced} differs from the declared size {declared.size}",
-        ErrorCode.HASH_MISMATCH,
+        ErrorCode.BODY_MISMATCH,
     )
 
 

@@ -7,11 +7,12 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from healthledger import __version__
+from healthledger.api.access import ReadGuard
 from healthledger.api.consensus import add_consensus_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
@@ -26,6 +27,10 @@ from healthledger.node.node import Node
 
 MAX_BATCH = 10_000
 DEFAULT_WAIT_MS = 10_000
+# Heights and log sizes are SQLite integers: larger numbers are refused, not overflowed.
+MAX_INDEX = 2**63 - 1
+Height = Annotated[int, Path(ge=0, le=MAX_INDEX)]
+LogSize = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
 def create_app(node: Node) -> FastAPI:
@@ -40,8 +45,9 @@ def create_app(node: Node) -> FastAPI:
     metrics = NodeMetrics(registry, node)
     node.engine.on_commit(metrics.observe_commit)
     _add_submit_routes(app, node, metrics)
-    _add_read_routes(app, node)
-    add_supply_routes(app, node)
+    guard = ReadGuard(node)
+    _add_read_routes(app, node, guard)
+    add_supply_routes(app, node, guard)
     add_record_routes(app, node)
     add_consensus_routes(app, node)
 
@@ -162,7 +168,8 @@ def _stored_report(node: Node, tx_id: str) -> dict[str, Any]:
     return _committed(tx_id, stored.height, stored.result.to_dict())
 
 
-def _add_read_routes(app: FastAPI, node: Node) -> None:
+def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
+    """Public: info, genesis, headers, consistency. Signed: the rest (see api/access.py)."""
     store = node.store
 
     @app.get("/v1/info", tags=["node"], summary="Chain id, organisation, height, state root")
@@ -182,33 +189,64 @@ def _add_read_routes(app: FastAPI, node: Node) -> None:
     def genesis() -> Response:
         return Response(store.meta("genesis") or b"{}", media_type="application/json")
 
-    @app.get("/v1/txs/{tx_id}", tags=["transactions"], summary="A transaction and its result")
-    def get_tx(tx_id: str, proof: bool = False) -> Response:
+    @app.get(
+        "/v1/txs/{tx_id}",
+        tags=["transactions"],
+        summary="A transaction and its result (signed: members, or the tx's sender)",
+    )
+    def get_tx(request: Request, tx_id: str, proof: bool = False) -> Response:
+        signed = guard.tx(request)
         try:
-            return json_response(queries.tx_view(store, tx_id, prove=proof))
+            view = queries.tx_view(store, tx_id, prove=proof)
         except NotFound:
             if node.engine.is_pending(tx_id):
                 return json_response({"id": tx_id, "status": "pending"}, 202)
             raise
+        guard.check_tx(signed, view["tx"]["sender"])
+        return json_response(view)
 
-    @app.get("/v1/blocks/latest", tags=["blocks"], summary="The last committed block")
-    def latest_block() -> Response:
+    @app.get("/v1/headers/latest", tags=["blocks"], summary="The last block header (public)")
+    def latest_header() -> Response:
+        return json_response(queries.header_view(store))
+
+    @app.get("/v1/headers/{height}", tags=["blocks"], summary="A block header (public)")
+    def get_header(height: Height) -> Response:
+        return json_response(queries.header_view(store, height))
+
+    @app.get(
+        "/v1/blocks/latest", tags=["blocks"], summary="The last committed block (signed: members)"
+    )
+    def latest_block(request: Request) -> Response:
+        guard.member(request)
         return json_response(queries.block_view(store))
 
-    @app.get("/v1/blocks/{height}", tags=["blocks"], summary="A block by height")
-    def get_block(height: int) -> Response:
+    @app.get("/v1/blocks/{height}", tags=["blocks"], summary="A block by height (signed: members)")
+    def get_block(request: Request, height: Height) -> Response:
+        guard.member(request)
         return json_response(queries.block_view(store, height))
 
-    @app.get("/v1/state/{namespace}/{key:path}", tags=["state"], summary="A state value")
-    def get_state(namespace: str, key: str, proof: bool = False) -> Response:
+    @app.get(
+        "/v1/state/{namespace}/{key:path}",
+        tags=["state"],
+        summary="A state value (signed: members, or a person's own entries)",
+    )
+    def get_state(request: Request, namespace: str, key: str, proof: bool = False) -> Response:
+        guard.state(request, namespace, key)
         return json_response(queries.state_view(store, namespace, key, prove=proof))
 
     @app.get("/v1/proofs/consistency", tags=["proofs"], summary="Consistency of two log sizes")
-    def consistency(old_size: int, new_size: int | None = None) -> Response:
+    def consistency(old_size: LogSize, new_size: LogSize | None = None) -> Response:
         return json_response(queries.consistency_view(store, old_size, new_size))
 
-    @app.get("/v1/senders/{key_id}/txs", tags=["transactions"], summary="A sender's recent txs")
-    def sender_txs(key_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    @app.get(
+        "/v1/senders/{key_id}/txs",
+        tags=["transactions"],
+        summary="A sender's recent txs (signed: members, or the sender)",
+    )
+    def sender_txs(
+        request: Request, key_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> Response:
+        guard.sender(request, key_id)
         txs = store.txs_by_sender(key_id, limit)
         return json_response(
             [{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs]

@@ -1,4 +1,9 @@
-"""REST endpoints of the supply chain under /v1/supply (writes go through /v1/txs)."""
+"""REST endpoints of the supply chain under /v1/supply (writes go through /v1/txs).
+
+Package verification is public (a pharmacy's scanner, a patient holding a pack),
+and it carries its proofs. Custody histories, lot documents and alerts name who
+traded what with whom: they answer signed requests of members (api/access.py).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,19 @@ import time
 from typing import Annotated
 
 import orjson
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 
+from healthledger.api.access import ReadGuard
 from healthledger.api.responses import json_response
 from healthledger.app import queries
 from healthledger.domains.supply import epcis, gs1
 from healthledger.node.node import Node
 
+MAX_LOT_PAGE = 10_000
 
-def add_supply_routes(app: FastAPI, node: Node) -> None:
+
+def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     store = node.store
 
     @app.get("/v1/supply/verify", tags=["supply"], summary="Verify a package (DSCSA / EU FMD)")
@@ -45,17 +53,19 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
     @app.get(
         "/v1/supply/packages/{gtin}/{serial}/history",
         tags=["supply"],
-        summary="A package's chain of custody",
+        summary="A package's chain of custody (signed: members)",
     )
-    def history(gtin: str, serial: str) -> Response:
+    def history(request: Request, gtin: str, serial: str) -> Response:
+        guard.member(request)
         return json_response(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
 
     @app.get(
         "/v1/supply/packages/{gtin}/{serial}/epcis",
         tags=["supply"],
-        summary="A package's chain of custody as an EPCIS 2.0 JSON document",
+        summary="A package's chain of custody as EPCIS 2.0 JSON (signed: members)",
     )
-    def history_epcis(gtin: str, serial: str) -> Response:
+    def history_epcis(request: Request, gtin: str, serial: str) -> Response:
+        guard.member(request)
         events = queries.supply_custody_events(store, gs1.validate_gtin(gtin), serial)
         document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
         return Response(orjson.dumps(document), media_type="application/ld+json")
@@ -63,15 +73,36 @@ def add_supply_routes(app: FastAPI, node: Node) -> None:
     @app.get(
         "/v1/supply/lots/{gtin}/{lot}/epcis",
         tags=["supply"],
-        summary="The chain of custody of everything in a lot, as EPCIS 2.0 JSON",
+        summary="One page of a lot's chain of custody as EPCIS 2.0 JSON (signed: members)",
+        description=(
+            "At most `limit` packages per page. While more remain, the document's "
+            f"`{epcis.NEXT_CURSOR_FIELD}` (and a `Link: rel=next` header) names the next "
+            "page's cursor."
+        ),
     )
     def lot_epcis(
-        gtin: str, lot: str, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
+        request: Request,
+        gtin: str,
+        lot: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LOT_PAGE)] = 1000,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> Response:
-        events = queries.supply_lot_events(store, gs1.validate_gtin(gtin), lot, limit)
-        document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
-        return Response(orjson.dumps(document), media_type="application/ld+json")
+        guard.member(request)
+        page = queries.supply_lot_events(store, gs1.validate_gtin(gtin), lot, limit, cursor)
+        document = epcis.to_epcis_document(page.events, created_ms=int(time.time() * 1000))
+        document[epcis.PACKAGES_FIELD] = page.packages
+        headers = {}
+        if page.cursor is not None:
+            document[epcis.NEXT_CURSOR_FIELD] = page.cursor
+            next_url = request.url.include_query_params(cursor=page.cursor, limit=limit)
+            headers["link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+        return Response(orjson.dumps(document), media_type="application/ld+json", headers=headers)
 
-    @app.get("/v1/supply/alerts", tags=["supply"], summary="Counterfeit and diversion alerts")
-    def alerts(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    @app.get(
+        "/v1/supply/alerts",
+        tags=["supply"],
+        summary="Counterfeit and diversion alerts (signed: members)",
+    )
+    def alerts(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+        guard.member(request)
         return json_response(queries.supply_alerts_view(store, limit))

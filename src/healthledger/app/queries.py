@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,19 @@ def block_view(store: Store, height: int | None = None) -> dict[str, Any]:
             {"id": tx.id, "tx": parse_json(tx.raw), "result": tx.result.to_dict()} for tx in txs
         ],
     }
+
+
+def header_view(store: Store, height: int | None = None) -> dict[str, Any]:
+    """A block's header and its transactions' ids: what a light client pins, nothing more.
+
+    Ids are hashes of signed bytes: they let CometBFT's data hash be recomputed
+    and reveal nothing of a transaction to someone who cannot read it.
+    """
+    with store.snapshot():
+        height = latest_height(store) if height is None else height
+        header = store.header(height)
+        ids = [tx.id for tx in store.block_txs(height)]
+    return {"height": height, "hash": header.hash(), "header": header.to_dict(), "tx_ids": ids}
 
 
 def tx_view(store: Store, tx_id: str, prove: bool = False) -> dict[str, Any]:
@@ -198,17 +212,46 @@ def supply_custody_events(store: Store, gtin: str, serial: str) -> list[CustodyE
         return _package_events(record, _block_times(store, [record]))
 
 
-def supply_lot_events(store: Store, gtin: str, lot: str, limit: int) -> list[CustodyEvent]:
-    """The custody steps of every package of a lot (up to `limit` packages), in time order."""
+# Package records of a GTIN one lot page may scan: bounds a request's work whatever the lot's size.
+LOT_SCAN_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class LotPage:
+    """One page of a lot's custody events; `cursor` continues after it (None: the lot is done)."""
+
+    events: list[CustodyEvent]
+    packages: int
+    cursor: str | None
+
+
+def supply_lot_events(
+    store: Store, gtin: str, lot: str, limit: int, cursor: str | None = None
+) -> LotPage:
+    """The custody steps of up to `limit` packages of a lot, after `cursor`, in time order.
+
+    Packages are keyed by GTIN and serial, not by lot, so one page scans at most
+    LOT_SCAN_ROWS package records of the GTIN; the cursor is the last serial scanned.
+    """
+    prefix = supply_state.package_key(gtin, "")
     with store.snapshot():
         if store.state_get(supply_state.NAMESPACE, supply_state.lot_key(gtin, lot)) is None:
             raise LedgerError(f"unknown lot {lot} of {gtin}", ErrorCode.NOT_FOUND)
-        rows = store.state_scan(supply_state.NAMESPACE, f"pkg/{gtin}/", limit=10_000_000)
-        records = [r for r in (parse_json(value) for _key, value in rows) if r["lot"] == lot]
-        records = records[:limit]
+        after = None if cursor is None else prefix + cursor
+        rows = store.state_scan(supply_state.NAMESPACE, prefix, LOT_SCAN_ROWS, after=after)
+        records, last_key = [], None
+        for key, value in rows:
+            last_key = key
+            record = parse_json(value)
+            if record["lot"] == lot:
+                records.append(record)
+                if len(records) == limit:
+                    break
         times = _block_times(store, records)
+    more = len(records) == limit or len(rows) == LOT_SCAN_ROWS
+    next_cursor = last_key.removeprefix(prefix) if more and last_key is not None else None
     events = [event for record in records for event in _package_events(record, times)]
-    return sorted(events, key=lambda event: event.time_ms)
+    return LotPage(sorted(events, key=lambda event: event.time_ms), len(records), next_cursor)
 
 
 def _block_times(store: Store, records: list[Any]) -> dict[int, int]:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from healthledger.client.sdk import Signer
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.home import Home
 
 GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))  # amoxicillin 500 mg, 21 caps
 LOT_A, LOT_B = "AMX2611", "AMX2612"
@@ -14,6 +15,7 @@ EXPIRY = "2028-10-31"
 
 
 class Runner(Protocol):
+    home: Home
     signers: dict[str, Signer]
 
     def run(self, txs: list[Transaction]) -> list[dict[str, Any]]: ...
@@ -110,8 +112,9 @@ def supply_story(runner: Runner) -> dict[str, Any]:
         "try": [
             f"healthledger supply verify --gtin {GTIN} --serial A00004"
             f" --lot {LOT_A} --expiry {EXPIRY}",
-            f"healthledger supply history {GTIN} A00001",
-            "curl -s http://127.0.0.1:8700/v1/supply/alerts",
+            # Custody and alerts are members' reads: signed with a member's key.
+            f"healthledger supply history {GTIN} A00001 --key {runner.home.key_path(maker)}",
+            f"healthledger supply alerts --key {runner.home.key_path('corner-pharmacy')}",
         ],
         "counterfeit_caught": next(e for e in clone["events"] if e["type"] == "supply.verified"),
         "recall": recall_id,

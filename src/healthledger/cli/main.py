@@ -45,6 +45,9 @@ app.add_typer(state_app, name="state")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API address.")]
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+ReaderKeyOpt = Annotated[
+    Path, typer.Option("--key", help="Key file that signs the read (a member's, or your own).")
+]
 
 
 @app.command()
@@ -254,13 +257,17 @@ def _read_payload(value: str) -> dict[str, Any]:
 @tx_app.command("get")
 def tx_get(
     tx_id: str,
+    key: ReaderKeyOpt,
     proof: Annotated[bool, typer.Option(help="Fetch and verify inclusion proofs.")] = False,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A committed transaction and its result; with --proof, verified against its header."""
+    """A committed transaction and its result; with --proof, verified against its header.
+
+    Signed with --key: a member organisation's (or auditor's) key, or the sender's own.
+    """
     try:
-        with Client(url) as client:
+        with Client(url, keys=key) as client:
             view = client.tx(tx_id, proof=proof)
             if proof:
                 verify_tx_view(view)
@@ -273,13 +280,18 @@ def tx_get(
 @block_app.command("get")
 def block_get(
     height: Annotated[str, typer.Argument(help="Height, or 'latest'.")] = "latest",
+    key: Annotated[
+        Path | None,
+        typer.Option(help="A member organisation's key: the whole block, not only its header."),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A block: header, hash, transactions and results."""
+    """A block's header (public); with --key, the whole block: transactions and results."""
+    at = None if height == "latest" else _int(height)
     try:
-        with Client(url) as client:
-            emit(client.block(None if height == "latest" else _int(height)), as_json)
+        with Client(url, keys=key) as client:
+            emit(client.block(at) if key is not None else client.header(at), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 
@@ -295,13 +307,14 @@ def _int(value: str) -> int:
 def state_get(
     namespace: str,
     key: str,
+    reader: ReaderKeyOpt,
     proof: Annotated[bool, typer.Option(help="Fetch and verify a state proof.")] = False,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A state value (or its proven absence)."""
+    """A state value (or its proven absence), read with a member's key or a person's own."""
     try:
-        with Client(url) as client:
+        with Client(url, keys=reader) as client:
             view = client.state(namespace, key, proof=proof)
             if proof:
                 verify_state_view(view)

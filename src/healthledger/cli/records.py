@@ -164,12 +164,13 @@ def verify_copy_cmd(
     record_id: Annotated[str, typer.Argument(help="Record id (rec-…).")],
     file: Annotated[Path, typer.Option(help="The copy you hold.")],
     salt: Annotated[str, typer.Option(help="The salt printed when you read the record.")],
+    key: KeyOpt,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove a copy is the exact version registered on the chain (hash + state proof)."""
     try:
-        with Client(url) as client:
+        with Client(url, keys=key) as client:
             record = client.verified_state("records", f"record/{record_id}")
         if record is None:
             raise LedgerError(f"no record {record_id}")

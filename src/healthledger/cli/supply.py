@@ -19,6 +19,9 @@ from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
+ReaderKeyOpt = Annotated[
+    Path, typer.Option("--key", help="Key file of the member organisation (or auditor) reading.")
+]
 Items = Annotated[list[str], typer.Argument(help="Packages as GTIN:serial, or SSCCs.")]
 DEFAULT_URL = "http://127.0.0.1:8700"
 
@@ -217,15 +220,16 @@ def verify(
 def history(
     gtin: str,
     serial: str,
+    key: ReaderKeyOpt,
     as_epcis: Annotated[
         bool, typer.Option("--epcis", help="As an EPCIS 2.0 JSON document.")
     ] = False,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A package's full chain of custody."""
+    """A package's full chain of custody (a member organisation's signed read)."""
     try:
-        with Client(url) as client:
+        with Client(url, keys=key) as client:
             gtin14 = gs1.validate_gtin(gtin)
             if as_epcis:
                 emit(client.supply_epcis(gtin14, serial), as_json)
@@ -239,14 +243,30 @@ def history(
 def lot_history(
     gtin: str,
     lot: str,
+    key: ReaderKeyOpt,
     limit: Annotated[int, typer.Option(help="At most this many packages.")] = 10_000,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """The chain of custody of everything in a lot, as an EPCIS 2.0 JSON document."""
+    """The chain of custody of a lot's packages as one EPCIS 2.0 document (fetched in pages)."""
     try:
-        with Client(url, timeout=120) as client:
+        with Client(url, timeout=120, keys=key) as client:
             emit(client.supply_lot_epcis(gs1.validate_gtin(gtin), lot, limit), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@supply_app.command("alerts")
+def alerts(
+    key: ReaderKeyOpt,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Newest first, at most.")] = 100,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counterfeit and diversion alerts (a member organisation's signed read)."""
+    try:
+        with Client(url, keys=key) as client:
+            emit(client.supply_alerts(limit), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 
@@ -261,7 +281,7 @@ def import_epcis(
     """Record a partner's EPCIS events as ledger transactions (all checked before any is sent)."""
     try:
         document = _read_json(file)
-        with Client(url, timeout=120) as client:
+        with Client(url, timeout=120, keys=key) as client:
             signer = client.signer(key)
             org = _org_of_key(client, signer.key_id)
             events = epcis.from_epcis_document(document, _org_of_party)

@@ -166,7 +166,8 @@ class ChainVerifier:
         view = self.client.tx(tx_id, proof=True)
         verify_tx_view(view)
         height = int(view["height"])
-        ids = [bytes.fromhex(tx["id"]) for tx in self.client.block(height)["txs"]]
+        # The block's transaction ids are public (its header view); its transactions are not.
+        ids = [bytes.fromhex(tx_id) for tx_id in self.client.header(height)["tx_ids"]]
         signed = self.header(height)
         # CometBFT's data hash: RFC 6962 over sha256(tx) per transaction, i.e. over our ids.
         if merkle_root([leaf_hash(tx_hash) for tx_hash in ids]) != signed.data_hash:

@@ -225,7 +225,9 @@ class Records:
             )
         if verify:
             self._verify_receipt(view)
-            chain_record = self.client.verified_state("records", f"record/{record['id']}")
+            chain_record = self.client.verified_state(
+                "records", f"record/{record['id']}", keys=self.keys
+            )
             if chain_record is None or chain_record["content_hash"] != opened.content_hash:
                 raise InvalidProof("the record's hash on the chain differs from what was read")
         return record
@@ -344,7 +346,7 @@ class Records:
             # records beyond them are rewrapped by the custodian's vault on each read.
             if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
-            record = self.client.state("records", f"record/{entry['id']}")["value"]
+            record = self.client.state("records", f"record/{entry['id']}", keys=self.keys)["value"]
             # sealed to the patient's key when the record was added: perhaps a rotated one
             data_key = unwrap_with_keyring(
                 record["wrapped_keys"]["patient"], self.keys.encryption_keyring
@@ -357,7 +359,7 @@ class Records:
             key = gov.person_record_key(grantee["member"])
         else:
             key = gov.org_key(grantee["org"])
-        value = self.client.state(gov.NAMESPACE, key)["value"]
+        value = self.client.state(gov.NAMESPACE, key, keys=self.keys)["value"]
         if value is None:
             raise LedgerError(f"unknown grantee {grantee}", ErrorCode.NOT_FOUND)
         return bytes.fromhex(value["encryption_key"])
@@ -416,7 +418,7 @@ class Records:
         self, signer: Signer, tx_type: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
         report = require_committed(self.client.submit(signer.sign(tx_type, payload), wait=True))
-        return self.client.verified_tx(report["id"])
+        return self.client.verified_tx(report["id"], keys=signer.keys)
 
 
 def _acting_for(payload: dict[str, Any], appointment_id: str | None) -> dict[str, Any]:

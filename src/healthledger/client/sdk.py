@@ -3,6 +3,10 @@
 `Signer` builds and signs transactions for one key; `Client` talks to a node's
 REST API; `verify_tx_view` and `verify_state_view` check the proofs a node
 returns with nothing but the pure verifiers of `healthledger.ledger.proofs`.
+
+Raw ledger reads (transactions, blocks, state, custody histories) answer only
+signed requests: a `Client` built with `keys` signs them with those keys, and
+each read method takes `keys=` to sign one read as somebody else.
 """
 
 from __future__ import annotations
@@ -12,16 +16,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance.messages import voucher_message
+from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
 from healthledger.ledger.transaction import Transaction, decode_transaction, sign_transaction
+
+LOT_PAGE = 1000  # packages per page of a lot's EPCIS document
 
 
 class ApiError(LedgerError):
@@ -95,7 +104,7 @@ class Signer:
 
     def sync_nonce(self, client: Client) -> None:
         """Continue after the highest nonce the ledger has seen from this key."""
-        record = client.state("nonce", self.key_id)["value"]
+        record = client.state("nonce", self.key_id, keys=self.keys)["value"]
         with self._lock:
             self._next_nonce = max(self._next_nonce, 1 if record is None else record["max"] + 1)
 
@@ -112,12 +121,21 @@ def registration_payload(patient: KeyPair, chain_id: str, voucher: KeyPair) -> d
 
 
 class Client:
-    """A node's REST API as Python methods; errors raise ApiError with the node's code."""
+    """A node's REST API as Python methods; errors raise ApiError with the node's code.
+
+    With `keys`, the client signs the reads that need a signature (see api/access.py).
+    """
 
     def __init__(
-        self, base_url: str = "http://127.0.0.1:8700", timeout: float = 30.0, connections: int = 10
+        self,
+        base_url: str = "http://127.0.0.1:8700",
+        timeout: float = 30.0,
+        connections: int = 10,
+        keys: KeyPair | Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.keys = load_keypair(keys) if isinstance(keys, Path) else keys
+        self._chain_id: str | None = None
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
         self._org: str | None = None
@@ -146,6 +164,27 @@ class Client:
             )
         return body
 
+    @property
+    def chain_id(self) -> str:
+        """The node's chain id, asked once: signed reads name it."""
+        if self._chain_id is None:
+            self._chain_id = str(self.info()["chain_id"])
+        return self._chain_id
+
+    def read_headers(self, keys: KeyPair, target: str) -> dict[str, str]:
+        """The one place a read is signed: the signed-request envelope for a GET of `target`."""
+        return sign_request(keys, self.chain_id, "GET", target, audience=self.org())
+
+    def _get(
+        self, path: str, params: dict[str, Any] | None = None, keys: KeyPair | None = None
+    ) -> Any:
+        """A GET, signed by `keys` (else the client's own) when there are keys to sign with."""
+        signer = keys or self.keys
+        target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
+        if signer is None:
+            return self._call("GET", target)
+        return self._call("GET", target, headers=self.read_headers(signer, target))
+
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")  # type: ignore[no-any-return]
 
@@ -164,7 +203,7 @@ class Client:
     def signer(self, keys: KeyPair | Path) -> Signer:
         """A Signer for this node's chain, continuing after the ledger's last nonce for the key."""
         pair = keys if isinstance(keys, KeyPair) else load_keypair(keys)
-        signer = Signer(pair, self.info()["chain_id"])
+        signer = Signer(pair, self.chain_id)
         signer.sync_nonce(self)
         return signer
 
@@ -182,33 +221,49 @@ class Client:
         body = {"txs": [tx.to_dict() for tx in txs]}
         return self._call("POST", "/v1/txs/batch", params=params, json=body)["results"]  # type: ignore[no-any-return]
 
-    def tx(self, tx_id: str, proof: bool = False) -> dict[str, Any]:
-        return self._call("GET", f"/v1/txs/{tx_id}", params={"proof": str(proof).lower()})  # type: ignore[no-any-return]
+    def tx(self, tx_id: str, proof: bool = False, keys: KeyPair | None = None) -> dict[str, Any]:
+        """A transaction (signed read: a member's, or its sender's)."""
+        params = {"proof": str(proof).lower()}
+        return self._get(f"/v1/txs/{tx_id}", params, keys)  # type: ignore[no-any-return]
 
-    def block(self, height: int | None = None) -> dict[str, Any]:
+    def block(self, height: int | None = None, keys: KeyPair | None = None) -> dict[str, Any]:
+        """A block with its transactions (signed read: members only)."""
         path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
-        return self._call("GET", path)  # type: ignore[no-any-return]
+        return self._get(path, keys=keys)  # type: ignore[no-any-return]
 
-    def state(self, namespace: str, key: str, proof: bool = False) -> dict[str, Any]:
-        return self._call(  # type: ignore[no-any-return]
-            "GET", f"/v1/state/{namespace}/{key}", params={"proof": str(proof).lower()}
-        )
+    def header(self, height: int | None = None) -> dict[str, Any]:
+        """A block header and its transaction ids (public: what a light client pins)."""
+        path = "/v1/headers/latest" if height is None else f"/v1/headers/{height}"
+        return self._get(path)  # type: ignore[no-any-return]
+
+    def state(
+        self, namespace: str, key: str, proof: bool = False, keys: KeyPair | None = None
+    ) -> dict[str, Any]:
+        """A state value (signed read: members, or a person's own entries)."""
+        params = {"proof": str(proof).lower()}
+        return self._get(f"/v1/state/{namespace}/{key}", params, keys)  # type: ignore[no-any-return]
+
+    def sender_txs(
+        self, key_id: str, limit: int = 100, keys: KeyPair | None = None
+    ) -> list[dict[str, Any]]:
+        """A sender's recent transactions (signed read: members, or the sender)."""
+        return self._get(f"/v1/senders/{key_id}/txs", {"limit": limit}, keys)  # type: ignore[no-any-return]
 
     def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         params: dict[str, int] = {"old_size": old_size}
         if new_size is not None:
             params["new_size"] = new_size
-        return self._call("GET", "/v1/proofs/consistency", params=params)  # type: ignore[no-any-return]
+        return self._get("/v1/proofs/consistency", params)  # type: ignore[no-any-return]
 
-    def verified_state(self, namespace: str, key: str) -> Any:
+    def verified_state(self, namespace: str, key: str, keys: KeyPair | None = None) -> Any:
         """A state value whose proof has been checked against the block header it came with."""
-        view = self.state(namespace, key, proof=True)
+        view = self.state(namespace, key, proof=True, keys=keys)
         verify_state_view(view)
         return view["value"]
 
     def verified_consistency(self, old_header: dict[str, Any]) -> dict[str, Any]:
         """Prove that the ledger a client saw at `old_header` is a prefix of today's."""
-        latest = self.block()["header"]
+        latest = self.header()["header"]
         view = self.consistency(old_header["log_size"], latest["log_size"])
         verify_consistency_view(view, Header.from_dict(old_header), Header.from_dict(latest))
         return view
@@ -216,25 +271,52 @@ class Client:
     def supply_verify(self, gtin: str, serial: str, lot: str, expiry: str) -> dict[str, Any]:
         """DSCSA verification of a package, its proofs checked here (the node is not trusted)."""
         params = {"gtin": gtin, "serial": serial, "lot": lot, "expiry": expiry}
-        view: dict[str, Any] = self._call("GET", "/v1/supply/verify", params=params)
+        view: dict[str, Any] = self._get("/v1/supply/verify", params)
         verify_supply_view(view)
         return view
 
     def supply_history(self, gtin: str, serial: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/history")  # type: ignore[no-any-return]
+        """A package's chain of custody (signed read: members)."""
+        return self._get(f"/v1/supply/packages/{gtin}/{serial}/history")  # type: ignore[no-any-return]
 
     def supply_epcis(self, gtin: str, serial: str) -> dict[str, Any]:
-        """A package's chain of custody as an EPCIS 2.0 JSON document."""
-        return self._call("GET", f"/v1/supply/packages/{gtin}/{serial}/epcis")  # type: ignore[no-any-return]
+        """A package's chain of custody as an EPCIS 2.0 JSON document (signed read: members)."""
+        return self._get(f"/v1/supply/packages/{gtin}/{serial}/epcis")  # type: ignore[no-any-return]
+
+    def supply_lot_epcis_page(
+        self, gtin: str, lot: str, limit: int = 1000, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of a lot's custody as EPCIS 2.0; its NEXT_CURSOR_FIELD names the next page."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._get(f"/v1/supply/lots/{gtin}/{lot}/epcis", params)  # type: ignore[no-any-return]
 
     def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, Any]:
-        """The chain of custody of everything in a lot, as an EPCIS 2.0 JSON document."""
-        path = f"/v1/supply/lots/{gtin}/{lot}/epcis"
-        return self._call("GET", path, params={"limit": limit})  # type: ignore[no-any-return]
+        """Up to `limit` packages of a lot as one EPCIS 2.0 document, fetched page by page."""
+        document = self.supply_lot_epcis_page(gtin, lot, min(limit, LOT_PAGE))
+        events: list[Any] = document["epcisBody"]["eventList"]
+        packages: int = document.get(PACKAGES_FIELD, 0)
+        cursor = document.pop(NEXT_CURSOR_FIELD, None)
+        while cursor is not None and packages < limit:
+            page = self.supply_lot_epcis_page(gtin, lot, min(limit - packages, LOT_PAGE), cursor)
+            events += page["epcisBody"]["eventList"]
+            packages += page.get(PACKAGES_FIELD, 0)
+            cursor = page.get(NEXT_CURSOR_FIELD)
+        # Each page is in time order; so is the whole (eventTime is fixed-width RFC 3339 UTC).
+        events.sort(key=lambda event: str(event.get("eventTime", "")))
+        document[PACKAGES_FIELD] = packages
+        if cursor is not None:
+            document[NEXT_CURSOR_FIELD] = cursor
+        return document
 
-    def verified_tx(self, tx_id: str) -> dict[str, Any]:
+    def supply_alerts(self, limit: int = 100) -> list[Any]:
+        """Counterfeit and diversion alerts, newest first (signed read: members)."""
+        return self._get("/v1/supply/alerts", {"limit": limit})  # type: ignore[no-any-return]
+
+    def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> dict[str, Any]:
         """A committed transaction whose inclusion proofs have been checked."""
-        view = self.tx(tx_id, proof=True)
+        view = self.tx(tx_id, proof=True, keys=keys)
         verify_tx_view(view)
         return view
 

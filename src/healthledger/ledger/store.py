@@ -224,16 +224,25 @@ class Store:
         return None if row is None else bytes(row[0])
 
     def state_scan(
-        self, ns: str, prefix: str = "", limit: int = 1000, newest_first: bool = False
+        self,
+        ns: str,
+        prefix: str = "",
+        limit: int = 1000,
+        newest_first: bool = False,
+        after: str | None = None,
     ) -> list[tuple[str, bytes]]:
-        """Keys of a namespace starting with `prefix`, in key order (or reverse)."""
+        """Keys of a namespace starting with `prefix`, in key order (or reverse).
+
+        `after` (ascending scans) resumes strictly after that key: paging.
+        """
         order = "DESC" if newest_first else "ASC"
+        lower, strict = (prefix, "=") if after is None else (max(prefix, after), "")
         rows = (
             self._reader()
             .execute(
-                "SELECT key, value FROM state WHERE ns = ? AND key >= ? AND key < ?"
+                f"SELECT key, value FROM state WHERE ns = ? AND key >{strict} ? AND key < ?"
                 f" ORDER BY key {order} LIMIT ?",
-                (ns, prefix, prefix + "\U0010ffff", limit),
+                (ns, lower, prefix + "\U0010ffff", limit),
             )
             .fetchall()
         )

@@ -174,7 +174,7 @@ class Upload:
         if self._size != self._declared.size or self._digest.hexdigest() != self._declared.sha256:
             raise LedgerError(
                 f"the body ({self._size} bytes) differs from its declared length and SHA-256",
-                ErrorCode.HASH_MISMATCH,
+                ErrorCode.BODY_MISMATCH,
             )
         sealed = self._writer.commit()
         plan = self._plan

@@ -48,6 +48,9 @@ DIGITAL_LINK_DOMAIN = "https://id.gs1.org"
 TX_ID_FIELD = "healthledger:txId"
 ORG_FIELD = "healthledger:org"
 REASON_FIELD = "healthledger:reason"
+# Document fields of one page of a lot's custody (the node's paging, not EPCIS events).
+NEXT_CURSOR_FIELD = "healthledger:nextCursor"
+PACKAGES_FIELD = "healthledger:packages"
 HEALTHLEDGER_ORG_URN = "urn:healthledger:org:"
 
 _TRANSFERS: frozenset[Action] = frozenset({"ship", "return", "receive"})

@@ -59,6 +59,7 @@ ABCI_CODES: dict[ErrorCode, int] = {
     ErrorCode.CYCLE: 38,
     ErrorCode.RULES_VERSION: 39,
     ErrorCode.WRONG_AUDIENCE: 40,
+    ErrorCode.BODY_MISMATCH: 41,
 }
 
 

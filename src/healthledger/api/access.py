@@ -1,0 +1,169 @@
+"""Who may read what through the node's API: public views, the members' ledger, one's own data.
+
+Three kinds of route (the table is in docs/api.md):
+
+- public: what a light client or a pharmacy's scanner needs and that names no
+  person — node info, genesis, block headers, consistency proofs, consensus
+  headers, package verification;
+- ledger: raw blocks, transactions, state and senders' histories, which link
+  patient pseudonyms to diagnosis codes, consents and accesses: only signed
+  requests of member organisations (any active organisation key, regulators
+  included) and of their auditors (members enrolled with the role `auditor`);
+- self: a person reads their own transactions, nonce and key record, the
+  chain entries of records the records policy lets them locate, and the
+  consortium's directory (organisations and their people: whom to consent to).
+
+Every signed read goes through `ReadGuard.signed`, the one place a read's
+signature is checked.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+
+from healthledger.app import record_views
+from healthledger.crypto.canonical import parse_json
+from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, body_hash, verify_request
+from healthledger.domains.governance import state as gov
+from healthledger.domains.records import state as records_state
+from healthledger.domains.records.queries import visible_records
+from healthledger.errors import LedgerError, Unauthorized
+from healthledger.ledger.context import Actor
+from healthledger.ledger.store import Store
+from healthledger.node.node import Node
+
+EMPTY_BODY = body_hash(b"")
+AUDITOR_ROLE = "auditor"
+NONCE_NAMESPACE = "nonce"
+# Governance records anyone known to the ledger may read: the consortium's directory.
+DIRECTORY_PREFIXES = (gov.org_key(""), "member/")
+
+
+def request_target(request: Request) -> str:
+    """The path with its query string, exactly as the client signed it."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def is_ledger_reader(actor: Actor) -> bool:
+    """Member organisations (regulators included) and auditors read the raw ledger."""
+    return actor.kind == "org" or (actor.kind == "member" and actor.role == AUDITOR_ROLE)
+
+
+class ReadGuard:
+    """The route guards of the read side, over one node's store."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.store: Store = node.store
+        self.replays = ReplayGuard()
+
+    def signed(self, request: Request) -> SignedRequest:
+        """The one authentication function of reads: a fresh, unreplayed, valid signature."""
+        now = int(time.time() * 1000)
+        signed = verify_request(
+            request.headers,
+            self.node.app.chain_id,
+            request.method,
+            request_target(request),
+            EMPTY_BODY,
+            now,
+            audience=self.node.settings.org,
+        )
+        self.replays.remember(signed, now)
+        return signed
+
+    def reader(self, signed: SignedRequest) -> Actor:
+        """The signer as the ledger knows them now (unknown and revoked keys are refused)."""
+        return record_views.actor(self.store, signed.key_id)
+
+    def member(self, request: Request) -> Actor:
+        """Guard of the members' routes: a signed request of an organisation or an auditor."""
+        actor = self.reader(self.signed(request))
+        if not is_ledger_reader(actor):
+            raise Unauthorized(_members_only(actor))
+        return actor
+
+    def tx(self, request: Request) -> SignedRequest:
+        """A transaction read is signed; whether the signer may see it is `check_tx`'s call."""
+        return self.signed(request)
+
+    def check_tx(self, signed: SignedRequest, sender: str) -> None:
+        """Members read every transaction; a person reads those they (any of their keys) sent."""
+        if signed.key_id == sender:
+            return
+        actor = self.reader(signed)
+        if not (is_ledger_reader(actor) or self._same_holder(actor, sender)):
+            raise Unauthorized("this transaction was sent by someone else")
+
+    def sender(self, request: Request, key_id: str) -> None:
+        """A sender's history: members, or the holder of that key."""
+        signed = self.signed(request)
+        if signed.key_id == key_id:
+            return
+        actor = self.reader(signed)
+        if not (is_ledger_reader(actor) or self._same_holder(actor, key_id)):
+            raise Unauthorized(_members_only(actor))
+
+    def state(self, request: Request, namespace: str, key: str) -> None:
+        """A state value: members read all; a person what is theirs or the directory."""
+        signed = self.signed(request)
+        if namespace == NONCE_NAMESPACE and key == signed.key_id:
+            return  # a key's own nonce, even before it is registered (self-registration)
+        actor = self.reader(signed)
+        if is_ledger_reader(actor) or self._own_state(actor, signed, namespace, key):
+            return
+        raise Unauthorized(_members_only(actor))
+
+    def _own_state(self, actor: Actor, signed: SignedRequest, namespace: str, key: str) -> bool:
+        if namespace == gov.NAMESPACE:
+            own = {gov.signing_key_key(signed.key_id)}
+            if actor.kind == "patient":
+                own |= {gov.patient_key(actor.id), gov.recovery_key(actor.id)}
+            return key in own or key.startswith(DIRECTORY_PREFIXES)
+        if namespace == records_state.NAMESPACE and key.startswith("record/"):
+            return self._may_locate(actor, key.removeprefix("record/"))
+        return False
+
+    def _may_locate(self, actor: Actor, record_id: str) -> bool:
+        """A record's chain entry is shown to whoever the records policy lets locate it,
+        and to whoever has an audited read of it (a break-glass reader checking what they read)."""
+        with self.store.snapshot():
+            raw = self.store.state_get(records_state.NAMESPACE, records_state.record_key(record_id))
+            if raw is None:
+                return False
+            patient = str(parse_json(raw)["patient"])
+            file = record_views.patient_file(self.store, patient)
+            height = self.store.last_height()
+            now = self.store.header(height).time_ms if height else 0
+            audit = record_views.audit_events(self.store, patient)
+        try:
+            shown = visible_records(file, actor, None, now)
+        except LedgerError:  # no standing with this patient at all
+            shown = []
+        return any(entry["id"] == record_id for entry in shown) or any(
+            event["action"] == "read"
+            and event["record"] == record_id
+            and (event["reader"]["kind"], event["reader"]["id"]) == (actor.kind, actor.id)
+            for event in audit
+        )
+
+    def _same_holder(self, actor: Actor, key_id: str) -> bool:
+        """Whether `key_id` is (or was, before a rotation) a key of this actor."""
+        raw = self.store.state_get(gov.NAMESPACE, gov.signing_key_key(key_id))
+        if raw is None:
+            return False
+        record = parse_json(raw)
+        return bool(record["kind"] == actor.kind and record["id"] == actor.id)
+
+
+def _members_only(actor: Actor) -> str:
+    return (
+        f"{actor.permission} may not read the raw ledger: it is for member organisations "
+        "and auditors; people read their own data through /v1/records, /v1/consents and /v1/audit"
+    )
+
+
+__all__ = ["EMPTY_BODY", "ReadGuard", "is_ledger_reader", "request_target"]
