@@ -8,12 +8,10 @@ will go (throughput), then paced at half that rate (commit latency).
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +19,7 @@ import typer
 
 from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.crypto.keys import KeyPair
+from healthledger.engines.checker import worker_pool
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, sign_transaction
 from healthledger.node.home import NodeSettings, init_home
@@ -45,8 +44,7 @@ def presign(count: int, offset: int = 0) -> list[bytes]:
     seeds = [(offset + i).to_bytes(32, "big") for i in range(count)]
     chunk = max(1, -(-count // 8))
     parts = [seeds[i : i + chunk] for i in range(0, count, chunk)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(mp_context=context) as pool:
+    with worker_pool() as pool:
         return [raw for part in pool.map(_sign_registrations, parts) for raw in part]
 
 
