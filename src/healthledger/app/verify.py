@@ -59,11 +59,13 @@ def verify_store(db_path: Path, progress: Progress | None = None) -> VerifyRepor
 
 def _verify(source: Store, app: Application, progress: Progress | None) -> VerifyReport:
     # First, so that a damaged file is reported as such before other reads trip over it.
-    _check_sqlite(source, app.store)
+    _check_integrity(source)
     raw_genesis = source.meta("genesis")
     if raw_genesis is None:
         raise Tampered(0, "the database has no genesis")
+    # A folder of other rules may have another schema too: say which it is, not "tampered".
     check_rules_version(raw_genesis, "this data folder's chain")
+    _check_schema(source, app.store)
     try:
         root = app.init_chain(Genesis.from_dict(parse_json(raw_genesis)))
     except LedgerError as exc:
@@ -145,14 +147,18 @@ def _replay_block(app: Application, header: Header, txs: list[Transaction]) -> N
     app.commit()
 
 
-def _check_sqlite(source: Store, replay: Store) -> None:
-    """The lookups SQLite derives (indexes) agree with their tables; the schema is ours.
+def _check_integrity(source: Store) -> None:
+    """The lookups SQLite derives (indexes by id and by sender) agree with their tables.
 
-    Neither says which block is affected, so both report the last height.
+    SQLite does not say which block an index entry belongs to: the last height is named.
     """
     problems = source.integrity_problems()
     if problems:
         raise Tampered(source.last_height(), f"SQLite integrity check: {'; '.join(problems)}")
+
+
+def _check_schema(source: Store, replay: Store) -> None:
+    """Tables, indexes and triggers are exactly the ones this code creates."""
     stored, expected = source.schema(), replay.schema()
     if stored != expected:
         differing = sorted({row[:2] for row in set(stored) ^ set(expected)})

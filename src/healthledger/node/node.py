@@ -30,6 +30,7 @@ class Node:
 
     def __init__(self, root: Path, settings: NodeSettings | None = None) -> None:
         self.home = Home(Path(root))
+        self.home.check_rules_version()
         self.settings = settings or self.home.settings()
         self.home.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.home.db_path)
