@@ -161,3 +161,24 @@ def patient_register_payload(
     (St Mary's hospital unless another key is given)."""
     del chain_id, voucher  # the voucher joins the payload with the registration rule
     return {"encryption_key": patient.encryption_public.hex()}
+
+
+def process_group(pgid: int) -> list[int]:
+    """Live processes of a process group, from /proc (zombies excluded: they are gone).
+
+    A command started with `start_new_session=True` leads its own group, and every
+    process it starts keeps that group even once orphaned: what survives it is here.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended while we looked
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ')'.
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members

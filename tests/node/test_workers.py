@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import wait_for
+from conftest import process_group, wait_for
 from healthledger.cli.bench_api import free_port, node_command, wait_until_up
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
@@ -24,23 +24,6 @@ from healthledger.engines.checker import MIN_PARALLEL_BATCH
 from healthledger.node.home import NodeSettings, init_home
 
 CHAIN = "workers-test"
-
-
-def process_group(pgid: int) -> list[int]:
-    """Live processes of a process group (zombies excluded: they are already gone)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended while we looked
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ')'.
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 @pytest.fixture
