@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import process_group
+from conftest import process_group, wait_for
 from healthledger.app.genesis import RULES_VERSION
 from healthledger.cli.bench_api import free_port, wait_until_up
 from healthledger.crypto.canonical import canonical_bytes
@@ -211,7 +211,7 @@ def test_verify_leaves_no_process_behind(
         if process.stdout is not None:
             process.stdout.close()  # the reader goes away before verify has said anything
         code = process.wait(timeout=120)
-        assert process_group(process.pid) == []
+        wait_for(lambda: process_group(process.pid) == [], timeout=5)
     finally:
         for pid in process_group(process.pid):
             os.kill(pid, signal.SIGKILL)

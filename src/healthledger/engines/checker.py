@@ -60,14 +60,16 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_prepare_worker,
+        # The parent's pid is passed, not read in the worker: a parent that dies while a
+        # worker still starts up would otherwise leave it watching its new parent instead.
+        initargs=(os.getpid(),),
     )
 
 
-def _prepare_worker() -> None:
+def _prepare_worker(parent: int) -> None:
     """In each worker: leave Ctrl-C to the parent, and exit once the parent is gone."""
     # Ctrl-C reaches the whole process group; the parent shuts the pool down in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
     threading.Thread(
         target=_exit_when_orphaned, args=(parent,), name="parent-watch", daemon=True
     ).start()
