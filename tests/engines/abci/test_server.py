@@ -168,6 +168,20 @@ def test_init_chain_refuses_another_chain_id(adapter: AbciAdapter) -> None:
     assert not adapter.app.initialized
 
 
+def test_init_chain_refuses_a_genesis_of_other_rules(tmp_path: Path, types: Any) -> None:
+    store = Store(tmp_path / "ledger.sqlite")
+    app = Application(store)
+    try:
+        genesis = make_genesis().model_copy(update={"rules_version": 1})
+        with pytest.raises(LedgerError) as refused:
+            init(AbciAdapter(app, genesis, types))
+        assert refused.value.code == ErrorCode.RULES_VERSION
+        assert not app.initialized
+    finally:
+        app.close()
+        store.close()
+
+
 def test_check_tx_answers_with_codes_and_our_codespace(adapter: AbciAdapter) -> None:
     init(adapter)
     check = adapter.types.RequestCheckTx
