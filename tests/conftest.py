@@ -176,3 +176,24 @@ def patient_register_payload(
     """The payload of `patient.register` for `patient`, vouched for by `voucher`
     (St Mary's hospital of `make_genesis` unless another key is given)."""
     return registration_payload(patient, chain_id, voucher or seeded_keys("st-marys"))
+
+
+def process_group(pgid: int) -> list[int]:
+    """Live processes of a process group, from /proc (zombies excluded: they are gone).
+
+    A command started with `start_new_session=True` leads its own group, and every
+    process it starts keeps that group even once orphaned: what survives it is here.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended while we looked
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ')'.
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import process_group, wait_for
+from healthledger.app.genesis import RULES_VERSION
 from healthledger.cli.bench_api import free_port, wait_until_up
+from healthledger.crypto.canonical import canonical_bytes
 
 CLI = [sys.executable, "-m", "healthledger"]
 
@@ -115,6 +120,103 @@ def test_verify_names_the_tampered_height(demo_dir: Path, tmp_path: Path) -> Non
     error = as_json(result)["error"]
     assert error["height"] == 3  # type: ignore[index]
     assert error["code"] == "tampered"  # type: ignore[index]
+
+
+def set_rules_version(root: Path, version: int | None) -> None:
+    """Rewrite a folder (genesis.json and its stored chain) as if made under `version`.
+
+    None: made before chains recorded a version at all (version 1).
+    """
+
+    def rewrite(document: dict[str, object]) -> dict[str, object]:
+        document.pop("rules_version")
+        return document if version is None else {**document, "rules_version": version}
+
+    genesis = root / "genesis.json"
+    genesis.write_text(json.dumps(rewrite(json.loads(genesis.read_text()))))
+    database = root / "data" / "ledger.sqlite"
+    if database.exists():
+        conn = sqlite3.connect(database)
+        (raw,) = conn.execute("SELECT value FROM meta WHERE name = 'genesis'").fetchone()
+        stored = canonical_bytes(rewrite(json.loads(raw)))
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'genesis'", (stored,))
+        conn.commit()
+        conn.close()
+
+
+def test_node_run_and_verify_refuse_a_folder_of_other_rules(demo_dir: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(demo_dir, old)
+    set_rules_version(old, None)
+    # A node that failed to refuse would serve until the timeout fails the test.
+    node = subprocess.run(
+        [*CLI, "node", "run", "--data", str(old), "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert node.returncode == 6, node.stderr
+    assert "rules_version" in node.stderr and "rules version 1" in node.stderr
+    report = run("verify", "--data", str(old), "--json", check=False)
+    assert report.returncode == 6
+    assert as_json(report)["error"]["code"] == "rules_version"  # type: ignore[index]
+
+
+def test_the_demo_rebuilds_its_folder_when_the_rules_version_differs(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "demo-net"
+    shutil.copytree(demo_dir, old)
+    set_rules_version(old, 1)
+    old_key = (old / "keys" / "st-marys.json").read_text()
+    summary = as_json(run("demo", "--dir", str(old), "--txs", "20", "--no-serve", "--json"))
+    assert "rules version 1" in str(summary["recreated"])
+    assert "resumed" not in summary
+    assert (old / "keys" / "st-marys.json").read_text() != old_key  # a new chain, new keys
+    assert json.loads((old / "genesis.json").read_text())["rules_version"] == RULES_VERSION
+    assert as_json(run("verify", "--data", str(old), "--json"))["ok"] is True
+
+
+def test_the_demo_deletes_no_folder_but_its_own(tmp_path: Path) -> None:
+    other = tmp_path / "ours"
+    run("init", str(other), "--org", "st-marys:hospital", "--chain-id", "our-chain", "--json")
+    set_rules_version(other, 1)
+    result = run("demo", "--dir", str(other), "--no-serve", "--json", check=False)
+    assert result.returncode == 6
+    assert as_json(result)["error"]["code"] == "rules_version"  # type: ignore[index]
+    assert (other / "keys" / "st-marys.json").exists()
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+@pytest.mark.parametrize("stdout", ["closed", "discarded"])
+def test_verify_leaves_no_process_behind(
+    demo_dir: Path, tmp_path: Path, tampered: bool, stdout: str
+) -> None:
+    """Whether it passes or finds tampering, and whoever stops reading its output."""
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_dir, folder)
+    if tampered:
+        conn = sqlite3.connect(folder / "data" / "ledger.sqlite")
+        conn.execute("UPDATE txs SET sender = ? WHERE log_index = 4", ("f0" * 32,))
+        conn.commit()
+        conn.close()
+    process = subprocess.Popen(
+        [*CLI, "verify", "--data", str(folder), "--json"],
+        stdout=subprocess.PIPE if stdout == "closed" else subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: whatever it starts stays in it
+    )
+    try:
+        if process.stdout is not None:
+            process.stdout.close()  # the reader goes away before verify has said anything
+        code = process.wait(timeout=120)
+        wait_for(lambda: process_group(process.pid) == [], timeout=5)
+    finally:
+        for pid in process_group(process.pid):
+            os.kill(pid, signal.SIGKILL)
+    if stdout == "discarded":
+        assert code == (1 if tampered else 0)
 
 
 @pytest.fixture(scope="module")

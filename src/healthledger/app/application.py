@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthledger.app import nonces
-from healthledger.app.genesis import Genesis
+from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
 from healthledger.app.registry import parse_payload, spec_for
 from healthledger.crypto.canonical import canonical_bytes, parse_json
@@ -88,6 +88,9 @@ class Application:
     """The deterministic state machine behind both engines."""
 
     def __init__(self, store: Store) -> None:
+        raw_genesis = store.meta("genesis")
+        if raw_genesis is not None:  # a folder of other rules is refused before it is read
+            check_rules_version(raw_genesis, f"the chain in {store.path}")
         self.store = store
         self.trie = StateTrie(_TrieReader(store))
         self._pending: PendingBlock | None = None

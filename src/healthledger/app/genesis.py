@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.domains.governance.messages import Limits, OrgSpec
-from healthledger.errors import LedgerError, MalformedInput
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.context import Payload
 
 
@@ -61,9 +61,30 @@ class Genesis(Payload):
             raise MalformedInput(f"invalid genesis: {exc}") from exc
 
 
+def rules_version_of(document: Any) -> object:
+    """The rules version a genesis document names; one written before versions existed is 1."""
+    return document.get("rules_version", 1) if isinstance(document, dict) else None
+
+
+def check_rules_version(raw: bytes, where: str) -> None:
+    """Refuse a genesis made under other rules: the same blocks could give another state."""
+    try:
+        version = rules_version_of(parse_json(raw))
+    except LedgerError:
+        return  # not JSON: reading it as a genesis fails with its own message
+    if version is not None and version != RULES_VERSION:
+        raise LedgerError(
+            f"{where} was made under rules version {version!r}; this software applies "
+            f"version {RULES_VERSION} and cannot read it. Start a new chain "
+            "(`make demo` recreates its demo folder)",
+            ErrorCode.RULES_VERSION,
+        )
+
+
 def load_genesis(path: Path) -> Genesis:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise LedgerError(f"cannot read genesis {path}: {exc}") from exc
+    check_rules_version(raw, str(path))
     return Genesis.from_dict(parse_json(raw))

@@ -2,9 +2,13 @@
 
 `verify_store` re-checks each block's hash link, header bytes, transaction
 signatures and Merkle roots, replays every block from genesis into a fresh
-state and compares each header field, then compares the replayed state, trie
-and log tables with the stored ones row for row. The first problem found is
-raised as `Tampered(height, what)`.
+state and compares each header field, then compares every stored table with
+the replayed one, every column of every row: what no hash covers (a
+transaction's `sender`, its log index, the state rows beside the trie, the log
+frontier in meta) must equal what the replay wrote. SQLite's integrity check
+covers the derived lookups (the indexes by transaction id and by sender), and
+the schema must be the one this code creates (no extra triggers or tables).
+The first problem found is raised as `Tampered(height, what)`.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from itertools import zip_longest
 from pathlib import Path
 
 from healthledger.app.application import Application
-from healthledger.app.genesis import Genesis
+from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.crypto.canonical import parse_json
 from healthledger.errors import LedgerError, Tampered
 from healthledger.ledger.block import Header, TxResult, genesis_hash, tx_leaf
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.merkle import merkle_root
-from healthledger.ledger.store import Store, StoredTx
+from healthledger.ledger.store import TABLES, Store, StoredTx
 from healthledger.ledger.transaction import Transaction, decode_and_verify
 
 Progress = Callable[[int, int], None]
@@ -41,21 +45,27 @@ def verify_store(db_path: Path, progress: Progress | None = None) -> VerifyRepor
     try:
         with tempfile.TemporaryDirectory(prefix="healthledger-verify-") as tmp:
             replay = Store(Path(tmp) / "replay.sqlite")
+            app = Application(replay)
             try:
                 # One read snapshot: a node may keep committing while we verify.
                 with source.snapshot():
-                    return _verify(source, replay, progress)
+                    return _verify(source, app, progress)
             finally:
+                app.close()
                 replay.close()
     finally:
         source.close()
 
 
-def _verify(source: Store, replay: Store, progress: Progress | None) -> VerifyReport:
+def _verify(source: Store, app: Application, progress: Progress | None) -> VerifyReport:
+    # First, so that a damaged file is reported as such before other reads trip over it.
+    _check_integrity(source)
     raw_genesis = source.meta("genesis")
     if raw_genesis is None:
         raise Tampered(0, "the database has no genesis")
-    app = Application(replay)
+    # A folder of other rules may have another schema too: say which it is, not "tampered".
+    check_rules_version(raw_genesis, "this data folder's chain")
+    _check_schema(source, app.store)
     try:
         root = app.init_chain(Genesis.from_dict(parse_json(raw_genesis)))
     except LedgerError as exc:
@@ -74,7 +84,8 @@ def _verify(source: Store, replay: Store, progress: Progress | None) -> VerifyRe
         prev_hash = block_hash
         if progress is not None:
             progress(current, height)
-    _compare_tables(source, replay, height)
+    for table in TABLES:
+        _compare_table(source, app.store, table, height)
     return VerifyReport(ok=True, height=height, transactions=transactions)
 
 
@@ -136,10 +147,65 @@ def _replay_block(app: Application, header: Header, txs: list[Transaction]) -> N
     app.commit()
 
 
-def _compare_tables(source: Store, replay: Store, height: int) -> None:
-    for table in ("state", "trie", "log_nodes", "meta"):
-        rows = zip_longest(source.table_rows(table), replay.table_rows(table))
-        for stored_row, replayed_row in rows:
-            if stored_row != replayed_row:
-                where = (stored_row or replayed_row or ())[:2]
-                raise Tampered(height, f"stored {table} row {where!r} differs from the replay")
+def _check_integrity(source: Store) -> None:
+    """The lookups SQLite derives (indexes by id and by sender) agree with their tables.
+
+    SQLite does not say which block an index entry belongs to: the last height is named.
+    """
+    problems = source.integrity_problems()
+    if problems:
+        raise Tampered(source.last_height(), f"SQLite integrity check: {'; '.join(problems)}")
+
+
+def _check_schema(source: Store, replay: Store) -> None:
+    """Tables, indexes and triggers are exactly the ones this code creates."""
+    stored, expected = source.schema(), replay.schema()
+    if stored != expected:
+        differing = sorted({row[:2] for row in set(stored) ^ set(expected)})
+        raise Tampered(
+            source.last_height(), f"the database schema differs from this code's at {differing}"
+        )
+
+
+def _compare_table(source: Store, replay: Store, table: str, height: int) -> None:
+    """Every column of every row equals the replay's, derived columns included."""
+    columns, key_width = TABLE_LAYOUT[table]
+    rows = zip_longest(source.table_rows(table), replay.table_rows(table))
+    for stored_row, replayed_row in rows:
+        if stored_row == replayed_row:
+            continue
+        stored_key = None if stored_row is None else stored_row[:key_width]
+        replayed_key = None if replayed_row is None else replayed_row[:key_width]
+        if stored_row is None or replayed_row is None or stored_key != replayed_key:
+            raise Tampered(
+                height, f"stored {table} row {stored_key!r} where the replay has {replayed_key!r}"
+            )
+        differing = [
+            name
+            for name, got, want in zip(columns, stored_row, replayed_row, strict=True)
+            if got != want
+        ]
+        raise Tampered(
+            _row_height(table, replayed_row, height),
+            f"stored {table} row {replayed_key!r}: {', '.join(differing)} differs from the replay",
+        )
+
+
+def _row_height(table: str, replayed_row: tuple[object, ...], height: int) -> int:
+    """The block a blocks or txs row belongs to (read from the replay, which is trusted)."""
+    position = {"blocks": 0, "txs": 2}.get(table)
+    if position is None:
+        return height  # state, trie, log nodes and meta hold the state after the last block
+    value = replayed_row[position]
+    return value if isinstance(value, int) else height
+
+
+# Column names in SCHEMA's order, and how many of the first ones form the primary key.
+TABLE_LAYOUT: dict[str, tuple[tuple[str, ...], int]] = {
+    "meta": (("name", "value"), 1),
+    "blocks": (("height", "hash", "header"), 1),
+    "txs": (("log_index", "id", "height", "position", "sender", "raw", "result"), 1),
+    "state": (("ns", "key", "value"), 2),
+    "trie": (("path", "node"), 1),
+    "log_nodes": (("level", "idx", "hash"), 2),
+}

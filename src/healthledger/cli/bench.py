@@ -8,12 +8,10 @@ will go (throughput), then paced at half that rate (commit latency).
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +21,7 @@ from healthledger.cli.output import Report, emit, phase_bars
 from healthledger.client.sdk import registration_payload
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.domains.governance.messages import Limits
+from healthledger.engines.checker import worker_pool
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, sign_transaction
 from healthledger.node.home import NodeSettings, init_home
@@ -54,8 +53,7 @@ def presign(count: int, voucher: KeyPair, offset: int = 0) -> list[bytes]:
     seeds = [(offset + i).to_bytes(32, "big") for i in range(count)]
     chunk = max(1, -(-count // 8))
     jobs = [(seeds[i : i + chunk], voucher.to_dict()) for i in range(0, count, chunk)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(mp_context=context) as pool:
+    with worker_pool() as pool:
         return [raw for part in pool.map(_sign_registrations, jobs) for raw in part]
 
 

@@ -9,6 +9,7 @@ file so a user can act as any of them. A second run resumes the same chain.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from healthledger.cli.output import Advance, emit, fail, progress_bar
 from healthledger.cli.synthetic import SyntheticPatient, synthetic_patients
 from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
-from healthledger.errors import LedgerError
+from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import DEFAULT_PORT, Home, init_home
 from healthledger.node.node import Node, submit_and_wait
@@ -275,6 +276,21 @@ def _register_patients(
     return named
 
 
+def remove_if_other_rules(home: Home) -> str | None:
+    """Delete a demo folder made under other rules (it cannot be read); say why, or None.
+
+    Only a folder of the demo's own chain is deleted: any other is refused as it is.
+    """
+    try:
+        home.check_rules_version()
+    except LedgerError as exc:
+        if exc.code != ErrorCode.RULES_VERSION or home.chain_id() != CHAIN_ID:
+            raise
+        shutil.rmtree(home.root)
+        return f"the old demo folder was removed and built again: {exc.message}"
+    return None
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -290,6 +306,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build (or resume) a demo network and serve its API on 127.0.0.1."""
         home = Home(directory)
+        try:
+            recreated = remove_if_other_rules(home)
+        except LedgerError as exc:
+            fail(exc, as_json)
         if home.exists():
             summary: dict[str, Any] = {"ok": True, "dir": str(directory), "resumed": True}
         else:
@@ -298,6 +318,8 @@ def register(app: typer.Typer) -> None:
                     summary = build_demo(directory, txs, advance)
             except LedgerError as exc:
                 fail(exc, as_json)
+            if recreated is not None:
+                summary["recreated"] = recreated
         emit(summary, as_json)
         if serve_api:
             node = Node(directory)

@@ -45,6 +45,8 @@ EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 5,
     ErrorCode.TIMEOUT: 5,
     ErrorCode.AUDIT_FAILED: 5,
+    # The folder needs other software (or a new chain), not another try.
+    ErrorCode.RULES_VERSION: 6,
 }
 
 

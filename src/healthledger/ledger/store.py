@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS log_nodes (
 ) WITHOUT ROWID;
 """
 
+# Every table of SCHEMA; `verify` compares each of them, column for column, with a replay.
+TABLES = ("meta", "blocks", "txs", "state", "trie", "log_nodes")
+
 StateKey = tuple[str, str]
 
 
@@ -249,12 +252,30 @@ class Store:
         return [(str(key), bytes(value)) for key, value in rows]
 
     def table_rows(self, table: str) -> Iterator[tuple[object, ...]]:
-        """Every row of a derived table in key order, for offline verification."""
-        if table not in {"state", "trie", "log_nodes", "meta"}:
-            raise ValueError(f"not a derived table: {table}")
+        """Every row of a table, every column, in key order, for offline verification."""
+        if table not in TABLES:
+            raise ValueError(f"not a ledger table: {table}")
         cursor = self._reader().execute(f"SELECT * FROM {table} ORDER BY 1, 2")
         while rows := cursor.fetchmany(1000):
             yield from rows
+
+    def schema(self) -> list[tuple[str, str, str, str | None]]:
+        """Tables, indexes and triggers as SQLite records them (without their page numbers)."""
+        rows = (
+            self._reader()
+            .execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .fetchall()
+        )
+        return [(str(kind), str(name), str(table), sql) for kind, name, table, sql in rows]
+
+    def integrity_problems(self, limit: int = 5) -> list[str]:
+        """SQLite's own check: every index (txs by id, by sender) agrees with its table."""
+        try:
+            rows = self._reader().execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
+        except sqlite3.DatabaseError as exc:  # not a database at all, or pages unreadable
+            return [str(exc)]
+        problems = [str(row[0]) for row in rows]
+        return [] if problems == ["ok"] else problems
 
     def trie_node(self, path: bytes) -> bytes | None:
         """Node lookup for the state trie (the trie's NodeReader)."""

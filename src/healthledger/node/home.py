@@ -13,10 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from healthledger.app.genesis import Genesis, load_genesis
+from healthledger.app.genesis import Genesis, check_rules_version, load_genesis
+from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import KeyPair, save_keypair
 from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.ledger.store import Store
 
 DEFAULT_PORT = 8700
 
@@ -77,6 +79,28 @@ class Home:
 
     def genesis(self) -> Genesis:
         return load_genesis(self.genesis_path)
+
+    def check_rules_version(self) -> None:
+        """Refuse a folder made under other rules, by its genesis.json or its stored chain."""
+        if self.genesis_path.exists():
+            check_rules_version(self.genesis_path.read_bytes(), str(self.genesis_path))
+        if self.db_path.exists():
+            store = Store(self.db_path, readonly=True)
+            try:
+                raw = store.meta("genesis")
+            finally:
+                store.close()
+            if raw is not None:
+                check_rules_version(raw, f"the chain in {self.db_path}")
+
+    def chain_id(self) -> str | None:
+        """The chain id genesis.json names, read without judging the rest of it."""
+        try:
+            document = parse_json(self.genesis_path.read_bytes())
+        except (OSError, LedgerError):
+            return None
+        value = document.get("chain_id") if isinstance(document, dict) else None
+        return value if isinstance(value, str) else None
 
     def settings(self) -> NodeSettings:
         try:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import ExitStack
 from pathlib import Path
 
 from healthledger.app.application import Application
@@ -29,12 +30,18 @@ class Node:
 
     def __init__(self, root: Path, settings: NodeSettings | None = None) -> None:
         self.home = Home(Path(root))
+        self.home.check_rules_version()
         self.settings = settings or self.home.settings()
         self.home.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.home.db_path)
-        self.app = Application(self.store)
-        if not self.app.initialized:
-            self.app.init_chain(self.home.genesis())
+        try:
+            # Refuses a folder of other rules (RULES_VERSION) before reading anything else.
+            self.app = Application(self.store)
+            if not self.app.initialized:
+                self.app.init_chain(self.home.genesis())
+        except BaseException:
+            self.store.close()
+            raise
         self.requests = RequestLog(self.home.db_path.parent / "verifications.jsonl")
         self.checker: SignatureChecker | None = None
         self._closers: list[Callable[[], None]] = []
@@ -66,7 +73,11 @@ class Node:
         ):
             self.checker = SignatureChecker(self.settings.check_workers)
             self.engine.checker = self.checker
-        self.engine.start()
+        try:
+            self.engine.start()
+        except BaseException:
+            self._close_checker()
+            raise
         info = self.app.info()
         log.info("node %s at height %d, state root %s", info.chain_id, info.height, info.state_root)
 
@@ -75,13 +86,20 @@ class Node:
         self._closers.append(closer)
 
     def stop(self) -> None:
-        self.engine.stop()
-        for closer in self._closers:
-            closer()
+        """Stop the engine, then what lives beside it; every step runs even if one fails."""
+        with ExitStack() as stack:
+            # Callbacks run last-in first-out: closers, checker pool, request log, store.
+            stack.callback(self.store.close)
+            stack.callback(self.requests.close)
+            stack.callback(self._close_checker)
+            for closer in reversed(self._closers):
+                stack.callback(closer)
+            self.engine.stop()
+
+    def _close_checker(self) -> None:
         if self.checker is not None:
             self.checker.close()
-        self.requests.close()
-        self.store.close()
+            self.checker = None
 
 
 class CommitWaiter:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,7 +26,7 @@ from healthledger.crypto.keys import KeyPair
 from healthledger.engines.abci.adapter import AbciAdapter, fit_to_block
 from healthledger.engines.abci.codec import FrameDecoder, encode_frame, frame_message
 from healthledger.engines.abci.genesis import check_app_state
-from healthledger.engines.abci.protos import abci_types
+from healthledger.engines.abci.protos import ENV_VAR, abci_types, pb_dir
 from healthledger.engines.abci.results import (
     ABCI_CODES,
     CODESPACE,
@@ -34,6 +38,7 @@ from healthledger.engines.abci.server import AbciServer, ListenAddress
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.home import init_home
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +114,38 @@ def test_app_state_is_absent_or_our_own_genesis() -> None:
     assert refused.value.code == ErrorCode.CONFLICT
 
 
+def test_app_state_of_other_rules_is_refused_as_such() -> None:
+    """An app_state from before rules versions would parse as the current version: it must not."""
+    genesis = make_genesis()
+    document = parse_json(genesis.canonical())
+    assert isinstance(document, dict)
+    del document["rules_version"]
+    with pytest.raises(LedgerError) as refused:
+        check_app_state(canonical_bytes(document), genesis)
+    assert refused.value.code == ErrorCode.RULES_VERSION
+
+
+def test_the_abci_server_refuses_a_folder_of_other_rules(types: Any, tmp_path: Path) -> None:
+    """The server process exits at once (were it to serve, the timeout would fail the test)."""
+    home = init_home(tmp_path / "net", CHAIN, [("st-marys", "hospital", "St Mary's")])
+    document = json.loads(home.genesis_path.read_text())
+    document["rules_version"] = 1
+    home.genesis_path.write_text(json.dumps(document))
+    socket = f"unix://{tmp_path / 'app.sock'}"
+    command = [sys.executable, "-m", "healthledger.engines.abci", "--home", str(home.root)]
+    result = subprocess.run(
+        [*command, "--socket", socket],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, ENV_VAR: str(pb_dir())},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "rules version 1" in result.stderr
+    assert not home.db_path.exists()  # refused before the ledger was touched
+
+
 # --- adapter ------------------------------------------------------------------------------
 
 
@@ -129,6 +166,20 @@ def test_init_chain_refuses_another_chain_id(adapter: AbciAdapter) -> None:
         init(adapter, "some-other-chain")
     assert refused.value.code == ErrorCode.WRONG_CHAIN
     assert not adapter.app.initialized
+
+
+def test_init_chain_refuses_a_genesis_of_other_rules(tmp_path: Path, types: Any) -> None:
+    store = Store(tmp_path / "ledger.sqlite")
+    app = Application(store)
+    try:
+        genesis = make_genesis().model_copy(update={"rules_version": 1})
+        with pytest.raises(LedgerError) as refused:
+            init(AbciAdapter(app, genesis, types))
+        assert refused.value.code == ErrorCode.RULES_VERSION
+        assert not app.initialized
+    finally:
+        app.close()
+        store.close()
 
 
 def test_check_tx_answers_with_codes_and_our_codespace(adapter: AbciAdapter) -> None:

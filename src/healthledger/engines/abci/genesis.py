@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthledger.app.genesis import Genesis
+from healthledger.app.genesis import RULES_VERSION, Genesis, check_rules_version
 from healthledger.crypto.canonical import parse_json
 from healthledger.errors import ErrorCode, LedgerError
 
@@ -27,6 +27,12 @@ def check_init_chain(request: Any, genesis: Genesis) -> None:
             f"genesis.json names {genesis.chain_id!r}",
             ErrorCode.WRONG_CHAIN,
         )
+    if genesis.rules_version != RULES_VERSION:
+        raise LedgerError(
+            f"the node folder's genesis is of rules version {genesis.rules_version}; "
+            f"this software applies version {RULES_VERSION}",
+            ErrorCode.RULES_VERSION,
+        )
     if request.initial_height not in (0, 1):
         raise LedgerError(
             f"initial_height {request.initial_height} is not supported: our chain starts at 1",
@@ -39,6 +45,8 @@ def check_app_state(app_state: bytes, genesis: Genesis) -> None:
     """An app_state, if present at all, must be our genesis document itself."""
     if app_state.strip() in EMPTY_APP_STATES:
         return
+    # Before parsing: an old app_state without the field would parse as the current version.
+    check_rules_version(app_state, "CometBFT's app_state")
     if Genesis.from_dict(parse_json(app_state)).canonical() != genesis.canonical():
         raise LedgerError(
             "CometBFT's app_state differs from the node folder's genesis.json; "
