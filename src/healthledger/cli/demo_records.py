@@ -12,7 +12,12 @@ import secrets
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from healthledger.cli.synthetic import SyntheticPatient, patient_resource, synthetic_records
+from healthledger.cli.synthetic import (
+    SyntheticPatient,
+    patient_resource,
+    small_observation,
+    synthetic_records,
+)
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.crypto.signed_request import body_hash, sign_request
@@ -106,7 +111,9 @@ def _add_records(
         author = service.authenticate(*_request(runner, author_name, service, "POST", "/demo"))[1]
         resources = [
             patient_resource(person, patient),
-            *synthetic_records(person, f"Patient/{patient}", RECORDS_PER_PATIENT, seed=index),
+            *synthetic_records(person, f"Patient/{patient}", RECORDS_PER_PATIENT - 1, seed=index),
+            # The mix depends on the (random) patient id; the story needs an Observation.
+            small_observation(f"Patient/{patient}", index),
         ]
         prepared = [service.prepare_add_resource(author, patient, r) for r in resources]
         reports = service.commit(prepared)
