@@ -197,7 +197,7 @@ def _rotate_and_revoke(builder: DemoBuilder) -> None:
         ]
     )
     builder.run(
-        [clinic.sign("member.revoke", {"member_id": "locum-smith", "reason": "contract ended"})]
+        [clinic.sign("member.revoke", {"member_id": "locum-smith", "reason": "contract_ended"})]
     )
     lab = builder.signers["northlab"]
     fresh = KeyPair.generate()

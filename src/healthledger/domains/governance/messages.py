@@ -87,9 +87,13 @@ class MemberEnroll(Payload):
     encryption_key: PublicKeyHex
 
 
+# Why a member's enrolment ends, as a code: free text about a person stays off the chain.
+RevokeMemberReason = Literal["left", "contract_ended", "suspended", "key_compromised", "other"]
+
+
 class MemberRevoke(Payload):
     member_id: Identifier
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    reason: RevokeMemberReason = "left"
 
 
 class KeyRotate(Payload):
