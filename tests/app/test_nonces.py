@@ -74,3 +74,21 @@ def test_result_messages_are_our_own_words(chain: Chain) -> None:
         "member.revoke: member_id: is required",
         "member.revoke: extra: is not a field of this payload",
     ]
+
+
+def test_a_bad_dictionary_key_is_named_in_our_words() -> None:
+    from typing import Annotated
+
+    from pydantic import StringConstraints
+
+    from healthledger.app.registry import parse_payload
+    from healthledger.errors import LedgerError
+    from healthledger.ledger.context import Payload, TxSpec
+
+    class Keyed(Payload):
+        keys: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]+$")], str]
+
+    spec = TxSpec("test.keyed", "test", Keyed, lambda _ctx, _payload: None, "test")
+    with pytest.raises(LedgerError) as refused:
+        parse_payload(spec, {"keys": {"NOPE": "x"}})
+    assert refused.value.message == "test.keyed: keys.NOPE.key: does not have the expected format"

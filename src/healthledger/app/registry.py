@@ -43,7 +43,8 @@ def parse_payload(spec: TxSpec, payload: dict[str, object]) -> BaseModel:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        # pydantic names a dict's key position "[key]": our word for it is "key"
+        where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"]) or "payload"
         raise LedgerError(
             f"{spec.type}: {where}: {field_problem(first['type'], first.get('ctx'))}",
             ErrorCode.INVALID_FIELD,

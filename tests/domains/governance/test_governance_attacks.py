@@ -165,3 +165,22 @@ def test_execution_rechecks_a_target_removed_by_a_sibling_in_the_same_block(gov:
     assert len(updates) == 1
     assert gov.state("gov", "stats")["active_orgs"] == 6
     assert_count_invariant(gov)
+
+
+def test_a_validator_is_not_admitted_and_removed_in_one_block(gov: Chain) -> None:
+    """CometBFT refuses two updates of one validator in a block: the second change waits."""
+    voters = ["acme-insurance", "medico-pharma", "corner-pharmacy", "town-pharmacy"]
+    add = gov.signer("st-marys").sign(
+        "org.propose", {"action": "add", "org": org_spec("newlab", "ab" * 32)}
+    )
+    add_id = "prop-" + add.id[:16]
+    txs = [add, *(gov.signer(o).sign("org.approve", {"proposal_id": add_id}) for o in voters)]
+    remove = gov.signer("st-marys").sign("org.propose", {"action": "remove", "org_id": "newlab"})
+    results = gov.block([*txs, remove])
+    assert all(r.ok for r in results[:-1])
+    assert results[-1].code == "invalid_state"
+    updates = [e for r in results for e in r.events if e["type"] == "validator.update"]
+    assert [(u["pub_key"], u["power"]) for u in updates] == [("ab" * 32, 10)]
+    later = propose(gov, "st-marys", action="remove", org_id="newlab")  # the next block: fine
+    assert gov.state("gov", f"proposal/{later}")["status"] == "open"
+    assert_count_invariant(gov)

@@ -127,3 +127,12 @@ def test_a_refused_registration_consumed_its_nonce(reg: Chain) -> None:
     txs = [registration(reg, hospital) for _ in range(4)]
     assert reg.block(txs)[3].code == "rate_limited"
     assert reg.one(txs[3]).code == "duplicate_nonce"
+
+
+def test_a_patient_vouched_for_by_a_patient_does_not_vouch_in_turn(reg: Chain) -> None:
+    """Otherwise each generation vouches for five more: a flood that doubles every block."""
+    parent, child = KeyPair.generate(), KeyPair.generate()
+    assert reg.one(registration(reg, seeded_keys("st-marys"), parent)).ok
+    assert reg.one(registration(reg, parent, child)).ok
+    grandchild = reg.one(registration(reg, child))
+    assert grandchild.code == "unauthorized"

@@ -182,3 +182,41 @@ def test_the_cycle_attack_on_a_real_node_leaves_it_committing(tmp_path: Path) ->
             assert process.poll() is None
     finally:
         stop_node(process)
+
+
+def test_recalls_in_force_per_gtin_are_bounded(sc: Chain) -> None:
+    """Every move checks each package against every recall: their number is bounded."""
+    commission(sc, "P1")
+    for n in range(handlers.MAX_RECALLS):
+        serials = {"serial_from": f"X{n}A", "serial_to": f"X{n}B"}
+        assert do(sc, "health-authority", "recall", gtin=GTIN, reason="r", **serials).ok
+    one_more = do(
+        sc, "health-authority", "recall", gtin=GTIN, reason="r", serial_from="Y", serial_to="Z"
+    )
+    assert one_more.code == "too_large"
+    assert do(sc, "health-authority", "recall", gtin=GTIN, lot=LOT, reason="r").code == (
+        "too_large"
+    )
+
+
+def test_an_items_custody_history_is_bounded(sc: Chain) -> None:
+    """Packing and unpacking one SSCC forever would make every later step rewrite it all."""
+    box = sscc(50)
+    commission(sc, "P1")
+    steps = 0
+    while True:
+        packed = do(sc, "medico-pharma", "aggregate", sscc=box, items=[pkg("P1")])
+        if not packed.ok:
+            break
+        assert do(sc, "medico-pharma", "disaggregate", sscc=box).ok
+        steps += 2
+    assert packed.code == "too_large"
+    assert len(container(sc, box)["history"]) == handlers.MAX_HISTORY
+    assert steps == handlers.MAX_HISTORY
+    assert do(sc, "medico-pharma", "ship", items=[pkg("P1")], to="pharmalink").ok
+
+
+def test_a_lot_nobody_holds_leaves_the_holders_map(sc: Chain) -> None:
+    commission(sc, "P1")
+    assert do(sc, "medico-pharma", "destroy", items=[pkg("P1")], reason="damaged").ok
+    assert sc.state("supply", f"holders/{GTIN}") == {}

@@ -188,6 +188,7 @@ def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> str:
     except LedgerError as exc:
         raise LedgerError(f"voucher: {exc.message}", ErrorCode.UNAUTHORIZED) from exc
     if voucher.kind == "patient":
+        _require_care_vouched(ctx, voucher.id)
         _count_patient_vouch(ctx, voucher.id)
     elif voucher.org is None or _org_role(ctx, voucher.org) not in CARE_ROLES:
         raise LedgerError(
@@ -196,6 +197,17 @@ def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> str:
             ErrorCode.UNAUTHORIZED,
         )
     return voucher.id
+
+
+def _require_care_vouched(ctx: TxContext, patient_id: str) -> None:
+    """Only a patient whom care vouched for may vouch in turn: no chains that double daily."""
+    record = ctx.get(st.patient_key(patient_id))
+    vouched_by = record.get("vouched_by") if record else None
+    if vouched_by is None or vouched_by.startswith("pat_"):
+        raise LedgerError(
+            f"{patient_id} was not vouched for by care, so may not vouch for others",
+            ErrorCode.UNAUTHORIZED,
+        )
 
 
 def _count_patient_vouch(ctx: TxContext, patient_id: str) -> None:
@@ -338,8 +350,15 @@ def _require_admissible(ctx: TxContext, spec: OrgSpec) -> None:
 
 
 def _require_removable(ctx: TxContext, org_id: str) -> None:
-    if not _is_active(ctx, org_id):
+    record = ctx.get(st.org_key(org_id))
+    if record is None or record["status"] != st.ACTIVE:
         raise LedgerError(f"no active organisation {org_id}", ErrorCode.NOT_FOUND)
+    if record.get("validator") is not None and record["joined_height"] == ctx.block.height:
+        # CometBFT refuses two updates of one validator in a block: the chain would halt.
+        raise LedgerError(
+            f"{org_id} became a validator in this block: remove it in a later one",
+            ErrorCode.INVALID_STATE,
+        )
 
 
 def _close_siblings(ctx: TxContext, executed: dict[str, Any]) -> None:

@@ -25,6 +25,12 @@ MAX_DEPTH = 8
 # Items (packages and containers) one transaction may move; a container holding more can
 # never be built, so every container stays movable in one transaction.
 MAX_MOVED = 10_000
+# Custody steps one item's record may hold. A package takes a handful; a reused SSCC a few
+# hundred. Beyond it the item refuses further steps rather than grow without bound, since
+# each step reads and rewrites the whole record.
+MAX_HISTORY = 1000
+# Recalls in force for one GTIN: each move checks every package against all of them.
+MAX_RECALLS = 32
 
 # Organisations that hold stock in the chain (DSCSA trading partners and dispensers).
 TRADING_ROLES = frozenset({"manufacturer", "distributor", "pharmacy", "hospital", "clinic"})
@@ -49,6 +55,9 @@ def _org_role(ctx: TxContext, org_id: str) -> str | None:
 
 
 def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) -> None:
+    if len(record["history"]) >= MAX_HISTORY:
+        name = record.get("sscc") or f"{record.get('gtin')}:{record.get('serial')}"
+        raise _fail(f"{name} has {MAX_HISTORY} custody steps: no more", ErrorCode.TOO_LARGE)
     record["history"].append([ctx.block.height, action, _org(ctx), counterparty])
 
 
@@ -401,6 +410,8 @@ def _adjust_holders(ctx: TxContext, gtin: str, lots: dict[str, dict[str, int]]) 
             counts[org] = counts.get(org, 0) + delta
             if counts[org] == 0:
                 del counts[org]
+        if not counts:
+            del holders[lot]  # a lot nobody holds any more names nobody to notify
     ctx.put(st.holders_key(gtin), holders)
 
 
@@ -527,6 +538,11 @@ def recall(ctx: TxContext, payload: m.Recall) -> None:
     }
     ctx.put(st.recall_key(recall_id), record)
     active = ctx.get(st.recalls_key(payload.gtin)) or []
+    if len(active) >= MAX_RECALLS:
+        raise _fail(
+            f"{payload.gtin} has {MAX_RECALLS} recalls in force: recall a whole lot instead",
+            ErrorCode.TOO_LARGE,
+        )
     summary = {k: record[k] for k in ("id", "lot", "serial_from", "serial_to")}
     ctx.put(st.recalls_key(payload.gtin), [*active, summary])
     ctx.emit("supply.recall", recall=recall_id, gtin=payload.gtin, lot=payload.lot, notify=notify)
