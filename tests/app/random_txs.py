@@ -22,7 +22,7 @@ from healthledger.client.sdk import Signer
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.domains.governance.messages import MEMBER_ROLES
-from healthledger.domains.records.messages import POWERS, PURPOSES
+from healthledger.domains.records.messages import POWERS, PURPOSES, intent_message
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
@@ -496,6 +496,27 @@ def record_access(draw: Draw, w: World) -> Planned:
         payload["consent_id"] = pick(draw, w.consents() or CONSENT_IDS, CONSENT_IDS[0])
     if basis == "representative":
         payload["appointment_id"] = pick(draw, w.appointments() or APPOINTMENT_IDS, None)
+    # The reader's own signature of what they asked, most often genuine, sometimes made by
+    # someone else (a custodian recording reads in another's name).
+    signer = w.signers[reader_name if likely(draw) else pick(draw, w.signers, reader_name)]
+    subject = (record_id if payload["action"] == "read" else patient) or ""
+    nonce = hashlib.sha256(w.fresh("intent").encode()).hexdigest()[:32]
+    glass = basis == "break_glass"
+    message = intent_message(
+        CHAIN,
+        payload["action"],
+        subject,
+        payload["purpose"],
+        glass,
+        w.next_time_ms(),
+        nonce,
+    )
+    payload["intent"] = {
+        "time_ms": w.next_time_ms(),
+        "nonce": nonce,
+        "break_glass": glass,
+        "signature": signer.keys.sign(message).hex(),
+    }
     return Planned(sender, "record.access", payload)
 
 

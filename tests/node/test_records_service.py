@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from conftest import wait_for
+from healthledger.client.records import Intent, sign_intent
 from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.envelope import decrypt_bytes, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
-from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
 from healthledger.engines.base import CommittedBlock
 from healthledger.errors import LedgerError
 from healthledger.ledger.block import TxResult
@@ -65,9 +66,12 @@ class Setup:
         self.people[name] = Signer(KeyPair.generate(), CHAIN)
         return self.people[name]
 
-    def authenticate(self, name: str) -> Any:
+    def authenticate(self, name: str, intent: Intent | None = None) -> Any:
+        """A signed request of `name` to the hospital's vault, with its access intent if any."""
         keys = self.people[name].keys
         headers = sign_request(keys, CHAIN, "POST", "/t", audience="hospital")
+        if intent is not None:
+            headers[HEADER_INTENT] = sign_intent(keys, CHAIN, intent, headers)
         return self.service.authenticate(headers, "POST", "/t", body_hash(b""))
 
 
@@ -116,7 +120,8 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
             },
         )
     )
-    request, tech = setup.authenticate("tech")
+    intent = Intent("read", added["record_id"], "operations", break_glass=False)
+    request, tech = setup.authenticate("tech", intent)
     prepared = setup.service.prepare_read(request, tech, added["record_id"], "operations", None)
     # the patient revokes between the vault's decision and the audit event's block
     setup.run(setup.people["patient"].sign("consent.revoke", {"consent_id": consent}))
@@ -135,7 +140,8 @@ def test_a_successful_read_writes_exactly_one_event_naming_its_consent(setup: Se
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
     added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
-    request, reader = setup.authenticate("patient")
+    intent = Intent("read", added["record_id"], "patient_request", break_glass=False)
+    request, reader = setup.authenticate("patient", intent)
     prepared = setup.service.prepare_read(
         request, reader, added["record_id"], "patient_request", None
     )
@@ -167,7 +173,8 @@ def _add_for_patient(setup: Setup) -> tuple[str, dict[str, Any]]:
 
 
 def _read_as_patient(setup: Setup, record_id: str) -> bytes:
-    request, reader = setup.authenticate("patient")
+    intent = Intent("read", record_id, "patient_request", break_glass=False)
+    request, reader = setup.authenticate("patient", intent)
     prepared = setup.service.prepare_read(request, reader, record_id, "patient_request", None)
     view = setup.service.finish_read(prepared, *setup.commit(prepared))
     keys = setup.people["patient"].keys
@@ -237,7 +244,9 @@ def test_a_rotated_custodian_still_reads_its_older_records(setup: Setup) -> None
     # before its access event is sent, so no audit event claims a read that never was.
     save_keypair(fresh, key_file)
     audit_before = setup.node.store.state_scan("records", f"audit/{patient}/")
-    request, reader = setup.authenticate("patient")
+    request, reader = setup.authenticate(
+        "patient", Intent("read", old["record_id"], "patient_request", break_glass=False)
+    )
     with pytest.raises(LedgerError) as refused:
         setup.service.prepare_read(request, reader, old["record_id"], "patient_request", None)
     assert refused.value.code == "decryption_failed"

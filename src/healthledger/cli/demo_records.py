@@ -18,9 +18,10 @@ from healthledger.cli.synthetic import (
     small_observation,
     synthetic_records,
 )
+from healthledger.client.records import Intent, sign_intent
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import derive_patient_id
-from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.records import PreparedAccess, RecordService
@@ -126,11 +127,17 @@ def _add_records(
 
 
 def _request(
-    runner: Runner, who: str, service: RecordService, method: str, target: str
+    runner: Runner,
+    who: str,
+    service: RecordService,
+    method: str,
+    target: str,
+    intent: Intent | None = None,
 ) -> tuple[dict[str, str], str, str, str]:
-    headers = sign_request(
-        runner.signers[who].keys, service.chain_id, method, target, audience=service.audience
-    )
+    keys = runner.signers[who].keys
+    headers = sign_request(keys, service.chain_id, method, target, audience=service.audience)
+    if intent is not None:
+        headers[HEADER_INTENT] = sign_intent(keys, service.chain_id, intent, headers)
     return headers, method, target, body_hash(b"")
 
 
@@ -175,8 +182,9 @@ def _read(
     break_glass: str | None = None,
 ) -> dict[str, Any]:
     """One audited read as the vault serves it; a refusal is part of the story."""
+    intent = Intent("read", record_id, purpose, break_glass=break_glass is not None)
     request, reader = service.authenticate(
-        *_request(runner, who, service, "POST", f"/v1/records/{record_id}/read")
+        *_request(runner, who, service, "POST", f"/v1/records/{record_id}/read", intent)
     )
     try:
         prepared: PreparedAccess = service.prepare_read(

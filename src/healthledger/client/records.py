@@ -30,9 +30,15 @@ from healthledger.crypto.envelope import (
     wrap_key,
 )
 from healthledger.crypto.keys import KeyPair, derive_patient_id
-from healthledger.crypto.signed_request import body_hash, sign_request
+from healthledger.crypto.signed_request import (
+    HEADER_INTENT,
+    HEADER_NONCE,
+    HEADER_TIME,
+    body_hash,
+    sign_request,
+)
 from healthledger.domains.governance import state as gov
-from healthledger.domains.records.messages import MAX_SCOPE
+from healthledger.domains.records.messages import MAX_SCOPE, intent_message
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
@@ -62,6 +68,31 @@ def verify_copy(record: dict[str, Any], plaintext: bytes, salt: bytes) -> None:
             f"this copy does not match record {record['id']}'s hash on the chain",
             ErrorCode.HASH_MISMATCH,
         )
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a reader asks a vault to record in their name: an access to a record (`read`)
+    or a break-glass search of a patient's records (`locate`)."""
+
+    action: str
+    subject: str  # the record id, or the patient for a search
+    purpose: str
+    break_glass: bool
+
+
+def sign_intent(keys: KeyPair, chain_id: str, intent: Intent, headers: dict[str, str]) -> str:
+    """The x-hl-intent signature for a request whose envelope is `headers` (same time, nonce)."""
+    message = intent_message(
+        chain_id,
+        intent.action,
+        intent.subject,
+        intent.purpose,
+        intent.break_glass,
+        int(headers[HEADER_TIME]),
+        headers[HEADER_NONCE],
+    )
+    return keys.sign(message).hex()
 
 
 class Records:
@@ -102,14 +133,17 @@ class Records:
         params: dict[str, str] | None = None,
         body: bytes = b"",
         digest: str | None = None,
+        intent: Intent | None = None,
     ) -> Any:
         target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
         headers = self._sign(method, target, digest or body_hash(body))
+        if intent is not None:
+            headers[HEADER_INTENT] = sign_intent(self.keys, self.chain_id, intent, headers)
         headers["content-type"] = "application/json"
         return self.client._call(method, target, content=body, headers=headers)
 
-    def _signed_json(self, method: str, path: str, value: Any) -> Any:
-        return self._signed(method, path, body=orjson.dumps(value))
+    def _signed_json(self, method: str, path: str, value: Any, intent: Intent | None = None) -> Any:
+        return self._signed(method, path, body=orjson.dumps(value), intent=intent)
 
     # --- provider side ---------------------------------------------------------------
 
@@ -160,9 +194,11 @@ class Records:
         params = {"patient": patient}
         if purpose is not None:
             params["purpose"] = purpose
+        intent = None
         if break_glass_reason is not None:
             params["break_glass_reason"] = break_glass_reason
-        return self._signed("GET", "/v1/records", params)  # type: ignore[no-any-return]
+            intent = Intent("locate", patient, "emergency", break_glass=True)
+        return self._signed("GET", "/v1/records", params, intent=intent)  # type: ignore[no-any-return]
 
     def read_view(
         self, record_id: str, purpose: str, break_glass_reason: str | None = None
@@ -171,7 +207,8 @@ class Records:
         body: dict[str, Any] = {"purpose": purpose}
         if break_glass_reason is not None:
             body["break_glass_reason"] = break_glass_reason
-        return self._signed_json("POST", f"/v1/records/{record_id}/read", body)  # type: ignore[no-any-return]
+        intent = Intent("read", record_id, purpose, break_glass=break_glass_reason is not None)
+        return self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)  # type: ignore[no-any-return]
 
     def read(
         self,

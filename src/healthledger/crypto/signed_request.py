@@ -28,6 +28,9 @@ HEADER_TIME = "x-hl-time"
 HEADER_NONCE = "x-hl-nonce"
 HEADER_SIGNATURE = "x-hl-signature"
 HEADER_AUDIENCE = "x-hl-audience"
+# A second signature some requests carry: over what the signer asks the node to record in
+# their name (a record read's access event), so that the node cannot record it otherwise.
+HEADER_INTENT = "x-hl-intent"
 MAX_AUDIENCE_LEN = 128
 VALIDITY_MS = 60_000
 NONCE_HEX_LEN = 32
@@ -42,6 +45,7 @@ class SignedRequest:
     time_ms: int
     nonce: str
     request_id: str  # sha256 of the signature: names this request in the audit trail
+    intent: str | None = None  # the x-hl-intent signature, checked by whoever records it
 
 
 def body_hash(body: bytes) -> str:
@@ -130,7 +134,14 @@ def verify_request(
             f"this request is meant for {named[:64]!r}; this node serves {audience!r}",
             ErrorCode.WRONG_AUDIENCE,
         )
-    return SignedRequest(key_id, time_ms, nonce, hashlib.sha256(signature).hexdigest())
+    intent = headers.get(HEADER_INTENT)
+    if intent is not None and (len(intent) != 128 or not _is_lower_hex(intent)):
+        raise MalformedInput(f"{HEADER_INTENT} must be 128 lowercase hex characters")
+    return SignedRequest(key_id, time_ms, nonce, hashlib.sha256(signature).hexdigest(), intent)
+
+
+def _is_lower_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 _ENVELOPE_HEADERS = (HEADER_AUDIENCE, HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEADER_SIGNATURE)

@@ -40,7 +40,12 @@ from healthledger.app.permissions import check_permission
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, load_keypair
-from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, verify_request
+from healthledger.crypto.signed_request import (
+    HEADER_INTENT,
+    ReplayGuard,
+    SignedRequest,
+    verify_request,
+)
 from healthledger.domains.records import fhir, policy
 from healthledger.domains.records import state as st
 from healthledger.domains.records.policy import Decision
@@ -65,6 +70,16 @@ CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its cip
 # Who besides the organisation's own key may read its break-glass alerts.
 ALERT_ROLES = frozenset({"admin", "auditor"})
 MAX_FILE_BYTES = 64 * 1024**3
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a vault decided about a read, to be recorded in the reader's name."""
+
+    purpose: str
+    decision: Decision
+    reason_hash: str | None
+    asked_break_glass: bool  # the reader gave a break-glass reason (and signed that)
 
 
 @dataclass(frozen=True)
@@ -400,9 +415,8 @@ class RecordService:
         views.encryption_key(self.store, reader)
         glass = decision.basis == "break_glass"  # a reader with standing needs no reason
         note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
-        unsigned = self._access_tx(
-            record["custodian"], request, reader, record, purpose, decision, note
-        )
+        access = Access(purpose, decision, note, asked_break_glass=break_glass_reason is not None)
+        unsigned = self._access_tx(record["custodian"], request, reader, record, access)
         return PreparedAccess(unsigned, reader, decision, record, data_key, note)
 
     def finish_read(
@@ -490,6 +504,7 @@ class RecordService:
             "basis": "break_glass",
             "reason_hash": note,
             "request_id": request.request_id,
+            "intent": _intent(request, True),
         }
         return PreparedAccess(
             Unsigned(reader.org, "record.access", payload), reader, decision, None, note=note
@@ -591,21 +606,21 @@ class RecordService:
         request: SignedRequest,
         reader: Actor,
         record: dict[str, Any],
-        purpose: str,
-        decision: Decision,
-        reason_hash: str | None,
+        access: Access,
     ) -> Unsigned:
+        decision = access.decision
         payload = {
             "action": "read",
             "patient": record["patient"],
             "record_id": record["id"],
             "reader": reader.key_id,
-            "purpose": purpose,
+            "purpose": access.purpose,
             "basis": decision.basis,
             "consent_id": decision.consent_id,
             "appointment_id": decision.appointment_id,
-            "reason_hash": reason_hash,
+            "reason_hash": access.reason_hash,
             "request_id": request.request_id,
+            "intent": _intent(request, access.asked_break_glass),
         }
         return Unsigned(custodian, "record.access", payload)
 
@@ -809,3 +824,18 @@ def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _intent(request: SignedRequest, break_glass: bool) -> dict[str, Any]:
+    """The reader's signature over the access this node records in their name."""
+    if request.intent is None:
+        raise LedgerError(
+            f"a read carries the reader's signature of the access it asks for ({HEADER_INTENT})",
+            ErrorCode.BAD_SIGNATURE,
+        )
+    return {
+        "time_ms": request.time_ms,
+        "nonce": request.nonce,
+        "break_glass": break_glass,
+        "signature": request.intent,
+    }

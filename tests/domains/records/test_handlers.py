@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from conftest import CHAIN, Chain, patient_register_payload, seeded_keys
 from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id
+from healthledger.domains.records.messages import intent_message
 
 FAR = 1_800_000_000_000
 HOSPITAL = "st-marys"
@@ -121,18 +123,50 @@ def test_only_the_patient_grants_and_revokes(clinic: Chain) -> None:
     assert clinic.one(clinic.signer("alice").sign("consent.revoke", revoke)).code == "conflict"
 
 
+READER_KEYS: dict[str, KeyPair] = {}
+NONCES = itertools.count()
+BLOCK_TIME = 1_700_000_000_000  # what Chain.block's times are close to
+
+
+def _reader_key(name: str) -> KeyPair:
+    keys = seeded_keys(name)
+    READER_KEYS[keys.key_id] = keys
+    return keys
+
+
+def _with_intent(
+    payload: dict[str, Any], time_ms: int = BLOCK_TIME, **changes: Any
+) -> dict[str, Any]:
+    """The reader's signature of the access the vault records in their name."""
+    nonce = f"{next(NONCES):032x}"
+    break_glass = payload.get("basis") == "break_glass"
+    intent = {"time_ms": time_ms, "nonce": nonce, "break_glass": break_glass, **changes}
+    subject = payload["record_id"] if payload["action"] == "read" else payload["patient"]
+    message = intent_message(
+        CHAIN,
+        payload["action"],
+        subject,
+        payload["purpose"],
+        intent["break_glass"],
+        intent["time_ms"],
+        nonce,
+    )
+    intent["signature"] = READER_KEYS[payload["reader"]].sign(message).hex()
+    return {**payload, "intent": intent}
+
+
 def _access(chain: Chain, reader: str, basis: str, purpose: str = "payment", **extra: Any) -> Any:
     payload = {
         "action": "read",
         "patient": pid("alice"),
         "record_id": REC,
-        "reader": seeded_keys(reader).key_id,
+        "reader": _reader_key(reader).key_id,
         "purpose": purpose,
         "basis": basis,
         "request_id": "c" * 64,
         **extra,
     }
-    return chain.one(chain.signer(HOSPITAL).sign("record.access", payload))
+    return chain.one(chain.signer(HOSPITAL).sign("record.access", _with_intent(payload)))
 
 
 def test_the_access_handler_rechecks_the_basis_the_vault_claims(clinic: Chain) -> None:
@@ -159,12 +193,12 @@ def test_only_the_custodian_records_reads_of_its_records(clinic: Chain) -> None:
         "action": "read",
         "patient": pid("alice"),
         "record_id": REC,
-        "reader": seeded_keys("alice").key_id,
+        "reader": _reader_key("alice").key_id,
         "purpose": "treatment",
         "basis": "self",
         "request_id": "d" * 64,
     }
-    other = clinic.signer("acme-insurance").sign("record.access", payload)
+    other = clinic.signer("acme-insurance").sign("record.access", _with_intent(payload))
     assert clinic.one(other).code == "not_custodian"
 
 
@@ -246,7 +280,7 @@ def _at(chain: Chain, time_ms: int, payload: dict[str, Any], sender: str = HOSPI
     from healthledger.ledger.context import BlockInfo
 
     height = chain.app.info().height + 1
-    tx = chain.signer(sender).sign("record.access", payload)
+    tx = chain.signer(sender).sign("record.access", _with_intent(payload, time_ms))
     pending = chain.app.finalize_block(BlockInfo(height, time_ms, "test"), [tx])
     chain.app.commit()
     ((*_rest, result),) = pending.txs
@@ -258,7 +292,7 @@ def _glass(reader: str, request: str, **extra: Any) -> dict[str, Any]:
         "action": "read",
         "patient": pid("alice"),
         "record_id": REC,
-        "reader": seeded_keys(reader).key_id,
+        "reader": _reader_key(reader).key_id,
         "purpose": "emergency",
         "basis": "break_glass",
         "reason_hash": REASON,
@@ -308,3 +342,46 @@ def test_a_break_glass_event_lands_in_the_patient_and_custodian_feeds_at_once(
     assert event["reason_hash"] == REASON and "reason" not in event
     assert _access(clinic, "alice", "self").ok  # ordinary reads raise no alert
     assert len(_scan(clinic, f"alert/{HOSPITAL}/")) == 1
+
+
+def test_a_custodian_cannot_record_reads_in_a_readers_name(clinic: Chain) -> None:
+    """Attack review: a custodian naming another's clinician spent their break-glass
+    allowance and showed reads that never happened. The reader's signature now rides along."""
+    assert _add(clinic).ok
+    start = 1_800_000_000_000
+    forged = _with_intent(_glass("dr-ada", "a"), start)
+    forged["intent"]["signature"] = seeded_keys(HOSPITAL).sign(b"anything").hex()
+    assert _at_raw(clinic, start, forged).code == "bad_signature"
+    # Signed by the reader, but for another record: not this access.
+    signed = _with_intent(_glass("dr-ada", "b"), start)
+    other_record = {**signed, "record_id": "rec-" + "7" * 24}
+    assert _at_raw(clinic, start, other_record).code == "bad_signature"
+    # The reader asked an ordinary read: the vault may not turn it into break-glass.
+    ordinary = _with_intent(_glass("dr-ada", "c"), start, break_glass=False)
+    assert _at_raw(clinic, start, ordinary).code == "unauthorized"
+    assert clinic.state("records", "break_glass/st-marys/dr-ada") is None
+    assert _scan(clinic, f"audit/{pid('alice')}/") == []
+
+
+def test_a_readers_request_is_recorded_once_and_only_while_fresh(clinic: Chain) -> None:
+    assert _add(clinic).ok
+    start = 1_800_000_000_000
+    genuine = _with_intent(_glass("dr-ada", "d"), start)
+    assert _at_raw(clinic, start, genuine).ok
+    again = {**genuine, "request_id": "e" * 64}
+    assert _at_raw(clinic, start + 1, again).code == "request_replayed"
+    stale = _with_intent(_glass("dr-ada", "f"), start)
+    assert _at_raw(clinic, start + 11 * 60 * 1000, stale).code == "request_expired"
+    assert len(_scan(clinic, f"audit/{pid('alice')}/")) == 1
+
+
+def _at_raw(chain: Chain, time_ms: int, payload: dict[str, Any]) -> Any:
+    """One block at a chosen block time, the payload's intent left as it is."""
+    from healthledger.ledger.context import BlockInfo
+
+    height = chain.app.info().height + 1
+    tx = chain.signer(HOSPITAL).sign("record.access", payload)
+    pending = chain.app.finalize_block(BlockInfo(height, time_ms, "test"), [tx])
+    chain.app.commit()
+    ((*_rest, result),) = pending.txs
+    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from healthledger.crypto.keys import verify_signature
 from healthledger.domains.governance import state as gov
 from healthledger.domains.governance.queries import limits, resolve_actor
 from healthledger.domains.records import policy
@@ -16,9 +17,13 @@ from healthledger.domains.records.messages import (
     RecordShred,
     RepresentativeAppoint,
     RepresentativeEnd,
+    intent_message,
 )
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, TxContext
+
+# How far a reader's signed request may be from the block that records its access.
+INTENT_WINDOW_MS = 10 * 60 * 1000
 
 
 def add_record(ctx: TxContext, payload: RecordAdd) -> None:
@@ -179,6 +184,7 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     """Re-decide the access against this block's state and time, then write the audit event."""
     reader = resolve_actor(ctx.read_raw, payload.reader, allow_new=False)
     _require_patient(ctx, payload.patient)
+    _require_reader_intent(ctx, payload)
     if payload.reason_hash is not None and payload.basis != "break_glass":
         raise LedgerError("only a break-glass access states a reason", ErrorCode.INVALID_FIELD)
     if payload.action == "read":
@@ -220,6 +226,47 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     )
     if event["break_glass"]:
         _alert_break_glass(ctx, reader, payload.patient, audit_key)
+
+
+def _require_reader_intent(ctx: TxContext, payload: RecordAccess) -> None:
+    """The reader asked for this access, recently, and it is recorded only once."""
+    intent = payload.intent
+    subject = payload.record_id if payload.action == "read" else payload.patient
+    message = intent_message(
+        ctx.chain_id,
+        payload.action,
+        subject or "",
+        payload.purpose,
+        intent.break_glass,
+        intent.time_ms,
+        intent.nonce,
+    )
+    try:
+        verify_signature(payload.reader, message, bytes.fromhex(intent.signature))
+    except LedgerError as exc:
+        raise LedgerError(
+            "the reader did not sign a request for this access", ErrorCode.BAD_SIGNATURE
+        ) from exc
+    if payload.basis == "break_glass" and not intent.break_glass:
+        raise LedgerError("the reader did not ask for break-glass access", ErrorCode.UNAUTHORIZED)
+    if abs(ctx.block.time_ms - intent.time_ms) > INTENT_WINDOW_MS:
+        raise LedgerError(
+            f"the reader's request is more than {INTENT_WINDOW_MS // 60_000} minutes from "
+            "the block's time",
+            ErrorCode.REQUEST_EXPIRED,
+        )
+    _record_intent_once(ctx, payload.reader, intent.time_ms, intent.nonce)
+
+
+def _record_intent_once(ctx: TxContext, reader_key: str, time_ms: int, nonce: str) -> None:
+    """Older intents are refused by time, so only those of the window need remembering."""
+    since = ctx.block.time_ms - INTENT_WINDOW_MS
+    recent = [entry for entry in ctx.get(st.intents_key(reader_key)) or [] if entry[0] >= since]
+    if any(entry[1] == nonce for entry in recent):
+        raise LedgerError(
+            "this request of the reader was already recorded", ErrorCode.REQUEST_REPLAYED
+        )
+    ctx.put(st.intents_key(reader_key), [*recent, [time_ms, nonce]])
 
 
 def _alert_break_glass(ctx: TxContext, reader: Actor, patient: str, audit_key: str) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
+from healthledger.crypto.canonical import canonical_bytes
 from healthledger.domains.governance.messages import MemberRole
 from healthledger.ledger.context import Payload
 
@@ -136,6 +137,44 @@ class RepresentativeEnd(Payload):
     appointment_id: AppointmentId
 
 
+class ReaderIntent(Payload):
+    """The reader's own signature over what they asked, so that a custodian cannot record
+    reads (break-glass ones above all) in another person's name. Time and nonce are those
+    of the reader's signed request to the custodian's vault."""
+
+    time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    nonce: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    break_glass: bool
+    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+
+
+def intent_message(
+    chain_id: str,
+    action: str,
+    subject: str,
+    purpose: str,
+    break_glass: bool,
+    time_ms: int,
+    nonce: str,
+) -> bytes:
+    """The exact bytes a reader signs: which access to what, when, once (by its nonce).
+
+    No organisation is named: a read is recorded only by the record's custodian and a
+    search only by the reader's own organisation, rules `apply` enforces anyway."""
+    return canonical_bytes(
+        {
+            "chain": chain_id,
+            "purpose_of_signature": "record.access",
+            "action": action,
+            "subject": subject,
+            "purpose": purpose,
+            "break_glass": break_glass,
+            "time": time_ms,
+            "nonce": nonce,
+        }
+    )
+
+
 class RecordAccess(Payload):
     """The custodian's vault records a read (or a break-glass search) before releasing data."""
 
@@ -151,3 +190,4 @@ class RecordAccess(Payload):
     # the vault of the organisation that signs this event; the chain never sees the text.
     reason_hash: Hash | None = None
     request_id: Hash
+    intent: ReaderIntent

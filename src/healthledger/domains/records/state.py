@@ -72,5 +72,10 @@ def alert_key(org: str, height: int, tx_id: str) -> str:
     return f"alert/{org}/{height:012d}/{tx_id}"
 
 
+def intents_key(reader_key: str) -> str:
+    """Nonces of a reader's recent access intents: each is recorded once."""
+    return f"intents/{reader_key}"
+
+
 def break_glass_key(reader_id: str) -> str:
     return f"break_glass/{reader_id}"
