@@ -72,9 +72,9 @@ def alert_key(org: str, height: int, tx_id: str) -> str:
     return f"alert/{org}/{height:012d}/{tx_id}"
 
 
-def intents_key(reader_key: str) -> str:
-    """Nonces of a reader's recent access intents: each is recorded once."""
-    return f"intents/{reader_key}"
+def intent_key(reader_key: str, nonce: str) -> str:
+    """A reader's request recorded as an access (its nonce): each is recorded once."""
+    return f"intent/{reader_key}/{nonce}"
 
 
 def break_glass_key(reader_id: str) -> str:
