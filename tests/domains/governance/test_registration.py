@@ -136,3 +136,15 @@ def test_a_patient_vouched_for_by_a_patient_does_not_vouch_in_turn(reg: Chain) -
     assert reg.one(registration(reg, parent, child)).ok
     grandchild = reg.one(registration(reg, child))
     assert grandchild.code == "unauthorized"
+
+
+def test_who_vouched_is_known_by_kind_not_by_the_spelling_of_an_id(tmp_path: Path) -> None:
+    """An organisation may be called `pat_…`: its patients still vouch for their children."""
+    store = Store(tmp_path / "ledger.sqlite")
+    app = Application(store)
+    app.init_chain(make_genesis([("pat_general", "hospital"), ("acme-insurance", "insurer")]))
+    chain = Chain(app, store)
+    parent, child = KeyPair.generate(), KeyPair.generate()
+    assert chain.one(registration(chain, seeded_keys("pat_general"), parent)).ok
+    assert chain.one(registration(chain, parent, child)).ok
+    store.close()

@@ -184,18 +184,21 @@ def test_the_cycle_attack_on_a_real_node_leaves_it_committing(tmp_path: Path) ->
         stop_node(process)
 
 
-def test_recalls_in_force_per_gtin_are_bounded(sc: Chain) -> None:
-    """Every move checks each package against every recall: their number is bounded."""
+def test_serial_range_recalls_are_bounded_and_lot_recalls_never_refused(sc: Chain) -> None:
+    """Every move checks each package against the range recalls: their number is bounded.
+    A manufacturer filling them with empty ranges cannot stop a regulator's lot recall."""
     commission(sc, "P1")
-    for n in range(handlers.MAX_RECALLS):
+    for n in range(handlers.MAX_RANGE_RECALLS):
         serials = {"serial_from": f"X{n}A", "serial_to": f"X{n}B"}
-        assert do(sc, "health-authority", "recall", gtin=GTIN, reason="r", **serials).ok
+        assert do(sc, "medico-pharma", "recall", gtin=GTIN, reason="r", **serials).ok
     one_more = do(
         sc, "health-authority", "recall", gtin=GTIN, reason="r", serial_from="Y", serial_to="Z"
     )
     assert one_more.code == "too_large"
-    assert do(sc, "health-authority", "recall", gtin=GTIN, lot=LOT, reason="r").code == (
-        "too_large"
+    assert do(sc, "health-authority", "recall", gtin=GTIN, lot=LOT, reason="r").ok
+    assert do(sc, "medico-pharma", "recall", gtin=GTIN, lot=LOT, reason="r").code == "conflict"
+    assert do(sc, "medico-pharma", "ship", items=[pkg("P1")], to="pharmalink").code == (
+        "invalid_state"  # recalled: it can only be returned
     )
 
 
@@ -214,6 +217,21 @@ def test_an_items_custody_history_is_bounded(sc: Chain) -> None:
     assert len(container(sc, box)["history"]) == handlers.MAX_HISTORY
     assert steps == handlers.MAX_HISTORY
     assert do(sc, "medico-pharma", "ship", items=[pkg("P1")], to="pharmalink").ok
+
+
+def test_a_full_history_never_strands_goods_on_their_way(sc: Chain) -> None:
+    """At the bound an item starts no new step, but what was started still finishes."""
+    box = sscc(60)
+    commission(sc, "P1")
+    while len((container(sc, box) or {"history": []})["history"]) < handlers.MAX_HISTORY - 2:
+        assert do(sc, "medico-pharma", "aggregate", sscc=box, items=[pkg("P1")]).ok
+        assert do(sc, "medico-pharma", "disaggregate", sscc=box).ok
+    assert do(sc, "medico-pharma", "aggregate", sscc=box, items=[pkg("P1")]).ok
+    assert do(sc, "medico-pharma", "ship", items=[box], to="pharmalink").ok  # step 1,000
+    assert do(sc, "pharmalink", "receive", items=[box]).ok
+    assert do(sc, "pharmalink", "ship", items=[box], to="corner-pharmacy").code == "too_large"
+    assert do(sc, "pharmalink", "disaggregate", sscc=box).ok
+    assert do(sc, "pharmalink", "ship", items=[pkg("P1")], to="corner-pharmacy").ok
 
 
 def test_a_lot_nobody_holds_leaves_the_holders_map(sc: Chain) -> None:

@@ -20,7 +20,7 @@ from healthledger.domains.governance.messages import (
 )
 from healthledger.domains.governance.queries import limits, resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.context import TxContext
+from healthledger.ledger.context import Actor, TxContext
 
 # Organisations that give care, and so may vouch for a new patient (their staff too).
 CARE_ROLES = frozenset({"hospital", "clinic"})
@@ -160,11 +160,12 @@ def register_patient(ctx: TxContext, payload: PatientRegister) -> None:
             "signing_key": signing_key,
             "encryption_key": payload.encryption_key,
             "registered_height": ctx.block.height,
-            "vouched_by": voucher,
+            "vouched_by": voucher.id,
+            "voucher_kind": voucher.kind,
         },
     )
     ctx.put(st.signing_key_key(signing_key), st.key_record("patient", patient_id, None, "patient"))
-    ctx.emit("patient.registered", patient=patient_id, vouched_by=voucher)
+    ctx.emit("patient.registered", patient=patient_id, vouched_by=voucher.id)
 
 
 def _count_registration(ctx: TxContext) -> None:
@@ -179,7 +180,7 @@ def _count_registration(ctx: TxContext) -> None:
     ctx.put(st.REGISTRATIONS_KEY, {"height": ctx.block.height, "count": count + 1})
 
 
-def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> str:
+def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> Actor:
     """Who vouches: an active care-giving organisation, its staff, or a registered patient."""
     message = voucher_message(ctx.chain_id, ctx.actor.key_id, payload.encryption_key)
     verify_signature(payload.voucher.key, message, bytes.fromhex(payload.voucher.signature))
@@ -196,14 +197,13 @@ def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> str:
             "patient acting as representative",
             ErrorCode.UNAUTHORIZED,
         )
-    return voucher.id
+    return voucher
 
 
 def _require_care_vouched(ctx: TxContext, patient_id: str) -> None:
     """Only a patient whom care vouched for may vouch in turn: no chains that double daily."""
     record = ctx.get(st.patient_key(patient_id))
-    vouched_by = record.get("vouched_by") if record else None
-    if vouched_by is None or vouched_by.startswith("pat_"):
+    if record is None or record.get("voucher_kind") not in ("org", "member"):
         raise LedgerError(
             f"{patient_id} was not vouched for by care, so may not vouch for others",
             ErrorCode.UNAUTHORIZED,

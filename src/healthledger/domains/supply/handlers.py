@@ -8,7 +8,9 @@ the manufacturer and regulators see.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
@@ -26,11 +28,17 @@ MAX_DEPTH = 8
 # never be built, so every container stays movable in one transaction.
 MAX_MOVED = 10_000
 # Custody steps one item's record may hold. A package takes a handful; a reused SSCC a few
-# hundred. Beyond it the item refuses further steps rather than grow without bound, since
-# each step reads and rewrites the whole record.
+# hundred. At the bound an item starts no new step (pack, ship, return, export), so its
+# record stops growing, since each step reads and rewrites it whole; steps that finish
+# what was started (receive, unpack, dispense, destroy, a regulator's flags) still have
+# FINISHING_STEPS of room, so nothing is stranded in transit or inside a case.
 MAX_HISTORY = 1000
-# Recalls in force for one GTIN: each move checks every package against all of them.
-MAX_RECALLS = 32
+FINISHING_STEPS = 16
+STARTING_ACTIONS = frozenset({"aggregate", "ship", "return", "export"})
+# Serial-range recalls in force for one GTIN: each move checks every package against
+# them. A lot is recalled at most once and checked by a set lookup, so lot recalls (a
+# regulator's above all) are never refused for want of room.
+MAX_RANGE_RECALLS = 32
 
 # Organisations that hold stock in the chain (DSCSA trading partners and dispensers).
 TRADING_ROLES = frozenset({"manufacturer", "distributor", "pharmacy", "hospital", "clinic"})
@@ -55,9 +63,13 @@ def _org_role(ctx: TxContext, org_id: str) -> str | None:
 
 
 def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) -> None:
-    if len(record["history"]) >= MAX_HISTORY:
+    bound = MAX_HISTORY if action in STARTING_ACTIONS else MAX_HISTORY + FINISHING_STEPS
+    if len(record["history"]) >= bound:
         name = record.get("sscc") or f"{record.get('gtin')}:{record.get('serial')}"
-        raise _fail(f"{name} has {MAX_HISTORY} custody steps: no more", ErrorCode.TOO_LARGE)
+        raise _fail(
+            f"{name} has {len(record['history'])} custody steps: it starts no more",
+            ErrorCode.TOO_LARGE,
+        )
     record["history"].append([ctx.block.height, action, _org(ctx), counterparty])
 
 
@@ -201,11 +213,36 @@ def _require_movable(
         raise _fail(f"{item} is recalled: it can only be returned", ErrorCode.INVALID_STATE)
 
 
+# Recalls of each GTIN, read once per transaction (a move checks up to MAX_MOVED items).
+_RECALL_INDEX: WeakKeyDictionary[TxContext, dict[str, RecallIndex]] = WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class RecallIndex:
+    lots: frozenset[str]
+    ranges: tuple[tuple[str, str], ...]
+
+    def applies(self, lot: str, serial: str) -> bool:
+        return lot in self.lots or any(
+            st.serial_in_range(serial, first, last) for first, last in self.ranges
+        )
+
+
+def _recall_index(ctx: TxContext, gtin: str) -> RecallIndex:
+    by_gtin = _RECALL_INDEX.setdefault(ctx, {})
+    if gtin not in by_gtin:
+        recalls = ctx.get(st.recalls_key(gtin)) or []
+        by_gtin[gtin] = RecallIndex(
+            frozenset(r["lot"] for r in recalls if r["lot"] is not None),
+            tuple((r["serial_from"], r["serial_to"]) for r in recalls if r["lot"] is None),
+        )
+    return by_gtin[gtin]
+
+
 def _is_recalled(ctx: TxContext, item: str, record: Record) -> bool:
     if is_container(item):
         return False
-    recalls = ctx.get(st.recalls_key(record["gtin"])) or []
-    return any(st.recall_applies(r, record["lot"], record["serial"]) for r in recalls)
+    return _recall_index(ctx, record["gtin"]).applies(record["lot"], record["serial"])
 
 
 def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled: bool) -> None:
@@ -538,14 +575,26 @@ def recall(ctx: TxContext, payload: m.Recall) -> None:
     }
     ctx.put(st.recall_key(recall_id), record)
     active = ctx.get(st.recalls_key(payload.gtin)) or []
-    if len(active) >= MAX_RECALLS:
-        raise _fail(
-            f"{payload.gtin} has {MAX_RECALLS} recalls in force: recall a whole lot instead",
-            ErrorCode.TOO_LARGE,
-        )
+    _require_room_for_recall(payload, active)
     summary = {k: record[k] for k in ("id", "lot", "serial_from", "serial_to")}
     ctx.put(st.recalls_key(payload.gtin), [*active, summary])
     ctx.emit("supply.recall", recall=recall_id, gtin=payload.gtin, lot=payload.lot, notify=notify)
+
+
+def _require_room_for_recall(payload: m.Recall, active: list[Record]) -> None:
+    if payload.lot is not None:
+        if any(r["lot"] == payload.lot for r in active):
+            raise _fail(
+                f"lot {payload.lot} of {payload.gtin} is already recalled", ErrorCode.CONFLICT
+            )
+        return
+    ranges = sum(1 for r in active if r["lot"] is None)
+    if ranges >= MAX_RANGE_RECALLS:
+        raise _fail(
+            f"{payload.gtin} has {MAX_RANGE_RECALLS} serial-range recalls in force: "
+            "recall whole lots instead",
+            ErrorCode.TOO_LARGE,
+        )
 
 
 def acknowledge_recall(ctx: TxContext, payload: m.RecallAck) -> None:
