@@ -508,6 +508,7 @@ def record_access(draw: Draw, w: World) -> Planned:
         subject,
         payload["purpose"],
         glass,
+        payload.get("reason_hash") if glass else None,
         w.next_time_ms(),
         nonce,
     )
@@ -515,6 +516,7 @@ def record_access(draw: Draw, w: World) -> Planned:
         "time_ms": w.next_time_ms(),
         "nonce": nonce,
         "break_glass": glass,
+        "reason_hash": payload.get("reason_hash") if glass else None,
         "signature": signer.keys.sign(message).hex(),
     }
     return Planned(sender, "record.access", payload)

@@ -23,6 +23,7 @@ from healthledger.api.responses import (
     read_body,
 )
 from healthledger.crypto.signed_request import SignedRequest, body_hash
+from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
@@ -214,6 +215,16 @@ async def _receive(request: Request, upload: Upload) -> None:
     await asyncio.to_thread(upload.feed, bytes(pending))
 
 
+def _reason(body: dict[str, Any]) -> BreakGlassReason | None:
+    """A read's break-glass reason, with the salt the reader committed to it with."""
+    text, salt = body.get("break_glass_reason"), body.get("break_glass_salt")
+    if text is None:
+        return None
+    if not isinstance(text, str) or not isinstance(salt, str):
+        raise MalformedInput("break_glass_reason and break_glass_salt are strings")
+    return BreakGlassReason.given(text, salt)
+
+
 def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
     @app.get("/v1/records", tags=["records"], summary="Locate a patient's records (record locator)")
     async def locate(
@@ -221,12 +232,17 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         patient: str,
         purpose: Purpose | None = None,
         break_glass_reason: Annotated[str | None, Query(max_length=300)] = None,
+        break_glass_salt: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
         signed, reader = await _authenticate(service, request, EMPTY_BODY)
         if break_glass_reason is None:
             return json_response(await asyncio.to_thread(service.locate, reader, patient, purpose))
         prepared = await asyncio.to_thread(
-            service.prepare_break_glass_locate, signed, reader, patient, break_glass_reason
+            service.prepare_break_glass_locate,
+            signed,
+            reader,
+            patient,
+            BreakGlassReason.given(break_glass_reason, break_glass_salt),
         )
         height, result = await _commit_access(service, prepared)
         return json_response(service.finish_break_glass_locate(prepared, patient, height, result))
@@ -242,7 +258,7 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             reader,
             record_id,
             body["purpose"],
-            body.get("break_glass_reason"),
+            _reason(body),
         )
         height, result = await _commit_access(service, prepared)
         return json_response(await asyncio.to_thread(service.finish_read, prepared, height, result))

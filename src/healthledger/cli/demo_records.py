@@ -18,7 +18,7 @@ from healthledger.cli.synthetic import (
     small_observation,
     synthetic_records,
 )
-from healthledger.client.records import Intent, sign_intent
+from healthledger.client.records import Intent, new_reason, sign_intent
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
@@ -182,14 +182,13 @@ def _read(
     break_glass: str | None = None,
 ) -> dict[str, Any]:
     """One audited read as the vault serves it; a refusal is part of the story."""
-    intent = Intent("read", record_id, purpose, break_glass=break_glass is not None)
+    reason = None if break_glass is None else new_reason(break_glass)
+    intent = Intent("read", record_id, purpose, reason is not None, reason.hash if reason else None)
     request, reader = service.authenticate(
         *_request(runner, who, service, "POST", f"/v1/records/{record_id}/read", intent)
     )
     try:
-        prepared: PreparedAccess = service.prepare_read(
-            request, reader, record_id, purpose, break_glass
-        )
+        prepared: PreparedAccess = service.prepare_read(request, reader, record_id, purpose, reason)
     except LedgerError as refusal:
         return {"reader": reader.id, "record": record_id, "refused": refusal.to_dict()}
     (report,) = service.commit([prepared])

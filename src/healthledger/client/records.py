@@ -22,6 +22,7 @@ import orjson
 
 from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
 from healthledger.crypto.envelope import (
+    SALT_BYTES,
     Decryptor,
     Opened,
     content_hash,
@@ -38,7 +39,9 @@ from healthledger.crypto.signed_request import (
     sign_request,
 )
 from healthledger.domains.governance import state as gov
+from healthledger.domains.records import policy
 from healthledger.domains.records.messages import MAX_SCOPE, intent_message
+from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
@@ -79,6 +82,12 @@ class Intent:
     subject: str  # the record id, or the patient for a search
     purpose: str
     break_glass: bool
+    reason_hash: str | None = None  # for break-glass: sha256(salt || reason), the reader's salt
+
+
+def new_reason(text: str) -> BreakGlassReason:
+    """A reason to send, with a fresh salt of ours: the chain will hold only its hash."""
+    return BreakGlassReason(policy.check_reason_text(text), secrets.token_bytes(SALT_BYTES))
 
 
 def sign_intent(keys: KeyPair, chain_id: str, intent: Intent, headers: dict[str, str]) -> str:
@@ -89,6 +98,7 @@ def sign_intent(keys: KeyPair, chain_id: str, intent: Intent, headers: dict[str,
         intent.subject,
         intent.purpose,
         intent.break_glass,
+        intent.reason_hash,
         int(headers[HEADER_TIME]),
         headers[HEADER_NONCE],
     )
@@ -196,8 +206,10 @@ class Records:
             params["purpose"] = purpose
         intent = None
         if break_glass_reason is not None:
-            params["break_glass_reason"] = break_glass_reason
-            intent = Intent("locate", patient, "emergency", break_glass=True)
+            reason = new_reason(break_glass_reason)
+            params["break_glass_reason"] = reason.text
+            params["break_glass_salt"] = reason.salt.hex()
+            intent = Intent("locate", patient, "emergency", True, reason.hash)
         return self._signed("GET", "/v1/records", params, intent=intent)  # type: ignore[no-any-return]
 
     def read_view(
@@ -205,9 +217,12 @@ class Records:
     ) -> dict[str, Any]:
         """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt."""
         body: dict[str, Any] = {"purpose": purpose}
+        intent = Intent("read", record_id, purpose, break_glass=False)
         if break_glass_reason is not None:
-            body["break_glass_reason"] = break_glass_reason
-        intent = Intent("read", record_id, purpose, break_glass=break_glass_reason is not None)
+            reason = new_reason(break_glass_reason)
+            body["break_glass_reason"] = reason.text
+            body["break_glass_salt"] = reason.salt.hex()
+            intent = Intent("read", record_id, purpose, True, reason.hash)
         return self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)  # type: ignore[no-any-return]
 
     def read(

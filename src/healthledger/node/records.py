@@ -48,7 +48,7 @@ from healthledger.crypto.signed_request import (
 )
 from healthledger.domains.records import fhir, policy
 from healthledger.domains.records import state as st
-from healthledger.domains.records.policy import Decision
+from healthledger.domains.records.policy import BreakGlassReason, Decision
 from healthledger.domains.records.queries import (
     choose_read_basis,
     locator_entry,
@@ -79,7 +79,7 @@ class Access:
     purpose: str
     decision: Decision
     reason_hash: str | None
-    asked_break_glass: bool  # the reader gave a break-glass reason (and signed that)
+    asked: BreakGlassReason | None  # the break-glass reason the reader gave (and signed)
 
 
 @dataclass(frozen=True)
@@ -391,7 +391,7 @@ class RecordService:
         reader: Actor,
         record_id: str,
         purpose: str,
-        break_glass_reason: str | None,
+        break_glass_reason: BreakGlassReason | None,
     ) -> PreparedAccess:
         """Decide at the latest block whether to release; build the audit event if so."""
         with self.store.snapshot():
@@ -404,7 +404,8 @@ class RecordService:
                 ErrorCode.NOT_CUSTODIAN,
             )
         role = views.org_role(self.store, reader.org)
-        decision = choose_read_basis(file, record, reader, purpose, now, break_glass_reason, role)
+        reason_text = None if break_glass_reason is None else break_glass_reason.text
+        decision = choose_read_basis(file, record, reader, purpose, now, reason_text, role)
         if not self.vault.has(record["blob_id"]):
             raise LedgerError(
                 f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
@@ -415,7 +416,7 @@ class RecordService:
         views.encryption_key(self.store, reader)
         glass = decision.basis == "break_glass"  # a reader with standing needs no reason
         note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
-        access = Access(purpose, decision, note, asked_break_glass=break_glass_reason is not None)
+        access = Access(purpose, decision, note, break_glass_reason)
         unsigned = self._access_tx(record["custodian"], request, reader, record, access)
         return PreparedAccess(unsigned, reader, decision, record, data_key, note)
 
@@ -482,7 +483,7 @@ class RecordService:
         return {"patient": patient, "height": height, "records": entries}
 
     def prepare_break_glass_locate(
-        self, request: SignedRequest, reader: Actor, patient: str, reason: str
+        self, request: SignedRequest, reader: Actor, patient: str, reason: BreakGlassReason
     ) -> PreparedAccess:
         """An emergency search without consent: recorded on the chain before it is answered."""
         if reader.org is None or reader.org not in self.custodians:
@@ -494,7 +495,6 @@ class RecordService:
             raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
         role = views.org_role(self.store, reader.org)
         decision = policy.check_break_glass(reader, role, "emergency", True)
-        policy.check_reason_text(reason)
         note = self._seal_reason(reader.org, reason)
         payload = {
             "action": "locate",
@@ -504,7 +504,7 @@ class RecordService:
             "basis": "break_glass",
             "reason_hash": note,
             "request_id": request.request_id,
-            "intent": _intent(request, True),
+            "intent": _intent(request, reason),
         }
         return PreparedAccess(
             Unsigned(reader.org, "record.access", payload), reader, decision, None, note=note
@@ -620,23 +620,25 @@ class RecordService:
             "appointment_id": decision.appointment_id,
             "reason_hash": access.reason_hash,
             "request_id": request.request_id,
-            "intent": _intent(request, access.asked_break_glass),
+            "intent": _intent(request, access.asked),
         }
         return Unsigned(custodian, "record.access", payload)
 
-    def _seal_reason(self, org: str, reason: str | None) -> str | None:
+    def _seal_reason(self, org: str, reason: BreakGlassReason | None) -> str | None:
         """Keep a break-glass reason in this vault, sealed to `org`; the chain gets its hash.
 
-        The hash is sha256(salt || text) with a random 32-byte salt inside the
+        The hash is sha256(salt || text) with the reader's random 32-byte salt inside the
         ciphertext (the envelope's content hash), so a short reason cannot be
         confirmed by guessing; whoever opens the note learns the salt and can check it.
+        The reader signed that hash, so it is theirs, not one this vault made up.
         """
         if reason is None:
             return None
-        text = policy.check_reason_text(reason).encode()
         data_key = new_data_key()
         wrapped = wrap_key(data_key, self._org_keys(org).encryption_public)
-        return self.vault.put_note(data_key, text, wrapped).content_hash
+        return self.vault.put_note(
+            data_key, reason.text.encode(), wrapped, reason.salt
+        ).content_hash
 
     def _settle(self, prepared: PreparedAccess, result: TxResult) -> None:
         """A refused access event releases nothing and keeps no reason note."""
@@ -826,7 +828,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _intent(request: SignedRequest, break_glass: bool) -> dict[str, Any]:
+def _intent(request: SignedRequest, reason: BreakGlassReason | None) -> dict[str, Any]:
     """The reader's signature over the access this node records in their name."""
     if request.intent is None:
         raise LedgerError(
@@ -836,6 +838,7 @@ def _intent(request: SignedRequest, break_glass: bool) -> dict[str, Any]:
     return {
         "time_ms": request.time_ms,
         "nonce": request.nonce,
-        "break_glass": break_glass,
+        "break_glass": reason is not None,
+        "reason_hash": None if reason is None else reason.hash,
         "signature": request.intent,
     }

@@ -138,11 +138,15 @@ class Vault:
                 raise
         return [info for _ciphertext, info in sealed]
 
-    def put_note(self, data_key: bytes, text: bytes, wrapped_key: str) -> Sealed:
-        """Seal a short note durably; its `content_hash` (salted) is what the chain may hold."""
+    def put_note(
+        self, data_key: bytes, text: bytes, wrapped_key: str, salt: bytes | None = None
+    ) -> Sealed:
+        """Seal a short note durably; its `content_hash` (salted) is what the chain may hold.
+
+        The salt is the writer's when they committed to the note's hash themselves."""
         if len(text) > NOTE_MAX:
             raise LedgerError(f"a note is at most {NOTE_MAX} bytes", ErrorCode.TOO_LARGE)
-        ciphertext, sealed = encrypt_bytes(data_key, text)
+        ciphertext, sealed = encrypt_bytes(data_key, text, salt)
         with self._lock:
             self._db.execute(
                 "INSERT INTO notes (content_hash, ciphertext, wrapped_key, created_ms)"

@@ -140,7 +140,13 @@ def _with_intent(
     """The reader's signature of the access the vault records in their name."""
     nonce = f"{next(NONCES):032x}"
     break_glass = payload.get("basis") == "break_glass"
-    intent = {"time_ms": time_ms, "nonce": nonce, "break_glass": break_glass, **changes}
+    intent = {
+        "time_ms": time_ms,
+        "nonce": nonce,
+        "break_glass": break_glass,
+        "reason_hash": payload.get("reason_hash") if break_glass else None,
+        **changes,
+    }
     subject = payload["record_id"] if payload["action"] == "read" else payload["patient"]
     message = intent_message(
         CHAIN,
@@ -148,6 +154,7 @@ def _with_intent(
         subject,
         payload["purpose"],
         intent["break_glass"],
+        intent["reason_hash"],
         intent["time_ms"],
         nonce,
     )
@@ -357,8 +364,12 @@ def test_a_custodian_cannot_record_reads_in_a_readers_name(clinic: Chain) -> Non
     other_record = {**signed, "record_id": "rec-" + "7" * 24}
     assert _at_raw(clinic, start, other_record).code == "bad_signature"
     # The reader asked an ordinary read: the vault may not turn it into break-glass.
-    ordinary = _with_intent(_glass("dr-ada", "c"), start, break_glass=False)
+    ordinary = _with_intent(_glass("dr-ada", "c"), start, break_glass=False, reason_hash=None)
     assert _at_raw(clinic, start, ordinary).code == "unauthorized"
+    # The reader committed to their reason: the custodian records no other.
+    other_reason = {**_with_intent(_glass("dr-ada", "9"), start), "reason_hash": "f" * 64}
+    got = _at_raw(clinic, start, other_reason)
+    assert got.code == "unauthorized", got
     assert clinic.state("records", "break_glass/st-marys/dr-ada") is None
     assert _scan(clinic, f"audit/{pid('alice')}/") == []
 

@@ -184,9 +184,9 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     """Re-decide the access against this block's state and time, then write the audit event."""
     reader = resolve_actor(ctx.read_raw, payload.reader, allow_new=False)
     _require_patient(ctx, payload.patient)
-    _require_reader_intent(ctx, payload)
     if payload.reason_hash is not None and payload.basis != "break_glass":
         raise LedgerError("only a break-glass access states a reason", ErrorCode.INVALID_FIELD)
+    _require_reader_intent(ctx, payload)
     if payload.action == "read":
         decision = _decide_read(ctx, payload, reader)
     else:
@@ -238,6 +238,7 @@ def _require_reader_intent(ctx: TxContext, payload: RecordAccess) -> None:
         subject or "",
         payload.purpose,
         intent.break_glass,
+        intent.reason_hash,
         intent.time_ms,
         intent.nonce,
     )
@@ -247,8 +248,14 @@ def _require_reader_intent(ctx: TxContext, payload: RecordAccess) -> None:
         raise LedgerError(
             "the reader did not sign a request for this access", ErrorCode.BAD_SIGNATURE
         ) from exc
+    if intent.break_glass != (intent.reason_hash is not None):
+        raise LedgerError("a break-glass request commits to its reason", ErrorCode.INVALID_FIELD)
     if payload.basis == "break_glass" and not intent.break_glass:
         raise LedgerError("the reader did not ask for break-glass access", ErrorCode.UNAUTHORIZED)
+    if payload.reason_hash is not None and payload.reason_hash != intent.reason_hash:
+        raise LedgerError(
+            "the reason recorded is not the one the reader gave", ErrorCode.UNAUTHORIZED
+        )
     if abs(ctx.block.time_ms - intent.time_ms) > INTENT_WINDOW_MS:
         raise LedgerError(
             f"the reader's request is more than {INTENT_WINDOW_MS // 60_000} minutes from "

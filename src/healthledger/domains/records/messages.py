@@ -145,6 +145,9 @@ class ReaderIntent(Payload):
     time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
     nonce: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     break_glass: bool
+    # For break-glass, the reader's commitment to their reason: sha256(salt || text) with
+    # the reader's own salt, so the custodian can record no other justification.
+    reason_hash: Hash | None = None
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
 
 
@@ -154,6 +157,7 @@ def intent_message(
     subject: str,
     purpose: str,
     break_glass: bool,
+    reason_hash: str | None,
     time_ms: int,
     nonce: str,
 ) -> bytes:
@@ -169,6 +173,7 @@ def intent_message(
             "subject": subject,
             "purpose": purpose,
             "break_glass": break_glass,
+            "reason_hash": reason_hash,
             "time": time_ms,
             "nonce": nonce,
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from healthledger.crypto.envelope import SALT_BYTES, content_hash
 from healthledger.domains.records import state as st
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor
@@ -161,3 +162,30 @@ def best_refusal(problems: list[LedgerError]) -> LedgerError:
             if problem.code == code:
                 return problem
     return LedgerError("no consent of the patient allows this", ErrorCode.NO_CONSENT)
+
+
+@dataclass(frozen=True)
+class BreakGlassReason:
+    """A break-glass reason with the reader's own salt: the vault keeps the text, the
+    chain its hash, which the reader signs so no other reason can be recorded."""
+
+    text: str
+    salt: bytes
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.salt, self.text.encode())
+
+    @classmethod
+    def given(cls, text: str, salt_hex: str | None) -> BreakGlassReason:
+        """A reason as a reader sent it, with the salt they committed with."""
+        try:
+            salt = bytes.fromhex(salt_hex or "")
+        except ValueError:
+            salt = b""
+        if len(salt) != SALT_BYTES:
+            raise LedgerError(
+                f"a break-glass reason comes with the reader's {SALT_BYTES}-byte salt (hex)",
+                ErrorCode.INVALID_FIELD,
+            )
+        return cls(check_reason_text(text), salt)
