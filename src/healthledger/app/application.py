@@ -16,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from healthledger.app import nonces
 from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
@@ -27,7 +29,7 @@ from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.queries import resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
-from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
+from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext, TxSpec
 from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
 from healthledger.ledger.merkle import CompactRange, merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
@@ -178,13 +180,9 @@ class Application:
 
     def _check_tx(self, tx: Transaction) -> Actor:
         self._check_chain(tx)
-        spec = spec_for(tx.type)
-        actor = resolve_actor(self.store.state_get, tx.sender, admits_new_keys(tx.type))
-        check_permission(tx.type, actor)
-        nonces.check_nonce(
-            self._read_json(self.store.state_get, nonces.NAMESPACE, tx.sender), tx.nonce
-        )
-        parse_payload(spec, tx.payload)
+        read = self.store.state_get
+        nonces.check_nonce(self._read_json(read, nonces.NAMESPACE, tx.sender), tx.nonce)
+        _spec, actor, _payload = _authorise(read, tx)
         return actor
 
     # --- ABCI: FinalizeBlock / Commit ----------------------------------------------------
@@ -351,10 +349,7 @@ class Application:
     ) -> TxResult:
         """Run the domain handler; whatever it raises becomes a failed result (principle 6)."""
         try:
-            spec = spec_for(tx.type)
-            actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
-            check_permission(tx.type, actor)
-            payload = parse_payload(spec, tx.payload)
+            spec, actor, payload = _authorise(read, tx)
             ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain)
             spec.handler(ctx, payload)
         except LedgerError as exc:
@@ -379,6 +374,15 @@ class Application:
     def _read_json(read: ReadFn, ns: str, key: str) -> Any:
         raw = read(ns, key)
         return None if raw is None else parse_json(raw)
+
+
+def _authorise(read: ReadFn, tx: Transaction) -> tuple[TxSpec, Actor, BaseModel]:
+    """The checks CheckTx and apply share: a known type, a sender allowed to send it, a
+    payload of its model (CheckTx against committed state, apply at the tx's position)."""
+    spec = spec_for(tx.type)
+    actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
+    check_permission(tx.type, actor)
+    return spec, actor, parse_payload(spec, tx.payload)
 
 
 def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.canonical import parse_json
+from healthledger.domains.governance import queries as gov_queries
 from healthledger.domains.governance import state as gov
 from healthledger.domains.governance.queries import resolve_actor
 from healthledger.domains.records import state as st
@@ -67,11 +68,7 @@ def alert_events(store: Store, org: str, limit: int = 1_000) -> list[dict[str, A
 
 def org_role(store: Store, org: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...), None for no such organisation."""
-    value = None if org is None else store.state_get(gov.NAMESPACE, gov.org_key(org))
-    if value is None:
-        return None
-    record = parse_json(value)
-    return str(record["role"]) if record["status"] == gov.ACTIVE else None
+    return gov_queries.org_role(store.state_get, org)
 
 
 def actor(store: Store, key_id: str) -> Actor:

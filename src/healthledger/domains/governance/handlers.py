@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.keys import derive_patient_id, verify_signature
+from healthledger.domains.allowance import spend_daily
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.messages import (
+    CARE_GIVING_ROLES,
     KeyRotate,
     MemberEnroll,
     MemberRevoke,
@@ -18,13 +20,9 @@ from healthledger.domains.governance.messages import (
     PatientRegister,
     voucher_message,
 )
-from healthledger.domains.governance.queries import limits, resolve_actor
+from healthledger.domains.governance.queries import limits, org_role, resolve_actor
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, TxContext
-
-# Organisations that give care, and so may vouch for a new patient (their staff too).
-CARE_ROLES = frozenset({"hospital", "clinic"})
-DAY_MS = 24 * 60 * 60 * 1000
 
 
 def org_record(spec: OrgSpec, height: int) -> dict[str, Any]:
@@ -191,7 +189,7 @@ def _accept_voucher(ctx: TxContext, payload: PatientRegister) -> Actor:
     if voucher.kind == "patient":
         _require_care_vouched(ctx, voucher.id)
         _count_patient_vouch(ctx, voucher.id)
-    elif voucher.org is None or _org_role(ctx, voucher.org) not in CARE_ROLES:
+    elif org_role(ctx.read_raw, voucher.org) not in CARE_GIVING_ROLES:
         raise LedgerError(
             "a patient is vouched for by a hospital, a clinic, their staff, or a registered "
             "patient acting as representative",
@@ -213,19 +211,9 @@ def _require_care_vouched(ctx: TxContext, patient_id: str) -> None:
 def _count_patient_vouch(ctx: TxContext, patient_id: str) -> None:
     """A patient vouches for a few people a day (a parent for children), not for a crowd."""
     cap = limits(ctx.read_raw).vouches_per_patient_per_day
-    since = ctx.block.time_ms - DAY_MS
-    recent = [t for t in ctx.get(st.vouches_key(patient_id)) or [] if t > since]
-    if len(recent) >= cap:
-        raise LedgerError(
-            f"{patient_id} already vouched for {cap} patients in the last 24 hours",
-            ErrorCode.RATE_LIMITED,
-        )
-    ctx.put(st.vouches_key(patient_id), [*recent, ctx.block.time_ms])
-
-
-def _org_role(ctx: TxContext, org_id: str) -> str | None:
-    record = ctx.get(st.org_key(org_id))
-    return None if record is None or record["status"] != st.ACTIVE else str(record["role"])
+    times = ctx.get(st.vouches_key(patient_id)) or []
+    spent = spend_daily(times, ctx.block.time_ms, cap, "patients vouched for by one patient")
+    ctx.put(st.vouches_key(patient_id), spent)
 
 
 def set_guardians(ctx: TxContext, payload: PatientGuardians) -> None:

@@ -23,6 +23,8 @@ OrgRole = Literal[
     "sponsor",
     "charity",
 ]
+# Organisations that give care: they vouch for new patients, their clinicians may break glass.
+CARE_GIVING_ROLES = frozenset({"hospital", "clinic"})
 MemberRole = Literal[
     "practitioner",
     "nurse",

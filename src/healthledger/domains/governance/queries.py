@@ -35,6 +35,15 @@ def _org_active(read: ReadFn, org_id: str) -> bool:
     return raw is not None and parse_json(raw)["status"] == st.ACTIVE
 
 
+def org_role(read: ReadFn, org_id: str | None) -> str | None:
+    """An active organisation's role (hospital, insurer, ...); None if none or removed."""
+    raw = None if org_id is None else read(st.NAMESPACE, st.org_key(org_id))
+    if raw is None:
+        return None
+    record = parse_json(raw)
+    return str(record["role"]) if record["status"] == st.ACTIVE else None
+
+
 def limits(read: ReadFn) -> Limits:
     """The network's genesis limits (defaults for a chain whose genesis named none).
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.keys import verify_signature
+from healthledger.domains.allowance import spend_daily
 from healthledger.domains.governance import state as gov
-from healthledger.domains.governance.queries import limits, resolve_actor
+from healthledger.domains.governance.queries import limits, org_role, resolve_actor
 from healthledger.domains.records import policy
 from healthledger.domains.records import state as st
 from healthledger.domains.records.messages import (
@@ -284,8 +285,11 @@ def _alert_break_glass(ctx: TxContext, reader: Actor, patient: str, audit_key: s
     """
     per_day = limits(ctx.read_raw).break_glass_per_day
     counted = ctx.get(st.break_glass_key(reader.id))
-    times = policy.count_break_glass(
-        [] if counted is None else list(counted["times"]), ctx.block.time_ms, per_day
+    times = spend_daily(
+        [] if counted is None else list(counted["times"]),
+        ctx.block.time_ms,
+        per_day,
+        "break-glass accesses per reader",
     )
     ctx.put(st.break_glass_key(reader.id), {"times": times})
     ctx.put(st.alert_key(ctx.actor.id, ctx.block.height, ctx.tx_id), audit_key)
@@ -332,8 +336,7 @@ def decide_basis(
 
 
 def _break_glass(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
-    org = ctx.read(gov.NAMESPACE, gov.org_key(reader.org)) if reader.org else None
-    role = None if org is None else org["role"]
+    role = org_role(ctx.read_raw, reader.org)
     return policy.check_break_glass(reader, role, payload.purpose, payload.reason_hash is not None)
 
 

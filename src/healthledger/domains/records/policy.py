@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthledger.crypto.envelope import SALT_BYTES, content_hash
+from healthledger.domains.governance.messages import CARE_GIVING_ROLES
 from healthledger.domains.records import state as st
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor
@@ -19,11 +20,9 @@ from healthledger.ledger.context import Actor
 # Break-glass is for people who treat patients, not for every enrolled role, and only at
 # organisations that give care: an insurer or a sponsor may enrol a "practitioner" too.
 CLINICAL_ROLES = frozenset({"practitioner", "nurse"})
-CARE_GIVING_ORG_ROLES = frozenset({"hospital", "clinic"})
 # The vault asks for this much text; the chain sees only its salted hash.
 MIN_REASON_CHARS = 10
 MAX_REASON_CHARS = 300
-BREAK_GLASS_WINDOW_MS = 24 * 60 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def check_break_glass(
     if (
         reader.kind != "member"
         or reader.role not in CLINICAL_ROLES
-        or org_role not in CARE_GIVING_ORG_ROLES
+        or org_role not in CARE_GIVING_ROLES
     ):
         raise LedgerError(
             "break-glass access is for practitioners and nurses of a hospital or clinic",
@@ -138,21 +137,6 @@ def check_reason_text(reason: str | None) -> str:
             ErrorCode.INVALID_FIELD,
         )
     return text
-
-
-def count_break_glass(times: list[int], now_ms: int, per_day: int) -> list[int]:
-    """The reader's break-glass times after one more now, or RATE_LIMITED past the limit.
-
-    Only the last 24 hours of block time are kept, so the list never holds more
-    than `per_day` entries however long the reader works.
-    """
-    recent = [t for t in times if t > now_ms - BREAK_GLASS_WINDOW_MS]
-    if len(recent) >= per_day:
-        raise LedgerError(
-            f"at most {per_day} break-glass accesses per reader in 24 hours",
-            ErrorCode.RATE_LIMITED,
-        )
-    return [*recent, now_ms]
 
 
 def best_refusal(problems: list[LedgerError]) -> LedgerError:

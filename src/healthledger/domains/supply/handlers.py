@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from healthledger.domains.governance.queries import org_role
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply import state as st
@@ -53,13 +54,6 @@ def _org(ctx: TxContext) -> str:
     if ctx.actor.org is None:
         raise _fail("only an organisation or its staff may do this", ErrorCode.UNAUTHORIZED)
     return ctx.actor.org
-
-
-def _org_role(ctx: TxContext, org_id: str) -> str | None:
-    record = ctx.read("gov", f"org/{org_id}")
-    if record is None or record["status"] != "active":
-        return None
-    return str(record["role"])
 
 
 def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) -> None:
@@ -249,7 +243,7 @@ def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled
     sender = _org(ctx)
     if to == sender:
         raise _fail("an organisation cannot ship to itself", ErrorCode.INVALID_FIELD)
-    if _org_role(ctx, to) not in TRADING_ROLES:
+    if org_role(ctx.read_raw, to) not in TRADING_ROLES:
         raise _fail(f"{to} is not an active trading partner", ErrorCode.NOT_FOUND)
     moved = _gather(ctx, items)
     for inner, inner_record in moved:
@@ -292,7 +286,7 @@ def receive(ctx: TxContext, payload: m.Receive) -> None:
 def dispense(ctx: TxContext, payload: m.Dispense) -> None:
     """A dispenser hands one package to a patient (who is not recorded)."""
     org = _org(ctx)
-    if _org_role(ctx, org) not in DISPENSERS:
+    if org_role(ctx.read_raw, org) not in DISPENSERS:
         raise _fail(f"{org} does not dispense", ErrorCode.UNAUTHORIZED)
     item = f"{payload.gtin}:{payload.serial}"
     ((_, record),) = _top_level(ctx, [item])
@@ -307,7 +301,7 @@ def dispense(ctx: TxContext, payload: m.Dispense) -> None:
 def destroy(ctx: TxContext, payload: m.Destroy) -> None:
     """The owner, or a regulator, destroys items (recalled or suspect ones included)."""
     org = _org(ctx)
-    regulator = _org_role(ctx, org) == "regulator"
+    regulator = org_role(ctx.read_raw, org) == "regulator"
     moved = _gather(ctx, payload.items)
     for inner, inner_record in moved:
         if inner_record["status"] in st.FINAL:
@@ -480,7 +474,7 @@ def _suspicion(ctx: TxContext, org: str, package: Record | None, outcome: str) -
         return None
     if package["status"] in st.FINAL:
         return f"{package['status']} package presented again"
-    regulator = _org_role(ctx, org) == "regulator"
+    regulator = org_role(ctx.read_raw, org) == "regulator"
     if not regulator and org not in (package["owner"], package["to"]):
         return f"presented by {org}, outside its custody path (held by {package['owner']})"
     return None
@@ -544,7 +538,7 @@ def recall(ctx: TxContext, payload: m.Recall) -> None:
     product = ctx.get(st.product_key(payload.gtin))
     if product is None:
         raise _fail(f"GTIN {payload.gtin} was never commissioned", ErrorCode.NOT_FOUND)
-    if _org_role(ctx, org) != "regulator" and product["manufacturer"] != org:
+    if org_role(ctx.read_raw, org) != "regulator" and product["manufacturer"] != org:
         raise _fail(
             f"only {product['manufacturer']} or a regulator may recall it", ErrorCode.UNAUTHORIZED
         )
