@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from conftest import enroll_member, register_patient, serve_network, stop_node, wait_for
-from healthledger.client.records import Records, verify_copy
+from healthledger.client.records import Intent, Records, sign_intent, verify_copy
 from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
-from healthledger.crypto.signed_request import sign_request
+from healthledger.crypto.signed_request import HEADER_INTENT, sign_request
 from healthledger.errors import LedgerError
 from healthledger.node.home import Home
 
@@ -219,6 +219,8 @@ def test_denials_release_no_ciphertext_or_key(world: World) -> None:
         hashlib.sha256(body).hexdigest(),
         audience=AUDIENCE,
     )
+    intent = Intent("read", world.records["hr"], "treatment")
+    headers[HEADER_INTENT] = sign_intent(world.people["dr-bob"], CHAIN, intent, headers)
     response = httpx.post(world.url + target, content=body, headers=headers)
     assert response.status_code == 403
     assert set(response.json()) == {"error"}

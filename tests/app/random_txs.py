@@ -507,7 +507,6 @@ def record_access(draw: Draw, w: World) -> Planned:
         payload["action"],
         subject,
         payload["purpose"],
-        glass,
         payload.get("reason_hash") if glass else None,
         w.next_time_ms(),
         nonce,
@@ -515,7 +514,6 @@ def record_access(draw: Draw, w: World) -> Planned:
     payload["intent"] = {
         "time_ms": w.next_time_ms(),
         "nonce": nonce,
-        "break_glass": glass,
         "reason_hash": payload.get("reason_hash") if glass else None,
         "signature": signer.keys.sign(message).hex(),
     }

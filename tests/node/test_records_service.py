@@ -19,6 +19,7 @@ from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.envelope import decrypt_bytes, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
+from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.engines.base import CommittedBlock
 from healthledger.errors import LedgerError
 from healthledger.ledger.block import TxResult
@@ -120,7 +121,7 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
             },
         )
     )
-    intent = Intent("read", added["record_id"], "operations", break_glass=False)
+    intent = Intent("read", added["record_id"], "operations")
     request, tech = setup.authenticate("tech", intent)
     prepared = setup.service.prepare_read(request, tech, added["record_id"], "operations", None)
     # the patient revokes between the vault's decision and the audit event's block
@@ -140,7 +141,7 @@ def test_a_successful_read_writes_exactly_one_event_naming_its_consent(setup: Se
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
     added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
-    intent = Intent("read", added["record_id"], "patient_request", break_glass=False)
+    intent = Intent("read", added["record_id"], "patient_request")
     request, reader = setup.authenticate("patient", intent)
     prepared = setup.service.prepare_read(
         request, reader, added["record_id"], "patient_request", None
@@ -173,7 +174,7 @@ def _add_for_patient(setup: Setup) -> tuple[str, dict[str, Any]]:
 
 
 def _read_as_patient(setup: Setup, record_id: str) -> bytes:
-    intent = Intent("read", record_id, "patient_request", break_glass=False)
+    intent = Intent("read", record_id, "patient_request")
     request, reader = setup.authenticate("patient", intent)
     prepared = setup.service.prepare_read(request, reader, record_id, "patient_request", None)
     view = setup.service.finish_read(prepared, *setup.commit(prepared))
@@ -245,7 +246,7 @@ def test_a_rotated_custodian_still_reads_its_older_records(setup: Setup) -> None
     save_keypair(fresh, key_file)
     audit_before = setup.node.store.state_scan("records", f"audit/{patient}/")
     request, reader = setup.authenticate(
-        "patient", Intent("read", old["record_id"], "patient_request", break_glass=False)
+        "patient", Intent("read", old["record_id"], "patient_request")
     )
     with pytest.raises(LedgerError) as refused:
         setup.service.prepare_read(request, reader, old["record_id"], "patient_request", None)
@@ -264,3 +265,15 @@ def test_a_rotated_custodian_still_reads_its_older_records(setup: Setup) -> None
 
 def _wrapped() -> str:
     return wrap_key(new_data_key(), KeyPair.generate().encryption_public)
+
+
+def test_a_read_without_the_readers_intent_seals_no_reason(setup: Setup) -> None:
+    """The intent is checked before anything is stored: no orphan note of free text."""
+    patient, added = _add_for_patient(setup)
+    request, doctor = setup.authenticate("doctor")  # no x-hl-intent
+    reason = BreakGlassReason.given("unconscious on arrival, no id", "ab" * 32)
+    with pytest.raises(LedgerError) as refused:
+        setup.service.prepare_read(request, doctor, added["record_id"], "emergency", reason)
+    assert refused.value.code == "bad_signature"
+    assert setup.service.vault.note(reason.hash) is None
+    assert setup.node.store.state_scan("records", f"audit/{patient}/") == []

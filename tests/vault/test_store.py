@@ -302,3 +302,15 @@ def test_a_note_is_sealed_found_by_its_salted_hash_and_dropped(tmp_path: Path) -
     vault.close()
     on_disk = b"".join(p.read_bytes() for p in (tmp_path / "vault").rglob("*") if p.is_file())
     assert text not in on_disk
+
+
+def test_a_note_sealed_twice_with_the_same_salt_is_a_clear_conflict(tmp_path: Path) -> None:
+    """A retried request with the reader's same salt: a stable code, not a database error."""
+    vault = Vault(tmp_path / "vault")
+    salt = b"\x07" * 32
+    first = vault.put_note(new_data_key(), b"collapsed in the waiting room", "k", salt)
+    with pytest.raises(LedgerError) as refused:
+        vault.put_note(new_data_key(), b"collapsed in the waiting room", "k", salt)
+    assert refused.value.code == "already_exists"
+    assert vault.note(first.content_hash) is not None
+    vault.close()

@@ -26,7 +26,7 @@ from healthledger.errors import LedgerError, Tampered
 from healthledger.ledger.block import Header, TxResult, genesis_hash, tx_leaf
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.merkle import merkle_root
-from healthledger.ledger.store import TABLES, Store, StoredTx
+from healthledger.ledger.store import TABLE_LAYOUT, TABLES, Store, StoredTx
 from healthledger.ledger.transaction import Transaction, decode_and_verify
 
 Progress = Callable[[int, int], None]
@@ -198,14 +198,3 @@ def _row_height(table: str, replayed_row: tuple[object, ...], height: int) -> in
         return height  # state, trie, log nodes and meta hold the state after the last block
     value = replayed_row[position]
     return value if isinstance(value, int) else height
-
-
-# Column names in SCHEMA's order, and how many of the first ones form the primary key.
-TABLE_LAYOUT: dict[str, tuple[tuple[str, ...], int]] = {
-    "meta": (("name", "value"), 1),
-    "blocks": (("height", "hash", "header"), 1),
-    "txs": (("log_index", "id", "height", "position", "sender", "raw", "result"), 1),
-    "state": (("ns", "key", "value"), 2),
-    "trie": (("path", "node"), 1),
-    "log_nodes": (("level", "idx", "hash"), 2),
-}

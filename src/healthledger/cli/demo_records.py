@@ -183,7 +183,7 @@ def _read(
 ) -> dict[str, Any]:
     """One audited read as the vault serves it; a refusal is part of the story."""
     reason = None if break_glass is None else new_reason(break_glass)
-    intent = Intent("read", record_id, purpose, reason is not None, reason.hash if reason else None)
+    intent = Intent("read", record_id, purpose, reason.hash if reason else None)
     request, reader = service.authenticate(
         *_request(runner, who, service, "POST", f"/v1/records/{record_id}/read", intent)
     )

@@ -81,8 +81,7 @@ class Intent:
     action: str
     subject: str  # the record id, or the patient for a search
     purpose: str
-    break_glass: bool
-    reason_hash: str | None = None  # for break-glass: sha256(salt || reason), the reader's salt
+    reason_hash: str | None = None  # break-glass only: sha256(salt || reason), the reader's salt
 
 
 def new_reason(text: str) -> BreakGlassReason:
@@ -97,7 +96,6 @@ def sign_intent(keys: KeyPair, chain_id: str, intent: Intent, headers: dict[str,
         intent.action,
         intent.subject,
         intent.purpose,
-        intent.break_glass,
         intent.reason_hash,
         int(headers[HEADER_TIME]),
         headers[HEADER_NONCE],
@@ -209,7 +207,7 @@ class Records:
             reason = new_reason(break_glass_reason)
             params["break_glass_reason"] = reason.text
             params["break_glass_salt"] = reason.salt.hex()
-            intent = Intent("locate", patient, "emergency", True, reason.hash)
+            intent = Intent("locate", patient, "emergency", reason.hash)
         return self._signed("GET", "/v1/records", params, intent=intent)  # type: ignore[no-any-return]
 
     def read_view(
@@ -217,12 +215,12 @@ class Records:
     ) -> dict[str, Any]:
         """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt."""
         body: dict[str, Any] = {"purpose": purpose}
-        intent = Intent("read", record_id, purpose, break_glass=False)
+        intent = Intent("read", record_id, purpose)
         if break_glass_reason is not None:
             reason = new_reason(break_glass_reason)
             body["break_glass_reason"] = reason.text
             body["break_glass_salt"] = reason.salt.hex()
-            intent = Intent("read", record_id, purpose, True, reason.hash)
+            intent = Intent("read", record_id, purpose, reason.hash)
         return self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)  # type: ignore[no-any-return]
 
     def read(

@@ -48,6 +48,17 @@ CREATE TABLE IF NOT EXISTS log_nodes (
 # Every table of SCHEMA; `verify` compares each of them, column for column, with a replay.
 TABLES = ("meta", "blocks", "txs", "state", "trie", "log_nodes")
 
+# Column names in SCHEMA's order, and how many of the first ones form the primary key
+# (what `verify` names when a row differs); kept beside SCHEMA so the two change together.
+TABLE_LAYOUT: dict[str, tuple[tuple[str, ...], int]] = {
+    "meta": (("name", "value"), 1),
+    "blocks": (("height", "hash", "header"), 1),
+    "txs": (("log_index", "id", "height", "position", "sender", "raw", "result"), 1),
+    "state": (("ns", "key", "value"), 2),
+    "trie": (("path", "node"), 1),
+    "log_nodes": (("level", "idx", "hash"), 2),
+}
+
 StateKey = tuple[str, str]
 
 

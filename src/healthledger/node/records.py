@@ -79,7 +79,7 @@ class Access:
     purpose: str
     decision: Decision
     reason_hash: str | None
-    asked: BreakGlassReason | None  # the break-glass reason the reader gave (and signed)
+    intent: dict[str, Any]  # the reader's signature of what they asked
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ class RecordService:
             raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
         summary = fhir.file_summary(kind, date)
         custodian = self.custodian_for(author)
-        check_permission("record.add", views.actor(self.store, self.custodians[custodian].key_id))
+        check_permission("record.add", views.actor(self.store, self._org_keys(custodian).key_id))
         if not views.patient_exists(self.store, patient):
             raise LedgerError(f"no registered patient {patient}", ErrorCode.NOT_FOUND)
         plan = _FilePlan(author, custodian, patient, summary, fhir.FILE_KINDS[kind])
@@ -394,6 +394,7 @@ class RecordService:
         break_glass_reason: BreakGlassReason | None,
     ) -> PreparedAccess:
         """Decide at the latest block whether to release; build the audit event if so."""
+        intent = _intent(request, break_glass_reason)  # before anything is sealed or stored
         with self.store.snapshot():
             record = views.record(self.store, record_id)
             file = views.patient_file(self.store, record["patient"])
@@ -416,7 +417,7 @@ class RecordService:
         views.encryption_key(self.store, reader)
         glass = decision.basis == "break_glass"  # a reader with standing needs no reason
         note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
-        access = Access(purpose, decision, note, break_glass_reason)
+        access = Access(purpose, decision, note, intent)
         unsigned = self._access_tx(record["custodian"], request, reader, record, access)
         return PreparedAccess(unsigned, reader, decision, record, data_key, note)
 
@@ -486,6 +487,7 @@ class RecordService:
         self, request: SignedRequest, reader: Actor, patient: str, reason: BreakGlassReason
     ) -> PreparedAccess:
         """An emergency search without consent: recorded on the chain before it is answered."""
+        intent = _intent(request, reason)  # before the reason is sealed into the vault
         if reader.org is None or reader.org not in self.custodians:
             raise LedgerError(
                 "a break-glass search goes through the reader's own organisation's node",
@@ -504,7 +506,7 @@ class RecordService:
             "basis": "break_glass",
             "reason_hash": note,
             "request_id": request.request_id,
-            "intent": _intent(request, reason),
+            "intent": intent,
         }
         return PreparedAccess(
             Unsigned(reader.org, "record.access", payload), reader, decision, None, note=note
@@ -620,7 +622,7 @@ class RecordService:
             "appointment_id": decision.appointment_id,
             "reason_hash": access.reason_hash,
             "request_id": request.request_id,
-            "intent": _intent(request, access.asked),
+            "intent": access.intent,
         }
         return Unsigned(custodian, "record.access", payload)
 
@@ -838,7 +840,6 @@ def _intent(request: SignedRequest, reason: BreakGlassReason | None) -> dict[str
     return {
         "time_ms": request.time_ms,
         "nonce": request.nonce,
-        "break_glass": reason is not None,
         "reason_hash": None if reason is None else reason.hash,
         "signature": request.intent,
     }

@@ -147,12 +147,19 @@ class Vault:
         if len(text) > NOTE_MAX:
             raise LedgerError(f"a note is at most {NOTE_MAX} bytes", ErrorCode.TOO_LARGE)
         ciphertext, sealed = encrypt_bytes(data_key, text, salt)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO notes (content_hash, ciphertext, wrapped_key, created_ms)"
-                " VALUES (?, ?, ?, ?)",
-                (sealed.content_hash, ciphertext, wrapped_key, time.time_ns() // 1_000_000),
-            )
+        try:
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO notes (content_hash, ciphertext, wrapped_key, created_ms)"
+                    " VALUES (?, ?, ?, ?)",
+                    (sealed.content_hash, ciphertext, wrapped_key, time.time_ns() // 1_000_000),
+                )
+        except sqlite3.IntegrityError as exc:
+            # The same text and salt again (a retried request): its note, and the access
+            # event it belongs to, exist already; a new event needs a new salt.
+            raise LedgerError(
+                "this break-glass reason and salt were already used", ErrorCode.ALREADY_EXISTS
+            ) from exc
         return sealed
 
     def note(self, content_hash: str) -> tuple[bytes, str] | None:

@@ -143,7 +143,6 @@ def _with_intent(
     intent = {
         "time_ms": time_ms,
         "nonce": nonce,
-        "break_glass": break_glass,
         "reason_hash": payload.get("reason_hash") if break_glass else None,
         **changes,
     }
@@ -153,7 +152,6 @@ def _with_intent(
         payload["action"],
         subject,
         payload["purpose"],
-        intent["break_glass"],
         intent["reason_hash"],
         intent["time_ms"],
         nonce,
@@ -187,7 +185,8 @@ def test_the_access_handler_rechecks_the_basis_the_vault_claims(clinic: Chain) -
     assert _access(clinic, "clerk-bo", "consent", "treatment", consent_id=CNS).code == "no_consent"
     r = _access(clinic, "clerk-bo", "break_glass", "emergency", reason_hash=REASON)
     assert r.code == ("unauthorized")
-    assert _access(clinic, "dr-ada", "break_glass", "emergency").code == "invalid_field"
+    # no reason committed: the reader did not ask for break-glass
+    assert _access(clinic, "dr-ada", "break_glass", "emergency").code == "unauthorized"
     assert _access(clinic, "dr-ada", "break_glass", "emergency", reason_hash=REASON).ok
     events = [v for k, v in _scan(clinic, f"audit/{pid('alice')}/")]
     assert [e["basis"] for e in events] == ["self", "author", "consent", "break_glass"]
@@ -364,7 +363,7 @@ def test_a_custodian_cannot_record_reads_in_a_readers_name(clinic: Chain) -> Non
     other_record = {**signed, "record_id": "rec-" + "7" * 24}
     assert _at_raw(clinic, start, other_record).code == "bad_signature"
     # The reader asked an ordinary read: the vault may not turn it into break-glass.
-    ordinary = _with_intent(_glass("dr-ada", "c"), start, break_glass=False, reason_hash=None)
+    ordinary = _with_intent(_glass("dr-ada", "c"), start, reason_hash=None)
     assert _at_raw(clinic, start, ordinary).code == "unauthorized"
     # The reader committed to their reason: the custodian records no other.
     other_reason = {**_with_intent(_glass("dr-ada", "9"), start), "reason_hash": "f" * 64}

@@ -238,7 +238,6 @@ def _require_reader_intent(ctx: TxContext, payload: RecordAccess) -> None:
         payload.action,
         subject or "",
         payload.purpose,
-        intent.break_glass,
         intent.reason_hash,
         intent.time_ms,
         intent.nonce,
@@ -249,9 +248,7 @@ def _require_reader_intent(ctx: TxContext, payload: RecordAccess) -> None:
         raise LedgerError(
             "the reader did not sign a request for this access", ErrorCode.BAD_SIGNATURE
         ) from exc
-    if intent.break_glass != (intent.reason_hash is not None):
-        raise LedgerError("a break-glass request commits to its reason", ErrorCode.INVALID_FIELD)
-    if payload.basis == "break_glass" and not intent.break_glass:
+    if payload.basis == "break_glass" and intent.reason_hash is None:
         raise LedgerError("the reader did not ask for break-glass access", ErrorCode.UNAUTHORIZED)
     if payload.reason_hash is not None and payload.reason_hash != intent.reason_hash:
         raise LedgerError(

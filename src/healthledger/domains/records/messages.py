@@ -144,9 +144,8 @@ class ReaderIntent(Payload):
 
     time_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
     nonce: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-    break_glass: bool
-    # For break-glass, the reader's commitment to their reason: sha256(salt || text) with
-    # the reader's own salt, so the custodian can record no other justification.
+    # Set when, and only when, the reader asks for break-glass: their commitment to their
+    # reason, sha256(salt || text) with their own salt, so no other reason can be recorded.
     reason_hash: Hash | None = None
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
 
@@ -156,7 +155,6 @@ def intent_message(
     action: str,
     subject: str,
     purpose: str,
-    break_glass: bool,
     reason_hash: str | None,
     time_ms: int,
     nonce: str,
@@ -172,7 +170,6 @@ def intent_message(
             "action": action,
             "subject": subject,
             "purpose": purpose,
-            "break_glass": break_glass,
             "reason_hash": reason_hash,
             "time": time_ms,
             "nonce": nonce,
