@@ -60,6 +60,23 @@ class ErrorCode(StrEnum):
     REQUEST_REPLAYED = "request_replayed"
     NOT_CUSTODIAN = "not_custodian"
     AUDIT_FAILED = "audit_failed"
+    # an HTTP route that does not exist, a method it does not take
+    NO_ROUTE = "no_route"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # a fault of the node itself, never of the request (HTTP 500)
+    INTERNAL = "internal"
+
+    @classmethod
+    def parse(cls, text: object, default: ErrorCode) -> ErrorCode:
+        """The code a wire field names; `default` for a code this version does not know.
+
+        Every reader of a code from the wire (a block result, an API error, an ABCI
+        log) parses through here, so an unknown code from a newer peer is never a crash.
+        """
+        try:
+            return cls(str(text))
+        except ValueError:
+            return default
 
 
 class LedgerError(Exception):
@@ -75,6 +92,30 @@ class LedgerError(Exception):
 
     def to_dict(self) -> dict[str, object]:
         return {"code": str(self.code), "message": self.message}
+
+
+class InvalidField(LedgerError):
+    """A field of a request or payload that breaks a rule of its own (not of state)."""
+
+    code = ErrorCode.INVALID_FIELD
+
+
+class AlreadyExists(LedgerError):
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class Conflict(LedgerError):
+    code = ErrorCode.CONFLICT
+
+
+class InvalidState(LedgerError):
+    """The thing exists, but its state does not allow this step now."""
+
+    code = ErrorCode.INVALID_STATE
+
+
+class RateLimited(LedgerError):
+    code = ErrorCode.RATE_LIMITED
 
 
 class InvalidTransaction(LedgerError):
