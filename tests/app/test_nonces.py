@@ -82,13 +82,14 @@ def test_a_bad_dictionary_key_is_named_in_our_words() -> None:
     from pydantic import StringConstraints
 
     from healthledger.app.registry import parse_payload
+    from healthledger.domains.kit import TxType
     from healthledger.errors import LedgerError
-    from healthledger.ledger.context import Payload, TxSpec
+    from healthledger.ledger.context import Payload
 
     class Keyed(Payload):
         keys: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]+$")], str]
 
-    spec = TxSpec("test.keyed", "test", Keyed, lambda _ctx, _payload: None, "test")
+    spec = TxType("test.keyed", Keyed, lambda _ctx, _payload: None, frozenset(), "test")
     with pytest.raises(LedgerError) as refused:
         parse_payload(spec, {"keys": {"NOPE": "x"}})
     assert refused.value.message == "test.keyed: keys.NOPE.key: does not have the expected format"

@@ -21,15 +21,16 @@ from pydantic import BaseModel
 from healthledger.app import nonces
 from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
-from healthledger.app.registry import parse_payload, spec_for
+from healthledger.app.registry import DOMAINS, Registered, parse_payload, spec_for
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.crypto.hashing import sha256
 from healthledger.domains.governance import handlers as gov_handlers
 from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.queries import resolve_actor
+from healthledger.domains.kit import Domain
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
-from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext, TxSpec
+from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
 from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
 from healthledger.ledger.merkle import CompactRange, merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
@@ -39,6 +40,8 @@ from healthledger.ledger.trie import StateTrie
 log = logging.getLogger(__name__)
 
 GENESIS_ACTOR = Actor(key_id="", kind="genesis", id="genesis", org=None, role="genesis")
+# Who acts in an end-of-block sweep: the ledger itself, by the block's time.
+BLOCK_ACTOR = Actor(key_id="", kind="block", id="block", org=None, role="block")
 
 
 def state_key_hash(ns: str, key: str) -> bytes:
@@ -201,6 +204,9 @@ class Application:
             overlay: dict[StateKey, bytes | None] = {}
             read = self._block_reader(overlay)
             results = [self._deliver(tx, block, overlay, read) for tx in txs]
+            for domain in DOMAINS:
+                if domain.end_block is not None:
+                    self._sweep(domain, block, overlay, read)
             root_started = time.perf_counter()
             trie_nodes = self.trie.update(
                 {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in overlay.items()}
@@ -351,7 +357,7 @@ class Application:
         try:
             spec, actor, payload = _authorise(read, tx)
             ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain)
-            spec.handler(ctx, payload)
+            spec.tx.handler(ctx, payload)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
         except Exception as exc:  # a handler bug must fail this transaction, not stop the node
@@ -362,6 +368,29 @@ class Application:
             )
         overlay.update(ctx.writes)
         return TxResult(code=OK, message="", events=tuple(ctx.events))
+
+    def _sweep(
+        self,
+        domain: Domain,
+        block: BlockInfo,
+        overlay: dict[StateKey, bytes | None],
+        read: ReadFn,
+    ) -> None:
+        """Run a domain's end-of-block work on its budget; a failure changes nothing.
+
+        Like a transaction it sees the block's writes and commits atomically; unlike
+        one it has no result leaf, so what it did is written in the domain's state.
+        A sweep that raises is logged and skipped, the same way on every node, and
+        tries again next block: the node goes on (principle 6).
+        """
+        assert domain.end_block is not None
+        ctx = TxContext(read, domain.namespace, BLOCK_ACTOR, block, f"block/{block.height}")
+        try:
+            domain.end_block(ctx, domain.end_block_budget)
+        except Exception:
+            log.exception("end-of-block work of %s failed at %d", domain.name, block.height)
+            return
+        overlay.update(ctx.writes)
 
     def _check_chain(self, tx: Transaction) -> None:
         if tx.chain != self.chain_id:
@@ -376,13 +405,13 @@ class Application:
         return None if raw is None else parse_json(raw)
 
 
-def _authorise(read: ReadFn, tx: Transaction) -> tuple[TxSpec, Actor, BaseModel]:
+def _authorise(read: ReadFn, tx: Transaction) -> tuple[Registered, Actor, BaseModel]:
     """The checks CheckTx and apply share: a known type, a sender allowed to send it, a
     payload of its model (CheckTx against committed state, apply at the tx's position)."""
     spec = spec_for(tx.type)
     actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
     check_permission(tx.type, actor)
-    return spec, actor, parse_payload(spec, tx.payload)
+    return spec, actor, parse_payload(spec.tx, tx.payload)
 
 
 def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:

@@ -1,67 +1,21 @@
-"""Who may send what: the one permission table, enforced in one place by `check`.
+"""Who may send what: one check, reading what each domain declared.
 
-An entry names actor kinds and roles as `kind:role`; `kind:*` allows every role
-of that kind. `new:new` is a key the ledger has never seen (self-registration).
-A transaction type missing from this table can be sent by nobody.
+Each transaction type names its senders (`domains/kit.py`): `kind:role`,
+`kind:*`, `cap:<capability>` or `new:new`. A type no domain declared can be
+sent by nobody; a sender is admitted by its role or by any capability it holds.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
+from healthledger.app.registry import REGISTRY
+from healthledger.domains.kit import CAPABILITY_PREFIX, NEW_KEY
 from healthledger.errors import Unauthorized
 from healthledger.ledger.context import Actor
 
-ANY_ORG = "org:*"
-ANY_MEMBER = "member:*"
-PATIENT = "patient:patient"
-NEW_KEY = "new:new"
-
-TRADING = frozenset(
-    {"org:manufacturer", "org:distributor", "org:pharmacy", "org:hospital", "org:clinic"}
-)
-DISPENSING = frozenset({"org:pharmacy", "org:hospital", "org:clinic", "member:pharmacist"})
-REGULATOR = "org:regulator"
-CUSTODIANS = frozenset({"org:hospital", "org:clinic", "org:laboratory", "org:pharmacy"})
-PERSONS = frozenset({PATIENT, ANY_MEMBER})
-
-PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
-    {
-        "org.propose": frozenset({ANY_ORG}),
-        "org.approve": frozenset({ANY_ORG}),
-        "member.enroll": frozenset({ANY_ORG}),
-        "member.revoke": frozenset({ANY_ORG}),
-        "key.rotate": frozenset({ANY_ORG, ANY_MEMBER, PATIENT}),
-        "patient.register": frozenset({NEW_KEY}),
-        "patient.guardians": frozenset({PATIENT}),
-        "patient.recover": PERSONS,
-        "record.add": CUSTODIANS,
-        "record.shred": CUSTODIANS | PERSONS,
-        "record.access": frozenset({ANY_ORG}),
-        "consent.grant": PERSONS,
-        "consent.revoke": PERSONS,
-        "representative.appoint": frozenset({PATIENT}),
-        "representative.end": PERSONS,
-        "supply.commission": frozenset({"org:manufacturer"}),
-        "supply.aggregate": TRADING,
-        "supply.disaggregate": TRADING,
-        "supply.ship": TRADING,
-        "supply.receive": TRADING,
-        "supply.return": TRADING,
-        "supply.dispense": DISPENSING,
-        "supply.destroy": TRADING | {REGULATOR},
-        "supply.export": frozenset({"org:manufacturer", "org:distributor"}),
-        "supply.verify": TRADING | DISPENSING | {REGULATOR},
-        "supply.quarantine": frozenset({REGULATOR}),
-        "supply.clear": frozenset({REGULATOR}),
-        "supply.recall": frozenset({"org:manufacturer", REGULATOR}),
-        "supply.recall_ack": TRADING,
-    }
-)
-
 
 def allowed_for(tx_type: str) -> frozenset[str]:
-    return PERMISSIONS.get(tx_type, frozenset())
+    entry = REGISTRY.get(tx_type)
+    return frozenset() if entry is None else entry.tx.senders
 
 
 def admits_new_keys(tx_type: str) -> bool:
@@ -70,8 +24,10 @@ def admits_new_keys(tx_type: str) -> bool:
 
 
 def check_permission(tx_type: str, actor: Actor) -> None:
-    """Raise Unauthorized unless the actor's role may send `tx_type`."""
+    """Raise Unauthorized unless the actor's role, or a capability it holds, may send it."""
     allowed = allowed_for(tx_type)
     if actor.permission in allowed or f"{actor.kind}:*" in allowed:
+        return
+    if any(f"{CAPABILITY_PREFIX}{name}" in allowed for name in actor.capabilities):
         return
     raise Unauthorized(f"{actor.permission} may not send {tx_type}")

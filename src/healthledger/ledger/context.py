@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 
 ReadFn = Callable[[str, str], bytes | None]
+M = TypeVar("M", bound=BaseModel)
 
 # An actor that signs with a key the ledger has never seen (self-registration).
 NEW_KEY = "new"
@@ -33,6 +34,8 @@ class Actor:
     id: str
     org: str | None
     role: str
+    # What governance granted beyond the role (an org's, or a member's within its org).
+    capabilities: frozenset[str] = field(default=frozenset())
 
     @property
     def permission(self) -> str:
@@ -47,6 +50,36 @@ class BlockInfo:
     height: int
     time_ms: int
     proposer: str
+
+
+class StateModel(BaseModel):
+    """Base of every record a domain stores: frozen, no unknown fields.
+
+    A model dumps to exactly the JSON object the domain writes (every field, `None`
+    included), so its canonical bytes, and the state root, do not depend on the model.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StateReader:
+    """Read-only state, as every domain's query functions see it.
+
+    Inside `apply` it sees the transaction's own writes; on the read side it sees
+    one committed snapshot. Queries take this, never a store or a context.
+    """
+
+    def __init__(self, read: ReadFn) -> None:
+        self._read = read
+
+    def raw(self, ns: str, key: str) -> bytes | None:
+        """The stored bytes, or None."""
+        return self._read(ns, key)
+
+    def load(self, ns: str, key: str, model: builtins.type[M]) -> M | None:
+        """A stored record parsed as `model`, or None if absent."""
+        raw = self._read(ns, key)
+        return None if raw is None else model.model_validate_json(raw)
 
 
 class TxContext:
@@ -69,6 +102,18 @@ class TxContext:
         self.tx_id = tx_id
         self.writes: dict[tuple[str, str], bytes | None] = {}
         self.events: list[dict[str, Any]] = []
+        self.reader = StateReader(self.read_raw)
+
+    def within(self, namespace: str) -> TxContext:
+        """The same transaction seen from another namespace, sharing its writes and events.
+
+        Only a base domain's operation (governance, credentials, funds) uses this, to
+        change its own state inside another domain's transaction: both commit or neither.
+        """
+        scoped = TxContext(self._read, namespace, self.actor, self.block, self.tx_id, self.chain_id)
+        scoped.writes = self.writes
+        scoped.events = self.events
+        return scoped
 
     def read_raw(self, ns: str, key: str) -> bytes | None:
         """The stored bytes (None if absent), seeing this transaction's writes."""
@@ -87,6 +132,15 @@ class TxContext:
         """Write a JSON value (integers and strings, no floats) in this domain's namespace."""
         self.writes[(self.namespace, key)] = canonical_bytes(value)
 
+    def load(self, key: str, model: builtins.type[M]) -> M | None:
+        """A record of this domain's namespace parsed as `model`, or None if absent."""
+        raw = self.read_raw(self.namespace, key)
+        return None if raw is None else model.model_validate_json(raw)
+
+    def store(self, key: str, record: BaseModel) -> None:
+        """Write a record of this domain's namespace (every field, as the model dumps it)."""
+        self.writes[(self.namespace, key)] = canonical_bytes(record.model_dump(mode="json"))
+
     def delete(self, key: str) -> None:
         self.writes[(self.namespace, key)] = None
 
@@ -102,14 +156,3 @@ class Payload(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-@dataclass(frozen=True)
-class TxSpec:
-    """A transaction type a domain offers: its payload model and its handler."""
-
-    type: str
-    namespace: str
-    payload: builtins.type[Payload]
-    handler: Callable[[TxContext, Any], None]
-    summary: str

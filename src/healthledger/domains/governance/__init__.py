@@ -1,37 +1,59 @@
-"""Governance: organisations, their members, keys, patients and admission by quorum."""
+"""Governance: organisations, their members, keys, patients and admission by quorum.
+
+A base domain: every other domain may read it through its queries and call its
+operations; it uses no other domain.
+"""
 
 from __future__ import annotations
 
 from healthledger.domains.governance import handlers as h
 from healthledger.domains.governance import messages as m
 from healthledger.domains.governance.state import NAMESPACE
-from healthledger.ledger.context import TxSpec
+from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, NEW_KEY, PATIENT, Domain, TxType
 
-TX_SPECS: tuple[TxSpec, ...] = (
-    TxSpec(
-        "org.propose", NAMESPACE, m.OrgPropose, h.propose_org, "propose adding or removing an org"
-    ),
-    TxSpec("org.approve", NAMESPACE, m.OrgApprove, h.approve_org, "approve an open proposal"),
-    TxSpec("member.enroll", NAMESPACE, m.MemberEnroll, h.enroll_member, "enrol a person"),
-    TxSpec("member.revoke", NAMESPACE, m.MemberRevoke, h.revoke_member, "revoke a person"),
-    TxSpec("key.rotate", NAMESPACE, m.KeyRotate, h.rotate_key, "replace the sender's keys"),
-    TxSpec(
-        "patient.register", NAMESPACE, m.PatientRegister, h.register_patient, "register a patient"
-    ),
-    TxSpec(
-        "patient.guardians",
-        NAMESPACE,
-        m.PatientGuardians,
-        h.set_guardians,
-        "name the guardians who can restore a lost key",
-    ),
-    TxSpec(
-        "patient.recover",
-        NAMESPACE,
-        m.PatientRecover,
-        h.recover_patient,
-        "a guardian vouches for a patient's new keys",
+ORGS = frozenset({ANY_ORG})
+PERSONS = frozenset({PATIENT, ANY_MEMBER})
+
+DOMAIN = Domain(
+    name="governance",
+    namespace=NAMESPACE,
+    summary="organisations, their members, keys, patients and admission by quorum",
+    txs=(
+        TxType(
+            "org.propose", m.OrgPropose, h.propose_org, ORGS, "propose adding or removing an org"
+        ),
+        TxType("org.approve", m.OrgApprove, h.approve_org, ORGS, "approve an open proposal"),
+        TxType("member.enroll", m.MemberEnroll, h.enroll_member, ORGS, "enrol a person"),
+        TxType("member.revoke", m.MemberRevoke, h.revoke_member, ORGS, "revoke a person"),
+        TxType(
+            "key.rotate",
+            m.KeyRotate,
+            h.rotate_key,
+            ORGS | PERSONS,
+            "replace the sender's keys",
+        ),
+        TxType(
+            "patient.register",
+            m.PatientRegister,
+            h.register_patient,
+            frozenset({NEW_KEY}),
+            "register a patient",
+        ),
+        TxType(
+            "patient.guardians",
+            m.PatientGuardians,
+            h.set_guardians,
+            frozenset({PATIENT}),
+            "name the guardians who can restore a lost key",
+        ),
+        TxType(
+            "patient.recover",
+            m.PatientRecover,
+            h.recover_patient,
+            PERSONS,
+            "a guardian vouches for a patient's new keys",
+        ),
     ),
 )
 
-__all__ = ["NAMESPACE", "TX_SPECS"]
+__all__ = ["DOMAIN", "NAMESPACE"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.keys import derive_patient_id, verify_signature
-from healthledger.domains.allowance import spend_daily
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.messages import (
     CARE_GIVING_ROLES,
@@ -21,6 +20,7 @@ from healthledger.domains.governance.messages import (
     voucher_message,
 )
 from healthledger.domains.governance.queries import limits, org_role, resolve_actor
+from healthledger.domains.shared.allowance import spend_daily
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, TxContext
 

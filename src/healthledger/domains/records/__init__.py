@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
+from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, PATIENT, Domain, TxType, org
 from healthledger.domains.records import handlers as h
 from healthledger.domains.records import messages as m
 from healthledger.domains.records.state import NAMESPACE
-from healthledger.ledger.context import TxSpec
 
-TX_SPECS: tuple[TxSpec, ...] = (
-    TxSpec("record.add", NAMESPACE, m.RecordAdd, h.add_record, "register an encrypted record"),
-    TxSpec("record.shred", NAMESPACE, m.RecordShred, h.shred_record, "crypto-shred a record"),
-    TxSpec("record.access", NAMESPACE, m.RecordAccess, h.record_access, "audit a record access"),
-    TxSpec("consent.grant", NAMESPACE, m.ConsentGrant, h.grant_consent, "grant access"),
-    TxSpec("consent.revoke", NAMESPACE, m.ConsentRevoke, h.revoke_consent, "revoke a consent"),
-    TxSpec(
-        "representative.appoint",
-        NAMESPACE,
-        m.RepresentativeAppoint,
-        h.appoint_representative,
-        "appoint a parent, guardian or proxy",
-    ),
-    TxSpec(
-        "representative.end",
-        NAMESPACE,
-        m.RepresentativeEnd,
-        h.end_representative,
-        "end a representative's appointment",
+# Organisations that keep records in their vault.
+CUSTODIANS = frozenset(org(role) for role in ("hospital", "clinic", "laboratory", "pharmacy"))
+PERSONS = frozenset({PATIENT, ANY_MEMBER})
+
+DOMAIN = Domain(
+    name="records",
+    namespace=NAMESPACE,
+    summary="where encrypted records live, who may read them (consent), every access (audit)",
+    txs=(
+        TxType("record.add", m.RecordAdd, h.add_record, CUSTODIANS, "register an encrypted record"),
+        TxType(
+            "record.shred",
+            m.RecordShred,
+            h.shred_record,
+            CUSTODIANS | PERSONS,
+            "crypto-shred a record",
+        ),
+        TxType(
+            "record.access",
+            m.RecordAccess,
+            h.record_access,
+            frozenset({ANY_ORG}),
+            "audit a record access",
+        ),
+        TxType("consent.grant", m.ConsentGrant, h.grant_consent, PERSONS, "grant access"),
+        TxType("consent.revoke", m.ConsentRevoke, h.revoke_consent, PERSONS, "revoke a consent"),
+        TxType(
+            "representative.appoint",
+            m.RepresentativeAppoint,
+            h.appoint_representative,
+            frozenset({PATIENT}),
+            "appoint a parent, guardian or proxy",
+        ),
+        TxType(
+            "representative.end",
+            m.RepresentativeEnd,
+            h.end_representative,
+            PERSONS,
+            "end a representative's appointment",
+        ),
     ),
 )
 
-__all__ = ["NAMESPACE", "TX_SPECS"]
+__all__ = ["DOMAIN", "NAMESPACE"]

@@ -25,7 +25,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from healthledger.domains.fields import iso_day
+from healthledger.domains.shared.fields import iso_day
 from healthledger.errors import ErrorCode, LedgerError
 
 # Code systems (FHIR R4 terminology, HL7 v3 vocabularies, DICOM PS3.16).

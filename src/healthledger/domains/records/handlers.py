@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.keys import verify_signature
-from healthledger.domains.allowance import spend_daily
 from healthledger.domains.governance import state as gov
 from healthledger.domains.governance.queries import limits, org_role, resolve_actor
 from healthledger.domains.records import policy
@@ -20,6 +19,7 @@ from healthledger.domains.records.messages import (
     RepresentativeEnd,
     intent_message,
 )
+from healthledger.domains.shared.allowance import spend_daily
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, TxContext
 

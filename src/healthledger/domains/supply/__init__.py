@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply.roles import DISPENSING, MAKERS, REGULATING, TRADING
 from healthledger.domains.supply.state import NAMESPACE
-from healthledger.ledger.context import TxSpec
 
-TX_SPECS: tuple[TxSpec, ...] = (
-    TxSpec("supply.commission", NAMESPACE, m.Commission, h.commission, "serialize packages"),
-    TxSpec("supply.aggregate", NAMESPACE, m.Aggregate, h.aggregate, "pack into a case/pallet"),
-    TxSpec("supply.disaggregate", NAMESPACE, m.Disaggregate, h.disaggregate, "unpack"),
-    TxSpec("supply.ship", NAMESPACE, m.Ship, h.ship, "ship to a trading partner"),
-    TxSpec("supply.receive", NAMESPACE, m.Receive, h.receive, "receive a shipment"),
-    TxSpec("supply.return", NAMESPACE, m.Return, h.return_items, "return up the chain"),
-    TxSpec("supply.dispense", NAMESPACE, m.Dispense, h.dispense, "dispense to a patient"),
-    TxSpec("supply.destroy", NAMESPACE, m.Destroy, h.destroy, "destroy items"),
-    TxSpec("supply.export", NAMESPACE, m.Export, h.export, "export items"),
-    TxSpec("supply.verify", NAMESPACE, m.Verify, h.verify, "record a scan, flag suspects"),
-    TxSpec("supply.quarantine", NAMESPACE, m.Quarantine, h.quarantine, "regulator quarantine"),
-    TxSpec("supply.clear", NAMESPACE, m.Clear, h.clear, "regulator clears a package"),
-    TxSpec("supply.recall", NAMESPACE, m.Recall, h.recall, "recall a lot or serial range"),
-    TxSpec("supply.recall_ack", NAMESPACE, m.RecallAck, h.acknowledge_recall, "acknowledge"),
+DOMAIN = Domain(
+    name="supply",
+    namespace=NAMESPACE,
+    summary="serialized drug packages, custody, verification and recalls (GS1, DSCSA)",
+    txs=(
+        TxType("supply.commission", m.Commission, h.commission, MAKERS, "serialize packages"),
+        TxType("supply.aggregate", m.Aggregate, h.aggregate, TRADING, "pack into a case/pallet"),
+        TxType("supply.disaggregate", m.Disaggregate, h.disaggregate, TRADING, "unpack"),
+        TxType("supply.ship", m.Ship, h.ship, TRADING, "ship to a trading partner"),
+        TxType("supply.receive", m.Receive, h.receive, TRADING, "receive a shipment"),
+        TxType("supply.return", m.Return, h.return_items, TRADING, "return up the chain"),
+        TxType("supply.dispense", m.Dispense, h.dispense, DISPENSING, "dispense to a patient"),
+        TxType("supply.destroy", m.Destroy, h.destroy, TRADING | REGULATING, "destroy items"),
+        TxType(
+            "supply.export",
+            m.Export,
+            h.export,
+            MAKERS | {"org:distributor"},
+            "export items",
+        ),
+        TxType(
+            "supply.verify",
+            m.Verify,
+            h.verify,
+            TRADING | DISPENSING | REGULATING,
+            "record a scan, flag suspects",
+        ),
+        TxType("supply.quarantine", m.Quarantine, h.quarantine, REGULATING, "regulator quarantine"),
+        TxType("supply.clear", m.Clear, h.clear, REGULATING, "regulator clears a package"),
+        TxType(
+            "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
+        ),
+        TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
+    ),
 )
 
-__all__ = ["NAMESPACE", "TX_SPECS"]
+__all__ = ["DOMAIN", "NAMESPACE"]

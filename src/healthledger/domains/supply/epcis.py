@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 from urllib.parse import quote, unquote
 
-from healthledger.domains.fields import iso_day
+from healthledger.domains.shared.fields import iso_day
 from healthledger.domains.supply.events import (
     ACTIONS,
     Action,

@@ -18,7 +18,7 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementStrings
 from biip.gs1_messages import GS1Message
 
-from healthledger.domains.fields import iso_day
+from healthledger.domains.shared.fields import iso_day
 from healthledger.errors import ErrorCode, LedgerError
 
 GTIN_LENGTHS = (8, 12, 13, 14)

@@ -17,6 +17,7 @@ from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply import state as st
 from healthledger.domains.supply.events import is_container, split_package_id
+from healthledger.domains.supply.roles import DISPENSERS, TRADING_ROLES
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import TxContext
 
@@ -40,10 +41,6 @@ STARTING_ACTIONS = frozenset({"aggregate", "ship", "return", "export"})
 # them. A lot is recalled at most once and checked by a set lookup, so lot recalls (a
 # regulator's above all) are never refused for want of room.
 MAX_RANGE_RECALLS = 32
-
-# Organisations that hold stock in the chain (DSCSA trading partners and dispensers).
-TRADING_ROLES = frozenset({"manufacturer", "distributor", "pharmacy", "hospital", "clinic"})
-DISPENSERS = frozenset({"pharmacy", "hospital", "clinic"})
 
 
 def _fail(message: str, code: ErrorCode) -> LedgerError:

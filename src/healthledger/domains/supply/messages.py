@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from healthledger.domains.fields import iso_day
+from healthledger.domains.shared.fields import iso_day
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply.events import is_container, package_id
 from healthledger.errors import LedgerError
