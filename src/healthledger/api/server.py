@@ -19,7 +19,9 @@ from healthledger.api.metrics import NodeMetrics
 from healthledger.api.records import add_record_routes
 from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
+from healthledger.api.views import add_domain_views
 from healthledger.app import queries
+from healthledger.app.registry import DOMAINS
 from healthledger.engines.base import Accepted
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput, NotFound
 from healthledger.ledger.block import TxResult
@@ -48,6 +50,7 @@ def create_app(node: Node) -> FastAPI:
     guard = ReadGuard(node)
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
+    add_domain_views(app, node, guard, DOMAINS)
     add_record_routes(app, node)
     add_consensus_routes(app, node)
 

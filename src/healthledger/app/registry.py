@@ -86,13 +86,15 @@ def parse_payload(spec: TxType, payload: dict[str, object]) -> BaseModel:
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        # pydantic names a dict's key position "[key]": our word for it is "key"
-        where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"]) or "payload"
-        raise LedgerError(
-            f"{spec.type}: {where}: {field_problem(first['type'], first.get('ctx'))}",
-            ErrorCode.INVALID_FIELD,
-        ) from exc
+        raise LedgerError(f"{spec.type}: {first_problem(exc)}", ErrorCode.INVALID_FIELD) from exc
+
+
+def first_problem(exc: ValidationError) -> str:
+    """`where: what is wrong`, for the first error of a validation, in our own words."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    # pydantic names a dict's key position "[key]": our word for it is "key"
+    where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"]) or "payload"
+    return f"{where}: {field_problem(first['type'], first.get('ctx'))}"
 
 
 # Our words for pydantic's error kinds; kinds not listed read "is not valid".

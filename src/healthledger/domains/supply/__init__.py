@@ -5,13 +5,21 @@ from __future__ import annotations
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
-from healthledger.domains.supply.roles import DISPENSING, MAKERS, REGULATING, TRADING
+from healthledger.domains.supply.roles import (
+    DISPENSING,
+    INSPECTING,
+    INSPECTOR,
+    MAKERS,
+    REGULATING,
+    TRADING,
+)
 from healthledger.domains.supply.state import NAMESPACE
 
 DOMAIN = Domain(
     name="supply",
     namespace=NAMESPACE,
     summary="serialized drug packages, custody, verification and recalls (GS1, DSCSA)",
+    capabilities={INSPECTOR: "quarantine and clear suspect packages, as the regulator does"},
     txs=(
         TxType("supply.commission", m.Commission, h.commission, MAKERS, "serialize packages"),
         TxType("supply.aggregate", m.Aggregate, h.aggregate, TRADING, "pack into a case/pallet"),
@@ -35,8 +43,8 @@ DOMAIN = Domain(
             TRADING | DISPENSING | REGULATING,
             "record a scan, flag suspects",
         ),
-        TxType("supply.quarantine", m.Quarantine, h.quarantine, REGULATING, "regulator quarantine"),
-        TxType("supply.clear", m.Clear, h.clear, REGULATING, "regulator clears a package"),
+        TxType("supply.quarantine", m.Quarantine, h.quarantine, INSPECTING, "quarantine a package"),
+        TxType("supply.clear", m.Clear, h.clear, INSPECTING, "clear a package"),
         TxType(
             "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
         ),
