@@ -8,7 +8,7 @@ from types import MappingProxyType
 from pydantic import BaseModel, ValidationError
 
 from healthledger.domains import governance, records, supply
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidField, UnknownTxType
 from healthledger.ledger.context import TxSpec
 
 DOMAINS = (governance, supply, records)
@@ -29,7 +29,7 @@ REGISTRY = build_registry(spec for domain in DOMAINS for spec in domain.TX_SPECS
 def spec_for(tx_type: str) -> TxSpec:
     spec = REGISTRY.get(tx_type)
     if spec is None:
-        raise LedgerError(f"unknown transaction type {tx_type}", ErrorCode.UNKNOWN_TX_TYPE)
+        raise UnknownTxType(tx_type)
     return spec
 
 
@@ -45,9 +45,8 @@ def parse_payload(spec: TxSpec, payload: dict[str, object]) -> BaseModel:
         first = exc.errors(include_url=False, include_input=False)[0]
         # pydantic names a dict's key position "[key]": our word for it is "key"
         where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"]) or "payload"
-        raise LedgerError(
-            f"{spec.type}: {where}: {field_problem(first['type'], first.get('ctx'))}",
-            ErrorCode.INVALID_FIELD,
+        raise InvalidField(
+            f"{spec.type}: {where}: {field_problem(first['type'], first.get('ctx'))}"
         ) from exc
 
 
