@@ -169,3 +169,74 @@ class Tampered(LedgerError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "height": self.height}
+
+
+class TooLarge(LedgerError):
+    code = ErrorCode.TOO_LARGE
+
+
+class Unavailable(LedgerError):
+    """The node (or a service it needs) cannot do this now; the request itself may be fine."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
+class DecryptionFailed(LedgerError):
+    code = ErrorCode.DECRYPTION_FAILED
+
+
+class HashMismatch(LedgerError):
+    """Stored bytes that no longer hash to the id they are kept under."""
+
+    code = ErrorCode.HASH_MISMATCH
+
+
+class ApplyFailed(LedgerError):
+    code = ErrorCode.APPLY_FAILED
+
+
+class RulesVersionMismatch(LedgerError):
+    """Data made under other rules than this software applies."""
+
+    code = ErrorCode.RULES_VERSION
+
+
+class WrongChain(InvalidTransaction):
+    code = ErrorCode.WRONG_CHAIN
+
+
+class IntegerOutOfRange(InvalidTransaction):
+    code = ErrorCode.INTEGER_OUT_OF_RANGE
+
+
+class UnknownTxType(InvalidTransaction):
+    code = ErrorCode.UNKNOWN_TX_TYPE
+
+    def __init__(self, tx_type: str) -> None:
+        super().__init__(f"unknown transaction type {tx_type}")
+        self.tx_type = tx_type
+
+
+class RequestExpired(LedgerError):
+    """A signed request whose time is too far from the node's clock."""
+
+    code = ErrorCode.REQUEST_EXPIRED
+
+    def __init__(self, validity_ms: int) -> None:
+        super().__init__(f"request time is more than {validity_ms // 1000} s from the node's clock")
+        self.validity_ms = validity_ms
+
+
+class RequestReplayed(LedgerError):
+    code = ErrorCode.REQUEST_REPLAYED
+
+
+class WrongAudience(LedgerError):
+    """A genuine signed request meant for another organisation's nodes."""
+
+    code = ErrorCode.WRONG_AUDIENCE
+
+    def __init__(self, named: str, audience: str) -> None:
+        super().__init__(f"this request is meant for {named[:64]!r}; this node serves {audience!r}")
+        self.named = named
+        self.audience = audience

@@ -209,7 +209,7 @@ def test_reads_and_errors_for_missing_things(node: RunningNode) -> None:
     assert missing_block.value.status == 404
     assert httpx.get(f"{node.url}/v1/headers/999999").status_code == 404
     assert httpx.get(f"{node.url}/v1/headers/abc").json()["error"]["code"] == "invalid_field"
-    assert httpx.get(f"{node.url}/v1/nowhere").json()["error"]["code"] == "not_found"
+    assert httpx.get(f"{node.url}/v1/nowhere").json()["error"]["code"] == "no_route"
     block = node.client.block(1)
     assert block["header"]["height"] == 1
     assert "openapi" in httpx.get(f"{node.url}/openapi.json").json()

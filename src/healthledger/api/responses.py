@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import LedgerError, MalformedInput, TooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -32,7 +32,7 @@ def declared_length(request: Request) -> int | None:
 
 
 def too_large(limit: int) -> LedgerError:
-    return LedgerError(f"request body exceeds {limit} bytes", ErrorCode.TOO_LARGE)
+    return TooLarge(f"request body exceeds {limit} bytes")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

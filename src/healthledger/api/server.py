@@ -16,6 +16,7 @@ from healthledger.api.access import ReadGuard
 from healthledger.api.consensus import add_consensus_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
+from healthledger.api.openapi import install_openapi
 from healthledger.api.records import add_record_routes
 from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
@@ -43,6 +44,7 @@ def create_app(node: Node) -> FastAPI:
         description="Submit signed transactions; read blocks, transactions, state and proofs.",
     )
     install_error_handlers(app)
+    install_openapi(app)
     registry = CollectorRegistry()
     metrics = NodeMetrics(registry, node)
     node.engine.on_commit(metrics.observe_commit)

@@ -28,7 +28,15 @@ from healthledger.domains.governance import handlers as gov_handlers
 from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.queries import resolve_actor
 from healthledger.domains.kit import Domain
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import (
+    ApplyFailed,
+    Conflict,
+    ErrorCode,
+    InvalidState,
+    LedgerError,
+    Unavailable,
+    WrongChain,
+)
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
 from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
 from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
@@ -122,7 +130,7 @@ class Application:
         if self._chain_id is None:
             raw = self.store.meta("chain_id")
             if raw is None:
-                raise LedgerError("the node has no genesis yet", ErrorCode.UNAVAILABLE)
+                raise Unavailable("the node has no genesis yet")
             self._chain_id = raw.decode()
         return self._chain_id
 
@@ -147,7 +155,7 @@ class Application:
         """Write the founding state; return the genesis state root (hex)."""
         with self._lock:
             if self.initialized:
-                raise LedgerError("this node already has a genesis", ErrorCode.CONFLICT)
+                raise Conflict("this node already has a genesis")
             writes = apply_genesis(genesis)
             trie_nodes = self.trie.update(
                 {state_key_hash(ns, key): _value_hash(v) for (ns, key), v in writes.items()}
@@ -177,9 +185,7 @@ class Application:
             raise
         except Exception as exc:
             log.exception("check of transaction %s (%s) failed unexpectedly", tx.id, tx.type)
-            raise LedgerError(
-                f"{tx.type} failed unexpectedly ({type(exc).__name__})", ErrorCode.APPLY_FAILED
-            ) from exc
+            raise ApplyFailed(f"{tx.type} failed unexpectedly ({type(exc).__name__})") from exc
 
     def _check_tx(self, tx: Transaction) -> Actor:
         self._check_chain(tx)
@@ -194,12 +200,9 @@ class Application:
         """Apply verified transactions in order and build the block header (not yet stored)."""
         with self._lock:
             if self._pending is not None:
-                raise LedgerError("the previous block is not committed", ErrorCode.INVALID_STATE)
+                raise InvalidState("the previous block is not committed")
             if block.height != self._tip_height + 1:
-                raise LedgerError(
-                    f"block {block.height} does not follow height {self._tip_height}",
-                    ErrorCode.CONFLICT,
-                )
+                raise Conflict(f"block {block.height} does not follow height {self._tip_height}")
             started = time.perf_counter()
             overlay: dict[StateKey, bytes | None] = {}
             read = self._block_reader(overlay)
@@ -269,7 +272,7 @@ class Application:
         with self._lock:
             pending = self._pending
             if pending is None:
-                raise LedgerError("nothing to commit", ErrorCode.INVALID_STATE)
+                raise InvalidState("nothing to commit")
             if self._inflight_future is not None:
                 self._inflight_future.result()  # blocks are written in order, one at a time
             self._pending = None
@@ -394,10 +397,7 @@ class Application:
 
     def _check_chain(self, tx: Transaction) -> None:
         if tx.chain != self.chain_id:
-            raise LedgerError(
-                f"transaction is for chain {tx.chain}, this is {self.chain_id}",
-                ErrorCode.WRONG_CHAIN,
-            )
+            raise WrongChain(f"transaction is for chain {tx.chain}, this is {self.chain_id}")
 
     @staticmethod
     def _read_json(read: ReadFn, ns: str, key: str) -> Any:

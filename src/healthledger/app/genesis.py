@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.domains.governance.messages import Limits, OrgSpec
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import LedgerError, MalformedInput, RulesVersionMismatch
 from healthledger.ledger.context import Payload
 
 
@@ -73,11 +73,10 @@ def check_rules_version(raw: bytes, where: str) -> None:
     except LedgerError:
         return  # not JSON: reading it as a genesis fails with its own message
     if version is not None and version != RULES_VERSION:
-        raise LedgerError(
+        raise RulesVersionMismatch(
             f"{where} was made under rules version {version!r}; this software applies "
             f"version {RULES_VERSION} and cannot read it. Start a new chain "
-            "(`make demo` recreates its demo folder)",
-            ErrorCode.RULES_VERSION,
+            "(`make demo` recreates its demo folder)"
         )
 
 
@@ -85,6 +84,6 @@ def load_genesis(path: Path) -> Genesis:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise LedgerError(f"cannot read genesis {path}: {exc}") from exc
+        raise MalformedInput(f"cannot read genesis {path}: {exc}") from exc
     check_rules_version(raw, str(path))
     return Genesis.from_dict(parse_json(raw))

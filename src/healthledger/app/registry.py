@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from healthledger.domains import governance, records, supply
 from healthledger.domains.kit import CAPABILITY_PREFIX, Domain, TxType
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidField, UnknownTxType
 
 DOMAINS: tuple[Domain, ...] = (governance.DOMAIN, supply.DOMAIN, records.DOMAIN)
 
@@ -73,7 +73,7 @@ CAPABILITIES = capabilities_of(DOMAINS)
 def spec_for(tx_type: str) -> Registered:
     spec = REGISTRY.get(tx_type)
     if spec is None:
-        raise LedgerError(f"unknown transaction type {tx_type}", ErrorCode.UNKNOWN_TX_TYPE)
+        raise UnknownTxType(tx_type)
     return spec
 
 
@@ -86,7 +86,7 @@ def parse_payload(spec: TxType, payload: dict[str, object]) -> BaseModel:
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:
-        raise LedgerError(f"{spec.type}: {first_problem(exc)}", ErrorCode.INVALID_FIELD) from exc
+        raise InvalidField(f"{spec.type}: {first_problem(exc)}") from exc
 
 
 def first_problem(exc: ValidationError) -> str:

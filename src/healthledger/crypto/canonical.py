@@ -13,7 +13,11 @@ from typing import Any
 import orjson
 import rfc8785
 
-from healthledger.errors import ErrorCode, FloatNotAllowed, LedgerError, MalformedInput
+from healthledger.errors import (
+    FloatNotAllowed,
+    IntegerOutOfRange,
+    MalformedInput,
+)
 
 # JCS serialises numbers as IEEE-754 doubles (RFC 8785 §3.2.2.3); beyond 2^53 an
 # integer would silently lose precision, so we refuse it instead.
@@ -67,9 +71,7 @@ def _check_value(value: JsonValue, path: str) -> None:
     if isinstance(value, int):
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return
-        raise LedgerError(
-            f"integer at {path or '$'} is outside ±(2^53-1)", ErrorCode.INTEGER_OUT_OF_RANGE
-        )
+        raise IntegerOutOfRange(f"integer at {path or '$'} is outside ±(2^53-1)")
     if isinstance(value, float):
         raise FloatNotAllowed(
             f"float at {path or '$'}: payloads use integers (cents, micro-units) and strings"

@@ -35,7 +35,12 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.public
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import (
+    DecryptionFailed,
+    InvalidState,
+    LedgerError,
+    MalformedInput,
+)
 
 DATA_KEY_BYTES = 32
 CHUNK_BYTES = 64 * 1024
@@ -80,9 +85,7 @@ def wrap_key(data_key: bytes, recipient_public: bytes) -> str:
     try:
         box = nacl.public.SealedBox(nacl.public.PublicKey(recipient_public))
     except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
-        raise LedgerError(
-            "a recipient encryption key is 32 bytes of X25519 public key", ErrorCode.MALFORMED
-        ) from exc
+        raise MalformedInput("a recipient encryption key is 32 bytes of X25519 public key") from exc
     return base64.b64encode(box.encrypt(data_key)).decode("ascii")
 
 
@@ -93,12 +96,11 @@ def unwrap_key(wrapped: str, encryption_secret: bytes) -> bytes:
         data_key = nacl.public.SealedBox(nacl.public.PrivateKey(encryption_secret)).decrypt(sealed)
     except (ValueError, TypeError, nacl.exceptions.CryptoError) as exc:
         # nacl's ValueError and TypeError subclass CryptoError; binascii.Error is a ValueError.
-        raise LedgerError(
-            "cannot unwrap the data key: not sealed to this reader's key, or damaged",
-            ErrorCode.DECRYPTION_FAILED,
+        raise DecryptionFailed(
+            "cannot unwrap the data key: not sealed to this reader's key, or damaged"
         ) from exc
     if len(data_key) != DATA_KEY_BYTES:
-        raise LedgerError("the unwrapped data key is not 32 bytes", ErrorCode.DECRYPTION_FAILED)
+        raise DecryptionFailed("the unwrapped data key is not 32 bytes")
     return data_key
 
 
@@ -113,9 +115,8 @@ def unwrap_with_keyring(wrapped: str, keyring: Sequence[bytes]) -> bytes:
             return unwrap_key(wrapped, secret)
         except LedgerError:
             continue
-    raise LedgerError(
-        "cannot unwrap the data key with any key this reader has held, or it is damaged",
-        ErrorCode.DECRYPTION_FAILED,
+    raise DecryptionFailed(
+        "cannot unwrap the data key with any key this reader has held, or it is damaged"
     )
 
 
@@ -131,7 +132,7 @@ class Encryptor:
         _require_data_key(data_key)
         salt = os.urandom(SALT_BYTES) if salt is None else salt
         if len(salt) != SALT_BYTES:
-            raise LedgerError(f"a salt is {SALT_BYTES} bytes", ErrorCode.MALFORMED)
+            raise MalformedInput(f"a salt is {SALT_BYTES} bytes")
         self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
         header = sodium.crypto_secretstream_xchacha20poly1305_init_push(self._state, data_key)
         self._preamble = MAGIC + header
@@ -173,12 +174,12 @@ class Encryptor:
     def sealed(self) -> Sealed:
         """The hashes and sizes of the finished ciphertext."""
         if self._sealed is None:
-            raise LedgerError("the encryption is not finished yet", ErrorCode.INVALID_STATE)
+            raise InvalidState("the encryption is not finished yet")
         return self._sealed
 
     def _require_open(self) -> None:
         if self._sealed is not None:
-            raise LedgerError("the encryption is already finished", ErrorCode.INVALID_STATE)
+            raise InvalidState("the encryption is already finished")
 
     def _take_preamble(self) -> bytes:
         preamble, self._preamble = self._preamble, b""
@@ -216,7 +217,7 @@ class Decryptor:
     def update(self, ciphertext: bytes) -> bytes:
         """Feed ciphertext split anywhere; return the plaintext ready so far, salt stripped."""
         if self._done:
-            raise LedgerError("the decryption is already finished", ErrorCode.INVALID_STATE)
+            raise InvalidState("the decryption is already finished")
         self._buffer += ciphertext
         if self._state is None and len(self._buffer) >= PREAMBLE_BYTES:
             self._start()
@@ -231,7 +232,7 @@ class Decryptor:
     def finish(self) -> tuple[bytes, Opened]:
         """Decrypt the final message and check the stream ends there; return its plaintext."""
         if self._done:
-            raise LedgerError("the decryption is already finished", ErrorCode.INVALID_STATE)
+            raise InvalidState("the decryption is already finished")
         self._done = True
         tail = b"" if self._final_seen else self._strip_salt(self._pull_final())
         if len(self._salt) < SALT_BYTES:
@@ -277,9 +278,8 @@ class Decryptor:
         try:
             plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(self._state, message)
         except nacl.exceptions.CryptoError as exc:
-            raise LedgerError(
-                "cannot decrypt: wrong data key, or the ciphertext was altered",
-                ErrorCode.DECRYPTION_FAILED,
+            raise DecryptionFailed(
+                "cannot decrypt: wrong data key, or the ciphertext was altered"
             ) from exc
         if tag not in (TAG_MESSAGE, TAG_FINAL):
             _fail(f"unexpected secretstream tag {tag}")
@@ -315,8 +315,8 @@ def decrypt_bytes(data_key: bytes, ciphertext: bytes) -> tuple[bytes, Opened]:
 
 def _require_data_key(data_key: bytes) -> None:
     if not isinstance(data_key, bytes) or len(data_key) != DATA_KEY_BYTES:
-        raise LedgerError(f"a data key is {DATA_KEY_BYTES} bytes", ErrorCode.MALFORMED)
+        raise MalformedInput(f"a data key is {DATA_KEY_BYTES} bytes")
 
 
 def _fail(reason: str) -> NoReturn:
-    raise LedgerError(f"cannot decrypt: {reason}", ErrorCode.DECRYPTION_FAILED)
+    raise DecryptionFailed(f"cannot decrypt: {reason}")

@@ -22,7 +22,7 @@ import nacl.exceptions
 import nacl.public
 import nacl.signing
 
-from healthledger.errors import BadSignature, LedgerError, MalformedInput
+from healthledger.errors import BadSignature, MalformedInput
 
 KeyId = NewType("KeyId", str)
 
@@ -122,7 +122,7 @@ def load_keypair(path: Path) -> KeyPair:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise LedgerError(f"cannot read key file {path}: {exc}") from exc
+        raise MalformedInput(f"cannot read key file {path}: {exc}") from exc
     return KeyPair.from_dict(data)
 
 

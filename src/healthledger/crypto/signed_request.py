@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, parse_key_id, verify_signature
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import (
+    BadSignature,
+    MalformedInput,
+    RequestExpired,
+    RequestReplayed,
+    WrongAudience,
+)
 
 HEADER_KEY = "x-hl-key"
 HEADER_TIME = "x-hl-time"
@@ -123,17 +129,11 @@ def verify_request(
     """
     key_id, time_ms, nonce, signature, named = _envelope(headers)
     if abs(now_ms - time_ms) > VALIDITY_MS:
-        raise LedgerError(
-            f"request time is more than {VALIDITY_MS // 1000} s from the node's clock",
-            ErrorCode.REQUEST_EXPIRED,
-        )
+        raise RequestExpired(VALIDITY_MS)
     message = request_message(chain_id, method, target, body_sha256, key_id, time_ms, nonce, named)
     verify_signature(key_id, message, signature)
     if named != audience:
-        raise LedgerError(
-            f"this request is meant for {named[:64]!r}; this node serves {audience!r}",
-            ErrorCode.WRONG_AUDIENCE,
-        )
+        raise WrongAudience(named, audience)
     intent = headers.get(HEADER_INTENT)
     if intent is not None and (len(intent) != 128 or not _is_lower_hex(intent)):
         raise MalformedInput(f"{HEADER_INTENT} must be 128 lowercase hex characters")
@@ -150,9 +150,7 @@ _ENVELOPE_HEADERS = (HEADER_AUDIENCE, HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEA
 def _envelope(headers: Mapping[str, str]) -> tuple[str, int, str, bytes, str]:
     missing = [h for h in _ENVELOPE_HEADERS if h not in headers]
     if missing:
-        raise LedgerError(
-            f"this request must be signed; missing {', '.join(missing)}", ErrorCode.BAD_SIGNATURE
-        )
+        raise BadSignature(f"this request must be signed; missing {', '.join(missing)}")
     key_id = parse_key_id(headers[HEADER_KEY], HEADER_KEY)
     nonce = headers[HEADER_NONCE]
     if len(nonce) != NONCE_HEX_LEN or not all(c in "0123456789abcdef" for c in nonce):
@@ -184,7 +182,7 @@ class ReplayGuard:
         key = f"{request.key_id}/{request.nonce}"
         with self._lock:
             if key in self._seen:
-                raise LedgerError("this request was already used", ErrorCode.REQUEST_REPLAYED)
+                raise RequestReplayed("this request was already used")
             self._seen[key] = request.time_ms
             if len(self._seen) > self._purge_at:
                 self._forget_older_than(now_ms - 2 * VALIDITY_MS)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from healthledger.app.application import Application
 from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
 from healthledger.engines.checker import Checked, SignatureChecker, check_many
-from healthledger.errors import DuplicateNonce, ErrorCode, LedgerError
+from healthledger.errors import DuplicateNonce, ErrorCode, LedgerError, Unavailable
 from healthledger.ledger.block import Header, TxResult
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.transaction import Transaction
@@ -98,7 +98,7 @@ class SoloEngine:
             return exc
         with self._wake:
             if self.failure is not None:
-                return LedgerError("the node has stopped producing blocks", ErrorCode.UNAVAILABLE)
+                return Unavailable("the node has stopped producing blocks")
             if item.id in self._pending_ids:
                 return Accepted(item.id)  # the same bytes again: already on their way
             if (item.sender, item.nonce) in self._pending_nonces:

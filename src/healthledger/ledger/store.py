@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
-from healthledger.errors import LedgerError, NotFound
+from healthledger.errors import MalformedInput, NotFound
 from healthledger.ledger.block import Header, TxResult
 
 SCHEMA = """
@@ -315,7 +315,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if self._writer_last_height() != header.height - 1:
-                    raise LedgerError(f"block {header.height} does not follow the stored chain")
+                    raise MalformedInput(f"block {header.height} does not follow the stored chain")
                 conn.execute(
                     "INSERT INTO blocks (height, hash, header) VALUES (?, ?, ?)",
                     (header.height, header.hash(), header.canonical()),
@@ -363,7 +363,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if conn.execute("SELECT 1 FROM meta WHERE name = 'genesis'").fetchone():
-                    raise LedgerError("this store already has a genesis")
+                    raise MalformedInput("this store already has a genesis")
                 _write_state(conn, state)
                 _write_trie(conn, trie_nodes)
                 conn.executemany(

@@ -21,7 +21,7 @@ from healthledger.crypto.keys import (
     parse_key_id,
     verify_signature,
 )
-from healthledger.errors import ErrorCode, FloatNotAllowed, LedgerError, MalformedInput
+from healthledger.errors import FloatNotAllowed, MalformedInput, TooLarge
 
 TxId = NewType("TxId", str)
 
@@ -79,7 +79,7 @@ def decode_transaction(data: bytes | str | dict[str, Any]) -> Transaction:
     """Parse an untrusted transaction (JSON bytes or an already-parsed object); check shape only."""
     if isinstance(data, bytes | str):
         if len(data) > MAX_TX_BYTES:
-            raise LedgerError(f"transaction exceeds {MAX_TX_BYTES} bytes", ErrorCode.TOO_LARGE)
+            raise TooLarge(f"transaction exceeds {MAX_TX_BYTES} bytes")
         data = parse_json(data)
     if not isinstance(data, dict):
         raise MalformedInput("a transaction is a JSON object")
@@ -110,7 +110,7 @@ def _build(data: dict[str, Any]) -> Transaction:
     signature = _parse_signature(data["signature"])
     raw = canonical_bytes(data)
     if len(raw) > MAX_TX_BYTES:
-        raise LedgerError(f"transaction exceeds {MAX_TX_BYTES} bytes", ErrorCode.TOO_LARGE)
+        raise TooLarge(f"transaction exceeds {MAX_TX_BYTES} bytes")
     return Transaction(
         chain=chain,
         type=tx_type,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidState, Unavailable
 
 PINNED_VERSION = "0.38.25"
 ENV_BINARY = "HEALTHLEDGER_COMETBFT"
@@ -68,9 +68,8 @@ def cometbft_binary() -> Path:
     on_path = shutil.which("cometbft")
     if not configured and on_path:
         return Path(on_path)
-    raise LedgerError(
-        f"no CometBFT binary at {candidate}: run scripts/install-cometbft (or `make cometbft`)",
-        ErrorCode.UNAVAILABLE,
+    raise Unavailable(
+        f"no CometBFT binary at {candidate}: run scripts/install-cometbft (or `make cometbft`)"
     )
 
 
@@ -80,7 +79,7 @@ def init_cometbft_home(binary: Path, home: Path) -> CometIdentity:
         [str(binary), "init", "--home", str(home)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise LedgerError(f"cometbft init failed: {result.stderr.strip()}", ErrorCode.UNAVAILABLE)
+        raise Unavailable(f"cometbft init failed: {result.stderr.strip()}")
     return read_identity(binary, home)
 
 
@@ -148,7 +147,7 @@ def set_toml_value(text: str, section: str, key: str, value: str) -> str:
         rf"(?m)^{re.escape(key)} = .*$", lambda _: f"{key} = {value}", text[start:end], count=1
     )
     if count != 1:
-        raise LedgerError(f"config.toml has no {key!r} in [{section}]", ErrorCode.INVALID_STATE)
+        raise InvalidState(f"config.toml has no {key!r} in [{section}]")
     return text[:start] + body + text[end:]
 
 
@@ -160,4 +159,4 @@ def _section_bounds(text: str, section: str) -> tuple[int, int]:
         if header.group(1) == section:
             end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
             return header.end(), end
-    raise LedgerError(f"config.toml has no [{section}] section", ErrorCode.INVALID_STATE)
+    raise InvalidState(f"config.toml has no [{section}] section")

@@ -17,7 +17,7 @@ from healthledger.app.genesis import Genesis, check_rules_version, load_genesis
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import KeyPair, save_keypair
 from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import AlreadyExists, LedgerError, MalformedInput
 from healthledger.ledger.store import Store
 
 DEFAULT_PORT = 8700
@@ -107,7 +107,7 @@ class Home:
             data = json.loads(self.settings_path.read_text())
             return NodeSettings(**data)
         except (OSError, ValueError, TypeError) as exc:
-            raise LedgerError(f"cannot read {self.settings_path}: {exc}") from exc
+            raise MalformedInput(f"cannot read {self.settings_path}: {exc}") from exc
 
     def write_settings(self, settings: NodeSettings) -> None:
         self.settings_path.write_text(json.dumps(asdict(settings), indent=2) + "\n")
@@ -138,7 +138,7 @@ def init_home(
     """Create a network folder: one key per organisation, genesis, settings for the first org."""
     home = Home(Path(root))
     if home.exists():
-        raise LedgerError(f"{root} already holds a network", ErrorCode.ALREADY_EXISTS)
+        raise AlreadyExists(f"{root} already holds a network")
     if not orgs:
         raise MalformedInput("name at least one founding organisation")
     specs = []

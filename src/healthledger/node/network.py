@@ -24,7 +24,12 @@ from typing import Any
 
 from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
 from healthledger.domains.governance.messages import OrgSpec, ValidatorSpec
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import (
+    AlreadyExists,
+    InvalidState,
+    MalformedInput,
+    NotFound,
+)
 from healthledger.node.cometbft import (
     PRIVATE_NETWORK_CONFIG,
     VALIDATOR_POWER,
@@ -108,7 +113,7 @@ class Network:
         for node in self.nodes:
             if node.org == org:
                 return node
-        raise LedgerError(f"the network has no node {org!r}", ErrorCode.NOT_FOUND)
+        raise NotFound(f"the network has no node {org!r}")
 
     def home(self, org: str) -> Home:
         return Home(self.node_dir(org))
@@ -133,12 +138,11 @@ def load_network(root: Path) -> Network:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise LedgerError(
-            f"{root} holds no network (no {NETWORK_FILE}): create one with `healthledger net up`",
-            ErrorCode.NOT_FOUND,
+        raise NotFound(
+            f"{root} holds no network (no {NETWORK_FILE}): create one with `healthledger net up`"
         ) from None
     except ValueError as exc:
-        raise LedgerError(f"cannot read {path}: {exc}", ErrorCode.INVALID_STATE) from exc
+        raise InvalidState(f"cannot read {path}: {exc}") from exc
     nodes = tuple(NetNode.from_dict(node) for node in data["nodes"])
     return Network(Path(root), data["chain_id"], nodes)
 
@@ -177,7 +181,7 @@ def create_network(
     """A new network folder with `validators` founding organisations, each a validator."""
     root = Path(root)
     if (root / NETWORK_FILE).exists():
-        raise LedgerError(f"{root} already holds a network", ErrorCode.ALREADY_EXISTS)
+        raise AlreadyExists(f"{root} already holds a network")
     if not 1 <= validators <= len(FOUNDERS):
         raise MalformedInput(f"--validators must be between 1 and {len(FOUNDERS)}")
     founders = FOUNDERS[:validators]
@@ -300,11 +304,11 @@ def join_network(
     validator) until governance admits it: `healthledger net admit`.
     """
     if any(node.org == org for node in network.nodes):
-        raise LedgerError(f"the network already has a node {org!r}", ErrorCode.ALREADY_EXISTS)
+        raise AlreadyExists(f"the network already has a node {org!r}")
     first = network.home(network.nodes[0].org)
     home = network.home(org)
     if home.root.exists():
-        raise LedgerError(f"{home.root} exists", ErrorCode.ALREADY_EXISTS)
+        raise AlreadyExists(f"{home.root} exists")
     identity = init_cometbft_home(binary, home.cometbft_dir)
     keys = KeyPair.generate()
     save_keypair(keys, home.key_path(org))

@@ -359,7 +359,7 @@ class RecordService:
     def finish_add(self, prepared: PreparedAdd, height: int, result: TxResult) -> dict[str, Any]:
         if not result.ok:
             self.abandon_add(prepared)
-            raise LedgerError(result.message, ErrorCode(result.code))
+            raise LedgerError(result.message, ErrorCode.parse(result.code, ErrorCode.INTERNAL))
         return {
             "record_id": prepared.record_id,
             "tx_id": prepared.tx.id,
@@ -784,11 +784,7 @@ def _resource_bytes(resource: object) -> bytes:
 def _raise_unless_ok(result: TxResult) -> None:
     """A refused audit event means the data stays in the vault."""
     if not result.ok:
-        try:
-            code = ErrorCode(result.code)
-        except ValueError:
-            code = ErrorCode.AUDIT_FAILED
-        raise LedgerError(result.message, code)
+        raise LedgerError(result.message, ErrorCode.parse(result.code, ErrorCode.AUDIT_FAILED))
 
 
 def _public_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from healthledger.crypto.envelope import Encryptor, Sealed, encrypt_bytes
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import (
+    AlreadyExists,
+    ErrorCode,
+    HashMismatch,
+    InvalidState,
+    LedgerError,
+    MalformedInput,
+    TooLarge,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -113,7 +121,7 @@ class Vault:
     def put_small(self, items: list[tuple[bytes, bytes]]) -> list[Sealed]:
         """Encrypt small records (data key, plaintext) and store them in one durable transaction."""
         if any(len(plaintext) > INLINE_MAX for _key, plaintext in items):
-            raise LedgerError(f"inline records are at most {INLINE_MAX} bytes", ErrorCode.TOO_LARGE)
+            raise TooLarge(f"inline records are at most {INLINE_MAX} bytes")
         sealed = [encrypt_bytes(key, plaintext) for key, plaintext in items]
         now = time.time_ns() // 1_000_000
         with self._lock:
@@ -145,7 +153,7 @@ class Vault:
 
         The salt is the writer's when they committed to the note's hash themselves."""
         if len(text) > NOTE_MAX:
-            raise LedgerError(f"a note is at most {NOTE_MAX} bytes", ErrorCode.TOO_LARGE)
+            raise TooLarge(f"a note is at most {NOTE_MAX} bytes")
         ciphertext, sealed = encrypt_bytes(data_key, text, salt)
         try:
             with self._lock:
@@ -157,9 +165,7 @@ class Vault:
         except sqlite3.IntegrityError as exc:
             # The same text and salt again (a retried request): its note, and the access
             # event it belongs to, exist already; a new event needs a new salt.
-            raise LedgerError(
-                "this break-glass reason and salt were already used", ErrorCode.ALREADY_EXISTS
-            ) from exc
+            raise AlreadyExists("this break-glass reason and salt were already used") from exc
         return sealed
 
     def note(self, content_hash: str) -> tuple[bytes, str] | None:
@@ -205,7 +211,7 @@ class Vault:
         """
         path = self._path(blob_id)
         if chunk_size <= 0:
-            raise LedgerError("chunk_size must be positive", ErrorCode.MALFORMED)
+            raise MalformedInput("chunk_size must be positive")
         inline = self._inline(blob_id)
         if inline is not None:
             return _verified_inline(inline, blob_id, chunk_size)
@@ -325,7 +331,7 @@ class BlobWriter:
 
     def _open_handle(self) -> BinaryIO:
         if self._handle is None:
-            raise LedgerError("this blob is already finished", ErrorCode.INVALID_STATE)
+            raise InvalidState("this blob is already finished")
         return self._handle
 
 
@@ -342,10 +348,7 @@ def _open_index(path: Path) -> sqlite3.Connection:
 def _require_blob_id(blob_id: str) -> None:
     """Refuse anything but 64 lowercase hex characters (no path can hide in a blob id)."""
     if not isinstance(blob_id, str) or BLOB_ID.fullmatch(blob_id) is None:
-        raise LedgerError(
-            f"a blob id is 64 lowercase hex characters, not {blob_id!r:.80}",
-            ErrorCode.MALFORMED,
-        )
+        raise MalformedInput(f"a blob id is 64 lowercase hex characters, not {blob_id!r:.80}")
 
 
 def _verified_chunks(path: Path, blob_id: str, chunk_size: int) -> Iterator[bytes]:
@@ -356,18 +359,12 @@ def _verified_chunks(path: Path, blob_id: str, chunk_size: int) -> Iterator[byte
             hasher.update(chunk)
             yield chunk
     if hasher.hexdigest() != blob_id:
-        raise LedgerError(
-            f"blob {blob_id} on disk does not hash to its id: the file was altered",
-            ErrorCode.HASH_MISMATCH,
-        )
+        raise HashMismatch(f"blob {blob_id} on disk does not hash to its id: the file was altered")
 
 
 def _check_inline(ciphertext: bytes, blob_id: str) -> None:
     if hashlib.sha256(ciphertext).hexdigest() != blob_id:
-        raise LedgerError(
-            f"inline blob {blob_id} does not hash to its id: it was altered",
-            ErrorCode.HASH_MISMATCH,
-        )
+        raise HashMismatch(f"inline blob {blob_id} does not hash to its id: it was altered")
 
 
 def _verified_inline(ciphertext: bytes, blob_id: str, chunk_size: int) -> Iterator[bytes]:

@@ -30,7 +30,7 @@ from healthledger.engines.abci.results import (
 )
 from healthledger.engines.base import CommittedBlock
 from healthledger.engines.checker import Checked, check_raw
-from healthledger.errors import ErrorCode, LedgerError, NotFound
+from healthledger.errors import Conflict, LedgerError, MalformedInput, NotFound
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.transaction import Transaction
@@ -110,7 +110,7 @@ class AbciAdapter:
         """The response body for `method` (the name of the Request's oneof field)."""
         answer = self._methods.get(method)
         if answer is None:
-            raise LedgerError(f"unsupported ABCI request {method!r}", ErrorCode.MALFORMED)
+            raise MalformedInput(f"unsupported ABCI request {method!r}")
         return answer(request)
 
     # --- info connection ----------------------------------------------------------
@@ -182,10 +182,7 @@ class AbciAdapter:
     def _stored_genesis_root(self) -> str:
         """InitChain again after a crash before CometBFT saved it: same genesis, same root."""
         if self.app.store.meta("genesis") != self.genesis.canonical():
-            raise LedgerError(
-                "the ledger database was created from a different genesis.json",
-                ErrorCode.CONFLICT,
-            )
+            raise Conflict("the ledger database was created from a different genesis.json")
         return (self.app.store.meta("genesis_state_root") or b"").hex()
 
     def prepare_proposal(self, request: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import MalformedInput, TooLarge
 
 # A uint64 takes at most ten base-128 digits.
 MAX_VARINT_BYTES = 10
@@ -49,11 +49,11 @@ def decode_uvarint(data: bytes | bytearray, start: int = 0) -> tuple[int, int] |
             return None
         byte = data[start + index]
         if index == MAX_VARINT_BYTES - 1 and byte > 1:
-            raise LedgerError("message length overflows a uint64", ErrorCode.MALFORMED)
+            raise MalformedInput("message length overflows a uint64")
         value |= (byte & 0x7F) << (7 * index)
         if byte < 0x80:
             return value, index + 1
-    raise LedgerError("message length overflows a uint64", ErrorCode.MALFORMED)
+    raise MalformedInput("message length overflows a uint64")
 
 
 class FrameDecoder:
@@ -86,9 +86,8 @@ class FrameDecoder:
             return None
         length, used = header
         if length > self.max_message_bytes:
-            raise LedgerError(
-                f"message of {length} bytes exceeds the limit of {self.max_message_bytes}",
-                ErrorCode.TOO_LARGE,
+            raise TooLarge(
+                f"message of {length} bytes exceeds the limit of {self.max_message_bytes}"
             )
         start = offset + used
         if len(self._buffer) - start < length:

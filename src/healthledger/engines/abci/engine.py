@@ -29,7 +29,7 @@ from healthledger.engines.abci.protos import abci_types
 from healthledger.engines.abci.results import ABCI_CODES, OK_CODE
 from healthledger.engines.abci.server import AbciServer, ListenAddress
 from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import ErrorCode, LedgerError, Unavailable
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, decode_transaction
 
@@ -84,9 +84,7 @@ class CometEngine:
         self._thread.start()
         self._serving.wait(timeout=30)
         if self.failure is not None:
-            raise LedgerError(
-                f"the ABCI server did not start: {self.failure}", ErrorCode.UNAVAILABLE
-            )
+            raise Unavailable(f"the ABCI server did not start: {self.failure}")
 
     def _run(self) -> None:
         try:
@@ -143,7 +141,7 @@ class CometEngine:
             answers = self._rpc_batch(raws)
         except (httpx.HTTPError, ValueError) as exc:
             self._forget(fresh)
-            error = LedgerError(f"CometBFT's RPC did not answer: {exc}", ErrorCode.UNAVAILABLE)
+            error = Unavailable(f"CometBFT's RPC did not answer: {exc}")
             return [error for _ in raws]
         outcomes = [
             self._outcome(tx_id, answer) for tx_id, answer in zip(ids, answers, strict=True)
@@ -190,7 +188,7 @@ class CometEngine:
             return Accepted(tx_id)  # the same bytes again: already on their way, or committed
         if MEMPOOL_FULL in detail:
             return LedgerError("the mempool is full; retry later", ErrorCode.MEMPOOL_FULL)
-        return LedgerError(f"CometBFT refused the transaction: {detail}", ErrorCode.UNAVAILABLE)
+        return Unavailable(f"CometBFT refused the transaction: {detail}")
 
     def _forget(self, tx_ids: Sequence[str]) -> None:
         with self._lock:

@@ -13,7 +13,12 @@ from typing import Any
 
 from healthledger.app.genesis import RULES_VERSION, Genesis, check_rules_version
 from healthledger.crypto.canonical import parse_json
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import (
+    Conflict,
+    InvalidState,
+    RulesVersionMismatch,
+    WrongChain,
+)
 
 # What CometBFT sends when genesis.json has no app_state, or an empty one.
 EMPTY_APP_STATES = (b"", b"null", b"{}")
@@ -22,21 +27,18 @@ EMPTY_APP_STATES = (b"", b"null", b"{}")
 def check_init_chain(request: Any, genesis: Genesis) -> None:
     """Raise unless CometBFT's genesis matches ours (chain id, first height, app_state)."""
     if request.chain_id != genesis.chain_id:
-        raise LedgerError(
+        raise WrongChain(
             f"CometBFT's genesis.json names chain {request.chain_id!r}, the node folder's "
-            f"genesis.json names {genesis.chain_id!r}",
-            ErrorCode.WRONG_CHAIN,
+            f"genesis.json names {genesis.chain_id!r}"
         )
     if genesis.rules_version != RULES_VERSION:
-        raise LedgerError(
+        raise RulesVersionMismatch(
             f"the node folder's genesis is of rules version {genesis.rules_version}; "
-            f"this software applies version {RULES_VERSION}",
-            ErrorCode.RULES_VERSION,
+            f"this software applies version {RULES_VERSION}"
         )
     if request.initial_height not in (0, 1):
-        raise LedgerError(
-            f"initial_height {request.initial_height} is not supported: our chain starts at 1",
-            ErrorCode.INVALID_STATE,
+        raise InvalidState(
+            f"initial_height {request.initial_height} is not supported: our chain starts at 1"
         )
     check_app_state(bytes(request.app_state_bytes), genesis)
 
@@ -48,8 +50,7 @@ def check_app_state(app_state: bytes, genesis: Genesis) -> None:
     # Before parsing: an old app_state without the field would parse as the current version.
     check_rules_version(app_state, "CometBFT's app_state")
     if Genesis.from_dict(parse_json(app_state)).canonical() != genesis.canonical():
-        raise LedgerError(
+        raise Conflict(
             "CometBFT's app_state differs from the node folder's genesis.json; "
-            "leave app_state out of CometBFT's genesis",
-            ErrorCode.CONFLICT,
+            "leave app_state out of CometBFT's genesis"
         )

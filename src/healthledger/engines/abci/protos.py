@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import Unavailable
 
 ENV_VAR = "HEALTHLEDGER_ABCI_PB"
 TYPES_MODULE = "tendermint.abci.types_pb2"
@@ -35,16 +35,13 @@ def abci_types() -> Any:
     """The `tendermint.abci.types_pb2` module (Request, Response and their parts)."""
     directory = pb_dir()
     if not (directory / "tendermint" / "abci" / "types_pb2.py").is_file():
-        raise LedgerError(
-            f"no ABCI protobuf classes in {directory}: {INSTALL_HINT}", ErrorCode.UNAVAILABLE
-        )
+        raise Unavailable(f"no ABCI protobuf classes in {directory}: {INSTALL_HINT}")
     if str(directory) not in sys.path:
         sys.path.insert(0, str(directory))
     try:
         return importlib.import_module(TYPES_MODULE)
     except ImportError as exc:  # protobuf missing, or a runtime older than the generated code
-        raise LedgerError(
+        raise Unavailable(
             f"cannot import the ABCI classes from {directory} ({exc}): install the pinned "
-            f"protobuf runtime and {INSTALL_HINT}",
-            ErrorCode.UNAVAILABLE,
+            f"protobuf runtime and {INSTALL_HINT}"
         ) from exc

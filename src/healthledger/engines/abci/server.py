@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from healthledger.engines.abci.codec import DEFAULT_MAX_MESSAGE_BYTES, FrameDecoder, frame_message
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import LedgerError, MalformedInput
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,8 @@ class ListenAddress:
         host, _, port = rest.rpartition(":")
         if sep and scheme == "tcp" and host and port.isdigit():
             return cls(host=host, port=int(port))
-        raise LedgerError(
-            f"cannot listen on {address!r}: use unix:///path/app.sock or tcp://host:port",
-            ErrorCode.MALFORMED,
+        raise MalformedInput(
+            f"cannot listen on {address!r}: use unix:///path/app.sock or tcp://host:port"
         )
 
 
@@ -135,7 +134,7 @@ class AbciServer:
         types = self.types
         method = request.WhichOneof("value")
         if method is None:
-            raise LedgerError("empty ABCI request", ErrorCode.MALFORMED)
+            raise MalformedInput("empty ABCI request")
         if method == "flush":
             return types.Response(flush=types.ResponseFlush())
         if method == "echo":
