@@ -221,7 +221,7 @@ class ChainVerifier:
         return self.anchor.header(height)
 
     def state(self, namespace: str, key: str) -> tuple[Any, VerifiedHeader]:
-        """A state value (a domain's JSON) whose proof leads to an app hash the validators signed."""
+        """A state value (its JSON) whose proof leads to an app hash the validators signed."""
         view = self.client.state(namespace, key, proof=True)
         verify_state_view(view)
         return view.value, self.anchor.state_header(view)
