@@ -272,10 +272,11 @@ def tx_get(
     """
     try:
         with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
-            view = client.tx(tx_id, proof=proof)
-            answer = view.wire()
             if proof:
-                answer |= {"verified": True, "anchor": client.prove_tx(view)}
+                view = client.committed_tx(tx_id, proof=True)
+                answer = view.wire() | {"verified": True, "anchor": client.prove_tx(view)}
+            else:
+                answer = client.tx(tx_id).wire()
         emit(answer, as_json)
     except LedgerError as exc:
         fail(exc, as_json)

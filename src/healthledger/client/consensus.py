@@ -228,6 +228,6 @@ class ChainVerifier:
 
     def tx(self, tx_id: str) -> tuple[TxView, VerifiedHeader]:
         """A committed transaction: our inclusion proofs, and its block's data hash signed."""
-        view = self.client.tx(tx_id, proof=True)
+        view = self.client.committed_tx(tx_id, proof=True)
         verify_tx_view(view)
         return view, self.anchor.tx_header(self.client, view)

@@ -45,7 +45,7 @@ from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance.messages import voucher_message
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.queries import verdict
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, NotFound
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
 from healthledger.ledger.transaction import Transaction, decode_transaction, sign_transaction
@@ -208,18 +208,18 @@ class Client:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request; its JSON answer (None if empty). The JSON edge for the answers that
         have no model here (the records service parses its own)."""
-        body = self._request(method, path, **kwargs)
+        body = self._request(method, path, **kwargs).content
         return orjson.loads(body) if body else None
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> bytes:
-        """One request; the answer's body, or the node's error raised as ApiError."""
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; the answer, or the node's error raised as ApiError."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError("unavailable", f"cannot reach {self.base_url}: {exc}", 0) from exc
         if response.status_code >= 400:
             raise _api_error(response)
-        return response.content
+        return response
 
     @property
     def chain_id(self) -> str:
@@ -234,7 +234,7 @@ class Client:
 
     def _get(
         self, path: str, params: Mapping[str, str | int] | None = None, keys: KeyPair | None = None
-    ) -> bytes:
+    ) -> httpx.Response:
         """A GET, signed by `keys` (else the client's own) when there are keys to sign with."""
         signer = keys or self.keys
         target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
@@ -279,10 +279,23 @@ class Client:
         answer = self._request("POST", "/v1/txs/batch", params=params, json=body)
         return _parse(BatchReport, answer).results
 
-    def tx(self, tx_id: str, proof: bool = False, keys: KeyPair | None = None) -> TxView:
-        """A transaction (signed read: a member's, or its sender's)."""
+    def tx(
+        self, tx_id: str, proof: bool = False, keys: KeyPair | None = None
+    ) -> TxView | SubmitReport:
+        """A transaction (signed read: a member's, or its sender's); a `pending` report while
+        it waits in the mempool."""
         params = {"proof": str(proof).lower()}
-        return _parse(TxView, self._get(f"/v1/txs/{tx_id}", params, keys))
+        answer = self._get(f"/v1/txs/{tx_id}", params, keys)
+        if answer.status_code == 202:
+            return _parse(SubmitReport, answer)
+        return _parse(TxView, answer)
+
+    def committed_tx(self, tx_id: str, proof: bool = False, keys: KeyPair | None = None) -> TxView:
+        """A committed transaction; one still pending is not found (yet)."""
+        view = self.tx(tx_id, proof, keys)
+        if isinstance(view, SubmitReport):
+            raise NotFound(f"transaction {tx_id} is still pending")
+        return view
 
     def block(self, height: int | None = None, keys: KeyPair | None = None) -> BlockView:
         """A block with its transactions (signed read: members only)."""
@@ -337,7 +350,7 @@ class Client:
 
     def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> TxView:
         """A committed transaction whose inclusion proofs lead to the client's trust anchor."""
-        view = self.tx(tx_id, proof=True, keys=keys)
+        view = self.committed_tx(tx_id, proof=True, keys=keys)
         self.prove_tx(view)
         return view
 
@@ -454,10 +467,10 @@ class _ErrorAnswer(View):
     error: WireError
 
 
-def _parse(model: type[M], body: bytes) -> M:
+def _parse(model: type[M], answer: httpx.Response) -> M:
     """A node's answer parsed into its model once, at the edge."""
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(answer.content)
     except ValidationError as exc:
         raise MalformedInput(f"the node's answer is not a {model.__name__}: {exc}") from exc
 
@@ -515,12 +528,13 @@ def verify_tx_view(view: TxView | Mapping[str, object]) -> None:
         raise InvalidProof("transaction proof does not match its ledger header")
 
 
-def verify_state_view(view: StateView) -> None:
+def verify_state_view(view: StateView | Mapping[str, object]) -> None:
     """Check a state value (or its absence) against the state root of the header it came with.
 
     `Client.prove_state` then checks that header against the client's trust anchor.
     """
     with _proof_errors("state"):
+        view = view if isinstance(view, StateView) else StateView.model_validate(view)
         if view.header is None or view.proof is None:
             raise InvalidProof("the state view has no proof or no header")
         raw = view.raw_value
@@ -551,8 +565,14 @@ def verify_consistency_view(view: ConsistencyView, old: Header, new: Header) -> 
         )
 
 
-def verify_supply_view(view: SupplyVerification) -> None:
+def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
     """Check both state proofs against one header and recompute the verdict from them."""
+    with _proof_errors("supply"):
+        view = (
+            view
+            if isinstance(view, SupplyVerification)
+            else SupplyVerification.model_validate(view)
+        )
     package, recalls = view.proofs.package, view.proofs.recalls
     verify_state_view(package)
     verify_state_view(recalls)
