@@ -163,9 +163,9 @@ def test_public_views_answer_without_a_signature(readers: Readers) -> None:
 
 def test_a_header_names_its_transactions_by_id_only(readers: Readers) -> None:
     with Client(readers.url, keys=readers.hospital) as member:
-        height = member.tx(readers.alice_tx)["height"]
+        height = member.committed_tx(readers.alice_tx).height
         block = member.block(height)
     header = readers.get(None, f"/v1/headers/{height}").json()
-    assert header.header == block.header and header.hash == block.hash
+    assert header["header"] == block.wire()["header"] and header["hash"] == block.hash
     assert readers.alice_tx in header["tx_ids"]
     assert set(header) == {"height", "hash", "header", "tx_ids"}

@@ -384,8 +384,11 @@ class Client:
 
     def supply_lot_epcis_page(
         self, gtin: str, lot: str, limit: int = 1000, cursor: str | None = None
-    ) -> EpcisPage:
+    ) -> dict[str, JsonValue]:
         """One page of a lot's custody as EPCIS 2.0; its NEXT_CURSOR_FIELD names the next page."""
+        return self._lot_page(gtin, lot, limit, cursor).root
+
+    def _lot_page(self, gtin: str, lot: str, limit: int, cursor: str | None = None) -> EpcisPage:
         params: dict[str, str | int] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
@@ -393,10 +396,10 @@ class Client:
 
     def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, JsonValue]:
         """Up to `limit` packages of a lot as one EPCIS 2.0 document, fetched page by page."""
-        first = self.supply_lot_epcis_page(gtin, lot, min(limit, LOT_PAGE))
+        first = self._lot_page(gtin, lot, min(limit, LOT_PAGE))
         events, packages, cursor = list(first.events()), first.packages(), first.cursor()
         while cursor is not None and packages < limit:
-            page = self.supply_lot_epcis_page(gtin, lot, min(limit - packages, LOT_PAGE), cursor)
+            page = self._lot_page(gtin, lot, min(limit - packages, LOT_PAGE), cursor)
             events += page.events()
             packages += page.packages()
             cursor = page.cursor()
