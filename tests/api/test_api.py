@@ -20,6 +20,7 @@ from healthledger.client.sdk import (
     Client,
     Signer,
     registration_payload,
+    require_committed,
     verify_state_view,
     verify_tx_view,
 )
@@ -71,45 +72,73 @@ def test_submit_wait_and_read_back_with_verified_proofs(node: RunningNode) -> No
     hospital = node.signer("st-marys")
     tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "nurse-1"))
     report = node.client.submit(tx, wait=True)
-    assert report["status"] == "committed"
-    assert report["result"]["code"] == "ok"
+    assert report.status == "committed"
+    assert report.result is not None and report.result.code == "ok"
     view = node.client.tx(tx.id, proof=True)
     verify_tx_view(view)
     state = node.client.state("gov", "member/st-marys/nurse-1", proof=True)
     verify_state_view(state)
-    assert state["value"]["role"] == "nurse"
+    assert state.value["role"] == "nurse"
     absent = node.client.state("gov", "member/st-marys/nobody", proof=True)
-    assert absent["value"] is None
+    assert absent.value is None
     verify_state_view(absent)
+
+
+def test_the_wire_json_of_the_views_is_unchanged(node: RunningNode) -> None:
+    """Models on both sides, the same JSON between them: optional fields absent unless asked."""
+    headers = node.client.read_headers(node.client.keys, "/v1/state/gov/org/acme?proof=false")
+    plain = httpx.get(f"{node.url}/v1/state/gov/org/acme?proof=false", headers=headers).json()
+    assert set(plain) == {"namespace", "key", "height", "value"}
+    target = "/v1/state/gov/org/nobody?proof=true"
+    absent = httpx.get(
+        node.url + target, headers=node.client.read_headers(node.client.keys, target)
+    )
+    assert absent.json()["value"] is None and absent.json()["raw_value"] is None
+    assert set(absent.json()) == {
+        "namespace",
+        "key",
+        "height",
+        "value",
+        "proof",
+        "raw_value",
+        "header",
+    }
+    info = httpx.get(f"{node.url}/v1/info").json()
+    assert set(info) == {"chain_id", "org", "height", "state_root", "last_block_hash", "mempool"}
+    schemas = httpx.get(f"{node.url}/openapi.json").json()["components"]["schemas"]
+    assert {"TxView", "StateView", "HeaderView", "BlockView", "ConsistencyView"} <= set(schemas)
 
 
 def test_a_lying_node_is_caught_by_the_proof(node: RunningNode) -> None:
     state = node.client.state("gov", "org/acme", proof=True)
-    forged = dict(state)
-    forged["raw_value"] = state["raw_value"].replace("Acme", "Evil")
-    forged["value"] = {**state["value"], "name": state["value"]["name"].replace("Acme", "Evil")}
+    assert state.raw_value is not None
+    forged = state.model_copy(
+        update={
+            "raw_value": state.raw_value.replace("Acme", "Evil"),
+            "value": {**state.value, "name": state.value["name"].replace("Acme", "Evil")},
+        }
+    )
     with pytest.raises(InvalidProof):
         verify_state_view(forged)
 
 
 def test_consistency_proof_between_two_ledger_sizes(node: RunningNode) -> None:
     hospital = node.signer("st-marys")
-    node.client.submit(
-        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-a")), True
-    )
-    old = node.client.header()["header"]
-    node.client.submit(
-        hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-b")), True
-    )
-    new = node.client.header()["header"]
+    first = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-a"))
+    require_committed(node.client.submit(first, wait=True))
+    old = node.client.header().header
+    second = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "n-b"))
+    require_committed(node.client.submit(second, wait=True))
+    new = node.client.header().header
+    assert new.log_size > old.log_size  # both submissions committed: the log grew
     Client(node.url).verified_consistency(old)  # headers and consistency proofs are public
-    proof = node.client.consistency(old["log_size"], new["log_size"])
+    proof = node.client.consistency(old.log_size, new.log_size)
     proofs.verify_consistency(
-        old["log_size"],
-        new["log_size"],
-        bytes.fromhex(old["log_root"]),
-        bytes.fromhex(new["log_root"]),
-        [bytes.fromhex(h) for h in proof["path"]],
+        old.log_size,
+        new.log_size,
+        bytes.fromhex(old.log_root),
+        bytes.fromhex(new.log_root),
+        [bytes.fromhex(h) for h in proof.path],
     )
 
 
@@ -159,15 +188,15 @@ def test_each_bad_transaction_gets_its_code_and_changes_nothing(node: RunningNod
         response = httpx.post(f"{node.url}/v1/txs", json=body)
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), body
     after = node.client.info()
-    assert after["height"] == before["height"]
-    assert after["state_root"] == before["state_root"]
-    assert node.client.health()["ok"]
+    assert after.height == before.height
+    assert after.state_root == before.state_root
+    assert node.client.health().ok
 
 
 def test_replayed_nonce_and_unauthorised_type(node: RunningNode) -> None:
     hospital = node.signer("st-marys")
     tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), "nurse-r"))
-    assert node.client.submit(tx, wait=True)["result"]["code"] == "ok"
+    require_committed(node.client.submit(tx, wait=True))
     replay = hospital.sign(
         "member.enroll", enrol_payload(KeyPair.generate(), "nurse-s"), nonce=tx.nonce
     )
@@ -178,7 +207,7 @@ def test_replayed_nonce_and_unauthorised_type(node: RunningNode) -> None:
     payload = registration_payload(
         patient_keys, CHAIN, load_keypair(node.root / "keys" / "st-marys.json")
     )
-    node.client.submit(patient.sign("patient.register", payload), wait=True)
+    require_committed(node.client.submit(patient.sign("patient.register", payload), wait=True))
     attempt = patient.sign("member.enroll", enrol_payload(KeyPair.generate(), "sneaky"))
     response = httpx.post(f"{node.url}/v1/txs", json=attempt.to_dict())
     assert (response.status_code, response.json()["error"]["code"]) == (403, "unauthorized")
@@ -211,7 +240,7 @@ def test_reads_and_errors_for_missing_things(node: RunningNode) -> None:
     assert httpx.get(f"{node.url}/v1/headers/abc").json()["error"]["code"] == "invalid_field"
     assert httpx.get(f"{node.url}/v1/nowhere").json()["error"]["code"] == "no_route"
     block = node.client.block(1)
-    assert block["header"]["height"] == 1
+    assert block.header.height == 1
     assert "openapi" in httpx.get(f"{node.url}/openapi.json").json()
     metrics = httpx.get(f"{node.url}/metrics").text
     assert "healthledger_height" in metrics
@@ -259,16 +288,16 @@ def test_verify_runs_against_a_live_node(node: RunningNode) -> None:
 
 def _still_committing(node: RunningNode, member_id: str) -> None:
     # Earlier tests may leave St Mary's transactions pending; its next nonce follows them.
-    wait_for(lambda: node.client.info()["mempool"] == 0)
+    wait_for(lambda: node.client.info().mempool == 0)
     hospital = node.signer("st-marys")
     tx = hospital.sign("member.enroll", enrol_payload(KeyPair.generate(), member_id))
-    assert node.client.submit(tx, wait=True)["result"]["code"] == "ok"
-    assert node.client.health()["ok"]
+    require_committed(node.client.submit(tx, wait=True))
+    assert node.client.health().ok
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(node: RunningNode) -> None:
     """Issue 10, attack 6: the node answers 413 once 32 MiB passed, not after the whole body."""
-    before = node.client.info()["height"]
+    before = node.client.info().height
     piece = b"x" * (1024 * 1024)
     sock = open_request(node.url, "POST", "/v1/txs", {}, chunked=True)
     with sock:
@@ -278,7 +307,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(node: Running
     assert (answer.status, answer.code) == (413, "too_large")
     assert MAX_BODY_BYTES < sent < 2 * MAX_BODY_BYTES
     _still_committing(node, "after-chunked")
-    assert node.client.info()["height"] > before
+    assert node.client.info().height > before
 
 
 def test_a_body_announced_over_the_limit_is_refused_before_it_is_sent(node: RunningNode) -> None:
@@ -293,7 +322,7 @@ def test_a_signed_request_is_accepted_only_by_its_audience_organisation(
     node: RunningNode,
 ) -> None:
     """A request captured on its way to Acme's node cannot be replayed at St Mary's."""
-    assert node.client.info()["org"] == "st-marys"
+    assert node.client.info().org == "st-marys"
     patient = register_patient(node.client, CHAIN)
     target = f"/v1/records?patient={derive_patient_id(patient.key_id)}"
     for_acme = sign_request(patient, CHAIN, "GET", target, audience="acme")

@@ -54,7 +54,7 @@ def readers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Readers]:
             nurse = enroll_member(client, client.signer(hospital), "nurse-1", "nurse")
             alice, bob = register_patient(client, CHAIN), register_patient(client, CHAIN)
             (alice_tx,) = client.sender_txs(alice.key_id, keys=alice)
-        yield Readers(url, hospital, auditor, nurse, alice, bob, alice_tx["id"])
+        yield Readers(url, hospital, auditor, nurse, alice, bob, alice_tx.id)
     finally:
         stop_node(process)
 
@@ -124,11 +124,11 @@ def test_member_organisations_and_auditors_read_the_ledger(readers: Readers) -> 
 def test_a_patient_reads_their_own_transactions_nonce_and_record(readers: Readers) -> None:
     with Client(readers.url, keys=readers.alice) as client:
         view = client.verified_tx(readers.alice_tx)
-        assert view["tx"]["type"] == "patient.register"
-        assert client.state("nonce", readers.alice.key_id)["value"]["max"] == 1
+        assert view.tx.type == "patient.register"
+        assert client.state("nonce", readers.alice.key_id).value["max"] == 1
         me = derive_patient_id(readers.alice.key_id)
-        assert client.state("gov", f"patient/{me}")["value"] is not None
-        assert client.state("gov", "org/st-marys")["value"]["role"] == "hospital"
+        assert client.state("gov", f"patient/{me}").value is not None
+        assert client.state("gov", "org/st-marys").value["role"] == "hospital"
         with pytest.raises(ApiError) as others:
             client.state("gov", f"patient/{derive_patient_id(readers.bob.key_id)}")
     assert others.value.remote_code == "unauthorized"
@@ -163,9 +163,9 @@ def test_public_views_answer_without_a_signature(readers: Readers) -> None:
 
 def test_a_header_names_its_transactions_by_id_only(readers: Readers) -> None:
     with Client(readers.url, keys=readers.hospital) as member:
-        height = member.tx(readers.alice_tx)["height"]
+        height = member.committed_tx(readers.alice_tx).height
         block = member.block(height)
     header = readers.get(None, f"/v1/headers/{height}").json()
-    assert header["header"] == block["header"] and header["hash"] == block["hash"]
+    assert header["header"] == block.wire()["header"] and header["hash"] == block.hash
     assert readers.alice_tx in header["tx_ids"]
     assert set(header) == {"height", "hash", "header", "tx_ids"}

@@ -187,11 +187,11 @@ def test_authorization_matrix(world: World) -> None:
 
 
 def test_expired_grantee_is_refused(world: World) -> None:
-    deadline = world.client.state("records", f"consent/{world.consents['soon']}")["value"][
+    deadline = world.client.state("records", f"consent/{world.consents['soon']}").value[
         "expires_ms"
     ]
     # a later block must exist for the ledger's clock to pass the expiry
-    while world.client.block()["header"]["time_ms"] <= deadline:
+    while world.client.block().header.time_ms <= deadline:
         _register(world, f"tick-{time.monotonic_ns()}")
     _denied(lambda: world.as_("prof-fay").read(world.records["hr"], "treatment"), "consent_expired")
 
@@ -292,13 +292,13 @@ def test_break_glass_is_for_care_givers_and_limited_per_day(world: World) -> Non
     assert nurse.locate(alice, "emergency", break_glass_reason=reason)["records"]
     for _ in range(4):  # five in 24 hours of block time (the genesis default)
         assert nurse.read(hr, "emergency", break_glass_reason=reason).access["break_glass"]
-    height = world.client.block()["header"]["height"]
+    height = world.client.block().header.height
     with pytest.raises(ApiError) as caught:
         nurse.read(hr, "emergency", break_glass_reason=reason)
     assert (caught.value.status, caught.value.remote_code) == (429, "rate_limited")
     flagged = world.as_("alice").audit(alice)["break_glass"]
     assert [e["reader"]["id"] for e in flagged[:5]] == ["city-clinic/nurse-gus"] * 5
-    assert world.client.block()["header"]["height"] > height  # the refusal is in a block
+    assert world.client.block().header.height > height  # the refusal is in a block
 
 
 def _chain_events(world: World, prefix: str) -> list[dict[str, Any]]:
@@ -429,7 +429,7 @@ def test_malformed_bodies_get_a_code_and_change_nothing(
     world: World, body: bytes, code: str
 ) -> None:
     path = "/v1/records/batch" if b"records" in body else "/v1/records"
-    height = world.client.block()["header"]["height"]
+    height = world.client.block().header.height
     blobs = _vault_blobs(world)
     headers = sign_request(
         world.people["dr-ada"],
@@ -443,4 +443,4 @@ def test_malformed_bodies_get_a_code_and_change_nothing(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == code
     assert _vault_blobs(world) == blobs
-    assert world.client.block()["header"]["height"] == height
+    assert world.client.block().header.height == height

@@ -48,7 +48,7 @@ def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     ]
     for org, tx_type, payload in steps:
         report = client.submit(signers[org].sign(tx_type, payload), wait=True)
-        assert report["result"]["code"] == "ok", report
+        assert report.result is not None and report.result.code == "ok", report
     yield url, root
     client.close()
     stop_node(process)
@@ -58,10 +58,10 @@ def test_verify_with_proofs_and_the_request_is_logged(supply_node: tuple[str, Pa
     url, root = supply_node
     with Client(url) as client:
         view = client.supply_verify(GTIN, "A1", "L1", "2027-06-30")
-        assert view["verdict"] == "verified"
-        assert view["package"]["owner"] == "pharmalink"
-        assert client.supply_verify(GTIN, "A1", "L9", "2027-06-30")["verdict"] == "lot_mismatch"
-        assert client.supply_verify(GTIN, "ZZZ", "L1", "2027-06-30")["verdict"] == "unknown_serial"
+        assert view.verdict == "verified"
+        assert view.package is not None and view.package["owner"] == "pharmalink"
+        assert client.supply_verify(GTIN, "A1", "L9", "2027-06-30").verdict == "lot_mismatch"
+        assert client.supply_verify(GTIN, "ZZZ", "L1", "2027-06-30").verdict == "unknown_serial"
     log = (root / "data" / "verifications.jsonl").read_text().splitlines()
     assert len(log) == 3
 

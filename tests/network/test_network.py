@@ -3,7 +3,8 @@
 Every test drives real processes through the commands a user runs: `healthledger
 net up` starts 4 `cometbft` and 4 `healthledger node` processes under a supervisor,
 `net stop --kill` SIGKILLs a node's pair, `net start` lets it come back. The tests
-run in file order on one network; each leaves every node running for the next.
+run in file order on one network; before each test a fixture starts any node a failed
+test left stopped and waits until all agree, so one failure does not fail the rest.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import httpx
 import pytest
 
 from cometbft_tools import enrol, install_cometbft
-from healthledger.client.consensus import ChainVerifier, trusted_genesis
+from healthledger.app.views import TxView
+from healthledger.client.consensus import ChainVerifier, ValidatorAnchor, trusted_genesis
 from healthledger.client.lightclient import Check, HeaderUnverified, Validator, ValidatorSet
 from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import KeyPair
 from healthledger.engines.abci.results import CODESPACE
+from healthledger.errors import NotFound
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.network import NetNode, Network, load_network
 
@@ -107,7 +110,7 @@ class LiveNet:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNet]:
+def shared_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNet]:
     install_cometbft()
     root = tmp_path_factory.mktemp("net")
     report = healthledger("net", "up", "--validators", "4", "--dir", str(root))
@@ -119,11 +122,47 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNet]:
         healthledger("net", "down", "--dir", str(root))
 
 
+@pytest.fixture
+def net(shared_net: LiveNet) -> LiveNet:
+    """The module's network with every node running and level before each test.
+
+    A test that fails midway may leave a validator stopped; the next test starts
+    it again instead of failing in turn.
+    """
+    orgs = [node.org for node in shared_net.network.nodes]
+    for org in orgs:
+        if shared_net.height(org) is None:
+            _start(shared_net, org)
+    poll(lambda: shared_net.all_agree_at_top(orgs), "every node up and in agreement", 180)
+    return shared_net
+
+
+def _start(net: LiveNet, org: str) -> None:
+    """`net start` for a node that is down (a supervisor restarting it may beat us to it)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "healthledger",
+            "net",
+            "start",
+            "--node",
+            org,
+            "--dir",
+            str(net.root),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+
+
 def commit(net: LiveNet, org: str, tx: Transaction) -> int:
     with net.client(org) as client:
         report = client.submit(tx, wait=True, timeout_ms=60_000)
-    assert report["status"] == "committed" and report["result"]["code"] == "ok", report
-    return int(report["height"])
+    assert report.status == "committed" and report.result is not None, report
+    assert report.result.ok and report.height is not None, report
+    return report.height
 
 
 FOUNDERS = ["st-marys", "acme-insurance", "pharmaco", "citypharm"]
@@ -144,7 +183,7 @@ def test_a_transaction_sent_to_any_node_commits_in_the_same_block_everywhere(
     # Our state root after block H is the app hash every validator signed in header H+1.
     height = max(committed.values())
     with net.client("pharmaco") as client:
-        state_root = client.block(height)["header"]["state_root"]
+        state_root = client.block(height).header.state_root
     for org in FOUNDERS:
         header = poll(lambda o=org: net.rpc(o, "block", height=height + 1), "block H+1")
         assert header["block"]["header"]["app_hash"].lower() == state_root
@@ -155,7 +194,7 @@ def _stored_height(client: Client, tx_id: str) -> int | None:
         view = client.tx(tx_id)
     except ApiError:
         return None
-    return int(view["height"]) if view.get("status", "committed") == "committed" else None
+    return view.height if isinstance(view, TxView) else None
 
 
 def test_malformed_and_invalid_transactions_are_refused_in_checktx(net: LiveNet) -> None:
@@ -195,7 +234,7 @@ def test_state_and_transactions_verify_against_headers_the_validators_signed(
     for org in FOUNDERS:
         with net.client(org) as client, ChainVerifier(client, chain_id, validators) as verifier:
             view, signed = poll(lambda v=verifier: _verified_tx(v, tx.id), "a signed header")
-            assert view["result"]["code"] == "ok" and signed.signed_power * 3 > 2 * 40
+            assert view.result.ok and signed.signed_power * 3 > 2 * 40
             value, _ = poll(lambda v=verifier: _verified_member(v), "the app hash")
             assert value["member_id"] == "nurse-verified"
     # Trusting some other validator set, the same answers do not verify.
@@ -208,10 +247,53 @@ def test_state_and_transactions_verify_against_headers_the_validators_signed(
         verifier.tx(tx.id)
 
 
-def _verified_tx(verifier: ChainVerifier, tx_id: str) -> tuple[dict[str, Any], Any] | None:
+def test_the_sdk_and_cli_check_proofs_against_the_validator_set(net: LiveNet) -> None:
+    tx = enrol(net.signer("pharmaco"), "nurse-anchored")
+    commit(net, "pharmaco", tx)
+    chain_id, validators = trusted(net)
+    genesis = net.root / "nodes" / "st-marys" / "cometbft" / "config" / "genesis.json"
+    url = net.node("citypharm").api_url
+    keys = net.root / "keys" / "citypharm.json"
+    anchor = ValidatorAnchor(url, chain_id, validators)
+    with Client(url, timeout=60, keys=keys, anchor=anchor) as client:
+        view = poll(lambda: _anchored_tx(client, tx.id), "a signed header")
+        assert view.id == tx.id
+        used = poll(lambda: _anchored_state(client, "member/pharmaco/nurse-anchored"), "app hash")
+        assert used.startswith(f"validator set of {chain_id}")
+    report = healthledger(
+        "state", "get", "gov", "member/pharmaco/nurse-anchored", "--key", str(keys),
+        "--proof", "--trust", str(genesis), "--url", url,
+    )  # fmt: skip
+    assert report["verified"] is True and "validator set" in report["anchor"]
+    stranger = ValidatorSet((Validator(b"\x01" * 20, KeyPair.generate().public_key, 10),))
+    with (
+        Client(url, keys=keys, anchor=ValidatorAnchor(url, chain_id, stranger)) as client,
+        pytest.raises(HeaderUnverified),
+    ):
+        client.verified_tx(tx.id)
+
+
+def _anchored_tx(client: Client, tx_id: str) -> TxView | None:
+    try:
+        return client.verified_tx(tx_id)
+    except (ApiError, NotFound):
+        return None
+
+
+def _anchored_state(client: Client, key: str) -> str | None:
+    view = client.state("gov", key, proof=True)
+    try:
+        return client.prove_state(view)
+    except HeaderUnverified as exc:
+        if exc.check == Check.APP_HASH:
+            return None  # the block that carries this app hash is not made yet
+        raise
+
+
+def _verified_tx(verifier: ChainVerifier, tx_id: str) -> tuple[TxView, Any] | None:
     try:
         return verifier.tx(tx_id)
-    except ApiError:
+    except (ApiError, NotFound):
         return None
 
 
@@ -236,7 +318,7 @@ def test_a_killed_validator_misses_nothing_and_catches_up(net: LiveNet) -> None:
     assert top >= heights[-1]
     with net.client("citypharm") as client:
         for i in range(3):
-            assert client.state("gov", f"member/st-marys/while-down-{i}")["value"] is not None
+            assert client.state("gov", f"member/st-marys/while-down-{i}").value is not None
 
 
 def test_an_application_killed_mid_stream_restarts_without_loss_or_double_apply(
@@ -255,8 +337,8 @@ def test_an_application_killed_mid_stream_restarts_without_loss_or_double_apply(
     assert all(height >= 1 for height in reports)
     top = poll(lambda: net.all_agree_at_top(FOUNDERS), "pharmaco to recover")
     with net.client("pharmaco") as restarted, net.client("st-marys") as reference:
-        assert restarted.block(top)["header"] == reference.block(top)["header"]
-        assert restarted.info()["state_root"] == reference.info()["state_root"]
+        assert restarted.block(top).header == reference.block(top).header
+        assert restarted.info().state_root == reference.info().state_root
     status = {row["org"]: row for row in net.status()["nodes"]}
     assert status["pharmaco"]["restarts"] >= 1 and status["pharmaco"]["state"] == "running"
 
@@ -273,7 +355,7 @@ def test_two_validators_down_halt_commits_until_one_returns(net: LiveNet) -> Non
     stalled = enrol(net.signer("st-marys"), "during-halt")
     with net.client("st-marys") as client:
         report = client.submit(stalled, wait=True, timeout_ms=3_000)
-        assert report["status"] == "pending"  # 20 of 40 voting power cannot commit
+        assert report.status == "pending"  # 20 of 40 voting power cannot commit
         halted_at = net.height("st-marys")
         time.sleep(2)
         assert net.height("st-marys") == halted_at == net.height("acme-insurance")

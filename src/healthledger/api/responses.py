@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
+from healthledger.app.views import WireView
 from healthledger.errors import LedgerError, MalformedInput, TooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -18,7 +19,15 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 def json_response(value: Any, status: int = 200) -> Response:
     """orjson straight to bytes: no FastAPI re-encoding of large views and proofs."""
-    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+    body = orjson.dumps(value, default=_view_json)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _view_json(value: object) -> Any:
+    """A view model inside a plain answer (a read's receipt) is written as its wire JSON."""
+    if isinstance(value, WireView):
+        return value.wire()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def declared_length(request: Request) -> int | None:

@@ -23,6 +23,19 @@ from healthledger.api.supply import add_supply_routes
 from healthledger.api.views import add_domain_views
 from healthledger.app import queries
 from healthledger.app.registry import DOMAINS
+from healthledger.app.views import (
+    BlockView,
+    ConsistencyView,
+    HeaderView,
+    HealthView,
+    InfoView,
+    SenderTx,
+    StateView,
+    SubmitReport,
+    TxView,
+    WireError,
+    WireView,
+)
 from healthledger.engines.base import Accepted
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput, NotFound
 from healthledger.ledger.block import TxResult
@@ -56,11 +69,16 @@ def create_app(node: Node) -> FastAPI:
     add_record_routes(app, node)
     add_consensus_routes(app, node)
 
-    @app.get("/health", tags=["node"], summary="Liveness and the last committed block")
-    def health() -> dict[str, Any]:
+    @app.get(
+        "/health",
+        tags=["node"],
+        summary="Liveness and the last committed block",
+        response_model=HealthView,
+    )
+    def health() -> Response:
         info = node.app.info()
         ok = node.engine.running and node.engine.failure is None
-        return {"ok": ok, "chain_id": info.chain_id, "height": info.height}
+        return json_response(HealthView(ok=ok, chain_id=info.chain_id, height=info.height))
 
     @app.get("/metrics", tags=["node"], summary="Prometheus metrics")
     def prometheus() -> Response:
@@ -73,12 +91,19 @@ async def _read_body(request: Request) -> Any:
     return parse_body(await read_body(request))
 
 
+class BatchReport(WireView):
+    """What became of each transaction of a batch, in the order sent."""
+
+    results: list[SubmitReport]
+
+
 def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
     @app.post(
         "/v1/txs",
         tags=["transactions"],
         summary="Submit one signed transaction",
-        responses={202: {"description": "accepted into the mempool"}},
+        response_model=SubmitReport,
+        responses={202: {"description": "accepted into the mempool", "model": SubmitReport}},
     )
     async def submit_one(
         request: Request,
@@ -90,11 +115,16 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
         if isinstance(outcome, LedgerError):
             raise outcome
         if not wait:
-            return json_response({"id": outcome.tx_id, "status": "pending"}, 202)
+            return json_response(_pending(outcome.tx_id), 202)
         (report,) = await _wait_all(node, [outcome.tx_id], timeout_ms)
         return json_response(report)
 
-    @app.post("/v1/txs/batch", tags=["transactions"], summary="Submit many signed transactions")
+    @app.post(
+        "/v1/txs/batch",
+        tags=["transactions"],
+        summary="Submit many signed transactions",
+        response_model=BatchReport,
+    )
     async def submit_batch(
         request: Request,
         wait: Annotated[bool, Query(description="wait until all accepted ones commit")] = False,
@@ -107,14 +137,14 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
             raise LedgerError(f"at most {MAX_BATCH} transactions per batch", ErrorCode.TOO_LARGE)
         outcomes = await _submit(node, metrics, body["txs"])
         accepted = [o.tx_id for o in outcomes if isinstance(o, Accepted)]
-        reports = {r["id"]: r for r in await _wait_all(node, accepted, timeout_ms)} if wait else {}
+        reports = {r.id: r for r in await _wait_all(node, accepted, timeout_ms)} if wait else {}
         results = [
-            {"error": o.to_dict()}
+            SubmitReport(error=WireError.model_validate(o.to_dict()))
             if isinstance(o, LedgerError)
-            else reports.get(o.tx_id, {"id": o.tx_id, "status": "pending"})
+            else reports.get(o.tx_id, _pending(o.tx_id))
             for o in outcomes
         ]
-        return json_response({"results": results})
+        return json_response(BatchReport(results=results))
 
 
 async def _submit(node: Node, metrics: NodeMetrics, txs: list[Any]) -> list[Accepted | LedgerError]:
@@ -124,7 +154,7 @@ async def _submit(node: Node, metrics: NodeMetrics, txs: list[Any]) -> list[Acce
     return outcomes
 
 
-async def _wait_all(node: Node, tx_ids: list[str], timeout_ms: int) -> list[dict[str, Any]]:
+async def _wait_all(node: Node, tx_ids: list[str], timeout_ms: int) -> list[SubmitReport]:
     loop = asyncio.get_running_loop()
     futures: dict[str, asyncio.Future[tuple[int, TxResult]]] = {}
     for tx_id in tx_ids:
@@ -148,9 +178,9 @@ async def _wait_all(node: Node, tx_ids: list[str], timeout_ms: int) -> list[dict
             try:
                 height, result = await asyncio.wait_for(futures[tx_id], remaining)
             except TimeoutError:
-                reports.append({"id": tx_id, "status": "pending"})
+                reports.append(_pending(tx_id))
                 continue
-            reports.append(_committed(tx_id, height, result.to_dict()))
+            reports.append(_committed(tx_id, height, result))
         else:
             reports.append(_stored_report(node, tx_id))
     return reports
@@ -161,34 +191,45 @@ def _settle(future: asyncio.Future[tuple[int, TxResult]], value: tuple[int, TxRe
         future.set_result(value)
 
 
-def _committed(tx_id: str, height: int, result: dict[str, Any]) -> dict[str, Any]:
-    return {"id": tx_id, "status": "committed", "height": height, "result": result}
+def _pending(tx_id: str) -> SubmitReport:
+    return SubmitReport(id=tx_id, status="pending")
 
 
-def _stored_report(node: Node, tx_id: str) -> dict[str, Any]:
+def _committed(tx_id: str, height: int, result: TxResult) -> SubmitReport:
+    return SubmitReport(id=tx_id, status="committed", height=height, result=result)
+
+
+def _stored_report(node: Node, tx_id: str) -> SubmitReport:
     try:
         stored = node.store.tx(tx_id)
     except NotFound:
-        return {"id": tx_id, "status": "unknown"}
-    return _committed(tx_id, stored.height, stored.result.to_dict())
+        return SubmitReport(id=tx_id, status="unknown")
+    return _committed(tx_id, stored.height, stored.result)
 
 
 def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     """Public: info, genesis, headers, consistency. Signed: the rest (see api/access.py)."""
     store = node.store
 
-    @app.get("/v1/info", tags=["node"], summary="Chain id, organisation, height, state root")
-    def info() -> dict[str, Any]:
+    @app.get(
+        "/v1/info",
+        tags=["node"],
+        summary="Chain id, organisation, height, state root",
+        response_model=InfoView,
+    )
+    def info() -> Response:
         current = node.app.info()
-        return {
-            "chain_id": current.chain_id,
-            # The audience that signed requests to this node must name.
-            "org": node.settings.org,
-            "height": current.height,
-            "state_root": current.state_root,
-            "last_block_hash": current.last_block_hash,
-            "mempool": node.engine.mempool_size(),
-        }
+        return json_response(
+            InfoView(
+                chain_id=current.chain_id,
+                # The audience that signed requests to this node must name.
+                org=node.settings.org,
+                height=current.height,
+                state_root=current.state_root,
+                last_block_hash=current.last_block_hash,
+                mempool=node.engine.mempool_size(),
+            )
+        )
 
     @app.get("/v1/genesis", tags=["node"], summary="The genesis document")
     def genesis() -> Response:
@@ -198,6 +239,8 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         "/v1/txs/{tx_id}",
         tags=["transactions"],
         summary="A transaction and its result (signed: members, or the tx's sender)",
+        response_model=TxView,
+        responses={202: {"description": "still in the mempool", "model": SubmitReport}},
     )
     def get_tx(request: Request, tx_id: str, proof: bool = False) -> Response:
         signed = guard.tx(request)
@@ -205,27 +248,45 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             view = queries.tx_view(store, tx_id, prove=proof)
         except NotFound:
             if node.engine.is_pending(tx_id):
-                return json_response({"id": tx_id, "status": "pending"}, 202)
+                return json_response(_pending(tx_id), 202)
             raise
-        guard.check_tx(signed, view["tx"]["sender"])
+        guard.check_tx(signed, view.tx.sender)
         return json_response(view)
 
-    @app.get("/v1/headers/latest", tags=["blocks"], summary="The last block header (public)")
+    @app.get(
+        "/v1/headers/latest",
+        tags=["blocks"],
+        summary="The last block header (public)",
+        response_model=HeaderView,
+    )
     def latest_header() -> Response:
         return json_response(queries.header_view(store))
 
-    @app.get("/v1/headers/{height}", tags=["blocks"], summary="A block header (public)")
+    @app.get(
+        "/v1/headers/{height}",
+        tags=["blocks"],
+        summary="A block header (public)",
+        response_model=HeaderView,
+    )
     def get_header(height: Height) -> Response:
         return json_response(queries.header_view(store, height))
 
     @app.get(
-        "/v1/blocks/latest", tags=["blocks"], summary="The last committed block (signed: members)"
+        "/v1/blocks/latest",
+        tags=["blocks"],
+        summary="The last committed block (signed: members)",
+        response_model=BlockView,
     )
     def latest_block(request: Request) -> Response:
         guard.member(request)
         return json_response(queries.block_view(store))
 
-    @app.get("/v1/blocks/{height}", tags=["blocks"], summary="A block by height (signed: members)")
+    @app.get(
+        "/v1/blocks/{height}",
+        tags=["blocks"],
+        summary="A block by height (signed: members)",
+        response_model=BlockView,
+    )
     def get_block(request: Request, height: Height) -> Response:
         guard.member(request)
         return json_response(queries.block_view(store, height))
@@ -234,12 +295,18 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         "/v1/state/{namespace}/{key:path}",
         tags=["state"],
         summary="A state value (signed: members, or a person's own entries)",
+        response_model=StateView,
     )
     def get_state(request: Request, namespace: str, key: str, proof: bool = False) -> Response:
         guard.state(request, namespace, key)
         return json_response(queries.state_view(store, namespace, key, prove=proof))
 
-    @app.get("/v1/proofs/consistency", tags=["proofs"], summary="Consistency of two log sizes")
+    @app.get(
+        "/v1/proofs/consistency",
+        tags=["proofs"],
+        summary="Consistency of two log sizes",
+        response_model=ConsistencyView,
+    )
     def consistency(old_size: LogSize, new_size: LogSize | None = None) -> Response:
         return json_response(queries.consistency_view(store, old_size, new_size))
 
@@ -247,15 +314,14 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         "/v1/senders/{key_id}/txs",
         tags=["transactions"],
         summary="A sender's recent txs (signed: members, or the sender)",
+        response_model=list[SenderTx],
     )
     def sender_txs(
         request: Request, key_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> Response:
         guard.sender(request, key_id)
         txs = store.txs_by_sender(key_id, limit)
-        return json_response(
-            [{"id": t.id, "height": t.height, "result": t.result.to_dict()} for t in txs]
-        )
+        return json_response([SenderTx(id=t.id, height=t.height, result=t.result) for t in txs])
 
 
 __all__ = ["JSONResponse", "create_app", "status_for"]

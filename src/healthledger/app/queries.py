@@ -13,6 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from healthledger.app.application import state_key_hash
+from healthledger.app.views import (
+    BlockInclusion,
+    BlockTx,
+    BlockView,
+    ConsistencyView,
+    HeaderView,
+    LedgerInclusion,
+    SignedTx,
+    StateView,
+    TxProof,
+    TxView,
+)
 from healthledger.crypto.canonical import parse_json
 from healthledger.domains.supply import queries as supply_queries
 from healthledger.domains.supply import state as supply_state
@@ -40,22 +52,24 @@ def latest_height(store: Store) -> int:
     return height
 
 
-def block_view(store: Store, height: int | None = None) -> dict[str, Any]:
+def block_view(store: Store, height: int | None = None) -> BlockView:
     """A block: header, hash and its transactions with their results."""
     with store.snapshot():
         height = latest_height(store) if height is None else height
         header = store.header(height)
         txs = store.block_txs(height)
-    return {
-        "hash": header.hash(),
-        "header": header.to_dict(),
-        "txs": [
-            {"id": tx.id, "tx": parse_json(tx.raw), "result": tx.result.to_dict()} for tx in txs
-        ],
-    }
+    return BlockView(
+        hash=header.hash(),
+        header=header,
+        txs=[BlockTx(id=tx.id, tx=_signed_tx(tx.raw), result=tx.result) for tx in txs],
+    )
 
 
-def header_view(store: Store, height: int | None = None) -> dict[str, Any]:
+def _signed_tx(raw: bytes) -> SignedTx:
+    return SignedTx.model_validate(parse_json(raw))
+
+
+def header_view(store: Store, height: int | None = None) -> HeaderView:
     """A block's header and its transactions' ids: what a light client pins, nothing more.
 
     Ids are hashes of signed bytes: they let CometBFT's data hash be recomputed
@@ -65,26 +79,28 @@ def header_view(store: Store, height: int | None = None) -> dict[str, Any]:
         height = latest_height(store) if height is None else height
         header = store.header(height)
         ids = [tx.id for tx in store.block_txs(height)]
-    return {"height": height, "hash": header.hash(), "header": header.to_dict(), "tx_ids": ids}
+    return HeaderView(height=height, hash=header.hash(), header=header, tx_ids=ids)
 
 
-def tx_view(store: Store, tx_id: str, prove: bool = False) -> dict[str, Any]:
+def tx_view(store: Store, tx_id: str, prove: bool = False) -> TxView:
     """A committed transaction, its result and (optionally) its inclusion proofs."""
     with store.snapshot():
         stored = store.tx(tx_id)
         header = store.header(stored.height)
-        view: dict[str, Any] = {
-            "id": stored.id,
-            "height": stored.height,
-            "position": stored.position,
-            "log_index": stored.log_index,
-            "tx": parse_json(stored.raw),
-            "result": stored.result.to_dict(),
-        }
-        if prove:
-            view["proof"] = _tx_proof(store, stored.height, stored.position, stored.log_index)
-    view["header"] = header.to_dict()
-    return view
+        proof = (
+            _tx_proof(store, stored.height, stored.position, stored.log_index) if prove else None
+        )
+    fields = {"proof": proof} if proof is not None else {}
+    return TxView(
+        id=stored.id,
+        height=stored.height,
+        position=stored.position,
+        log_index=stored.log_index,
+        tx=_signed_tx(stored.raw),
+        result=stored.result,
+        header=header,
+        **fields,
+    )
 
 
 _LEAF_CACHE: OrderedDict[tuple[Path, int], tuple[list[bytes], list[bytes]]] = OrderedDict()
@@ -112,50 +128,52 @@ def _block_leaves(store: Store, height: int) -> tuple[list[bytes], list[bytes]]:
     return leaves
 
 
-def _tx_proof(store: Store, height: int, position: int, log_index: int) -> dict[str, Any]:
+def _tx_proof(store: Store, height: int, position: int, log_index: int) -> TxProof:
     leaves, results = _block_leaves(store, height)
     latest = store.header(latest_height(store))
     ledger_path = log.inclusion_proof(store.log_node, log_index, latest.log_size)
-    return {
-        "block": {
-            "height": height,
-            "index": position,
-            "size": len(leaves),
-            "path": [h.hex() for h in inclusion_proof(position, leaves)],
-            "result_path": [h.hex() for h in inclusion_proof(position, results)],
-        },
-        "ledger": {
-            "index": log_index,
-            "size": latest.log_size,
-            "path": [h.hex() for h in ledger_path],
-            "header": latest.to_dict(),
-        },
-    }
+    return TxProof(
+        block=BlockInclusion(
+            height=height,
+            index=position,
+            size=len(leaves),
+            path=[h.hex() for h in inclusion_proof(position, leaves)],
+            result_path=[h.hex() for h in inclusion_proof(position, results)],
+        ),
+        ledger=LedgerInclusion(
+            index=log_index,
+            size=latest.log_size,
+            path=[h.hex() for h in ledger_path],
+            header=latest,
+        ),
+    )
 
 
-def state_view(store: Store, ns: str, key: str, prove: bool = False) -> dict[str, Any]:
+def state_view(store: Store, ns: str, key: str, prove: bool = False) -> StateView:
     """A state value at the latest block, with a membership or absence proof if asked."""
     with store.snapshot():
-        return _state_view(store, ns, key, prove)
+        return _state_model(store, ns, key, prove)
 
 
 def _state_view(store: Store, ns: str, key: str, prove: bool) -> dict[str, Any]:
+    """`state_view` inside a snapshot the caller holds, as its JSON (the supply views embed it)."""
+    return _state_model(store, ns, key, prove).wire()
+
+
+def _state_model(store: Store, ns: str, key: str, prove: bool) -> StateView:
     """`state_view` inside a snapshot the caller holds."""
     height = store.last_height()
     raw = store.state_get(ns, key)
-    view: dict[str, Any] = {
-        "namespace": ns,
-        "key": key,
-        "height": height,
-        "value": None if raw is None else parse_json(raw),
-    }
-    if prove:
-        trie = StateTrie(_SnapshotReader(store))
-        view["proof"] = trie.prove(state_key_hash(ns, key)).to_dict()
-        view["raw_value"] = None if raw is None else raw.decode()
-        if height:
-            view["header"] = store.header(height).to_dict()
-    return view
+    value = None if raw is None else parse_json(raw)
+    if not prove:
+        return StateView(namespace=ns, key=key, height=height, value=value)
+    proof = StateTrie(_SnapshotReader(store)).prove(state_key_hash(ns, key))
+    raw_value = None if raw is None else raw.decode()
+    # Before the first block there is no header to prove against: the field stays absent.
+    at = {"header": store.header(height)} if height else {}
+    return StateView(
+        namespace=ns, key=key, height=height, value=value, proof=proof, raw_value=raw_value, **at
+    )
 
 
 def supply_verify_view(
@@ -185,9 +203,9 @@ def supply_verify_view(
 def supply_history_view(store: Store, gtin: str, serial: str) -> dict[str, Any]:
     """A package's full chain of custody, oldest step first."""
     view = state_view(store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial))
-    if view["value"] is None:
+    if view.value is None:
         raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
-    record = view["value"]
+    record = view.value
     steps = [
         {"height": height, "action": action, "org": org, "detail": detail}
         for height, action, org, detail in record["history"]
@@ -286,7 +304,7 @@ def supply_alerts_view(store: Store, limit: int = 100) -> list[Any]:
     return [parse_json(value) for _key, value in rows]
 
 
-def consistency_view(store: Store, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+def consistency_view(store: Store, old_size: int, new_size: int | None = None) -> ConsistencyView:
     """RFC 9162 consistency proof between two sizes of the ledger-wide log."""
     with store.snapshot():
         latest = store.header(latest_height(store))
@@ -297,10 +315,10 @@ def consistency_view(store: Store, old_size: int, new_size: int | None = None) -
                 ErrorCode.INVALID_FIELD,
             )
         path = log.consistency_proof(store.log_node, old_size, new_size)
-        return {
-            "old_size": old_size,
-            "new_size": new_size,
-            "old_root": log.log_root(store.log_node, old_size).hex(),
-            "new_root": log.log_root(store.log_node, new_size).hex(),
-            "path": [h.hex() for h in path],
-        }
+        return ConsistencyView(
+            old_size=old_size,
+            new_size=new_size,
+            old_root=log.log_root(store.log_node, old_size).hex(),
+            new_root=log.log_root(store.log_node, new_size).hex(),
+            path=[h.hex() for h in path],
+        )

@@ -11,8 +11,10 @@ import typer
 
 from healthledger.api.serve import serve
 from healthledger.app.verify import verify_store
+from healthledger.app.views import SubmitReport
 from healthledger.cli.output import emit, fail, progress_bar
-from healthledger.client.sdk import Client, Signer, verify_state_view, verify_tx_view
+from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
+from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import (
     KeyPair,
     derive_patient_id,
@@ -188,7 +190,7 @@ def tx_submit(
                     raise MalformedInput("give --key and --type, or --signed FILE")
                 signer = client.signer(key)
                 tx = signer.sign(tx_type, _read_payload(payload), nonce)
-            emit(client.submit(tx, wait=wait), as_json)
+            emit(client.submit(tx, wait=wait).wire(), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 
@@ -235,12 +237,12 @@ def tx_submit_batch(
     emit({"ok": True, "submitted": len(txs), **counts}, as_json)
 
 
-def _batch_outcome(report: dict[str, Any]) -> str:
-    if "error" in report:
+def _batch_outcome(report: SubmitReport) -> str:
+    if report.error is not None:
         return "refused"
-    if report.get("status") != "committed":
+    if report.status != "committed" or report.result is None:
         return "pending"
-    return "committed_ok" if report["result"]["code"] == "ok" else "committed_failed"
+    return "committed_ok" if report.result.ok else "committed_failed"
 
 
 def _read_payload(value: str) -> dict[str, Any]:
@@ -259,20 +261,23 @@ def tx_get(
     tx_id: str,
     key: ReaderKeyOpt,
     proof: Annotated[bool, typer.Option(help="Fetch and verify inclusion proofs.")] = False,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A committed transaction and its result; with --proof, verified against its header.
+    """A committed transaction and its result; with --proof, verified against a trust anchor.
 
     Signed with --key: a member organisation's (or auditor's) key, or the sender's own.
     """
     try:
-        with Client(url, keys=key) as client:
-            view = client.tx(tx_id, proof=proof)
+        with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
             if proof:
-                verify_tx_view(view)
-                view["verified"] = True
-        emit(view, as_json)
+                view = client.committed_tx(tx_id, proof=True)
+                answer = view.wire() | {"verified": True, "anchor": client.prove_tx(view)}
+            else:
+                answer = client.tx(tx_id).wire()
+        emit(answer, as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 
@@ -291,7 +296,7 @@ def block_get(
     at = None if height == "latest" else _int(height)
     try:
         with Client(url, keys=key) as client:
-            emit(client.block(at) if key is not None else client.header(at), as_json)
+            emit((client.block(at) if key is not None else client.header(at)).wire(), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 
@@ -309,17 +314,20 @@ def state_get(
     key: str,
     reader: ReaderKeyOpt,
     proof: Annotated[bool, typer.Option(help="Fetch and verify a state proof.")] = False,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A state value (or its proven absence), read with a member's key or a person's own."""
+    """A state value (or its proven absence), read with a member's key or a person's own;
+    with --proof, verified against a trust anchor."""
     try:
-        with Client(url, keys=reader) as client:
+        with Client(url, keys=reader, anchor=anchor_for(url, trust, pin)) as client:
             view = client.state(namespace, key, proof=proof)
+            answer = view.wire()
             if proof:
-                verify_state_view(view)
-                view["verified"] = True
-        emit(view, as_json)
+                answer |= {"verified": True, "anchor": client.prove_state(view)}
+        emit(answer, as_json)
     except LedgerError as exc:
         fail(exc, as_json)
 

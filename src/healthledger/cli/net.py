@@ -394,7 +394,7 @@ def admit(network: Network, org: str, validator: bool) -> dict[str, Any]:
     voters = [node.org for node in network.nodes if node.org != org]
     entry = next(node for node in network.nodes if node.org != org)
     with Client(entry.api_url) as client:
-        chain = client.info()["chain_id"]
+        chain = client.info().chain_id
         proposal_id, executed_at = None, None
         for voter in voters:
             signer = Signer(load_keypair(network.keys_dir / f"{voter}.json"), chain)
@@ -405,8 +405,8 @@ def admit(network: Network, org: str, validator: bool) -> dict[str, Any]:
                 tx = signer.sign("org.approve", {"proposal_id": proposal_id})
             report = require_committed(client.submit(tx, wait=True, timeout_ms=60_000))
             proposal_id = proposal_id or "prop-" + tx.id[:16]
-            if any(e["type"] == "org.proposal_executed" for e in report["result"]["events"]):
-                executed_at = report["height"]
+            if any(e["type"] == "org.proposal_executed" for e in report.result.events):
+                executed_at = report.height
                 break
     if executed_at is None:
         raise LedgerError(f"proposal {proposal_id} did not reach quorum", ErrorCode.INVALID_STATE)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.output import emit, fail
+from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.records import Records, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import load_keypair
@@ -165,12 +166,15 @@ def verify_copy_cmd(
     file: Annotated[Path, typer.Option(help="The copy you hold.")],
     salt: Annotated[str, typer.Option(help="The salt printed when you read the record.")],
     key: KeyOpt,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove a copy is the exact version registered on the chain (hash + state proof)."""
+    """Prove a copy is the exact version registered on the chain (hash + state proof,
+    checked against the trust anchor given by --trust / --pin)."""
     try:
-        with Client(url, keys=key) as client:
+        with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
             record = client.verified_state("records", f"record/{record_id}")
         if record is None:
             raise LedgerError(f"no record {record_id}")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply.importer import plan_transactions
@@ -32,7 +33,7 @@ def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> dict[str
     """Sign, submit, wait; a refused or failed transaction becomes its LedgerError."""
     with Client(url) as client:
         signer = client.signer(key)
-        return require_committed(client.submit(signer.sign(tx_type, payload), wait=True))
+        return require_committed(client.submit(signer.sign(tx_type, payload), wait=True)).wire()
 
 
 def _serials(count: int | None, prefix: str, start: int, file: Path | None) -> list[str]:
@@ -186,20 +187,27 @@ def verify(
     record: Annotated[
         Path | None, typer.Option(help="Also record the scan on the ledger, signed with this key.")
     ] = None,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a package; the node's proofs are checked here before the verdict is shown."""
+    """Verify a package; the node's proofs are checked here, against the trust anchor
+    (--trust / --pin), before the verdict is shown."""
     try:
         year = time.gmtime().tm_year
         product = gs1.product_from(scan, gtin, serial, lot, expiry, reference_year=year)
-        with Client(url) as client:
-            view = client.supply_verify(product.gtin, product.serial, product.lot, product.expiry)
+        with Client(url, anchor=anchor_for(url, trust, pin)) as client:
+            view = client.supply_verification(
+                product.gtin, product.serial, product.lot, product.expiry
+            )
+            anchor = client.prove_supply(view)
         answer: dict[str, Any] = {
-            "verdict": view["verdict"],
-            "package": view["package"],
-            "proven_at_height": view["proofs"]["package"]["height"],
+            "verdict": view.verdict,
+            "package": view.package,
+            "proven_at_height": view.proofs.package.height,
             "verified_proofs": True,
+            "anchor": anchor,
         }
         if record is not None:
             fields = {
@@ -291,13 +299,18 @@ def import_epcis(
     except LedgerError as exc:
         fail(exc, as_json)
     results = [
-        {"type": tx_type, **(r.get("result") or r.get("error") or {"status": r.get("status")})}
+        {"type": tx_type, **_outcome(r.wire())}
         for (tx_type, _payload), r in zip(plans, reports, strict=True)
     ]
     ok = all(r.get("code") == "ok" for r in results)
     emit({"ok": ok, "events": len(events), "transactions": results}, as_json)
     if not ok:
         raise typer.Exit(2)
+
+
+def _outcome(report: dict[str, Any]) -> dict[str, Any]:
+    outcome: dict[str, Any] = report.get("result") or report.get("error") or {}
+    return outcome or {"status": report.get("status")}
 
 
 def _read_json(file: Path) -> Any:
@@ -308,7 +321,7 @@ def _read_json(file: Path) -> Any:
 
 
 def _org_of_key(client: Client, key_id: str) -> str:
-    record = client.state("gov", f"key/{key_id}")["value"]
+    record = client.state("gov", f"key/{key_id}").value
     if record is None or record.get("org") is None:
         raise LedgerError("this key does not belong to an organisation", ErrorCode.UNKNOWN_SENDER)
     return str(record["org"])

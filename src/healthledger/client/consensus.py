@@ -1,5 +1,9 @@
 """Block headers a client can trust: CometBFT's signed headers checked against trusted validators.
 
+`ValidatorAnchor` is the trust anchor of a CometBFT network (see client/anchor.py):
+give it to `Client(url, anchor=...)` and every `verified_*` read is checked against
+headers the validators signed.
+
 A node (or CometBFT's RPC) only supplies data; `healthledger.client.lightclient`
 checks the validators' signatures. On top of that, state and transaction views
 from a node's API are tied to a verified header: our state root after block H is
@@ -15,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from healthledger.app.views import StateView, TxView
+from healthledger.client.anchor import Anchor, HeaderSource
 from healthledger.client.lightclient import (
     Check,
     HeaderUnverified,
@@ -24,7 +30,7 @@ from healthledger.client.lightclient import (
     verify_header,
 )
 from healthledger.client.sdk import Client, verify_state_view, verify_tx_view
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput
 from healthledger.ledger.merkle import leaf_hash, merkle_root
 
 PER_PAGE = 100  # CometBFT's largest page of /validators
@@ -91,19 +97,19 @@ def _result(route: str, body: Any) -> dict[str, Any]:
     return body
 
 
-def _rpc_error_text(error: Any) -> str:
+def _rpc_error_text(error: object) -> str:
     """CometBFT puts the reason in `data` ("height 9 must be less than ..."), not `message`."""
     if isinstance(error, dict):
         return str(error.get("data") or error.get("message") or error)
     return str(error)
 
 
-def _api_error(route: str, error: Any) -> LedgerError:
+def _api_error(route: str, error: object) -> LedgerError:
     """A node API's `{"code", "message"}` as the error it names, else as unavailable."""
-    try:
-        return LedgerError(f"{route}: {error['message']}", ErrorCode(error["code"]))
-    except (KeyError, TypeError, ValueError):
-        return LedgerError(f"{route}: {error}", ErrorCode.UNAVAILABLE)
+    if isinstance(error, dict) and "message" in error:
+        code = ErrorCode.parse(error.get("code"), ErrorCode.UNAVAILABLE)
+        return LedgerError(f"{route}: {error['message']}", code)
+    return LedgerError(f"{route}: {error}", ErrorCode.UNAVAILABLE)
 
 
 def trusted_genesis(path: Path) -> tuple[str, ValidatorSet]:
@@ -115,42 +121,50 @@ def trusted_genesis(path: Path) -> tuple[str, ValidatorSet]:
         raise MalformedInput(f"{path}: not a CometBFT genesis file: {exc}") from exc
 
 
-class ChainVerifier:
-    """Checks a node's answers against headers signed by the trusted validator set."""
+class ValidatorAnchor(Anchor):
+    """A CometBFT network's anchor: headers signed by more than 2/3 of a trusted validator set.
 
-    def __init__(self, client: Client, chain_id: str, trusted: ValidatorSet) -> None:
-        self.client = client
+    Our state root after block H is the app hash in header H+1 (at the tip, header H:
+    the block changed nothing); a block's transactions hash to header H's data hash.
+    """
+
+    def __init__(self, base_url: str, chain_id: str, trusted: ValidatorSet) -> None:
         self.chain_id = chain_id
         self.trusted = trusted
         self._http = httpx.Client(timeout=30)
-        self.source = Source(self._http, client.base_url, via_node=True)
+        self.source = Source(self._http, base_url, via_node=True)
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> ChainVerifier:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def header(self, height: int) -> VerifiedHeader:
         """Header `height`, its commit signed by more than 2/3 of the validators' power."""
         signed = self.source.commit(height)
         return verify_header(signed, self.source.validators(height), self.trusted, self.chain_id)
 
-    def state(self, namespace: str, key: str) -> tuple[Any, VerifiedHeader]:
-        """A state value whose proof leads to an app hash the validators signed."""
-        view = self.client.state(namespace, key, proof=True)
-        verify_state_view(view)
-        height, root = int(view["height"]), bytes.fromhex(view["header"]["state_root"])
-        signed = self._app_hash_header(height)
-        if signed.app_hash != root:
+    def check_state(self, source: HeaderSource, view: StateView) -> str:
+        return self.describe(self.state_header(view))
+
+    def check_tx(self, source: HeaderSource, view: TxView) -> str:
+        return self.describe(self.tx_header(source, view))
+
+    def describe(self, signed: VerifiedHeader) -> str:
+        return (
+            f"validator set of {self.chain_id} (voting power {signed.signed_power} of "
+            f"{signed.total_power} signed header {signed.height})"
+        )
+
+    def state_header(self, view: StateView) -> VerifiedHeader:
+        """The signed header whose app hash is the state root a (proof-checked) view is against."""
+        if view.header is None:
+            raise InvalidProof("the state view has no header")
+        signed = self._app_hash_header(view.height)
+        if signed.app_hash != bytes.fromhex(view.header.state_root):
             raise HeaderUnverified(
                 Check.APP_HASH,
-                f"the node's state root at {height} is not the app hash the validators signed",
+                f"the node's state root at {view.height} is not the app hash the validators signed",
             )
-        return view["value"], signed
+        return signed
 
     def _app_hash_header(self, height: int) -> VerifiedHeader:
         """Header H+1 holds the app hash after H; at the tip, header H does (H changed nothing)."""
@@ -161,20 +175,59 @@ class ChainVerifier:
                 raise
         return self.header(height)
 
-    def tx(self, tx_id: str) -> tuple[dict[str, Any], VerifiedHeader]:
-        """A committed transaction: our inclusion proofs, and its block's data hash signed."""
-        view = self.client.tx(tx_id, proof=True)
-        verify_tx_view(view)
-        height = int(view["height"])
+    def tx_header(self, source: HeaderSource, view: TxView) -> VerifiedHeader:
+        """The signed header whose data hash covers a (proof-checked) transaction's block."""
         # The block's transaction ids are public (its header view); its transactions are not.
-        ids = [bytes.fromhex(tx_id) for tx_id in self.client.header(height)["tx_ids"]]
-        signed = self.header(height)
+        ids = [bytes.fromhex(tx_id) for tx_id in source.header(view.height).tx_ids]
+        signed = self.header(view.height)
         # CometBFT's data hash: RFC 6962 over sha256(tx) per transaction, i.e. over our ids.
         if merkle_root([leaf_hash(tx_hash) for tx_hash in ids]) != signed.data_hash:
             raise HeaderUnverified(
                 Check.DATA_HASH,
-                f"block {height}'s transactions are not the ones the validators signed",
+                f"block {view.height}'s transactions are not the ones the validators signed",
             )
-        if bytes.fromhex(tx_id) not in ids:
-            raise HeaderUnverified(Check.DATA_HASH, f"{tx_id} is not in block {height}")
-        return view, signed
+        if bytes.fromhex(view.id) not in ids:
+            raise HeaderUnverified(Check.DATA_HASH, f"{view.id} is not in block {view.height}")
+        return signed
+
+
+def validator_anchor(base_url: str, genesis: Path) -> ValidatorAnchor:
+    """The anchor of the validators (and chain id) a CometBFT genesis.json names."""
+    chain_id, trusted = trusted_genesis(genesis)
+    return ValidatorAnchor(base_url, chain_id, trusted)
+
+
+class ChainVerifier:
+    """Checks a node's answers against headers signed by the trusted validator set."""
+
+    def __init__(self, client: Client, chain_id: str, trusted: ValidatorSet) -> None:
+        self.client = client
+        self.chain_id = chain_id
+        self.trusted = trusted
+        self.anchor = ValidatorAnchor(client.base_url, chain_id, trusted)
+        self.source = self.anchor.source
+
+    def close(self) -> None:
+        self.anchor.close()
+
+    def __enter__(self) -> ChainVerifier:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def header(self, height: int) -> VerifiedHeader:
+        """Header `height`, its commit signed by more than 2/3 of the validators' power."""
+        return self.anchor.header(height)
+
+    def state(self, namespace: str, key: str) -> tuple[Any, VerifiedHeader]:
+        """A state value (its JSON) whose proof leads to an app hash the validators signed."""
+        view = self.client.state(namespace, key, proof=True)
+        verify_state_view(view)
+        return view.value, self.anchor.state_header(view)
+
+    def tx(self, tx_id: str) -> tuple[TxView, VerifiedHeader]:
+        """A committed transaction: our inclusion proofs, and its block's data hash signed."""
+        view = self.client.committed_tx(tx_id, proof=True)
+        verify_tx_view(view)
+        return view, self.anchor.tx_header(self.client, view)

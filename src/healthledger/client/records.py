@@ -119,7 +119,7 @@ class Records:
     ) -> None:
         self.client = client
         self.keys = keys
-        self.chain_id = chain_id or client.info()["chain_id"]
+        self.chain_id = chain_id or client.info().chain_id
         self.audience = audience or client.org()
 
     def _sign(self, method: str, target: str, body_sha256: str = EMPTY_BODY) -> dict[str, str]:
@@ -367,7 +367,7 @@ class Records:
         report = require_committed(
             self.client.submit(signer.sign("consent.grant", payload), wait=True)
         )
-        return {"consent_id": payload["consent_id"], **report}
+        return {"consent_id": payload["consent_id"], **report.wire()}
 
     def _rewrapped_for(
         self,
@@ -396,7 +396,7 @@ class Records:
             # records beyond them are rewrapped by the custodian's vault on each read.
             if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
-            record = self.client.state("records", f"record/{entry['id']}", keys=self.keys)["value"]
+            record = self.client.state("records", f"record/{entry['id']}", keys=self.keys).value
             # sealed to the patient's key when the record was added: perhaps a rotated one
             data_key = unwrap_with_keyring(
                 record["wrapped_keys"]["patient"], self.keys.encryption_keyring
@@ -409,7 +409,7 @@ class Records:
             key = gov.person_record_key(grantee["member"])
         else:
             key = gov.org_key(grantee["org"])
-        value = self.client.state(gov.NAMESPACE, key, keys=self.keys)["value"]
+        value = self.client.state(gov.NAMESPACE, key, keys=self.keys).value
         if value is None:
             raise LedgerError(f"unknown grantee {grantee}", ErrorCode.NOT_FOUND)
         return bytes.fromhex(value["encryption_key"])
@@ -462,13 +462,13 @@ class Records:
         report = require_committed(
             self.client.submit(signer.sign("representative.appoint", payload), wait=True)
         )
-        return {"appointment_id": payload["appointment_id"], **report}
+        return {"appointment_id": payload["appointment_id"], **report.wire()}
 
     def _submit_with_receipt(
         self, signer: Signer, tx_type: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
         report = require_committed(self.client.submit(signer.sign(tx_type, payload), wait=True))
-        return self.client.verified_tx(report["id"], keys=signer.keys)
+        return self.client.verified_tx(report.id, keys=signer.keys).wire()
 
 
 def _acting_for(payload: dict[str, Any], appointment_id: str | None) -> dict[str, Any]:

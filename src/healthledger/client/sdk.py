@@ -1,8 +1,11 @@
 """The Python SDK used by the CLI, the tests, the benchmarks and users.
 
 `Signer` builds and signs transactions for one key; `Client` talks to a node's
-REST API; `verify_tx_view` and `verify_state_view` check the proofs a node
-returns with nothing but the pure verifiers of `healthledger.ledger.proofs`.
+REST API and parses each answer once into its view model (`app/views.py`);
+`verify_tx_view` and `verify_state_view` check the proofs a node returns against the
+headers they came with, using nothing but the pure verifiers of `healthledger.ledger.proofs`,
+and `Client.prove_*` / `verified_*` then check those headers against the client's trust
+anchor (`client/anchor.py`): a header the same node just sent proves nothing by itself.
 
 Raw ledger reads (transactions, blocks, state, custody histories) answer only
 signed requests: a `Client` built with `keys` signs them with those keys, and
@@ -12,53 +15,74 @@ each read method takes `keys=` to sign one read as somebody else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
+import orjson
+from pydantic import BaseModel, JsonValue, RootModel, ValidationError
 
+from healthledger.app.views import (
+    BlockView,
+    ConsistencyView,
+    HeaderView,
+    HealthView,
+    InfoView,
+    SenderTx,
+    StateView,
+    SubmitReport,
+    TxView,
+    WireError,
+    WireView,
+)
+from healthledger.client.anchor import Anchor, PinnedAnchor
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance.messages import voucher_message
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError
+from healthledger.domains.supply.queries import verdict
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, NotFound
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
 from healthledger.ledger.transaction import Transaction, decode_transaction, sign_transaction
 
 LOT_PAGE = 1000  # packages per page of a lot's EPCIS document
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(LedgerError):
     """An error answered by a node, carrying its stable code and HTTP status."""
 
     def __init__(self, code: str, message: str, status: int) -> None:
-        try:
-            known = ErrorCode(code)
-        except ValueError:
-            known = ErrorCode.UNAVAILABLE
-        super().__init__(message, known)
+        super().__init__(message, ErrorCode.parse(code, ErrorCode.UNAVAILABLE))
         self.remote_code = code
         self.status = status
 
 
-def require_committed(report: dict[str, Any]) -> dict[str, Any]:
+class Committed(WireView):
+    """A submission report of a transaction that committed with `ok`."""
+
+    id: str
+    status: Literal["committed"]
+    height: int
+    result: TxResult
+
+
+def require_committed(report: SubmitReport) -> Committed:
     """A submission report, or its refusal or failure raised with the ledger's code.
 
     A report still `pending` after the wait did not commit in time: `timeout`.
     """
-    outcome = report.get("error") or report.get("result") or {}
-    if report.get("status") == "committed" and outcome.get("code") == "ok":
-        return report
-    try:
-        code = ErrorCode(str(outcome.get("code")))
-    except ValueError:
-        code = ErrorCode.TIMEOUT
-    raise LedgerError(outcome.get("message", "not committed in time"), code)
+    outcome = report.error or report.result
+    if report.status == "committed" and report.result is not None and report.result.ok:
+        return Committed.model_validate(report.wire())
+    if outcome is None:
+        raise LedgerError("not committed in time", ErrorCode.TIMEOUT)
+    raise LedgerError(outcome.message, ErrorCode.parse(outcome.code, ErrorCode.TIMEOUT))
 
 
 def node_is_up(url: str, timeout: float = 1.0) -> bool:
@@ -67,6 +91,31 @@ def node_is_up(url: str, timeout: float = 1.0) -> bool:
         return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+class SupplyProofs(WireView):
+    """The two records a verdict rests on, each with its state proof (one header for both)."""
+
+    package: StateView
+    recalls: StateView
+
+
+class SupplyVerification(WireView):
+    """A DSCSA verification answer: the verdict, the package's custody summary, the proofs."""
+
+    gtin: str
+    serial: str
+    lot: str
+    expiry: str
+    verdict: str
+    package: dict[str, JsonValue] | None
+    proofs: SupplyProofs
+
+
+class BatchReport(WireView):
+    """What became of each transaction of a batch, in the order sent."""
+
+    results: list[SubmitReport]
 
 
 class Signer:
@@ -92,24 +141,27 @@ class Signer:
             self._next_nonce += 1
             return nonce
 
-    def sign(self, tx_type: str, payload: dict[str, Any], nonce: int | None = None) -> Transaction:
+    def sign(
+        self, tx_type: str, payload: Mapping[str, object], nonce: int | None = None
+    ) -> Transaction:
         """A signed transaction of `tx_type`, with the next nonce unless one is given."""
         return sign_transaction(
             self.keys,
             self.chain_id,
             tx_type,
             self.take_nonce() if nonce is None else nonce,
-            payload,
+            dict(payload),
         )
 
     def sync_nonce(self, client: Client) -> None:
         """Continue after the highest nonce the ledger has seen from this key."""
-        record = client.state("nonce", self.key_id, keys=self.keys)["value"]
+        record = client.state("nonce", self.key_id, keys=self.keys).value
+        seen = 0 if record is None else int(record["max"])
         with self._lock:
-            self._next_nonce = max(self._next_nonce, 1 if record is None else record["max"] + 1)
+            self._next_nonce = max(self._next_nonce, seen + 1)
 
 
-def registration_payload(patient: KeyPair, chain_id: str, voucher: KeyPair) -> dict[str, Any]:
+def registration_payload(patient: KeyPair, chain_id: str, voucher: KeyPair) -> dict[str, object]:
     """The payload of `patient.register` for `patient`'s keys, vouched for by `voucher`
     (a hospital, a clinic, one of their staff, or a registered patient as representative)."""
     encryption_key = patient.encryption_public.hex()
@@ -124,6 +176,8 @@ class Client:
     """A node's REST API as Python methods; errors raise ApiError with the node's code.
 
     With `keys`, the client signs the reads that need a signature (see api/access.py).
+    `anchor` is what proofs are finally checked against (see client/anchor.py): by
+    default a header pinned on first use, for this client's lifetime only.
     """
 
     def __init__(
@@ -132,9 +186,11 @@ class Client:
         timeout: float = 30.0,
         connections: int = 10,
         keys: KeyPair | Path | None = None,
+        anchor: Anchor | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.keys = load_keypair(keys) if isinstance(keys, Path) else keys
+        self.anchor = anchor or PinnedAnchor.first_use()
         self._chain_id: str | None = None
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, limits=limits)
@@ -150,25 +206,26 @@ class Client:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; its JSON answer (None if empty). The JSON edge for the answers that
+        have no model here (the records service parses its own)."""
+        body = self._request(method, path, **kwargs).content
+        return orjson.loads(body) if body else None
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; the answer, or the node's error raised as ApiError."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError("unavailable", f"cannot reach {self.base_url}: {exc}", 0) from exc
-        body = response.json() if response.content else None
         if response.status_code >= 400:
-            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            raise ApiError(
-                error.get("code", "unavailable"),
-                error.get("message", response.text),
-                response.status_code,
-            )
-        return body
+            raise _api_error(response)
+        return response
 
     @property
     def chain_id(self) -> str:
         """The node's chain id, asked once: signed reads name it."""
         if self._chain_id is None:
-            self._chain_id = str(self.info()["chain_id"])
+            self._chain_id = self.info().chain_id
         return self._chain_id
 
     def read_headers(self, keys: KeyPair, target: str) -> dict[str, str]:
@@ -176,29 +233,29 @@ class Client:
         return sign_request(keys, self.chain_id, "GET", target, audience=self.org())
 
     def _get(
-        self, path: str, params: dict[str, Any] | None = None, keys: KeyPair | None = None
-    ) -> Any:
+        self, path: str, params: Mapping[str, str | int] | None = None, keys: KeyPair | None = None
+    ) -> httpx.Response:
         """A GET, signed by `keys` (else the client's own) when there are keys to sign with."""
         signer = keys or self.keys
         target = path + ("?" + urlencode(params, quote_via=quote) if params else "")
         if signer is None:
-            return self._call("GET", target)
-        return self._call("GET", target, headers=self.read_headers(signer, target))
+            return self._request("GET", target)
+        return self._request("GET", target, headers=self.read_headers(signer, target))
 
-    def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health")  # type: ignore[no-any-return]
+    def health(self) -> HealthView:
+        return _parse(HealthView, self._request("GET", "/health"))
 
-    def info(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/info")  # type: ignore[no-any-return]
+    def info(self) -> InfoView:
+        return _parse(InfoView, self._request("GET", "/v1/info"))
 
     def org(self) -> str:
         """The organisation this node serves: the audience its signed requests must name."""
         if self._org is None:
-            self._org = str(self.info()["org"])
+            self._org = self.info().org
         return self._org
 
-    def genesis(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/genesis")  # type: ignore[no-any-return]
+    def genesis(self) -> dict[str, JsonValue]:
+        return _parse(_JsonObject, self._request("GET", "/v1/genesis")).root
 
     def signer(self, keys: KeyPair | Path) -> Signer:
         """A Signer for this node's chain, continuing after the ledger's last nonce for the key."""
@@ -207,118 +264,218 @@ class Client:
         signer.sync_nonce(self)
         return signer
 
-    def submit(
-        self, tx: Transaction, wait: bool = False, timeout_ms: int = 10_000
-    ) -> dict[str, Any]:
+    def submit(self, tx: Transaction, wait: bool = False, timeout_ms: int = 10_000) -> SubmitReport:
         """Submit one transaction; with `wait`, return once it committed (ok or failed)."""
         params = {"wait": str(wait).lower(), "timeout_ms": timeout_ms}
-        return self._call("POST", "/v1/txs", params=params, json=tx.to_dict())  # type: ignore[no-any-return]
+        return _parse(
+            SubmitReport, self._request("POST", "/v1/txs", params=params, json=tx.to_dict())
+        )
 
     def submit_batch(
         self, txs: Sequence[Transaction], wait: bool = False, timeout_ms: int = 30_000
-    ) -> list[dict[str, Any]]:
+    ) -> list[SubmitReport]:
         params = {"wait": str(wait).lower(), "timeout_ms": timeout_ms}
         body = {"txs": [tx.to_dict() for tx in txs]}
-        return self._call("POST", "/v1/txs/batch", params=params, json=body)["results"]  # type: ignore[no-any-return]
+        answer = self._request("POST", "/v1/txs/batch", params=params, json=body)
+        return _parse(BatchReport, answer).results
 
-    def tx(self, tx_id: str, proof: bool = False, keys: KeyPair | None = None) -> dict[str, Any]:
-        """A transaction (signed read: a member's, or its sender's)."""
+    def tx(
+        self, tx_id: str, proof: bool = False, keys: KeyPair | None = None
+    ) -> TxView | SubmitReport:
+        """A transaction (signed read: a member's, or its sender's); a `pending` report while
+        it waits in the mempool."""
         params = {"proof": str(proof).lower()}
-        return self._get(f"/v1/txs/{tx_id}", params, keys)  # type: ignore[no-any-return]
+        answer = self._get(f"/v1/txs/{tx_id}", params, keys)
+        if answer.status_code == 202:
+            return _parse(SubmitReport, answer)
+        return _parse(TxView, answer)
 
-    def block(self, height: int | None = None, keys: KeyPair | None = None) -> dict[str, Any]:
+    def committed_tx(self, tx_id: str, proof: bool = False, keys: KeyPair | None = None) -> TxView:
+        """A committed transaction; one still pending is not found (yet)."""
+        view = self.tx(tx_id, proof, keys)
+        if isinstance(view, SubmitReport):
+            raise NotFound(f"transaction {tx_id} is still pending")
+        return view
+
+    def block(self, height: int | None = None, keys: KeyPair | None = None) -> BlockView:
         """A block with its transactions (signed read: members only)."""
         path = "/v1/blocks/latest" if height is None else f"/v1/blocks/{height}"
-        return self._get(path, keys=keys)  # type: ignore[no-any-return]
+        return _parse(BlockView, self._get(path, keys=keys))
 
-    def header(self, height: int | None = None) -> dict[str, Any]:
+    def header(self, height: int | None = None) -> HeaderView:
         """A block header and its transaction ids (public: what a light client pins)."""
         path = "/v1/headers/latest" if height is None else f"/v1/headers/{height}"
-        return self._get(path)  # type: ignore[no-any-return]
+        return _parse(HeaderView, self._get(path))
 
     def state(
         self, namespace: str, key: str, proof: bool = False, keys: KeyPair | None = None
-    ) -> dict[str, Any]:
+    ) -> StateView:
         """A state value (signed read: members, or a person's own entries)."""
         params = {"proof": str(proof).lower()}
-        return self._get(f"/v1/state/{namespace}/{key}", params, keys)  # type: ignore[no-any-return]
+        return _parse(StateView, self._get(f"/v1/state/{namespace}/{key}", params, keys))
 
     def sender_txs(
         self, key_id: str, limit: int = 100, keys: KeyPair | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[SenderTx]:
         """A sender's recent transactions (signed read: members, or the sender)."""
-        return self._get(f"/v1/senders/{key_id}/txs", {"limit": limit}, keys)  # type: ignore[no-any-return]
+        answer = self._get(f"/v1/senders/{key_id}/txs", {"limit": limit}, keys)
+        return _parse(_SenderTxs, answer).root
 
-    def consistency(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
-        params: dict[str, int] = {"old_size": old_size}
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyView:
+        params: dict[str, str | int] = {"old_size": old_size}
         if new_size is not None:
             params["new_size"] = new_size
-        return self._get("/v1/proofs/consistency", params)  # type: ignore[no-any-return]
+        return _parse(ConsistencyView, self._get("/v1/proofs/consistency", params))
+
+    def prove_state(self, view: StateView) -> str:
+        """Check a state view's proof, then its header against the anchor; say which anchor."""
+        verify_state_view(view)
+        return self.anchor.check_state(self, view)
+
+    def prove_tx(self, view: TxView) -> str:
+        """Check a transaction view's proofs, then its headers against the anchor."""
+        verify_tx_view(view)
+        return self.anchor.check_tx(self, view)
+
+    def prove_supply(self, view: SupplyVerification) -> str:
+        """Check a verification's proofs and verdict, then their header against the anchor."""
+        verify_supply_view(view)
+        return self.anchor.check_state(self, view.proofs.package)
 
     def verified_state(self, namespace: str, key: str, keys: KeyPair | None = None) -> Any:
-        """A state value whose proof has been checked against the block header it came with."""
+        """A state value proven against the client's trust anchor (its JSON, as the domain's)."""
         view = self.state(namespace, key, proof=True, keys=keys)
-        verify_state_view(view)
-        return view["value"]
+        self.prove_state(view)
+        return view.value
 
-    def verified_consistency(self, old_header: dict[str, Any]) -> dict[str, Any]:
+    def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> TxView:
+        """A committed transaction whose inclusion proofs lead to the client's trust anchor."""
+        view = self.committed_tx(tx_id, proof=True, keys=keys)
+        self.prove_tx(view)
+        return view
+
+    def verified_consistency(self, old_header: Header) -> ConsistencyView:
         """Prove that the ledger a client saw at `old_header` is a prefix of today's."""
-        latest = self.header()["header"]
-        view = self.consistency(old_header["log_size"], latest["log_size"])
-        verify_consistency_view(view, Header.from_dict(old_header), Header.from_dict(latest))
+        latest = self.header().header
+        view = self.consistency(old_header.log_size, latest.log_size)
+        verify_consistency_view(view, old_header, latest)
         return view
 
-    def supply_verify(self, gtin: str, serial: str, lot: str, expiry: str) -> dict[str, Any]:
-        """DSCSA verification of a package, its proofs checked here (the node is not trusted)."""
+    def supply_verification(
+        self, gtin: str, serial: str, lot: str, expiry: str
+    ) -> SupplyVerification:
+        """A node's DSCSA verification answer, not yet checked (see `prove_supply`)."""
         params = {"gtin": gtin, "serial": serial, "lot": lot, "expiry": expiry}
-        view: dict[str, Any] = self._get("/v1/supply/verify", params)
-        verify_supply_view(view)
+        return _parse(SupplyVerification, self._get("/v1/supply/verify", params))
+
+    def supply_verify(self, gtin: str, serial: str, lot: str, expiry: str) -> SupplyVerification:
+        """DSCSA verification of a package, proven here against the trust anchor."""
+        view = self.supply_verification(gtin, serial, lot, expiry)
+        self.prove_supply(view)
         return view
 
-    def supply_history(self, gtin: str, serial: str) -> dict[str, Any]:
+    def supply_history(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody (signed read: members)."""
-        return self._get(f"/v1/supply/packages/{gtin}/{serial}/history")  # type: ignore[no-any-return]
+        return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/history")).root
 
-    def supply_epcis(self, gtin: str, serial: str) -> dict[str, Any]:
+    def supply_epcis(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody as an EPCIS 2.0 JSON document (signed read: members)."""
-        return self._get(f"/v1/supply/packages/{gtin}/{serial}/epcis")  # type: ignore[no-any-return]
+        return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/epcis")).root
 
     def supply_lot_epcis_page(
         self, gtin: str, lot: str, limit: int = 1000, cursor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, JsonValue]:
         """One page of a lot's custody as EPCIS 2.0; its NEXT_CURSOR_FIELD names the next page."""
-        params: dict[str, Any] = {"limit": limit}
+        return self._lot_page(gtin, lot, limit, cursor).root
+
+    def _lot_page(self, gtin: str, lot: str, limit: int, cursor: str | None = None) -> EpcisPage:
+        params: dict[str, str | int] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        return self._get(f"/v1/supply/lots/{gtin}/{lot}/epcis", params)  # type: ignore[no-any-return]
+        return _parse(EpcisPage, self._get(f"/v1/supply/lots/{gtin}/{lot}/epcis", params))
 
-    def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, Any]:
+    def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, JsonValue]:
         """Up to `limit` packages of a lot as one EPCIS 2.0 document, fetched page by page."""
-        document = self.supply_lot_epcis_page(gtin, lot, min(limit, LOT_PAGE))
-        events: list[Any] = document["epcisBody"]["eventList"]
-        packages: int = document.get(PACKAGES_FIELD, 0)
-        cursor = document.pop(NEXT_CURSOR_FIELD, None)
+        first = self._lot_page(gtin, lot, min(limit, LOT_PAGE))
+        events, packages, cursor = list(first.events()), first.packages(), first.cursor()
         while cursor is not None and packages < limit:
-            page = self.supply_lot_epcis_page(gtin, lot, min(limit - packages, LOT_PAGE), cursor)
-            events += page["epcisBody"]["eventList"]
-            packages += page.get(PACKAGES_FIELD, 0)
-            cursor = page.get(NEXT_CURSOR_FIELD)
+            page = self._lot_page(gtin, lot, min(limit - packages, LOT_PAGE), cursor)
+            events += page.events()
+            packages += page.packages()
+            cursor = page.cursor()
         # Each page is in time order; so is the whole (eventTime is fixed-width RFC 3339 UTC).
-        events.sort(key=lambda event: str(event.get("eventTime", "")))
+        events.sort(key=_event_time)
+        return first.joined(events, packages, cursor)
+
+    def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
+        """Counterfeit and diversion alerts, newest first (signed read: members)."""
+        return _parse(_JsonList, self._get("/v1/supply/alerts", {"limit": limit})).root
+
+
+class _JsonObject(RootModel[dict[str, JsonValue]]):
+    """A JSON object whose shape a domain owns (genesis, a custody history)."""
+
+
+class _JsonList(RootModel[list[JsonValue]]):
+    """A JSON array whose entries a domain owns (alerts)."""
+
+
+class _SenderTxs(RootModel[list[SenderTx]]):
+    """The answer of /v1/senders/{key}/txs."""
+
+
+class EpcisPage(RootModel[dict[str, JsonValue]]):
+    """One page of a lot's EPCIS 2.0 document: its events, its package count, its cursor."""
+
+    def events(self) -> list[JsonValue]:
+        body = self.root.get("epcisBody")
+        found = body.get("eventList") if isinstance(body, dict) else None
+        return list(found) if isinstance(found, list) else []
+
+    def packages(self) -> int:
+        count = self.root.get(PACKAGES_FIELD, 0)
+        return count if isinstance(count, int) else 0
+
+    def cursor(self) -> str | None:
+        cursor = self.root.get(NEXT_CURSOR_FIELD)
+        return cursor if isinstance(cursor, str) else None
+
+    def joined(
+        self, events: list[JsonValue], packages: int, cursor: str | None
+    ) -> dict[str, JsonValue]:
+        """This page's document carrying every page's events, their count and the last cursor."""
+        body = self.root.get("epcisBody")
+        document = {k: v for k, v in self.root.items() if k != NEXT_CURSOR_FIELD}
+        document["epcisBody"] = {**(body if isinstance(body, dict) else {}), "eventList": events}
         document[PACKAGES_FIELD] = packages
         if cursor is not None:
             document[NEXT_CURSOR_FIELD] = cursor
         return document
 
-    def supply_alerts(self, limit: int = 100) -> list[Any]:
-        """Counterfeit and diversion alerts, newest first (signed read: members)."""
-        return self._get("/v1/supply/alerts", {"limit": limit})  # type: ignore[no-any-return]
 
-    def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> dict[str, Any]:
-        """A committed transaction whose inclusion proofs have been checked."""
-        view = self.tx(tx_id, proof=True, keys=keys)
-        verify_tx_view(view)
-        return view
+def _event_time(event: JsonValue) -> str:
+    return str(event.get("eventTime", "")) if isinstance(event, dict) else ""
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    """A node's error answer: `{"error": {"code", "message"}}`, else its status and text."""
+    try:
+        error = _ErrorAnswer.model_validate_json(response.content).error
+    except ValidationError:
+        return ApiError("unavailable", response.text, response.status_code)
+    return ApiError(error.code, error.message, response.status_code)
+
+
+class _ErrorAnswer(WireView):
+    error: WireError
+
+
+def _parse(model: type[M], answer: httpx.Response) -> M:
+    """A node's answer parsed into its model once, at the edge."""
+    try:
+        return model.model_validate_json(answer.content)
+    except ValidationError as exc:
+        raise MalformedInput(f"the node's answer is not a {model.__name__}: {exc}") from exc
 
 
 @contextmanager
@@ -338,54 +495,68 @@ def _hex(values: Sequence[str]) -> list[bytes]:
     return [bytes.fromhex(v) for v in values]
 
 
-def verify_tx_view(view: dict[str, Any]) -> None:
-    """Check a transaction's inclusion in its block, its result, and its place in the ledger log."""
+def verify_tx_view(view: TxView | Mapping[str, object]) -> None:
+    """Check a transaction's inclusion in its block, its result, and its place in the log.
+
+    This checks the view against the headers it came with; `Client.prove_tx` then checks
+    those headers against the client's trust anchor.
+    """
     with _proof_errors("transaction"):
-        tx = decode_transaction(view["tx"])
-        header = Header.from_dict(view["header"])
-        proof = view["proof"]
-        block, ledger = proof["block"], proof["ledger"]
+        view = view if isinstance(view, TxView) else TxView.model_validate(view)
+        if view.proof is None:
+            raise InvalidProof("the transaction view has no proof")
+        tx = decode_transaction(canonical_bytes(view.tx.model_dump(mode="json")))
+        header, block, ledger = view.header, view.proof.block, view.proof.ledger
         leaf = tx_leaf(tx.raw)
         proofs.verify_inclusion(
-            leaf, block["index"], block["size"], _hex(block["path"]), bytes.fromhex(header.tx_root)
+            leaf, block.index, block.size, _hex(block.path), bytes.fromhex(header.tx_root)
         )
-        result_leaf = TxResult.from_dict(view["result"]).leaf(tx.id)
         proofs.verify_inclusion(
-            result_leaf,
-            block["index"],
-            block["size"],
-            _hex(block["result_path"]),
+            view.result.leaf(tx.id),
+            block.index,
+            block.size,
+            _hex(block.result_path),
             bytes.fromhex(header.result_root),
         )
-        latest = Header.from_dict(ledger["header"])
         proofs.verify_inclusion(
             leaf,
-            ledger["index"],
-            ledger["size"],
-            _hex(ledger["path"]),
-            bytes.fromhex(latest.log_root),
+            ledger.index,
+            ledger.size,
+            _hex(ledger.path),
+            bytes.fromhex(ledger.header.log_root),
         )
-    if tx.id != view["id"] or header.tx_count != block["size"]:
+    if tx.id != view.id or header.tx_count != block.size or header.height != block.height:
         raise InvalidProof("transaction proof does not match its header")
+    if ledger.size != ledger.header.log_size:
+        raise InvalidProof("transaction proof does not match its ledger header")
 
 
-def verify_state_view(view: dict[str, Any]) -> None:
-    """Check a state value (or its absence) against the state root of the header it came with."""
+def verify_state_view(view: StateView | Mapping[str, object]) -> None:
+    """Check a state value (or its absence) against the state root of the header it came with.
+
+    `Client.prove_state` then checks that header against the client's trust anchor.
+    """
     with _proof_errors("state"):
-        header = Header.from_dict(view["header"])
-        raw = view["raw_value"]
+        view = view if isinstance(view, StateView) else StateView.model_validate(view)
+        if view.header is None or view.proof is None:
+            raise InvalidProof("the state view has no proof or no header")
+        raw = view.raw_value
         value_hash = None if raw is None else proofs.state_value_hash(raw.encode())
-        if raw is not None and canonical_bytes(view["value"]) != raw.encode():
+        if raw is not None and canonical_bytes(view.value) != raw.encode():
             raise InvalidProof("the value does not match its proven bytes")
+        if raw is None and view.value is not None:
+            raise InvalidProof("a value without its proven bytes")
         proofs.verify_state_proof(
-            bytes.fromhex(header.state_root),
-            proofs.state_key_hash(view["namespace"], view["key"]),
+            bytes.fromhex(view.header.state_root),
+            proofs.state_key_hash(view.namespace, view.key),
             value_hash,
-            view["proof"],
+            view.proof.to_dict(),
         )
+    if view.header.height != view.height:
+        raise InvalidProof("the state proof's header is not at the view's height")
 
 
-def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> None:
+def verify_consistency_view(view: ConsistencyView, old: Header, new: Header) -> None:
     """Check that the log committed by `old` is a prefix of the log committed by `new`."""
     with _proof_errors("consistency"):
         proofs.verify_consistency(
@@ -393,21 +564,23 @@ def verify_consistency_view(view: dict[str, Any], old: Header, new: Header) -> N
             new.log_size,
             bytes.fromhex(old.log_root),
             bytes.fromhex(new.log_root),
-            _hex(view["path"]),
+            _hex(view.path),
         )
 
 
-def verify_supply_view(view: dict[str, Any]) -> None:
+def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
     """Check both state proofs against one header and recompute the verdict from them."""
-    from healthledger.domains.supply.queries import verdict
-
-    package, recalls = view["proofs"]["package"], view["proofs"]["recalls"]
+    with _proof_errors("supply"):
+        view = (
+            view
+            if isinstance(view, SupplyVerification)
+            else SupplyVerification.model_validate(view)
+        )
+    package, recalls = view.proofs.package, view.proofs.recalls
     verify_state_view(package)
     verify_state_view(recalls)
-    if package["header"] != recalls["header"]:
+    if package.header != recalls.header:
         raise InvalidProof("the two proofs are against different headers")
-    expected = verdict(package["value"], recalls["value"], view["lot"], view["expiry"])
-    if expected != view["verdict"]:
-        raise InvalidProof(
-            f"the node said {view['verdict']!r}, the proven records say {expected!r}"
-        )
+    expected = verdict(package.value, recalls.value, view.lot, view.expiry)
+    if expected != view.verdict:
+        raise InvalidProof(f"the node said {view.verdict!r}, the proven records say {expected!r}")

@@ -165,8 +165,8 @@ def test_the_cycle_attack_on_a_real_node_leaves_it_committing(tmp_path: Path) ->
 
             def send(tx_type: str, **payload: Any) -> dict[str, Any]:
                 report = client.submit(maker.sign(f"supply.{tx_type}", payload), wait=True)
-                assert report["status"] == "committed", report
-                return dict(report["result"])
+                assert report.status == "committed" and report.result is not None, report
+                return report.result.to_dict()
 
             a, b = sscc(21), sscc(22)
             lot = {"gtin": GTIN, "lot": LOT, "expiry": EXPIRY, "serials": ["N1"]}
@@ -175,10 +175,10 @@ def test_the_cycle_attack_on_a_real_node_leaves_it_committing(tmp_path: Path) ->
             assert send("disaggregate", sscc=b)["code"] == "ok"
             assert send("aggregate", sscc=a, items=[b])["code"] == "ok"
             assert send("aggregate", sscc=b, items=[a])["code"] == "conflict"
-            height = client.info()["height"]
+            height = client.info().height
             assert send("ship", items=[b], to="pharmalink")["code"] == "conflict"
             assert send("ship", items=[a], to="pharmalink")["code"] == "ok"
-            assert client.info()["height"] > height
+            assert client.info().height > height
             assert process.poll() is None
     finally:
         stop_node(process)
