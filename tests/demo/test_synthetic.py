@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from healthledger.cli.synthetic import (
+from healthledger.demo.synthetic import (
     BASE_DATE,
     SyntheticPatient,
     patient_resource,

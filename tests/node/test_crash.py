@@ -13,11 +13,11 @@ import httpx
 
 from conftest import start_node
 from healthledger.app.verify import verify_store
-from healthledger.cli.bench_api import free_port, wait_until_up
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.ledger.store import Store
 from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.process import free_port, wait_until_up
 
 CHAIN = "crash-test"
 
