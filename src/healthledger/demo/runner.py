@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,21 @@ class Runner:
         directory: Path,
         total_txs: int = DEFAULT_TXS,
         seed: int = DEMO_SEED,
+        block_interval_ms: int | None = None,
     ) -> None:
         self.directory = directory
         self.total_txs = total_txs
         self.seed = seed
+        # None keeps node.json's interval; tests shorten it (the stories wait on each block).
+        self.block_interval_ms = block_interval_ms
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
         """Create the folder, run every story in order, write demo-users.json; a summary."""
         home = init_home(self.directory, CHAIN_ID, ORGS, port=DEFAULT_PORT)
-        node = Node(self.directory)
+        settings = home.settings()
+        if self.block_interval_ms is not None:
+            settings = replace(settings, block_interval_ms=self.block_interval_ms)
+        node = Node(self.directory, settings)
         node.start(parallel_check=False)
         try:
             chain = DemoChain(home, node, self.seed)
