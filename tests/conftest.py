@@ -13,7 +13,6 @@ import pytest
 
 from healthledger.app.application import Application
 from healthledger.app.genesis import Genesis
-from healthledger.cli.bench_api import free_port, node_command, wait_until_up
 from healthledger.client.sdk import Client, Signer, registration_payload, require_committed
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.ledger.block import TxResult
@@ -21,6 +20,7 @@ from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.process import free_port, node_command, wait_until_up
 
 CHAIN = "test-chain"
 # The key that vouches for patients registered on a network `serve_network` started, by URL.

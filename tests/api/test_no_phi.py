@@ -14,11 +14,11 @@ import urllib.parse
 from pathlib import Path
 
 from conftest import enroll_member, register_patient
-from healthledger.cli.bench_api import free_port, node_process
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.process import free_port, node_process
 
 CHAIN = "no-phi"
 NAME_GIVEN, NAME_FAMILY = "Zebulon", "Quixotefield"

@@ -7,11 +7,11 @@ import resource
 from pathlib import Path
 
 from conftest import enroll_member, register_patient
-from healthledger.cli.bench_api import free_port, node_process
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.process import free_port, node_process
 
 CHAIN = "large-file"
 SIZE = 200 * 1024 * 1024

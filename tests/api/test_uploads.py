@@ -28,12 +28,12 @@ from conftest import (
     stop_node,
     wait_for,
 )
-from healthledger.cli.bench_api import wait_until_up
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.node.home import Home
+from healthledger.node.process import wait_until_up
 from raw_http import open_request, read_answer, send_until_answered
 
 CHAIN = "uploads"

@@ -18,8 +18,8 @@ import pytest
 
 from conftest import process_group, wait_for
 from healthledger.app.genesis import RULES_VERSION
-from healthledger.cli.bench_api import free_port, wait_until_up
 from healthledger.crypto.canonical import canonical_bytes
+from healthledger.node.process import free_port, wait_until_up
 
 CLI = [sys.executable, "-m", "healthledger"]
 

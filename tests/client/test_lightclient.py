@@ -32,7 +32,6 @@ from typer.testing import CliRunner
 
 from cometbft_tools import install_cometbft
 from healthledger.cli import consensus
-from healthledger.cli.bench_api import free_port
 from healthledger.client.lightclient import (
     BlockID,
     BlockIDFlag,
@@ -56,6 +55,7 @@ from healthledger.client.lightclient import (
     vote_sign_bytes,
 )
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
+from healthledger.node.process import free_port
 
 CHAIN = "hl-light"
 Json = dict[str, Any]

@@ -88,3 +88,30 @@ def test_the_same_transaction_or_nonce_twice_enters_once(node: tuple[Node, Signe
     wait_for(lambda: engine_node.engine.mempool_size() == 0)
     wait_for(lambda: engine_node.store.last_height() >= 1)
     assert engine_node.store.header(1).tx_count == 1
+
+
+def test_submit_answers_with_a_future_of_the_commit(node: tuple[Node, Signer]) -> None:
+    engine_node, signer = node
+    tx = signer.sign("member.revoke", {"member_id": "nobody"})
+    first, again = engine_node.engine.submit([tx.raw, tx.raw])
+    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    assert again.committed is first.committed  # the same bytes wait on the same commit
+    # A waiter giving up (asyncio.wait_for cancels what it waits on) cannot break the future.
+    assert first.committed.cancel() is False
+    height, result = first.committed.result(timeout=10)
+    stored = engine_node.store.tx(tx.id)
+    assert (height, result) == (stored.height, stored.result)
+    assert result.code == "not_found"
+
+
+def test_a_commit_is_never_missed_however_early_it_lands(node: tuple[Node, Signer]) -> None:
+    """The future exists before the block can commit: no window between submit and wait."""
+    engine_node, _signer = node
+    outcomes = engine_node.engine.submit(registrations(30))
+    accepted = [o for o in outcomes if isinstance(o, Accepted)]
+    assert len(accepted) == 30
+    wait_for(lambda: engine_node.engine.mempool_size() == 0)
+    time.sleep(0.2)  # every block has committed before anyone looks at a future
+    for outcome in accepted:
+        stored = engine_node.store.tx(outcome.tx_id)
+        assert outcome.committed.result(timeout=10) == (stored.height, stored.result)

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from conftest import process_group, wait_for
-from healthledger.cli.bench_api import free_port, node_command, wait_until_up
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
 from healthledger.engines.checker import MIN_PARALLEL_BATCH
 from healthledger.node.home import NodeSettings, init_home
+from healthledger.node.process import free_port, node_command, wait_until_up
 
 CHAIN = "workers-test"
 

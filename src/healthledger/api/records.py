@@ -24,6 +24,7 @@ from healthledger.api.responses import (
 )
 from healthledger.crypto.signed_request import SignedRequest, body_hash
 from healthledger.domains.records.policy import BreakGlassReason
+from healthledger.engines.base import Committed
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
@@ -172,17 +173,17 @@ async def _settled(
 
 
 async def _finish_add(
-    service: RecordService, prepared: PreparedAdd, future: Future[tuple[int, TxResult]]
+    service: RecordService, prepared: PreparedAdd, future: Future[Committed]
 ) -> dict[str, Any]:
     """Await the record's commit; a refused record's ciphertext is removed from the vault."""
     try:
-        height, result = await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
+        committed = await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
     except TimeoutError as exc:
         raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
     except LedgerError:
         await asyncio.to_thread(service.abandon_add, prepared)
         raise
-    return await asyncio.to_thread(service.finish_add, prepared, height, result)
+    return await asyncio.to_thread(service.finish_add, prepared, *committed)
 
 
 def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:

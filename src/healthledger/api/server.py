@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated, Any
 
 import orjson
@@ -116,7 +115,7 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
             raise outcome
         if not wait:
             return json_response(_pending(outcome.tx_id), 202)
-        (report,) = await _wait_all(node, [outcome.tx_id], timeout_ms)
+        (report,) = await _wait_all([outcome], timeout_ms)
         return json_response(report)
 
     @app.post(
@@ -136,8 +135,8 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
         if len(body["txs"]) > MAX_BATCH:
             raise LedgerError(f"at most {MAX_BATCH} transactions per batch", ErrorCode.TOO_LARGE)
         outcomes = await _submit(node, metrics, body["txs"])
-        accepted = [o.tx_id for o in outcomes if isinstance(o, Accepted)]
-        reports = {r.id: r for r in await _wait_all(node, accepted, timeout_ms)} if wait else {}
+        accepted = [o for o in outcomes if isinstance(o, Accepted)]
+        reports = {r.id: r for r in await _wait_all(accepted, timeout_ms)} if wait else {}
         results = [
             SubmitReport(error=WireError.model_validate(o.to_dict()))
             if isinstance(o, LedgerError)
@@ -154,41 +153,21 @@ async def _submit(node: Node, metrics: NodeMetrics, txs: list[Any]) -> list[Acce
     return outcomes
 
 
-async def _wait_all(node: Node, tx_ids: list[str], timeout_ms: int) -> list[SubmitReport]:
-    loop = asyncio.get_running_loop()
-    futures: dict[str, asyncio.Future[tuple[int, TxResult]]] = {}
-    for tx_id in tx_ids:
-        future: asyncio.Future[tuple[int, TxResult]] = loop.create_future()
-
-        def resolve(
-            _id: str,
-            height: int,
-            result: TxResult,
-            f: asyncio.Future[tuple[int, TxResult]] = future,
-        ) -> None:
-            loop.call_soon_threadsafe(_settle, f, (height, result))
-
-        if node.engine.wait_for(tx_id, resolve):
-            futures[tx_id] = future
-    deadline = time.monotonic() + timeout_ms / 1000
-    reports = []
-    for tx_id in tx_ids:
-        if tx_id in futures:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                height, result = await asyncio.wait_for(futures[tx_id], remaining)
-            except TimeoutError:
-                reports.append(_pending(tx_id))
-                continue
-            reports.append(_committed(tx_id, height, result))
-        else:
-            reports.append(_stored_report(node, tx_id))
-    return reports
+async def _wait_all(accepted: list[Accepted], timeout_ms: int) -> list[SubmitReport]:
+    """Each transaction's commit report, or `pending` for those not committed within the time."""
+    if accepted:
+        # asyncio.wait, unlike wait_for, never cancels: the engine's futures are shared.
+        await asyncio.wait(
+            [asyncio.wrap_future(a.committed) for a in accepted], timeout=timeout_ms / 1000
+        )
+    return [_report(a) for a in accepted]
 
 
-def _settle(future: asyncio.Future[tuple[int, TxResult]], value: tuple[int, TxResult]) -> None:
-    if not future.done():
-        future.set_result(value)
+def _report(accepted: Accepted) -> SubmitReport:
+    if not accepted.committed.done():
+        return _pending(accepted.tx_id)
+    height, result = accepted.committed.result()
+    return _committed(accepted.tx_id, height, result)
 
 
 def _pending(tx_id: str) -> SubmitReport:
@@ -197,14 +176,6 @@ def _pending(tx_id: str) -> SubmitReport:
 
 def _committed(tx_id: str, height: int, result: TxResult) -> SubmitReport:
     return SubmitReport(id=tx_id, status="committed", height=height, result=result)
-
-
-def _stored_report(node: Node, tx_id: str) -> SubmitReport:
-    try:
-        stored = node.store.tx(tx_id)
-    except NotFound:
-        return SubmitReport(id=tx_id, status="unknown")
-    return _committed(tx_id, stored.height, stored.result)
 
 
 def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:

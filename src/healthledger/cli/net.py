@@ -7,21 +7,15 @@ asks each node's CometBFT for its height, app hash and peers.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from healthledger.cli.output import emit, fail
-from healthledger.client.sdk import Client, Signer, node_is_up, require_committed
+from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.governance.messages import OrgSpec
 from healthledger.errors import ErrorCode, LedgerError
@@ -35,7 +29,16 @@ from healthledger.node.network import (
     join_network,
     load_network,
 )
-from healthledger.node.supervisor import SUPERVISOR_PID, halted_mark, held_mark, supervise
+from healthledger.node.process import (
+    await_exit,
+    await_nodes,
+    rpc_result,
+    signal_pid_file,
+    start_supervisor,
+    stop_network,
+    supervisor_pid,
+)
+from healthledger.node.supervisor import halted_mark, held_mark, supervise
 
 net_app = typer.Typer(help="A multi-organisation network on CometBFT.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -97,66 +100,6 @@ def _node_summary(node: NetNode) -> dict[str, Any]:
     }
 
 
-def supervisor_pid(root: Path) -> int | None:
-    """The running supervisor's pid, or None (a stale pid file is ignored)."""
-    try:
-        pid = int((root / SUPERVISOR_PID).read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def start_supervisor(root: Path) -> None:
-    if supervisor_pid(root) is not None:
-        return
-    with (root / "supervisor.log").open("ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "healthledger", "net", "supervise", "--dir", str(root)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives this command and its terminal
-        )
-
-
-def await_nodes(network: Network, timeout: float) -> None:
-    """Until every node that should run answers on its API and has a first block."""
-    deadline = time.monotonic() + timeout
-    waiting = [node for node in network.nodes if _should_run(network, node)]
-    while waiting and time.monotonic() < deadline:
-        waiting = [node for node in waiting if not _node_ready(node)]
-        time.sleep(0.2)
-    if waiting:
-        names = ", ".join(node.org for node in waiting)
-        raise LedgerError(
-            f"nodes not up after {timeout:.0f} s: {names}; see {network.root}/nodes/<org>/logs/",
-            ErrorCode.TIMEOUT,
-        )
-
-
-def _should_run(network: Network, node: NetNode) -> bool:
-    run = network.run_dir(node.org)
-    return not held_mark(run).exists() and not halted_mark(run).exists()
-
-
-def _node_ready(node: NetNode) -> bool:
-    if not node_is_up(node.api_url):
-        return False
-    status = _rpc(node, "status")
-    return status is not None and int(status["sync_info"]["latest_block_height"]) >= 1
-
-
-def _rpc(node: NetNode, method: str, **params: Any) -> Any:
-    """A CometBFT RPC result, or None if the node does not answer."""
-    try:
-        response = httpx.get(f"{node.rpc_url}/{method}", params=params, timeout=2.0)
-        body = response.json()
-    except (httpx.HTTPError, ValueError):
-        return None
-    return body.get("result")
-
-
 @net_app.command("down")
 def net_down(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> None:
     """Stop the supervisor, which stops every node (CometBFT first, then the application)."""
@@ -166,66 +109,6 @@ def net_down(directory: DirOpt = Path("testnet"), as_json: JsonOpt = False) -> N
         fail(exc, as_json)
     stragglers = stop_network(network)
     emit({"ok": True, "dir": str(network.root), "stopped_stragglers": stragglers}, as_json)
-
-
-def stop_network(network: Network) -> int:
-    """Stop the supervisor (it stops every pair), then any process it left; how many of those."""
-    pid = supervisor_pid(network.root)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        _await_exit(pid, 90.0)
-    return _stop_stragglers(network)
-
-
-def _await_exit(pid: int, timeout: float) -> None:
-    """Until `pid` is gone (or reaped by its parent); SIGKILL it after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    """Running: a zombie waiting for its parent to reap it counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _stop_stragglers(network: Network) -> int:
-    """Processes a killed supervisor left behind, found by their pid files."""
-    stopped = 0
-    for node in network.nodes:
-        for name in ("cometbft.pid", "app.pid"):
-            if _signal_pid_file(network.run_dir(node.org) / name, signal.SIGTERM) is not None:
-                stopped += 1
-    return stopped
-
-
-def _signal_pid_file(path: Path, signum: int) -> int | None:
-    """Signal the process a pid file names, if it is still ours; its pid if signalled."""
-    try:
-        pid = int(path.read_text())
-        if not _is_our_process(pid):
-            return None
-        os.kill(pid, signum)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
-def _is_our_process(pid: int) -> bool:
-    """A pid file can outlive its process; only signal a cometbft or healthledger process."""
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"cometbft" in command or b"healthledger" in command
 
 
 @net_app.command("status")
@@ -266,9 +149,9 @@ def _status_of(network: Network, node: NetNode) -> dict[str, Any]:
     except (OSError, ValueError):
         supervised = {"state": "unknown", "restarts": 0}
     halted = halted_mark(run)
-    status = _rpc(node, "status") or {}
+    status = rpc_result(node, "status") or {}
     sync = status.get("sync_info", {})
-    net_info = _rpc(node, "net_info") or {}
+    net_info = rpc_result(node, "net_info") or {}
     return {
         **_node_summary(node),
         "state": supervised["state"],
@@ -297,7 +180,7 @@ def _agreement(network: Network, rows: list[dict[str, Any]]) -> dict[str, Any]:
         if row["height"] == top["height"]:
             expected = top["app_hash"]
         else:
-            block = _rpc(network.node(top["org"]), "block", height=int(row["height"]) + 1)
+            block = rpc_result(network.node(top["org"]), "block", height=int(row["height"]) + 1)
             expected = block["block"]["header"]["app_hash"].lower() if block else None
         if expected is not None and row["app_hash"] != expected:
             diverged.append(row["org"])
@@ -322,10 +205,10 @@ def net_stop(
     held_mark(run).write_text("held by `healthledger net stop`\n")
     signum = signal.SIGKILL if kill else signal.SIGTERM
     pids = [
-        pid for name in ("cometbft.pid", "app.pid") if (pid := _signal_pid_file(run / name, signum))
+        pid for name in ("cometbft.pid", "app.pid") if (pid := signal_pid_file(run / name, signum))
     ]
     for pid in pids:
-        _await_exit(pid, STOP_TIMEOUT_S)
+        await_exit(pid, STOP_TIMEOUT_S)
     emit({"ok": True, "node": node, "state": "held", "signal": signum.name}, as_json)
 
 

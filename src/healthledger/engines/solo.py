@@ -17,7 +17,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from healthledger.app.application import Application
-from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
+from healthledger.engines.base import (
+    Accepted,
+    Committed,
+    CommittedBlock,
+    commit_future,
+    settle,
+)
 from healthledger.engines.checker import Checked, SignatureChecker, check_many
 from healthledger.errors import DuplicateNonce, ErrorCode, LedgerError, Unavailable
 from healthledger.ledger.block import Header, TxResult
@@ -48,12 +54,12 @@ class SoloEngine:
         self.config = config or EngineConfig()
         self.checker = checker
         self._mempool: deque[Transaction] = deque()
-        self._pending_ids: set[str] = set()
+        # A pending transaction's id and the future its submitters wait on.
+        self._pending: dict[str, Future[Committed]] = {}
         self._pending_nonces: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._commit_listeners: list[Callable[[CommittedBlock], None]] = []
-        self._waiters: dict[str, list[CommitCallback]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_time_ms = self._last_committed_time()
@@ -99,22 +105,23 @@ class SoloEngine:
         with self._wake:
             if self.failure is not None:
                 return Unavailable("the node has stopped producing blocks")
-            if item.id in self._pending_ids:
-                return Accepted(item.id)  # the same bytes again: already on their way
+            if item.id in self._pending:
+                # The same bytes again: already on their way, under the same future.
+                return Accepted(item.id, self._pending[item.id])
             if (item.sender, item.nonce) in self._pending_nonces:
                 return DuplicateNonce(f"nonce {item.nonce} is already pending for this sender")
             if len(self._mempool) >= self.config.mempool_limit:
                 return LedgerError("the mempool is full; retry later", ErrorCode.MEMPOOL_FULL)
             self._mempool.append(item)
-            self._pending_ids.add(item.id)
+            future = self._pending[item.id] = commit_future()
             self._pending_nonces.add((item.sender, item.nonce))
             if len(self._mempool) >= self.config.max_block_txs:
                 self._wake.notify_all()
-        return Accepted(item.id)
+        return Accepted(item.id, future)
 
     def is_pending(self, tx_id: str) -> bool:
         with self._lock:
-            return tx_id in self._pending_ids
+            return tx_id in self._pending
 
     def mempool_size(self) -> int:
         with self._lock:
@@ -123,14 +130,6 @@ class SoloEngine:
     def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
         """Call `listener(block)` on the commit thread once each block is durable."""
         self._commit_listeners.append(listener)
-
-    def wait_for(self, tx_id: str, callback: CommitCallback) -> bool:
-        """Call `callback(tx_id, height, result)` when `tx_id` commits; False if not pending."""
-        with self._lock:
-            if tx_id not in self._pending_ids:
-                return False
-            self._waiters.setdefault(tx_id, []).append(callback)
-            return True
 
     # --- block production -------------------------------------------------------------
 
@@ -209,12 +208,13 @@ class SoloEngine:
             listener(block)
 
     def _release(self, txs: list[Transaction], results: list[TxResult], height: int) -> None:
-        callbacks: list[tuple[CommitCallback, str, TxResult]] = []
+        """Resolve the block's futures (outside the lock: their callbacks may submit)."""
+        settled: list[tuple[Future[Committed], TxResult]] = []
         with self._lock:
             for tx, result in zip(txs, results, strict=True):
-                self._pending_ids.discard(tx.id)
+                future = self._pending.pop(tx.id, None)
                 self._pending_nonces.discard((tx.sender, tx.nonce))
-                for callback in self._waiters.pop(tx.id, []):
-                    callbacks.append((callback, tx.id, result))
-        for callback, tx_id, result in callbacks:
-            callback(tx_id, height, result)
+                if future is not None:
+                    settled.append((future, result))
+        for future, result in settled:
+            settle(future, Committed(height, result))

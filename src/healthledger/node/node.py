@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from contextlib import ExitStack
 from pathlib import Path
 
 from healthledger.app.application import Application
 from healthledger.engines.abci.engine import CometConfig, CometEngine
-from healthledger.engines.base import Accepted, Engine
+from healthledger.engines.base import Accepted, Committed, Engine
 from healthledger.engines.checker import SignatureChecker
 from healthledger.engines.solo import EngineConfig, SoloEngine
 from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import Home, NodeSettings
@@ -102,74 +99,45 @@ class Node:
             self.checker = None
 
 
-class CommitWaiter:
-    """Collects commit results of chosen transactions from the engine's producer thread."""
-
-    def __init__(self) -> None:
-        self._results: dict[str, tuple[int, TxResult]] = {}
-        self._done = threading.Condition()
-
-    def callback(self, tx_id: str, height: int, result: TxResult) -> None:
-        with self._done:
-            self._results[tx_id] = (height, result)
-            self._done.notify_all()
-
-    def wait(self, tx_ids: Sequence[str], timeout: float) -> dict[str, tuple[int, TxResult]]:
-        """Block until every id has committed, or raise a timeout error."""
-        deadline = time.monotonic() + timeout
-        with self._done:
-            while not all(tx_id in self._results for tx_id in tx_ids):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise LedgerError("transactions did not commit in time", ErrorCode.TIMEOUT)
-                self._done.wait(remaining)
-            return {tx_id: self._results[tx_id] for tx_id in tx_ids}
-
-
-def commit_futures(node: Node, txs: Sequence[Transaction]) -> list[Future[tuple[int, TxResult]]]:
+def commit_futures(node: Node, txs: Sequence[Transaction]) -> list[Future[Committed]]:
     """Submit transactions in one batch; each future resolves with (height, result) once durable.
 
     A refusal at check time resolves its future with that error, so a caller
     awaiting them (the vault, in an event loop) never blocks a thread.
     """
     outcomes = node.engine.submit([tx.raw for tx in txs])
-    return [_future_for(node, outcome) for outcome in outcomes]
+    return [_future_of(outcome) for outcome in outcomes]
 
 
-def _future_for(node: Node, outcome: Accepted | LedgerError) -> Future[tuple[int, TxResult]]:
-    future: Future[tuple[int, TxResult]] = Future()
-    if isinstance(outcome, LedgerError):
-        future.set_exception(outcome)
-        return future
-
-    def settle(_tx_id: str, height: int, result: TxResult) -> None:
-        if not future.done():
-            future.set_result((height, result))
-
-    if not node.engine.wait_for(outcome.tx_id, settle):
-        stored = node.store.tx(outcome.tx_id)
-        future.set_result((stored.height, stored.result))
-    return future
+def _future_of(outcome: Accepted | LedgerError) -> Future[Committed]:
+    if isinstance(outcome, Accepted):
+        return outcome.committed
+    refused: Future[Committed] = Future()
+    refused.set_exception(outcome)
+    return refused
 
 
 def submit_and_wait(
     node: Node, txs: Sequence[Transaction], timeout: float = 60.0
-) -> list[tuple[int, TxResult] | LedgerError]:
-    """Submit in order and wait for every accepted transaction to commit."""
-    waiter = CommitWaiter()
-    outcomes = node.engine.submit([tx.raw for tx in txs])
-    accepted: list[str] = []
-    for outcome in outcomes:
-        if isinstance(outcome, Accepted) and node.engine.wait_for(outcome.tx_id, waiter.callback):
-            accepted.append(outcome.tx_id)
-    done = waiter.wait(accepted, timeout)
-    reports: list[tuple[int, TxResult] | LedgerError] = []
-    for outcome in outcomes:
-        if isinstance(outcome, LedgerError):
-            reports.append(outcome)
-        elif outcome.tx_id in done:
-            reports.append(done[outcome.tx_id])
-        else:
-            stored = node.store.tx(outcome.tx_id)
-            reports.append((stored.height, stored.result))
-    return reports
+) -> list[Committed | LedgerError]:
+    """Submit in order and wait for every accepted transaction to commit (or raise `timeout`)."""
+    return wait_committed(commit_futures(node, txs), timeout)
+
+
+def wait_committed(
+    futures: Sequence[Future[Committed]], timeout: float
+) -> list[Committed | LedgerError]:
+    """Each future's commit or refusal, in order; `timeout` if any is still pending after."""
+    _done, waiting = wait(futures, timeout)
+    if waiting:
+        raise LedgerError("transactions did not commit in time", ErrorCode.TIMEOUT)
+    return [_outcome(future) for future in futures]
+
+
+def _outcome(future: Future[Committed]) -> Committed | LedgerError:
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, LedgerError):
+        return error
+    raise error

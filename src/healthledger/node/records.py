@@ -55,13 +55,13 @@ from healthledger.domains.records.queries import (
     representative_for,
     visible_records,
 )
-from healthledger.engines.base import CommittedBlock
+from healthledger.engines.base import Committed, CommittedBlock
 from healthledger.errors import ErrorCode, LedgerError, NotFound
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction, sign_transaction
-from healthledger.node.node import Node, commit_futures
+from healthledger.node.node import Node, commit_futures, wait_committed
 from healthledger.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -686,9 +686,7 @@ class RecordService:
         record = parse_json(value)
         return record["custodian"] in self.custodians and record["blob_id"] == blob_id
 
-    def submit(
-        self, items: Sequence[PreparedAdd | PreparedAccess]
-    ) -> list[Future[tuple[int, TxResult]]]:
+    def submit(self, items: Sequence[PreparedAdd | PreparedAccess]) -> list[Future[Committed]]:
         """Sign (in nonce order) and submit; each future resolves once its block is durable."""
         with self._submit_lock:
             txs = [self._sign(item.unsigned) for item in items]
@@ -696,15 +694,9 @@ class RecordService:
 
     def commit(
         self, items: Sequence[PreparedAdd | PreparedAccess], timeout: float = 60.0
-    ) -> list[tuple[int, TxResult] | LedgerError]:
+    ) -> list[Committed | LedgerError]:
         """Submit and wait (for callers without an event loop: the demo, tests)."""
-        outcomes: list[tuple[int, TxResult] | LedgerError] = []
-        for future in self.submit(items):
-            try:
-                outcomes.append(future.result(timeout))
-            except LedgerError as exc:
-                outcomes.append(exc)
-        return outcomes
+        return wait_committed(self.submit(items), timeout)
 
     def _sign(self, unsigned: Unsigned) -> Transaction:
         keys = self._org_keys(unsigned.org)

@@ -19,7 +19,6 @@ import pytest
 from cometbft_tools import install_cometbft
 from conftest import CHAIN, make_genesis, seeded_keys
 from healthledger.app.application import Application
-from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
 from healthledger.crypto.canonical import canonical_bytes, parse_json
 from healthledger.crypto.keys import KeyPair
@@ -39,6 +38,7 @@ from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import init_home
+from healthledger.node.process import free_port
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,13 @@ import httpx
 import pytest
 
 from cometbft_tools import enrol, install_cometbft
-from healthledger.cli.bench_api import free_port
 from healthledger.client.sdk import Signer
 from healthledger.engines.abci.results import ABCI_CODES, CODESPACE
 from healthledger.errors import ErrorCode
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import Home, init_home
+from healthledger.node.process import free_port
 
 CHAIN = "abci-single"
 T = TypeVar("T")

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,13 @@ from healthledger.engines.abci.adapter import AbciAdapter
 from healthledger.engines.abci.protos import abci_types
 from healthledger.engines.abci.results import ABCI_CODES, OK_CODE
 from healthledger.engines.abci.server import AbciServer, ListenAddress
-from healthledger.engines.base import Accepted, CommitCallback, CommittedBlock
+from healthledger.engines.base import (
+    Accepted,
+    Committed,
+    CommittedBlock,
+    commit_future,
+    settle,
+)
 from healthledger.errors import ErrorCode, LedgerError, Unavailable
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction, decode_transaction
@@ -67,8 +74,8 @@ class CometEngine:
         self._server = AbciServer(self.adapter.handle, types)
         self._rpc = httpx.Client(base_url=config.rpc_url, timeout=config.rpc_timeout_s)
         self._lock = threading.Lock()
-        self._pending: dict[str, float] = {}
-        self._waiters: dict[str, list[CommitCallback]] = {}
+        # A pending transaction's id, when it was first broadcast, and its commit future.
+        self._pending: dict[str, tuple[float, Future[Committed]]] = {}
         self._listeners: list[Callable[[CommittedBlock], None]] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,7 +143,8 @@ class CometEngine:
         now = time.monotonic()
         with self._lock:  # pending first: the block may commit before the RPC answers
             fresh = [tx_id for tx_id in ids if tx_id not in self._pending]
-            self._pending.update((tx_id, now) for tx_id in fresh)
+            self._pending.update((tx_id, (now, commit_future())) for tx_id in fresh)
+            futures = [self._pending[tx_id][1] for tx_id in ids]
         try:
             answers = self._rpc_batch(raws)
         except (httpx.HTTPError, ValueError) as exc:
@@ -144,7 +152,8 @@ class CometEngine:
             error = Unavailable(f"CometBFT's RPC did not answer: {exc}")
             return [error for _ in raws]
         outcomes = [
-            self._outcome(tx_id, answer) for tx_id, answer in zip(ids, answers, strict=True)
+            self._outcome(tx_id, future, answer)
+            for tx_id, future, answer in zip(ids, futures, answers, strict=True)
         ]
         self._forget(
             [tx_id for tx_id, o in zip(ids, outcomes, strict=True) if isinstance(o, LedgerError)]
@@ -172,20 +181,25 @@ class CometEngine:
         by_id: dict[int, dict[str, Any]] = {answer.get("id"): answer for answer in answers}
         return [by_id[index] for index in range(len(raws))]
 
-    def _outcome(self, tx_id: str, answer: dict[str, Any]) -> Accepted | LedgerError:
+    def _outcome(
+        self, tx_id: str, future: Future[Committed], answer: dict[str, Any]
+    ) -> Accepted | LedgerError:
         error = answer.get("error")
         if error is not None:
-            return self._rpc_refusal(tx_id, error)
+            return self._rpc_refusal(tx_id, future, error)
         result = answer["result"]
         code = int(result.get("code", OK_CODE))
         if code == OK_CODE:
-            return Accepted(tx_id)
+            return Accepted(tx_id, future)
         return LedgerError(result.get("log", ""), ERROR_FOR_CODE.get(code, ErrorCode.INVALID_STATE))
 
-    def _rpc_refusal(self, tx_id: str, error: dict[str, Any]) -> Accepted | LedgerError:
+    def _rpc_refusal(
+        self, tx_id: str, future: Future[Committed], error: dict[str, Any]
+    ) -> Accepted | LedgerError:
         detail = f"{error.get('message', '')} {error.get('data', '')}".strip()
         if ALREADY_IN_CACHE in detail:
-            return Accepted(tx_id)  # the same bytes again: already on their way, or committed
+            # The same bytes again: already on their way (or committed), same future.
+            return Accepted(tx_id, future)
         if MEMPOOL_FULL in detail:
             return LedgerError("the mempool is full; retry later", ErrorCode.MEMPOOL_FULL)
         return Unavailable(f"CometBFT refused the transaction: {detail}")
@@ -194,7 +208,6 @@ class CometEngine:
         with self._lock:
             for tx_id in tx_ids:
                 self._pending.pop(tx_id, None)
-                self._waiters.pop(tx_id, None)
 
     def is_pending(self, tx_id: str) -> bool:
         with self._lock:
@@ -208,29 +221,19 @@ class CometEngine:
     def on_commit(self, listener: Callable[[CommittedBlock], None]) -> None:
         self._listeners.append(listener)
 
-    def wait_for(self, tx_id: str, callback: CommitCallback) -> bool:
-        with self._lock:
-            if tx_id not in self._pending:
-                return False
-            self._waiters.setdefault(tx_id, []).append(callback)
-            return True
-
     # --- commits (on the ABCI consensus connection's thread) ----------------------------
 
     def _committed(self, block: CommittedBlock) -> None:
-        """Release the block's pending transactions, then tell the listeners."""
-        callbacks: list[tuple[CommitCallback, str]] = []
-        height = block.header.height
+        """Resolve the block's pending transactions, then tell the listeners."""
+        settled: list[tuple[Future[Committed], TxResult]] = []
         with self._lock:
-            for tx in block.txs:
-                if self._pending.pop(tx.id, None) is not None:
-                    callbacks.extend((cb, tx.id) for cb in self._waiters.pop(tx.id, []))
+            for tx, result in zip(block.txs, block.results, strict=True):
+                pending = self._pending.pop(tx.id, None)
+                if pending is not None:
+                    settled.append((pending[1], result))
             self._expire_stale()
-        results: dict[str, TxResult] = {
-            tx.id: result for tx, result in zip(block.txs, block.results, strict=True)
-        }
-        for callback, tx_id in callbacks:
-            callback(tx_id, height, results[tx_id])
+        for future, result in settled:
+            settle(future, Committed(block.header.height, result))
         for listener in self._listeners:
             listener(block)
 
@@ -238,13 +241,12 @@ class CometEngine:
         """Drop the oldest entries past their time (the dict is in submission order)."""
         deadline = time.monotonic() - PENDING_TTL_S
         stale = []
-        for tx_id, since in self._pending.items():
+        for tx_id, (since, _future) in self._pending.items():
             if since >= deadline:
                 break
             stale.append(tx_id)
         for tx_id in stale:
             del self._pending[tx_id]
-            self._waiters.pop(tx_id, None)
 
 
 def _decoded(raw: bytes) -> Transaction | LedgerError:

@@ -8,40 +8,36 @@ breaks the glass in an emergency; and a read without consent is refused.
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
-from healthledger.cli.synthetic import (
+from healthledger.app.record_views import patient_file
+from healthledger.client.records import Intent, new_reason, sign_intent
+from healthledger.crypto.keys import derive_patient_id
+from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
+from healthledger.demo.chain import DemoChain, StoryPrecondition
+from healthledger.demo.synthetic import (
     SyntheticPatient,
     patient_resource,
     small_observation,
     synthetic_records,
 )
-from healthledger.client.records import Intent, new_reason, sign_intent
-from healthledger.client.sdk import Signer
-from healthledger.crypto.keys import derive_patient_id
-from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
 from healthledger.errors import LedgerError
-from healthledger.ledger.transaction import Transaction
 from healthledger.node.records import PreparedAccess, RecordService
 
 STORY_PATIENTS = 12
+# The story reads the 1st and 2nd record of the first four patients (see records_story).
+MIN_STORY_PATIENTS = 4
 RECORDS_PER_PATIENT = 6
 YEAR_MS = 365 * 86_400_000
 
 
-class Runner(Protocol):
-    signers: dict[str, Signer]
-
-    def run(self, txs: list[Transaction]) -> list[dict[str, Any]]: ...
-
-
 def records_story(
-    runner: Runner, service: RecordService, patients: list[tuple[str, SyntheticPatient]]
+    runner: DemoChain, service: RecordService, patients: list[tuple[str, SyntheticPatient]]
 ) -> dict[str, Any]:
     """`patients` pairs a demo key name with its synthetic demographics."""
     cast = patients[:STORY_PATIENTS]
+    if len(cast) < MIN_STORY_PATIENTS:
+        raise StoryPrecondition("records", f"{MIN_STORY_PATIENTS} patients, not {len(cast)}")
     record_ids = _add_records(runner, service, cast)
     first, second, third, fourth = (
         derive_patient_id(runner.signers[n].key_id) for n, _p in cast[:4]
@@ -70,7 +66,7 @@ def records_story(
             runner, cast[2][0], third, {"kind": "org", "org": "northlab"}, ["operations"], [], now
         ),
     }
-    runner.run(
+    runner.commit(
         [
             runner.signers[cast[2][0]].sign(
                 "consent.revoke",
@@ -102,7 +98,7 @@ def records_story(
 
 
 def _add_records(
-    runner: Runner, service: RecordService, cast: list[tuple[str, SyntheticPatient]]
+    runner: DemoChain, service: RecordService, cast: list[tuple[str, SyntheticPatient]]
 ) -> dict[str, list[str]]:
     """Each patient's file: a Patient resource and a realistic mix, written by their clinician."""
     ids: dict[str, list[str]] = {}
@@ -113,7 +109,7 @@ def _add_records(
         resources = [
             patient_resource(person, patient),
             *synthetic_records(person, f"Patient/{patient}", RECORDS_PER_PATIENT - 1, seed=index),
-            # The mix depends on the (random) patient id; the story needs an Observation.
+            # The synthetic mix may hold no Observation, and the story reads one: add one.
             small_observation(f"Patient/{patient}", index),
         ]
         prepared = [service.prepare_add_resource(author, patient, r) for r in resources]
@@ -127,7 +123,7 @@ def _add_records(
 
 
 def _request(
-    runner: Runner,
+    runner: DemoChain,
     who: str,
     service: RecordService,
     method: str,
@@ -142,7 +138,7 @@ def _request(
 
 
 def _grant(
-    runner: Runner,
+    runner: DemoChain,
     name: str,
     patient: str,
     grantee: dict[str, Any],
@@ -150,7 +146,7 @@ def _grant(
     types: list[str],
     now: int,
 ) -> str:
-    consent_id = "cns-" + secrets.token_hex(12)
+    consent_id = "cns-" + runner.rng.randbytes(12).hex()
     payload = {
         "consent_id": consent_id,
         "patient": patient,
@@ -159,22 +155,24 @@ def _grant(
         "resource_types": types,
         "expires_ms": now + YEAR_MS,
     }
-    (report,) = runner.run([runner.signers[name].sign("consent.grant", payload)])
+    (report,) = runner.commit([runner.signers[name].sign("consent.grant", payload)])
     if report.get("code") != "ok":
         raise LedgerError(f"demo consent refused: {report}")
     return consent_id
 
 
 def _first_of(service: RecordService, patient: str, resource_type: str) -> str:
-    from healthledger.app.record_views import patient_file
-
+    """The id of the patient's first record of `resource_type`, which the story must have."""
     with service.store.snapshot():
         records = patient_file(service.store, patient).records
-    return str(next(r["id"] for r in records if r["resource_type"] == resource_type))
+    for record in records:
+        if record["resource_type"] == resource_type:
+            return str(record["id"])
+    raise StoryPrecondition("records", f"an {resource_type} in the file of {patient}")
 
 
 def _read(
-    runner: Runner,
+    runner: DemoChain,
     service: RecordService,
     who: str,
     record_id: str,
@@ -196,8 +194,3 @@ def _read(
         raise report
     view = service.finish_read(prepared, *report)
     return {"reader": reader.id, "record": record_id, **view["access"]}
-
-
-def demographics(person: SyntheticPatient) -> dict[str, Any]:
-    """What demo-users.json says of a patient so a user can act as them."""
-    return asdict(person)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from datetime import date
 
 import pytest
 
-from healthledger.cli.synthetic import (
+from healthledger.demo.synthetic import (
     BASE_DATE,
     SyntheticPatient,
     patient_resource,
@@ -19,6 +20,14 @@ from healthledger.cli.synthetic import (
 from healthledger.domains.records.fhir import ResourceSummary, validate_resource
 
 SUBJECT = "Patient/pat_0123456789abcdef"
+SYSTEMS = {
+    "http://loinc.org",
+    "http://snomed.info/sct",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "http://hl7.org/fhir/sid/cvx",
+}
+CHART = {"Condition", "MedicationStatement", "AllergyIntolerance"}  # the problem list
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
@@ -58,8 +67,40 @@ def test_every_record_validates_over_many_seeds() -> None:
     found = summaries(range(60), patients=2, records=25)
     assert len(found) == 60 * 2 * 25
     for summary in found:
-        assert summary.code
+        system, _bar, code = summary.code.partition("|")
+        assert system in SYSTEMS and re.fullmatch(r"[0-9A-Za-z.\-]+", code), summary.code
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", summary.date)
         assert BASE_DATE.date().isoformat() > summary.date >= "2013-01-01"
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 25])
+def test_the_count_asked_for_is_the_count_made(count: int) -> None:
+    for seed in range(15):
+        patient = synthetic_patients(1, seed)[0]
+        assert len(synthetic_records(patient, SUBJECT, count, seed)) == count
+    assert len(synthetic_patients(count, 3)) == count
+
+
+def test_the_problem_list_comes_first() -> None:
+    """Conditions (each followed by its drug, if any), then allergy, then routine care."""
+    for seed in range(30):
+        records = synthetic_records(synthetic_patients(1, seed)[0], SUBJECT, 30, seed)
+        kinds = [r["resourceType"] for r in records]
+        charted = len(list(itertools.takewhile(CHART.__contains__, kinds)))
+        assert all(kind not in CHART for kind in kinds[charted:]), kinds
+        if charted:
+            assert kinds[0] in ("Condition", "AllergyIntolerance")
+
+
+def test_the_mix_depends_on_the_subject() -> None:
+    """Why the demo cannot assume what a patient's records hold: the subject seeds the mix."""
+    patient = synthetic_patients(1, 1)[0]
+    mixes = {
+        tuple(r["resourceType"] for r in synthetic_records(patient, f"Patient/p{n}", 5, 0))
+        for n in range(40)
+    }
+    assert len(mixes) > 5
+    assert any("Observation" not in mix for mix in mixes)
 
 
 def test_the_mix_is_varied() -> None:
@@ -118,7 +159,7 @@ def test_lipid_panel_refers_to_its_contained_results() -> None:
         for record in synthetic_records(synthetic_patients(1, seed)[0], SUBJECT, 40, seed)
         if record["resourceType"] == "DiagnosticReport"
     ]
-    assert records
+    assert len(records) >= 3
     for report in records:
         contained = {f"#{result['id']}" for result in report["contained"]}
         assert {result["reference"] for result in report["result"]} == contained

@@ -8,13 +8,9 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
 
 from healthledger.app import queries
-from healthledger.cli.bench import drive, percentile
-from healthledger.cli.output import Report, emit, phase_bars
+from healthledger.bench.harness import Figures, Report, drive, percentile
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.gs1 import gtin_check_digit
@@ -33,7 +29,7 @@ GTIN = "0031234500001" + str(gtin_check_digit("0031234500001"))
 LOT, EXPIRY = "BENCH1", "2030-12-31"
 
 
-def run_supply(serials: int, events: int, verifies: int, report: Report | None) -> dict[str, Any]:
+def run_supply(serials: int, events: int, verifies: int, report: Report | None) -> Figures:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-supply-") as tmp:
         root = Path(tmp) / "net"
         home = init_home(root, CHAIN, ORGS)
@@ -118,17 +114,3 @@ def _verify_latencies(node: Node, serials: int, count: int, report: Report | Non
         if report is not None and index % 100 == 0:
             report("verify with proofs", index + 1, count)
     return latencies
-
-
-def register_supply(bench_app: typer.Typer) -> None:
-    @bench_app.command("supply")
-    def supply(
-        serials: Annotated[int, typer.Option(help="Serials commissioned first.")] = 10_000_000,
-        events: Annotated[int, typer.Option(help="Custody events (one package each).")] = 20_000,
-        verifies: Annotated[int, typer.Option(help="Verification requests timed.")] = 2_000,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Serials commissioned per second, custody events per second, verify latency."""
-        with phase_bars(not as_json) as report:
-            result = run_supply(serials, events, verifies, report)
-        emit(result, as_json)

@@ -21,20 +21,17 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from healthledger.cli.bench import drive, percentile
-from healthledger.cli.bench_api import free_port, node_process
-from healthledger.cli.output import Report, emit, phase_bars
-from healthledger.cli.synthetic import small_observation
+from healthledger.bench.harness import Figures, Report, drive, percentile
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer, registration_payload
 from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
+from healthledger.demo.synthetic import small_observation
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node
+from healthledger.node.process import free_port, node_process
 
 CHAIN = "healthledger-bench-records"
 ORGS = [("bench-hospital", "hospital", "Bench Hospital")]
@@ -53,7 +50,7 @@ def run_records(
     locates: int,
     clients: int,
     report: Report | None,
-) -> dict[str, Any]:
+) -> Figures:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-records-") as tmp:
         root = Path(tmp) / "net"
         port = free_port()
@@ -209,20 +206,3 @@ def _locates(url: str, patients: int, count: int, report: Report | None) -> list
             if report is not None and index % 100 == 99:
                 report("locate (API)", index + 1, count)
     return latencies
-
-
-def register_records(bench_app: typer.Typer) -> None:
-    @bench_app.command("records")
-    def records(
-        records: Annotated[int, typer.Option(help="Records on the ledger for locate.")] = 1_000_000,
-        patients: Annotated[int, typer.Option(help="Patients they belong to.")] = 100_000,
-        adds: Annotated[int, typer.Option(help="FHIR records added through the API.")] = 10_000,
-        reads: Annotated[int, typer.Option(help="Audited reads through the API.")] = 3_000,
-        locates: Annotated[int, typer.Option(help="Locator queries timed.")] = 2_000,
-        clients: Annotated[int, typer.Option(help="Concurrent API clients.")] = 32,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Records added/s, consent-checked reads/s, locate p50/p99 at N records."""
-        with phase_bars(not as_json) as report:
-            result = run_records(records, patients, adds, reads, locates, clients, report)
-        emit(result, as_json)

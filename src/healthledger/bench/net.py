@@ -22,18 +22,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
 
 import httpx
-import typer
 
-from healthledger.cli.bench import percentile
-from healthledger.cli.net import await_nodes, start_supervisor, stop_network
-from healthledger.cli.output import emit
+from healthledger.bench.harness import Figures, percentile
 from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.node.cometbft import cometbft_binary, set_toml_value
 from healthledger.node.network import Network, create_network
+from healthledger.node.process import await_nodes, start_supervisor, stop_network
 
 BENCH_CHAIN = "healthledger-bench"
 COMMIT_TIMEOUT_S = 120.0
@@ -54,16 +51,22 @@ class LoadResult:
 
 @dataclass
 class CommitWatcher:
-    """Polls one node's blocks; records when each transaction hash is first seen committed."""
+    """Polls one node's blocks after `from_height`; records when each tx hash is first seen.
+
+    `from_height` is read by whoever starts the load, before any client broadcasts:
+    read on the watcher's own thread, it could already include blocks holding the
+    first batches, whose clients would then wait out COMMIT_TIMEOUT_S (see `drive`).
+    """
 
     rpc_url: str
+    from_height: int
     seen: dict[str, float] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         with httpx.Client(base_url=self.rpc_url, timeout=30) as http:
-            height = _height(http)
+            height = self.from_height
             while not self.stop.is_set():
                 latest = _height(http)
                 for next_height in range(height + 1, latest + 1):
@@ -91,6 +94,12 @@ class CommitWatcher:
             return {h: self.seen[h] for h in hashes if h in self.seen}
 
 
+def latest_height(rpc_url: str) -> int:
+    """The height of the last block a CometBFT node has committed."""
+    with httpx.Client(base_url=rpc_url, timeout=30) as http:
+        return _height(http)
+
+
 def _height(http: httpx.Client) -> int:
     return int(http.get("/status").json()["result"]["sync_info"]["latest_block_height"])
 
@@ -103,7 +112,11 @@ def drive(
     rpc_urls: Sequence[str], work: Sequence[Sequence[bytes]], batch: int, clients: int
 ) -> LoadResult:
     """Closed loop: each node's clients broadcast a batch and wait for it to commit."""
-    watcher = CommitWatcher(rpc_urls[0])
+    # The watcher's starting height is read here, before any client broadcasts. Read on
+    # the watcher's thread it raced the clients: when their first batches committed
+    # before the thread's first /status, it started past those blocks, never saw them,
+    # and their clients waited out COMMIT_TIMEOUT_S (65 tx/s reported instead of ~760).
+    watcher = CommitWatcher(rpc_urls[0], latest_height(rpc_urls[0]))
     watching = threading.Thread(target=watcher.run, daemon=True)
     watching.start()
     latencies: list[float] = []
@@ -254,7 +267,7 @@ def _height_or_zero(url: str) -> int:
         return 0  # not up yet
 
 
-def run_net_bench(validators: int, txs: int, batch: int, clients: int) -> dict[str, Any]:
+def run_net_bench(validators: int, txs: int, batch: int, clients: int) -> Figures:
     with tempfile.TemporaryDirectory(prefix="hl-bench-net-") as tmp:
         ours, network, work = run_healthledger(Path(tmp) / "net", validators, txs, batch, clients)
         kv = run_kvstore(network, Path(tmp) / "kvstore", work, batch, clients)
@@ -274,16 +287,3 @@ def run_net_bench(validators: int, txs: int, batch: int, clients: int) -> dict[s
         "kvstore_p99_commit_ms": round(percentile(kv.latencies_ms, 0.99), 1),
         "ratio": round(ours.tx_per_s / kv.tx_per_s, 3) if kv.tx_per_s else None,
     }
-
-
-def register_net(bench_app: typer.Typer) -> None:
-    @bench_app.command("net")
-    def net(
-        validators: Annotated[int, typer.Option(help="Validators (one per organisation).")] = 4,
-        txs: Annotated[int, typer.Option(help="Transactions per run.")] = 8_000,
-        batch: Annotated[int, typer.Option(help="Transactions per broadcast batch.")] = 50,
-        clients: Annotated[int, typer.Option(help="Closed-loop clients per node.")] = 8,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Committed tx/s and commit latency of the network, and of kvstore on the same setup."""
-        emit(run_net_bench(validators, txs, batch, clients), as_json)

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from healthledger.client.sdk import Signer
+from healthledger.demo.chain import DemoChain, StoryPrecondition
 from healthledger.domains.supply.gs1 import gtin_check_digit
-from healthledger.ledger.transaction import Transaction
-from healthledger.node.home import Home
 
 GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))  # amoxicillin 500 mg, 21 caps
 LOT_A, LOT_B = "AMX2611", "AMX2612"
 EXPIRY = "2028-10-31"
-
-
-class Runner(Protocol):
-    home: Home
-    signers: dict[str, Signer]
-
-    def run(self, txs: list[Transaction]) -> list[dict[str, Any]]: ...
 
 
 def sscc(serial_reference: int) -> str:
@@ -31,12 +22,20 @@ def item(serial: str) -> str:
     return f"{GTIN}:{serial}"
 
 
-def act(runner: Runner, org: str, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    (result,) = runner.run([runner.signers[org].sign(tx_type, payload)])
+def act(runner: DemoChain, org: str, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    (result,) = runner.commit([runner.signers[org].sign(tx_type, payload)])
     return result
 
 
-def supply_story(runner: Runner) -> dict[str, Any]:
+def _event(result: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The event of `event_type` a step of the story must have emitted."""
+    for event in result.get("events", []):
+        if event["type"] == event_type:
+            return dict(event)
+    raise StoryPrecondition("supply", f"a {event_type} event, not {result}")
+
+
+def supply_story(runner: DemoChain) -> dict[str, Any]:
     """Run the story; return what a user may want to look at afterwards."""
     maker, dist = "medico-pharma", "pharmalink"
     act(
@@ -104,7 +103,7 @@ def supply_story(runner: Runner) -> dict[str, Any]:
         "supply.recall",
         {"gtin": GTIN, "lot": LOT_B, "reason": "out-of-specification dissolution"},
     )
-    recall_id = next(e["recall"] for e in recall["events"] if e["type"] == "supply.recall")
+    recall_id = str(_event(recall, "supply.recall")["recall"])
     # Lot B's only holder besides Medico is Corner Pharmacy, which acknowledges.
     act(runner, "corner-pharmacy", "supply.recall_ack", {"recall_id": recall_id})
     return {
@@ -116,12 +115,12 @@ def supply_story(runner: Runner) -> dict[str, Any]:
             f"healthledger supply history {GTIN} A00001 --key {runner.home.key_path(maker)}",
             f"healthledger supply alerts --key {runner.home.key_path('corner-pharmacy')}",
         ],
-        "counterfeit_caught": next(e for e in clone["events"] if e["type"] == "supply.verified"),
+        "counterfeit_caught": _event(clone, "supply.verified"),
         "recall": recall_id,
     }
 
 
-def _deliver(runner: Runner, sender: str, receiver: str, serials: list[str]) -> None:
+def _deliver(runner: DemoChain, sender: str, receiver: str, serials: list[str]) -> None:
     items = [item(serial) for serial in serials]
     act(runner, sender, "supply.ship", {"items": items, "to": receiver})
     act(runner, receiver, "supply.receive", {"items": items})

@@ -1,65 +1,30 @@
-"""`healthledger bench api`: the ingest benchmark through the REST API of a node process."""
+"""`healthledger bench api`: the ingest benchmark through the REST API of a node process.
+
+Signed transactions go through POST /v1/txs/batch?wait=true from concurrent clients.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
 
 import httpx
 import orjson
-import typer
 
-from healthledger.cli.output import emit
-from healthledger.client.sdk import node_is_up
+from healthledger.bench.harness import (
+    BENCH_CHAIN,
+    BENCH_LIMITS,
+    BENCH_ORGS,
+    Figures,
+    percentile,
+    presign,
+)
 from healthledger.crypto.keys import load_keypair
 from healthledger.node.home import NodeSettings, init_home
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"node exited with {process.returncode}")
-        if node_is_up(url):
-            return
-        time.sleep(0.1)
-    raise RuntimeError("node did not start")
-
-
-def node_command(root: Path) -> list[str]:
-    return [sys.executable, "-m", "healthledger", "node", "run", "--data", str(root)]
-
-
-@contextmanager
-def node_process(
-    root: Path, url: str, log: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`healthledger node run` for `root` as a child process, answering at `url`, stopped after."""
-    with contextlib.ExitStack() as stack:
-        out = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
-        process = subprocess.Popen(node_command(root), stdout=out, stderr=out)
-        try:
-            wait_until_up(url, process)
-            yield process
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+from healthledger.node.process import free_port, node_process
 
 
 async def _client(
@@ -99,9 +64,7 @@ async def _drive(
         return time.perf_counter() - started, latencies
 
 
-def run_api(txs: int, clients: int, batch: int) -> dict[str, Any]:
-    from healthledger.cli.bench import BENCH_CHAIN, BENCH_LIMITS, BENCH_ORGS, percentile, presign
-
+def run_api(txs: int, clients: int, batch: int) -> Figures:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-api-") as tmp:
         root = Path(tmp) / "net"
         port = free_port()
@@ -120,15 +83,3 @@ def run_api(txs: int, clients: int, batch: int) -> dict[str, Any]:
         "clients": clients,
         "batch": batch,
     }
-
-
-def register_api(bench_app: typer.Typer) -> None:
-    @bench_app.command("api")
-    def api(
-        txs: Annotated[int, typer.Option(help="Transactions to submit.")] = 20_000,
-        clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 16,
-        batch: Annotated[int, typer.Option(help="Transactions per request (1 = single).")] = 250,
-        as_json: Annotated[bool, typer.Option("--json")] = False,
-    ) -> None:
-        """Signed transactions through POST /v1/txs/batch?wait=true from concurrent clients."""
-        emit(run_api(txs, clients, batch), as_json)

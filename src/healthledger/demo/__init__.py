@@ -1,0 +1,1 @@
+"""The demo network's stories and the synthetic data they tell them with."""
