@@ -25,9 +25,9 @@ from healthledger.client.sdk import Signer, registration_payload
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.custodian import RecordService
 from healthledger.node.home import DEFAULT_PORT, Home, init_home
 from healthledger.node.node import Node, submit_and_wait
-from healthledger.node.records import RecordService
 
 CHAIN_ID = "healthledger-demo"
 ORGS = [

@@ -24,7 +24,7 @@ from healthledger.crypto.keys import derive_patient_id
 from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
 from healthledger.errors import LedgerError
 from healthledger.ledger.transaction import Transaction
-from healthledger.node.records import PreparedAccess, RecordService
+from healthledger.node.custodian import PreparedAccess, RecordService
 
 STORY_PATIENTS = 12
 RECORDS_PER_PATIENT = 6
@@ -122,7 +122,7 @@ def _add_records(
         for item, report in zip(prepared, reports, strict=True):
             if isinstance(report, LedgerError):
                 raise report
-            ids[name].append(service.finish_add(item, *report)["record_id"])
+            ids[name].append(service.finish_add(item, report).record_id)
     return ids
 
 
@@ -194,8 +194,8 @@ def _read(
     (report,) = service.commit([prepared])
     if isinstance(report, LedgerError):
         raise report
-    view = service.finish_read(prepared, *report)
-    return {"reader": reader.id, "record": record_id, **view["access"]}
+    view = service.finish_read(prepared, report)
+    return {"reader": reader.id, "record": record_id, **view.access.wire()}
 
 
 def demographics(person: SyntheticPatient) -> dict[str, Any]:
