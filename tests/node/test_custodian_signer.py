@@ -87,7 +87,7 @@ def test_concurrent_callers_get_distinct_nonces_in_the_order_the_chain_holds(nod
 
 
 def test_a_refused_transaction_does_not_wedge_the_next_ones(node: Node) -> None:
-    signer, keys = _signer(node)
+    signer, _keys = _signer(node)
     (first,) = signer.commit([_enrol("ada")])
     assert isinstance(first, Committed) and first.result.ok
     # refused when submitted (no such type), then refused by apply (ada exists), then fine

@@ -25,9 +25,9 @@ from healthledger.engines.base import CommittedBlock
 from healthledger.errors import LedgerError
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.custodian import Committed, RecordService
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node, submit_and_wait
-from healthledger.node.custodian import Committed, RecordService
 
 CHAIN = "records-service"
 OBSERVATION = {
@@ -144,9 +144,7 @@ def test_a_successful_read_writes_exactly_one_event_naming_its_consent(setup: Se
     added = setup.service.finish_add(prepared_add, setup.commit(prepared_add))
     intent = Intent("read", added.record_id, "patient_request")
     request, reader = setup.authenticate("patient", intent)
-    prepared = setup.service.prepare_read(
-        request, reader, added.record_id, "patient_request", None
-    )
+    prepared = setup.service.prepare_read(request, reader, added.record_id, "patient_request", None)
     view = setup.service.finish_read(prepared, setup.commit(prepared))
     assert view.access.basis == "self" and view.ciphertext
     events = setup.node.store.state_scan("records", f"audit/{patient}/")

@@ -17,9 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from healthledger.cli.output import emit, fail
-from healthledger.client.records import Records, verify_copy
+from healthledger.client.records import RecordCopy, Records, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import load_keypair
+from healthledger.domains.records.replies import JsonObject
 from healthledger.errors import LedgerError, MalformedInput
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -86,7 +87,7 @@ def add(
         else:
             assert file is not None
             added = records.add_file(patient, kind, date or time.strftime("%Y-%m-%d"), file)
-        emit(added, as_json)
+        emit(added.wire(), as_json)
 
 
 @records_app.command("locate")
@@ -106,7 +107,7 @@ def locate(
     """Where has this patient been treated? Only what the caller's consent allows."""
     with _acting(url, key, as_json) as records:
         purpose = "emergency" if break_glass and purpose is None else purpose
-        emit(records.locate(patient, purpose, break_glass), as_json)
+        emit(records.locate(patient, purpose, break_glass).wire(), as_json)
 
 
 @records_app.command("get")
@@ -144,11 +145,11 @@ def get(
         emit({**_copy_view(copy), "content": _content(copy.plaintext)}, as_json)
 
 
-def _copy_view(copy: Any) -> dict[str, Any]:
+def _copy_view(copy: RecordCopy) -> JsonObject:
     return {
         "record": copy.record,
         "salt": copy.salt.hex(),
-        "access": copy.access,
+        "access": copy.access.wire(),
     }
 
 
@@ -189,7 +190,7 @@ def history(
 ) -> None:
     """A record's versions (corrections) and every access to it."""
     with _acting(url, key, as_json) as records:
-        emit(records.history(record_id), as_json)
+        emit(records.history(record_id).wire(), as_json)
 
 
 @records_app.command("shred")
@@ -211,7 +212,7 @@ def shred(
         emit(records.shred(_signer(records), record_id, reason), as_json)
 
 
-def _grantee(org: str, member: str | None, role: str | None) -> dict[str, Any]:
+def _grantee(org: str, member: str | None, role: str | None) -> dict[str, str]:
     if member is not None and role is not None:
         raise MalformedInput("give --member or --role, not both")
     if member is not None:
@@ -252,7 +253,7 @@ def grant(
             resource_type or [],
             record or [],
         )
-        emit(report, as_json)
+        emit(report.wire(), as_json)
 
 
 @consent_app.command("revoke")
@@ -284,7 +285,7 @@ def list_consents(
 ) -> None:
     """A patient's consents (for the patient or their representative)."""
     with _acting(url, key, as_json) as records:
-        emit(records.consents(patient or records.patient_id, fhir), as_json)
+        emit(records.consents(patient or records.patient_id, fhir).wire(), as_json)
 
 
 @audit_app.command("patient")
@@ -297,7 +298,7 @@ def audit_patient(
 ) -> None:
     """Every access to a patient's records: who, when, why, under which consent."""
     with _acting(url, key, as_json) as records:
-        emit(records.audit(patient or records.patient_id, fhir), as_json)
+        emit(records.audit(patient or records.patient_id, fhir).wire(), as_json)
 
 
 @audit_app.command("org")
