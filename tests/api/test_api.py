@@ -331,4 +331,4 @@ def test_a_signed_request_is_accepted_only_by_its_audience_organisation(
     for_us = sign_request(patient, CHAIN, "GET", target, audience="st-marys")
     accepted = httpx.get(node.url + target, headers=for_us)
     assert accepted.status_code == 200 and accepted.json()["records"] == []
-    assert Records(node.client, patient).locate(derive_patient_id(patient.key_id))["records"] == []
+    assert Records(node.client, patient).locate(derive_patient_id(patient.key_id)).records == []

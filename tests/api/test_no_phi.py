@@ -80,16 +80,16 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         patient = register_patient(client, CHAIN, hospital.keys)
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
-        ids = [as_doctor.add(pid, r)["record_id"] for r in _resources(f"Patient/{pid}")]
+        ids = [as_doctor.add(pid, r).record_id for r in _resources(f"Patient/{pid}")]
         signer = Signer(patient, CHAIN)
         signer.sync_nonce(client)
         as_patient.grant(signer, {"kind": "org", "org": "insurer"}, ["payment"])
-        assert as_doctor.locate(pid)["records"]
+        assert as_doctor.locate(pid).records
         copies = [as_patient.read(record_id, "patient_request").plaintext for record_id in ids]
         assert all(NAME_FAMILY.encode() in copy for copy in copies)  # the data did flow
         medic.locate(pid, "emergency", break_glass_reason=GLASS_REASON)
         medic.read(ids[1], "emergency", break_glass_reason=GLASS_REASON)
-        flagged = as_patient.audit(pid)["break_glass"]
+        flagged = as_patient.audit(pid).break_glass
         assert [e["reason"] for e in flagged] == [GLASS_REASON] * 2  # the reason did flow
         as_patient.shred(signer, ids[0], "patient_request")
 

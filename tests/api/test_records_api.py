@@ -21,6 +21,7 @@ from healthledger.client.records import Intent, Records, sign_intent, verify_cop
 from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import HEADER_INTENT, sign_request
+from healthledger.domains.records.replies import BatchFailure
 from healthledger.errors import LedgerError
 from healthledger.node.home import Home
 
@@ -126,26 +127,26 @@ def _populate(w: World) -> None:
     for patient in ("alice", "bruno"):
         _register(w, patient)
     ada = w.as_("dr-ada")
-    w.records["hr"] = ada.add(w.pid("alice"), HEART_RATE)["record_id"]
-    w.records["condition"] = ada.add(w.pid("alice"), CONDITION)["record_id"]
+    w.records["hr"] = ada.add(w.pid("alice"), HEART_RATE).record_id
+    w.records["condition"] = ada.add(w.pid("alice"), CONDITION).record_id
     alice, alice_signer = w.as_("alice"), w.signer("alice")
     w.consents["cy"] = alice.grant(
         alice_signer,
         {"kind": "member", "org": "city-clinic", "member": "city-clinic/dr-cy"},
         ["treatment"],
         resource_types=["Observation"],
-    )["consent_id"]
+    ).consent_id
     w.consents["research"] = alice.grant(
         alice_signer,
         {"kind": "role", "org": "state-university", "role": "researcher"},
         ["research"],
-    )["consent_id"]
+    ).consent_id
     w.consents["soon"] = alice.grant(
         alice_signer,
         {"kind": "member", "org": "state-university", "member": "state-university/prof-fay"},
         ["treatment"],
         expires_ms=int(time.time() * 1000) + 1500,
-    )["consent_id"]
+    ).consent_id
 
 
 def _denied(call: Any, code: str) -> None:
@@ -158,7 +159,7 @@ def _denied(call: Any, code: str) -> None:
 def test_patient_reads_own_record_and_the_hash_matches_the_chain(world: World) -> None:
     copy = world.as_("alice").read(world.records["hr"], "patient_request")
     assert copy.resource()["code"]["coding"][0]["code"] == "8867-4"
-    assert copy.access["basis"] == "self"
+    assert copy.access.basis == "self"
     verify_copy(copy.record, copy.plaintext, copy.salt)
     with pytest.raises(LedgerError):
         verify_copy(copy.record, copy.plaintext + b" ", copy.salt)
@@ -167,10 +168,10 @@ def test_patient_reads_own_record_and_the_hash_matches_the_chain(world: World) -
 def test_authorization_matrix(world: World) -> None:
     hr, condition, alice = world.records["hr"], world.records["condition"], world.pid("alice")
     # custodian's author, and the custodian organisation itself
-    assert world.as_("dr-ada").read(hr, "treatment").access["basis"] == "author"
+    assert world.as_("dr-ada").read(hr, "treatment").access.basis == "author"
     # consented practitioner: Observations only, for treatment only
-    assert world.as_("dr-cy").read(hr, "treatment").access["basis"] == "consent"
-    located = world.as_("dr-cy").locate(alice, "treatment")["records"]
+    assert world.as_("dr-cy").read(hr, "treatment").access.basis == "consent"
+    located = world.as_("dr-cy").locate(alice, "treatment").records
     assert [r["id"] for r in located] == [hr]
     assert "wrapped_keys" not in located[0] and "blob_id" not in located[0]
     _denied(lambda: world.as_("dr-cy").read(condition, "treatment"), "no_consent")
@@ -182,7 +183,7 @@ def test_authorization_matrix(world: World) -> None:
     _denied(lambda: world.as_("bruno").read(hr, "treatment"), "no_consent")
     _denied(lambda: world.as_("bruno").locate(alice), "no_consent")
     # researcher with a research-purpose role consent
-    assert world.as_("prof-eve").read(condition, "research").access["basis"] == "consent"
+    assert world.as_("prof-eve").read(condition, "research").access.basis == "consent"
     _denied(lambda: world.as_("prof-eve").read(condition, "treatment"), "no_consent")
 
 
@@ -200,9 +201,9 @@ def test_revocation_takes_effect_from_the_next_block(world: World) -> None:
     alice = world.as_("alice")
     consent = alice.grant(
         world.signer("alice"), {"kind": "org", "org": "city-clinic"}, ["operations"]
-    )["consent_id"]
+    ).consent_id
     clerk = world.as_("clerk-dee")
-    assert clerk.read(world.records["condition"], "operations").access["consent"] == consent
+    assert clerk.read(world.records["condition"], "operations").access.consent == consent
     receipt = alice.revoke(world.signer("alice"), consent, "changed_provider")
     assert receipt["tx"]["type"] == "consent.revoke" and receipt["proof"]
     _denied(lambda: clerk.read(world.records["condition"], "operations"), "consent_revoked")
@@ -250,7 +251,7 @@ def test_unsigned_replayed_and_expired_requests_are_refused(world: World) -> Non
 
 def test_every_read_is_audited_once_and_break_glass_is_flagged(world: World) -> None:
     alice = world.as_("alice")
-    before = len(alice.audit(world.pid("alice"))["events"])
+    before = len(alice.audit(world.pid("alice")).events)
     world.as_("dr-cy").read(world.records["hr"], "treatment")
     _denied(lambda: world.as_("dr-bob").read(world.records["condition"], "treatment"), "no_consent")
     copy = world.as_("dr-bob").read(
@@ -258,24 +259,24 @@ def test_every_read_is_audited_once_and_break_glass_is_flagged(world: World) -> 
         "emergency",
         break_glass_reason="unconscious in the ER, allergies unknown",
     )
-    assert copy.access["break_glass"] is True
+    assert copy.access.break_glass is True
     audit = alice.audit(world.pid("alice"))
-    assert len(audit["events"]) == before + 2
-    assert audit["break_glass"][0]["reader"]["id"] == "general-hospital/dr-bob"
+    assert len(audit.events) == before + 2
+    assert audit.break_glass[0]["reader"]["id"] == "general-hospital/dr-bob"
     # the reason came out of the custodian's vault, sealed to alice; the chain has its hash
-    assert audit["break_glass"][0]["reason"].startswith("unconscious")
+    assert audit.break_glass[0]["reason"].startswith("unconscious")
     event_key = f"audit/{world.pid('alice')}/"
     on_chain = [e for e in _chain_events(world, event_key) if e["break_glass"]]
-    assert on_chain[-1]["reason_hash"] == audit["break_glass"][0]["reason_hash"]
+    assert on_chain[-1]["reason_hash"] == audit.break_glass[0]["reason_hash"]
     assert "reason" not in on_chain[-1]
     # the same event, in the same block, heads the custodian's own feed
     hospital = Records(world.client, load_keypair(Home(world.root).key_path("general-hospital")))
-    assert hospital.alerts("general-hospital")[0]["id"] == audit["break_glass"][0]["id"]
+    assert hospital.alerts("general-hospital")[0]["id"] == audit.break_glass[0]["id"]
     _denied(lambda: world.as_("dr-ada").alerts("general-hospital"), "unauthorized")
     fhir = alice.audit(world.pid("alice"), fhir=True)
     assert (
-        fhir["resourceType"] == "Bundle"
-        and fhir["entry"][0]["resource"]["resourceType"] == "AuditEvent"
+        fhir.wire()["resourceType"] == "Bundle"
+        and fhir.entry[0].resource["resourceType"] == "AuditEvent"
     )
     _denied(lambda: world.as_("dr-cy").audit(world.pid("alice")), "unauthorized")
 
@@ -289,14 +290,14 @@ def test_break_glass_is_for_care_givers_and_limited_per_day(world: World) -> Non
     )
     _denied(lambda: world.as_("dr-uni").locate(alice, break_glass_reason=reason), "unauthorized")
     nurse = world.as_("nurse-gus")
-    assert nurse.locate(alice, "emergency", break_glass_reason=reason)["records"]
+    assert nurse.locate(alice, "emergency", break_glass_reason=reason).records
     for _ in range(4):  # five in 24 hours of block time (the genesis default)
-        assert nurse.read(hr, "emergency", break_glass_reason=reason).access["break_glass"]
+        assert nurse.read(hr, "emergency", break_glass_reason=reason).access.break_glass
     height = world.client.block().header.height
     with pytest.raises(ApiError) as caught:
         nurse.read(hr, "emergency", break_glass_reason=reason)
     assert (caught.value.status, caught.value.remote_code) == (429, "rate_limited")
-    flagged = world.as_("alice").audit(alice)["break_glass"]
+    flagged = world.as_("alice").audit(alice).break_glass
     assert [e["reader"]["id"] for e in flagged[:5]] == ["city-clinic/nurse-gus"] * 5
     assert world.client.block().header.height > height  # the refusal is in a block
 
@@ -314,8 +315,8 @@ def _chain_events(world: World, prefix: str) -> list[dict[str, Any]]:
 
 def test_consents_export_as_fhir(world: World) -> None:
     bundle = world.as_("alice").consents(world.pid("alice"), fhir=True)
-    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
-    assert kinds == {"Consent"} and bundle["total"] >= 3
+    kinds = {e.resource["resourceType"] for e in bundle.entry}
+    assert kinds == {"Consent"} and bundle.total >= 3
 
 
 def test_representative_grants_and_reads_within_their_powers(world: World) -> None:
@@ -326,9 +327,9 @@ def test_representative_grants_and_reads_within_their_powers(world: World) -> No
         "proxy",
         ["read", "grant"],
         int(time.time() * 1000) + 3_600_000,
-    )["appointment_id"]
+    ).appointment_id
     bruno = world.as_("bruno")
-    assert bruno.read(world.records["hr"], "patient_request").access["basis"] == "representative"
+    assert bruno.read(world.records["hr"], "patient_request").access.basis == "representative"
     report = bruno.grant(
         world.signer("bruno"),
         {"kind": "member", "org": "general-hospital", "member": "general-hospital/dr-bob"},
@@ -336,19 +337,19 @@ def test_representative_grants_and_reads_within_their_powers(world: World) -> No
         patient=world.pid("alice"),
         appointment_id=appointment,
     )
-    assert report["result"]["code"] == "ok"
-    assert world.as_("dr-bob").read(world.records["hr"], "treatment").access["basis"] == "consent"
+    assert report.result["code"] == "ok"
+    assert world.as_("dr-bob").read(world.records["hr"], "treatment").access.basis == "consent"
     # revoking needs the 'revoke' power, which bruno was not given
     with pytest.raises(LedgerError):
-        bruno.revoke(world.signer("bruno"), report["consent_id"], appointment_id=appointment)
+        bruno.revoke(world.signer("bruno"), report.consent_id, appointment_id=appointment)
 
 
 def test_correction_and_crypto_shredding(world: World, tmp_path: Path) -> None:
     ada, alice = world.as_("dr-ada"), world.as_("alice")
-    original = ada.add(world.pid("alice"), HEART_RATE)["record_id"]
+    original = ada.add(world.pid("alice"), HEART_RATE).record_id
     copy = alice.read(original, "patient_request")
     history = alice.history(original)
-    assert [v["id"] for v in history["versions"]] == [original]
+    assert [v["id"] for v in history.versions] == [original]
     certificate = alice.shred(world.signer("alice"), original, "patient_request")
     assert certificate["tx"]["type"] == "record.shred"
     record = world.client.verified_state("records", f"record/{original}")
@@ -363,10 +364,10 @@ def test_correction_and_crypto_shredding(world: World, tmp_path: Path) -> None:
 
 def test_a_correction_points_to_the_version_it_replaces(world: World) -> None:
     ada = world.as_("dr-ada")
-    original = ada.add(world.pid("alice"), CONDITION)["record_id"]
+    original = ada.add(world.pid("alice"), CONDITION).record_id
     corrected = {**CONDITION, "onsetDateTime": "2024-06-01"}
-    new = ada.add(world.pid("alice"), corrected, replaces=original)["record_id"]
-    versions = world.as_("alice").history(original)["versions"]
+    new = ada.add(world.pid("alice"), corrected, replaces=original).record_id
+    versions = world.as_("alice").history(original).versions
     assert [v["id"] for v in versions] == [original, new]
     assert versions[0]["status"] == "superseded" and versions[1]["date"] == "2024-06-01"
     with pytest.raises(ApiError) as caught:
@@ -381,7 +382,7 @@ def test_large_file_streams_through_the_vault(world: World, tmp_path: Path) -> N
             handle.write(f"chr1\t{1000 + i}\t.\tA\tG\t50\tPASS\tDP={i % 90}\n".encode())
     added = world.as_("dr-ada").add_file(world.pid("alice"), "vcf", "2026-01-15", path)
     out = tmp_path / "back.vcf"
-    copy = world.as_("alice").read_to_file(added["record_id"], "patient_request", out)
+    copy = world.as_("alice").read_to_file(added.record_id, "patient_request", out)
     assert out.read_bytes() == path.read_bytes()
     assert copy.record["media_type"] == "text/vcf" or copy.record["media_type"].endswith("vcf")
 
@@ -398,7 +399,7 @@ def _vault_blobs(world: World) -> int:
 
 def test_bad_records_are_refused_one_by_one_and_leave_nothing_behind(world: World) -> None:
     ada, alice = world.as_("dr-ada"), world.pid("alice")
-    before = len(world.as_("alice").locate(alice)["records"])
+    before = len(world.as_("alice").locate(alice).records)
     blobs = _vault_blobs(world)
     results = ada.add_batch(
         [
@@ -408,10 +409,11 @@ def test_bad_records_are_refused_one_by_one_and_leave_nothing_behind(world: Worl
             (alice, HEART_RATE),
         ]
     )
-    codes = [r.get("error", {}).get("code") for r in results]
+    codes = [r.error.code if isinstance(r, BatchFailure) else None for r in results]
     assert codes == ["invalid_resource", "invalid_resource", "not_found", None]
-    assert "status" in results[0]["error"]["message"]
-    assert len(world.as_("alice").locate(alice)["records"]) == before + 1
+    first = results[0]
+    assert isinstance(first, BatchFailure) and "status" in first.error.message
+    assert len(world.as_("alice").locate(alice).records) == before + 1
     assert _vault_blobs(world) == blobs + 1
 
 

@@ -68,13 +68,11 @@ def test_a_200_mb_genome_round_trips_with_bounded_memory(tmp_path: Path) -> None
         client_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         added = Records(client, doctor, CHAIN).add_file(pid, "vcf", "2026-01-15", genome)
         out = tmp_path / "back.vcf"
-        copy = Records(client, patient, CHAIN).read_to_file(
-            added["record_id"], "patient_request", out
-        )
+        copy = Records(client, patient, CHAIN).read_to_file(added.record_id, "patient_request", out)
         node_growth = _peak_kb(process.pid) - node_before
         client_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - client_before
-    assert added["size"] == genome.stat().st_size
+    assert added.size == genome.stat().st_size
     assert _sha256(out) == expected
-    assert copy.record["content_hash"] == added["content_hash"]
+    assert copy.record["content_hash"] == added.content_hash
     assert node_growth < LIMIT_KB, f"node peak RSS grew {node_growth} kB"
     assert client_growth < LIMIT_KB, f"client peak RSS grew {client_growth} kB"

@@ -110,7 +110,7 @@ class Stored:
 
 
 def _stored(world: World) -> Stored:
-    located = Records(world.client, world.patient, CHAIN).locate(world.pid)["records"]
+    located = Records(world.client, world.patient, CHAIN).locate(world.pid).records
     return Stored(world.blob_files(), [r["id"] for r in located])
 
 
@@ -206,12 +206,12 @@ def test_a_declared_upload_is_stored_encrypted_and_reads_back(world: World, tmp_
     path = tmp_path / "genome.vcf"
     path.write_bytes(_body(3 * MIB + 17))
     added = Records(world.client, world.doctor).add_file(world.pid, "vcf", "2026-01-15", path)
-    assert added["size"] == path.stat().st_size
+    assert added.size == path.stat().st_size
     assert world.tmp_files() == []
     for blob in world.blob_files():
         assert MARKER[:16] not in blob.read_bytes()
     out = tmp_path / "back.vcf"
-    Records(world.client, world.patient).read_to_file(added["record_id"], "patient_request", out)
+    Records(world.client, world.patient).read_to_file(added.record_id, "patient_request", out)
     assert out.read_bytes() == path.read_bytes()
 
 

@@ -22,10 +22,10 @@ from healthledger.demo.chain import CHAIN_ID, DEMO_SEED, StoryPrecondition, demo
 from healthledger.demo.records import RECORDS_PER_PATIENT, _first_of
 from healthledger.demo.runner import Runner
 from healthledger.demo.synthetic import synthetic_patients, synthetic_records
+from healthledger.node.custodian import RecordService
 from healthledger.node.home import Home
 from healthledger.node.node import Node
 from healthledger.node.process import free_port, node_process
-from healthledger.node.records import RecordService
 
 # 2026 (the default) and 4: the first patient's synthetic mix holds no Observation; 5: it does.
 SEEDS = [DEMO_SEED, 4, 5]
@@ -73,7 +73,7 @@ def test_every_story_runs_and_its_reads_are_served_over_http(tmp_path: Path, see
         assert copy.resource()["resourceType"] == "Observation"
         patient = Records(client, load_keypair(Path(first["key_file"])), CHAIN_ID)
         audit = patient.audit(first["patient_id"])
-    readers = {(e["reader"]["id"], e["record"]) for e in audit["events"]}
+    readers = {(e["reader"]["id"], e["record"]) for e in audit.events}
     assert ("riverside-clinic/dr-house", treated["record"]) in readers
 
 

@@ -20,13 +20,14 @@ from healthledger.crypto.envelope import decrypt_bytes, new_data_key, unwrap_wit
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair, save_keypair
 from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
 from healthledger.domains.records.policy import BreakGlassReason
+from healthledger.domains.records.replies import AddedRecord
 from healthledger.engines.base import CommittedBlock
 from healthledger.errors import LedgerError
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.transaction import Transaction
+from healthledger.node.custodian import Committed, RecordService
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node, submit_and_wait
-from healthledger.node.records import RecordService
 
 CHAIN = "records-service"
 OBSERVATION = {
@@ -57,10 +58,10 @@ class Setup:
         assert report[1].ok, report
         return report
 
-    def commit(self, prepared: Any) -> Any:
+    def commit(self, prepared: Any) -> Committed:
         (report,) = self.service.commit([prepared])
         assert not isinstance(report, LedgerError), report
-        assert report[1].ok, report
+        assert report.result.ok, report
         return report
 
     def person(self, name: str) -> Signer:
@@ -107,7 +108,7 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
     patient = derive_patient_id(setup.people["patient"].key_id)
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
-    added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
+    added = setup.service.finish_add(prepared_add, setup.commit(prepared_add))
     consent = "cns-" + "7" * 24
     setup.run(
         setup.people["patient"].sign(
@@ -121,16 +122,16 @@ def test_a_read_whose_audit_event_fails_returns_no_data(setup: Setup) -> None:
             },
         )
     )
-    intent = Intent("read", added["record_id"], "operations")
+    intent = Intent("read", added.record_id, "operations")
     request, tech = setup.authenticate("tech", intent)
-    prepared = setup.service.prepare_read(request, tech, added["record_id"], "operations", None)
+    prepared = setup.service.prepare_read(request, tech, added.record_id, "operations", None)
     # the patient revokes between the vault's decision and the audit event's block
     setup.run(setup.people["patient"].sign("consent.revoke", {"consent_id": consent}))
     (report,) = setup.service.commit([prepared])
     assert not isinstance(report, LedgerError)
-    assert report[1].code == "consent_revoked"
+    assert report.result.code == "consent_revoked"
     with pytest.raises(LedgerError) as refused:
-        setup.service.finish_read(prepared, *report)
+        setup.service.finish_read(prepared, report)
     assert refused.value.code == "consent_revoked"
     audit = setup.node.store.state_scan("records", f"audit/{patient}/")
     assert audit == []
@@ -140,14 +141,12 @@ def test_a_successful_read_writes_exactly_one_event_naming_its_consent(setup: Se
     patient = derive_patient_id(setup.people["patient"].key_id)
     _signed, doctor = setup.authenticate("doctor")
     prepared_add = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
-    added = setup.service.finish_add(prepared_add, *setup.commit(prepared_add))
-    intent = Intent("read", added["record_id"], "patient_request")
+    added = setup.service.finish_add(prepared_add, setup.commit(prepared_add))
+    intent = Intent("read", added.record_id, "patient_request")
     request, reader = setup.authenticate("patient", intent)
-    prepared = setup.service.prepare_read(
-        request, reader, added["record_id"], "patient_request", None
-    )
-    view = setup.service.finish_read(prepared, *setup.commit(prepared))
-    assert view["access"]["basis"] == "self" and view["ciphertext"]
+    prepared = setup.service.prepare_read(request, reader, added.record_id, "patient_request", None)
+    view = setup.service.finish_read(prepared, setup.commit(prepared))
+    assert view.access.basis == "self" and view.ciphertext
     events = setup.node.store.state_scan("records", f"audit/{patient}/")
     assert len(events) == 1
 
@@ -166,27 +165,27 @@ def test_a_rejected_add_leaves_no_ciphertext_behind(setup: Setup) -> None:
     assert [b for b in blobs if b.is_file()] == []
 
 
-def _add_for_patient(setup: Setup) -> tuple[str, dict[str, Any]]:
+def _add_for_patient(setup: Setup) -> tuple[str, AddedRecord]:
     patient = derive_patient_id(setup.people["patient"].key_id)
     _signed, doctor = setup.authenticate("doctor")
     prepared = setup.service.prepare_add_resource(doctor, patient, OBSERVATION)
-    return patient, setup.service.finish_add(prepared, *setup.commit(prepared))
+    return patient, setup.service.finish_add(prepared, setup.commit(prepared))
 
 
 def _read_as_patient(setup: Setup, record_id: str) -> bytes:
     intent = Intent("read", record_id, "patient_request")
     request, reader = setup.authenticate("patient", intent)
     prepared = setup.service.prepare_read(request, reader, record_id, "patient_request", None)
-    view = setup.service.finish_read(prepared, *setup.commit(prepared))
+    view = setup.service.finish_read(prepared, setup.commit(prepared))
     keys = setup.people["patient"].keys
-    data_key = unwrap_with_keyring(view["wrapped_key"], keys.encryption_keyring)
-    plaintext, _opened = decrypt_bytes(data_key, base64.b64decode(view["ciphertext"]))
+    data_key = unwrap_with_keyring(view.wrapped_key, keys.encryption_keyring)
+    plaintext, _opened = decrypt_bytes(data_key, base64.b64decode(view.ciphertext or ""))
     return plaintext
 
 
 def test_another_custodian_cannot_register_or_shred_the_victims_blob(setup: Setup) -> None:
     patient, victim = _add_for_patient(setup)
-    blob = victim["blob_id"]
+    blob = victim.blob_id
     state_before = setup.node.store.state_scan("records", "")
     stolen = {
         "record_id": "rec-" + "6" * 24,
@@ -203,14 +202,14 @@ def test_another_custodian_cannot_register_or_shred_the_victims_blob(setup: Setu
     assert report[1].code == "already_exists"
     assert setup.node.store.state_scan("records", "") == state_before
     assert setup.service.vault.has(blob)
-    assert b"mg/dL" in _read_as_patient(setup, victim["record_id"])
+    assert b"mg/dL" in _read_as_patient(setup, victim.record_id)
 
 
 def test_a_vault_shreds_only_blobs_of_its_own_organisations_records(setup: Setup) -> None:
     """Even a tombstone naming this vault's blob (as a chain without the blob rule could
     commit) leaves it alone unless the record is one of this node's organisations'."""
     _patient, victim = _add_for_patient(setup)
-    blob, record_id = victim["blob_id"], victim["record_id"]
+    blob, record_id = victim.blob_id, victim.record_id
     height = setup.node.store.last_height()
     header = setup.node.store.header(height)
     shred = setup.lab.sign("record.shred", {"record_id": record_id})
@@ -234,7 +233,7 @@ def test_a_rotated_custodian_still_reads_its_older_records(setup: Setup) -> None
     before = setup.hospital.keys
     fresh = KeyPair.generate()
     # the vault signed with this key too: go past every nonce it used
-    hospital = Signer(before, CHAIN, next_nonce=setup.service._next_nonce(before))
+    hospital = Signer(before, CHAIN, next_nonce=setup.service.signer.next_nonce(before))
     setup.run(
         hospital.sign(
             "key.rotate",
@@ -246,17 +245,17 @@ def test_a_rotated_custodian_still_reads_its_older_records(setup: Setup) -> None
     save_keypair(fresh, key_file)
     audit_before = setup.node.store.state_scan("records", f"audit/{patient}/")
     request, reader = setup.authenticate(
-        "patient", Intent("read", old["record_id"], "patient_request")
+        "patient", Intent("read", old.record_id, "patient_request")
     )
     with pytest.raises(LedgerError) as refused:
-        setup.service.prepare_read(request, reader, old["record_id"], "patient_request", None)
+        setup.service.prepare_read(request, reader, old.record_id, "patient_request", None)
     assert refused.value.code == "decryption_failed"
     assert setup.node.store.state_scan("records", f"audit/{patient}/") == audit_before
     # With the keyring, the old record opens again, and a new one is sealed to the new key.
     save_keypair(before.rotated_to(fresh), key_file)
-    assert b"mg/dL" in _read_as_patient(setup, old["record_id"])
+    assert b"mg/dL" in _read_as_patient(setup, old.record_id)
     _patient, new = _add_for_patient(setup)
-    assert b"mg/dL" in _read_as_patient(setup, new["record_id"])
+    assert b"mg/dL" in _read_as_patient(setup, new.record_id)
     assert load_keypair(key_file).encryption_keyring == (
         fresh.encryption_secret,
         before.encryption_secret,
@@ -273,7 +272,7 @@ def test_a_read_without_the_readers_intent_seals_no_reason(setup: Setup) -> None
     request, doctor = setup.authenticate("doctor")  # no x-hl-intent
     reason = BreakGlassReason.given("unconscious on arrival, no id", "ab" * 32)
     with pytest.raises(LedgerError) as refused:
-        setup.service.prepare_read(request, doctor, added["record_id"], "emergency", reason)
+        setup.service.prepare_read(request, doctor, added.record_id, "emergency", reason)
     assert refused.value.code == "bad_signature"
     assert setup.service.vault.note(reason.hash) is None
     assert setup.node.store.state_scan("records", f"audit/{patient}/") == []

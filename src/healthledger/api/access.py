@@ -13,28 +13,27 @@ Three kinds of route (the table is in docs/api.md):
   chain entries of records the records policy lets them locate, and the
   consortium's directory (organisations and their people: whom to consent to).
 
-Every signed read goes through `ReadGuard.signed`, the one place a read's
-signature is checked.
+Every signed read goes through `ReadGuard.signed`, which checks it with the
+node's one `RequestAuthenticator` (node/custodian/auth.py), the same that
+checks the requests to the custodian's vault.
 """
 
 from __future__ import annotations
-
-import time
 
 from fastapi import Request
 
 from healthledger.app import record_views
 from healthledger.crypto.canonical import parse_json
-from healthledger.crypto.signed_request import ReplayGuard, SignedRequest, body_hash, verify_request
+from healthledger.crypto.signed_request import SignedRequest
 from healthledger.domains.governance import state as gov
 from healthledger.domains.records import state as records_state
 from healthledger.domains.records.queries import visible_records
 from healthledger.errors import LedgerError, Unauthorized
 from healthledger.ledger.context import Actor
 from healthledger.ledger.store import Store
+from healthledger.node.custodian.auth import RequestAuthenticator
 from healthledger.node.node import Node
 
-EMPTY_BODY = body_hash(b"")
 AUDITOR_ROLE = "auditor"
 NONCE_NAMESPACE = "nonce"
 # Governance records anyone known to the ledger may read: the consortium's directory.
@@ -55,29 +54,18 @@ def is_ledger_reader(actor: Actor) -> bool:
 class ReadGuard:
     """The route guards of the read side, over one node's store."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, auth: RequestAuthenticator | None = None) -> None:
         self.node = node
         self.store: Store = node.store
-        self.replays = ReplayGuard()
+        self.auth = auth or RequestAuthenticator(node)
 
     def signed(self, request: Request) -> SignedRequest:
         """The one authentication function of reads: a fresh, unreplayed, valid signature."""
-        now = int(time.time() * 1000)
-        signed = verify_request(
-            request.headers,
-            self.node.app.chain_id,
-            request.method,
-            request_target(request),
-            EMPTY_BODY,
-            now,
-            audience=self.node.settings.org,
-        )
-        self.replays.remember(signed, now)
-        return signed
+        return self.auth.verify(request.headers, request.method, request_target(request))
 
     def reader(self, signed: SignedRequest) -> Actor:
         """The signer as the ledger knows them now (unknown and revoked keys are refused)."""
-        return record_views.actor(self.store, signed.key_id)
+        return self.auth.signer(signed)
 
     def member(self, request: Request) -> Actor:
         """Guard of the members' routes: a signed request of an organisation or an auditor."""
@@ -166,4 +154,4 @@ def _members_only(actor: Actor) -> str:
     )
 
 
-__all__ = ["EMPTY_BODY", "ReadGuard", "is_ledger_reader", "request_target"]
+__all__ = ["ReadGuard", "is_ledger_reader", "request_target"]

@@ -38,7 +38,7 @@ from healthledger.crypto.signed_request import (
 from healthledger.domains.supply import gs1
 from healthledger.errors import ErrorCode
 from healthledger.ledger.transaction import MAX_TX_BYTES
-from healthledger.node.records import MAX_FILE_BYTES
+from healthledger.node.custodian.upload import MAX_FILE_BYTES
 
 ERROR_SCHEMA = "Error"
 JSON = "application/json"

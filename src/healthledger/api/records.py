@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from concurrent.futures import Future
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from healthledger.api.access import request_target
 from healthledger.api.responses import (
     client_disconnects,
     declared_length,
@@ -22,41 +22,48 @@ from healthledger.api.responses import (
     parse_body,
     read_body,
 )
-from healthledger.crypto.signed_request import SignedRequest, body_hash
+from healthledger.crypto.signed_request import EMPTY_BODY, SignedRequest, body_hash
 from healthledger.domains.records.policy import BreakGlassReason
-from healthledger.engines.base import Committed
+from healthledger.domains.records.replies import (
+    AddedRecord,
+    BatchAdded,
+    BatchFailure,
+    ErrorBody,
+    Reply,
+)
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
-from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor
-from healthledger.node.node import Node
-from healthledger.node.records import (
+from healthledger.node.custodian import (
     MAX_FILE_BYTES,
+    Committed,
     DeclaredBody,
     NewRecord,
     PreparedAccess,
     PreparedAdd,
     RecordService,
+    RequestAuthenticator,
+    Submitted,
     Upload,
 )
+from healthledger.node.node import Node
 
 MAX_BATCH_RECORDS = 2000
 COMMIT_TIMEOUT_S = 30.0
 SPOOL_CHUNK = 1024 * 1024
-EMPTY_BODY = body_hash(b"")
 SHA256_HEX = r"^[0-9a-f]{64}$"
 Purpose = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
 
 
-def _target(request: Request) -> str:
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return request.url.path + (f"?{query}" if query else "")
+def _reply(reply: Reply, status: int = 200) -> Response:
+    """A typed answer of the vault, as the JSON the wire has always carried."""
+    return json_response(reply.wire(), status)
 
 
 async def _authenticate(
     service: RecordService, request: Request, body_sha256: str
 ) -> tuple[SignedRequest, Actor]:
     return await asyncio.to_thread(
-        service.authenticate, request.headers, request.method, _target(request), body_sha256
+        service.authenticate, request.headers, request.method, request_target(request), body_sha256
     )
 
 
@@ -68,11 +75,11 @@ async def _signed_json(
     return signed, actor, parse_body(body) if body else {}
 
 
-async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tuple[int, TxResult]:
+async def _commit_access(service: RecordService, prepared: PreparedAccess) -> Committed:
     """Submit an access event and await its block: no commit means no data."""
     try:
-        (future,) = await asyncio.to_thread(service.submit, [prepared])
-        return await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
+        (submitted,) = await asyncio.to_thread(service.submit, [prepared])
+        return await _committed(submitted)
     except TimeoutError as exc:
         raise LedgerError(
             "the access event did not commit in time; nothing was released",
@@ -83,8 +90,18 @@ async def _commit_access(service: RecordService, prepared: PreparedAccess) -> tu
         raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
 
 
-def add_record_routes(app: FastAPI, node: Node) -> RecordService:
-    service = RecordService(node)
+async def _committed(submitted: Submitted) -> Committed:
+    """Await a submitted transaction's block (TimeoutError after COMMIT_TIMEOUT_S)."""
+    future = asyncio.wrap_future(submitted.commit)
+    height, result = await asyncio.wait_for(future, COMMIT_TIMEOUT_S)
+    return Committed(submitted.tx, height, result)
+
+
+def add_record_routes(
+    app: FastAPI, node: Node, authenticator: RequestAuthenticator | None = None
+) -> RecordService:
+    """Mount the vault's routes; `authenticator` is the node's one (shared with `ReadGuard`)."""
+    service = RecordService(node, authenticator=authenticator)
     _add_write_routes(app, node, service)
     _add_read_routes(app, node, service)
     _add_patient_routes(app, service)
@@ -92,7 +109,7 @@ def add_record_routes(app: FastAPI, node: Node) -> RecordService:
 
 
 def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
-    async def add_many(author: Actor, items: list[Any]) -> list[dict[str, Any] | LedgerError]:
+    async def add_many(author: Actor, items: list[Any]) -> list[AddedRecord | LedgerError]:
         pairs = [_record_item(item) for item in items]
         prepared = await asyncio.to_thread(service.prepare_add_resources, author, pairs)
         ready = [p for p in prepared if isinstance(p, PreparedAdd)]
@@ -109,7 +126,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         (outcome,) = await add_many(author, [body])
         if isinstance(outcome, LedgerError):
             raise outcome
-        return json_response(outcome, 201)
+        return _reply(outcome, 201)
 
     @app.post("/v1/records/batch", tags=["records"], summary="Add many FHIR records at once")
     async def add_batch(request: Request) -> Response:
@@ -118,13 +135,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_RECORDS:
             raise MalformedInput(f'a batch is {{"records": [1 to {MAX_BATCH_RECORDS} records]}}')
         outcomes = await add_many(author, items)
-        return json_response(
-            {
-                "results": [
-                    {"error": o.to_dict()} if isinstance(o, LedgerError) else o for o in outcomes
-                ]
-            }
-        )
+        return _reply(BatchAdded(results=[_batch_item(o) for o in outcomes]))
 
     @app.post(
         "/v1/records/files", tags=["records"], summary="Stream a large file (genome, imaging)"
@@ -148,8 +159,14 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             prepared = await asyncio.to_thread(upload.finish)
         finally:
             upload.discard()
-        (future,) = await asyncio.to_thread(service.submit, [prepared])
-        return json_response(await _finish_add(service, prepared, future), 201)
+        (submitted,) = await asyncio.to_thread(service.submit, [prepared])
+        return _reply(await _finish_add(service, prepared, submitted), 201)
+
+
+def _batch_item(outcome: AddedRecord | LedgerError) -> AddedRecord | BatchFailure:
+    if isinstance(outcome, LedgerError):
+        return BatchFailure(error=ErrorBody.model_validate(outcome.to_dict()))
+    return outcome
 
 
 def _record_item(item: Any) -> NewRecord:
@@ -162,8 +179,8 @@ def _record_item(item: Any) -> NewRecord:
 
 
 async def _settled(
-    outcome: LedgerError | Awaitable[dict[str, Any]],
-) -> dict[str, Any] | LedgerError:
+    outcome: LedgerError | Awaitable[AddedRecord],
+) -> AddedRecord | LedgerError:
     if isinstance(outcome, LedgerError):
         return outcome
     try:
@@ -173,17 +190,17 @@ async def _settled(
 
 
 async def _finish_add(
-    service: RecordService, prepared: PreparedAdd, future: Future[Committed]
-) -> dict[str, Any]:
+    service: RecordService, prepared: PreparedAdd, submitted: Submitted
+) -> AddedRecord:
     """Await the record's commit; a refused record's ciphertext is removed from the vault."""
     try:
-        committed = await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_TIMEOUT_S)
+        committed = await _committed(submitted)
     except TimeoutError as exc:
         raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
     except LedgerError:
         await asyncio.to_thread(service.abandon_add, prepared)
         raise
-    return await asyncio.to_thread(service.finish_add, prepared, *committed)
+    return await asyncio.to_thread(service.finish_add, prepared, committed)
 
 
 def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:
@@ -237,7 +254,7 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
     ) -> Response:
         signed, reader = await _authenticate(service, request, EMPTY_BODY)
         if break_glass_reason is None:
-            return json_response(await asyncio.to_thread(service.locate, reader, patient, purpose))
+            return _reply(await asyncio.to_thread(service.locate, reader, patient, purpose))
         prepared = await asyncio.to_thread(
             service.prepare_break_glass_locate,
             signed,
@@ -245,8 +262,11 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             patient,
             BreakGlassReason.given(break_glass_reason, break_glass_salt),
         )
-        height, result = await _commit_access(service, prepared)
-        return json_response(service.finish_break_glass_locate(prepared, patient, height, result))
+        committed = await _commit_access(service, prepared)
+        located = await asyncio.to_thread(
+            service.finish_break_glass_locate, prepared, patient, committed
+        )
+        return _reply(located)
 
     @app.post("/v1/records/{record_id}/read", tags=["records"], summary="Read a record (audited)")
     async def read(request: Request, record_id: str) -> Response:
@@ -261,8 +281,8 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             body["purpose"],
             _reason(body),
         )
-        height, result = await _commit_access(service, prepared)
-        return json_response(await asyncio.to_thread(service.finish_read, prepared, height, result))
+        committed = await _commit_access(service, prepared)
+        return _reply(await asyncio.to_thread(service.finish_read, prepared, committed))
 
     @app.get(
         "/v1/records/{record_id}/content", tags=["records"], summary="A read record's ciphertext"
@@ -275,7 +295,7 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
     @app.get("/v1/records/{record_id}/history", tags=["records"], summary="Versions and accesses")
     async def history(request: Request, record_id: str) -> Response:
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
-        return json_response(await asyncio.to_thread(service.history, reader, record_id))
+        return _reply(await asyncio.to_thread(service.history, reader, record_id))
 
 
 def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
@@ -285,7 +305,7 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
     async def consents(request: Request, patient: str, format: str = "json") -> Response:
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         view = await asyncio.to_thread(service.consents, reader, patient, format == "fhir")
-        return json_response(view)
+        return _reply(view)
 
     @app.get(
         "/v1/audit/patients/{patient}",
@@ -294,9 +314,7 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
     )
     async def audit(request: Request, patient: str, format: str = "json") -> Response:
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
-        return json_response(
-            await asyncio.to_thread(service.audit, reader, patient, format == "fhir")
-        )
+        return _reply(await asyncio.to_thread(service.audit, reader, patient, format == "fhir"))
 
     @app.get(
         "/v1/audit/orgs/{org}",
@@ -305,4 +323,4 @@ def _add_patient_routes(app: FastAPI, service: RecordService) -> None:
     )
     async def alerts(request: Request, org: str) -> Response:
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
-        return json_response(await asyncio.to_thread(service.alerts, reader, org))
+        return _reply(await asyncio.to_thread(service.alerts, reader, org))

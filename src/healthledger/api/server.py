@@ -65,7 +65,7 @@ def create_app(node: Node) -> FastAPI:
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
-    add_record_routes(app, node)
+    add_record_routes(app, node, guard.auth)
     add_consensus_routes(app, node)
 
     @app.get(

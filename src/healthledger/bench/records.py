@@ -29,6 +29,7 @@ from healthledger.client.sdk import Client, Signer, registration_payload
 from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.demo.synthetic import small_observation
+from healthledger.domains.records.replies import AddedRecord
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node
 from healthledger.node.process import free_port, node_process
@@ -151,10 +152,11 @@ def _adds(
         records = Records(shared, doctor, CHAIN)
         items = [(derive_patient_id(patient_keys(p).key_id), r) for p, r in batch]
         results = records.add_batch(items)
-        failed = [r for r in results if "error" in r]
-        if failed:
-            raise RuntimeError(f"benchmark add refused: {failed[0]}")
-        return [(p, r["record_id"]) for (p, _r), r in zip(batch, results, strict=True)]
+        added = [r for r in results if isinstance(r, AddedRecord)]
+        if len(added) != len(results):
+            failed = [r for r in results if not isinstance(r, AddedRecord)]
+            raise RuntimeError(f"benchmark add refused: {failed[0].wire()}")
+        return [(p, r.record_id) for (p, _r), r in zip(batch, added, strict=True)]
 
     start = time.perf_counter()
     with shared, ThreadPoolExecutor(clients) as pool:
@@ -199,7 +201,7 @@ def _locates(url: str, patients: int, count: int, report: Report | None) -> list
             keys = patient_keys(rng.randrange(patients))
             records = Records(client, keys, CHAIN)
             start = time.perf_counter()
-            found = records.locate(records.patient_id)["records"]
+            found = records.locate(records.patient_id).records
             latencies.append((time.perf_counter() - start) * 1000)
             if not found:
                 raise RuntimeError("a benchmark patient has no records")

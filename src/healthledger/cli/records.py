@@ -18,9 +18,10 @@ import typer
 
 from healthledger.cli.output import emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
-from healthledger.client.records import Records, verify_copy
+from healthledger.client.records import RecordCopy, Records, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import load_keypair
+from healthledger.domains.records.replies import JsonObject
 from healthledger.errors import LedgerError, MalformedInput
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -87,7 +88,7 @@ def add(
         else:
             assert file is not None
             added = records.add_file(patient, kind, date or time.strftime("%Y-%m-%d"), file)
-        emit(added, as_json)
+        emit(added.wire(), as_json)
 
 
 @records_app.command("locate")
@@ -107,7 +108,7 @@ def locate(
     """Where has this patient been treated? Only what the caller's consent allows."""
     with _acting(url, key, as_json) as records:
         purpose = "emergency" if break_glass and purpose is None else purpose
-        emit(records.locate(patient, purpose, break_glass), as_json)
+        emit(records.locate(patient, purpose, break_glass).wire(), as_json)
 
 
 @records_app.command("get")
@@ -145,11 +146,11 @@ def get(
         emit({**_copy_view(copy), "content": _content(copy.plaintext)}, as_json)
 
 
-def _copy_view(copy: Any) -> dict[str, Any]:
+def _copy_view(copy: RecordCopy) -> JsonObject:
     return {
         "record": copy.record,
         "salt": copy.salt.hex(),
-        "access": copy.access,
+        "access": copy.access.wire(),
     }
 
 
@@ -193,7 +194,7 @@ def history(
 ) -> None:
     """A record's versions (corrections) and every access to it."""
     with _acting(url, key, as_json) as records:
-        emit(records.history(record_id), as_json)
+        emit(records.history(record_id).wire(), as_json)
 
 
 @records_app.command("shred")
@@ -215,7 +216,7 @@ def shred(
         emit(records.shred(_signer(records), record_id, reason), as_json)
 
 
-def _grantee(org: str, member: str | None, role: str | None) -> dict[str, Any]:
+def _grantee(org: str, member: str | None, role: str | None) -> dict[str, str]:
     if member is not None and role is not None:
         raise MalformedInput("give --member or --role, not both")
     if member is not None:
@@ -256,7 +257,7 @@ def grant(
             resource_type or [],
             record or [],
         )
-        emit(report, as_json)
+        emit(report.wire(), as_json)
 
 
 @consent_app.command("revoke")
@@ -288,7 +289,7 @@ def list_consents(
 ) -> None:
     """A patient's consents (for the patient or their representative)."""
     with _acting(url, key, as_json) as records:
-        emit(records.consents(patient or records.patient_id, fhir), as_json)
+        emit(records.consents(patient or records.patient_id, fhir).wire(), as_json)
 
 
 @audit_app.command("patient")
@@ -301,7 +302,7 @@ def audit_patient(
 ) -> None:
     """Every access to a patient's records: who, when, why, under which consent."""
     with _acting(url, key, as_json) as records:
-        emit(records.audit(patient or records.patient_id, fhir), as_json)
+        emit(records.audit(patient or records.patient_id, fhir).wire(), as_json)
 
 
 @audit_app.command("org")

@@ -12,10 +12,10 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, overload
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -32,6 +32,7 @@ from healthledger.crypto.envelope import (
 )
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.crypto.signed_request import (
+    EMPTY_BODY,
     HEADER_INTENT,
     HEADER_NONCE,
     HEADER_TIME,
@@ -42,10 +43,26 @@ from healthledger.domains.governance import state as gov
 from healthledger.domains.records import policy
 from healthledger.domains.records.messages import MAX_SCOPE, intent_message
 from healthledger.domains.records.policy import BreakGlassReason
+from healthledger.domains.records.replies import (
+    AccessSummary,
+    AddedRecord,
+    Alerts,
+    AuditTrail,
+    BatchAdded,
+    BatchFailure,
+    BreakGlassLocated,
+    Bundle,
+    ConsentList,
+    JsonObject,
+    Located,
+    RecordHistory,
+    RecordRead,
+    Reply,
+    SealedNote,
+)
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
-EMPTY_BODY = body_hash(b"")
 DAY_MS = 86_400_000
 
 
@@ -53,18 +70,38 @@ DAY_MS = 86_400_000
 class RecordCopy:
     """A decrypted record with what proves it: the salt for its hash and the access receipt."""
 
-    record: dict[str, Any]
+    record: JsonObject
     plaintext: bytes
     salt: bytes
-    access: dict[str, Any]
-    receipt: dict[str, Any]
+    access: AccessSummary
+    receipt: JsonObject
 
     def resource(self) -> Any:
-        """The FHIR resource (for records added as FHIR JSON)."""
+        """The FHIR resource (for records added as FHIR JSON): a JSON edge."""
         return orjson.loads(self.plaintext)
 
 
-def verify_copy(record: dict[str, Any], plaintext: bytes, salt: bytes) -> None:
+class ConsentGranted(Reply):
+    """A committed `consent.grant`: its id beside the node's submission report."""
+
+    consent_id: str
+    id: str
+    status: str
+    height: int
+    result: JsonObject
+
+
+class Appointed(Reply):
+    """A committed `representative.appoint`: its id beside the node's submission report."""
+
+    appointment_id: str
+    id: str
+    status: str
+    height: int
+    result: JsonObject
+
+
+def verify_copy(record: Mapping[str, object], plaintext: bytes, salt: bytes) -> None:
     """Prove a held copy is the exact version registered: its salted hash is the chain's."""
     if content_hash(salt, plaintext) != record["content_hash"]:
         raise LedgerError(
@@ -150,26 +187,29 @@ class Records:
         headers["content-type"] = "application/json"
         return self.client._call(method, target, content=body, headers=headers)
 
-    def _signed_json(self, method: str, path: str, value: Any, intent: Intent | None = None) -> Any:
+    def _signed_json(
+        self, method: str, path: str, value: JsonObject, intent: Intent | None = None
+    ) -> Any:
         return self._signed(method, path, body=orjson.dumps(value), intent=intent)
 
     # --- provider side ---------------------------------------------------------------
 
-    def add(
-        self, patient: str, resource: dict[str, Any], replaces: str | None = None
-    ) -> dict[str, Any]:
+    def add(self, patient: str, resource: JsonObject, replaces: str | None = None) -> AddedRecord:
         """Add a FHIR resource for a patient (or a correction of the record `replaces`)."""
-        body: dict[str, Any] = {"patient": patient, "resource": resource}
+        body: JsonObject = {"patient": patient, "resource": resource}
         if replaces is not None:
             body["replaces"] = replaces
-        return self._signed_json("POST", "/v1/records", body)  # type: ignore[no-any-return]
+        return AddedRecord.model_validate(self._signed_json("POST", "/v1/records", body))
 
-    def add_batch(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def add_batch(
+        self, items: Sequence[tuple[str, JsonObject]]
+    ) -> list[AddedRecord | BatchFailure]:
         """Add many (patient, resource) pairs in one request; each result or error in order."""
-        body = {"records": [{"patient": p, "resource": r} for p, r in items]}
-        return self._signed_json("POST", "/v1/records/batch", body)["results"]  # type: ignore[no-any-return]
+        body: JsonObject = {"records": [{"patient": p, "resource": r} for p, r in items]}
+        reply = self._signed_json("POST", "/v1/records/batch", body)
+        return BatchAdded.model_validate(reply).results
 
-    def add_file(self, patient: str, kind: str, date: str, path: Path) -> dict[str, Any]:
+    def add_file(self, patient: str, kind: str, date: str, path: Path) -> AddedRecord:
         """Stream a large file (VCF, FASTQ, DICOM...) to the vault with bounded memory.
 
         The signed target declares the file's length and SHA-256, so the node checks
@@ -189,16 +229,18 @@ class Records:
         headers["content-type"] = "application/octet-stream"
         headers["content-length"] = str(size)
         with path.open("rb") as handle:
-            return self.client._call(  # type: ignore[no-any-return]
-                "POST", target, content=_read_chunks(handle), headers=headers
-            )
+            reply = self.client._call("POST", target, content=_read_chunks(handle), headers=headers)
+        return AddedRecord.model_validate(reply)
 
     # --- finding and reading -----------------------------------------------------------
 
     def locate(
         self, patient: str, purpose: str | None = None, break_glass_reason: str | None = None
-    ) -> dict[str, Any]:
-        """Where a patient has records, as far as this caller's standing allows."""
+    ) -> Located:
+        """Where a patient has records, as far as this caller's standing allows.
+
+        A break-glass search answers every record and the access event that recorded it
+        (`BreakGlassLocated`)."""
         params = {"patient": patient}
         if purpose is not None:
             params["purpose"] = purpose
@@ -208,20 +250,24 @@ class Records:
             params["break_glass_reason"] = reason.text
             params["break_glass_salt"] = reason.salt.hex()
             intent = Intent("locate", patient, "emergency", reason.hash)
-        return self._signed("GET", "/v1/records", params, intent=intent)  # type: ignore[no-any-return]
+        reply = self._signed("GET", "/v1/records", params, intent=intent)
+        if intent is not None:
+            return BreakGlassLocated.model_validate(reply)
+        return Located.model_validate(reply)
 
     def read_view(
         self, record_id: str, purpose: str, break_glass_reason: str | None = None
-    ) -> dict[str, Any]:
+    ) -> RecordRead:
         """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt."""
-        body: dict[str, Any] = {"purpose": purpose}
+        body: JsonObject = {"purpose": purpose}
         intent = Intent("read", record_id, purpose)
         if break_glass_reason is not None:
             reason = new_reason(break_glass_reason)
             body["break_glass_reason"] = reason.text
             body["break_glass_salt"] = reason.salt.hex()
             intent = Intent("read", record_id, purpose, reason.hash)
-        return self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)  # type: ignore[no-any-return]
+        reply = self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)
+        return RecordRead.model_validate(reply)
 
     def read(
         self,
@@ -232,28 +278,28 @@ class Records:
     ) -> RecordCopy:
         """Read, decrypt locally and check: the hash against the chain, the receipt's proofs."""
         view = self.read_view(record_id, purpose, break_glass_reason)
-        data_key = unwrap_with_keyring(view["wrapped_key"], self.keys.encryption_keyring)
+        data_key = unwrap_with_keyring(view.wrapped_key, self.keys.encryption_keyring)
         chunks = (
-            [base64.b64decode(view["ciphertext"])]
-            if view["ciphertext"] is not None
-            else self._content(record_id, view["access"]["tx_id"])
+            [base64.b64decode(view.ciphertext)]
+            if view.ciphertext is not None
+            else self._content(record_id, view.access.tx_id)
         )
         plaintext, opened = _decrypt_all(data_key, chunks)
         record = self._checked_record(view, opened, verify)
-        return RecordCopy(record, plaintext, opened.salt, view["access"], view["receipt"])
+        return RecordCopy(record, plaintext, opened.salt, view.access, view.receipt)
 
     def read_to_file(self, record_id: str, purpose: str, out: Path) -> RecordCopy:
         """Read a large record straight to a file, decrypting chunk by chunk."""
         view = self.read_view(record_id, purpose)
-        data_key = unwrap_with_keyring(view["wrapped_key"], self.keys.encryption_keyring)
+        data_key = unwrap_with_keyring(view.wrapped_key, self.keys.encryption_keyring)
         decryptor = Decryptor(data_key)
         with out.open("wb") as handle:
-            for chunk in self._content(record_id, view["access"]["tx_id"]):
+            for chunk in self._content(record_id, view.access.tx_id):
                 handle.write(decryptor.update(chunk))
             tail, opened = decryptor.finish()
             handle.write(tail)
         record = self._checked_record(view, opened, verify=True)
-        return RecordCopy(record, b"", opened.salt, view["access"], view["receipt"])
+        return RecordCopy(record, b"", opened.salt, view.access, view.receipt)
 
     def _content(self, record_id: str, access_tx: str) -> Iterator[bytes]:
         target = f"/v1/records/{record_id}/content?access={access_tx}"
@@ -267,8 +313,8 @@ class Records:
                 )
             yield from response.iter_bytes(FILE_CHUNK)
 
-    def _checked_record(self, view: dict[str, Any], opened: Opened, verify: bool) -> dict[str, Any]:
-        record: dict[str, Any] = view["record"]
+    def _checked_record(self, view: RecordRead, opened: Opened, verify: bool) -> JsonObject:
+        record = view.record
         if opened.content_hash != record["content_hash"]:
             raise LedgerError(
                 "the decrypted record does not match its hash", ErrorCode.HASH_MISMATCH
@@ -282,50 +328,69 @@ class Records:
                 raise InvalidProof("the record's hash on the chain differs from what was read")
         return record
 
-    def _verify_receipt(self, view: dict[str, Any]) -> None:
+    def _verify_receipt(self, view: RecordRead) -> None:
         """The receipt proves an access event for this read, by this reader, is on the ledger."""
-        receipt = view["receipt"]
+        receipt = view.receipt
         verify_tx_view(receipt)
-        payload = receipt["tx"]["payload"]
+        tx = _object(receipt.get("tx"))
+        payload = _object(tx.get("payload"))
         if (
-            receipt["tx"]["type"] != "record.access"
-            or payload["record_id"] != view["record"]["id"]
-            or payload["reader"] != self.keys.key_id
-            or receipt["result"]["code"] != "ok"
+            tx.get("type") != "record.access"
+            or payload.get("record_id") != view.record.get("id")
+            or payload.get("reader") != self.keys.key_id
+            or _object(receipt.get("result")).get("code") != "ok"
         ):
             raise InvalidProof("the access receipt is not for this read")
 
-    def history(self, record_id: str) -> dict[str, Any]:
-        return self._signed("GET", f"/v1/records/{record_id}/history")  # type: ignore[no-any-return]
+    def history(self, record_id: str) -> RecordHistory:
+        return RecordHistory.model_validate(self._signed("GET", f"/v1/records/{record_id}/history"))
 
-    def consents(self, patient: str, fhir: bool = False) -> dict[str, Any]:
+    @overload
+    def consents(self, patient: str, fhir: Literal[False] = False) -> ConsentList: ...
+    @overload
+    def consents(self, patient: str, fhir: Literal[True]) -> Bundle: ...
+    @overload
+    def consents(self, patient: str, fhir: bool) -> ConsentList | Bundle: ...
+    def consents(self, patient: str, fhir: bool = False) -> ConsentList | Bundle:
         params = {"patient": patient, "format": "fhir" if fhir else "json"}
-        return self._signed("GET", "/v1/consents", params)  # type: ignore[no-any-return]
+        reply = self._signed("GET", "/v1/consents", params)
+        return Bundle.model_validate(reply) if fhir else ConsentList.model_validate(reply)
 
-    def audit(self, patient: str, fhir: bool = False) -> dict[str, Any]:
+    @overload
+    def audit(self, patient: str, fhir: Literal[False] = False) -> AuditTrail: ...
+    @overload
+    def audit(self, patient: str, fhir: Literal[True]) -> Bundle: ...
+    @overload
+    def audit(self, patient: str, fhir: bool) -> AuditTrail | Bundle: ...
+    def audit(self, patient: str, fhir: bool = False) -> AuditTrail | Bundle:
         """The accounting of disclosures of a patient's records, break-glass reasons opened.
 
         A break-glass event's `reason` is decrypted here from the note the custodian's
         vault sealed to this reader, and checked against the salted hash on the chain.
         """
         params = {"format": "fhir" if fhir else "json"}
-        view = self._signed("GET", f"/v1/audit/patients/{patient}", params)
+        reply = self._signed("GET", f"/v1/audit/patients/{patient}", params)
         if fhir:
-            return view  # type: ignore[no-any-return]
-        events = [self._open_reason(e) for e in view["events"]]
-        return {**view, "events": events, "break_glass": [e for e in events if e["break_glass"]]}
+            return Bundle.model_validate(reply)
+        trail = AuditTrail.model_validate(reply)
+        events = [self._open_reason(e) for e in trail.events]
+        flagged = [e for e in events if e["break_glass"]]
+        return trail.model_copy(update={"events": events, "break_glass": flagged})
 
-    def alerts(self, org: str) -> list[dict[str, Any]]:
+    def alerts(self, org: str) -> list[JsonObject]:
         """An organisation's break-glass feed (for its key, admins and auditors), reasons opened."""
-        view = self._signed("GET", f"/v1/audit/orgs/{org}")
-        return [self._open_reason(e) for e in view["break_glass"]]
+        view = Alerts.model_validate(self._signed("GET", f"/v1/audit/orgs/{org}"))
+        return [self._open_reason(e) for e in view.break_glass]
 
-    def _open_reason(self, event: dict[str, Any]) -> dict[str, Any]:
-        note = event.pop("reason_note", None)
-        if note is None:
+    def _open_reason(self, event: JsonObject) -> JsonObject:
+        """The event without its sealed note, with the note's text as `reason` once checked."""
+        event = dict(event)
+        raw_note = event.pop("reason_note", None)
+        if raw_note is None:
             return event
-        data_key = unwrap_with_keyring(note["wrapped_key"], self.keys.encryption_keyring)
-        text, opened = decrypt_bytes(data_key, base64.b64decode(note["ciphertext"]))
+        note = SealedNote.model_validate(raw_note)
+        data_key = unwrap_with_keyring(note.wrapped_key, self.keys.encryption_keyring)
+        text, opened = decrypt_bytes(data_key, base64.b64decode(note.ciphertext))
         if opened.content_hash != event["reason_hash"]:
             raise LedgerError(
                 "a break-glass reason does not match its hash on the chain",
@@ -335,28 +400,30 @@ class Records:
 
     def pull_all(self, patient: str) -> list[RecordCopy]:
         """Right of access: every active record of the patient, read and checked."""
-        located = self.locate(patient)["records"]
-        return [self.read(r["id"], "patient_request") for r in located if r["status"] != "shredded"]
+        located = self.locate(patient).records
+        return [
+            self.read(str(r["id"]), "patient_request") for r in located if r["status"] != "shredded"
+        ]
 
     # --- patient side: transactions signed by the patient (or representative) --------------
 
     def grant(
         self,
         signer: Signer,
-        grantee: dict[str, Any],
+        grantee: Mapping[str, str],
         purposes: Sequence[str],
         expires_ms: int | None = None,
         resource_types: Sequence[str] = (),
         record_ids: Sequence[str] = (),
         patient: str | None = None,
         appointment_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> ConsentGranted:
         """Grant a consent, rewrapping the in-scope records' data keys for the grantee."""
         patient = patient or self.patient_id
         payload: dict[str, Any] = {
             "consent_id": "cns-" + secrets.token_hex(12),
             "patient": patient,
-            "grantee": grantee,
+            "grantee": dict(grantee),
             "resource_types": list(resource_types),
             "record_ids": list(record_ids),
             "purposes": list(purposes),
@@ -367,11 +434,11 @@ class Records:
         report = require_committed(
             self.client.submit(signer.sign("consent.grant", payload), wait=True)
         )
-        return {"consent_id": payload["consent_id"], **report.wire()}
+        return ConsentGranted.model_validate({"consent_id": payload["consent_id"], **report.wire()})
 
     def _rewrapped_for(
         self,
-        grantee: dict[str, Any],
+        grantee: Mapping[str, str],
         patient: str,
         resource_types: Sequence[str],
         record_ids: Sequence[str],
@@ -384,7 +451,7 @@ class Records:
         if patient != self.patient_id:
             return {}
         public = self._grantee_public_key(grantee)
-        entries = self.locate(patient)["records"]
+        entries = self.locate(patient).records
         wrapped: dict[str, str] = {}
         for entry in entries:
             in_scope = (
@@ -396,15 +463,16 @@ class Records:
             # records beyond them are rewrapped by the custodian's vault on each read.
             if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
-            record = self.client.state("records", f"record/{entry['id']}", keys=self.keys).value
+            record_id = str(entry["id"])
+            record = self.client.state("records", f"record/{record_id}", keys=self.keys).value
             # sealed to the patient's key when the record was added: perhaps a rotated one
             data_key = unwrap_with_keyring(
                 record["wrapped_keys"]["patient"], self.keys.encryption_keyring
             )
-            wrapped[entry["id"]] = wrap_key(data_key, public)
+            wrapped[record_id] = wrap_key(data_key, public)
         return wrapped
 
-    def _grantee_public_key(self, grantee: dict[str, Any]) -> bytes:
+    def _grantee_public_key(self, grantee: Mapping[str, str]) -> bytes:
         if grantee["kind"] == "member":
             key = gov.person_record_key(grantee["member"])
         else:
@@ -420,7 +488,7 @@ class Records:
         consent_id: str,
         reason: str | None = None,
         appointment_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         """Revoke a consent; the answer is the revocation's receipt (a proven transaction).
 
         `reason` is a code (withdrawn, care_ended, changed_provider, other), never free text.
@@ -434,7 +502,7 @@ class Records:
         record_id: str,
         reason: str = "patient_request",
         appointment_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         """Crypto-shred a record; the answer is the deletion certificate (the proven tombstone).
 
         `reason` is a code (patient_request, entered_in_error, retention_expired,
@@ -450,7 +518,7 @@ class Records:
         relation: str,
         powers: Sequence[str],
         until_ms: int,
-    ) -> dict[str, Any]:
+    ) -> Appointed:
         """Appoint a representative (parent, guardian, proxy) within powers and a period."""
         payload = {
             "appointment_id": "app-" + secrets.token_hex(12),
@@ -462,11 +530,13 @@ class Records:
         report = require_committed(
             self.client.submit(signer.sign("representative.appoint", payload), wait=True)
         )
-        return {"appointment_id": payload["appointment_id"], **report.wire()}
+        return Appointed.model_validate(
+            {"appointment_id": payload["appointment_id"], **report.wire()}
+        )
 
     def _submit_with_receipt(
         self, signer: Signer, tx_type: str, payload: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         report = require_committed(self.client.submit(signer.sign(tx_type, payload), wait=True))
         return self.client.verified_tx(report.id, keys=signer.keys).wire()
 
@@ -474,6 +544,13 @@ class Records:
 def _acting_for(payload: dict[str, Any], appointment_id: str | None) -> dict[str, Any]:
     """A representative's act names the appointment it is made under."""
     return payload if appointment_id is None else {**payload, "appointment_id": appointment_id}
+
+
+def _object(value: object) -> JsonObject:
+    """A JSON object inside a receipt; anything else means the receipt is not one."""
+    if not isinstance(value, dict):
+        raise InvalidProof("the access receipt is not a transaction view")
+    return value
 
 
 def _decrypt_all(data_key: bytes, chunks: Iterator[bytes] | list[bytes]) -> tuple[bytes, Opened]:
@@ -498,4 +575,4 @@ def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-__all__ = ["RecordCopy", "Records", "verify_copy"]
+__all__ = ["Appointed", "ConsentGranted", "RecordCopy", "Records", "verify_copy"]

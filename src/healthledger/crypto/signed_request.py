@@ -58,6 +58,10 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+# What a request without a body (every GET) signs as its body's SHA-256.
+EMPTY_BODY = body_hash(b"")
+
+
 def request_message(
     chain_id: str,
     method: str,
@@ -91,7 +95,7 @@ def sign_request(
     chain_id: str,
     method: str,
     target: str,
-    body_sha256: str = body_hash(b""),
+    body_sha256: str = EMPTY_BODY,
     time_ms: int | None = None,
     *,
     audience: str,

@@ -22,7 +22,7 @@ from healthledger.demo.synthetic import (
     synthetic_records,
 )
 from healthledger.errors import LedgerError
-from healthledger.node.records import PreparedAccess, RecordService
+from healthledger.node.custodian import PreparedAccess, RecordService
 
 STORY_PATIENTS = 12
 # The story reads the 1st and 2nd record of the first four patients (see records_story).
@@ -118,7 +118,7 @@ def _add_records(
         for item, report in zip(prepared, reports, strict=True):
             if isinstance(report, LedgerError):
                 raise report
-            ids[name].append(service.finish_add(item, *report)["record_id"])
+            ids[name].append(service.finish_add(item, report).record_id)
     return ids
 
 
@@ -192,5 +192,5 @@ def _read(
     (report,) = service.commit([prepared])
     if isinstance(report, LedgerError):
         raise report
-    view = service.finish_read(prepared, *report)
-    return {"reader": reader.id, "record": record_id, **view["access"]}
+    view = service.finish_read(prepared, report)
+    return {"reader": reader.id, "record": record_id, **view.access.wire()}

@@ -22,9 +22,9 @@ from healthledger.demo.governance import NAMED_PATIENTS, governance_story, regis
 from healthledger.demo.records import records_story
 from healthledger.demo.supply import supply_story
 from healthledger.errors import ErrorCode, LedgerError
+from healthledger.node.custodian import RecordService
 from healthledger.node.home import DEFAULT_PORT, Home, init_home
 from healthledger.node.node import Node
-from healthledger.node.records import RecordService
 
 DEFAULT_TXS = 400
 

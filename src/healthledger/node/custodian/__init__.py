@@ -1,0 +1,38 @@
+"""A node as custodian: the vault service of the organisations whose keys it holds.
+
+auth       who is asking: a signed request checked against the ledger (shared with the
+           read guard of the ledger routes)
+signer     one organisation key signing in nonce order, submitting, awaiting commits
+payloads   the vault's transactions, built from the records domain's message models
+prepared   what is decided before a commit and finished after it
+upload     a large file streamed into the vault, held to its declaration
+service    the records service: vault reads and writes, audit, break-glass notes
+"""
+
+from __future__ import annotations
+
+from healthledger.node.custodian.auth import RequestAuthenticator
+from healthledger.node.custodian.prepared import (
+    DeclaredBody,
+    NewRecord,
+    PreparedAccess,
+    PreparedAdd,
+)
+from healthledger.node.custodian.service import RecordService
+from healthledger.node.custodian.signer import Committed, OrgSigner, OrgTx, Submitted
+from healthledger.node.custodian.upload import MAX_FILE_BYTES, Upload
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Committed",
+    "DeclaredBody",
+    "NewRecord",
+    "OrgSigner",
+    "OrgTx",
+    "PreparedAccess",
+    "PreparedAdd",
+    "RecordService",
+    "RequestAuthenticator",
+    "Submitted",
+    "Upload",
+]

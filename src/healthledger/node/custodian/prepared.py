@@ -1,0 +1,54 @@
+"""What the vault decided and built before a commit, carried to the step after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from healthledger.crypto.envelope import Sealed
+from healthledger.domains.records import fhir
+from healthledger.domains.records.policy import Decision
+from healthledger.ledger.context import Actor
+from healthledger.node.custodian.signer import OrgTx
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A FHIR resource to add for a patient; `replaces` names the version it corrects."""
+
+    patient: str
+    resource: object
+    replaces: str | None = None
+
+
+@dataclass(frozen=True)
+class DeclaredBody:
+    """What a signed upload says of its body before sending it: length and SHA-256 (hex)."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PreparedAdd:
+    """A record encrypted into the vault, waiting for its `record.add` to commit."""
+
+    unsigned: OrgTx
+    record_id: str
+    sealed: Sealed
+    summary: fhir.ResourceSummary
+
+
+@dataclass(frozen=True)
+class PreparedAccess:
+    """An access decided by the vault and waiting for its audit event to commit."""
+
+    unsigned: OrgTx
+    reader: Actor
+    decision: Decision
+    record: dict[str, Any] | None  # the record's chain entry, as the state holds it
+    data_key: bytes | None = None  # a read's data key, unwrapped before the event is sent
+    note: str | None = None  # a break-glass reason's hash: its sealed text is in the vault
+
+
+__all__ = ["DeclaredBody", "NewRecord", "PreparedAccess", "PreparedAdd"]
