@@ -401,3 +401,63 @@ def _at_raw(chain: Chain, time_ms: int, payload: dict[str, Any]) -> Any:
     chain.app.commit()
     ((*_rest, result),) = pending.txs
     return result
+
+
+def test_refusals_keep_their_codes_and_words(clinic: Chain) -> None:
+    """Refusals are hashed into blocks: the typed errors write the texts the bare ones did."""
+    alice = pid("alice")
+    assert _add(clinic).ok
+    got: list[tuple[str, str]] = []
+
+    def refused(result: Any) -> None:
+        assert not result.ok
+        got.append((result.code, result.message))
+
+    refused(_add(clinic))
+    other_blob = _record(alice, "rec-" + "8" * 24)
+    other_blob["blob_id"] = _record(alice, REC)["blob_id"]
+    refused(clinic.one(clinic.signer(HOSPITAL).sign("record.add", other_blob)))
+    stranger = _record(pid("bruno"), "rec-" + "9" * 24, author="acme-insurance/nobody")
+    refused(clinic.one(clinic.signer(HOSPITAL).sign("record.add", stranger)))
+    refused(_add(clinic, "rec-" + "a" * 24, replaces="rec-" + "b" * 24))
+    correction = _record(alice, "rec-" + "c" * 24, replaces=REC)
+    refused(clinic.one(clinic.signer("corner-pharmacy").sign("record.add", correction)))
+    refused(_access(clinic, "clerk-bo", "consent", consent_id=CNS))
+    refused(_access(clinic, "clerk-bo", "author"))
+    refused(_grant(clinic, "alice", grantee={"kind": "org", "org": "nowhere"}))
+    revoke = {"consent_id": CNS, "reason": "withdrawn"}
+    refused(clinic.one(clinic.signer("alice").sign("consent.revoke", revoke)))
+    assert _grant(clinic, "alice").ok
+    refused(_access(clinic, "acme-insurance", "consent", "treatment", consent_id=CNS))
+    assert clinic.one(clinic.signer("alice").sign("consent.revoke", revoke)).ok
+    refused(_access(clinic, "acme-insurance", "consent", consent_id=CNS))
+    refused(_access(clinic, "bruno", "representative", appointment_id="app-" + "1" * 24))
+    appoint = {
+        "appointment_id": "app-" + "1" * 24,
+        "representative": "st-marys/ghost",
+        "relation": "proxy",
+        "powers": ["read"],
+        "until_ms": FAR,
+    }
+    refused(clinic.one(clinic.signer("alice").sign("representative.appoint", appoint)))
+    shred = {"record_id": REC, "reason": "patient_request"}
+    assert clinic.one(clinic.signer("alice").sign("record.shred", shred)).ok
+    refused(clinic.one(clinic.signer("alice").sign("record.shred", shred)))
+    refused(_access(clinic, "alice", "self"))
+    assert got == [
+        ("already_exists", f"record {REC} exists"),
+        ("already_exists", f"blob {_record(alice, REC)['blob_id']} is already registered"),
+        ("invalid_field", "acme-insurance/nobody is not an active member of st-marys"),
+        ("not_found", f"no record rec-{'b' * 24}"),
+        ("not_custodian", "only the custodian may correct its record"),
+        ("no_consent", f"no consent {CNS}"),
+        ("unauthorized", "the reader is not the record's author"),
+        ("invalid_field", "no active organisation nowhere"),
+        ("not_found", f"no consent {CNS}"),
+        ("no_consent", f"consent {CNS} does not allow the purpose treatment"),
+        ("consent_revoked", f"consent {CNS} was revoked"),
+        ("no_consent", "no active appointment allows read"),
+        ("not_found", "no registered person st-marys/ghost"),
+        ("conflict", f"record {REC} is already shredded"),
+        ("record_shredded", f"record {REC} was shredded"),
+    ]

@@ -11,9 +11,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pydantic import BaseModel
+
 from conftest import CHAIN, Chain, patient_register_payload, seeded_keys
+from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.domains.records.messages import intent_message
+from healthledger.domains.records.state import (
+    Appointment,
+    AppointmentRef,
+    AuditEntry,
+    AuditRef,
+    Consent,
+    ConsentRef,
+    IntentSeen,
+    RecordMeta,
+    RecordRef,
+)
 
 HOSPITAL = "st-marys"
 FAR = 1_800_000_000_000
@@ -51,7 +65,15 @@ def _record(record_id: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _read(chain: Chain, reader: str, basis: str, nonce: int, **extra: Any) -> None:
+def _read(
+    chain: Chain,
+    reader: str,
+    basis: str,
+    nonce: int,
+    purpose: str = "payment",
+    reason_hash: str | None = None,
+    **extra: Any,
+) -> None:
     keys = seeded_keys(reader)
     time_ms = 1_700_000_000_000
     payload: dict[str, Any] = {
@@ -59,16 +81,18 @@ def _read(chain: Chain, reader: str, basis: str, nonce: int, **extra: Any) -> No
         "patient": _pid("alice"),
         "record_id": REC2,
         "reader": keys.key_id,
-        "purpose": "payment",
+        "purpose": purpose,
         "basis": basis,
         "request_id": f"{nonce:064x}",
         **extra,
     }
-    message = intent_message(CHAIN, "read", REC2, "payment", None, time_ms, f"{nonce:032x}")
+    if reason_hash is not None:
+        payload["reason_hash"] = reason_hash
+    message = intent_message(CHAIN, "read", REC2, purpose, reason_hash, time_ms, f"{nonce:032x}")
     payload["intent"] = {
         "time_ms": time_ms,
         "nonce": f"{nonce:032x}",
-        "reason_hash": None,
+        "reason_hash": reason_hash,
         "signature": keys.sign(message).hex(),
     }
     _ok(chain, HOSPITAL, "record.access", payload)
@@ -169,3 +193,68 @@ PINNED_ROOT = "a7c6c1c69623e324280ca4ddf6c2a16e5a9ba5a2360aa495152fe5ee7ebf28a8"
 def test_the_state_root_of_a_scripted_run_is_unchanged(chain: Chain) -> None:
     scripted_run(chain)
     assert chain.app.info().state_root == PINNED_ROOT
+
+
+def _model_of(key: str) -> type[BaseModel]:
+    """The model a records key holds, by the layout in domains/records/state.py."""
+    parts = key.split("/")
+    if parts[0] == "patient":
+        return {"record": RecordRef, "consent": ConsentRef, "appointment": AppointmentRef}[parts[2]]
+    return {
+        "record": RecordMeta,
+        "consent": Consent,
+        "appointment": Appointment,
+        "audit": AuditEntry,
+        "blob": RecordRef,
+        "alert": AuditRef,
+        "intent": IntentSeen,
+    }[parts[0]]
+
+
+def test_every_stored_records_value_loads_as_its_model_and_dumps_to_the_same_bytes(
+    chain: Chain,
+) -> None:
+    scripted_run(chain)
+    _read(chain, "dr-ada", "break_glass", 4, purpose="emergency", reason_hash="e" * 64)
+    rows = chain.store.state_scan("records", "", limit=10_000)
+    kinds = {key.split("/")[0] for key, _ in rows}
+    assert kinds == {
+        *("record", "patient", "consent", "appointment", "audit", "blob", "intent", "alert")
+    }
+    for key, raw in rows:
+        model = _model_of(key).model_validate_json(raw)
+        assert canonical_bytes(model.model_dump(mode="json")) == raw, key
+
+
+def test_a_tombstone_and_a_revocation_are_stored_only_in_their_state() -> None:
+    """A record that was never shredded has no shred fields at all (not nulls): the bytes
+    the dict-writing handler stored. Once shredded, every tombstone field is there."""
+    base = {
+        "id": REC,
+        "patient": "pat_1",
+        "custodian": HOSPITAL,
+        "author": None,
+        "resource_type": "Observation",
+        "code": "",
+        "date": "",
+        "media_type": "application/fhir+json",
+        "content_hash": "a" * 64,
+        "blob_id": "b" * 64,
+        "size": 1,
+        "wrapped_keys": None,
+        "replaces": None,
+        "superseded_by": None,
+        "status": "active",
+        "added_height": 1,
+        "added_ms": 2,
+    }
+    assert RecordMeta.model_validate(base).model_dump(mode="json") == base
+    shredded = RecordMeta.model_validate(base).model_copy(
+        update={"status": "shredded", "shredded_height": 3, "shred_reason": None}
+    )
+    assert set(shredded.model_dump(mode="json")) == set(base) | {
+        "shredded_height",
+        "shredded_ms",
+        "shredded_by",
+        "shred_reason",
+    }
