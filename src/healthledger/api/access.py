@@ -23,12 +23,13 @@ from __future__ import annotations
 from fastapi import Request
 
 from healthledger.app import record_views
+from healthledger.app.reader import SnapshotReader
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.signed_request import SignedRequest
 from healthledger.domains.governance import state as gov
+from healthledger.domains.records import queries as records
 from healthledger.domains.records import state as records_state
-from healthledger.domains.records.queries import visible_records
-from healthledger.errors import LedgerError, Unauthorized
+from healthledger.errors import LedgerError, NotFound, Unauthorized
 from healthledger.ledger.context import Actor
 from healthledger.ledger.store import Store
 from healthledger.node.custodian.auth import RequestAuthenticator
@@ -119,22 +120,23 @@ class ReadGuard:
         """A record's chain entry is shown to whoever the records policy lets locate it,
         and to whoever has an audited read of it (a break-glass reader checking what they read)."""
         with self.store.snapshot():
-            raw = self.store.state_get(records_state.NAMESPACE, records_state.record_key(record_id))
-            if raw is None:
+            ledger = SnapshotReader(self.store)
+            try:
+                patient = records.record(ledger.state, record_id).patient
+            except NotFound:
                 return False
-            patient = str(parse_json(raw)["patient"])
-            file = record_views.patient_file(self.store, patient)
-            height = self.store.last_height()
-            now = self.store.header(height).time_ms if height else 0
-            audit = record_views.audit_events(self.store, patient)
+            file = records.patient_file(ledger, patient)
+            height = ledger.height
+            now = ledger.block_time_ms(height) if height else 0
+            audit = records.audit_trail(ledger, patient)
         try:
-            shown = visible_records(file, actor, None, now)
+            shown = records.locatable_records(file, actor, None, now)
         except LedgerError:  # no standing with this patient at all
             shown = []
-        return any(entry["id"] == record_id for entry in shown) or any(
-            event["action"] == "read"
-            and event["record"] == record_id
-            and (event["reader"]["kind"], event["reader"]["id"]) == (actor.kind, actor.id)
+        return any(entry.id == record_id for entry in shown) or any(
+            event.action == "read"
+            and event.record == record_id
+            and (event.reader.kind, event.reader.id) == (actor.kind, actor.id)
             for event in audit
         )
 

@@ -1,69 +1,65 @@
-"""Read-side of patient records over the store: a patient's file, consents, audit trail.
+"""Transitional: the records read side over a store, in the dict shapes node/records.py uses.
 
-Each view reads one store snapshot, so a consent decision and the records it
-filters describe the same committed block.
+The reads moved to `domains/records/queries.py` (typed, over a `LedgerReader`) and the
+governance reads to `domains/governance/queries.py`; each function here runs the new
+query on the store and returns what it returned before (the stored JSON objects).
+Remove once the custodian service (node/custodian/) calls the typed queries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from healthledger.crypto.canonical import parse_json
+from healthledger.app.reader import SnapshotReader
 from healthledger.domains.governance import queries as gov_queries
-from healthledger.domains.governance import state as gov
-from healthledger.domains.governance.queries import resolve_actor
-from healthledger.domains.records import state as st
-from healthledger.domains.records.queries import PatientFile
-from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.context import Actor
+from healthledger.domains.records import queries
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
 
-MAX_PATIENT_KEYS = 1_000_000
+MAX_PATIENT_KEYS = queries.MAX_PATIENT_KEYS
 
 
-def patient_file(store: Store, patient: str) -> PatientFile:
+@dataclass(frozen=True)
+class PatientFileDicts:
+    """A patient's records, consents and appointments as the stored JSON objects."""
+
+    patient: str
+    records: Sequence[dict[str, Any]]
+    consents: Sequence[dict[str, Any]]
+    appointments: Sequence[dict[str, Any]]
+
+
+def patient_file(store: Store, patient: str) -> PatientFileDicts:
     """A patient's records, consents and appointments (call inside a snapshot)."""
-    rows = store.state_scan(st.NAMESPACE, st.patient_prefix(patient), limit=MAX_PATIENT_KEYS)
-    records, consents, appointments = [], [], []
-    for key, value in rows:
-        kind = key.split("/", 3)[2]
-        if kind == "record":
-            records.append(_state_json(store, st.record_key(parse_json(value))))
-        elif kind == "consent":
-            consents.append(_state_json(store, st.consent_key(parse_json(value))))
-        elif kind == "appointment":
-            appointments.append(_state_json(store, st.appointment_key(parse_json(value))))
-    return PatientFile(patient, records, consents, appointments)
+    file = queries.patient_file(SnapshotReader(store), patient)
+    return PatientFileDicts(
+        patient,
+        [r.model_dump(mode="json") for r in file.records],
+        [c.model_dump(mode="json") for c in file.consents],
+        [a.model_dump(mode="json") for a in file.appointments],
+    )
 
 
 def record(store: Store, record_id: str) -> dict[str, Any]:
-    value = store.state_get(st.NAMESPACE, st.record_key(record_id))
-    if value is None:
-        raise LedgerError(f"no record {record_id}", ErrorCode.NOT_FOUND)
-    return dict(parse_json(value))
+    return queries.record(StateReader(store.state_get), record_id).model_dump(mode="json")
 
 
 def consent(store: Store, consent_id: str) -> dict[str, Any]:
-    value = store.state_get(st.NAMESPACE, st.consent_key(consent_id))
-    if value is None:
-        raise LedgerError(f"no consent {consent_id}", ErrorCode.NOT_FOUND)
-    return dict(parse_json(value))
+    return queries.consent(StateReader(store.state_get), consent_id).model_dump(mode="json")
 
 
 def audit_events(store: Store, patient: str, limit: int = 10_000) -> list[dict[str, Any]]:
     """Every access to a patient's records, newest first."""
-    rows = store.state_scan(st.NAMESPACE, st.audit_prefix(patient), limit, newest_first=True)
-    return [parse_json(value) for _key, value in rows]
+    trail = queries.audit_trail(SnapshotReader(store), patient, limit)
+    return [event.model_dump(mode="json") for event in trail]
 
 
 def alert_events(store: Store, org: str, limit: int = 1_000) -> list[dict[str, Any]]:
-    """Break-glass accesses recorded by an organisation's vault, newest first.
-
-    Each alert points to the patient's audit entry written by the same transaction,
-    so the organisation and the patient see the same event.
-    """
-    rows = store.state_scan(st.NAMESPACE, st.alert_prefix(org), limit, newest_first=True)
-    return [_state_json(store, parse_json(value)) for _key, value in rows]
+    """Break-glass accesses recorded by an organisation's vault, newest first."""
+    feed = queries.alert_feed(SnapshotReader(store), org, limit)
+    return [event.model_dump(mode="json") for event in feed]
 
 
 def org_role(store: Store, org: str | None) -> str | None:
@@ -73,25 +69,13 @@ def org_role(store: Store, org: str | None) -> str | None:
 
 def actor(store: Store, key_id: str) -> Actor:
     """Who holds a signing key now (refuses unknown and revoked keys)."""
-    return resolve_actor(store.state_get, key_id, allow_new=False)
+    return gov_queries.resolve_actor(store.state_get, key_id, allow_new=False)
 
 
 def encryption_key(store: Store, who: Actor) -> bytes:
     """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
-    record = _state_json_ns(store, gov.NAMESPACE, gov.actor_record_key(who.kind, who.id))
-    return bytes.fromhex(record["encryption_key"])
+    return gov_queries.encryption_key(store.state_get, who.kind, who.id)
 
 
 def patient_exists(store: Store, patient: str) -> bool:
-    return store.state_get(gov.NAMESPACE, gov.patient_key(patient)) is not None
-
-
-def _state_json(store: Store, key: str) -> dict[str, Any]:
-    return _state_json_ns(store, st.NAMESPACE, key)
-
-
-def _state_json_ns(store: Store, ns: str, key: str) -> dict[str, Any]:
-    value = store.state_get(ns, key)
-    if value is None:
-        raise LedgerError(f"no {ns}/{key}", ErrorCode.NOT_FOUND)
-    return dict(parse_json(value))
+    return gov_queries.patient_registered(store.state_get, patient)

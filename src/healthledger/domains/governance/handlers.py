@@ -19,8 +19,8 @@ from healthledger.domains.governance.messages import (
     PatientRegister,
     voucher_message,
 )
+from healthledger.domains.governance.operations import VOUCHES, spend_allowance
 from healthledger.domains.governance.queries import limits, org_role, resolve_actor
-from healthledger.domains.shared.allowance import spend_daily
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, TxContext
 
@@ -211,9 +211,7 @@ def _require_care_vouched(ctx: TxContext, patient_id: str) -> None:
 def _count_patient_vouch(ctx: TxContext, patient_id: str) -> None:
     """A patient vouches for a few people a day (a parent for children), not for a crowd."""
     cap = limits(ctx.read_raw).vouches_per_patient_per_day
-    times = ctx.get(st.vouches_key(patient_id)) or []
-    spent = spend_daily(times, ctx.block.time_ms, cap, "patients vouched for by one patient")
-    ctx.put(st.vouches_key(patient_id), spent)
+    spend_allowance(ctx, patient_id, VOUCHES, cap)
 
 
 def set_guardians(ctx: TxContext, payload: PatientGuardians) -> None:

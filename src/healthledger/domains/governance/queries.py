@@ -5,7 +5,7 @@ from __future__ import annotations
 from healthledger.crypto.canonical import parse_json
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.messages import Limits
-from healthledger.errors import RevokedSender, UnknownSender
+from healthledger.errors import NotFound, RevokedSender, UnknownSender
 from healthledger.ledger.context import NEW_KEY, Actor, ReadFn
 
 
@@ -52,3 +52,36 @@ def limits(read: ReadFn) -> Limits:
     raw = read(st.NAMESPACE, st.CONFIG_KEY)
     stored = parse_json(raw).get("limits") if raw is not None else None
     return Limits() if stored is None else Limits.model_construct(**stored)
+
+
+# --- What other domains ask of governance (records: patients, members, persons, keys) ---
+
+
+def patient_registered(read: ReadFn, patient_id: str) -> bool:
+    """Whether a patient is registered (whatever their keys' state)."""
+    return read(st.NAMESPACE, st.patient_key(patient_id)) is not None
+
+
+def member_status(read: ReadFn, org_id: str, member_id: str) -> str | None:
+    """A member's status (active, revoked), None if never enrolled."""
+    raw = read(st.NAMESPACE, st.member_key(org_id, member_id))
+    return None if raw is None else str(parse_json(raw)["status"])
+
+
+def member_active(read: ReadFn, org_id: str, member_id: str) -> bool:
+    """Whether a member is enrolled and not revoked."""
+    return member_status(read, org_id, member_id) == st.ACTIVE
+
+
+def person_registered(read: ReadFn, actor_id: str) -> bool:
+    """Whether an actor id (`pat_…` or `org/member`) names a registered patient or member."""
+    return read(st.NAMESPACE, st.person_record_key(actor_id)) is not None
+
+
+def encryption_key(read: ReadFn, kind: str, actor_id: str) -> bytes:
+    """The X25519 public key the ledger holds for an actor: where keys are sealed to."""
+    key = st.actor_record_key(kind, actor_id)
+    raw = read(st.NAMESPACE, key)
+    if raw is None:
+        raise NotFound(f"no {st.NAMESPACE}/{key}")
+    return bytes.fromhex(parse_json(raw)["encryption_key"])

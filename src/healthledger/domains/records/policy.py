@@ -9,12 +9,13 @@ between therefore fails the access transaction, and the vault releases nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from healthledger.crypto.envelope import SALT_BYTES, content_hash
 from healthledger.domains.governance.messages import CARE_GIVING_ROLES
 from healthledger.domains.records import state as st
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.domains.records.errors import ConsentExpired, ConsentRevoked, NoConsent
+from healthledger.domains.records.state import Appointment, Consent, ConsentGrantee, RecordMeta
+from healthledger.errors import InvalidField, LedgerError, Unauthorized
 from healthledger.ledger.context import Actor
 
 # Break-glass is for people who treat patients, not for every enrolled role, and only at
@@ -34,77 +35,75 @@ class Decision:
     appointment_id: str | None = None
 
 
-def owner_basis(record: dict[str, Any], reader: Actor) -> str | None:
+def owner_basis(record: RecordMeta, reader: Actor) -> str | None:
     """The patient, the custodian organisation and the author read without consent."""
-    if reader.kind == "patient" and reader.id == record["patient"]:
+    if reader.kind == "patient" and reader.id == record.patient:
         return "self"
-    if reader.kind == "org" and reader.id == record["custodian"]:
+    if reader.kind == "org" and reader.id == record.custodian:
         return "custodian"
-    if reader.kind == "member" and reader.id == record.get("author"):
+    if reader.kind == "member" and reader.id == record.author:
         return "author"
     return None
 
 
-def grantee_matches(grantee: dict[str, Any], reader: Actor) -> bool:
+def grantee_matches(grantee: ConsentGrantee, reader: Actor) -> bool:
     """A consent to an organisation covers its people; to a person, only them."""
-    if grantee["kind"] == "org":
-        return reader.org == grantee["org"] and reader.kind in {"org", "member"}
-    if grantee["kind"] == "member":
-        return reader.kind == "member" and reader.id == grantee["member"]
-    return (
-        reader.kind == "member" and reader.org == grantee["org"] and reader.role == grantee["role"]
-    )
+    if grantee.kind == "org":
+        return reader.org == grantee.org and reader.kind in {"org", "member"}
+    if grantee.kind == "member":
+        return reader.kind == "member" and reader.id == grantee.member
+    return reader.kind == "member" and reader.org == grantee.org and reader.role == grantee.role
 
 
-def consent_scope_covers(consent: dict[str, Any], record: dict[str, Any]) -> bool:
+def consent_scope_covers(consent: Consent, record: RecordMeta) -> bool:
     """Named records if any are named; otherwise the listed types; otherwise everything."""
-    if consent["patient"] != record["patient"]:
+    if consent.patient != record.patient:
         return False
-    if consent["record_ids"]:
-        return bool(record["id"] in consent["record_ids"])
-    return not consent["resource_types"] or record["resource_type"] in consent["resource_types"]
+    if consent.record_ids:
+        return record.id in consent.record_ids
+    return not consent.resource_types or record.resource_type in consent.resource_types
 
 
-def consent_problem(
-    consent: dict[str, Any], purpose: str | None, now_ms: int
-) -> LedgerError | None:
+def consent_problem(consent: Consent, purpose: str | None, now_ms: int) -> LedgerError | None:
     """Why an otherwise matching consent does not allow access now (None if it does)."""
-    if consent["status"] != st.ACTIVE:
-        return LedgerError(f"consent {consent['id']} was revoked", ErrorCode.CONSENT_REVOKED)
-    if consent["expires_ms"] <= now_ms:
-        return LedgerError(f"consent {consent['id']} has expired", ErrorCode.CONSENT_EXPIRED)
-    if purpose is not None and purpose not in consent["purposes"]:
-        return LedgerError(
-            f"consent {consent['id']} does not allow the purpose {purpose}", ErrorCode.NO_CONSENT
+    if consent.status != st.ACTIVE:
+        return ConsentRevoked(consent.id)
+    if consent.expires_ms <= now_ms:
+        return ConsentExpired(consent.id)
+    if purpose is not None and purpose not in consent.purposes:
+        return NoConsent(
+            f"consent {consent.id} does not allow the purpose {purpose}", consent_id=consent.id
         )
     return None
 
 
 def appointment_allows(
-    appointment: dict[str, Any], reader: Actor, patient: str, power: str, now_ms: int
+    appointment: Appointment, reader: Actor, patient: str, power: str, now_ms: int
 ) -> bool:
     """An active, unexpired appointment of this reader for this patient, with this power."""
     return (
-        appointment["status"] == st.ACTIVE
-        and appointment["patient"] == patient
-        and appointment["representative"] == reader.id
-        and power in appointment["powers"]
-        and appointment["until_ms"] > now_ms
+        appointment.status == st.ACTIVE
+        and appointment.patient == patient
+        and appointment.representative == reader.id
+        and power in appointment.powers
+        and appointment.until_ms > now_ms
     )
 
 
 def check_consent_read(
-    consent: dict[str, Any], record: dict[str, Any], reader: Actor, purpose: str, now_ms: int
+    consent: Consent, record: RecordMeta, reader: Actor, purpose: str, now_ms: int
 ) -> Decision:
     """A read under a named consent, or the precise reason it is refused."""
-    if not grantee_matches(consent["grantee"], reader) or not consent_scope_covers(consent, record):
-        raise LedgerError(
-            f"consent {consent['id']} does not cover this reader and record", ErrorCode.NO_CONSENT
+    if not grantee_matches(consent.grantee, reader) or not consent_scope_covers(consent, record):
+        raise NoConsent(
+            f"consent {consent.id} does not cover this reader and record",
+            record_id=record.id,
+            consent_id=consent.id,
         )
     problem = consent_problem(consent, purpose, now_ms)
     if problem is not None:
         raise problem
-    return Decision("consent", consent_id=consent["id"])
+    return Decision("consent", consent_id=consent.id)
 
 
 def check_break_glass(
@@ -116,14 +115,13 @@ def check_break_glass(
         or reader.role not in CLINICAL_ROLES
         or org_role not in CARE_GIVING_ROLES
     ):
-        raise LedgerError(
-            "break-glass access is for practitioners and nurses of a hospital or clinic",
-            ErrorCode.UNAUTHORIZED,
+        raise Unauthorized(
+            "break-glass access is for practitioners and nurses of a hospital or clinic"
         )
     if purpose != "emergency":
-        raise LedgerError("break-glass access is for the purpose 'emergency'", ErrorCode.NO_CONSENT)
+        raise NoConsent("break-glass access is for the purpose 'emergency'")
     if not has_reason:
-        raise LedgerError("break-glass access needs a stated reason", ErrorCode.INVALID_FIELD)
+        raise InvalidField("break-glass access needs a stated reason")
     return Decision("break_glass")
 
 
@@ -131,21 +129,20 @@ def check_reason_text(reason: str | None) -> str:
     """The vault's check of a break-glass reason before it seals it (the chain sees a hash)."""
     text = (reason or "").strip()
     if not MIN_REASON_CHARS <= len(text) <= MAX_REASON_CHARS:
-        raise LedgerError(
+        raise InvalidField(
             f"break-glass access needs a reason of {MIN_REASON_CHARS} to {MAX_REASON_CHARS}"
-            " characters",
-            ErrorCode.INVALID_FIELD,
+            " characters"
         )
     return text
 
 
 def best_refusal(problems: list[LedgerError]) -> LedgerError:
     """The most telling reason among matching-but-unusable consents, else plain no-consent."""
-    for code in (ErrorCode.CONSENT_REVOKED, ErrorCode.CONSENT_EXPIRED, ErrorCode.NO_CONSENT):
+    for kind in (ConsentRevoked, ConsentExpired, NoConsent):
         for problem in problems:
-            if problem.code == code:
+            if isinstance(problem, kind):
                 return problem
-    return LedgerError("no consent of the patient allows this", ErrorCode.NO_CONSENT)
+    return NoConsent("no consent of the patient allows this")
 
 
 @dataclass(frozen=True)
@@ -168,8 +165,7 @@ class BreakGlassReason:
         except ValueError:
             salt = b""
         if len(salt) != SALT_BYTES:
-            raise LedgerError(
-                f"a break-glass reason comes with the reader's {SALT_BYTES}-byte salt (hex)",
-                ErrorCode.INVALID_FIELD,
+            raise InvalidField(
+                f"a break-glass reason comes with the reader's {SALT_BYTES}-byte salt (hex)"
             )
         return cls(check_reason_text(text), salt)

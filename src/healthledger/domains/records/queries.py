@@ -1,55 +1,127 @@
-"""Read-side of records: which basis allows a read, and what a locator query may show.
+"""Read-side of records: a patient's file, an audit trail, which basis allows a read.
 
-Pure functions over the records a caller's node has loaded from state; the
-same `policy` rules as the handlers, so the vault and the chain cannot disagree
-about what they would allow.
+Reads take one committed snapshot (`LedgerReader`, or its `StateReader` for point
+reads), so a consent decision and the records it filters describe the same block.
+The decisions use the same `policy` rules as the handlers, so the vault and the
+chain cannot disagree about what they would allow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
+from healthledger.crypto.canonical import parse_json
+from healthledger.domains.kit import LedgerReader
 from healthledger.domains.records import policy
 from healthledger.domains.records import state as st
-from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.context import Actor
-
-LOCATOR_FIELDS = (
-    "id",
-    "custodian",
-    "author",
-    "resource_type",
-    "code",
-    "date",
-    "content_hash",
-    "size",
-    "status",
-    "added_height",
-    "replaces",
-    "superseded_by",
+from healthledger.domains.records.errors import (
+    ConsentNotFound,
+    NoConsent,
+    RecordNotFound,
+    RecordShredded,
 )
+from healthledger.domains.records.state import Appointment, AuditEntry, Consent, RecordMeta
+from healthledger.errors import LedgerError, NotFound
+from healthledger.ledger.context import Actor, StateReader
+
+M = TypeVar("M", bound=BaseModel)
+
+# A patient's index is read whole: records, consents and appointments of one person.
+MAX_PATIENT_KEYS = 1_000_000
 
 
-def locator_entry(record: dict[str, Any]) -> dict[str, Any]:
+class LocatorEntry(BaseModel):
     """What the record locator shows of a record: where it lives and what it is, no keys."""
-    return {field: record[field] for field in LOCATOR_FIELDS}
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    custodian: str
+    author: str | None
+    resource_type: str
+    code: str
+    date: str
+    content_hash: str
+    size: int
+    status: str
+    added_height: int
+    replaces: str | None
+    superseded_by: str | None
+
+    @classmethod
+    def of(cls, record: RecordMeta) -> LocatorEntry:
+        return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
 
 
-@dataclass(frozen=True)
-class PatientFile:
+class PatientFile(BaseModel):
     """A patient's records, consents and appointments, from one state snapshot."""
 
+    model_config = ConfigDict(frozen=True)
+
     patient: str
-    records: Sequence[dict[str, Any]]
-    consents: Sequence[dict[str, Any]]
-    appointments: Sequence[dict[str, Any]]
+    records: tuple[RecordMeta, ...]
+    consents: tuple[Consent, ...]
+    appointments: tuple[Appointment, ...]
 
 
-def representative_for(
+def patient_file(ledger: LedgerReader, patient: str) -> PatientFile:
+    """A patient's records, consents and appointments, through their index."""
+    records: list[RecordMeta] = []
+    consents: list[Consent] = []
+    appointments: list[Appointment] = []
+    for key, value in ledger.scan(st.NAMESPACE, st.patient_prefix(patient), MAX_PATIENT_KEYS):
+        kind, target = key.split("/", 3)[2], str(parse_json(value))
+        if kind == "record":
+            records.append(_load(ledger.state, st.record_key(target), RecordMeta))
+        elif kind == "consent":
+            consents.append(_load(ledger.state, st.consent_key(target), Consent))
+        elif kind == "appointment":
+            appointments.append(_load(ledger.state, st.appointment_key(target), Appointment))
+    return PatientFile(
+        patient=patient,
+        records=tuple(records),
+        consents=tuple(consents),
+        appointments=tuple(appointments),
+    )
+
+
+def record(state: StateReader, record_id: str) -> RecordMeta:
+    """A record's chain entry (or tombstone); RecordNotFound if none."""
+    found = state.load(st.NAMESPACE, st.record_key(record_id), RecordMeta)
+    if found is None:
+        raise RecordNotFound(record_id)
+    return found
+
+
+def consent(state: StateReader, consent_id: str) -> Consent:
+    found = state.load(st.NAMESPACE, st.consent_key(consent_id), Consent)
+    if found is None:
+        raise ConsentNotFound(consent_id)
+    return found
+
+
+def audit_trail(ledger: LedgerReader, patient: str, limit: int = 10_000) -> list[AuditEntry]:
+    """Every access to a patient's records, newest first."""
+    rows = ledger.scan_newest(st.NAMESPACE, st.audit_prefix(patient), limit)
+    return [AuditEntry.model_validate_json(value) for _key, value in rows]
+
+
+def alert_feed(ledger: LedgerReader, org: str, limit: int = 1_000) -> list[AuditEntry]:
+    """Break-glass accesses recorded by an organisation's vault, newest first.
+
+    Each alert points to the patient's audit entry written by the same transaction,
+    so the organisation and the patient see the same event.
+    """
+    rows = ledger.scan_newest(st.NAMESPACE, st.alert_prefix(org), limit)
+    return [_load(ledger.state, str(parse_json(value)), AuditEntry) for _key, value in rows]
+
+
+def appointment_for(
     file: PatientFile, reader: Actor, power: str, now_ms: int
-) -> dict[str, Any] | None:
+) -> Appointment | None:
     """The first active appointment that lets this reader act with this power."""
     for appointment in file.appointments:
         if policy.appointment_allows(appointment, reader, file.patient, power, now_ms):
@@ -57,9 +129,9 @@ def representative_for(
     return None
 
 
-def choose_read_basis(
+def read_basis(
     file: PatientFile,
-    record: dict[str, Any],
+    record: RecordMeta,
     reader: Actor,
     purpose: str,
     now_ms: int,
@@ -71,14 +143,14 @@ def choose_read_basis(
     `reader_org_role` is the role of the reader's organisation: break-glass is
     for clinicians of care-giving organisations only.
     """
-    if record["status"] == st.SHREDDED:
-        raise LedgerError(f"record {record['id']} was shredded", ErrorCode.RECORD_SHREDDED)
+    if record.status == st.SHREDDED:
+        raise RecordShredded(record.id)
     owner = policy.owner_basis(record, reader)
     if owner is not None:
         return policy.Decision(owner)
-    appointment = representative_for(file, reader, "read", now_ms)
+    appointment = appointment_for(file, reader, "read", now_ms)
     if appointment is not None:
-        return policy.Decision("representative", appointment_id=appointment["id"])
+        return policy.Decision("representative", appointment_id=appointment.id)
     if break_glass_reason is not None:
         decision = policy.check_break_glass(reader, reader_org_role, purpose, True)
         policy.check_reason_text(break_glass_reason)
@@ -88,16 +160,16 @@ def choose_read_basis(
         try:
             return policy.check_consent_read(consent, record, reader, purpose, now_ms)
         except LedgerError as refusal:
-            if policy.grantee_matches(consent["grantee"], reader) and policy.consent_scope_covers(
+            if policy.grantee_matches(consent.grantee, reader) and policy.consent_scope_covers(
                 consent, record
             ):
                 problems.append(refusal)
     raise policy.best_refusal(problems)
 
 
-def visible_records(
+def locatable_records(
     file: PatientFile, reader: Actor, purpose: str | None, now_ms: int
-) -> list[dict[str, Any]]:
+) -> list[LocatorEntry]:
     """The locator entries this reader may see; nothing else, not even a count.
 
     A reader with no standing at all (no record they hold, no consent, no
@@ -105,25 +177,100 @@ def visible_records(
     the patient has records elsewhere.
     """
     if reader.kind == "patient" and reader.id == file.patient:
-        return [locator_entry(r) for r in file.records]
-    if representative_for(file, reader, "locate", now_ms) or representative_for(
+        return [LocatorEntry.of(r) for r in file.records]
+    if appointment_for(file, reader, "locate", now_ms) or appointment_for(
         file, reader, "read", now_ms
     ):
-        return [locator_entry(r) for r in file.records]
+        return [LocatorEntry.of(r) for r in file.records]
     usable = [
         c
         for c in file.consents
-        if policy.grantee_matches(c["grantee"], reader)
+        if policy.grantee_matches(c.grantee, reader)
         and policy.consent_problem(c, purpose, now_ms) is None
     ]
     shown = [
-        locator_entry(record)
+        LocatorEntry.of(record)
         for record in file.records
         if policy.owner_basis(record, reader) is not None
         or any(policy.consent_scope_covers(c, record) for c in usable)
     ]
     if not shown and not usable:
-        raise LedgerError(
-            f"no consent of {file.patient} lets this caller locate records", ErrorCode.NO_CONSENT
-        )
+        raise NoConsent(f"no consent of {file.patient} lets this caller locate records")
     return shown
+
+
+def _load(state: StateReader, key: str, model: type[M]) -> M:
+    """A value an index points to: its absence is a broken index, reported as not found."""
+    found = state.load(st.NAMESPACE, key, model)
+    if found is None:
+        raise NotFound(f"no {st.NAMESPACE}/{key}")
+    return found
+
+
+# --- Dict-shaped adapters, kept while node/records.py (node/custodian/) still passes the
+# records state as dicts (app/record_views.py builds them). Remove once it uses the typed
+# queries above: choose_read_basis -> read_basis, visible_records -> locatable_records,
+# locator_entry -> LocatorEntry.of, representative_for -> appointment_for.
+
+
+class _FileOfDicts(Protocol):
+    """A patient's file whose items are the stored JSON objects (app/record_views.py)."""
+
+    @property
+    def patient(self) -> str: ...
+    @property
+    def records(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def consents(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def appointments(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def _typed(file: PatientFile | _FileOfDicts) -> PatientFile:
+    if isinstance(file, PatientFile):
+        return file
+    return PatientFile.model_validate(
+        {
+            "patient": file.patient,
+            "records": list(file.records),
+            "consents": list(file.consents),
+            "appointments": list(file.appointments),
+        }
+    )
+
+
+def locator_entry(record: Mapping[str, Any] | RecordMeta) -> dict[str, Any]:
+    """Adapter: `LocatorEntry.of` as the JSON object."""
+    return LocatorEntry.of(RecordMeta.model_validate(record)).model_dump(mode="json")
+
+
+def representative_for(
+    file: PatientFile | _FileOfDicts, reader: Actor, power: str, now_ms: int
+) -> dict[str, Any] | None:
+    """Adapter: `appointment_for` as the stored JSON object."""
+    found = appointment_for(_typed(file), reader, power, now_ms)
+    return None if found is None else found.model_dump(mode="json")
+
+
+def choose_read_basis(
+    file: PatientFile | _FileOfDicts,
+    record: Mapping[str, Any] | RecordMeta,
+    reader: Actor,
+    purpose: str,
+    now_ms: int,
+    break_glass_reason: str | None = None,
+    reader_org_role: str | None = None,
+) -> policy.Decision:
+    """Adapter: `read_basis` over stored JSON objects."""
+    typed = RecordMeta.model_validate(record)
+    return read_basis(
+        _typed(file), typed, reader, purpose, now_ms, break_glass_reason, reader_org_role
+    )
+
+
+def visible_records(
+    file: PatientFile | _FileOfDicts, reader: Actor, purpose: str | None, now_ms: int
+) -> list[dict[str, Any]]:
+    """Adapter: `locatable_records` as JSON objects."""
+    entries = locatable_records(_typed(file), reader, purpose, now_ms)
+    return [entry.model_dump(mode="json") for entry in entries]

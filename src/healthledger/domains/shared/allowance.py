@@ -7,7 +7,7 @@ inside the window, so the list never holds more than `per_day` entries.
 
 from __future__ import annotations
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import RateLimited
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -16,5 +16,5 @@ def spend_daily(times: list[int], now_ms: int, per_day: int, what: str) -> list[
     """The times after one more use now, or RATE_LIMITED once `per_day` are in the window."""
     recent = [t for t in times if t > now_ms - DAY_MS]
     if len(recent) >= per_day:
-        raise LedgerError(f"at most {per_day} {what} in 24 hours", ErrorCode.RATE_LIMITED)
+        raise RateLimited(f"at most {per_day} {what} in 24 hours")
     return [*recent, now_ms]
