@@ -430,8 +430,7 @@ class RandomSequences(RuleBasedStateMachine):
                 f"{tx.type} nonce {tx.nonce}: {'a replay' if used_before else 'fresh'},"
                 f" got {result.code}: {result.message}"
             )
-            raw = store.state_get(nonces.NAMESPACE, tx.sender)
-            record = None if raw is None else parse_json(raw)
+            record = nonces.load_nonce(store.state_get, tx.sender)
             assert _nonce_used(record, tx.nonce), (
                 f"{tx.type} ({result.code}) did not consume nonce {tx.nonce}: it can be replayed"
             )
@@ -499,7 +498,7 @@ def _commission(gtin: str, serials: list[str]) -> dict[str, Any]:
 # --- invariants ------------------------------------------------------------------------------
 
 
-def _nonce_used(record: dict[str, Any] | None, nonce: int) -> bool:
+def _nonce_used(record: nonces.NonceRecord | None, nonce: int) -> bool:
     try:
         nonces.check_nonce(record, nonce)
     except DuplicateNonce:

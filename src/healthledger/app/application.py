@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -22,7 +21,7 @@ from healthledger.app import nonces
 from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
 from healthledger.app.registry import CAPABILITIES, DOMAINS, Registered, parse_payload, spec_for
-from healthledger.crypto.canonical import canonical_bytes, parse_json
+from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.hashing import sha256
 from healthledger.domains.governance import handlers as gov_handlers
 from healthledger.domains.governance import state as gov_state
@@ -184,7 +183,7 @@ class Application:
     def _check_tx(self, tx: Transaction) -> Actor:
         self._check_chain(tx)
         read = self.store.state_get
-        nonces.check_nonce(self._read_json(read, nonces.NAMESPACE, tx.sender), tx.nonce)
+        nonces.check_nonce(nonces.load_nonce(read, tx.sender), tx.nonce)
         _spec, actor, _payload = _authorise(read, tx)
         return actor
 
@@ -336,13 +335,13 @@ class Application:
         """
         try:
             self._check_chain(tx)
-            nonce_record = self._read_json(read, nonces.NAMESPACE, tx.sender)
+            nonce_record = nonces.load_nonce(read, tx.sender)
             nonces.check_nonce(nonce_record, tx.nonce)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
         result = self._apply(tx, block, overlay, read)
         overlay[(nonces.NAMESPACE, tx.sender)] = canonical_bytes(
-            nonces.record_nonce(nonce_record, tx.nonce)
+            nonces.record_nonce(nonce_record, tx.nonce).model_dump(mode="json")
         )
         return result
 
@@ -398,11 +397,6 @@ class Application:
                 f"transaction is for chain {tx.chain}, this is {self.chain_id}",
                 ErrorCode.WRONG_CHAIN,
             )
-
-    @staticmethod
-    def _read_json(read: ReadFn, ns: str, key: str) -> Any:
-        raw = read(ns, key)
-        return None if raw is None else parse_json(raw)
 
 
 def _authorise(read: ReadFn, tx: Transaction) -> tuple[Registered, Actor, BaseModel]:

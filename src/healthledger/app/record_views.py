@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from healthledger.crypto.canonical import parse_json
-from healthledger.domains.governance import queries as gov_queries
-from healthledger.domains.governance import state as gov
-from healthledger.domains.governance.queries import resolve_actor
+from healthledger.domains.governance import queries as gov
+from healthledger.domains.governance import state as gov_state
 from healthledger.domains.records import state as st
 from healthledger.domains.records.queries import PatientFile
 from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.context import Actor
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
 
 MAX_PATIENT_KEYS = 1_000_000
@@ -68,22 +67,25 @@ def alert_events(store: Store, org: str, limit: int = 1_000) -> list[dict[str, A
 
 def org_role(store: Store, org: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...), None for no such organisation."""
-    return gov_queries.org_role(store.state_get, org)
+    return gov.org_role(StateReader(store.state_get), org)
 
 
 def actor(store: Store, key_id: str) -> Actor:
     """Who holds a signing key now (refuses unknown and revoked keys)."""
-    return resolve_actor(store.state_get, key_id, allow_new=False)
+    return gov.resolve_actor(StateReader(store.state_get), key_id, allow_new=False)
 
 
 def encryption_key(store: Store, who: Actor) -> bytes:
     """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
-    record = _state_json_ns(store, gov.NAMESPACE, gov.actor_record_key(who.kind, who.id))
-    return bytes.fromhex(record["encryption_key"])
+    key = gov.encryption_key(StateReader(store.state_get), who.kind, who.id)
+    if key is None:
+        where = gov_state.actor_record_key(who.kind, who.id)
+        raise LedgerError(f"no {gov_state.NAMESPACE}/{where}", ErrorCode.NOT_FOUND)
+    return bytes.fromhex(key)
 
 
 def patient_exists(store: Store, patient: str) -> bool:
-    return store.state_get(gov.NAMESPACE, gov.patient_key(patient)) is not None
+    return gov.patient_exists(StateReader(store.state_get), patient)
 
 
 def _state_json(store: Store, key: str) -> dict[str, Any]:
