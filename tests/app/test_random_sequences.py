@@ -418,9 +418,8 @@ class RandomSequences(RuleBasedStateMachine):
                 self._block([self._sign(Planned(target, "member.capability", payload))])
             for sender in [target, member] if member is not None else [target]:
                 holds = sender in world.holders("inspector")
-                hypothesis_event(
-                    f"inspector {action}: {'org' if sender == target else 'member'} {holds}"
-                )
+                who = "org" if sender == target else "member"
+                hypothesis_event(f"inspector {action}: {who} {holds}")
                 assert not (holds and executed and action == "withdraw"), f"{sender} kept it"
                 (result,) = self._block([self._sign(supply_quarantine_by(draw, world, sender))])
                 if holds:
