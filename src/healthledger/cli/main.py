@@ -340,7 +340,7 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, net, records, supply
+    from healthledger.cli import bench, consensus, demo, governance, net, records, supply
 
     demo.register(app)
     net.register(app)
@@ -348,6 +348,7 @@ def _register_extras() -> None:
     bench.register(app)
     supply.register(app)
     records.register(app)
+    governance.register(app)
 
 
 def main() -> None:
