@@ -233,6 +233,21 @@ class World:
     def proposals(self) -> dict[str, Any]:
         return self.scan("gov", "proposal/")
 
+    def capabilities(self) -> dict[str, Any]:
+        """`org` or `org/member` -> {"granted": {capability: granting proposal}}."""
+        return self.scan("gov", "cap/")
+
+    def holders(self, capability: str) -> list[str]:
+        """Organisations holding a capability now (members: if passed on under that grant)."""
+        caps = self.capabilities()
+        orgs = {o: c["granted"] for o, c in caps.items() if "/" not in o}
+        return [
+            holder
+            for holder, c in caps.items()
+            if capability in c["granted"]
+            and orgs.get(holder.split("/", 1)[0], {}).get(capability) == c["granted"][capability]
+        ]
+
     def packages(self) -> dict[str, Any]:
         return {key.replace("/", ":", 1): v for key, v in self.scan("supply", "pkg/").items()}
 
@@ -293,6 +308,31 @@ def org_approve(draw: Draw, w: World) -> Planned:
     voted = proposals.get(proposal_id, {}).get("approvals", [])
     sender = w.sender(draw, [o for o in w.active_orgs() if o not in voted] or w.active_orgs())
     return Planned(sender, "org.approve", {"proposal_id": proposal_id})
+
+
+CAPABILITY_NAMES = ("inspector", "inspector", "astronaut")  # "astronaut": declared by no one
+
+
+def capability_propose(draw: Draw, w: World) -> Planned:
+    sender = w.sender(draw, w.active_orgs())
+    holders = w.holders("inspector")
+    target = pick(draw, w.active_orgs() if likely(draw) else [*FOUNDERS, *CANDIDATES], "fda")
+    action = "withdraw" if target in holders and likely(draw) else "grant"
+    if not likely(draw):
+        action = draw(st.sampled_from(["grant", "withdraw"]))
+    capability = draw(st.sampled_from(CAPABILITY_NAMES))
+    payload = {"action": action, "org_id": target, "capability": capability}
+    return Planned(sender, "capability.propose", payload)
+
+
+def member_capability(draw: Draw, w: World) -> Planned:
+    org = w.sender(draw, w.holders("inspector") or w.active_orgs())
+    own = [ref.split("/", 1)[1] for ref in w.members() if ref.startswith(org + "/")]
+    member_id = pick(draw, own if own and likely(draw) else ["m-one", "dr-ada"], "m-one")
+    action = draw(st.sampled_from(["grant", "grant", "withdraw"]))
+    capability = draw(st.sampled_from(CAPABILITY_NAMES))
+    payload = {"action": action, "member_id": member_id, "capability": capability}
+    return Planned(org, "member.capability", payload)
 
 
 def member_enroll(draw: Draw, w: World) -> Planned:
@@ -702,14 +742,21 @@ def supply_verify(draw: Draw, w: World) -> Planned:
 
 
 def supply_quarantine(draw: Draw, w: World) -> Planned:
-    sender = w.sender(draw, w.active_orgs(["regulator"]))
+    sender = w.sender(draw, [*w.active_orgs(["regulator"]), *w.holders("inspector")])
+    gtin, serial = _package(draw, w, None)
+    payload = {"gtin": gtin, "serial": serial, "reason": "suspect counterfeit"}
+    return Planned(sender, "supply.quarantine", payload)
+
+
+def supply_quarantine_by(draw: Draw, w: World, sender: str) -> Planned:
+    """A quarantine of a package that exists, by `sender`."""
     gtin, serial = _package(draw, w, None)
     payload = {"gtin": gtin, "serial": serial, "reason": "suspect counterfeit"}
     return Planned(sender, "supply.quarantine", payload)
 
 
 def supply_clear(draw: Draw, w: World) -> Planned:
-    sender = w.sender(draw, w.active_orgs(["regulator"]))
+    sender = w.sender(draw, [*w.active_orgs(["regulator"]), *w.holders("inspector")])
     gtin, serial = _package(draw, w, None)
     return Planned(sender, "supply.clear", {"gtin": gtin, "serial": serial, "reason": "genuine"})
 
@@ -737,6 +784,8 @@ def supply_recall_ack(draw: Draw, w: World) -> Planned:
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
+    "capability.propose": capability_propose,
+    "member.capability": member_capability,
     "member.enroll": member_enroll,
     "member.revoke": member_revoke,
     "key.rotate": key_rotate,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 from random_txs import (
@@ -60,6 +61,7 @@ from random_txs import (
     org_spec,
     pick,
     sscc,
+    supply_quarantine_by,
     validator_key,
 )
 
@@ -67,7 +69,7 @@ from conftest import CHAIN, patient_register_payload
 from healthledger.app import nonces
 from healthledger.app.application import Application, PendingBlock
 from healthledger.app.genesis import Genesis
-from healthledger.app.registry import REGISTRY
+from healthledger.app.registry import CAPABILITIES, REGISTRY
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.errors import DuplicateNonce
@@ -398,6 +400,47 @@ class RandomSequences(RuleBasedStateMachine):
         ]
         self._run(draw, [*proposals, *votes])
 
+    @rule(data=st.data())
+    def inspector_granted_used_withdrawn(self, data: st.DataObject) -> None:
+        """A quorum grants an organisation `inspector`, it passes it to a member, both
+        quarantine, the quorum withdraws it, both try again: each step in its own block.
+        Whoever holds it may quarantine; whoever does not (no regulator here) may not."""
+        draw = data.draw
+        world = self.world
+        target = draw(st.sampled_from(sorted(o for o in world.active_orgs() if o != "fda")))
+        members = [m for m in world.members() if m.startswith(target + "/") and m in world.signers]
+        member = draw(st.sampled_from(sorted(members))) if members else None
+        for action in ("grant", "withdraw"):
+            executed = self._quorum_on_capability(draw, target, action)
+            if member is not None and action == "grant":
+                payload = {"action": "grant", "member_id": member.split("/", 1)[1]}
+                payload["capability"] = "inspector"
+                self._block([self._sign(Planned(target, "member.capability", payload))])
+            for sender in [target, member] if member is not None else [target]:
+                holds = sender in world.holders("inspector")
+                who = "org" if sender == target else "member"
+                hypothesis_event(f"inspector {action}: {who} {holds}")
+                assert not (holds and executed and action == "withdraw"), f"{sender} kept it"
+                (result,) = self._block([self._sign(supply_quarantine_by(draw, world, sender))])
+                if holds:
+                    assert result.code != "unauthorized", (sender, result)
+                elif result.code not in ("revoked_sender", "unknown_sender"):
+                    assert result.code == "unauthorized", (sender, result)
+
+    def _quorum_on_capability(self, draw: Draw, target: str, action: str) -> bool:
+        """Propose, and every other organisation approves; whether the proposal executed
+        (the proposer may have one open already, the change may be no change)."""
+        voters = [o for o in self.world.active_orgs() if o != target]
+        proposer = draw(st.sampled_from(voters))
+        payload = {"action": action, "org_id": target, "capability": "inspector"}
+        entry = self._sign(Planned(proposer, "capability.propose", payload))
+        proposal = "prop-" + entry[0].id[:16]
+        approvals = [
+            Planned(v, "org.approve", {"proposal_id": proposal}) for v in voters if v != proposer
+        ]
+        self._run(draw, [entry, *approvals])
+        return bool(self.world.proposals().get(proposal, {}).get("status") == "executed")
+
     # --- what must hold after every block ---------------------------------------------------
 
     def _check_block(self, txs: Sequence[Transaction], results: Sequence[TxResult]) -> None:
@@ -418,6 +461,8 @@ class RandomSequences(RuleBasedStateMachine):
         self._check_governance_events(results)
         check_active_orgs(self.world)
         check_validator_keys(self.world)
+        check_capabilities(self.world)
+        check_capability_events(self.world, results)
 
     def _check_nonces(self, txs: Sequence[Transaction], results: Sequence[TxResult]) -> None:
         """Every included transaction of this chain uses up its nonce, whatever its result."""
@@ -430,8 +475,7 @@ class RandomSequences(RuleBasedStateMachine):
                 f"{tx.type} nonce {tx.nonce}: {'a replay' if used_before else 'fresh'},"
                 f" got {result.code}: {result.message}"
             )
-            raw = store.state_get(nonces.NAMESPACE, tx.sender)
-            record = None if raw is None else parse_json(raw)
+            record = nonces.load_nonce(store.state_get, tx.sender)
             assert _nonce_used(record, tx.nonce), (
                 f"{tx.type} ({result.code}) did not consume nonce {tx.nonce}: it can be replayed"
             )
@@ -499,12 +543,43 @@ def _commission(gtin: str, serials: list[str]) -> dict[str, Any]:
 # --- invariants ------------------------------------------------------------------------------
 
 
-def _nonce_used(record: dict[str, Any] | None, nonce: int) -> bool:
+def _nonce_used(record: nonces.NonceRecord | None, nonce: int) -> bool:
     try:
         nonces.check_nonce(record, nonce)
     except DuplicateNonce:
         return True
     return False
+
+
+def check_capabilities(world: World) -> None:
+    """An organisation holds only declared capabilities, each by an executed grant of it;
+    a member only capabilities its organisation was granted at some point."""
+    proposals = world.proposals()
+    for holder, record in world.capabilities().items():
+        assert record["granted"], f"{holder}: an empty capability record is kept"
+        for name, grant in record["granted"].items():
+            assert name in CAPABILITIES, f"{holder} holds undeclared capability {name}"
+            proposal = proposals[grant]
+            org = holder.split("/", 1)[0]
+            assert (proposal["action"], proposal["org_id"], proposal["capability"]) == (
+                "grant",
+                org,
+                name,
+            ), f"{holder}'s {name} does not come from a grant to {org}"
+            assert proposal["status"] == "executed", f"{holder}'s {name}: grant not executed"
+
+
+def check_capability_events(world: World, results: Sequence[TxResult]) -> None:
+    """The block's last grant or withdrawal of an organisation's capability is what it holds."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in (e for result in results for e in result.events):
+        if event["type"] in ("capability.granted", "capability.withdrawn"):
+            last[(event["org"], event["capability"])] = event
+    caps = world.capabilities()
+    for (org, name), event in last.items():
+        held = caps.get(org, {"granted": {}})["granted"].get(name)
+        expected = event["proposal"] if event["type"] == "capability.granted" else None
+        assert held == expected, f"{org} {name}: holds {held} after {event['type']}"
 
 
 def check_messages_are_ours(txs: Sequence[Transaction], results: Sequence[TxResult]) -> None:

@@ -22,23 +22,20 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from healthledger.app import record_views
 from healthledger.app.reader import SnapshotReader
-from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.signed_request import SignedRequest
+from healthledger.domains.governance import queries as gov_queries
 from healthledger.domains.governance import state as gov
 from healthledger.domains.records import queries as records
 from healthledger.domains.records import state as records_state
 from healthledger.errors import LedgerError, NotFound, Unauthorized
-from healthledger.ledger.context import Actor
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
 from healthledger.node.custodian.auth import RequestAuthenticator
 from healthledger.node.node import Node
 
 AUDITOR_ROLE = "auditor"
 NONCE_NAMESPACE = "nonce"
-# Governance records anyone known to the ledger may read: the consortium's directory.
-DIRECTORY_PREFIXES = (gov.org_key(""), "member/")
 
 
 def request_target(request: Request) -> str:
@@ -108,10 +105,7 @@ class ReadGuard:
 
     def _own_state(self, actor: Actor, signed: SignedRequest, namespace: str, key: str) -> bool:
         if namespace == gov.NAMESPACE:
-            own = {gov.signing_key_key(signed.key_id)}
-            if actor.kind == "patient":
-                own |= {gov.patient_key(actor.id), gov.recovery_key(actor.id)}
-            return key in own or key.startswith(DIRECTORY_PREFIXES)
+            return gov_queries.readable_by_self(actor, signed.key_id, key)
         if namespace == records_state.NAMESPACE and key.startswith("record/"):
             return self._may_locate(actor, key.removeprefix("record/"))
         return False
@@ -142,11 +136,7 @@ class ReadGuard:
 
     def _same_holder(self, actor: Actor, key_id: str) -> bool:
         """Whether `key_id` is (or was, before a rotation) a key of this actor."""
-        raw = self.store.state_get(gov.NAMESPACE, gov.signing_key_key(key_id))
-        if raw is None:
-            return False
-        record = parse_json(raw)
-        return bool(record["kind"] == actor.kind and record["id"] == actor.id)
+        return gov_queries.same_holder(StateReader(self.store.state_get), actor, key_id)
 
 
 def _members_only(actor: Actor) -> str:

@@ -14,15 +14,14 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
 from healthledger.app import nonces
 from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
-from healthledger.app.registry import DOMAINS, Registered, parse_payload, spec_for
-from healthledger.crypto.canonical import canonical_bytes, parse_json
+from healthledger.app.registry import CAPABILITIES, DOMAINS, Registered, parse_payload, spec_for
+from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.hashing import sha256
 from healthledger.domains.governance import handlers as gov_handlers
 from healthledger.domains.governance import state as gov_state
@@ -38,7 +37,7 @@ from healthledger.errors import (
     WrongChain,
 )
 from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_leaf
-from healthledger.ledger.context import Actor, BlockInfo, ReadFn, TxContext
+from healthledger.ledger.context import Actor, BlockInfo, ReadFn, StateReader, TxContext
 from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
 from healthledger.ledger.merkle import CompactRange, merkle_root
 from healthledger.ledger.store import BlockWrite, StateKey, Store
@@ -190,7 +189,7 @@ class Application:
     def _check_tx(self, tx: Transaction) -> Actor:
         self._check_chain(tx)
         read = self.store.state_get
-        nonces.check_nonce(self._read_json(read, nonces.NAMESPACE, tx.sender), tx.nonce)
+        nonces.check_nonce(nonces.load_nonce(read, tx.sender), tx.nonce)
         _spec, actor, _payload = _authorise(read, tx)
         return actor
 
@@ -339,13 +338,13 @@ class Application:
         """
         try:
             self._check_chain(tx)
-            nonce_record = self._read_json(read, nonces.NAMESPACE, tx.sender)
+            nonce_record = nonces.load_nonce(read, tx.sender)
             nonces.check_nonce(nonce_record, tx.nonce)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
         result = self._apply(tx, block, overlay, read)
         overlay[(nonces.NAMESPACE, tx.sender)] = canonical_bytes(
-            nonces.record_nonce(nonce_record, tx.nonce)
+            nonces.record_nonce(nonce_record, tx.nonce).model_dump(mode="json")
         )
         return result
 
@@ -359,7 +358,7 @@ class Application:
         """Run the domain handler; whatever it raises becomes a failed result (principle 6)."""
         try:
             spec, actor, payload = _authorise(read, tx)
-            ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain)
+            ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain, CAPABILITIES)
             spec.tx.handler(ctx, payload)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
@@ -399,17 +398,12 @@ class Application:
         if tx.chain != self.chain_id:
             raise WrongChain(f"transaction is for chain {tx.chain}, this is {self.chain_id}")
 
-    @staticmethod
-    def _read_json(read: ReadFn, ns: str, key: str) -> Any:
-        raw = read(ns, key)
-        return None if raw is None else parse_json(raw)
-
 
 def _authorise(read: ReadFn, tx: Transaction) -> tuple[Registered, Actor, BaseModel]:
     """The checks CheckTx and apply share: a known type, a sender allowed to send it, a
     payload of its model (CheckTx against committed state, apply at the tx's position)."""
     spec = spec_for(tx.type)
-    actor = resolve_actor(read, tx.sender, admits_new_keys(tx.type))
+    actor = resolve_actor(StateReader(read), tx.sender, admits_new_keys(tx.type))
     check_permission(tx.type, actor)
     return spec, actor, parse_payload(spec.tx, tx.payload)
 
@@ -428,18 +422,8 @@ def apply_genesis(genesis: Genesis) -> dict[StateKey, bytes | None]:
         BlockInfo(0, genesis.genesis_time_ms, ""),
         "genesis",
     )
-    ctx.put(
-        gov_state.CONFIG_KEY,
-        {
-            "quorum_numerator": genesis.admission_quorum.numerator,
-            "quorum_denominator": genesis.admission_quorum.denominator,
-            "limits": genesis.limits.model_dump(),
-        },
-    )
-    ctx.put(gov_state.STATS_KEY, {"active_orgs": 0})
-    for org in genesis.organisations:
-        writes.update(ctx.writes)
-        gov_handlers.admit_org(ctx, org)
+    quorum = (genesis.admission_quorum.numerator, genesis.admission_quorum.denominator)
+    gov_handlers.found(ctx, quorum, genesis.limits, list(genesis.organisations))
     writes.update(ctx.writes)
     return writes
 

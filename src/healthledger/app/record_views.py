@@ -14,7 +14,9 @@ from typing import Any
 
 from healthledger.app.reader import SnapshotReader
 from healthledger.domains.governance import queries as gov_queries
+from healthledger.domains.governance import state as gov_state
 from healthledger.domains.records import queries
+from healthledger.errors import NotFound
 from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
 
@@ -64,18 +66,22 @@ def alert_events(store: Store, org: str, limit: int = 1_000) -> list[dict[str, A
 
 def org_role(store: Store, org: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...), None for no such organisation."""
-    return gov_queries.org_role(store.state_get, org)
+    return gov_queries.org_role(StateReader(store.state_get), org)
 
 
 def actor(store: Store, key_id: str) -> Actor:
     """Who holds a signing key now (refuses unknown and revoked keys)."""
-    return gov_queries.resolve_actor(store.state_get, key_id, allow_new=False)
+    return gov_queries.resolve_actor(StateReader(store.state_get), key_id, allow_new=False)
 
 
 def encryption_key(store: Store, who: Actor) -> bytes:
     """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
-    return gov_queries.encryption_key(store.state_get, who.kind, who.id)
+    key = gov_queries.encryption_key(StateReader(store.state_get), who.kind, who.id)
+    if key is None:
+        where = gov_state.actor_record_key(who.kind, who.id)
+        raise NotFound(f"no {gov_state.NAMESPACE}/{where}")
+    return bytes.fromhex(key)
 
 
 def patient_exists(store: Store, patient: str) -> bool:
-    return gov_queries.patient_registered(store.state_get, patient)
+    return gov_queries.patient_exists(StateReader(store.state_get), patient)

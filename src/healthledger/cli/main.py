@@ -348,7 +348,7 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, net, records, supply
+    from healthledger.cli import bench, consensus, demo, governance, net, records, supply
 
     demo.register(app)
     net.register(app)
@@ -356,6 +356,7 @@ def _register_extras() -> None:
     bench.register(app)
     supply.register(app)
     records.register(app)
+    governance.register(app)
 
 
 def main() -> None:

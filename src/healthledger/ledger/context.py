@@ -10,8 +10,9 @@ transaction changes nothing.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -93,9 +94,13 @@ class TxContext:
         block: BlockInfo,
         tx_id: str,
         chain_id: str = "",
+        capabilities: Mapping[str, str] = MappingProxyType({}),
     ) -> None:
         self._read = read
         self.chain_id = chain_id  # what a signature inside a payload must be bound to
+        # Every capability some domain declared (name -> meaning), handed in by the app:
+        # governance grants only these, and cannot import the domains that declare them.
+        self.capabilities = capabilities
         self.namespace = namespace
         self.actor = actor
         self.block = block
@@ -110,7 +115,15 @@ class TxContext:
         Only a base domain's operation (governance, credentials, funds) uses this, to
         change its own state inside another domain's transaction: both commit or neither.
         """
-        scoped = TxContext(self._read, namespace, self.actor, self.block, self.tx_id, self.chain_id)
+        scoped = TxContext(
+            self._read,
+            namespace,
+            self.actor,
+            self.block,
+            self.tx_id,
+            self.chain_id,
+            self.capabilities,
+        )
         scoped.writes = self.writes
         scoped.events = self.events
         return scoped

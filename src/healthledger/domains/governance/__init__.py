@@ -1,4 +1,5 @@
-"""Governance: organisations, their members, keys, patients and admission by quorum.
+"""Governance: organisations, their members, keys, patients, admission and capabilities
+by quorum.
 
 A base domain: every other domain may read it through its queries and call its
 operations; it uses no other domain.
@@ -17,12 +18,26 @@ PERSONS = frozenset({PATIENT, ANY_MEMBER})
 DOMAIN = Domain(
     name="governance",
     namespace=NAMESPACE,
-    summary="organisations, their members, keys, patients and admission by quorum",
+    summary="organisations, their members, keys, patients, admission and capabilities by quorum",
     txs=(
         TxType(
             "org.propose", m.OrgPropose, h.propose_org, ORGS, "propose adding or removing an org"
         ),
         TxType("org.approve", m.OrgApprove, h.approve_org, ORGS, "approve an open proposal"),
+        TxType(
+            "capability.propose",
+            m.CapabilityPropose,
+            h.propose_capability,
+            ORGS,
+            "propose granting an org a declared capability, or withdrawing it",
+        ),
+        TxType(
+            "member.capability",
+            m.MemberCapability,
+            h.member_capability,
+            ORGS,
+            "pass one of the org's capabilities to a member, or take it back",
+        ),
         TxType("member.enroll", m.MemberEnroll, h.enroll_member, ORGS, "enrol a person"),
         TxType("member.revoke", m.MemberRevoke, h.revoke_member, ORGS, "revoke a person"),
         TxType(

@@ -79,6 +79,29 @@ class OrgApprove(Payload):
     proposal_id: ProposalId
 
 
+# A capability's name, as a domain declares it (`domains/kit.py`).
+CapabilityName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class CapabilityPropose(Payload):
+    """Propose granting an organisation a capability some domain declared, or withdrawing it.
+
+    Approved by `org.approve` like an admission, executed at the same quorum.
+    """
+
+    action: Literal["grant", "withdraw"]
+    org_id: Identifier
+    capability: CapabilityName
+
+
+class MemberCapability(Payload):
+    """An organisation passes one of its own capabilities to a member, or takes it back."""
+
+    action: Literal["grant", "withdraw"]
+    member_id: Identifier
+    capability: CapabilityName
+
+
 class MemberEnroll(Payload):
     """An organisation enrols one of its people with their own keys."""
 

@@ -1,87 +1,162 @@
-"""Read-side of governance: resolving a signing key to an actor, listing organisations."""
+"""Read-side of governance: who holds a key, organisations, members, patients, capabilities.
+
+Every other layer and domain reads governance state through these functions, over a
+read-only `StateReader` (a handler's `ctx.reader`, or a committed snapshot's).
+"""
 
 from __future__ import annotations
 
-from healthledger.crypto.canonical import parse_json
 from healthledger.domains.governance import state as st
+from healthledger.domains.governance.errors import OrgRemoved, RevokedKey, UnknownKey
 from healthledger.domains.governance.messages import Limits
-from healthledger.errors import NotFound, RevokedSender, UnknownSender
-from healthledger.ledger.context import NEW_KEY, Actor, ReadFn
+from healthledger.ledger.context import NEW_KEY, Actor, ReadFn, StateReader
+
+# Transitional: callers not yet switched (records, supply) still pass a bare read function.
+Readable = StateReader | ReadFn
 
 
-def resolve_actor(read: ReadFn, key_id: str, allow_new: bool) -> Actor:
-    """Who holds `key_id`; raise UnknownSender or RevokedSender when they may not act."""
-    raw = read(st.NAMESPACE, st.signing_key_key(key_id))
-    if raw is None:
+def _reader(state: Readable) -> StateReader:
+    return state if isinstance(state, StateReader) else StateReader(state)
+
+
+def resolve_actor(state: Readable, key_id: str, allow_new: bool) -> Actor:
+    """Who holds `key_id`, with the capabilities they hold now; raise UnknownSender or
+    RevokedSender when they may not act."""
+    reader = _reader(state)
+    record = reader.load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
+    if record is None:
         if allow_new:
             return Actor(key_id=key_id, kind=NEW_KEY, id=key_id, org=None, role=NEW_KEY)
-        raise UnknownSender(f"sender {key_id[:16]}… is not a known key on this ledger")
-    record = parse_json(raw)
-    if record["status"] != st.ACTIVE:
-        raise RevokedSender(f"sender {key_id[:16]}… has been revoked")
-    if record["org"] is not None and not _org_active(read, record["org"]):
-        raise RevokedSender(f"organisation {record['org']} has been removed")
+        raise UnknownKey(key_id)
+    if not record.active:
+        raise RevokedKey(key_id)
+    if record.org is not None and active_org(reader, record.org) is None:
+        raise OrgRemoved(record.org)
     return Actor(
         key_id=key_id,
-        kind=record["kind"],
-        id=record["id"],
-        org=record["org"],
-        role=record["role"],
+        kind=record.kind,
+        id=record.id,
+        org=record.org,
+        role=record.role,
+        capabilities=_capabilities_of(reader, record),
     )
 
 
-def _org_active(read: ReadFn, org_id: str) -> bool:
-    raw = read(st.NAMESPACE, st.org_key(org_id))
-    return raw is not None and parse_json(raw)["status"] == st.ACTIVE
+def _capabilities_of(reader: StateReader, record: st.KeyRecord) -> frozenset[str]:
+    """An organisation's capabilities; a member's, those its organisation still holds
+    under the same grant (one more read, and only when the organisation holds any)."""
+    if record.org is None:
+        return frozenset()
+    held = org_capabilities(reader, record.org)
+    if not held or record.kind != "member":
+        return frozenset(held)
+    member_id = record.id.split("/", 1)[1]
+    passed = _granted(reader, st.member_capabilities_key(record.org, member_id))
+    return frozenset(name for name, grant in passed.items() if held.get(name) == grant)
 
 
-def org_role(read: ReadFn, org_id: str | None) -> str | None:
+def _granted(reader: StateReader, key: str) -> dict[str, str]:
+    record = reader.load(st.NAMESPACE, key, st.Capabilities)
+    return {} if record is None else record.granted
+
+
+def org_capabilities(state: Readable, org_id: str) -> dict[str, str]:
+    """The capabilities governance granted an organisation, each with the granting proposal."""
+    return _granted(_reader(state), st.org_capabilities_key(org_id))
+
+
+def member_capabilities(state: Readable, org_id: str, member_id: str) -> dict[str, str]:
+    """What an organisation passed to a member, as stored (the organisation may since have
+    lost some: `resolve_actor` gives what the member holds now)."""
+    return _granted(_reader(state), st.member_capabilities_key(org_id, member_id))
+
+
+def org(state: Readable, org_id: str) -> st.OrgRecord | None:
+    """An organisation's record, active or removed."""
+    return _reader(state).load(st.NAMESPACE, st.org_key(org_id), st.OrgRecord)
+
+
+def active_org(state: Readable, org_id: str | None) -> st.OrgRecord | None:
+    """An organisation's record if it is active now."""
+    record = None if org_id is None else org(state, org_id)
+    return record if record is not None and record.active else None
+
+
+def org_role(state: Readable, org_id: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...); None if none or removed."""
-    raw = None if org_id is None else read(st.NAMESPACE, st.org_key(org_id))
-    if raw is None:
+    record = active_org(state, org_id)
+    return None if record is None else record.role
+
+
+def member(state: Readable, org_id: str, member_id: str) -> st.MemberRecord | None:
+    """A member's record, active or revoked."""
+    key = st.member_key(org_id, member_id)
+    return _reader(state).load(st.NAMESPACE, key, st.MemberRecord)
+
+
+def active_member(state: Readable, actor_id: str) -> st.MemberRecord | None:
+    """A member (`org/member`) whose enrolment is active, in an active organisation."""
+    org_id, _, member_id = actor_id.partition("/")
+    record = member(state, org_id, member_id) if member_id else None
+    if record is None or not record.active or active_org(state, org_id) is None:
         return None
-    record = parse_json(raw)
-    return str(record["role"]) if record["status"] == st.ACTIVE else None
+    return record
 
 
-def limits(read: ReadFn) -> Limits:
-    """The network's genesis limits (defaults for a chain whose genesis named none).
-
-    Validated once, when genesis was; read on every registration, so not validated again.
-    """
-    raw = read(st.NAMESPACE, st.CONFIG_KEY)
-    stored = parse_json(raw).get("limits") if raw is not None else None
-    return Limits() if stored is None else Limits.model_construct(**stored)
+def patient(state: Readable, patient_id: str) -> st.PatientRecord | None:
+    return _reader(state).load(st.NAMESPACE, st.patient_key(patient_id), st.PatientRecord)
 
 
-# --- What other domains ask of governance (records: patients, members, persons, keys) ---
+def patient_exists(state: Readable, patient_id: str) -> bool:
+    return _reader(state).raw(st.NAMESPACE, st.patient_key(patient_id)) is not None
 
 
-def patient_registered(read: ReadFn, patient_id: str) -> bool:
-    """Whether a patient is registered (whatever their keys' state)."""
-    return read(st.NAMESPACE, st.patient_key(patient_id)) is not None
+def person_exists(state: Readable, actor_id: str) -> bool:
+    """A registered patient (`pat_…`) or an enrolled member (`org/member`), in any status."""
+    return _reader(state).raw(st.NAMESPACE, st.person_record_key(actor_id)) is not None
 
 
-def member_status(read: ReadFn, org_id: str, member_id: str) -> str | None:
-    """A member's status (active, revoked), None if never enrolled."""
-    raw = read(st.NAMESPACE, st.member_key(org_id, member_id))
-    return None if raw is None else str(parse_json(raw)["status"])
+def signing_key(state: Readable, key_id: str) -> st.KeyRecord | None:
+    """Who a signing key belongs (or belonged, before a rotation) to."""
+    return _reader(state).load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
 
 
-def member_active(read: ReadFn, org_id: str, member_id: str) -> bool:
-    """Whether a member is enrolled and not revoked."""
-    return member_status(read, org_id, member_id) == st.ACTIVE
+def same_holder(state: Readable, actor: Actor, key_id: str) -> bool:
+    """Whether `key_id` is (or was, before a rotation) a key of this actor."""
+    record = signing_key(state, key_id)
+    return record is not None and (record.kind, record.id) == (actor.kind, actor.id)
 
 
-def person_registered(read: ReadFn, actor_id: str) -> bool:
-    """Whether an actor id (`pat_…` or `org/member`) names a registered patient or member."""
-    return read(st.NAMESPACE, st.person_record_key(actor_id)) is not None
-
-
-def encryption_key(read: ReadFn, kind: str, actor_id: str) -> bytes:
-    """The X25519 public key the ledger holds for an actor: where keys are sealed to."""
+def encryption_key(state: Readable, kind: str, actor_id: str) -> str | None:
+    """The X25519 public key (hex) the ledger holds for an org, member or patient."""
     key = st.actor_record_key(kind, actor_id)
-    raw = read(st.NAMESPACE, key)
-    if raw is None:
-        raise NotFound(f"no {st.NAMESPACE}/{key}")
-    return bytes.fromhex(parse_json(raw)["encryption_key"])
+    if kind == "org":
+        record: st.OrgRecord | st.MemberRecord | st.PatientRecord | None = org(state, actor_id)
+    elif kind == "member":
+        record = _reader(state).load(st.NAMESPACE, key, st.MemberRecord)
+    else:
+        record = _reader(state).load(st.NAMESPACE, key, st.PatientRecord)
+    return None if record is None else record.encryption_key
+
+
+def readable_by_self(actor: Actor, signing_key_id: str, key: str) -> bool:
+    """Governance records a person may read without being a member organisation: their
+    own key record, their patient and recovery records, and the directory."""
+    own = {st.signing_key_key(signing_key_id)}
+    if actor.kind == "patient":
+        own |= {st.patient_key(actor.id), st.recovery_key(actor.id)}
+    return key in own or st.directory_key(key)
+
+
+def proposal(state: Readable, proposal_id: str) -> st.Proposal | None:
+    return _reader(state).load(st.NAMESPACE, st.proposal_key(proposal_id), st.Proposal)
+
+
+def config(state: Readable) -> st.Config | None:
+    return _reader(state).load(st.NAMESPACE, st.CONFIG_KEY, st.Config)
+
+
+def limits(state: Readable) -> Limits:
+    """The network's genesis limits (defaults for a chain whose genesis named none)."""
+    stored = config(state)
+    return Limits() if stored is None or stored.limits is None else stored.limits

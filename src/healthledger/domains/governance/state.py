@@ -1,8 +1,19 @@
-"""Governance records and their keys in the `gov` namespace."""
+"""Governance records and their keys in the `gov` namespace.
+
+Every record is a frozen model that dumps exactly the JSON object governance has always
+written (canonical JSON of the same fields), so the state root does not depend on the
+models. Fields that older records never carried (a proposal's `executed_height`, a
+patient's `guardians`) are left out while they are None: see `Record.OMIT_IF_NONE`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, RootModel, SerializerFunctionWrapHandler, model_serializer
+
+from healthledger.domains.governance.messages import Limits, OrgSpec
+from healthledger.ledger.context import StateModel
 
 NAMESPACE = "gov"
 ACTIVE = "active"
@@ -18,6 +29,16 @@ CONFIG_KEY = "config"
 # consensus engine that has validators (CometBFT) applies it, the solo engine ignores it.
 VALIDATOR_UPDATE = "validator.update"
 STATS_KEY = "stats"
+# How many patients registered in the latest block that registered any (the per-block cap).
+REGISTRATIONS_KEY = "registrations"
+# Governance records anyone known to the ledger may read: the consortium's directory.
+DIRECTORY_PREFIXES = ("org/", "member/")
+
+ActorKind = Literal["org", "member", "patient"]
+ProposalAction = Literal["add", "remove", "grant", "withdraw"]
+
+
+# --- keys ------------------------------------------------------------------------------
 
 
 def org_key(org_id: str) -> str:
@@ -67,12 +88,27 @@ def proposal_key(proposal_id: str) -> str:
 
 
 def open_proposals_key(org_id: str) -> str:
-    """The open proposals naming one organisation (at most one per proposer)."""
+    """The open admission or removal proposals naming one organisation (one per proposer)."""
     return f"open/{org_id}"
 
 
-# How many patients registered in the latest block that registered any (the per-block cap).
-REGISTRATIONS_KEY = "registrations"
+def open_capability_proposals_key(org_id: str, capability: str) -> str:
+    """The open proposals to grant or withdraw one capability of one organisation."""
+    return f"open-cap/{org_id}/{capability}"
+
+
+def org_capabilities_key(org_id: str) -> str:
+    """The capabilities governance granted an organisation (absent while it holds none).
+
+    A key of its own, not a field of the organisation's record: records of organisations
+    that hold no capability stay byte for byte what they were.
+    """
+    return f"cap/{org_id}"
+
+
+def member_capabilities_key(org_id: str, member_id: str) -> str:
+    """The capabilities an organisation passed on to one of its members."""
+    return f"cap/{org_id}/{member_id}"
 
 
 def vouches_key(patient_id: str) -> str:
@@ -80,9 +116,190 @@ def vouches_key(patient_id: str) -> str:
     return f"vouches/{patient_id}"
 
 
-def key_record(kind: str, actor_id: str, org: str | None, role: str) -> dict[str, Any]:
+def directory_key(key: str) -> bool:
+    """Whether a governance key is part of the consortium's directory (whom to consent to)."""
+    return key.startswith(DIRECTORY_PREFIXES)
+
+
+# --- records ---------------------------------------------------------------------------
+
+
+class Record(StateModel):
+    """A governance record; the fields named in OMIT_IF_NONE are written only when set."""
+
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.OMIT_IF_NONE:
+            return data
+        return {k: v for k, v in data.items() if v is not None or k not in self.OMIT_IF_NONE}
+
+
+class ValidatorPower(Record):
+    """The consensus key an organisation validates with, and its power."""
+
+    pub_key: str
+    power: int
+
+
+class OrgRecord(Record):
+    """An organisation: its admission spec, its status and when it joined."""
+
+    id: str
+    name: str
+    role: str
+    signing_key: str
+    encryption_key: str
+    validator: ValidatorPower | None
+    status: str
+    joined_height: int
+
+    @classmethod
+    def admitted(cls, spec: OrgSpec, height: int) -> OrgRecord:
+        return cls.model_validate({**spec.model_dump(), "status": ACTIVE, "joined_height": height})
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+class MemberRecord(Record):
+    """A person an organisation enrolled, with their own keys."""
+
+    member_id: str
+    name: str
+    role: str
+    signing_key: str
+    encryption_key: str
+    org: str
+    status: str
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+class PatientRecord(Record):
+    """A registered patient: keys, who vouched, and the guardians who can restore them."""
+
+    OMIT_IF_NONE = frozenset({"guardians", "guardian_threshold"})
+
+    id: str
+    signing_key: str
+    encryption_key: str
+    registered_height: int
+    vouched_by: str
+    voucher_kind: str
+    guardians: tuple[str, ...] | None = None
+    guardian_threshold: int | None = None
+
+
+class KeyRecord(Record):
+    """The `key/...` index entry that resolves a signing key to an actor."""
+
+    kind: str
+    id: str
+    org: str | None
+    role: str
+    status: str = ACTIVE
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+class ValidatorOwner(Record):
+    """Which organisation validates with a consensus key."""
+
+    org: str
+
+
+class Proposal(Record):
+    """A proposal the organisations vote on: admit or remove an organisation, or grant or
+    withdraw one of its capabilities. `approvals` stay sorted."""
+
+    OMIT_IF_NONE = frozenset({"capability", "executed_height", "superseded_by"})
+
+    id: str
+    action: ProposalAction
+    org: OrgSpec | None
+    org_id: str
+    proposer: str
+    approvals: tuple[str, ...]
+    status: str
+    opened_height: int
+    capability: str | None = None
+    executed_height: int | None = None
+    superseded_by: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+    @property
+    def about_capability(self) -> bool:
+        return self.action in ("grant", "withdraw")
+
+
+class ProposalIds(RootModel[tuple[str, ...]]):
+    """The open proposals on one target, sorted."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Config(Record):
+    """The network's rules fixed at genesis: the admission quorum and the limits."""
+
+    quorum_numerator: int = 2
+    quorum_denominator: int = 3
+    limits: Limits | None = None
+
+
+class Stats(Record):
+    active_orgs: int = 0
+
+
+class Registrations(Record):
+    """Patients registered in the latest block that registered any."""
+
+    height: int = 0
+    count: int = 0
+
+
+class CandidateKeys(Record):
+    signing_key: str
+    encryption_key: str
+
+
+class Recovery(Record):
+    """A patient's pending recovery: the candidate keys and the guardians who vouched."""
+
+    candidate: CandidateKeys
+    approvals: tuple[str, ...] = ()
+
+
+class VouchTimes(RootModel[tuple[int, ...]]):
+    """Block times (ms) of a patient's recent vouches, oldest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Capabilities(Record):
+    """Capabilities held, each with the proposal that granted it to the organisation.
+
+    A member's grant names the organisation's grant it derives from: if the organisation
+    loses the capability and gains it again later, that is a new grant, and the member's
+    old one does not come back with it.
+    """
+
+    granted: dict[str, str]
+
+
+def key_record(kind: str, actor_id: str, org: str | None, role: str) -> KeyRecord:
     """The `key/...` record that resolves a signing key to an actor."""
-    return {"kind": kind, "id": actor_id, "org": org, "role": role, "status": ACTIVE}
+    return KeyRecord(kind=kind, id=actor_id, org=org, role=role, status=ACTIVE)
 
 
 def quorum_reached(approvals: int, electorate: int, numerator: int, denominator: int) -> bool:

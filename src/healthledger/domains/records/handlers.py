@@ -216,7 +216,7 @@ def end_representative(ctx: TxContext, payload: RepresentativeEnd) -> None:
 
 def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     """Re-decide the access against this block's state and time, then write the audit event."""
-    reader = gov.resolve_actor(ctx.read_raw, payload.reader, allow_new=False)
+    reader = gov.resolve_actor(ctx.reader, payload.reader, allow_new=False)
     _require_patient(ctx, payload.patient)
     if payload.reason_hash is not None and payload.basis != "break_glass":
         raise InvalidField("only a break-glass access states a reason")
@@ -299,7 +299,7 @@ def _alert_break_glass(ctx: TxContext, reader: Actor, patient: str, audit_key: s
     The same transaction writes the patient's audit entry, the organisation's alert and
     the reader's allowance (governance's), so none can show it without the others.
     """
-    spend_allowance(ctx, reader.id, BREAK_GLASS, gov.limits(ctx.read_raw).break_glass_per_day)
+    spend_allowance(ctx, reader.id, BREAK_GLASS, gov.limits(ctx.reader).break_glass_per_day)
     ctx.store(st.alert_key(ctx.actor.id, ctx.block.height, ctx.tx_id), AuditRef(audit_key))
     ctx.emit("record.break_glass", patient=patient, custodian=ctx.actor.id, reader=reader.id)
 
@@ -344,7 +344,7 @@ def decide_basis(
 
 
 def _break_glass(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
-    role = gov.org_role(ctx.read_raw, reader.org)
+    role = gov.org_role(ctx.reader, reader.org)
     return policy.check_break_glass(reader, role, payload.purpose, payload.reason_hash is not None)
 
 
@@ -403,31 +403,31 @@ def _supersede(ctx: TxContext, old_id: str, patient: str, new_id: str) -> None:
 
 
 def _require_patient(ctx: TxContext, patient: str) -> None:
-    if not gov.patient_registered(ctx.read_raw, patient):
+    if not gov.patient_exists(ctx.reader, patient):
         raise PatientNotFound(patient)
 
 
 def _require_author(ctx: TxContext, author: str, custodian: str) -> None:
     org, _, member_id = author.partition("/")
-    if org != custodian or not (member_id and gov.member_active(ctx.read_raw, org, member_id)):
+    if org != custodian or not (member_id and gov.active_member(ctx.reader, f"{org}/{member_id}")):
         raise NotActiveMember(author, custodian)
 
 
 def _require_person(ctx: TxContext, actor_id: str) -> None:
     """A representative is a registered patient or an enrolled person, never an organisation."""
-    if not gov.person_registered(ctx.read_raw, actor_id):
+    if not gov.person_exists(ctx.reader, actor_id):
         raise PersonNotFound(actor_id)
 
 
 def _require_grantee(ctx: TxContext, payload: ConsentGrant) -> None:
     grantee = payload.grantee
-    if gov.org_role(ctx.read_raw, grantee.org) is None:  # none, or not active
+    if gov.org_role(ctx.reader, grantee.org) is None:  # none, or not active
         raise InvalidField(f"no active organisation {grantee.org}")
     if grantee.kind == "member":
         if grantee.member is None or not grantee.member.startswith(grantee.org + "/"):
             raise InvalidField("a person grantee names 'member' as org/member")
         member_id = grantee.member.split("/", 1)[1]
-        if gov.member_status(ctx.read_raw, grantee.org, member_id) is None:
+        if gov.member(ctx.reader, grantee.org, member_id) is None:
             raise InvalidField(f"no member {grantee.member}")
     if grantee.kind == "role" and grantee.role is None:
         raise InvalidField("a role grantee names its 'role'")
