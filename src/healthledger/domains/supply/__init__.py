@@ -52,6 +52,9 @@ DOMAIN = Domain(
         TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
     ),
     views=VIEWS,
+    # Lots past their expiry date are marked expired at block time (verify, the lot view).
+    end_block=h.expire_lots,
+    end_block_budget=h.EXPIRY_SWEEP_BUDGET,
 )
 
 __all__ = ["DOMAIN", "NAMESPACE"]

@@ -19,6 +19,7 @@ from typing import TypeVar
 from weakref import WeakKeyDictionary
 
 from healthledger.domains.governance.queries import org_role
+from healthledger.domains.shared.schedule import DueQueue, day_after_ms
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
@@ -48,6 +49,12 @@ STARTING_ACTIONS = frozenset({"aggregate", "ship", "return", "export"})
 # them. A lot is recalled at most once and checked by a set lookup, so lot recalls (a
 # regulator's above all) are never refused for want of room.
 MAX_RANGE_RECALLS = 32
+# Lots marked expired per block by the end-of-block sweep (each costs two reads and a
+# write; so does each idle day the sweep catches up on). Ten thousand lots expiring on
+# one day are marked over about eighty blocks, never in one.
+EXPIRY_SWEEP_BUDGET = 128
+# Each new lot waits here for the day after its expiry date (00:00 UTC), one bucket a day.
+EXPIRY_QUEUE = DueQueue(st.EXPIRY_QUEUE_PREFIX)
 
 Moved = list[tuple[str, Item]]
 
@@ -104,6 +111,9 @@ def commission(ctx: TxContext, payload: m.Commission) -> None:
             ),
         )
     ctx.store(st.product_key(payload.gtin), st.Product(gtin=payload.gtin, manufacturer=maker))
+    if lot is None:
+        lot_key = st.lot_key(payload.gtin, payload.lot)
+        EXPIRY_QUEUE.schedule(ctx, day_after_ms(payload.expiry), lot_key)
     count = (0 if lot is None else lot.count) + len(payload.serials)
     ctx.store(
         st.lot_key(payload.gtin, payload.lot),
@@ -125,6 +135,26 @@ def commission(ctx: TxContext, payload: m.Commission) -> None:
         first=payload.serials[0],
         last=payload.serials[-1],
     )
+
+
+# --- expiry, at block time -------------------------------------------------------------
+
+
+def expire_lots(ctx: TxContext, budget: int) -> None:
+    """End of block: mark the lots whose expiry date has passed, `budget` at most."""
+    EXPIRY_QUEUE.sweep(ctx, budget, _mark_expired)
+
+
+def _mark_expired(ctx: TxContext, lot_key: str) -> None:
+    lot = ctx.load(lot_key, st.Lot)
+    if lot is None:
+        return  # never happens: a lot is scheduled when it is first stored, and stays
+    key = st.expired_key(lot.gtin, lot.lot)
+    if ctx.read_raw(ctx.namespace, key) is None:
+        expired = st.ExpiredLot(
+            gtin=lot.gtin, lot=lot.lot, expiry=lot.expiry, height=ctx.block.height
+        )
+        ctx.store(key, expired)
 
 
 # --- loading items and containers ------------------------------------------------------
