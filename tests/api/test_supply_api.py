@@ -43,6 +43,11 @@ def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             "supply.commission",
             {"gtin": GTIN, "lot": "L2", "expiry": "2027-06-30", "serials": ["A10", "A3"]},
         ),
+        (
+            "medico-pharma",
+            "supply.commission",
+            {"gtin": GTIN, "lot": "OLD", "expiry": "2020-01-31", "serials": ["B1"]},
+        ),
         ("medico-pharma", "supply.ship", {"items": [f"{GTIN}:A1"], "to": "pharmalink"}),
         ("pharmalink", "supply.receive", {"items": [f"{GTIN}:A1"]}),
     ]
@@ -147,3 +152,47 @@ def test_lot_epcis_comes_in_bounded_pages(supply_node: tuple[str, Path]) -> None
     assert sorted(set(serials)) == ["A1", "A2"]  # L2's A10 and A3 sit between them, unsent
     assert len(whole["epcisBody"]["eventList"]) == 4
     assert (too_big.value.status, too_big.value.remote_code) == (400, "invalid_field")
+
+
+def test_a_lot_past_its_expiry_is_marked_at_block_time(supply_node: tuple[str, Path]) -> None:
+    """The node's block times are today's: a lot that expired in 2020 is marked by the
+    sweep at the end of the block that commissioned it; verification says so, with a proof."""
+    url, root = supply_node
+    with Client(url) as client:
+        old = client.supply_verify(GTIN, "B1", "OLD", "2020-01-31")
+        current = client.supply_verify(GTIN, "A1", "L1", "2027-06-30")
+    assert (old.verdict, old.expired) == ("verified", True)
+    assert old.proofs.expired is not None and current.proofs.expired is not None
+    assert old.proofs.expired.key == f"expired/{GTIN}/OLD"
+    assert old.proofs.expired.value["expiry"] == "2020-01-31"
+    assert current.expired is False and current.proofs.expired.value is None
+    with member(url, root) as client:
+        lot = client.supply_lot(GTIN, "OLD")
+        fresh = client.supply_lot(GTIN, "L1")
+    assert (lot.expired, lot.holders, lot.count) == (True, {"medico-pharma": 1}, 1)
+    assert isinstance(lot.expired_at, int)
+    assert (fresh.expired, fresh.expired_at) == (False, None)
+    assert fresh.holders == {"medico-pharma": 1, "pharmalink": 1}
+    unsigned = httpx.get(f"{url}/v1/supply/lots/{GTIN}/OLD")
+    assert unsigned.status_code == 401
+
+
+def test_the_openapi_document_describes_every_supply_answer(
+    supply_node: tuple[str, Path],
+) -> None:
+    document = httpx.get(f"{supply_node[0]}/openapi.json").json()
+    supply = {path: ops for path, ops in document["paths"].items() if "/supply/" in path}
+    assert set(supply) == {
+        "/v1/supply/verify",
+        "/v1/supply/packages/{gtin}/{serial}/history",
+        "/v1/supply/packages/{gtin}/{serial}/epcis",
+        "/v1/supply/lots/{gtin}/{lot}/epcis",
+        "/v1/supply/lots/{gtin}/{lot}",
+        "/v1/supply/alerts",
+    }
+    for path, ops in supply.items():
+        content = ops["get"]["responses"]["200"]["content"]
+        schemas = [media.get("schema") for media in content.values()]
+        assert any(schema for schema in schemas), path
+    verify = document["components"]["schemas"]["VerifyAnswer"]
+    assert {"verdict", "expired", "proofs", "package"} <= set(verify["properties"])

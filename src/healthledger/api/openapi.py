@@ -18,7 +18,7 @@ the whole document:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 
 from healthledger.api.errors import status_for
 from healthledger.api.records import MAX_BATCH_RECORDS
+from healthledger.app.registry import DOMAINS
 from healthledger.crypto.keys import PUBLIC_KEY_HEX_LEN, SIGNATURE_HEX_LEN
 from healthledger.crypto.signed_request import (
     HEADER_AUDIENCE,
@@ -35,6 +36,7 @@ from healthledger.crypto.signed_request import (
     HEADER_SIGNATURE,
     HEADER_TIME,
 )
+from healthledger.domains.kit import Access, Domain
 from healthledger.domains.supply import gs1
 from healthledger.errors import ErrorCode
 from healthledger.ledger.transaction import MAX_TX_BYTES
@@ -147,10 +149,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/proofs/consistency"): frozenset({Does.LOOKUP}),
     ("get", "/v1/senders/{key_id}/txs"): frozenset({Does.SIGNED}),
     ("get", "/v1/supply/verify"): frozenset(),
-    ("get", "/v1/supply/packages/{gtin}/{serial}/history"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("get", "/v1/supply/packages/{gtin}/{serial}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
-    ("get", "/v1/supply/alerts"): frozenset({Does.SIGNED}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/files"): frozenset({Does.SIGNED, Does.CUSTODY}),
@@ -164,6 +164,20 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/consensus/commit"): frozenset({Does.CONSENSUS}),
     ("get", "/v1/consensus/validators"): frozenset({Does.CONSENSUS}),
 }
+
+
+def view_operations(domains: Sequence[Domain]) -> dict[tuple[str, str], frozenset[Does]]:
+    """What a domain's published read does, from its declaration: a new view needs no entry."""
+    return {
+        ("get", view.path): frozenset(
+            {Does.LOOKUP, Does.SIGNED} if view.access is Access.MEMBER else {Does.LOOKUP}
+        )
+        for domain in domains
+        for view in domain.views
+    }
+
+
+OPERATIONS.update(view_operations(DOMAINS))
 EVERYTHING = frozenset(Does)
 
 # --- the signed-request scheme -------------------------------------------------------
@@ -415,7 +429,10 @@ def _complete(method: str, path: str, operation: dict[str, Any]) -> None:
     if key in SUCCESS_MEDIA:
         for status, response in responses.items():
             if status.startswith("2"):
-                response["content"] = {SUCCESS_MEDIA[key]: {"schema": {}}}
+                # The route's own response model (if it declared one) describes the body.
+                media = response.get("content", {}).values()
+                schema: dict[str, Any] = next((m["schema"] for m in media if m.get("schema")), {})
+                response["content"] = {SUCCESS_MEDIA[key]: {"schema": schema}}
     for status, response in EXTRA_SUCCESS.get(key, {}).items():
         responses.setdefault(status, response)
     # A route's own description of an error status wins over the derived one.

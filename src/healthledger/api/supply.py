@@ -1,13 +1,22 @@
-"""REST endpoints of the supply chain under /v1/supply (writes go through /v1/txs).
+"""The supply routes that HTTP shapes: verification and the EPCIS documents (writes: /v1/txs).
+
+The supply domain publishes its other reads (a package's history, a lot, alerts) as
+views that api/views.py mounts. These three stay here because the edge does what a
+domain must not: verification logs each request and resolves a scanned expiry's
+century by today's year; the EPCIS documents are JSON-LD stamped with the time they
+were made, and a lot's page names the next one in a `Link` header. Each calls the
+domain's query functions on one committed snapshot.
 
 Package verification is public (a pharmacy's scanner, a patient holding a pack),
-and it carries its proofs. Custody histories, lot documents and alerts name who
-traded what with whom: they answer signed requests of members (api/access.py).
+and it carries its proofs. Custody documents name who traded what with whom: they
+answer signed requests of members (api/access.py).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import orjson
@@ -16,17 +25,37 @@ from fastapi.responses import Response
 
 from healthledger.api.access import ReadGuard
 from healthledger.api.responses import json_response
-from healthledger.app import queries
+from healthledger.app.reader import SnapshotReader
 from healthledger.domains.supply import epcis, gs1
+from healthledger.domains.supply import queries as q
+from healthledger.domains.supply.views import EpcisDocument, VerifyAnswer
+from healthledger.ledger.store import Store
 from healthledger.node.node import Node
 
 MAX_LOT_PAGE = 10_000
+JSON_LD = "application/ld+json"
+_EPCIS_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": EpcisDocument, "content": {JSON_LD: {}}}
+}
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[SnapshotReader]:
+    """One committed snapshot: every value, proof and header read inside it agree."""
+    with store.snapshot():
+        yield SnapshotReader(store)
 
 
 def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     store = node.store
 
-    @app.get("/v1/supply/verify", tags=["supply"], summary="Verify a package (DSCSA / EU FMD)")
+    @app.get(
+        "/v1/supply/verify",
+        tags=["supply"],
+        summary="Verify a package (DSCSA / EU FMD)",
+        response_class=Response,
+        responses={200: {"model": VerifyAnswer}},
+    )
     def verify(
         gtin: str | None = None,
         serial: str | None = None,
@@ -38,37 +67,32 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         # The expiry's century is resolved against today's year: the edge may read a clock.
         year = time.gmtime().tm_year
         product = gs1.product_from(scan, gtin, serial, lot, expiry, reference_year=year)
-        view = queries.supply_verify_view(
-            store, product.gtin, product.serial, product.lot, product.expiry
-        )
+        with _snapshot(store) as reader:
+            answer = q.verify_package(
+                reader, product.gtin, product.serial, product.lot, product.expiry
+            )
         node.requests.record(
             "supply.verify",
             gtin=product.gtin,
             serial=product.serial,
-            verdict=view["verdict"],
+            verdict=answer.verdict,
             requester=requester,
         )
-        return json_response(view)
-
-    @app.get(
-        "/v1/supply/packages/{gtin}/{serial}/history",
-        tags=["supply"],
-        summary="A package's chain of custody (signed: members)",
-    )
-    def history(request: Request, gtin: str, serial: str) -> Response:
-        guard.member(request)
-        return json_response(queries.supply_history_view(store, gs1.validate_gtin(gtin), serial))
+        return json_response(answer.model_dump(mode="json"))
 
     @app.get(
         "/v1/supply/packages/{gtin}/{serial}/epcis",
         tags=["supply"],
         summary="A package's chain of custody as EPCIS 2.0 JSON (signed: members)",
+        response_class=Response,
+        responses=_EPCIS_RESPONSES,
     )
     def history_epcis(request: Request, gtin: str, serial: str) -> Response:
         guard.member(request)
-        events = queries.supply_custody_events(store, gs1.validate_gtin(gtin), serial)
-        document = epcis.to_epcis_document(events, created_ms=int(time.time() * 1000))
-        return Response(orjson.dumps(document), media_type="application/ld+json")
+        with _snapshot(store) as reader:
+            events = q.package_events(reader, gs1.validate_gtin(gtin), serial)
+        document = epcis.to_epcis_document(events, created_ms=_now_ms())
+        return Response(orjson.dumps(document), media_type=JSON_LD)
 
     @app.get(
         "/v1/supply/lots/{gtin}/{lot}/epcis",
@@ -79,6 +103,8 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             f"`{epcis.NEXT_CURSOR_FIELD}` (and a `Link: rel=next` header) names the next "
             "page's cursor."
         ),
+        response_class=Response,
+        responses=_EPCIS_RESPONSES,
     )
     def lot_epcis(
         request: Request,
@@ -88,21 +114,18 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         cursor: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> Response:
         guard.member(request)
-        page = queries.supply_lot_events(store, gs1.validate_gtin(gtin), lot, limit, cursor)
-        document = epcis.to_epcis_document(page.events, created_ms=int(time.time() * 1000))
+        with _snapshot(store) as reader:
+            page = q.lot_events(reader, gs1.validate_gtin(gtin), lot, limit, cursor)
+        document = epcis.to_epcis_document(page.events, created_ms=_now_ms())
         document[epcis.PACKAGES_FIELD] = page.packages
         headers = {}
         if page.cursor is not None:
             document[epcis.NEXT_CURSOR_FIELD] = page.cursor
             next_url = request.url.include_query_params(cursor=page.cursor, limit=limit)
             headers["link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-        return Response(orjson.dumps(document), media_type="application/ld+json", headers=headers)
+        return Response(orjson.dumps(document), media_type=JSON_LD, headers=headers)
 
-    @app.get(
-        "/v1/supply/alerts",
-        tags=["supply"],
-        summary="Counterfeit and diversion alerts (signed: members)",
-    )
-    def alerts(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-        guard.member(request)
-        return json_response(queries.supply_alerts_view(store, limit))
+
+def _now_ms() -> int:
+    """When a document is made: its EPCIS creationDate (the edge may read a clock)."""
+    return int(time.time() * 1000)

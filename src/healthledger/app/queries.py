@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from healthledger.app.application import state_key_hash
 from healthledger.app.views import (
@@ -26,9 +24,6 @@ from healthledger.app.views import (
     TxView,
 )
 from healthledger.crypto.canonical import parse_json
-from healthledger.domains.supply import queries as supply_queries
-from healthledger.domains.supply import state as supply_state
-from healthledger.domains.supply.events import ACTIONS, CustodyEvent, package_id
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger import log
 from healthledger.ledger.block import tx_leaf
@@ -152,15 +147,10 @@ def _tx_proof(store: Store, height: int, position: int, log_index: int) -> TxPro
 def state_view(store: Store, ns: str, key: str, prove: bool = False) -> StateView:
     """A state value at the latest block, with a membership or absence proof if asked."""
     with store.snapshot():
-        return _state_model(store, ns, key, prove)
+        return state_in_snapshot(store, ns, key, prove)
 
 
-def _state_view(store: Store, ns: str, key: str, prove: bool) -> dict[str, Any]:
-    """`state_view` inside a snapshot the caller holds, as its JSON (the supply views embed it)."""
-    return _state_model(store, ns, key, prove).wire()
-
-
-def _state_model(store: Store, ns: str, key: str, prove: bool) -> StateView:
+def state_in_snapshot(store: Store, ns: str, key: str, prove: bool) -> StateView:
     """`state_view` inside a snapshot the caller holds."""
     height = store.last_height()
     raw = store.state_get(ns, key)
@@ -174,134 +164,6 @@ def _state_model(store: Store, ns: str, key: str, prove: bool) -> StateView:
     return StateView(
         namespace=ns, key=key, height=height, value=value, proof=proof, raw_value=raw_value, **at
     )
-
-
-def supply_verify_view(
-    store: Store, gtin: str, serial: str, lot: str, expiry: str
-) -> dict[str, Any]:
-    """DSCSA verification: the verdict, owner and status, and state proofs of the records used.
-
-    The package record and the GTIN's recalls are proven against the same header, so
-    a pharmacy can recompute the verdict without trusting the node it asked.
-    """
-    with store.snapshot():
-        package = _state_view(
-            store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial), True
-        )
-        recalls = _state_view(store, supply_state.NAMESPACE, supply_state.recalls_key(gtin), True)
-    return {
-        "gtin": gtin,
-        "serial": serial,
-        "lot": lot,
-        "expiry": expiry,
-        "verdict": supply_queries.verdict(package["value"], recalls["value"], lot, expiry),
-        "package": supply_queries.custody_summary(package["value"]),
-        "proofs": {"package": package, "recalls": recalls},
-    }
-
-
-def supply_history_view(store: Store, gtin: str, serial: str) -> dict[str, Any]:
-    """A package's full chain of custody, oldest step first."""
-    view = state_view(store, supply_state.NAMESPACE, supply_state.package_key(gtin, serial))
-    if view.value is None:
-        raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
-    record = view.value
-    steps = [
-        {"height": height, "action": action, "org": org, "detail": detail}
-        for height, action, org, detail in record["history"]
-    ]
-    return {
-        "gtin": gtin,
-        "serial": serial,
-        "lot": record["lot"],
-        "expiry": record["expiry"],
-        "custody": supply_queries.custody_summary(record),
-        "history": steps,
-    }
-
-
-def supply_custody_events(store: Store, gtin: str, serial: str) -> list[CustodyEvent]:
-    """A package's custody steps as `CustodyEvent`s, with the block times they happened at."""
-    key = supply_state.package_key(gtin, serial)
-    with store.snapshot():
-        record = _state_view(store, supply_state.NAMESPACE, key, False)["value"]
-        if record is None:
-            raise LedgerError(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
-        return _package_events(record, _block_times(store, [record]))
-
-
-# Package records of a GTIN one lot page may scan: bounds a request's work whatever the lot's size.
-LOT_SCAN_ROWS = 20_000
-
-
-@dataclass(frozen=True)
-class LotPage:
-    """One page of a lot's custody events; `cursor` continues after it (None: the lot is done)."""
-
-    events: list[CustodyEvent]
-    packages: int
-    cursor: str | None
-
-
-def supply_lot_events(
-    store: Store, gtin: str, lot: str, limit: int, cursor: str | None = None
-) -> LotPage:
-    """The custody steps of up to `limit` packages of a lot, after `cursor`, in time order.
-
-    Packages are keyed by GTIN and serial, not by lot, so one page scans at most
-    LOT_SCAN_ROWS package records of the GTIN; the cursor is the last serial scanned.
-    """
-    prefix = supply_state.package_key(gtin, "")
-    with store.snapshot():
-        if store.state_get(supply_state.NAMESPACE, supply_state.lot_key(gtin, lot)) is None:
-            raise LedgerError(f"unknown lot {lot} of {gtin}", ErrorCode.NOT_FOUND)
-        after = None if cursor is None else prefix + cursor
-        rows = store.state_scan(supply_state.NAMESPACE, prefix, LOT_SCAN_ROWS, after=after)
-        records, last_key = [], None
-        for key, value in rows:
-            last_key = key
-            record = parse_json(value)
-            if record["lot"] == lot:
-                records.append(record)
-                if len(records) == limit:
-                    break
-        times = _block_times(store, records)
-    more = len(records) == limit or len(rows) == LOT_SCAN_ROWS
-    next_cursor = last_key.removeprefix(prefix) if more and last_key is not None else None
-    events = [event for record in records for event in _package_events(record, times)]
-    return LotPage(sorted(events, key=lambda event: event.time_ms), len(records), next_cursor)
-
-
-def _block_times(store: Store, records: list[Any]) -> dict[int, int]:
-    heights = {step[0] for record in records for step in record["history"] if step[0]}
-    return {height: store.header(height).time_ms for height in heights}
-
-
-def _package_events(record: Any, times: dict[int, int]) -> list[CustodyEvent]:
-    item = package_id(record["gtin"], record["serial"])
-    events = []
-    for height, action, org, detail in record["history"]:
-        if action not in ACTIONS:
-            continue  # quarantine and clear are regulatory flags, not custody steps
-        events.append(
-            CustodyEvent(
-                action=action,
-                time_ms=times.get(height, 0),
-                org=org,
-                items=(item,),
-                counterparty=detail if action in ("ship", "receive", "return") else None,
-                lot=record["lot"] if action == "commission" else None,
-                expiry=record["expiry"] if action == "commission" else None,
-                reason=detail if action in ("destroy", "export") else None,
-            )
-        )
-    return events
-
-
-def supply_alerts_view(store: Store, limit: int = 100) -> list[Any]:
-    """Counterfeit and diversion alerts, newest first (manufacturers and regulators watch these)."""
-    rows = store.state_scan(supply_state.NAMESPACE, "alert/", limit=limit, newest_first=True)
-    return [parse_json(value) for _key, value in rows]
 
 
 def consistency_view(store: Store, old_size: int, new_size: int | None = None) -> ConsistencyView:

@@ -10,20 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from healthledger.app.application import state_key_hash
-from healthledger.crypto.canonical import parse_json
+from healthledger.app.queries import state_in_snapshot
 from healthledger.domains.kit import ProvenValue, View
 from healthledger.ledger.context import StateReader
 from healthledger.ledger.store import Store
-from healthledger.ledger.trie import StateTrie
-
-
-class _TrieNodes:
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def get(self, path: bytes) -> bytes | None:
-        return self._store.trie_node(path)
 
 
 class SnapshotReader:
@@ -54,18 +44,8 @@ class SnapshotReader:
 
     def proven(self, ns: str, key: str) -> ProvenValue:
         """The value with its proof against the latest header's state root."""
-        height = self.height
-        raw = self._store.state_get(ns, key)
-        proof = StateTrie(_TrieNodes(self._store)).prove(state_key_hash(ns, key))
-        return ProvenValue(
-            namespace=ns,
-            key=key,
-            height=height,
-            value=None if raw is None else parse_json(raw),
-            raw_value=None if raw is None else raw.decode(),
-            proof=proof.to_dict(),
-            header=self._store.header(height).to_dict() if height else None,
-        )
+        view = state_in_snapshot(self._store, ns, key, prove=True)
+        return ProvenValue.model_validate({"header": None, **view.wire()})
 
 
 def run_view(store: Store, view: View, params: Any) -> BaseModel:

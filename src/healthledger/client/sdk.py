@@ -43,8 +43,10 @@ from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance.messages import voucher_message
+from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.queries import verdict
+from healthledger.domains.supply.views import LotStatus
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, NotFound
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
@@ -94,10 +96,12 @@ def node_is_up(url: str, timeout: float = 1.0) -> bool:
 
 
 class SupplyProofs(WireView):
-    """The two records a verdict rests on, each with its state proof (one header for both)."""
+    """The records a verdict rests on, each with its state proof (one header for all)."""
 
     package: StateView
     recalls: StateView
+    # The lot's expiry mark (written at block time); absent from nodes before it existed.
+    expired: StateView | None = None
 
 
 class SupplyVerification(WireView):
@@ -109,6 +113,7 @@ class SupplyVerification(WireView):
     expiry: str
     verdict: str
     package: dict[str, JsonValue] | None
+    expired: bool = False
     proofs: SupplyProofs
 
 
@@ -378,6 +383,10 @@ class Client:
         """A package's chain of custody (signed read: members)."""
         return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/history")).root
 
+    def supply_lot(self, gtin: str, lot: str) -> LotStatus:
+        """A lot: its size, its expiry mark and who holds it (signed read: members)."""
+        return _parse(LotStatus, self._get(f"/v1/supply/lots/{gtin}/{lot}"))
+
     def supply_epcis(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody as an EPCIS 2.0 JSON document (signed read: members)."""
         return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/epcis")).root
@@ -568,6 +577,11 @@ def verify_consistency_view(view: ConsistencyView, old: Header, new: Header) -> 
         )
 
 
+def _require_key(view: StateView, key: str) -> None:
+    if (view.namespace, view.key) != (supply_state.NAMESPACE, key):
+        raise InvalidProof(f"a proof of {view.namespace}/{view.key} where {key} was needed")
+
+
 def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
     """Check both state proofs against one header and recompute the verdict from them."""
     with _proof_errors("supply"):
@@ -576,11 +590,19 @@ def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
             if isinstance(view, SupplyVerification)
             else SupplyVerification.model_validate(view)
         )
-    package, recalls = view.proofs.package, view.proofs.recalls
-    verify_state_view(package)
-    verify_state_view(recalls)
-    if package.header != recalls.header:
-        raise InvalidProof("the two proofs are against different headers")
+    package, recalls, expired = view.proofs.package, view.proofs.recalls, view.proofs.expired
+    # Each proof must be of the record the verdict needs, not of some other package or lot.
+    _require_key(package, supply_state.package_key(view.gtin, view.serial))
+    _require_key(recalls, supply_state.recalls_key(view.gtin))
+    proven = [package, recalls] if expired is None else [package, recalls, expired]
+    for each in proven:
+        verify_state_view(each)
+        if each.header != package.header:
+            raise InvalidProof("the proofs are against different headers")
+    if expired is not None:
+        _require_key(expired, supply_state.expired_key(view.gtin, view.lot))
+        if view.expired != (expired.value is not None):
+            raise InvalidProof(f"the node said expired={view.expired}, the proven mark disagrees")
     expected = verdict(package.value, recalls.value, view.lot, view.expiry)
     if expected != view.verdict:
         raise InvalidProof(f"the node said {view.verdict!r}, the proven records say {expected!r}")

@@ -271,3 +271,35 @@ def test_destroy_by_owner_or_regulator(sc: Chain) -> None:
         do(sc, "medico-pharma", "destroy", items=[pkg("X1")], reason="again").code
         == "invalid_state"
     )
+
+
+def test_an_inspector_quarantines_and_clears_without_being_a_regulator(sc: Chain) -> None:
+    """The inspector capability is enough: the handlers re-check no regulator role.
+
+    Governance grants capabilities (tested end to end there); here the actor holds it.
+    """
+    from healthledger.app.permissions import check_permission
+    from healthledger.domains.supply import handlers, messages
+    from healthledger.ledger.context import Actor, BlockInfo, TxContext
+
+    commission(sc, "S1")
+    lab = Actor(
+        key_id="k",
+        kind="org",
+        id="city-lab",
+        org="city-lab",
+        role="laboratory",
+        capabilities=frozenset({"inspector"}),
+    )
+    for tx_type in ("supply.quarantine", "supply.clear"):
+        check_permission(tx_type, lab)
+    block = BlockInfo(sc.app.info().height + 1, 1_700_000_009_000, "test")
+    ctx = TxContext(sc.store.state_get, "supply", lab, block, "tx")
+    handlers.quarantine(ctx, messages.Quarantine(gtin=GTIN, serial="S1", reason="sample"))
+    handlers.clear(ctx, messages.Clear(gtin=GTIN, serial="S1", reason="genuine"))
+    record = ctx.get(f"pkg/{GTIN}/S1")
+    assert (record["quarantined"], record["suspect"]) == (False, False)
+    assert [step[1:3] for step in record["history"][1:]] == [
+        ["quarantine", "city-lab"],
+        ["clear", "city-lab"],
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply.queries import VIEWS
 from healthledger.domains.supply.roles import (
     DISPENSING,
     INSPECTING,
@@ -50,6 +51,10 @@ DOMAIN = Domain(
         ),
         TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
     ),
+    views=VIEWS,
+    # Lots past their expiry date are marked expired at block time (verify, the lot view).
+    end_block=h.expire_lots,
+    end_block_budget=h.EXPIRY_SWEEP_BUDGET,
 )
 
 __all__ = ["DOMAIN", "NAMESPACE"]

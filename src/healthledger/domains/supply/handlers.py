@@ -4,24 +4,32 @@ Every custody step is taken by the organisation that may take it (the current
 owner, or the named receiver), on items in a state that allows it; moving a case
 or pallet moves everything inside it. Suspicious presentations raise alerts that
 the manufacturer and regulators see.
+
+Who may send each type is declared once (`__init__.py`, role sets in `roles.py`)
+and enforced by the permission check before a handler runs; handlers check only
+what a declaration cannot say: the counterparty (a trading partner), the items
+(held by the sender, in a state that allows the step), and the rules that depend
+on the sender's role (a regulator destroys what it does not hold).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from weakref import WeakKeyDictionary
 
 from healthledger.domains.governance.queries import org_role
+from healthledger.domains.shared.schedule import DueQueue, day_after_ms
+from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply import state as st
-from healthledger.domains.supply.events import is_container, split_package_id
-from healthledger.domains.supply.roles import DISPENSERS, TRADING_ROLES
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.domains.supply.events import is_container, package_id, split_package_id
+from healthledger.domains.supply.roles import DISPENSERS, REGULATOR, TRADING_ROLES
+from healthledger.domains.supply.state import Container, Item, Package, Step, Tracked
 from healthledger.ledger.context import TxContext
 
-Record = dict[str, Any]
+T = TypeVar("T", bound=Tracked)
 
 # GS1 packing hierarchies are a few levels deep (pallet > case > inner pack > unit); deeper
 # nesting is refused rather than walked, so no transaction's work depends on the attacker.
@@ -41,27 +49,41 @@ STARTING_ACTIONS = frozenset({"aggregate", "ship", "return", "export"})
 # them. A lot is recalled at most once and checked by a set lookup, so lot recalls (a
 # regulator's above all) are never refused for want of room.
 MAX_RANGE_RECALLS = 32
+# Lots marked expired per block by the end-of-block sweep (each costs two reads and a
+# write; so does each idle day the sweep catches up on). Ten thousand lots expiring on
+# one day are marked over about eighty blocks, never in one.
+EXPIRY_SWEEP_BUDGET = 128
+# Each new lot waits here for the day after its expiry date (00:00 UTC), one bucket a day.
+EXPIRY_QUEUE = DueQueue(st.EXPIRY_QUEUE_PREFIX)
 
-
-def _fail(message: str, code: ErrorCode) -> LedgerError:
-    return LedgerError(message, code)
+Moved = list[tuple[str, Item]]
 
 
 def _org(ctx: TxContext) -> str:
+    """The acting organisation (the sender, or the organisation of the member who sent).
+
+    Every declared sender of a supply type is one of these, so this never refuses a
+    transaction the permission check admitted; it narrows the type.
+    """
     if ctx.actor.org is None:
-        raise _fail("only an organisation or its staff may do this", ErrorCode.UNAUTHORIZED)
+        raise e.NotAnOrganisation()
     return ctx.actor.org
 
 
-def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) -> None:
+def _org_role(ctx: TxContext) -> str | None:
+    """The acting organisation's role: an organisation's own is on the actor already."""
+    if ctx.actor.kind == "org":
+        return ctx.actor.role
+    return org_role(ctx.read_raw, _org(ctx))
+
+
+def _logged(record: T, ctx: TxContext, action: str, detail: str | None, **changes: object) -> T:
+    """`record` with `changes` and one more custody step, within its bound."""
     bound = MAX_HISTORY if action in STARTING_ACTIONS else MAX_HISTORY + FINISHING_STEPS
-    if len(record["history"]) >= bound:
-        name = record.get("sscc") or f"{record.get('gtin')}:{record.get('serial')}"
-        raise _fail(
-            f"{name} has {len(record['history'])} custody steps: it starts no more",
-            ErrorCode.TOO_LARGE,
-        )
-    record["history"].append([ctx.block.height, action, _org(ctx), counterparty])
+    if len(record.history) >= bound:
+        raise e.HistoryFull(record.name, len(record.history))
+    step = Step(ctx.block.height, action, _org(ctx), detail)
+    return record.model_copy(update={**changes, "history": (*record.history, step)})
 
 
 # --- commissioning -------------------------------------------------------------------
@@ -70,39 +92,39 @@ def _log(record: Record, ctx: TxContext, action: str, counterparty: str | None) 
 def commission(ctx: TxContext, payload: m.Commission) -> None:
     """Serialize packages; the first manufacturer to commission a GTIN owns it."""
     maker = _org(ctx)
-    product = ctx.get(st.product_key(payload.gtin))
-    if product is not None and product["manufacturer"] != maker:
-        raise _fail(
-            f"GTIN {payload.gtin} belongs to {product['manufacturer']}", ErrorCode.UNAUTHORIZED
-        )
-    lot = ctx.get(st.lot_key(payload.gtin, payload.lot))
-    if lot is not None and lot["expiry"] != payload.expiry:
-        raise _fail(f"lot {payload.lot} has expiry {lot['expiry']}", ErrorCode.CONFLICT)
+    product = ctx.load(st.product_key(payload.gtin), st.Product)
+    if product is not None and product.manufacturer != maker:
+        raise e.ProductOfAnother(payload.gtin, product.manufacturer)
+    lot = ctx.load(st.lot_key(payload.gtin, payload.lot), st.Lot)
+    if lot is not None and lot.expiry != payload.expiry:
+        raise e.LotExpiryConflict(payload.lot, lot.expiry)
     if len(set(payload.serials)) != len(payload.serials):
-        raise _fail("a serial appears twice in this commissioning", ErrorCode.CONFLICT)
+        raise e.DuplicateSerial()
+    # Up to MAX_COMMISSION new packages differ only by serial: the model is dumped once and
+    # each record is its JSON with the serial put in (building and dumping 2,000 models cost
+    # a third of commissioning's throughput). tests/domains/supply pins the bytes.
+    template = st.new_package(
+        payload.gtin, "", payload.lot, payload.expiry, maker, ctx.block.height
+    ).model_dump(mode="json")
     for serial in payload.serials:
         key = st.package_key(payload.gtin, serial)
-        if ctx.get(key) is not None:
-            raise _fail(
-                f"serial {serial} of {payload.gtin} already exists", ErrorCode.ALREADY_EXISTS
-            )
-        ctx.put(
-            key,
-            st.new_package(
-                payload.gtin, serial, payload.lot, payload.expiry, maker, ctx.block.height
-            ),
-        )
-    ctx.put(st.product_key(payload.gtin), {"gtin": payload.gtin, "manufacturer": maker})
-    count = (lot or {}).get("count", 0) + len(payload.serials)
-    ctx.put(
+        if ctx.read_raw(ctx.namespace, key) is not None:
+            raise e.SerialExists(payload.gtin, serial)
+        ctx.put(key, {**template, "serial": serial})
+    ctx.store(st.product_key(payload.gtin), st.Product(gtin=payload.gtin, manufacturer=maker))
+    if lot is None:
+        lot_key = st.lot_key(payload.gtin, payload.lot)
+        EXPIRY_QUEUE.schedule(ctx, day_after_ms(payload.expiry), lot_key)
+    count = (0 if lot is None else lot.count) + len(payload.serials)
+    ctx.store(
         st.lot_key(payload.gtin, payload.lot),
-        {
-            "gtin": payload.gtin,
-            "lot": payload.lot,
-            "expiry": payload.expiry,
-            "manufacturer": maker,
-            "count": count,
-        },
+        st.Lot(
+            gtin=payload.gtin,
+            lot=payload.lot,
+            expiry=payload.expiry,
+            manufacturer=maker,
+            count=count,
+        ),
     )
     _adjust_holders(ctx, payload.gtin, {payload.lot: {maker: len(payload.serials)}})
     ctx.emit(
@@ -116,6 +138,26 @@ def commission(ctx: TxContext, payload: m.Commission) -> None:
     )
 
 
+# --- expiry, at block time -------------------------------------------------------------
+
+
+def expire_lots(ctx: TxContext, budget: int) -> None:
+    """End of block: mark the lots whose expiry date has passed, `budget` at most."""
+    EXPIRY_QUEUE.sweep(ctx, budget, _mark_expired)
+
+
+def _mark_expired(ctx: TxContext, lot_key: str) -> None:
+    lot = ctx.load(lot_key, st.Lot)
+    if lot is None:
+        return  # never happens: a lot is scheduled when it is first stored, and stays
+    key = st.expired_key(lot.gtin, lot.lot)
+    if ctx.read_raw(ctx.namespace, key) is None:
+        expired = st.ExpiredLot(
+            gtin=lot.gtin, lot=lot.lot, expiry=lot.expiry, height=ctx.block.height
+        )
+        ctx.store(key, expired)
+
+
 # --- loading items and containers ------------------------------------------------------
 
 
@@ -126,15 +168,27 @@ def _item_key(item: str) -> str:
     return st.package_key(gtin, serial)
 
 
-def _load(ctx: TxContext, item: str) -> Record:
-    record = ctx.get(_item_key(item))
+def _load(ctx: TxContext, item: str) -> Item:
+    if is_container(item):
+        return _load_container(ctx, item)
+    return _load_package(ctx, *split_package_id(item))
+
+
+def _load_package(ctx: TxContext, gtin: str, serial: str) -> Package:
+    record = ctx.load(st.package_key(gtin, serial), Package)
     if record is None:
-        kind = "container" if is_container(item) else "package"
-        raise _fail(f"unknown {kind} {item}", ErrorCode.NOT_FOUND)
-    return dict(record)
+        raise e.UnknownPackage(gtin, serial)
+    return record
 
 
-def _contents(ctx: TxContext, roots: list[tuple[str, Record]]) -> list[tuple[str, Record, int]]:
+def _load_container(ctx: TxContext, sscc: str) -> Container:
+    record = ctx.load(st.container_key(sscc), Container)
+    if record is None:
+        raise e.UnknownContainer(sscc)
+    return record
+
+
+def _contents(ctx: TxContext, roots: Moved) -> list[tuple[str, Item, int]]:
     """The roots and everything inside them, with each item's depth below its root.
 
     Walked iteratively in pre-order with an explicit stack, never by recursion: state
@@ -142,66 +196,62 @@ def _contents(ctx: TxContext, roots: list[tuple[str, Record]]) -> list[tuple[str
     item in two containers) is refused, as is nesting deeper than MAX_DEPTH or more than
     MAX_MOVED items in one transaction. The bounds are the same on every node.
     """
-    found: list[tuple[str, Record, int]] = []
+    found: list[tuple[str, Item, int]] = []
     seen: set[str] = set()
     stack = [(item, record, 0) for item, record in reversed(roots)]
     while stack:
         item, record, depth = stack.pop()
         if item in seen:
-            raise _fail(f"{item} is reached twice inside these containers", ErrorCode.CYCLE)
+            raise e.ReachedTwice(item)
         if depth > MAX_DEPTH:
-            raise _fail(f"containers nest deeper than {MAX_DEPTH} levels", ErrorCode.TOO_LARGE)
+            raise e.NestedTooDeep(MAX_DEPTH)
         seen.add(item)
         found.append((item, record, depth))
         if len(found) > MAX_MOVED:
-            raise _fail(
-                f"more than {MAX_MOVED} items in one transaction: split it", ErrorCode.TOO_LARGE
-            )
-        for child in reversed(record.get("children", [])):
-            stack.append((child, _load(ctx, child), depth + 1))
+            raise e.TooManyMoved(MAX_MOVED)
+        if isinstance(record, Container):
+            for child in reversed(record.children):
+                stack.append((child, _load(ctx, child), depth + 1))
     return found
 
 
-def _gather(ctx: TxContext, items: list[str]) -> list[tuple[str, Record]]:
+def _gather(ctx: TxContext, items: list[str]) -> Moved:
     """The named unpacked items and everything inside them (a pallet moves with its cases)."""
     return [(item, record) for item, record, _ in _contents(ctx, _top_level(ctx, items))]
 
 
-def _top_level(ctx: TxContext, items: list[str]) -> list[tuple[str, Record]]:
+def _top_level(ctx: TxContext, items: list[str]) -> Moved:
     if len(set(items)) != len(items):
-        raise _fail("an item is named twice", ErrorCode.CONFLICT)
+        raise e.DuplicateItem()
     loaded = [(item, _load(ctx, item)) for item in items]
     for item, record in loaded:
-        if record["container"] is not None:
-            raise _fail(
-                f"{item} is packed in {record['container']}: move or unpack that",
-                ErrorCode.CONFLICT,
-            )
+        if record.container is not None:
+            raise e.PackedIn(item, record.container)
     return loaded
 
 
-def _save(ctx: TxContext, item: str, record: Record) -> None:
-    ctx.put(_item_key(item), record)
+def _save(ctx: TxContext, item: str, record: Item) -> None:
+    ctx.store(_item_key(item), record)
 
 
-def _packages(moved: list[tuple[str, Record]]) -> list[Record]:
-    return [record for item, record in moved if not is_container(item)]
+def _packages(moved: Moved) -> list[Package]:
+    return [record for _item, record in moved if isinstance(record, Package)]
 
 
 # --- custody -------------------------------------------------------------------------
 
 
 def _require_movable(
-    item: str, record: Record, owner: str, allow_recalled: bool, ctx: TxContext
+    item: str, record: Item, owner: str, allow_recalled: bool, ctx: TxContext
 ) -> None:
-    if record["owner"] != owner:
-        raise _fail(f"{item} is held by {record['owner']}, not {owner}", ErrorCode.UNAUTHORIZED)
-    if record["status"] != st.ACTIVE:
-        raise _fail(f"{item} is {record['status']}", ErrorCode.INVALID_STATE)
-    if record.get("quarantined"):
-        raise _fail(f"{item} is quarantined by a regulator", ErrorCode.INVALID_STATE)
-    if not allow_recalled and _is_recalled(ctx, item, record):
-        raise _fail(f"{item} is recalled: it can only be returned", ErrorCode.INVALID_STATE)
+    if record.owner != owner:
+        raise e.NotHolder(item, record.owner, owner)
+    if record.status != st.ACTIVE:
+        raise e.WrongStatus(item, record.status)
+    if isinstance(record, Package) and record.quarantined:
+        raise e.Quarantined(item)
+    if not allow_recalled and _is_recalled(ctx, record):
+        raise e.Recalled(item)
 
 
 # Recalls of each GTIN, read once per transaction (a move checks up to MAX_MOVED items).
@@ -222,33 +272,36 @@ class RecallIndex:
 def _recall_index(ctx: TxContext, gtin: str) -> RecallIndex:
     by_gtin = _RECALL_INDEX.setdefault(ctx, {})
     if gtin not in by_gtin:
-        recalls = ctx.get(st.recalls_key(gtin)) or []
+        stored = ctx.load(st.recalls_key(gtin), st.RecallsInForce)
+        recalls = () if stored is None else stored.root
         by_gtin[gtin] = RecallIndex(
-            frozenset(r["lot"] for r in recalls if r["lot"] is not None),
-            tuple((r["serial_from"], r["serial_to"]) for r in recalls if r["lot"] is None),
+            frozenset(r.lot for r in recalls if r.lot is not None),
+            tuple(
+                (r.serial_from, r.serial_to)
+                for r in recalls
+                if r.lot is None and r.serial_from is not None and r.serial_to is not None
+            ),
         )
     return by_gtin[gtin]
 
 
-def _is_recalled(ctx: TxContext, item: str, record: Record) -> bool:
-    if is_container(item):
+def _is_recalled(ctx: TxContext, record: Item) -> bool:
+    if not isinstance(record, Package):
         return False
-    return _recall_index(ctx, record["gtin"]).applies(record["lot"], record["serial"])
+    return _recall_index(ctx, record.gtin).applies(record.lot, record.serial)
 
 
 def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled: bool) -> None:
     sender = _org(ctx)
     if to == sender:
-        raise _fail("an organisation cannot ship to itself", ErrorCode.INVALID_FIELD)
+        raise e.ShipToSelf()
     if org_role(ctx.read_raw, to) not in TRADING_ROLES:
-        raise _fail(f"{to} is not an active trading partner", ErrorCode.NOT_FOUND)
+        raise e.NotTradingPartner(to)
     moved = _gather(ctx, items)
     for inner, inner_record in moved:
         _require_movable(inner, inner_record, sender, allow_recalled, ctx)
     for item, record in moved:
-        record["status"], record["to"] = st.IN_TRANSIT, to
-        _log(record, ctx, action, to)
-        _save(ctx, item, record)
+        _save(ctx, item, _logged(record, ctx, action, to, status=st.IN_TRANSIT, to=to))
     ctx.emit(f"supply.{action}", items=items, to=to, packages=len(_packages(moved)))
 
 
@@ -265,15 +318,16 @@ def receive(ctx: TxContext, payload: m.Receive) -> None:
     receiver = _org(ctx)
     moved = _gather(ctx, payload.items)
     for inner, inner_record in moved:
-        if inner_record["status"] != st.IN_TRANSIT or inner_record["to"] != receiver:
-            raise _fail(f"{inner} was not shipped to {receiver}", ErrorCode.INVALID_STATE)
+        if inner_record.status != st.IN_TRANSIT or inner_record.to != receiver:
+            raise e.NotShippedTo(inner, receiver)
     changes: dict[str, dict[str, int]] = {}
     for item, record in moved:
-        sender = record["owner"]
-        record["owner"], record["status"], record["to"] = receiver, st.ACTIVE, None
-        _log(record, ctx, "receive", sender)
-        _save(ctx, item, record)
-        if not is_container(item):
+        sender = record.owner
+        received = _logged(
+            record, ctx, "receive", sender, owner=receiver, status=st.ACTIVE, to=None
+        )
+        _save(ctx, item, received)
+        if isinstance(record, Package):
             _count(changes, record, sender, -1)
             _count(changes, record, receiver, +1)
     _apply_holder_changes(ctx, changes)
@@ -283,14 +337,18 @@ def receive(ctx: TxContext, payload: m.Receive) -> None:
 def dispense(ctx: TxContext, payload: m.Dispense) -> None:
     """A dispenser hands one package to a patient (who is not recorded)."""
     org = _org(ctx)
-    if org_role(ctx.read_raw, org) not in DISPENSERS:
-        raise _fail(f"{org} does not dispense", ErrorCode.UNAUTHORIZED)
-    item = f"{payload.gtin}:{payload.serial}"
-    ((_, record),) = _top_level(ctx, [item])
-    if record["status"] == st.DISPENSED:
-        raise _fail(f"{item} was already dispensed", ErrorCode.INVALID_STATE)
-    if record.get("suspect"):
-        raise _fail(f"{item} is suspect: it must not be dispensed", ErrorCode.INVALID_STATE)
+    # An organisation sender is a dispenser by its declared senders; a pharmacist member
+    # may work for any organisation, which must itself dispense.
+    if ctx.actor.kind != "org" and org_role(ctx.read_raw, org) not in DISPENSERS:
+        raise e.NotDispenser(org)
+    item = package_id(payload.gtin, payload.serial)
+    record = _load_package(ctx, payload.gtin, payload.serial)
+    if record.container is not None:
+        raise e.PackedIn(item, record.container)
+    if record.status == st.DISPENSED:
+        raise e.AlreadyDispensed(item)
+    if record.suspect:
+        raise e.Suspect(item)
     _require_movable(item, record, org, allow_recalled=False, ctx=ctx)
     _finish(ctx, [(item, record)], st.DISPENSED, "dispense", None)
 
@@ -298,13 +356,13 @@ def dispense(ctx: TxContext, payload: m.Dispense) -> None:
 def destroy(ctx: TxContext, payload: m.Destroy) -> None:
     """The owner, or a regulator, destroys items (recalled or suspect ones included)."""
     org = _org(ctx)
-    regulator = org_role(ctx.read_raw, org) == "regulator"
+    regulator = _org_role(ctx) == REGULATOR
     moved = _gather(ctx, payload.items)
     for inner, inner_record in moved:
-        if inner_record["status"] in st.FINAL:
-            raise _fail(f"{inner} is {inner_record['status']}", ErrorCode.INVALID_STATE)
-        if not regulator and inner_record["owner"] != org:
-            raise _fail(f"{inner} is held by {inner_record['owner']}", ErrorCode.UNAUTHORIZED)
+        if inner_record.status in st.FINAL:
+            raise e.WrongStatus(inner, inner_record.status)
+        if not regulator and inner_record.owner != org:
+            raise e.NotHolder(inner, inner_record.owner)
     _finish(ctx, moved, st.DESTROYED, "destroy", payload.reason)
 
 
@@ -316,17 +374,13 @@ def export(ctx: TxContext, payload: m.Export) -> None:
     _finish(ctx, moved, st.EXPORTED, "export", payload.country)
 
 
-def _finish(
-    ctx: TxContext, moved: list[tuple[str, Record]], status: str, action: str, note: str | None
-) -> None:
+def _finish(ctx: TxContext, moved: Moved, status: st.Status, action: str, note: str | None) -> None:
     """Items leave the supply chain: dispensed, destroyed or exported."""
     changes: dict[str, dict[str, int]] = {}
     for item, record in moved:
-        if not is_container(item) and record["status"] not in st.FINAL:
-            _count(changes, record, record["owner"], -1)
-        record["status"], record["to"] = status, None
-        _log(record, ctx, action, note)
-        _save(ctx, item, record)
+        if isinstance(record, Package) and record.status not in st.FINAL:
+            _count(changes, record, record.owner, -1)
+        _save(ctx, item, _logged(record, ctx, action, note, status=status, to=None))
     _apply_holder_changes(ctx, changes)
     ctx.emit(
         f"supply.{action}",
@@ -342,82 +396,75 @@ def _finish(
 def aggregate(ctx: TxContext, payload: m.Aggregate) -> None:
     """Pack owned, active, unpacked items into an empty case or pallet that is not packed itself."""
     owner = _org(ctx)
-    existing = ctx.get(st.container_key(payload.sscc))
+    existing = ctx.load(st.container_key(payload.sscc), Container)
     if existing is not None:
         _require_reusable(payload.sscc, existing, owner)
     if payload.sscc in payload.items:
-        raise _fail("a container cannot hold itself", ErrorCode.CYCLE)
+        raise e.HoldsItself()
     loaded = _top_level(ctx, payload.items)
     for item, record in loaded:
         _require_movable(item, record, owner, allow_recalled=False, ctx=ctx)
     _require_packable(ctx, payload.sscc, loaded)
-    container = {
-        "sscc": payload.sscc,
-        "owner": owner,
-        "status": st.ACTIVE,
-        "to": None,
-        "container": None,
-        "children": payload.items,
-        "history": (existing or {}).get("history", []),
-    }
-    _log(container, ctx, "aggregate", None)
-    ctx.put(st.container_key(payload.sscc), container)
+    container = Container(
+        sscc=payload.sscc,
+        owner=owner,
+        status=st.ACTIVE,
+        to=None,
+        container=None,
+        children=tuple(payload.items),
+        history=() if existing is None else existing.history,
+    )
+    ctx.store(st.container_key(payload.sscc), _logged(container, ctx, "aggregate", None))
     for item, record in loaded:
-        record["container"] = payload.sscc
-        _save(ctx, item, record)
+        _save(ctx, item, record.model_copy(update={"container": payload.sscc}))
     ctx.emit("supply.aggregate", sscc=payload.sscc, items=payload.items)
 
 
-def _require_reusable(sscc: str, existing: Record, owner: str) -> None:
+def _require_reusable(sscc: str, existing: Container, owner: str) -> None:
     """An SSCC is packed again only when empty, at rest, unpacked and held by the packer."""
-    if existing["children"]:
-        raise _fail(f"SSCC {sscc} already holds items", ErrorCode.ALREADY_EXISTS)
-    if existing["owner"] != owner:
-        raise _fail(f"SSCC {sscc} is held by {existing['owner']}", ErrorCode.UNAUTHORIZED)
-    if existing["status"] != st.ACTIVE:
-        raise _fail(f"SSCC {sscc} is {existing['status']}", ErrorCode.INVALID_STATE)
-    if existing["container"] is not None:
-        raise _fail(f"SSCC {sscc} is packed in {existing['container']}", ErrorCode.CONFLICT)
+    if existing.children:
+        raise e.ContainerInUse(sscc)
+    if existing.owner != owner:
+        raise e.ContainerHeldBy(sscc, existing.owner)
+    if existing.status != st.ACTIVE:
+        raise e.WrongStatus(f"SSCC {sscc}", existing.status)
+    if existing.container is not None:
+        raise e.PackedIn(f"SSCC {sscc}", existing.container, hint=False)
 
 
-def _require_packable(ctx: TxContext, sscc: str, loaded: list[tuple[str, Record]]) -> None:
+def _require_packable(ctx: TxContext, sscc: str, loaded: Moved) -> None:
     """The new container stays a tree within the bounds: movable in one transaction."""
     inside = _contents(ctx, loaded)
     if any(item == sscc for item, _, _ in inside):
-        raise _fail(f"{sscc} is inside one of the items to pack", ErrorCode.CYCLE)
+        raise e.InsideItems(sscc)
     if max(depth for _, _, depth in inside) + 1 > MAX_DEPTH:
-        raise _fail(f"containers nest deeper than {MAX_DEPTH} levels", ErrorCode.TOO_LARGE)
+        raise e.NestedTooDeep(MAX_DEPTH)
     if len(inside) + 1 > MAX_MOVED:
-        raise _fail(f"a container holds at most {MAX_MOVED} items", ErrorCode.TOO_LARGE)
+        raise e.ContainerTooFull(MAX_MOVED)
 
 
 def disaggregate(ctx: TxContext, payload: m.Disaggregate) -> None:
     owner = _org(ctx)
-    container = _load(ctx, payload.sscc)
-    if container["owner"] != owner or container["status"] != st.ACTIVE:
-        raise _fail(
-            f"{payload.sscc} is not an active container held by {owner}", ErrorCode.INVALID_STATE
-        )
-    if container["container"] is not None:
-        raise _fail(f"{payload.sscc} is packed in {container['container']}", ErrorCode.CONFLICT)
-    children = container["children"]
+    container = _load_container(ctx, payload.sscc)
+    if container.owner != owner or container.status != st.ACTIVE:
+        raise e.NotActiveContainer(payload.sscc, owner)
+    if container.container is not None:
+        raise e.PackedIn(payload.sscc, container.container, hint=False)
+    children = container.children
     if not children:
-        raise _fail(f"{payload.sscc} is empty", ErrorCode.INVALID_STATE)
+        raise e.EmptyContainer(payload.sscc)
     for child in children:
-        record = _load(ctx, child)
-        record["container"] = None
-        _save(ctx, child, record)
-    container["children"] = []
-    _log(container, ctx, "disaggregate", None)
-    ctx.put(st.container_key(payload.sscc), container)
-    ctx.emit("supply.disaggregate", sscc=payload.sscc, items=children)
+        _save(ctx, child, _load(ctx, child).model_copy(update={"container": None}))
+    emptied = _logged(container, ctx, "disaggregate", None, children=())
+    ctx.store(st.container_key(payload.sscc), emptied)
+    ctx.emit("supply.disaggregate", sscc=payload.sscc, items=list(children))
 
 
 # --- holders (who to notify of a recall) ---------------------------------------------
 
 
-def _count(changes: dict[str, dict[str, int]], record: Record, org: str, delta: int) -> None:
-    per_lot = changes.setdefault(f"{record['gtin']}\x00{record['lot']}", {})
+def _count(changes: dict[str, dict[str, int]], record: Package, org: str, delta: int) -> None:
+    per_lot = changes.setdefault(f"{record.gtin}\x00{record.lot}", {})
     per_lot[org] = per_lot.get(org, 0) + delta
 
 
@@ -431,7 +478,8 @@ def _apply_holder_changes(ctx: TxContext, changes: dict[str, dict[str, int]]) ->
 
 
 def _adjust_holders(ctx: TxContext, gtin: str, lots: dict[str, dict[str, int]]) -> None:
-    holders = ctx.get(st.holders_key(gtin)) or {}
+    stored = ctx.load(st.holders_key(gtin), st.Holders)
+    holders = {} if stored is None else {lot: dict(counts) for lot, counts in stored.root.items()}
     for lot, deltas in lots.items():
         counts = holders.setdefault(lot, {})
         for org, delta in deltas.items():
@@ -440,7 +488,7 @@ def _adjust_holders(ctx: TxContext, gtin: str, lots: dict[str, dict[str, int]]) 
                 del counts[org]
         if not counts:
             del holders[lot]  # a lot nobody holds any more names nobody to notify
-    ctx.put(st.holders_key(gtin), holders)
+    ctx.store(st.holders_key(gtin), st.Holders(holders))
 
 
 # --- verification and alerts ------------------------------------------------------------
@@ -450,80 +498,71 @@ def verify(ctx: TxContext, payload: m.Verify) -> None:
     """Record a scan by a trading partner; anything irregular flags the package and alerts."""
     org = _org(ctx)
     key = st.package_key(payload.gtin, payload.serial)
-    package = ctx.get(key)
-    recalls = ctx.get(st.recalls_key(payload.gtin))
-    outcome = q.verdict(package, recalls, payload.lot, payload.expiry)
+    package = ctx.load(key, Package)
+    recalls = ctx.load(st.recalls_key(payload.gtin), st.RecallsInForce)
+    outcome = q.package_verdict(package, recalls, payload.lot, payload.expiry)
     reason = _suspicion(ctx, org, package, outcome)
     if reason is not None:
         _raise_alert(ctx, payload.gtin, payload.serial, reason, package)
         if package is not None:
-            package["suspect"] = True
-            ctx.put(key, package)
+            ctx.store(key, package.model_copy(update={"suspect": True}))
         outcome = q.SUSPECT if outcome == q.VERIFIED else outcome
     ctx.emit("supply.verified", gtin=payload.gtin, serial=payload.serial, by=org, verdict=outcome)
 
 
-def _suspicion(ctx: TxContext, org: str, package: Record | None, outcome: str) -> str | None:
+def _suspicion(ctx: TxContext, org: str, package: Package | None, outcome: str) -> str | None:
     """Why a presentation looks like a counterfeit or a diversion, if it does."""
     if outcome in (q.UNKNOWN_SERIAL, q.LOT_MISMATCH, q.EXPIRY_MISMATCH):
         return outcome
     if package is None:
         return None
-    if package["status"] in st.FINAL:
-        return f"{package['status']} package presented again"
-    regulator = org_role(ctx.read_raw, org) == "regulator"
-    if not regulator and org not in (package["owner"], package["to"]):
-        return f"presented by {org}, outside its custody path (held by {package['owner']})"
+    if package.status in st.FINAL:
+        return f"{package.status} package presented again"
+    regulator = _org_role(ctx) == REGULATOR
+    if not regulator and org not in (package.owner, package.to):
+        return f"presented by {org}, outside its custody path (held by {package.owner})"
     return None
 
 
 def _raise_alert(
-    ctx: TxContext, gtin: str, serial: str, reason: str, package: Record | None
+    ctx: TxContext, gtin: str, serial: str, reason: str, package: Package | None
 ) -> None:
-    counter = ctx.get(st.ALERT_COUNT_KEY) or {"count": 0}
-    number = counter["count"] + 1
-    manufacturer = (
-        package["manufacturer"]
-        if package
-        else (ctx.get(st.product_key(gtin)) or {}).get("manufacturer")
+    counter = ctx.load(st.ALERT_COUNT_KEY, st.AlertCount)
+    number = (0 if counter is None else counter.count) + 1
+    if package is not None:
+        manufacturer: str | None = package.manufacturer
+    else:
+        product = ctx.load(st.product_key(gtin), st.Product)
+        manufacturer = None if product is None else product.manufacturer
+    alert = st.Alert(
+        number=number,
+        gtin=gtin,
+        serial=serial,
+        reason=reason,
+        presented_by=_org(ctx),
+        manufacturer=manufacturer,
+        height=ctx.block.height,
+        status="open",
     )
-    alert = {
-        "number": number,
-        "gtin": gtin,
-        "serial": serial,
-        "reason": reason,
-        "presented_by": _org(ctx),
-        "manufacturer": manufacturer,
-        "height": ctx.block.height,
-        "status": "open",
-    }
-    ctx.put(st.alert_key(number), alert)
-    ctx.put(st.ALERT_COUNT_KEY, {"count": number})
-    ctx.emit("supply.alert", **alert)
+    ctx.store(st.alert_key(number), alert)
+    ctx.store(st.ALERT_COUNT_KEY, st.AlertCount(count=number))
+    ctx.emit("supply.alert", **alert.model_dump(mode="json"))
 
 
 def quarantine(ctx: TxContext, payload: m.Quarantine) -> None:
-    record = _flag(ctx, payload.gtin, payload.serial)
-    record["quarantined"] = True
-    _log(record, ctx, "quarantine", payload.reason)
-    ctx.put(st.package_key(payload.gtin, payload.serial), record)
+    """A regulator, or a holder of the inspector capability, quarantines a package."""
+    record = _load_package(ctx, payload.gtin, payload.serial)
+    flagged = _logged(record, ctx, "quarantine", payload.reason, quarantined=True)
+    ctx.store(st.package_key(payload.gtin, payload.serial), flagged)
     ctx.emit("supply.quarantined", gtin=payload.gtin, serial=payload.serial, reason=payload.reason)
 
 
 def clear(ctx: TxContext, payload: m.Clear) -> None:
-    """A regulator lifts quarantine and suspicion after investigation."""
-    record = _flag(ctx, payload.gtin, payload.serial)
-    record["quarantined"], record["suspect"] = False, False
-    _log(record, ctx, "clear", payload.reason)
-    ctx.put(st.package_key(payload.gtin, payload.serial), record)
+    """A regulator or an inspector lifts quarantine and suspicion after investigation."""
+    record = _load_package(ctx, payload.gtin, payload.serial)
+    cleared = _logged(record, ctx, "clear", payload.reason, quarantined=False, suspect=False)
+    ctx.store(st.package_key(payload.gtin, payload.serial), cleared)
     ctx.emit("supply.cleared", gtin=payload.gtin, serial=payload.serial, reason=payload.reason)
-
-
-def _flag(ctx: TxContext, gtin: str, serial: str) -> Record:
-    record = ctx.get(st.package_key(gtin, serial))
-    if record is None:
-        raise _fail(f"unknown package {gtin}:{serial}", ErrorCode.NOT_FOUND)
-    return dict(record)
 
 
 # --- recalls ---------------------------------------------------------------------------
@@ -532,71 +571,70 @@ def _flag(ctx: TxContext, gtin: str, serial: str) -> Record:
 def recall(ctx: TxContext, payload: m.Recall) -> None:
     """Recall a lot or a serial range; the current holders are named for notification."""
     org = _org(ctx)
-    product = ctx.get(st.product_key(payload.gtin))
+    product = ctx.load(st.product_key(payload.gtin), st.Product)
     if product is None:
-        raise _fail(f"GTIN {payload.gtin} was never commissioned", ErrorCode.NOT_FOUND)
-    if org_role(ctx.read_raw, org) != "regulator" and product["manufacturer"] != org:
-        raise _fail(
-            f"only {product['manufacturer']} or a regulator may recall it", ErrorCode.UNAUTHORIZED
-        )
+        raise e.UnknownProduct(payload.gtin)
+    if _org_role(ctx) != REGULATOR and product.manufacturer != org:
+        raise e.NotRecaller(product.manufacturer)
     by_lot = payload.lot is not None
     by_range = payload.serial_from is not None and payload.serial_to is not None
     if by_lot == by_range:
-        raise _fail(
-            "recall either a lot, or a serial range (serial_from and serial_to)",
-            ErrorCode.INVALID_FIELD,
-        )
-    if by_lot and ctx.get(st.lot_key(payload.gtin, str(payload.lot))) is None:
-        raise _fail(f"lot {payload.lot} of {payload.gtin} is unknown", ErrorCode.NOT_FOUND)
-    holders = ctx.get(st.holders_key(payload.gtin)) or {}
+        raise e.RecallScope()
+    if by_lot and ctx.read_raw(ctx.namespace, st.lot_key(payload.gtin, str(payload.lot))) is None:
+        raise e.RecallOfUnknownLot(payload.gtin, str(payload.lot))
+    stored = ctx.load(st.holders_key(payload.gtin), st.Holders)
+    holders = {} if stored is None else stored.root
     lots = [str(payload.lot)] if by_lot else sorted(holders)
-    notify = sorted({org_id for lot in lots for org_id in holders.get(lot, {})})
+    notify = tuple(sorted({org_id for lot in lots for org_id in holders.get(lot, {})}))
     recall_id = "rcl-" + ctx.tx_id[:16]
-    record = {
-        "id": recall_id,
-        "gtin": payload.gtin,
-        "lot": payload.lot,
-        "serial_from": payload.serial_from,
-        "serial_to": payload.serial_to,
-        "reason": payload.reason,
-        "by": org,
-        "height": ctx.block.height,
-        "notify": notify,
-        "acknowledged": [],
-    }
-    ctx.put(st.recall_key(recall_id), record)
-    active = ctx.get(st.recalls_key(payload.gtin)) or []
-    _require_room_for_recall(payload, active)
-    summary = {k: record[k] for k in ("id", "lot", "serial_from", "serial_to")}
-    ctx.put(st.recalls_key(payload.gtin), [*active, summary])
-    ctx.emit("supply.recall", recall=recall_id, gtin=payload.gtin, lot=payload.lot, notify=notify)
+    active = ctx.load(st.recalls_key(payload.gtin), st.RecallsInForce)
+    in_force = () if active is None else active.root
+    _require_room_for_recall(payload, in_force)
+    ctx.store(
+        st.recall_key(recall_id),
+        st.Recall(
+            id=recall_id,
+            gtin=payload.gtin,
+            lot=payload.lot,
+            serial_from=payload.serial_from,
+            serial_to=payload.serial_to,
+            reason=payload.reason,
+            by=org,
+            height=ctx.block.height,
+            notify=notify,
+            acknowledged=(),
+        ),
+    )
+    summary = st.RecallRef(
+        id=recall_id, lot=payload.lot, serial_from=payload.serial_from, serial_to=payload.serial_to
+    )
+    ctx.store(st.recalls_key(payload.gtin), st.RecallsInForce((*in_force, summary)))
+    ctx.emit(
+        "supply.recall", recall=recall_id, gtin=payload.gtin, lot=payload.lot, notify=list(notify)
+    )
 
 
-def _require_room_for_recall(payload: m.Recall, active: list[Record]) -> None:
+def _require_room_for_recall(payload: m.Recall, active: tuple[st.RecallRef, ...]) -> None:
     if payload.lot is not None:
-        if any(r["lot"] == payload.lot for r in active):
-            raise _fail(
-                f"lot {payload.lot} of {payload.gtin} is already recalled", ErrorCode.CONFLICT
-            )
+        if any(r.lot == payload.lot for r in active):
+            raise e.LotAlreadyRecalled(payload.gtin, payload.lot)
         return
-    ranges = sum(1 for r in active if r["lot"] is None)
+    ranges = sum(1 for r in active if r.lot is None)
     if ranges >= MAX_RANGE_RECALLS:
-        raise _fail(
-            f"{payload.gtin} has {MAX_RANGE_RECALLS} serial-range recalls in force: "
-            "recall whole lots instead",
-            ErrorCode.TOO_LARGE,
-        )
+        raise e.TooManyRangeRecalls(payload.gtin, MAX_RANGE_RECALLS)
 
 
 def acknowledge_recall(ctx: TxContext, payload: m.RecallAck) -> None:
     org = _org(ctx)
-    record = ctx.get(st.recall_key(payload.recall_id))
+    record = ctx.load(st.recall_key(payload.recall_id), st.Recall)
     if record is None:
-        raise _fail(f"no recall {payload.recall_id}", ErrorCode.NOT_FOUND)
-    if org not in record["notify"]:
-        raise _fail(f"{org} was not asked to act on {payload.recall_id}", ErrorCode.UNAUTHORIZED)
-    if org in record["acknowledged"]:
-        raise _fail(f"{org} already acknowledged {payload.recall_id}", ErrorCode.CONFLICT)
-    record["acknowledged"] = sorted([*record["acknowledged"], org])
-    ctx.put(st.recall_key(payload.recall_id), record)
+        raise e.UnknownRecall(payload.recall_id)
+    if org not in record.notify:
+        raise e.NotNotified(org, payload.recall_id)
+    if org in record.acknowledged:
+        raise e.AlreadyAcknowledged(org, payload.recall_id)
+    acknowledged = tuple(sorted([*record.acknowledged, org]))
+    ctx.store(
+        st.recall_key(payload.recall_id), record.model_copy(update={"acknowledged": acknowledged})
+    )
     ctx.emit("supply.recall_acknowledged", recall=payload.recall_id, org=org)

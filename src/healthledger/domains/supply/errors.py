@@ -1,0 +1,282 @@
+"""The supply domain's errors: each carries the values it names and builds its message.
+
+Messages of failed transactions are hashed into blocks: their text is fixed here.
+"""
+
+from __future__ import annotations
+
+from healthledger.errors import (
+    AlreadyExists,
+    Conflict,
+    ErrorCode,
+    InvalidField,
+    InvalidState,
+    LedgerError,
+    NotFound,
+    Unauthorized,
+)
+
+
+class TooLarge(LedgerError):
+    code = ErrorCode.TOO_LARGE
+
+
+class Cycle(LedgerError):
+    code = ErrorCode.CYCLE
+
+
+# --- bounds (principle 6: no transaction's work depends on the attacker) ------------------
+
+
+class NestedTooDeep(TooLarge):
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"containers nest deeper than {max_depth} levels")
+
+
+class TooManyMoved(TooLarge):
+    def __init__(self, max_moved: int) -> None:
+        super().__init__(f"more than {max_moved} items in one transaction: split it")
+
+
+class ContainerTooFull(TooLarge):
+    def __init__(self, max_moved: int) -> None:
+        super().__init__(f"a container holds at most {max_moved} items")
+
+
+class HistoryFull(TooLarge):
+    def __init__(self, item: str, steps: int) -> None:
+        self.item, self.steps = item, steps
+        super().__init__(f"{item} has {steps} custody steps: it starts no more")
+
+
+class TooManyRangeRecalls(TooLarge):
+    def __init__(self, gtin: str, max_ranges: int) -> None:
+        self.gtin = gtin
+        super().__init__(
+            f"{gtin} has {max_ranges} serial-range recalls in force: recall whole lots instead"
+        )
+
+
+# --- containers that would stop being a tree --------------------------------------------
+
+
+class ReachedTwice(Cycle):
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"{item} is reached twice inside these containers")
+
+
+class HoldsItself(Cycle):
+    def __init__(self) -> None:
+        super().__init__("a container cannot hold itself")
+
+
+class InsideItems(Cycle):
+    def __init__(self, sscc: str) -> None:
+        self.sscc = sscc
+        super().__init__(f"{sscc} is inside one of the items to pack")
+
+
+# --- who may act ----------------------------------------------------------------------
+
+
+class NotAnOrganisation(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__("only an organisation or its staff may do this")
+
+
+class NotHolder(Unauthorized):
+    """`item` is held by `holder`; `actor`, when named, is who tried to move it."""
+
+    def __init__(self, item: str, holder: str, actor: str | None = None) -> None:
+        self.item, self.holder, self.actor = item, holder, actor
+        tail = "" if actor is None else f", not {actor}"
+        super().__init__(f"{item} is held by {holder}{tail}")
+
+
+class ContainerHeldBy(Unauthorized):
+    def __init__(self, sscc: str, holder: str) -> None:
+        self.sscc, self.holder = sscc, holder
+        super().__init__(f"SSCC {sscc} is held by {holder}")
+
+
+class ProductOfAnother(Unauthorized):
+    def __init__(self, gtin: str, manufacturer: str) -> None:
+        self.gtin, self.manufacturer = gtin, manufacturer
+        super().__init__(f"GTIN {gtin} belongs to {manufacturer}")
+
+
+class NotDispenser(Unauthorized):
+    def __init__(self, org: str) -> None:
+        self.org = org
+        super().__init__(f"{org} does not dispense")
+
+
+class NotRecaller(Unauthorized):
+    def __init__(self, manufacturer: str) -> None:
+        self.manufacturer = manufacturer
+        super().__init__(f"only {manufacturer} or a regulator may recall it")
+
+
+class NotNotified(Unauthorized):
+    def __init__(self, org: str, recall_id: str) -> None:
+        self.org, self.recall_id = org, recall_id
+        super().__init__(f"{org} was not asked to act on {recall_id}")
+
+
+# --- what does not exist ----------------------------------------------------------------
+
+
+class UnknownPackage(NotFound):
+    def __init__(self, gtin: str, serial: str) -> None:
+        self.gtin, self.serial = gtin, serial
+        super().__init__(f"unknown package {gtin}:{serial}")
+
+
+class UnknownContainer(NotFound):
+    def __init__(self, sscc: str) -> None:
+        self.sscc = sscc
+        super().__init__(f"unknown container {sscc}")
+
+
+class UnknownLot(NotFound):
+    def __init__(self, gtin: str, lot: str) -> None:
+        self.gtin, self.lot = gtin, lot
+        super().__init__(f"unknown lot {lot} of {gtin}")
+
+
+class RecallOfUnknownLot(NotFound):
+    def __init__(self, gtin: str, lot: str) -> None:
+        self.gtin, self.lot = gtin, lot
+        super().__init__(f"lot {lot} of {gtin} is unknown")
+
+
+class UnknownProduct(NotFound):
+    def __init__(self, gtin: str) -> None:
+        self.gtin = gtin
+        super().__init__(f"GTIN {gtin} was never commissioned")
+
+
+class UnknownRecall(NotFound):
+    def __init__(self, recall_id: str) -> None:
+        self.recall_id = recall_id
+        super().__init__(f"no recall {recall_id}")
+
+
+class NotTradingPartner(NotFound):
+    def __init__(self, org: str) -> None:
+        self.org = org
+        super().__init__(f"{org} is not an active trading partner")
+
+
+# --- state that does not allow the step -------------------------------------------------
+
+
+class WrongStatus(InvalidState):
+    """The item is dispensed, destroyed, exported or in transit."""
+
+    def __init__(self, item: str, status: str) -> None:
+        self.item, self.status = item, status
+        super().__init__(f"{item} is {status}")
+
+
+class Quarantined(InvalidState):
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"{item} is quarantined by a regulator")
+
+
+class Recalled(InvalidState):
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"{item} is recalled: it can only be returned")
+
+
+class Suspect(InvalidState):
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"{item} is suspect: it must not be dispensed")
+
+
+class AlreadyDispensed(InvalidState):
+    def __init__(self, item: str) -> None:
+        self.item = item
+        super().__init__(f"{item} was already dispensed")
+
+
+class NotShippedTo(InvalidState):
+    def __init__(self, item: str, receiver: str) -> None:
+        self.item, self.receiver = item, receiver
+        super().__init__(f"{item} was not shipped to {receiver}")
+
+
+class NotActiveContainer(InvalidState):
+    def __init__(self, sscc: str, owner: str) -> None:
+        self.sscc, self.owner = sscc, owner
+        super().__init__(f"{sscc} is not an active container held by {owner}")
+
+
+class EmptyContainer(InvalidState):
+    def __init__(self, sscc: str) -> None:
+        self.sscc = sscc
+        super().__init__(f"{sscc} is empty")
+
+
+class PackedIn(Conflict):
+    """An item inside a container moves only with it (or after unpacking)."""
+
+    def __init__(self, item: str, container: str, hint: bool = True) -> None:
+        self.item, self.container = item, container
+        super().__init__(
+            f"{item} is packed in {container}" + (": move or unpack that" if hint else "")
+        )
+
+
+class LotExpiryConflict(Conflict):
+    def __init__(self, lot: str, expiry: str) -> None:
+        self.lot, self.expiry = lot, expiry
+        super().__init__(f"lot {lot} has expiry {expiry}")
+
+
+class DuplicateItem(Conflict):
+    def __init__(self) -> None:
+        super().__init__("an item is named twice")
+
+
+class DuplicateSerial(Conflict):
+    def __init__(self) -> None:
+        super().__init__("a serial appears twice in this commissioning")
+
+
+class LotAlreadyRecalled(Conflict):
+    def __init__(self, gtin: str, lot: str) -> None:
+        self.gtin, self.lot = gtin, lot
+        super().__init__(f"lot {lot} of {gtin} is already recalled")
+
+
+class AlreadyAcknowledged(Conflict):
+    def __init__(self, org: str, recall_id: str) -> None:
+        self.org, self.recall_id = org, recall_id
+        super().__init__(f"{org} already acknowledged {recall_id}")
+
+
+class SerialExists(AlreadyExists):
+    def __init__(self, gtin: str, serial: str) -> None:
+        self.gtin, self.serial = gtin, serial
+        super().__init__(f"serial {serial} of {gtin} already exists")
+
+
+class ContainerInUse(AlreadyExists):
+    def __init__(self, sscc: str) -> None:
+        self.sscc = sscc
+        super().__init__(f"SSCC {sscc} already holds items")
+
+
+class ShipToSelf(InvalidField):
+    def __init__(self) -> None:
+        super().__init__("an organisation cannot ship to itself")
+
+
+class RecallScope(InvalidField):
+    def __init__(self) -> None:
+        super().__init__("recall either a lot, or a serial range (serial_from and serial_to)")

@@ -1,0 +1,157 @@
+"""What the supply reads answer and take: models shared by the node, the API and its document.
+
+The JSON of each answer is what `/v1/supply/...` has always sent; the models give
+`/openapi.json` its response schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
+
+from healthledger.domains.kit import ProvenValue
+from healthledger.domains.supply import epcis, gs1
+from healthledger.domains.supply.state import Alert, Status
+from healthledger.errors import LedgerError
+
+Verdict = Literal[
+    "verified",
+    "unknown_serial",
+    "lot_mismatch",
+    "expiry_mismatch",
+    "recalled",
+    "already_dispensed",
+    "destroyed",
+    "suspect",
+]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CustodySummary(_Answer):
+    """What a verifier is told about a package: owner and status, never prices or customers."""
+
+    owner: str
+    status: Status
+    in_transit_to: str | None
+    container: str | None
+    manufacturer: str
+    suspect: bool
+    quarantined: bool
+
+
+class VerifyProofs(_Answer):
+    """State proofs, all against one header, of every record the verdict was computed from."""
+
+    package: ProvenValue
+    recalls: ProvenValue
+    expired: ProvenValue = Field(
+        description="the lot's expiry mark (absent until the block-time sweep finds it expired)"
+    )
+
+
+class VerifyAnswer(_Answer):
+    """DSCSA / EU FMD verification of one package."""
+
+    gtin: str
+    serial: str
+    lot: str
+    expiry: str
+    verdict: Verdict
+    package: CustodySummary | None
+    expired: bool = Field(
+        description="the scanned lot is past its expiry date, as the ledger found at block time"
+    )
+    proofs: VerifyProofs
+
+
+class CustodyStep(_Answer):
+    height: int
+    action: str
+    org: str
+    detail: str | None
+
+
+class PackageHistory(_Answer):
+    """A package's full chain of custody, oldest step first."""
+
+    gtin: str
+    serial: str
+    lot: str
+    expiry: str
+    custody: CustodySummary
+    history: list[CustodyStep]
+
+
+class Alerts(RootModel[list[Alert]]):
+    """Counterfeit and diversion alerts, newest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class LotStatus(_Answer):
+    """A lot: its size, whether the ledger found it expired, and who holds how many of it."""
+
+    gtin: str
+    lot: str
+    expiry: str
+    manufacturer: str
+    count: int = Field(description="packages commissioned in the lot")
+    expired: bool
+    expired_at: int | None = Field(description="the block whose end-of-block sweep marked it")
+    holders: dict[str, int] = Field(description="organisation -> packages of the lot it holds")
+
+
+class EpcisBody(BaseModel):
+    eventList: list[dict[str, Any]]
+
+
+class EpcisDocument(BaseModel):
+    """An EPCIS 2.0 EPCISDocument (JSON-LD); a lot's page adds the paging fields."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    context: list[Any] = Field(alias="@context")
+    type: Literal["EPCISDocument"]
+    schemaVersion: str
+    creationDate: str
+    epcisBody: EpcisBody
+    packages: int | None = Field(None, alias=epcis.PACKAGES_FIELD)
+    next_cursor: str | None = Field(None, alias=epcis.NEXT_CURSOR_FIELD)
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def _gtin(value: str) -> str:
+    try:
+        return gs1.validate_gtin(value)
+    except LedgerError as exc:  # a field error in our words, as payload fields give it
+        raise ValueError(exc.message) from exc
+
+
+Gtin = Annotated[
+    str,
+    AfterValidator(_gtin),
+    Field(
+        description="GTIN-8, -12, -13 or -14 with its GS1 check digit",
+        json_schema_extra={"pattern": "^([0-9]{8}|[0-9]{12,14})$"},
+    ),
+]
+
+
+class PackageParams(BaseModel):
+    gtin: Gtin
+    serial: str
+
+
+class LotParams(BaseModel):
+    gtin: Gtin
+    lot: str
+
+
+class AlertsParams(BaseModel):
+    limit: int = Field(100, ge=1, le=1000, description="alerts to return, newest first")
