@@ -29,7 +29,7 @@ class Quorum(Payload):
 # The version of the transaction rules this code applies. A chain records the version it
 # was started under; a node refuses a data folder of another version, because the same
 # blocks could give another state under other rules (see docs/security.md).
-RULES_VERSION = 2
+RULES_VERSION = 3
 
 
 class Genesis(Payload):

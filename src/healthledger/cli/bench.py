@@ -12,9 +12,7 @@ from healthledger.bench.net import run_net_bench
 from healthledger.bench.records import run_records
 from healthledger.bench.supply import run_supply
 from healthledger.bench.trie import run_trie
-from healthledger.cli.output import emit, phase_bars
-
-JsonOpt = Annotated[bool, typer.Option("--json")]
+from healthledger.cli.output import JsonOpt, emit, phase_bars
 
 
 def register(app: typer.Typer) -> None:

@@ -13,12 +13,11 @@ from typing import Annotated
 import httpx
 import typer
 
-from healthledger.cli.output import emit, fail
+from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.consensus import Source, trusted_genesis
 from healthledger.client.lightclient import verify_header
 from healthledger.errors import LedgerError, MalformedInput
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DEFAULT_RPC = "http://127.0.0.1:26657"
 
 

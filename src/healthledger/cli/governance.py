@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit, fail
+from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.sdk import Client, Committed, require_committed
 from healthledger.errors import LedgerError, MalformedInput
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
 GrantOpt = Annotated[str | None, typer.Option("--grant", help="Capability to grant.")]

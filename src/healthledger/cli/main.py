@@ -12,7 +12,7 @@ import typer
 from healthledger.api.serve import serve
 from healthledger.app.verify import verify_store
 from healthledger.app.views import SubmitReport
-from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import (
@@ -44,7 +44,6 @@ app.add_typer(tx_app, name="tx")
 app.add_typer(block_app, name="block")
 app.add_typer(state_app, name="state")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API address.")]
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 ReaderKeyOpt = Annotated[
@@ -348,7 +347,7 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, governance, net, records, supply
+    from healthledger.cli import bench, consensus, demo, domains, governance, net, records, supply
 
     demo.register(app)
     net.register(app)
@@ -357,6 +356,7 @@ def _register_extras() -> None:
     supply.register(app)
     records.register(app)
     governance.register(app)
+    domains.register(app)
 
 
 def main() -> None:

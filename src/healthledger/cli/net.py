@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit, fail
+from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.governance.messages import OrgSpec
@@ -41,7 +41,6 @@ from healthledger.node.process import (
 from healthledger.node.supervisor import halted_mark, held_mark, supervise
 
 net_app = typer.Typer(help="A multi-organisation network on CometBFT.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DirOpt = Annotated[Path, typer.Option("--dir", help="The network folder.")]
 NodeOpt = Annotated[str, typer.Option("--node", help="The node's organisation id.")]
 UP_TIMEOUT_S = 120.0

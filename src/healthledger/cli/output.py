@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -75,6 +75,9 @@ EXIT_CODES: dict[ErrorCode, int] = {
     # The folder needs other software (or a new chain), not another try.
     ErrorCode.RULES_VERSION: 6,
 }
+
+# The one `--json` flag of every command that reports.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def exit_code_for(code: ErrorCode) -> int:

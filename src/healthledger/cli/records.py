@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit, fail
+from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.records import RecordCopy, Records, verify_copy
 from healthledger.client.sdk import Client, Signer
@@ -24,7 +24,6 @@ from healthledger.crypto.keys import load_keypair
 from healthledger.domains.records.replies import JsonObject
 from healthledger.errors import LedgerError, MalformedInput
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the person acting.")]
 PurposeOpt = Annotated[

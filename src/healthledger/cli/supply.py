@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from healthledger.cli.output import emit, fail, progress_bar
+from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.domains.supply import epcis, gs1
@@ -17,7 +17,6 @@ from healthledger.domains.supply.importer import plan_transactions
 from healthledger.domains.supply.messages import MAX_COMMISSION
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
 ReaderKeyOpt = Annotated[

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.node.network import NetNode, Network
@@ -163,12 +164,14 @@ def await_exit(pid: int, timeout: float) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Running: a zombie waiting for its parent to reap it counts as gone."""
+    """Running: a zombie waiting for its parent to reap it counts as gone.
+
+    psutil, not /proc, so `net stop` and `net down` work on macOS as on Linux.
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _stop_stragglers(network: Network) -> int:
@@ -196,7 +199,7 @@ def signal_pid_file(path: Path, signum: int) -> int | None:
 def _is_our_process(pid: int) -> bool:
     """A pid file can outlive its process; only signal a cometbft or healthledger process."""
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        command = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return False
-    return b"cometbft" in command or b"healthledger" in command
+    return "cometbft" in command or "healthledger" in command
