@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
+from conftest import Chain
 from healthledger.app.permissions import check_permission
-from healthledger.app.registry import DOMAINS, REGISTRY, build_registry
+from healthledger.app.registry import BASE_NAMESPACES, DOMAINS, REGISTRY, build_registry
+from healthledger.crypto.keys import KeyPair
 from healthledger.domains.kit import Domain, TxType, capability, org
-from healthledger.errors import Unauthorized
-from healthledger.ledger.context import Actor, Payload, TxContext
+from healthledger.errors import InvalidState, Unauthorized
+from healthledger.ledger.context import Actor, BlockInfo, Payload, TxContext
+from healthledger.ledger.store import StoreFault
+
+BASE = BASE_NAMESPACES
 
 
 class _Nothing(Payload):
@@ -73,3 +80,31 @@ def test_a_capability_only_admits_types_that_name_it() -> None:
     # A capability no type of supply.commission names does not widen what one may send.
     with pytest.raises(Unauthorized):
         check_permission("supply.commission", _actor("org", "pharmacy", frozenset({"x"})))
+
+
+def test_within_opens_only_a_base_domains_namespace() -> None:
+    block = BlockInfo(1, 0, "p")
+    ctx = TxContext(lambda _ns, _key: None, "supply", _actor("org", "x"), block, "tx", bases=BASE)
+    ctx.within("gov").put("allowance/x", {"times": []})
+    assert ("gov", "allowance/x") in ctx.writes  # shared with the caller's transaction
+    with pytest.raises(InvalidState, match="records is not the namespace of a base domain"):
+        ctx.within("records")
+
+
+def test_a_fault_of_the_store_stops_the_block_instead_of_failing_a_transaction(
+    chain: Chain,
+) -> None:
+    """A broken disk on one node must not become a result the other nodes would not share."""
+    nurse = KeyPair.generate()
+    payload = {
+        "member_id": "nurse-1",
+        "name": "nurse-1",
+        "role": "nurse",
+        "signing_key": nurse.key_id,
+        "encryption_key": nurse.encryption_public.hex(),
+    }
+    tx = chain.signer("st-marys").sign("member.enroll", payload)
+    with sqlite3.connect(chain.store.path) as other:
+        other.execute("ALTER TABLE state RENAME TO state_elsewhere")
+    with pytest.raises(StoreFault, match="reading state"):
+        chain.block([tx])

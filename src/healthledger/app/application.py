@@ -20,7 +20,14 @@ from pydantic import BaseModel
 from healthledger.app import nonces
 from healthledger.app.genesis import Genesis, check_rules_version
 from healthledger.app.permissions import admits_new_keys, check_permission
-from healthledger.app.registry import CAPABILITIES, DOMAINS, Registered, parse_payload, spec_for
+from healthledger.app.registry import (
+    BASE_NAMESPACES,
+    CAPABILITIES,
+    DOMAINS,
+    Registered,
+    parse_payload,
+    spec_for,
+)
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.hashing import sha256
 from healthledger.domains.governance import handlers as gov_handlers
@@ -40,11 +47,16 @@ from healthledger.ledger.block import OK, Header, TxResult, genesis_hash, tx_lea
 from healthledger.ledger.context import Actor, BlockInfo, ReadFn, StateReader, TxContext
 from healthledger.ledger.log import LogNode, frontier_from_bytes, frontier_to_bytes
 from healthledger.ledger.merkle import CompactRange, merkle_root
-from healthledger.ledger.store import BlockWrite, StateKey, Store
+from healthledger.ledger.store import BlockWrite, StateKey, Store, StoreFault
 from healthledger.ledger.transaction import Transaction
 from healthledger.ledger.trie import StateTrie
 
 log = logging.getLogger(__name__)
+
+# Faults of this node, not of a transaction (its disk, its memory): they stop the node,
+# which restarts from its last durable block, rather than become a result or a skipped
+# sweep that other nodes would not share.
+NODE_FAULTS = (StoreFault, MemoryError, OSError)
 
 GENESIS_ACTOR = Actor(key_id="", kind="genesis", id="genesis", org=None, role="genesis")
 # Who acts in an end-of-block sweep: the ledger itself, by the block's time.
@@ -358,10 +370,14 @@ class Application:
         """Run the domain handler; whatever it raises becomes a failed result (principle 6)."""
         try:
             spec, actor, payload = _authorise(read, tx)
-            ctx = TxContext(read, spec.namespace, actor, block, tx.id, tx.chain, CAPABILITIES)
+            ctx = TxContext(
+                read, spec.namespace, actor, block, tx.id, tx.chain, CAPABILITIES, BASE_NAMESPACES
+            )
             spec.tx.handler(ctx, payload)
         except LedgerError as exc:
             return TxResult(code=str(exc.code), message=exc.message)
+        except NODE_FAULTS:
+            raise  # this node's own fault: stop, rather than record what others would not
         except Exception as exc:  # a handler bug must fail this transaction, not stop the node
             log.exception("transaction %s (%s) failed unexpectedly", tx.id, tx.type)
             return TxResult(
@@ -386,9 +402,20 @@ class Application:
         tries again next block: the node goes on (principle 6).
         """
         assert domain.end_block is not None
-        ctx = TxContext(read, domain.namespace, BLOCK_ACTOR, block, f"block/{block.height}")
+        ctx = TxContext(
+            read,
+            domain.namespace,
+            BLOCK_ACTOR,
+            block,
+            f"block/{block.height}",
+            self.chain_id,
+            CAPABILITIES,
+            BASE_NAMESPACES,
+        )
         try:
             domain.end_block(ctx, domain.end_block_budget)
+        except NODE_FAULTS:
+            raise
         except Exception:
             log.exception("end-of-block work of %s failed at %d", domain.name, block.height)
             return

@@ -68,6 +68,8 @@ def capabilities_of(domains: Sequence[Domain]) -> MappingProxyType[str, str]:
 
 REGISTRY = build_registry(DOMAINS)
 CAPABILITIES = capabilities_of(DOMAINS)
+# Namespaces a transaction of any domain may write through a base domain's operations.
+BASE_NAMESPACES = frozenset(domain.namespace for domain in DOMAINS if domain.base)
 
 
 def spec_for(tx_type: str) -> Registered:

@@ -200,9 +200,10 @@ def verify(
             view = client.supply_verification(
                 product.gtin, product.serial, product.lot, product.expiry
             )
-            anchor = client.prove_supply(view)
+            anchor = client.prove_supply(view, product)
         answer: dict[str, Any] = {
             "verdict": view.verdict,
+            "expired": view.expired,
             "package": view.package,
             "proven_at_height": view.proofs.package.height,
             "verified_proofs": True,

@@ -128,8 +128,22 @@ class PinnedAnchor(Anchor):
         return anchor
 
     def check_state(self, source: HeaderSource, view: StateView) -> str:
+        """Accept a state answer only as of the pinned header or later.
+
+        An older header may be a true ancestor, but its state can be stale: a package
+        since recalled, a consent since revoked. Transactions may be older (check_tx).
+        """
         if view.header is None:
             raise InvalidProof("the state view has no header to check")
+        if self.pin is None and self.expect is None:
+            self._advance(view.header)  # first use: this answer's header is the node's word
+        pin = self._trusted(source)
+        if view.header.height < pin.height:
+            raise NotAnchored(
+                view.header.height,
+                f"state as of an older header than the pinned {pin.height}; "
+                "it may have changed since (the node is behind, or replays): ask again",
+            )
         return self.check_header(source, view.header)
 
     def check_tx(self, source: HeaderSource, view: TxView) -> str:

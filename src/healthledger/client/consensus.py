@@ -133,6 +133,8 @@ class ValidatorAnchor(Anchor):
         self.trusted = trusted
         self._http = httpx.Client(timeout=30)
         self.source = Source(self._http, base_url, via_node=True)
+        # The newest state this anchor has verified: an older state answer may be stale.
+        self.newest_state_height = 0
 
     def close(self) -> None:
         self._http.close()
@@ -158,12 +160,18 @@ class ValidatorAnchor(Anchor):
         """The signed header whose app hash is the state root a (proof-checked) view is against."""
         if view.header is None:
             raise InvalidProof("the state view has no header")
+        if view.height < self.newest_state_height:
+            raise InvalidProof(
+                f"state as of block {view.height}, older than block {self.newest_state_height} "
+                "already verified: it may have changed since (the node is behind, or replays)"
+            )
         signed = self._app_hash_header(view.height)
         if signed.app_hash != bytes.fromhex(view.header.state_root):
             raise HeaderUnverified(
                 Check.APP_HASH,
                 f"the node's state root at {view.height} is not the app hash the validators signed",
             )
+        self.newest_state_height = max(self.newest_state_height, view.height)
         return signed
 
     def _app_hash_header(self, height: int) -> VerifiedHeader:

@@ -15,6 +15,7 @@ each read method takes `keys=` to sign one read as somebody else.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,8 +44,10 @@ from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance.messages import voucher_message
+from healthledger.domains.supply import gs1
 from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
+from healthledger.domains.supply.gs1 import ProductIdentifier
 from healthledger.domains.supply.queries import verdict
 from healthledger.domains.supply.views import LotStatus
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, NotFound
@@ -100,8 +103,8 @@ class SupplyProofs(WireView):
 
     package: StateView
     recalls: StateView
-    # The lot's expiry mark (written at block time); absent from nodes before it existed.
-    expired: StateView | None = None
+    # The lot's expiry mark (written at block time): required, so it cannot be stripped.
+    expired: StateView
 
 
 class SupplyVerification(WireView):
@@ -342,20 +345,30 @@ class Client:
         verify_tx_view(view)
         return self.anchor.check_tx(self, view)
 
-    def prove_supply(self, view: SupplyVerification) -> str:
-        """Check a verification's proofs and verdict, then their header against the anchor."""
+    def prove_supply(self, view: SupplyVerification, asked: ProductIdentifier) -> str:
+        """Check a verification answers the package asked about, its proofs and verdict,
+        then their header against the anchor."""
+        answered = (view.gtin, view.serial, view.lot, view.expiry)
+        if answered != (asked.gtin, asked.serial, asked.lot, asked.expiry):
+            raise InvalidProof(f"asked to verify {asked}, the node answered for {answered}")
         verify_supply_view(view)
         return self.anchor.check_state(self, view.proofs.package)
 
     def verified_state(self, namespace: str, key: str, keys: KeyPair | None = None) -> Any:
         """A state value proven against the client's trust anchor (its JSON, as the domain's)."""
         view = self.state(namespace, key, proof=True, keys=keys)
+        if (view.namespace, view.key) != (namespace, key):
+            raise InvalidProof(
+                f"asked for {namespace}/{key}, the node proved {view.namespace}/{view.key}"
+            )
         self.prove_state(view)
         return view.value
 
     def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> TxView:
         """A committed transaction whose inclusion proofs lead to the client's trust anchor."""
         view = self.committed_tx(tx_id, proof=True, keys=keys)
+        if view.id != tx_id:
+            raise InvalidProof(f"asked for transaction {tx_id}, the node proved {view.id}")
         self.prove_tx(view)
         return view
 
@@ -374,9 +387,13 @@ class Client:
         return _parse(SupplyVerification, self._get("/v1/supply/verify", params))
 
     def supply_verify(self, gtin: str, serial: str, lot: str, expiry: str) -> SupplyVerification:
-        """DSCSA verification of a package, proven here against the trust anchor."""
-        view = self.supply_verification(gtin, serial, lot, expiry)
-        self.prove_supply(view)
+        """DSCSA verification of a package, proven here against the trust anchor.
+
+        The expiry may be written YYMMDD (as on a pack); its century is this year's.
+        """
+        asked = gs1.product_from(None, gtin, serial, lot, expiry, time.gmtime().tm_year)
+        view = self.supply_verification(asked.gtin, asked.serial, asked.lot, asked.expiry)
+        self.prove_supply(view, asked)
         return view
 
     def supply_history(self, gtin: str, serial: str) -> dict[str, JsonValue]:
@@ -496,7 +513,7 @@ def _proof_errors(what: str) -> Iterator[None]:
         raise InvalidProof(f"{what} proof does not verify: {exc}") from exc
     except InvalidProof:
         raise
-    except (KeyError, TypeError, ValueError, LedgerError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, LedgerError) as exc:
         raise InvalidProof(f"{what} proof is malformed: {exc}") from exc
 
 
@@ -583,26 +600,30 @@ def _require_key(view: StateView, key: str) -> None:
 
 
 def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
-    """Check both state proofs against one header and recompute the verdict from them."""
+    """Check every proof is of the record the verdict needs, all against one header, and
+    recompute the verdict and the expiry mark from them.
+
+    Anything malformed a node may send (a junk record, recalls that are not a list)
+    is an InvalidProof, never a crash of the client.
+    """
     with _proof_errors("supply"):
         view = (
             view
             if isinstance(view, SupplyVerification)
             else SupplyVerification.model_validate(view)
         )
-    package, recalls, expired = view.proofs.package, view.proofs.recalls, view.proofs.expired
-    # Each proof must be of the record the verdict needs, not of some other package or lot.
-    _require_key(package, supply_state.package_key(view.gtin, view.serial))
-    _require_key(recalls, supply_state.recalls_key(view.gtin))
-    proven = [package, recalls] if expired is None else [package, recalls, expired]
-    for each in proven:
-        verify_state_view(each)
-        if each.header != package.header:
-            raise InvalidProof("the proofs are against different headers")
-    if expired is not None:
+        package, recalls, expired = view.proofs.package, view.proofs.recalls, view.proofs.expired
+        _require_key(package, supply_state.package_key(view.gtin, view.serial))
+        _require_key(recalls, supply_state.recalls_key(view.gtin))
         _require_key(expired, supply_state.expired_key(view.gtin, view.lot))
+        for each in (package, recalls, expired):
+            verify_state_view(each)
+            if each.header != package.header:
+                raise InvalidProof("the proofs are against different headers")
         if view.expired != (expired.value is not None):
             raise InvalidProof(f"the node said expired={view.expired}, the proven mark disagrees")
-    expected = verdict(package.value, recalls.value, view.lot, view.expiry)
-    if expected != view.verdict:
-        raise InvalidProof(f"the node said {view.verdict!r}, the proven records say {expected!r}")
+        expected = verdict(package.value, recalls.value, view.lot, view.expiry)
+        if expected != view.verdict:
+            raise InvalidProof(
+                f"the node said {view.verdict!r}, the proven records say {expected!r}"
+            )

@@ -144,6 +144,9 @@ class Domain:
     # budget of items; it must stop at the budget and carry the rest to the next block.
     end_block: EndBlock | None = None
     end_block_budget: int = 0
+    # A base domain (governance; credentials and funds to come) offers operations that
+    # other domains call inside their own transactions, writing its namespace.
+    base: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or not _NAME.fullmatch(self.namespace):

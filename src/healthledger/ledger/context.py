@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
+from healthledger.errors import InvalidState
 
 ReadFn = Callable[[str, str], bytes | None]
 M = TypeVar("M", bound=BaseModel)
@@ -95,12 +96,15 @@ class TxContext:
         tx_id: str,
         chain_id: str = "",
         capabilities: Mapping[str, str] = MappingProxyType({}),
+        bases: frozenset[str] = frozenset(),
     ) -> None:
         self._read = read
         self.chain_id = chain_id  # what a signature inside a payload must be bound to
         # Every capability some domain declared (name -> meaning), handed in by the app:
         # governance grants only these, and cannot import the domains that declare them.
         self.capabilities = capabilities
+        # The namespaces of base domains, handed in by the app: the only ones `within` opens.
+        self.bases = bases
         self.namespace = namespace
         self.actor = actor
         self.block = block
@@ -114,7 +118,10 @@ class TxContext:
 
         Only a base domain's operation (governance, credentials, funds) uses this, to
         change its own state inside another domain's transaction: both commit or neither.
+        Any other namespace is refused: a domain never writes a peer's state.
         """
+        if namespace not in self.bases:
+            raise InvalidState(f"{namespace} is not the namespace of a base domain")
         scoped = TxContext(
             self._read,
             namespace,
@@ -123,6 +130,7 @@ class TxContext:
             self.tx_id,
             self.chain_id,
             self.capabilities,
+            self.bases,
         )
         scoped.writes = self.writes
         scoped.events = self.events

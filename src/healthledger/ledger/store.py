@@ -62,6 +62,14 @@ TABLE_LAYOUT: dict[str, tuple[tuple[str, ...], int]] = {
 StateKey = tuple[str, str]
 
 
+class StoreFault(Exception):
+    """The store itself failed (a disk, a lock, a corrupt page): a fault of this node.
+
+    Never a transaction's fault, so never a transaction's result: another node
+    would not share it. The application lets it through, and the node stops.
+    """
+
+
 @dataclass(frozen=True)
 class StoredTx:
     """A transaction as committed: where it sits, its bytes and its outcome."""
@@ -230,11 +238,14 @@ class Store:
     # --- state ----------------------------------------------------------------
 
     def state_get(self, ns: str, key: str) -> bytes | None:
-        row = (
-            self._reader()
-            .execute("SELECT value FROM state WHERE ns = ? AND key = ?", (ns, key))
-            .fetchone()
-        )
+        try:
+            row = (
+                self._reader()
+                .execute("SELECT value FROM state WHERE ns = ? AND key = ?", (ns, key))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise StoreFault(f"reading state {ns}/{key}: {exc}") from exc
         return None if row is None else bytes(row[0])
 
     def state_scan(

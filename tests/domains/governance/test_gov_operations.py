@@ -26,7 +26,9 @@ def registration(chain: Chain, voucher: KeyPair) -> Transaction:
 def _records_tx(chain: Chain, time_ms: int) -> TxContext:
     """A transaction of another domain (records), over the chain's committed state."""
     block = BlockInfo(chain.app.info().height + 1, time_ms, "test")
-    return TxContext(chain.store.state_get, "records", CLINICIAN, block, "tx")
+    return TxContext(
+        chain.store.state_get, "records", CLINICIAN, block, "tx", bases=frozenset({"gov"})
+    )
 
 
 def test_an_allowance_is_written_in_governance_within_the_callers_transaction(

@@ -41,15 +41,16 @@ class Ledger:
     def schedule(self, time_ms: int, *due: tuple[int, str]) -> None:
         ctx = self._context(time_ms)
         for due_ms, item in due:
-            QUEUE.schedule(ctx, due_ms, item)
+            QUEUE.schedule(ctx, due_ms, item, self._handle)
         self._apply(ctx)
+
+    def _handle(self, ctx: TxContext, item: str) -> None:
+        self.handled.append((ctx.block.height, item))
 
     def sweep(self, time_ms: int, budget: int) -> SweepReport:
         ctx = self._context(time_ms)
         self.reads = 0
-        report = QUEUE.sweep(
-            ctx, budget, lambda c, item: self.handled.append((c.block.height, item))
-        )
+        report = QUEUE.sweep(ctx, budget, self._handle)
         self._apply(ctx)
         return report
 
@@ -83,7 +84,8 @@ def test_items_are_handled_once_due_in_time_then_scheduling_order() -> None:
 def test_ten_thousand_items_due_at_once_are_done_budget_per_block() -> None:
     """Whatever is scheduled, one sweep does at most `budget` units: bounded reads and writes."""
     ledger = Ledger()
-    ledger.schedule(T0, *[(T0, f"i{n:05d}") for n in range(10_000)])
+    ledger.schedule(T0, *[(T0 + 1, f"i{n:05d}") for n in range(10_000)])
+    assert ledger.handled == []  # not due when scheduled: queued
     budget = 100
     blocks = 0
     while len(ledger.handled) < 10_000:
@@ -109,13 +111,23 @@ def test_an_idle_year_is_caught_up_over_blocks_not_in_one() -> None:
     assert [r.buckets_passed for r in reports[:7]] == [50] * 7
 
 
-def test_an_overdue_item_joins_the_sweep_and_is_handled_next() -> None:
+def test_an_item_already_due_is_handled_by_the_transaction_that_schedules_it() -> None:
     ledger = Ledger()
     ledger.schedule(T0, (T0 + 10 * DAY_MS, "later"))
-    ledger.sweep(T0 + 5 * DAY_MS, budget=10)  # the cursor moves five days on
-    ledger.schedule(T0 + 5 * DAY_MS, (T0 - 30 * DAY_MS, "overdue"))
-    ledger.sweep(T0 + 5 * DAY_MS, budget=10)
-    assert ledger.items() == ["overdue"]
+    ledger.schedule(T0 + 5 * DAY_MS, (T0 - 30 * DAY_MS, "overdue"), (T0 + 5 * DAY_MS, "now"))
+    assert ledger.handled == [(2, "overdue"), (2, "now")]  # in block 2, queueing nothing
+    queued = [key for key in ledger.state if "/b/" in key and key.count("/") == 4]
+    assert len(queued) == 1  # only "later" waits in the queue
+
+
+def test_a_flood_of_scheduling_pays_for_the_sweep_so_honest_items_are_not_late() -> None:
+    """Each item queued sweeps one unit: with no end-of-block budget at all, a queue that
+    an attacker keeps filling still reaches an honest item due earlier."""
+    ledger = Ledger()
+    ledger.schedule(T0, (T0 + DAY_MS, "honest"))
+    flood = [(T0 + 400 * DAY_MS, f"spam{n}") for n in range(3)]
+    ledger.schedule(T0 + 3 * DAY_MS, *flood)
+    assert ledger.items() == ["honest"]
 
 
 def test_sweeps_are_deterministic() -> None:

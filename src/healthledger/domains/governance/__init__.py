@@ -18,6 +18,7 @@ PERSONS = frozenset({PATIENT, ANY_MEMBER})
 DOMAIN = Domain(
     name="governance",
     namespace=NAMESPACE,
+    base=True,
     summary="organisations, their members, keys, patients, admission and capabilities by quorum",
     txs=(
         TxType(

@@ -110,8 +110,22 @@ class DueQueue:
 
     # --- writing (inside a transaction) -------------------------------------------------------
 
-    def schedule(self, ctx: TxContext, due_ms: int, item: str) -> int:
-        """Have `item` handled once the block time reaches `due_ms`; returns its bucket."""
+    def schedule(self, ctx: TxContext, due_ms: int, item: str, handle: Handle) -> int | None:
+        """Have `item` handled once the block time reaches `due_ms`; returns its bucket.
+
+        An item already due is handled now, in the scheduling transaction (None): it
+        never waits behind others. Each item queued also pays for one unit of the
+        sweep here, so however fast items are scheduled, the queue is swept at least
+        as fast, and an attacker's flood cannot make honest items late.
+        """
+        if due_ms <= ctx.block.time_ms:
+            handle(ctx, item)
+            return None
+        bucket = self._enqueue(ctx, due_ms, item)
+        self.sweep(ctx, 1, handle)
+        return bucket
+
+    def _enqueue(self, ctx: TxContext, due_ms: int, item: str) -> int:
         cursor = ctx.load(self.cursor_key, Cursor)
         if cursor is None:
             cursor = Cursor(bucket=ctx.block.time_ms // self.bucket_ms, index=0)

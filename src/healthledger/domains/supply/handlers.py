@@ -112,9 +112,6 @@ def commission(ctx: TxContext, payload: m.Commission) -> None:
             raise e.SerialExists(payload.gtin, serial)
         ctx.put(key, {**template, "serial": serial})
     ctx.store(st.product_key(payload.gtin), st.Product(gtin=payload.gtin, manufacturer=maker))
-    if lot is None:
-        lot_key = st.lot_key(payload.gtin, payload.lot)
-        EXPIRY_QUEUE.schedule(ctx, day_after_ms(payload.expiry), lot_key)
     count = (0 if lot is None else lot.count) + len(payload.serials)
     ctx.store(
         st.lot_key(payload.gtin, payload.lot),
@@ -127,6 +124,9 @@ def commission(ctx: TxContext, payload: m.Commission) -> None:
         ),
     )
     _adjust_holders(ctx, payload.gtin, {payload.lot: {maker: len(payload.serials)}})
+    if lot is None:  # a new lot: marked expired the day after its expiry (now, if past)
+        lot_key = st.lot_key(payload.gtin, payload.lot)
+        EXPIRY_QUEUE.schedule(ctx, day_after_ms(payload.expiry), lot_key, _mark_expired)
     ctx.emit(
         "supply.commissioned",
         gtin=payload.gtin,
