@@ -401,9 +401,7 @@ class Records:
     def pull_all(self, patient: str) -> list[RecordCopy]:
         """Right of access: every active record of the patient, read and checked."""
         located = self.locate(patient).records
-        return [
-            self.read(str(r["id"]), "patient_request") for r in located if r["status"] != "shredded"
-        ]
+        return [self.read(r.id, "patient_request") for r in located if r.status != "shredded"]
 
     # --- patient side: transactions signed by the patient (or representative) --------------
 
@@ -455,15 +453,15 @@ class Records:
         wrapped: dict[str, str] = {}
         for entry in entries:
             in_scope = (
-                (entry["id"] in record_ids)
+                (entry.id in record_ids)
                 if record_ids
-                else (not resource_types or entry["resource_type"] in resource_types)
+                else (not resource_types or entry.resource_type in resource_types)
             )
             # A grant carries at most MAX_SCOPE keys (the payload's limit, under 64 KiB);
             # records beyond them are rewrapped by the custodian's vault on each read.
-            if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
+            if not in_scope or entry.status == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
-            record_id = str(entry["id"])
+            record_id = entry.id
             record = self.client.state("records", f"record/{record_id}", keys=self.keys).value
             # sealed to the patient's key when the record was added: perhaps a rotated one
             data_key = unwrap_with_keyring(
