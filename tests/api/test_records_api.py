@@ -172,8 +172,12 @@ def test_authorization_matrix(world: World) -> None:
     # consented practitioner: Observations only, for treatment only
     assert world.as_("dr-cy").read(hr, "treatment").access.basis == "consent"
     located = world.as_("dr-cy").locate(alice, "treatment").records
-    assert [r["id"] for r in located] == [hr]
-    assert "wrapped_keys" not in located[0] and "blob_id" not in located[0]
+    assert [r.id for r in located] == [hr]
+    # the wire itself, not the parsed model (which would drop fields it does not know)
+    wire = world.as_("dr-cy")._signed(
+        "GET", "/v1/records", {"patient": alice, "purpose": "treatment"}
+    )
+    assert "wrapped_keys" not in wire["records"][0] and "blob_id" not in wire["records"][0]
     _denied(lambda: world.as_("dr-cy").read(condition, "treatment"), "no_consent")
     _denied(lambda: world.as_("dr-cy").read(hr, "research"), "no_consent")
     # same-org unconsented colleague, other org, unrelated staff

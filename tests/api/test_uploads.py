@@ -111,7 +111,7 @@ class Stored:
 
 def _stored(world: World) -> Stored:
     located = Records(world.client, world.patient, CHAIN).locate(world.pid).records
-    return Stored(world.blob_files(), [r["id"] for r in located])
+    return Stored(world.blob_files(), [r.id for r in located])
 
 
 def _assert_nothing_stored(world: World, before: Stored) -> None:

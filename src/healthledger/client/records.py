@@ -60,6 +60,7 @@ from healthledger.domains.records.replies import (
     Reply,
     SealedNote,
 )
+from healthledger.domains.records.state import RecordMeta
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError
 
 FILE_CHUNK = 1024 * 1024
@@ -321,10 +322,9 @@ class Records:
             )
         if verify:
             self._verify_receipt(view)
-            chain_record = self.client.verified_state(
-                "records", f"record/{record['id']}", keys=self.keys
-            )
-            if chain_record is None or chain_record["content_hash"] != opened.content_hash:
+            proven = self.client.verified_state("records", f"record/{record['id']}", keys=self.keys)
+            chain_record = None if proven is None else RecordMeta.model_validate(proven)
+            if chain_record is None or chain_record.content_hash != opened.content_hash:
                 raise InvalidProof("the record's hash on the chain differs from what was read")
         return record
 
@@ -401,9 +401,7 @@ class Records:
     def pull_all(self, patient: str) -> list[RecordCopy]:
         """Right of access: every active record of the patient, read and checked."""
         located = self.locate(patient).records
-        return [
-            self.read(str(r["id"]), "patient_request") for r in located if r["status"] != "shredded"
-        ]
+        return [self.read(r.id, "patient_request") for r in located if r.status != "shredded"]
 
     # --- patient side: transactions signed by the patient (or representative) --------------
 
@@ -455,20 +453,21 @@ class Records:
         wrapped: dict[str, str] = {}
         for entry in entries:
             in_scope = (
-                (entry["id"] in record_ids)
+                (entry.id in record_ids)
                 if record_ids
-                else (not resource_types or entry["resource_type"] in resource_types)
+                else (not resource_types or entry.resource_type in resource_types)
             )
             # A grant carries at most MAX_SCOPE keys (the payload's limit, under 64 KiB);
             # records beyond them are rewrapped by the custodian's vault on each read.
-            if not in_scope or entry["status"] == "shredded" or len(wrapped) >= MAX_SCOPE:
+            if not in_scope or entry.status == "shredded" or len(wrapped) >= MAX_SCOPE:
                 continue
-            record_id = str(entry["id"])
-            record = self.client.state("records", f"record/{record_id}", keys=self.keys).value
+            record_id = entry.id
+            value = self.client.state("records", f"record/{record_id}", keys=self.keys).value
+            sealed = RecordMeta.model_validate(value).wrapped_keys
+            if sealed is None:  # shredded since it was located
+                continue
             # sealed to the patient's key when the record was added: perhaps a rotated one
-            data_key = unwrap_with_keyring(
-                record["wrapped_keys"]["patient"], self.keys.encryption_keyring
-            )
+            data_key = unwrap_with_keyring(sealed.patient, self.keys.encryption_keyring)
             wrapped[record_id] = wrap_key(data_key, public)
         return wrapped
 

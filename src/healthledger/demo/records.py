@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthledger.app.record_views import patient_file
+from healthledger.app.reader import SnapshotReader
 from healthledger.client.records import Intent, new_reason, sign_intent
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.crypto.signed_request import HEADER_INTENT, body_hash, sign_request
@@ -21,6 +21,7 @@ from healthledger.demo.synthetic import (
     small_observation,
     synthetic_records,
 )
+from healthledger.domains.records.queries import patient_file
 from healthledger.errors import LedgerError
 from healthledger.node.custodian import PreparedAccess, RecordService
 
@@ -164,10 +165,10 @@ def _grant(
 def _first_of(service: RecordService, patient: str, resource_type: str) -> str:
     """The id of the patient's first record of `resource_type`, which the story must have."""
     with service.store.snapshot():
-        records = patient_file(service.store, patient).records
+        records = patient_file(SnapshotReader(service.store), patient).records
     for record in records:
-        if record["resource_type"] == resource_type:
-            return str(record["id"])
+        if record.resource_type == resource_type:
+            return record.id
     raise StoryPrecondition("records", f"an {resource_type} in the file of {patient}")
 
 

@@ -6,19 +6,19 @@ import pytest
 
 from conftest import Chain, seeded_keys
 from domains.records.test_records_state import APP, CNS, HOSPITAL, REC, REC2, _pid, scripted_run
-from healthledger.app import record_views
 from healthledger.app.reader import SnapshotReader
 from healthledger.domains.governance.queries import resolve_actor
 from healthledger.domains.records import queries
 from healthledger.domains.records.errors import ConsentRevoked, NoConsent, RecordShredded
-from healthledger.domains.records.state import Consent, RecordMeta
-from healthledger.ledger.context import Actor
+from healthledger.ledger.context import Actor, StateReader
 
 NOW = 1_700_000_000_100
 
 
 def _actor(chain: Chain, name: str) -> Actor:
-    return resolve_actor(chain.store.state_get, seeded_keys(name).key_id, allow_new=False)
+    return resolve_actor(
+        StateReader(chain.store.state_get), seeded_keys(name).key_id, allow_new=False
+    )
 
 
 @pytest.fixture
@@ -65,25 +65,23 @@ def test_the_audit_trail_is_newest_first(ran: Chain) -> None:
     assert [e.reader.id for e in trail] == [_pid("bruno"), "acme-insurance", _pid("alice")]
 
 
-def test_the_transitional_views_answer_the_stored_json_as_before(ran: Chain) -> None:
-    """app/record_views.py keeps node/records.py running until it uses the typed queries."""
+def test_the_typed_answers_dump_exactly_the_stored_json(ran: Chain) -> None:
+    """The vault's replies carry these models: the wire must be the JSON the state holds."""
     alice = _pid("alice")
     with ran.store.snapshot():
-        file = record_views.patient_file(ran.store, alice)
-        record = record_views.record(ran.store, REC2)
-        trail = record_views.audit_events(ran.store, alice)
-    assert record == ran.state("records", f"record/{REC2}")
-    assert file.consents == [ran.state("records", f"consent/{CNS}")]
-    assert [e["basis"] for e in trail] == ["representative", "consent", "self"]
-    assert record_views.consent(ran.store, CNS) == ran.state("records", f"consent/{CNS}")
-    reader = _actor(ran, "alice")
-    assert queries.choose_read_basis(file, record, reader, "treatment", NOW).basis == "self"
-    entries = queries.visible_records(file, reader, None, NOW)
-    assert entries == [queries.locator_entry(r) for r in file.records]
-    assert entries[1] == queries.LocatorEntry.of(RecordMeta.model_validate(record)).model_dump()
-    assert queries.representative_for(file, _actor(ran, "bruno"), "read", NOW) is None
-    assert Consent.model_validate(file.consents[0]).status == "revoked"
-    assert record_views.patient_exists(ran.store, alice)
-    assert not record_views.patient_exists(ran.store, "pat_" + "0" * 32)
-    key = record_views.encryption_key(ran.store, reader)
-    assert key == seeded_keys("alice").encryption_public
+        ledger = SnapshotReader(ran.store)
+        file = queries.patient_file(ledger, alice)
+        record = queries.record(ledger.state, REC2)
+        consent = queries.consent(ledger.state, CNS)
+        trail = queries.audit_trail(ledger, alice)
+        keys = [k for k, _ in ledger.scan_newest("records", f"audit/{alice}/", 100)]
+    assert record.model_dump(mode="json") == ran.state("records", f"record/{REC2}")
+    assert consent.model_dump(mode="json") == ran.state("records", f"consent/{CNS}")
+    assert [c.model_dump(mode="json") for c in file.consents] == [
+        ran.state("records", f"consent/{CNS}")
+    ]
+    assert [e.model_dump(mode="json") for e in trail] == [ran.state("records", k) for k in keys]
+    entry = queries.LocatorEntry.of(record).model_dump(mode="json")
+    stored = ran.state("records", f"record/{REC2}")
+    assert entry == {k: stored[k] for k in queries.LocatorEntry.model_fields}
+    assert "wrapped_keys" not in entry and "blob_id" not in entry

@@ -9,28 +9,20 @@ from __future__ import annotations
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.errors import OrgRemoved, RevokedKey, UnknownKey
 from healthledger.domains.governance.messages import Limits
-from healthledger.ledger.context import NEW_KEY, Actor, ReadFn, StateReader
-
-# Transitional: callers not yet switched (records, supply) still pass a bare read function.
-Readable = StateReader | ReadFn
+from healthledger.ledger.context import NEW_KEY, Actor, StateReader
 
 
-def _reader(state: Readable) -> StateReader:
-    return state if isinstance(state, StateReader) else StateReader(state)
-
-
-def resolve_actor(state: Readable, key_id: str, allow_new: bool) -> Actor:
+def resolve_actor(state: StateReader, key_id: str, allow_new: bool) -> Actor:
     """Who holds `key_id`, with the capabilities they hold now; raise UnknownSender or
     RevokedSender when they may not act."""
-    reader = _reader(state)
-    record = reader.load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
+    record = state.load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
     if record is None:
         if allow_new:
             return Actor(key_id=key_id, kind=NEW_KEY, id=key_id, org=None, role=NEW_KEY)
         raise UnknownKey(key_id)
     if not record.active:
         raise RevokedKey(key_id)
-    if record.org is not None and active_org(reader, record.org) is None:
+    if record.org is not None and active_org(state, record.org) is None:
         raise OrgRemoved(record.org)
     return Actor(
         key_id=key_id,
@@ -38,7 +30,7 @@ def resolve_actor(state: Readable, key_id: str, allow_new: bool) -> Actor:
         id=record.id,
         org=record.org,
         role=record.role,
-        capabilities=_capabilities_of(reader, record),
+        capabilities=_capabilities_of(state, record),
     )
 
 
@@ -60,41 +52,41 @@ def _granted(reader: StateReader, key: str) -> dict[str, str]:
     return {} if record is None else record.granted
 
 
-def org_capabilities(state: Readable, org_id: str) -> dict[str, str]:
+def org_capabilities(state: StateReader, org_id: str) -> dict[str, str]:
     """The capabilities governance granted an organisation, each with the granting proposal."""
-    return _granted(_reader(state), st.org_capabilities_key(org_id))
+    return _granted(state, st.org_capabilities_key(org_id))
 
 
-def member_capabilities(state: Readable, org_id: str, member_id: str) -> dict[str, str]:
+def member_capabilities(state: StateReader, org_id: str, member_id: str) -> dict[str, str]:
     """What an organisation passed to a member, as stored (the organisation may since have
     lost some: `resolve_actor` gives what the member holds now)."""
-    return _granted(_reader(state), st.member_capabilities_key(org_id, member_id))
+    return _granted(state, st.member_capabilities_key(org_id, member_id))
 
 
-def org(state: Readable, org_id: str) -> st.OrgRecord | None:
+def org(state: StateReader, org_id: str) -> st.OrgRecord | None:
     """An organisation's record, active or removed."""
-    return _reader(state).load(st.NAMESPACE, st.org_key(org_id), st.OrgRecord)
+    return state.load(st.NAMESPACE, st.org_key(org_id), st.OrgRecord)
 
 
-def active_org(state: Readable, org_id: str | None) -> st.OrgRecord | None:
+def active_org(state: StateReader, org_id: str | None) -> st.OrgRecord | None:
     """An organisation's record if it is active now."""
     record = None if org_id is None else org(state, org_id)
     return record if record is not None and record.active else None
 
 
-def org_role(state: Readable, org_id: str | None) -> str | None:
+def org_role(state: StateReader, org_id: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...); None if none or removed."""
     record = active_org(state, org_id)
     return None if record is None else record.role
 
 
-def member(state: Readable, org_id: str, member_id: str) -> st.MemberRecord | None:
+def member(state: StateReader, org_id: str, member_id: str) -> st.MemberRecord | None:
     """A member's record, active or revoked."""
     key = st.member_key(org_id, member_id)
-    return _reader(state).load(st.NAMESPACE, key, st.MemberRecord)
+    return state.load(st.NAMESPACE, key, st.MemberRecord)
 
 
-def active_member(state: Readable, actor_id: str) -> st.MemberRecord | None:
+def active_member(state: StateReader, actor_id: str) -> st.MemberRecord | None:
     """A member (`org/member`) whose enrolment is active, in an active organisation."""
     org_id, _, member_id = actor_id.partition("/")
     record = member(state, org_id, member_id) if member_id else None
@@ -103,39 +95,39 @@ def active_member(state: Readable, actor_id: str) -> st.MemberRecord | None:
     return record
 
 
-def patient(state: Readable, patient_id: str) -> st.PatientRecord | None:
-    return _reader(state).load(st.NAMESPACE, st.patient_key(patient_id), st.PatientRecord)
+def patient(state: StateReader, patient_id: str) -> st.PatientRecord | None:
+    return state.load(st.NAMESPACE, st.patient_key(patient_id), st.PatientRecord)
 
 
-def patient_exists(state: Readable, patient_id: str) -> bool:
-    return _reader(state).raw(st.NAMESPACE, st.patient_key(patient_id)) is not None
+def patient_exists(state: StateReader, patient_id: str) -> bool:
+    return state.raw(st.NAMESPACE, st.patient_key(patient_id)) is not None
 
 
-def person_exists(state: Readable, actor_id: str) -> bool:
+def person_exists(state: StateReader, actor_id: str) -> bool:
     """A registered patient (`pat_…`) or an enrolled member (`org/member`), in any status."""
-    return _reader(state).raw(st.NAMESPACE, st.person_record_key(actor_id)) is not None
+    return state.raw(st.NAMESPACE, st.person_record_key(actor_id)) is not None
 
 
-def signing_key(state: Readable, key_id: str) -> st.KeyRecord | None:
+def signing_key(state: StateReader, key_id: str) -> st.KeyRecord | None:
     """Who a signing key belongs (or belonged, before a rotation) to."""
-    return _reader(state).load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
+    return state.load(st.NAMESPACE, st.signing_key_key(key_id), st.KeyRecord)
 
 
-def same_holder(state: Readable, actor: Actor, key_id: str) -> bool:
+def same_holder(state: StateReader, actor: Actor, key_id: str) -> bool:
     """Whether `key_id` is (or was, before a rotation) a key of this actor."""
     record = signing_key(state, key_id)
     return record is not None and (record.kind, record.id) == (actor.kind, actor.id)
 
 
-def encryption_key(state: Readable, kind: str, actor_id: str) -> str | None:
+def encryption_key(state: StateReader, kind: str, actor_id: str) -> str | None:
     """The X25519 public key (hex) the ledger holds for an org, member or patient."""
     key = st.actor_record_key(kind, actor_id)
     if kind == "org":
         record: st.OrgRecord | st.MemberRecord | st.PatientRecord | None = org(state, actor_id)
     elif kind == "member":
-        record = _reader(state).load(st.NAMESPACE, key, st.MemberRecord)
+        record = state.load(st.NAMESPACE, key, st.MemberRecord)
     else:
-        record = _reader(state).load(st.NAMESPACE, key, st.PatientRecord)
+        record = state.load(st.NAMESPACE, key, st.PatientRecord)
     return None if record is None else record.encryption_key
 
 
@@ -148,15 +140,15 @@ def readable_by_self(actor: Actor, signing_key_id: str, key: str) -> bool:
     return key in own or st.directory_key(key)
 
 
-def proposal(state: Readable, proposal_id: str) -> st.Proposal | None:
-    return _reader(state).load(st.NAMESPACE, st.proposal_key(proposal_id), st.Proposal)
+def proposal(state: StateReader, proposal_id: str) -> st.Proposal | None:
+    return state.load(st.NAMESPACE, st.proposal_key(proposal_id), st.Proposal)
 
 
-def config(state: Readable) -> st.Config | None:
-    return _reader(state).load(st.NAMESPACE, st.CONFIG_KEY, st.Config)
+def config(state: StateReader) -> st.Config | None:
+    return state.load(st.NAMESPACE, st.CONFIG_KEY, st.Config)
 
 
-def limits(state: Readable) -> Limits:
+def limits(state: StateReader) -> Limits:
     """The network's genesis limits (defaults for a chain whose genesis named none)."""
     stored = config(state)
     return Limits() if stored is None or stored.limits is None else stored.limits

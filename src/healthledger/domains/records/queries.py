@@ -8,8 +8,7 @@ chain cannot disagree about what they would allow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -205,72 +204,3 @@ def _load(state: StateReader, key: str, model: type[M]) -> M:
     if found is None:
         raise NotFound(f"no {st.NAMESPACE}/{key}")
     return found
-
-
-# --- Dict-shaped adapters, kept while node/records.py (node/custodian/) still passes the
-# records state as dicts (app/record_views.py builds them). Remove once it uses the typed
-# queries above: choose_read_basis -> read_basis, visible_records -> locatable_records,
-# locator_entry -> LocatorEntry.of, representative_for -> appointment_for.
-
-
-class _FileOfDicts(Protocol):
-    """A patient's file whose items are the stored JSON objects (app/record_views.py)."""
-
-    @property
-    def patient(self) -> str: ...
-    @property
-    def records(self) -> Sequence[Mapping[str, Any]]: ...
-    @property
-    def consents(self) -> Sequence[Mapping[str, Any]]: ...
-    @property
-    def appointments(self) -> Sequence[Mapping[str, Any]]: ...
-
-
-def _typed(file: PatientFile | _FileOfDicts) -> PatientFile:
-    if isinstance(file, PatientFile):
-        return file
-    return PatientFile.model_validate(
-        {
-            "patient": file.patient,
-            "records": list(file.records),
-            "consents": list(file.consents),
-            "appointments": list(file.appointments),
-        }
-    )
-
-
-def locator_entry(record: Mapping[str, Any] | RecordMeta) -> dict[str, Any]:
-    """Adapter: `LocatorEntry.of` as the JSON object."""
-    return LocatorEntry.of(RecordMeta.model_validate(record)).model_dump(mode="json")
-
-
-def representative_for(
-    file: PatientFile | _FileOfDicts, reader: Actor, power: str, now_ms: int
-) -> dict[str, Any] | None:
-    """Adapter: `appointment_for` as the stored JSON object."""
-    found = appointment_for(_typed(file), reader, power, now_ms)
-    return None if found is None else found.model_dump(mode="json")
-
-
-def choose_read_basis(
-    file: PatientFile | _FileOfDicts,
-    record: Mapping[str, Any] | RecordMeta,
-    reader: Actor,
-    purpose: str,
-    now_ms: int,
-    break_glass_reason: str | None = None,
-    reader_org_role: str | None = None,
-) -> policy.Decision:
-    """Adapter: `read_basis` over stored JSON objects."""
-    typed = RecordMeta.model_validate(record)
-    return read_basis(
-        _typed(file), typed, reader, purpose, now_ms, break_glass_reason, reader_org_role
-    )
-
-
-def visible_records(
-    file: PatientFile | _FileOfDicts, reader: Actor, purpose: str | None, now_ms: int
-) -> list[dict[str, Any]]:
-    """Adapter: `locatable_records` as JSON objects."""
-    entries = locatable_records(_typed(file), reader, purpose, now_ms)
-    return [entry.model_dump(mode="json") for entry in entries]

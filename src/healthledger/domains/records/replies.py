@@ -5,9 +5,12 @@ builds them, the API serialises them, the SDK parses the wire back into them.
 They live with the domain because that is the one layer the API (above the node)
 and the SDK (beside the node) may both import.
 
-Ledger entries inside an answer (a record's chain entry, a consent, an audit
-event) are passed through as the JSON the state holds (`JsonObject`): their
-shape is the records state's, not the vault's.
+Ledger entries inside an answer are the records state's own models (`Consent`,
+`AuditEntry`, the locator's `LocatorEntry`), which dump exactly the stored JSON.
+Three stay `JsonObject`, because the vault changes the stored shape: a record's
+entry shown to a reader (`RecordRead.record`, `RecordHistory.versions`) leaves out
+its wrapped data keys, and an audit event of `AuditTrail` or `Alerts` may carry
+the sealed break-glass reason (`reason_note`) beside the stored fields.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from healthledger.domains.records.queries import LocatorEntry
+from healthledger.domains.records.state import AuditEntry, Consent
 
 JsonObject = dict[str, JsonValue]
 
@@ -88,7 +94,7 @@ class Located(Reply):
 
     patient: str
     height: int
-    records: list[JsonObject]
+    records: list[LocatorEntry]
 
 
 class BreakGlassLocated(Located):
@@ -121,15 +127,15 @@ class Alerts(Reply):
 
 class ConsentList(Reply):
     patient: str
-    consents: list[JsonObject]
+    consents: list[Consent]
 
 
 class RecordHistory(Reply):
     """A record's versions (oldest first) and every access to any of them."""
 
     record: str
-    versions: list[JsonObject]
-    accesses: list[JsonObject]
+    versions: list[JsonObject]  # without wrapped_keys: not a RecordMeta
+    accesses: list[AuditEntry]
 
 
 class BundleEntry(Reply):

@@ -74,7 +74,7 @@ def _org_role(ctx: TxContext) -> str | None:
     """The acting organisation's role: an organisation's own is on the actor already."""
     if ctx.actor.kind == "org":
         return ctx.actor.role
-    return org_role(ctx.read_raw, _org(ctx))
+    return org_role(ctx.reader, _org(ctx))
 
 
 def _logged(record: T, ctx: TxContext, action: str, detail: str | None, **changes: object) -> T:
@@ -295,7 +295,7 @@ def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled
     sender = _org(ctx)
     if to == sender:
         raise e.ShipToSelf()
-    if org_role(ctx.read_raw, to) not in TRADING_ROLES:
+    if org_role(ctx.reader, to) not in TRADING_ROLES:
         raise e.NotTradingPartner(to)
     moved = _gather(ctx, items)
     for inner, inner_record in moved:
@@ -339,7 +339,7 @@ def dispense(ctx: TxContext, payload: m.Dispense) -> None:
     org = _org(ctx)
     # An organisation sender is a dispenser by its declared senders; a pharmacist member
     # may work for any organisation, which must itself dispense.
-    if ctx.actor.kind != "org" and org_role(ctx.read_raw, org) not in DISPENSERS:
+    if ctx.actor.kind != "org" and org_role(ctx.reader, org) not in DISPENSERS:
         raise e.NotDispenser(org)
     item = package_id(payload.gtin, payload.serial)
     record = _load_package(ctx, payload.gtin, payload.serial)

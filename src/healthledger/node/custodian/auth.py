@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from healthledger.app import record_views
 from healthledger.crypto.signed_request import (
     EMPTY_BODY,
     ReplayGuard,
     SignedRequest,
     verify_request,
 )
-from healthledger.ledger.context import Actor
+from healthledger.domains.governance.queries import resolve_actor
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.node.node import Node
 
 
@@ -51,7 +51,8 @@ class RequestAuthenticator:
 
     def signer(self, request: SignedRequest) -> Actor:
         """The signer as the ledger knows them now (unknown and revoked keys are refused)."""
-        return record_views.actor(self._node.store, request.key_id)
+        state = StateReader(self._node.store.state_get)
+        return resolve_actor(state, request.key_id, allow_new=False)
 
     def authenticate(
         self, headers: Mapping[str, str], method: str, target: str, body_sha256: str = EMPTY_BODY

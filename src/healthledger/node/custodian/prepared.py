@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from healthledger.crypto.envelope import Sealed
 from healthledger.domains.records import fhir
 from healthledger.domains.records.policy import Decision
+from healthledger.domains.records.state import RecordMeta
 from healthledger.ledger.context import Actor
 from healthledger.node.custodian.signer import OrgTx
 
@@ -46,7 +46,7 @@ class PreparedAccess:
     unsigned: OrgTx
     reader: Actor
     decision: Decision
-    record: dict[str, Any] | None  # the record's chain entry, as the state holds it
+    record: RecordMeta | None  # a read's record, as the chain held it when decided
     data_key: bytes | None = None  # a read's data key, unwrapped before the event is sent
     note: str | None = None  # a break-glass reason's hash: its sealed text is in the vault
 

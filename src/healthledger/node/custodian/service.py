@@ -31,21 +31,20 @@ from typing import Any
 import orjson
 
 from healthledger.app import queries
-from healthledger.app import record_views as views
 from healthledger.app.permissions import check_permission
+from healthledger.app.reader import SnapshotReader
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import SignedRequest
+from healthledger.domains.governance import queries as gov
+from healthledger.domains.governance import state as gov_state
 from healthledger.domains.records import fhir, policy
+from healthledger.domains.records import queries as rq
 from healthledger.domains.records import state as st
+from healthledger.domains.records.errors import RecordShredded
 from healthledger.domains.records.policy import BreakGlassReason
-from healthledger.domains.records.queries import (
-    choose_read_basis,
-    locator_entry,
-    representative_for,
-    visible_records,
-)
+from healthledger.domains.records.queries import LocatorEntry
 from healthledger.domains.records.replies import (
     AccessSummary,
     AddedRecord,
@@ -63,7 +62,7 @@ from healthledger.domains.records.replies import (
 from healthledger.engines.base import CommittedBlock
 from healthledger.errors import ErrorCode, LedgerError, NotFound, Unauthorized
 from healthledger.ledger.block import TxResult
-from healthledger.ledger.context import Actor
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
 from healthledger.node.custodian import payloads
 from healthledger.node.custodian.auth import RequestAuthenticator
@@ -173,7 +172,7 @@ class RecordService:
         """A resource ready to encrypt, or why not: one bad record does not sink its batch."""
         try:
             summary = fhir.validate_resource(item.resource)
-            if not views.patient_exists(self.store, item.patient):
+            if not gov.patient_exists(self._state(), item.patient):
                 raise NotFound(f"no registered patient {item.patient}")
             return item, summary, _resource_bytes(item.resource)
         except LedgerError as exc:
@@ -197,8 +196,8 @@ class RecordService:
             raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
         summary = fhir.file_summary(kind, date)
         custodian = self.custodian_for(author)
-        check_permission("record.add", views.actor(self.store, self._org_keys(custodian).key_id))
-        if not views.patient_exists(self.store, patient):
+        check_permission("record.add", _signer(self.store, self._org_keys(custodian).key_id))
+        if not gov.patient_exists(self._state(), patient):
             raise NotFound(f"no registered patient {patient}")
         plan = FilePlan(author, custodian, patient, summary, fhir.FILE_KINDS[kind])
         return Upload(self.vault, plan, declared, self._prepared)
@@ -207,7 +206,7 @@ class RecordService:
         self, plan: FilePlan, data_key: bytes, sealed: Sealed, replaces: str | None = None
     ) -> PreparedAdd:
         """Wrap the data key for the patient and the custodian; build the metadata."""
-        patient_public = views.encryption_key(self.store, _patient_actor(plan.patient))
+        patient_public = _encryption_key(self.store, _patient_actor(plan.patient))
         org_keys = self._org_keys(plan.custodian)
         record_id = "rec-" + secrets.token_hex(12)
         wrapped = payloads.wrapped_keys(
@@ -252,8 +251,8 @@ class RecordService:
         a record its data.
         """
         blob_id = prepared.sealed.blob_id
-        owner = self.store.state_get(st.NAMESPACE, st.blob_key(blob_id))
-        if owner is None or not self._holds_own_blob(parse_json(owner), blob_id):
+        owner = self._state().load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
+        if owner is None or not self._holds_own_blob(owner.root, blob_id):
             self.vault.shred(blob_id)
 
     # --- reading records -----------------------------------------------------------
@@ -269,33 +268,36 @@ class RecordService:
         """Decide at the latest block whether to release; build the audit event if so."""
         intent = payloads.reader_intent(request, break_glass_reason)  # before anything is stored
         with self.store.snapshot():
-            record = views.record(self.store, record_id)
-            file = views.patient_file(self.store, record["patient"])
+            ledger = SnapshotReader(self.store)
+            record = rq.record(ledger.state, record_id)
+            file = rq.patient_file(ledger, record.patient)
+            role = gov.org_role(ledger.state, reader.org)
             now = self._block_time_ms()
-        if record["custodian"] not in self.custodians:
+        if record.custodian not in self.custodians:
             raise LedgerError(
-                f"record {record_id} is held by {record['custodian']}; ask its vault",
+                f"record {record_id} is held by {record.custodian}; ask its vault",
                 ErrorCode.NOT_CUSTODIAN,
             )
-        role = views.org_role(self.store, reader.org)
         reason_text = None if break_glass_reason is None else break_glass_reason.text
-        decision = choose_read_basis(file, record, reader, purpose, now, reason_text, role)
-        if not self.vault.has(record["blob_id"]):
+        decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role)
+        if not self.vault.has(record.blob_id):
             raise LedgerError(
                 f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
             )
+        if record.wrapped_keys is None:  # read_basis refused tombstones already
+            raise RecordShredded(record.id)
         # Fail here, not after the access event committed: the key must open, the reader
         # must have an encryption key to rewrap it for.
-        data_key = self._unwrap_for(record["custodian"], record["wrapped_keys"]["custodian"])
-        views.encryption_key(self.store, reader)
+        data_key = self._unwrap_for(record.custodian, record.wrapped_keys.custodian)
+        _encryption_key(self.store, reader)
         glass = decision.basis == "break_glass"  # a reader with standing needs no reason
-        note = self._seal_reason(record["custodian"], break_glass_reason if glass else None)
+        note = self._seal_reason(record.custodian, break_glass_reason if glass else None)
         unsigned = payloads.read_access(
-            record["custodian"],
+            record.custodian,
             request,
             reader,
-            record["id"],
-            record["patient"],
+            record.id,
+            record.patient,
             purpose,
             decision,
             note,
@@ -309,14 +311,14 @@ class RecordService:
         record, data_key = prepared.record, prepared.data_key
         assert record is not None and data_key is not None
         tx_id = committed.tx.id
-        reader_public = views.encryption_key(self.store, prepared.reader)
-        inline = self.vault.inline_ciphertext(record["blob_id"])
+        reader_public = _encryption_key(self.store, prepared.reader)
+        inline = self.vault.inline_ciphertext(record.blob_id)
         return RecordRead(
             record=_public_record(record),
             access=_access_summary(prepared, committed),
             wrapped_key=wrap_key(data_key, reader_public),
             receipt=queries.tx_view(self.store, tx_id, prove=True).wire(),
-            content_url=f"/v1/records/{record['id']}/content?access={tx_id}",
+            content_url=f"/v1/records/{record.id}/content?access={tx_id}",
             ciphertext=None if inline is None else base64.b64encode(inline).decode(),
         )
 
@@ -343,24 +345,25 @@ class RecordService:
             raise LedgerError(
                 "that access event is too old; read the record again", ErrorCode.REQUEST_EXPIRED
             )
-        record = views.record(self.store, record_id)
-        if record["status"] == st.SHREDDED:
-            raise LedgerError(f"record {record_id} was shredded", ErrorCode.RECORD_SHREDDED)
-        return self.vault.read_chunks(record["blob_id"])
+        record = rq.record(self._state(), record_id)
+        if record.status == st.SHREDDED:
+            raise RecordShredded(record_id)
+        return self.vault.read_chunks(record.blob_id)
 
     # --- locating records ----------------------------------------------------------
 
     def locate(self, reader: Actor, patient: str, purpose: str | None) -> Located:
         """The patient's records across every custodian, filtered to the caller's standing."""
         with self.store.snapshot():
-            if not views.patient_exists(self.store, patient):
+            ledger = SnapshotReader(self.store)
+            if not gov.patient_exists(ledger.state, patient):
                 raise LedgerError(
                     f"no consent of {patient} lets this caller locate records", ErrorCode.NO_CONSENT
                 )
-            file = views.patient_file(self.store, patient)
+            file = rq.patient_file(ledger, patient)
             now = self._block_time_ms()
-            height = self.store.last_height()
-        entries = visible_records(file, reader, purpose, now)
+            height = ledger.height
+        entries = rq.locatable_records(file, reader, purpose, now)
         return Located(patient=patient, height=height, records=entries)
 
     def prepare_break_glass_locate(
@@ -373,9 +376,10 @@ class RecordService:
                 "a break-glass search goes through the reader's own organisation's node",
                 ErrorCode.NOT_CUSTODIAN,
             )
-        if not views.patient_exists(self.store, patient):
+        state = self._state()
+        if not gov.patient_exists(state, patient):
             raise NotFound(f"no registered patient {patient}")
-        role = views.org_role(self.store, reader.org)
+        role = gov.org_role(state, reader.org)
         decision = policy.check_break_glass(reader, role, "emergency", True)
         note = self._seal_reason(reader.org, reason)
         assert note is not None  # a reason was given
@@ -387,11 +391,11 @@ class RecordService:
     ) -> BreakGlassLocated:
         self._settle(prepared, committed.result)
         with self.store.snapshot():
-            file = views.patient_file(self.store, patient)
+            file = rq.patient_file(SnapshotReader(self.store), patient)
         return BreakGlassLocated(
             patient=patient,
             height=committed.height,
-            records=[locator_entry(r) for r in file.records],
+            records=[LocatorEntry.of(r) for r in file.records],
             access=_access_summary(prepared, committed),
         )
 
@@ -402,16 +406,17 @@ class RecordService:
         if reader.kind == "patient" and reader.id == patient:
             return
         with self.store.snapshot():
-            file = views.patient_file(self.store, patient)
+            file = rq.patient_file(SnapshotReader(self.store), patient)
             now = self._block_time_ms()
-        if representative_for(file, reader, power, now) is None:
+        if rq.appointment_for(file, reader, power, now) is None:
             raise Unauthorized(f"only {patient} or their representative may see this")
 
     def audit(self, reader: Actor, patient: str, as_fhir: bool) -> AuditTrail | Bundle:
         """The accounting of disclosures: every access, break-glass ones flagged first."""
         self.require_patient_side(reader, patient, "read")
-        events = [self._with_reason(e, reader) for e in views.audit_events(self.store, patient)]
-        flagged = [e for e in events if e["break_glass"]]
+        trail = self._audit_trail(patient)
+        events = [self._with_reason(e, reader) for e in trail]
+        flagged = [wire for e, wire in zip(trail, events, strict=True) if e.break_glass]
         if as_fhir:
             return Bundle.of([fhir.audit_event_resource(e) for e in events])
         return AuditTrail(patient=patient, break_glass=flagged, events=events)
@@ -420,50 +425,55 @@ class RecordService:
         """An organisation's break-glass feed: every emergency access its vault recorded."""
         if reader.org != org or not (reader.kind == "org" or reader.role in ALERT_ROLES):
             raise Unauthorized(f"only {org} or its admins and auditors may see its alerts")
-        events = [self._with_reason(e, reader) for e in views.alert_events(self.store, org)]
-        return Alerts(org=org, break_glass=events)
+        with self.store.snapshot():
+            feed = rq.alert_feed(SnapshotReader(self.store), org)
+        return Alerts(org=org, break_glass=[self._with_reason(e, reader) for e in feed])
 
-    def _with_reason(self, event: dict[str, Any], reader: Actor) -> JsonObject:
+    def _audit_trail(self, patient: str) -> list[st.AuditEntry]:
+        with self.store.snapshot():
+            return rq.audit_trail(SnapshotReader(self.store), patient)
+
+    def _with_reason(self, event: st.AuditEntry, reader: Actor) -> JsonObject:
         """A break-glass event with its sealed reason, rewrapped for this reader.
 
         Only the vault of the organisation that recorded the event holds the note;
         elsewhere the event carries its hash alone. The reader opens the note and
         checks it against the hash on the chain.
         """
+        stored: JsonObject = event.model_dump(mode="json")
         note = None
-        if event.get("reason_hash") and event["custodian"] in self.custodians:
-            note = self.vault.note(event["reason_hash"])
+        if event.reason_hash and event.custodian in self.custodians:
+            note = self.vault.note(event.reason_hash)
         if note is None:
-            return event
+            return stored
         ciphertext, wrapped = note
-        data_key = self._unwrap_for(event["custodian"], wrapped)
-        reader_public = views.encryption_key(self.store, reader)
+        data_key = self._unwrap_for(event.custodian, wrapped)
+        reader_public = _encryption_key(self.store, reader)
         sealed = SealedNote(
             ciphertext=base64.b64encode(ciphertext).decode(),
             wrapped_key=wrap_key(data_key, reader_public),
         )
-        return {**event, "reason_note": sealed.wire()}
+        return {**stored, "reason_note": sealed.wire()}
 
     def consents(self, reader: Actor, patient: str, as_fhir: bool) -> ConsentList | Bundle:
         self.require_patient_side(reader, patient, "read")
         with self.store.snapshot():
-            items = list(views.patient_file(self.store, patient).consents)
+            items = rq.patient_file(SnapshotReader(self.store), patient).consents
         if as_fhir:
-            return Bundle.of([fhir.consent_resource(c) for c in items])
-        return ConsentList(patient=patient, consents=items)
+            return Bundle.of([fhir.consent_resource(c.model_dump(mode="json")) for c in items])
+        return ConsentList(patient=patient, consents=list(items))
 
     def history(self, reader: Actor, record_id: str) -> RecordHistory:
         """A record's versions (corrections) and every access to it."""
-        record = views.record(self.store, record_id)
-        if not (reader.kind == "org" and reader.id == record["custodian"]):
-            self.require_patient_side(reader, record["patient"], "read")
-        versions = _version_chain(self.store, record)
-        accesses = [
-            e
-            for e in views.audit_events(self.store, record["patient"])
-            if e["record"] in {v["id"] for v in versions}
-        ]
-        return RecordHistory(record=record_id, versions=versions, accesses=accesses)
+        record = rq.record(self._state(), record_id)
+        if not (reader.kind == "org" and reader.id == record.custodian):
+            self.require_patient_side(reader, record.patient, "read")
+        versions = _version_chain(self._state(), record)
+        ids = {v.id for v in versions}
+        accesses = [e for e in self._audit_trail(record.patient) if e.record in ids]
+        return RecordHistory(
+            record=record_id, versions=[_public_record(v) for v in versions], accesses=accesses
+        )
 
     # --- internals -------------------------------------------------------------------
 
@@ -521,11 +531,10 @@ class RecordService:
 
     def _holds_own_blob(self, record_id: str, blob_id: str) -> bool:
         """Whether a committed record of an organisation of this node owns this blob."""
-        value = self.store.state_get(st.NAMESPACE, st.record_key(record_id))
-        if value is None:
+        record = self._state().load(st.NAMESPACE, st.record_key(record_id), st.RecordMeta)
+        if record is None:
             return False
-        record = parse_json(value)
-        return record["custodian"] in self.custodians and record["blob_id"] == blob_id
+        return record.custodian in self.custodians and record.blob_id == blob_id
 
     def submit(self, items: Sequence[Prepared]) -> list[Submitted]:
         """Sign (in nonce order) and submit; each commit resolves once its block is durable."""
@@ -536,6 +545,10 @@ class RecordService:
     ) -> list[Committed | LedgerError]:
         """Submit and wait (for callers without an event loop: the demo, tests)."""
         return self.signer.commit([item.unsigned for item in items], timeout)
+
+    def _state(self) -> StateReader:
+        """The latest committed state, for point reads."""
+        return StateReader(self.store.state_get)
 
     def _block_time_ms(self) -> int:
         height = self.store.last_height()
@@ -570,7 +583,7 @@ def _custodian_keys(node: Node) -> dict[str, KeyPair]:
     for path in sorted(node.home.keys_dir.glob("*.json")):
         try:
             keys = load_keypair(path)
-            who = views.actor(node.store, keys.key_id)
+            who = _signer(node.store, keys.key_id)
         except LedgerError:
             continue
         if who.kind == "org":
@@ -581,10 +594,24 @@ def _custodian_keys(node: Node) -> dict[str, KeyPair]:
 def _is_current(store: Store, keys: KeyPair, org: str) -> bool:
     """Whether the ledger still knows these keys as the organisation's signing key."""
     try:
-        who = views.actor(store, keys.key_id)
+        who = _signer(store, keys.key_id)
     except LedgerError:
         return False
     return who.kind == "org" and who.id == org
+
+
+def _signer(store: Store, key_id: str) -> Actor:
+    """Who holds a signing key now (refuses unknown and revoked keys)."""
+    return gov.resolve_actor(StateReader(store.state_get), key_id, allow_new=False)
+
+
+def _encryption_key(store: Store, who: Actor) -> bytes:
+    """The X25519 public key the ledger holds for an actor: where wrapped keys are sealed to."""
+    key = gov.encryption_key(StateReader(store.state_get), who.kind, who.id)
+    if key is None:
+        where = gov_state.actor_record_key(who.kind, who.id)
+        raise NotFound(f"no {gov_state.NAMESPACE}/{where}")
+    return bytes.fromhex(key)
 
 
 def _patient_actor(patient: str) -> Actor:
@@ -602,8 +629,10 @@ def _raise_unless_ok(result: TxResult) -> None:
         raise LedgerError(result.message, ErrorCode.parse(result.code, ErrorCode.AUDIT_FAILED))
 
 
-def _public_record(record: dict[str, Any]) -> JsonObject:
-    return {k: v for k, v in record.items() if k != "wrapped_keys"}
+def _public_record(record: st.RecordMeta) -> JsonObject:
+    """A record's chain entry without its wrapped data keys: what a reader is shown."""
+    stored: JsonObject = record.model_dump(mode="json")
+    return {k: v for k, v in stored.items() if k != "wrapped_keys"}
 
 
 def _access_summary(prepared: PreparedAccess, committed: Committed) -> AccessSummary:
@@ -618,14 +647,14 @@ def _access_summary(prepared: PreparedAccess, committed: Committed) -> AccessSum
     )
 
 
-def _version_chain(store: Store, record: dict[str, Any]) -> list[JsonObject]:
+def _version_chain(state: StateReader, record: st.RecordMeta) -> list[st.RecordMeta]:
     """Oldest version first: follow `replaces` back, then `superseded_by` forward."""
     chain = [record]
-    while chain[0].get("replaces"):
-        chain.insert(0, views.record(store, chain[0]["replaces"]))
-    while chain[-1].get("superseded_by"):
-        chain.append(views.record(store, chain[-1]["superseded_by"]))
-    return [_public_record(r) for r in chain]
+    while (earlier := chain[0].replaces) is not None:
+        chain.insert(0, rq.record(state, earlier))
+    while (later := chain[-1].superseded_by) is not None:
+        chain.append(rq.record(state, later))
+    return chain
 
 
 def _now_ms() -> int:

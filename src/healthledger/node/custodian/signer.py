@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from healthledger.app.nonces import NAMESPACE as NONCE_NAMESPACE
-from healthledger.crypto.canonical import parse_json
+from healthledger.app.nonces import load_nonce
 from healthledger.crypto.keys import KeyPair
 from healthledger.engines.base import Committed as EngineCommitted
 from healthledger.errors import LedgerError
@@ -92,8 +91,8 @@ class OrgSigner:
 
     def next_nonce(self, keys: KeyPair) -> int:
         """Past both our own last nonce and the ledger's, in case an operator used the key too."""
-        raw = self._node.store.state_get(NONCE_NAMESPACE, keys.key_id)
-        on_chain = 0 if raw is None else int(parse_json(raw)["max"])
+        stored = load_nonce(self._node.store.state_get, keys.key_id)
+        on_chain = 0 if stored is None else stored.max
         with self._nonce_lock:
             nonce = max(self._last.get(keys.key_id, 0), on_chain) + 1
             self._last[keys.key_id] = nonce
