@@ -39,9 +39,15 @@ NONCE_NAMESPACE = "nonce"
 
 
 def request_target(request: Request) -> str:
-    """The path with its query string, exactly as the client signed it."""
+    """The path with its query string, exactly as the client signed and sent it.
+
+    The raw path, still percent-encoded: a GS1 serial or lot may hold `/`, `?` or `%`,
+    which a client sends encoded; the decoded path would not be what it signed.
+    """
+    raw_path = request.scope.get("raw_path")
+    path = request.url.path if raw_path is None else raw_path.decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return request.url.path + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
 
 
 def is_ledger_reader(actor: Actor) -> bool:

@@ -169,7 +169,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
 def view_operations(domains: Sequence[Domain]) -> dict[tuple[str, str], frozenset[Does]]:
     """What a domain's published read does, from its declaration: a new view needs no entry."""
     return {
-        ("get", view.path): frozenset(
+        ("get", view.path.replace(":path}", "}")): frozenset(
             {Does.LOOKUP, Does.SIGNED} if view.access is Access.MEMBER else {Does.LOOKUP}
         )
         for domain in domains

@@ -81,7 +81,7 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return json_response(answer.model_dump(mode="json"))
 
     @app.get(
-        "/v1/supply/packages/{gtin}/{serial}/epcis",
+        "/v1/supply/packages/{gtin}/{serial:path}/epcis",
         tags=["supply"],
         summary="A package's chain of custody as EPCIS 2.0 JSON (signed: members)",
         response_class=Response,
@@ -95,7 +95,7 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return Response(orjson.dumps(document), media_type=JSON_LD)
 
     @app.get(
-        "/v1/supply/lots/{gtin}/{lot}/epcis",
+        "/v1/supply/lots/{gtin}/{lot:path}/epcis",
         tags=["supply"],
         summary="One page of a lot's chain of custody as EPCIS 2.0 JSON (signed: members)",
         description=(

@@ -26,7 +26,7 @@ from healthledger.domains.kit import Access, Domain, View
 from healthledger.errors import InvalidField
 from healthledger.node.node import Node
 
-_PATH_PARAM = re.compile(r"{([a-z_]+)}")
+_PATH_PARAM = re.compile(r"{([a-z_]+)(?::path)?}")
 
 
 def add_domain_views(app: FastAPI, node: Node, guard: ReadGuard, domains: Sequence[Domain]) -> None:

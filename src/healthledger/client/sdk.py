@@ -320,7 +320,9 @@ class Client:
     ) -> StateView:
         """A state value (signed read: members, or a person's own entries)."""
         params = {"proof": str(proof).lower()}
-        return _parse(StateView, self._get(f"/v1/state/{namespace}/{key}", params, keys))
+        return _parse(
+            StateView, self._get(f"/v1/state/{namespace}/{quote(key, safe='/')}", params, keys)
+        )
 
     def sender_txs(
         self, key_id: str, limit: int = 100, keys: KeyPair | None = None
@@ -398,15 +400,19 @@ class Client:
 
     def supply_history(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody (signed read: members)."""
-        return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/history")).root
+        return _parse(
+            _JsonObject, self._get(f"/v1/supply/packages/{gtin}/{_segment(serial)}/history")
+        ).root
 
     def supply_lot(self, gtin: str, lot: str) -> LotStatus:
         """A lot: its size, its expiry mark and who holds it (signed read: members)."""
-        return _parse(LotStatus, self._get(f"/v1/supply/lots/{gtin}/{lot}"))
+        return _parse(LotStatus, self._get(f"/v1/supply/lots/{gtin}/{_segment(lot)}"))
 
     def supply_epcis(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody as an EPCIS 2.0 JSON document (signed read: members)."""
-        return _parse(_JsonObject, self._get(f"/v1/supply/packages/{gtin}/{serial}/epcis")).root
+        return _parse(
+            _JsonObject, self._get(f"/v1/supply/packages/{gtin}/{_segment(serial)}/epcis")
+        ).root
 
     def supply_lot_epcis_page(
         self, gtin: str, lot: str, limit: int = 1000, cursor: str | None = None
@@ -418,7 +424,7 @@ class Client:
         params: dict[str, str | int] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        return _parse(EpcisPage, self._get(f"/v1/supply/lots/{gtin}/{lot}/epcis", params))
+        return _parse(EpcisPage, self._get(f"/v1/supply/lots/{gtin}/{_segment(lot)}/epcis", params))
 
     def supply_lot_epcis(self, gtin: str, lot: str, limit: int = 10_000) -> dict[str, JsonValue]:
         """Up to `limit` packages of a lot as one EPCIS 2.0 document, fetched page by page."""
@@ -592,6 +598,11 @@ def verify_consistency_view(view: ConsistencyView, old: Header, new: Header) -> 
             bytes.fromhex(new.log_root),
             _hex(view.path),
         )
+
+
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded whole: GS1 serials and lots may hold / ? %."""
+    return quote(value, safe="")
 
 
 def _require_key(view: StateView, key: str) -> None:

@@ -267,10 +267,12 @@ def alerts(reader: LedgerReader, params: AlertsParams) -> Alerts:
 
 # Reads mounted by api/views.py. Verification and the EPCIS documents stay in api/supply.py:
 # they log the request, read the clock, or answer JSON-LD with a Link header (HTTP matters).
+# A serial or lot may hold `/` (GS1 character set 82): `{name:path}` lets that segment
+# span slashes (a client sends them percent-encoded).
 VIEWS = (
     View(
         name="package_history",
-        path="/v1/supply/packages/{gtin}/{serial}/history",
+        path="/v1/supply/packages/{gtin}/{serial:path}/history",
         summary="A package's chain of custody",
         params=PackageParams,
         response=PackageHistory,
@@ -279,7 +281,7 @@ VIEWS = (
     ),
     View(
         name="lot",
-        path="/v1/supply/lots/{gtin}/{lot}",
+        path="/v1/supply/lots/{gtin}/{lot:path}",
         summary="A lot: size, expiry (marked at block time) and who holds it",
         params=LotParams,
         response=LotStatus,
