@@ -404,6 +404,13 @@ def _write_trie(conn: sqlite3.Connection, nodes: Mapping[bytes, bytes | None]) -
     conn.executemany("DELETE FROM trie WHERE path = ?", deletes)
 
 
+def _blob(value: object) -> bytes:
+    """A BLOB column as bytes (SQLite hands back bytes; memoryview from some builds)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"expected a BLOB, got {type(value).__name__}")
+
+
 def _stored_tx(row: tuple[object, ...]) -> StoredTx:
     tx_id, height, position, log_index, raw, result = row
     return StoredTx(
@@ -411,6 +418,6 @@ def _stored_tx(row: tuple[object, ...]) -> StoredTx:
         height=int(str(height)),
         position=int(str(position)),
         log_index=int(str(log_index)),
-        raw=bytes(raw),  # type: ignore[call-overload]
-        result=TxResult.from_dict(parse_json(bytes(result))),  # type: ignore[call-overload]
+        raw=_blob(raw),
+        result=TxResult.from_dict(parse_json(_blob(result))),
     )

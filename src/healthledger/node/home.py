@@ -146,12 +146,14 @@ def init_home(
         keys = KeyPair.generate()
         save_keypair(keys, home.key_path(org_id))
         specs.append(
-            OrgSpec(
-                id=org_id,
-                name=name,
-                role=role,  # type: ignore[arg-type]
-                signing_key=keys.key_id,
-                encryption_key=keys.encryption_public.hex(),
+            OrgSpec.model_validate(
+                {
+                    "id": org_id,
+                    "name": name,
+                    "role": role,  # validated here against the roles governance knows
+                    "signing_key": keys.key_id,
+                    "encryption_key": keys.encryption_public.hex(),
+                }
             )
         )
     genesis = Genesis.model_validate(

@@ -326,13 +326,17 @@ def join_network(
     peers = ",".join(n.p2p_address for n in network.nodes)
     configure(home.cometbft_dir, {**PRIVATE_NETWORK_CONFIG, **_node_config(grown, node)})
     configure(home.cometbft_dir, {"p2p": {"persistent_peers": f'"{peers}"'}})
-    spec = OrgSpec(
-        id=org,
-        name=name,
-        role=role,  # type: ignore[arg-type]
-        signing_key=keys.key_id,
-        encryption_key=keys.encryption_public.hex(),
-        validator=ValidatorSpec(pub_key=identity.validator_pub_key.hex(), power=VALIDATOR_POWER),
+    spec = OrgSpec.model_validate(
+        {
+            "id": org,
+            "name": name,
+            "role": role,  # validated here against the roles governance knows
+            "signing_key": keys.key_id,
+            "encryption_key": keys.encryption_public.hex(),
+            "validator": ValidatorSpec(
+                pub_key=identity.validator_pub_key.hex(), power=VALIDATOR_POWER
+            ),
+        }
     )
     (home.root / "org.json").write_text(json.dumps(spec.model_dump(), indent=2) + "\n")
     grown.save()
