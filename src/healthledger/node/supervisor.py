@@ -38,9 +38,20 @@ STOP_TIMEOUT_S = 30.0
 FAILURE_WINDOW_S = 120.0
 FAILURES_TO_HALT = 5
 SUPERVISOR_PID = "supervisor.pid"
-# What CometBFT writes when this node's application disagrees with the network: while
-# syncing or voting ("wrong Block.Header.AppHash") or at its handshake after a restart.
-MISMATCH_MARKERS = ("wrong Block.Header.AppHash", "AppHash does not match")
+# What CometBFT (v0.38) writes when THIS node's application disagrees with a block more
+# than 2/3 of the validators prevoted or committed: at the handshake after a restart, in
+# consensus ("+2/3 prevoted for an invalid block", "+2/3 committed an invalid block",
+# each logged as CONSENSUS FAILURE), or while catching up by block sync ("Error in
+# validation", after the commit's signatures were checked).
+# Not "prevote step: consensus deems this block invalid": that names a *proposer* whose
+# app hash is wrong; an honest node refuses that block and commits the next round's.
+HANDSHAKE_MISMATCH = "AppHash does not match"
+WRONG_APP_HASH = "wrong Block.Header.AppHash"
+COMMITTED_BLOCK_REFUSED = (
+    "+2/3 prevoted for an invalid block",
+    "+2/3 committed an invalid block",
+    "Error in validation",
+)
 
 
 def held_mark(run_dir: Path) -> Path:
@@ -182,7 +193,7 @@ class Supervisor:
         complete = fresh[: fresh.rfind(b"\n") + 1]
         pair.log_offset += len(complete)
         for line in complete.decode(errors="replace").splitlines():
-            if any(marker in line for marker in MISMATCH_MARKERS):
+            if _own_mismatch(line):
                 return f"app hash mismatch: {line.strip()[:400]}"
         return None
 
@@ -270,3 +281,10 @@ def supervise(root: Path) -> None:
     """Entry point of `healthledger net supervise` (started detached by `net up`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     Supervisor(root).run()
+
+
+def _own_mismatch(line: str) -> bool:
+    """Whether a CometBFT log line says this node's own state is not the network's."""
+    if HANDSHAKE_MISMATCH in line:
+        return True
+    return WRONG_APP_HASH in line and any(mark in line for mark in COMMITTED_BLOCK_REFUSED)
