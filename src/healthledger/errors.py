@@ -240,3 +240,39 @@ class WrongAudience(LedgerError):
         super().__init__(f"this request is meant for {named[:64]!r}; this node serves {audience!r}")
         self.named = named
         self.audience = audience
+
+
+class Timeout(LedgerError):
+    """Something this node waited for (a commit, a process) did not happen in time."""
+
+    code = ErrorCode.TIMEOUT
+
+
+class BodyMismatch(LedgerError):
+    """An upload's body is not the length and SHA-256 its signed request declared."""
+
+    code = ErrorCode.BODY_MISMATCH
+
+
+class BlobMissing(LedgerError):
+    """The vault no longer holds a record's ciphertext."""
+
+    code = ErrorCode.BLOB_MISSING
+
+
+class AuditFailed(LedgerError):
+    """The access event of a read did not commit: nothing is released."""
+
+    code = ErrorCode.AUDIT_FAILED
+
+
+class InvalidResource(LedgerError):
+    """A clinical document that is not a valid FHIR resource of the kinds accepted."""
+
+    code = ErrorCode.INVALID_RESOURCE
+
+
+class StaleAccess(LedgerError):
+    """An access event too old to release content for: read the record again."""
+
+    code = ErrorCode.REQUEST_EXPIRED

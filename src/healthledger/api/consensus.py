@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import FastAPI, Query
 
-from healthledger.errors import ErrorCode, LedgerError, NotFound
+from healthledger.errors import NotFound, Unavailable
 from healthledger.node.node import Node
 
 RPC_TIMEOUT_S = 10.0
@@ -23,17 +23,14 @@ def add_consensus_routes(app: FastAPI, node: Node) -> None:
 
     async def rpc(method: str, **params: Any) -> Any:
         if not rpc_url:
-            raise LedgerError(
-                "this node runs the solo engine: its blocks carry no validator signatures",
-                ErrorCode.UNAVAILABLE,
+            raise Unavailable(
+                "this node runs the solo engine: its blocks carry no validator signatures"
             )
         try:
             async with httpx.AsyncClient(base_url=rpc_url, timeout=RPC_TIMEOUT_S) as client:
                 body = (await client.get(f"/{method}", params=params)).json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise LedgerError(
-                f"CometBFT's RPC did not answer: {exc}", ErrorCode.UNAVAILABLE
-            ) from exc
+            raise Unavailable(f"CometBFT's RPC did not answer: {exc}") from exc
         if "error" in body:
             error = body["error"]
             raise NotFound(f"{error.get('message', '')} {error.get('data', '')}".strip())

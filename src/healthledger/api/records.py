@@ -31,7 +31,14 @@ from healthledger.domains.records.replies import (
     ErrorBody,
     Reply,
 )
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import (
+    AuditFailed,
+    BodyMismatch,
+    LedgerError,
+    MalformedInput,
+    Timeout,
+    TooLarge,
+)
 from healthledger.ledger.context import Actor
 from healthledger.node.custodian import (
     MAX_FILE_BYTES,
@@ -81,10 +88,7 @@ async def _commit_access(service: RecordService, prepared: PreparedAccess) -> Co
         (submitted,) = await asyncio.to_thread(service.submit, [prepared])
         return await _committed(submitted)
     except TimeoutError as exc:
-        raise LedgerError(
-            "the access event did not commit in time; nothing was released",
-            ErrorCode.AUDIT_FAILED,
-        ) from exc
+        raise AuditFailed("the access event did not commit in time; nothing was released") from exc
     except LedgerError as exc:
         await asyncio.to_thread(service.abandon_access, prepared)
         raise LedgerError(f"the access event was refused: {exc.message}", exc.code) from exc
@@ -196,7 +200,7 @@ async def _finish_add(
     try:
         committed = await _committed(submitted)
     except TimeoutError as exc:
-        raise LedgerError("the record did not commit in time", ErrorCode.TIMEOUT) from exc
+        raise Timeout("the record did not commit in time") from exc
     except LedgerError:
         await asyncio.to_thread(service.abandon_add, prepared)
         raise
@@ -206,19 +210,13 @@ async def _finish_add(
 def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:
     """A Content-Length other than the declared size is refused before anything is read."""
     if declared.size > MAX_FILE_BYTES:
-        raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
+        raise TooLarge(f"a file is at most {MAX_FILE_BYTES} bytes")
     announced = declared_length(request)
     if announced is None or announced == declared.size:
         return
     if announced > declared.size:
-        raise LedgerError(
-            f"Content-Length {announced} exceeds the declared size {declared.size}",
-            ErrorCode.TOO_LARGE,
-        )
-    raise LedgerError(
-        f"Content-Length {announced} differs from the declared size {declared.size}",
-        ErrorCode.BODY_MISMATCH,
-    )
+        raise TooLarge(f"Content-Length {announced} exceeds the declared size {declared.size}")
+    raise BodyMismatch(f"Content-Length {announced} differs from the declared size {declared.size}")
 
 
 async def _receive(request: Request, upload: Upload) -> None:

@@ -36,7 +36,7 @@ from healthledger.app.views import (
     WireView,
 )
 from healthledger.engines.base import Accepted
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput, NotFound
+from healthledger.errors import LedgerError, MalformedInput, NotFound, TooLarge
 from healthledger.ledger.block import TxResult
 from healthledger.node.node import Node
 
@@ -133,7 +133,7 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("txs"), list):
             raise MalformedInput('a batch is {"txs": [transaction, ...]}')
         if len(body["txs"]) > MAX_BATCH:
-            raise LedgerError(f"at most {MAX_BATCH} transactions per batch", ErrorCode.TOO_LARGE)
+            raise TooLarge(f"at most {MAX_BATCH} transactions per batch")
         outcomes = await _submit(node, metrics, body["txs"])
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
         reports = {r.id: r for r in await _wait_all(accepted, timeout_ms)} if wait else {}

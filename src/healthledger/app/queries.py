@@ -24,7 +24,7 @@ from healthledger.app.views import (
     TxView,
 )
 from healthledger.crypto.canonical import parse_json
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidField, NotFound
 from healthledger.ledger import log
 from healthledger.ledger.block import tx_leaf
 from healthledger.ledger.merkle import inclusion_proof
@@ -43,7 +43,7 @@ class _SnapshotReader:
 def latest_height(store: Store) -> int:
     height = store.last_height()
     if height == 0:
-        raise LedgerError("no block has been committed yet", ErrorCode.NOT_FOUND)
+        raise NotFound("no block has been committed yet")
     return height
 
 
@@ -172,9 +172,8 @@ def consistency_view(store: Store, old_size: int, new_size: int | None = None) -
         latest = store.header(latest_height(store))
         new_size = latest.log_size if new_size is None else new_size
         if not 0 < old_size <= new_size <= latest.log_size:
-            raise LedgerError(
-                f"sizes must satisfy 0 < old ({old_size}) <= new ({new_size}) <= {latest.log_size}",
-                ErrorCode.INVALID_FIELD,
+            raise InvalidField(
+                f"sizes must satisfy 0 < old ({old_size}) <= new ({new_size}) <= {latest.log_size}"
             )
         path = log.consistency_proof(store.log_node, old_size, new_size)
         return ConsistencyView(

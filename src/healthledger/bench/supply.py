@@ -17,7 +17,7 @@ from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.domains.supply.messages import MAX_COMMISSION
 from healthledger.domains.supply.queries import verify_package
 from healthledger.engines.solo import SoloEngine
-from healthledger.errors import LedgerError
+from healthledger.errors import MalformedInput
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.node import Node
 
@@ -40,7 +40,7 @@ def run_supply(serials: int, events: int, verifies: int, report: Report | None) 
         node.start()
         engine = node.engine
         if not isinstance(engine, SoloEngine):
-            raise LedgerError("the supply benchmark runs on the solo engine")
+            raise MalformedInput("the supply benchmark runs on the solo engine")
         try:
             # 10 commissioning transactions (20,000 serials) make a block: blocks of a
             # size a real network would cut, not one giant write.

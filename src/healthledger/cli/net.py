@@ -18,7 +18,7 @@ from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.governance.messages import OrgSpec
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidState, LedgerError
 from healthledger.node.cometbft import cometbft_binary
 from healthledger.node.home import parse_org_arg
 from healthledger.node.network import (
@@ -291,7 +291,7 @@ def admit(network: Network, org: str, validator: bool) -> dict[str, Any]:
                 executed_at = report.height
                 break
     if executed_at is None:
-        raise LedgerError(f"proposal {proposal_id} did not reach quorum", ErrorCode.INVALID_STATE)
+        raise InvalidState(f"proposal {proposal_id} did not reach quorum")
     if validator:
         network.with_node(_as_validator(network.node(org))).save()
     return {

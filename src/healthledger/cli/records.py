@@ -177,7 +177,7 @@ def verify_copy_cmd(
         with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
             record = client.verified_state("records", f"record/{record_id}")
         if record is None:
-            raise LedgerError(f"no record {record_id}")
+            raise MalformedInput(f"no record {record_id}")
         verify_copy(record, file.read_bytes(), bytes.fromhex(salt))
     except (LedgerError, OSError, ValueError) as exc:
         fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)

@@ -15,7 +15,7 @@ from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply.importer import plan_transactions
 from healthledger.domains.supply.messages import MAX_COMMISSION
-from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.errors import InvalidField, LedgerError, MalformedInput, UnknownSender
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
@@ -323,7 +323,7 @@ def _read_json(file: Path) -> Any:
 def _org_of_key(client: Client, key_id: str) -> str:
     record = client.state("gov", f"key/{key_id}").value
     if record is None or record.get("org") is None:
-        raise LedgerError("this key does not belong to an organisation", ErrorCode.UNKNOWN_SENDER)
+        raise UnknownSender("this key does not belong to an organisation")
     return str(record["org"])
 
 
@@ -331,10 +331,7 @@ def _org_of_party(uri: str) -> str:
     prefix = "urn:healthledger:org:"
     if uri.startswith(prefix):
         return uri[len(prefix) :]
-    raise LedgerError(
-        f"party {uri!r}: only urn:healthledger:org:<id> parties map to members",
-        ErrorCode.INVALID_FIELD,
-    )
+    raise InvalidField(f"party {uri!r}: only urn:healthledger:org:<id> parties map to members")
 
 
 def register(app: typer.Typer) -> None:

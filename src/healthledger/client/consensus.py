@@ -30,7 +30,7 @@ from healthledger.client.lightclient import (
     verify_header,
 )
 from healthledger.client.sdk import Client, verify_state_view, verify_tx_view
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, Unavailable
 from healthledger.ledger.merkle import leaf_hash, merkle_root
 
 PER_PAGE = 100  # CometBFT's largest page of /validators
@@ -50,12 +50,12 @@ class Source:
         try:
             response = self.client.get(url, params=params)
         except httpx.HTTPError as exc:
-            raise LedgerError(f"{url}: {exc}", ErrorCode.UNAVAILABLE) from exc
+            raise Unavailable(f"{url}: {exc}") from exc
         try:
             body = response.json()
         except ValueError as exc:
             message = f"{url}: HTTP {response.status_code}, not JSON"
-            raise LedgerError(message, ErrorCode.UNAVAILABLE) from exc
+            raise Unavailable(message) from exc
         return _result(route, body)
 
     def commit(self, height: int) -> SignedHeader:
@@ -88,7 +88,7 @@ def _result(route: str, body: Any) -> dict[str, Any]:
         raise MalformedInput(f"{route}: the answer is not a JSON object")
     if "jsonrpc" in body:
         if "error" in body:
-            raise LedgerError(f"{route}: {_rpc_error_text(body['error'])}", ErrorCode.UNAVAILABLE)
+            raise Unavailable(f"{route}: {_rpc_error_text(body['error'])}")
         body = body.get("result")
     elif "error" in body:
         raise _api_error(route, body["error"])

@@ -61,7 +61,7 @@ from healthledger.domains.records.replies import (
     SealedNote,
 )
 from healthledger.domains.records.state import RecordMeta
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError
+from healthledger.errors import HashMismatch, InvalidProof, NotFound
 
 FILE_CHUNK = 1024 * 1024
 DAY_MS = 86_400_000
@@ -105,10 +105,7 @@ class Appointed(Reply):
 def verify_copy(record: Mapping[str, object], plaintext: bytes, salt: bytes) -> None:
     """Prove a held copy is the exact version registered: its salted hash is the chain's."""
     if content_hash(salt, plaintext) != record["content_hash"]:
-        raise LedgerError(
-            f"this copy does not match record {record['id']}'s hash on the chain",
-            ErrorCode.HASH_MISMATCH,
-        )
+        raise HashMismatch(f"this copy does not match record {record['id']}'s hash on the chain")
 
 
 @dataclass(frozen=True)
@@ -317,9 +314,7 @@ class Records:
     def _checked_record(self, view: RecordRead, opened: Opened, verify: bool) -> JsonObject:
         record = view.record
         if opened.content_hash != record["content_hash"]:
-            raise LedgerError(
-                "the decrypted record does not match its hash", ErrorCode.HASH_MISMATCH
-            )
+            raise HashMismatch("the decrypted record does not match its hash")
         if verify:
             self._verify_receipt(view)
             proven = self.client.verified_state("records", f"record/{record['id']}", keys=self.keys)
@@ -392,10 +387,7 @@ class Records:
         data_key = unwrap_with_keyring(note.wrapped_key, self.keys.encryption_keyring)
         text, opened = decrypt_bytes(data_key, base64.b64decode(note.ciphertext))
         if opened.content_hash != event["reason_hash"]:
-            raise LedgerError(
-                "a break-glass reason does not match its hash on the chain",
-                ErrorCode.HASH_MISMATCH,
-            )
+            raise HashMismatch("a break-glass reason does not match its hash on the chain")
         return {**event, "reason": text.decode()}
 
     def pull_all(self, patient: str) -> list[RecordCopy]:
@@ -478,7 +470,7 @@ class Records:
             key = gov.org_key(grantee["org"])
         value = self.client.state(gov.NAMESPACE, key, keys=self.keys).value
         if value is None:
-            raise LedgerError(f"unknown grantee {grantee}", ErrorCode.NOT_FOUND)
+            raise NotFound(f"unknown grantee {grantee}")
         return bytes.fromhex(value["encryption_key"])
 
     def revoke(

@@ -50,7 +50,14 @@ from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier
 from healthledger.domains.supply.queries import verdict
 from healthledger.domains.supply.views import LotStatus
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, NotFound
+from healthledger.errors import (
+    ErrorCode,
+    InvalidProof,
+    LedgerError,
+    MalformedInput,
+    NotFound,
+    Timeout,
+)
 from healthledger.ledger import proofs
 from healthledger.ledger.block import Header, TxResult, tx_leaf
 from healthledger.ledger.transaction import Transaction, decode_transaction, sign_transaction
@@ -86,7 +93,7 @@ def require_committed(report: SubmitReport) -> Committed:
     if report.status == "committed" and report.result is not None and report.result.ok:
         return Committed.model_validate(report.wire())
     if outcome is None:
-        raise LedgerError("not committed in time", ErrorCode.TIMEOUT)
+        raise Timeout("not committed in time")
     raise LedgerError(outcome.message, ErrorCode.parse(outcome.code, ErrorCode.TIMEOUT))
 
 

@@ -22,7 +22,7 @@ from healthledger.demo.synthetic import (
     synthetic_records,
 )
 from healthledger.domains.records.queries import patient_file
-from healthledger.errors import LedgerError
+from healthledger.errors import LedgerError, MalformedInput
 from healthledger.node.custodian import PreparedAccess, RecordService
 
 STORY_PATIENTS = 12
@@ -158,7 +158,7 @@ def _grant(
     }
     (report,) = runner.commit([runner.signers[name].sign("consent.grant", payload)])
     if report.get("code") != "ok":
-        raise LedgerError(f"demo consent refused: {report}")
+        raise MalformedInput(f"demo consent refused: {report}")
     return consent_id
 
 

@@ -13,7 +13,7 @@ from healthledger.engines.abci.engine import CometConfig, CometEngine
 from healthledger.engines.base import Accepted, Committed, Engine
 from healthledger.engines.checker import SignatureChecker
 from healthledger.engines.solo import EngineConfig, SoloEngine
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidField, LedgerError, Timeout
 from healthledger.ledger.store import Store
 from healthledger.ledger.transaction import Transaction
 from healthledger.node.home import Home, NodeSettings
@@ -50,10 +50,7 @@ class Node:
             comet = CometConfig(settings.abci_address, settings.cometbft_rpc)
             return CometEngine(self.app, self.home.genesis(), comet)
         if settings.engine != "solo":
-            raise LedgerError(
-                f"node.json names engine {settings.engine!r}: use solo or cometbft",
-                ErrorCode.INVALID_FIELD,
-            )
+            raise InvalidField(f"node.json names engine {settings.engine!r}: use solo or cometbft")
         config = EngineConfig(
             block_interval_ms=settings.block_interval_ms,
             max_block_txs=settings.max_block_txs,
@@ -130,7 +127,7 @@ def wait_committed(
     """Each future's commit or refusal, in order; `timeout` if any is still pending after."""
     _done, waiting = wait(futures, timeout)
     if waiting:
-        raise LedgerError("transactions did not commit in time", ErrorCode.TIMEOUT)
+        raise Timeout("transactions did not commit in time")
     return [_outcome(future) for future in futures]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import psutil
 
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import Timeout
 from healthledger.node.network import NetNode, Network
 from healthledger.node.supervisor import SUPERVISOR_PID, halted_mark, held_mark
 
@@ -115,9 +115,8 @@ def await_nodes(network: Network, timeout: float) -> None:
         time.sleep(0.2)
     if waiting:
         names = ", ".join(node.org for node in waiting)
-        raise LedgerError(
-            f"nodes not up after {timeout:.0f} s: {names}; see {network.root}/nodes/<org>/logs/",
-            ErrorCode.TIMEOUT,
+        raise Timeout(
+            f"nodes not up after {timeout:.0f} s: {names}; see {network.root}/nodes/<org>/logs/"
         )
 
 

@@ -182,3 +182,10 @@ class RequestReplayed(LedgerError):
     def __init__(self, nonce: str) -> None:
         super().__init__("this request of the reader was already recorded")
         self.nonce = nonce
+
+
+class NotThisVault(LedgerError):
+    """This node is not the vault the request must go to (another organisation's, or
+    the reader's own for a break-glass search)."""
+
+    code = ErrorCode.NOT_CUSTODIAN

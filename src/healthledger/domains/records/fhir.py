@@ -26,7 +26,7 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from healthledger.domains.shared.fields import iso_day
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import InvalidResource
 
 # Code systems (FHIR R4 terminology, HL7 v3 vocabularies, DICOM PS3.16).
 LOINC = "http://loinc.org"
@@ -149,7 +149,7 @@ RECORD_TYPES: frozenset[str] = frozenset(_FIELDS)
 
 
 def _fail(message: str) -> NoReturn:
-    raise LedgerError(message, ErrorCode.INVALID_RESOURCE)
+    raise InvalidResource(message)
 
 
 def _shorten(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
 from healthledger.domains.supply.messages import MAX_COMMISSION
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import ErrorCode, InvalidField, LedgerError, Unauthorized
 
 TxPlan = tuple[str, dict[str, Any]]
 
@@ -17,9 +17,8 @@ def plan_transactions(events: Sequence[CustodyEvent], org: str) -> list[TxPlan]:
     plans: list[TxPlan] = []
     for index, event in enumerate(events):
         if event.org != org:
-            raise LedgerError(
-                f"event {index}: recorded by {event.org}; only {event.org} can sign it",
-                ErrorCode.UNAUTHORIZED,
+            raise Unauthorized(
+                f"event {index}: recorded by {event.org}; only {event.org} can sign it"
             )
         plans.extend(_plan(index, event))
     return plans
@@ -59,7 +58,7 @@ def _commission(index: int, event: CustodyEvent) -> list[TxPlan]:
     by_gtin: dict[str, list[str]] = {}
     for item in event.items:
         if is_container(item):
-            raise LedgerError(f"event {index}: cannot commission an SSCC", ErrorCode.INVALID_FIELD)
+            raise InvalidField(f"event {index}: cannot commission an SSCC")
         gtin, serial = split_package_id(item)
         by_gtin.setdefault(gtin, []).append(serial)
     return [
@@ -79,9 +78,7 @@ def _commission(index: int, event: CustodyEvent) -> list[TxPlan]:
 
 def _dispense(index: int, item: str) -> TxPlan:
     if is_container(item):
-        raise LedgerError(
-            f"event {index}: dispense names packages, not SSCCs", ErrorCode.INVALID_FIELD
-        )
+        raise InvalidField(f"event {index}: dispense names packages, not SSCCs")
     gtin, serial = split_package_id(item)
     return ("supply.dispense", {"gtin": gtin, "serial": serial})
 

@@ -17,7 +17,7 @@ from healthledger.crypto.signed_request import HEADER_INTENT, SignedRequest
 from healthledger.domains.records import fhir
 from healthledger.domains.records.messages import ReaderIntent, RecordAccess, RecordAdd, WrappedKeys
 from healthledger.domains.records.policy import BreakGlassReason, Decision
-from healthledger.errors import ErrorCode, InvalidField, LedgerError
+from healthledger.errors import BadSignature, InvalidField
 from healthledger.ledger.context import Actor
 from healthledger.node.custodian.signer import OrgTx
 
@@ -111,9 +111,8 @@ def locate_access(
 def reader_intent(request: SignedRequest, reason: BreakGlassReason | None) -> ReaderIntent:
     """The reader's signature over the access this node records in their name."""
     if request.intent is None:
-        raise LedgerError(
-            f"a read carries the reader's signature of the access it asks for ({HEADER_INTENT})",
-            ErrorCode.BAD_SIGNATURE,
+        raise BadSignature(
+            f"a read carries the reader's signature of the access it asks for ({HEADER_INTENT})"
         )
     with _checked("record.access"):
         return ReaderIntent(

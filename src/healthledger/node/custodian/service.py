@@ -42,7 +42,12 @@ from healthledger.domains.governance import state as gov_state
 from healthledger.domains.records import fhir, policy
 from healthledger.domains.records import queries as rq
 from healthledger.domains.records import state as st
-from healthledger.domains.records.errors import RecordShredded
+from healthledger.domains.records.errors import (
+    NoConsent,
+    NotCustodian,
+    NotThisVault,
+    RecordShredded,
+)
 from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.domains.records.queries import LocatorEntry
 from healthledger.domains.records.replies import (
@@ -60,7 +65,15 @@ from healthledger.domains.records.replies import (
     SealedNote,
 )
 from healthledger.engines.base import CommittedBlock
-from healthledger.errors import ErrorCode, LedgerError, NotFound, Unauthorized
+from healthledger.errors import (
+    BlobMissing,
+    ErrorCode,
+    LedgerError,
+    NotFound,
+    StaleAccess,
+    TooLarge,
+    Unauthorized,
+)
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.store import Store
@@ -129,9 +142,8 @@ class RecordService:
         if author.kind not in {"org", "member"} or author.org is None:
             raise Unauthorized("records are added by an organisation or its people")
         if author.org not in self.custodians:
-            raise LedgerError(
-                f"this node is not the vault of {author.org}; send the record to its node",
-                ErrorCode.NOT_CUSTODIAN,
+            raise NotThisVault(
+                f"this node is not the vault of {author.org}; send the record to its node"
             )
         return author.org
 
@@ -193,7 +205,7 @@ class RecordService:
     ) -> Upload:
         """Everything about a file except its bytes is checked here, before a byte is stored."""
         if declared.size > MAX_FILE_BYTES:
-            raise LedgerError(f"a file is at most {MAX_FILE_BYTES} bytes", ErrorCode.TOO_LARGE)
+            raise TooLarge(f"a file is at most {MAX_FILE_BYTES} bytes")
         summary = fhir.file_summary(kind, date)
         custodian = self.custodian_for(author)
         check_permission("record.add", _signer(self.store, self._org_keys(custodian).key_id))
@@ -274,16 +286,11 @@ class RecordService:
             role = gov.org_role(ledger.state, reader.org)
             now = self._block_time_ms()
         if record.custodian not in self.custodians:
-            raise LedgerError(
-                f"record {record_id} is held by {record.custodian}; ask its vault",
-                ErrorCode.NOT_CUSTODIAN,
-            )
+            raise NotCustodian(record_id, record.custodian)
         reason_text = None if break_glass_reason is None else break_glass_reason.text
         decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role)
         if not self.vault.has(record.blob_id):
-            raise LedgerError(
-                f"the vault no longer holds record {record_id}", ErrorCode.BLOB_MISSING
-            )
+            raise BlobMissing(f"the vault no longer holds record {record_id}")
         if record.wrapped_keys is None:  # read_basis refused tombstones already
             raise RecordShredded(record.id)
         # Fail here, not after the access event committed: the key must open, the reader
@@ -327,9 +334,7 @@ class RecordService:
         try:
             stored = self.store.tx(access_tx_id)
         except NotFound as exc:
-            raise LedgerError(
-                "no committed access event with that id", ErrorCode.NO_CONSENT
-            ) from exc
+            raise NoConsent("no committed access event with that id") from exc
         tx = parse_json(stored.raw)
         payload = tx["payload"]
         if (
@@ -338,13 +343,9 @@ class RecordService:
             or payload.get("record_id") != record_id
             or payload.get("reader") != reader.key_id
         ):
-            raise LedgerError(
-                "that access event does not cover this reader and record", ErrorCode.NO_CONSENT
-            )
+            raise NoConsent("that access event does not cover this reader and record")
         if self.store.header(stored.height).time_ms + CONTENT_TICKET_MS < _now_ms():
-            raise LedgerError(
-                "that access event is too old; read the record again", ErrorCode.REQUEST_EXPIRED
-            )
+            raise StaleAccess("that access event is too old; read the record again")
         record = rq.record(self._state(), record_id)
         if record.status == st.SHREDDED:
             raise RecordShredded(record_id)
@@ -357,9 +358,7 @@ class RecordService:
         with self.store.snapshot():
             ledger = SnapshotReader(self.store)
             if not gov.patient_exists(ledger.state, patient):
-                raise LedgerError(
-                    f"no consent of {patient} lets this caller locate records", ErrorCode.NO_CONSENT
-                )
+                raise NoConsent(f"no consent of {patient} lets this caller locate records")
             file = rq.patient_file(ledger, patient)
             now = self._block_time_ms()
             height = ledger.height
@@ -372,9 +371,8 @@ class RecordService:
         """An emergency search without consent: recorded on the chain before it is answered."""
         intent = payloads.reader_intent(request, reason)  # before the reason is sealed
         if reader.org is None or reader.org not in self.custodians:
-            raise LedgerError(
-                "a break-glass search goes through the reader's own organisation's node",
-                ErrorCode.NOT_CUSTODIAN,
+            raise NotThisVault(
+                "a break-glass search goes through the reader's own organisation's node"
             )
         state = self._state()
         if not gov.patient_exists(state, patient):
@@ -511,9 +509,8 @@ class RecordService:
             return keys
         self.custodians = _custodian_keys(self.node)
         if org not in self.custodians:
-            raise LedgerError(
-                f"this node holds no current key of {org} (after a rotation, save its key file)",
-                ErrorCode.NOT_CUSTODIAN,
+            raise NotThisVault(
+                f"this node holds no current key of {org} (after a rotation, save its key file)"
             )
         return self.custodians[org]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from healthledger.crypto.envelope import Sealed, new_data_key
 from healthledger.domains.records import fhir
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import BodyMismatch, TooLarge
 from healthledger.ledger.context import Actor
 from healthledger.node.custodian.prepared import DeclaredBody, PreparedAdd
 from healthledger.vault import Vault
@@ -55,19 +55,15 @@ class Upload:
         """Take the next piece; refuse as soon as the body outgrows its declared length."""
         self._size += len(chunk)
         if self._size > self._declared.size:
-            raise LedgerError(
-                f"the body is longer than the {self._declared.size} bytes it declared",
-                ErrorCode.TOO_LARGE,
-            )
+            raise TooLarge(f"the body is longer than the {self._declared.size} bytes it declared")
         self._digest.update(chunk)
         self._writer.write(chunk)
 
     def finish(self) -> PreparedAdd:
         """The body ended: it must be exactly what was declared, or nothing is kept."""
         if self._size != self._declared.size or self._digest.hexdigest() != self._declared.sha256:
-            raise LedgerError(
-                f"the body ({self._size} bytes) differs from its declared length and SHA-256",
-                ErrorCode.BODY_MISMATCH,
+            raise BodyMismatch(
+                f"the body ({self._size} bytes) differs from its declared length and SHA-256"
             )
         sealed = self._writer.commit()
         try:
