@@ -21,6 +21,8 @@ GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))
 # Another product whose serial and lot use GS1 characters that mean something in a URL.
 ODD_GTIN = "0950600013436" + str(gtin_check_digit("0950600013436"))
 ODD_SERIAL, ODD_LOT = "X/1?%25&", "L/9?"
+# A serial of dots (URL libraries resolve such segments) and a lot named like a route.
+DOTS, ROUTE_LIKE_LOT = "..", "Z/epcis"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,11 @@ def supply_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             "medico-pharma",
             "supply.commission",
             {"gtin": ODD_GTIN, "lot": ODD_LOT, "expiry": "2027-06-30", "serials": [ODD_SERIAL]},
+        ),
+        (
+            "medico-pharma",
+            "supply.commission",
+            {"gtin": ODD_GTIN, "lot": ROUTE_LIKE_LOT, "expiry": "2027-06-30", "serials": [DOTS]},
         ),
         ("medico-pharma", "supply.ship", {"items": [f"{GTIN}:A1"], "to": "pharmalink"}),
         ("pharmalink", "supply.receive", {"items": [f"{GTIN}:A1"]}),
@@ -181,7 +188,7 @@ def test_a_lot_past_its_expiry_is_marked_at_block_time(supply_node: tuple[str, P
     assert isinstance(lot.expired_at, int)
     assert (fresh.expired, fresh.expired_at) == (False, None)
     assert fresh.holders == {"medico-pharma": 1, "pharmalink": 1}
-    unsigned = httpx.get(f"{url}/v1/supply/lots/{GTIN}/OLD")
+    unsigned = httpx.get(f"{url}/v1/supply/lots/{GTIN}/OLD/status")
     assert unsigned.status_code == 401
 
 
@@ -195,7 +202,7 @@ def test_the_openapi_document_describes_every_supply_answer(
         "/v1/supply/packages/{gtin}/{serial}/history",
         "/v1/supply/packages/{gtin}/{serial}/epcis",
         "/v1/supply/lots/{gtin}/{lot}/epcis",
-        "/v1/supply/lots/{gtin}/{lot}",
+        "/v1/supply/lots/{gtin}/{lot}/status",
         "/v1/supply/alerts",
     }
     for path, ops in supply.items():
@@ -226,3 +233,10 @@ def test_serials_and_lots_with_url_characters_are_read_and_verified(
     assert len(epcis["epcisBody"]["eventList"]) == 1
     assert len(page["epcisBody"]["eventList"]) == 1
     assert state["serial"] == ODD_SERIAL
+    with member(url, root) as client:
+        dots = client.supply_history(ODD_GTIN, DOTS)
+        route_like = client.supply_lot(ODD_GTIN, ROUTE_LIKE_LOT)
+        dots_state = client.verified_state("supply", f"pkg/{ODD_GTIN}/{DOTS}")
+    assert (dots["serial"], dots["lot"]) == (DOTS, ROUTE_LIKE_LOT)
+    assert (route_like.lot, route_like.count) == (ROUTE_LIKE_LOT, 1)
+    assert dots_state["serial"] == DOTS

@@ -98,7 +98,7 @@ def test_a_pinned_header_catches_a_node_with_another_history(pair: Pair, tmp_pat
     pinned = Pin.model_validate_json(pin_file.read_bytes())
     with Client(pair.honest, keys=keys, anchor=PinnedAnchor.from_file(pin_file)) as again:
         view = again.state("gov", "member/st-marys/only-on-a", proof=True)
-        used = again.prove_state(view)
+        used = again.prove_state(view, "gov", "member/st-marys/only-on-a")
     assert used.startswith(f"pinned header {pinned.height} (sha256 {pinned.hash[:16]}")
     assert "consistency proof" in used
     with Client(pair.liar, keys=keys, anchor=PinnedAnchor.from_file(pin_file)) as liar:

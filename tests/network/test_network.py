@@ -283,7 +283,7 @@ def _anchored_tx(client: Client, tx_id: str) -> TxView | None:
 def _anchored_state(client: Client, key: str) -> str | None:
     view = client.state("gov", key, proof=True)
     try:
-        return client.prove_state(view)
+        return client.prove_state(view, "gov", key)
     except HeaderUnverified as exc:
         if exc.check == Check.APP_HASH:
             return None  # the block that carries this app hash is not made yet

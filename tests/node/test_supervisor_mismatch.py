@@ -26,6 +26,10 @@ SYNC_REFUSED = (
     "E[2026-11-28|12:04:00.000] Error in validation module=blocksync height=40 hash=AB "
     'err="wrong Block.Header.AppHash.  Expected 9978EA, got 137A21"'
 )
+RESULTS_REFUSED = (
+    'E[2026-11-28|12:05:00.000] CONSENSUS FAILURE!!! module=consensus err="+2/3 committed an '
+    'invalid block: wrong Block.Header.LastResultsHash.  Expected AA, got BB" stack="g"'
+)
 HANDSHAKE = "panic: block.AppHash does not match AppHash after replay. Got 9978EA, expected 137A21."
 
 
@@ -37,4 +41,5 @@ def test_a_committed_block_this_node_cannot_accept_is_its_own_mismatch() -> None
     assert _own_mismatch(COMMITTED_REFUSED)
     assert _own_mismatch(PREVOTED_REFUSED)  # copied from a network test's log
     assert _own_mismatch(SYNC_REFUSED)
+    assert _own_mismatch(RESULTS_REFUSED)  # results diverged while states agree
     assert _own_mismatch(HANDSHAKE)

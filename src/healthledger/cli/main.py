@@ -273,7 +273,7 @@ def tx_get(
         with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
             if proof:
                 view = client.committed_tx(tx_id, proof=True)
-                answer = view.wire() | {"verified": True, "anchor": client.prove_tx(view)}
+                answer = view.wire() | {"verified": True, "anchor": client.prove_tx(view, tx_id)}
             else:
                 answer = client.tx(tx_id).wire()
         emit(answer, as_json)
@@ -325,7 +325,7 @@ def state_get(
             view = client.state(namespace, key, proof=proof)
             answer = view.wire()
             if proof:
-                answer |= {"verified": True, "anchor": client.prove_state(view)}
+                answer |= {"verified": True, "anchor": client.prove_state(view, namespace, key)}
         emit(answer, as_json)
     except LedgerError as exc:
         fail(exc, as_json)

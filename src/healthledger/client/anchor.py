@@ -12,6 +12,7 @@ moves to it. An older header must be an ancestor of the pin.
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Protocol, Self
@@ -106,6 +107,8 @@ class PinnedAnchor(Anchor):
         self.file = file
         self.expect = expect
         self.pin: Pin | None = None
+        # One client may verify from several threads: the pin moves under this lock.
+        self._lock = threading.RLock()
 
     @classmethod
     def first_use(cls) -> PinnedAnchor:
@@ -135,39 +138,42 @@ class PinnedAnchor(Anchor):
         """
         if view.header is None:
             raise InvalidProof("the state view has no header to check")
-        if self.pin is None and self.expect is None:
-            self._advance(view.header)  # first use: this answer's header is the node's word
-        pin = self._trusted(source)
-        if view.header.height < pin.height:
-            raise NotAnchored(
-                view.header.height,
-                f"state as of an older header than the pinned {pin.height}; "
-                "it may have changed since (the node is behind, or replays): ask again",
-            )
-        return self.check_header(source, view.header)
+        with self._lock:
+            if self.pin is None and self.expect is None:
+                self._advance(view.header)  # first use: this answer's header is the node's word
+            pin = self._trusted(source)
+            if view.header.height < pin.height:
+                raise NotAnchored(
+                    view.header.height,
+                    f"state as of an older header than the pinned {pin.height}; "
+                    "it may have changed since (the node is behind, or replays): ask again",
+                )
+            return self.check_header(source, view.header)
 
     def check_tx(self, source: HeaderSource, view: TxView) -> str:
         if view.proof is None:
             raise InvalidProof("the transaction view has no proof")
         # The ledger header proves the transaction is in the log; its block's header
         # proves its result: both must follow from the pin.
-        used = self.check_header(source, view.proof.ledger.header)
-        self.check_header(source, view.header)
-        return used
+        with self._lock:
+            used = self.check_header(source, view.proof.ledger.header)
+            self.check_header(source, view.header)
+            return used
 
     def check_header(self, source: HeaderSource, header: Header) -> str:
         """Accept `header` if it follows from the pin; return which anchor was used."""
-        pin = self._trusted(source)
-        if header.chain_id != pin.chain_id:
-            raise NotAnchored(header.height, f"chain {header.chain_id!r}, not {pin.chain_id!r}")
-        if header.height < pin.height:
-            _walk_back(source, pin.header, header.height, header.hash())
-            return f"{pin.label()} ({self.origin}) + hash links back to header {header.height}"
-        _walk_back(source, header, pin.height, pin.hash)
-        _check_extends(source, pin.header, header)
-        used = f"{pin.label()} ({self.origin}) + consistency proof to header {header.height}"
-        self._advance(header)
-        return used
+        with self._lock:
+            pin = self._trusted(source)
+            if header.chain_id != pin.chain_id:
+                raise NotAnchored(header.height, f"chain {header.chain_id!r}, not {pin.chain_id!r}")
+            if header.height < pin.height:
+                _walk_back(source, pin.header, header.height, header.hash())
+                return f"{pin.label()} ({self.origin}) + hash links back to header {header.height}"
+            _walk_back(source, header, pin.height, pin.hash)
+            _check_extends(source, pin.header, header)
+            used = f"{pin.label()} ({self.origin}) + consistency proof to header {header.height}"
+            self._advance(header)
+            return used
 
     def _trusted(self, source: HeaderSource) -> Pin:
         """The pin; on first use, the header the node offers (its hash checked if one was given)."""

@@ -29,7 +29,13 @@ from healthledger.client.lightclient import (
     VerifiedHeader,
     verify_header,
 )
-from healthledger.client.sdk import Client, verify_state_view, verify_tx_view
+from healthledger.client.sdk import (
+    Client,
+    require_state_of,
+    require_tx_of,
+    verify_state_view,
+    verify_tx_view,
+)
 from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, Unavailable
 from healthledger.ledger.merkle import leaf_hash, merkle_root
 
@@ -231,11 +237,13 @@ class ChainVerifier:
     def state(self, namespace: str, key: str) -> tuple[Any, VerifiedHeader]:
         """A state value (its JSON) whose proof leads to an app hash the validators signed."""
         view = self.client.state(namespace, key, proof=True)
+        require_state_of(view, namespace, key)
         verify_state_view(view)
         return view.value, self.anchor.state_header(view)
 
     def tx(self, tx_id: str) -> tuple[TxView, VerifiedHeader]:
         """A committed transaction: our inclusion proofs, and its block's data hash signed."""
         view = self.client.committed_tx(tx_id, proof=True)
+        require_tx_of(view, tx_id)
         verify_tx_view(view)
         return view, self.anchor.tx_header(self.client, view)

@@ -327,9 +327,7 @@ class Client:
     ) -> StateView:
         """A state value (signed read: members, or a person's own entries)."""
         params = {"proof": str(proof).lower()}
-        return _parse(
-            StateView, self._get(f"/v1/state/{namespace}/{quote(key, safe='/')}", params, keys)
-        )
+        return _parse(StateView, self._get(f"/v1/state/{namespace}/{_key_path(key)}", params, keys))
 
     def sender_txs(
         self, key_id: str, limit: int = 100, keys: KeyPair | None = None
@@ -344,13 +342,17 @@ class Client:
             params["new_size"] = new_size
         return _parse(ConsistencyView, self._get("/v1/proofs/consistency", params))
 
-    def prove_state(self, view: StateView) -> str:
-        """Check a state view's proof, then its header against the anchor; say which anchor."""
+    def prove_state(self, view: StateView, namespace: str, key: str) -> str:
+        """Check a state view answers `namespace/key`, its proof, then its header against the
+        anchor; say which anchor. A true proof of another key is refused."""
+        require_state_of(view, namespace, key)
         verify_state_view(view)
         return self.anchor.check_state(self, view)
 
-    def prove_tx(self, view: TxView) -> str:
-        """Check a transaction view's proofs, then its headers against the anchor."""
+    def prove_tx(self, view: TxView, tx_id: str) -> str:
+        """Check a transaction view is of `tx_id`, its proofs, then its headers against the
+        anchor. A true proof of another transaction is refused."""
+        require_tx_of(view, tx_id)
         verify_tx_view(view)
         return self.anchor.check_tx(self, view)
 
@@ -366,19 +368,13 @@ class Client:
     def verified_state(self, namespace: str, key: str, keys: KeyPair | None = None) -> Any:
         """A state value proven against the client's trust anchor (its JSON, as the domain's)."""
         view = self.state(namespace, key, proof=True, keys=keys)
-        if (view.namespace, view.key) != (namespace, key):
-            raise InvalidProof(
-                f"asked for {namespace}/{key}, the node proved {view.namespace}/{view.key}"
-            )
-        self.prove_state(view)
+        self.prove_state(view, namespace, key)
         return view.value
 
     def verified_tx(self, tx_id: str, keys: KeyPair | None = None) -> TxView:
         """A committed transaction whose inclusion proofs lead to the client's trust anchor."""
         view = self.committed_tx(tx_id, proof=True, keys=keys)
-        if view.id != tx_id:
-            raise InvalidProof(f"asked for transaction {tx_id}, the node proved {view.id}")
-        self.prove_tx(view)
+        self.prove_tx(view, tx_id)
         return view
 
     def verified_consistency(self, old_header: Header) -> ConsistencyView:
@@ -413,7 +409,7 @@ class Client:
 
     def supply_lot(self, gtin: str, lot: str) -> LotStatus:
         """A lot: its size, its expiry mark and who holds it (signed read: members)."""
-        return _parse(LotStatus, self._get(f"/v1/supply/lots/{gtin}/{_segment(lot)}"))
+        return _parse(LotStatus, self._get(f"/v1/supply/lots/{gtin}/{_segment(lot)}/status"))
 
     def supply_epcis(self, gtin: str, serial: str) -> dict[str, JsonValue]:
         """A package's chain of custody as an EPCIS 2.0 JSON document (signed read: members)."""
@@ -607,9 +603,34 @@ def verify_consistency_view(view: ConsistencyView, old: Header, new: Header) -> 
         )
 
 
+def require_state_of(view: StateView, namespace: str, key: str) -> None:
+    """A state answer must be of the key asked for, not a true proof of another."""
+    if (view.namespace, view.key) != (namespace, key):
+        raise InvalidProof(
+            f"asked for {namespace}/{key}, the node proved {view.namespace}/{view.key}"
+        )
+
+
+def require_tx_of(view: TxView, tx_id: str) -> None:
+    """A transaction answer must be of the id asked for, not a true proof of another."""
+    if view.id != tx_id:
+        raise InvalidProof(f"asked for transaction {tx_id}, the node proved {view.id}")
+
+
 def _segment(value: str) -> str:
-    """One path segment, percent-encoded whole: GS1 serials and lots may hold / ? %."""
+    """One path segment, percent-encoded whole: GS1 serials and lots may hold / ? %.
+
+    A segment of dots alone (`.`, `..`) is encoded too: URL libraries drop or resolve
+    such segments before sending, so the request would reach another path.
+    """
+    if value and set(value) == {"."}:
+        return "%2E" * len(value)
     return quote(value, safe="")
+
+
+def _key_path(key: str) -> str:
+    """A state key as a path: its `/` kept, each part encoded as one segment."""
+    return "/".join(_segment(part) for part in key.split("/"))
 
 
 def _require_key(view: StateView, key: str) -> None:

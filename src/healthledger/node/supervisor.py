@@ -46,12 +46,11 @@ SUPERVISOR_PID = "supervisor.pid"
 # Not "prevote step: consensus deems this block invalid": that names a *proposer* whose
 # app hash is wrong; an honest node refuses that block and commits the next round's.
 HANDSHAKE_MISMATCH = "AppHash does not match"
-WRONG_APP_HASH = "wrong Block.Header.AppHash"
-COMMITTED_BLOCK_REFUSED = (
-    "+2/3 prevoted for an invalid block",
-    "+2/3 committed an invalid block",
-    "Error in validation",
-)
+# A block more than 2/3 of the validators voted for, that this node finds invalid in
+# any field its own execution decides (app hash, last results hash, ...): its fault.
+QUORUM_BLOCK_REFUSED = ("+2/3 prevoted for an invalid block", "+2/3 committed an invalid block")
+SYNCED_BLOCK_REFUSED = "Error in validation"
+WRONG_HEADER = "wrong Block.Header."
 
 
 def held_mark(run_dir: Path) -> Path:
@@ -285,6 +284,6 @@ def supervise(root: Path) -> None:
 
 def _own_mismatch(line: str) -> bool:
     """Whether a CometBFT log line says this node's own state is not the network's."""
-    if HANDSHAKE_MISMATCH in line:
+    if HANDSHAKE_MISMATCH in line or any(mark in line for mark in QUORUM_BLOCK_REFUSED):
         return True
-    return WRONG_APP_HASH in line and any(mark in line for mark in COMMITTED_BLOCK_REFUSED)
+    return SYNCED_BLOCK_REFUSED in line and WRONG_HEADER in line

@@ -281,7 +281,7 @@ VIEWS = (
     ),
     View(
         name="lot",
-        path="/v1/supply/lots/{gtin}/{lot:path}",
+        path="/v1/supply/lots/{gtin}/{lot:path}/status",
         summary="A lot: size, expiry (marked at block time) and who holds it",
         params=LotParams,
         response=LotStatus,
