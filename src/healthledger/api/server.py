@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from healthledger import __version__
 from healthledger.api.access import ReadGuard
 from healthledger.api.consensus import add_consensus_routes
+from healthledger.api.docs import add_docs_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
@@ -54,8 +55,11 @@ def create_app(node: Node) -> FastAPI:
         title="HealthLedger node API",
         version=__version__,
         description="Submit signed transactions; read blocks, transactions, state and proofs.",
+        docs_url=None,  # served below from vendored files, never from a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    add_docs_routes(app)
     install_openapi(app)
     registry = CollectorRegistry()
     metrics = NodeMetrics(registry, node)
