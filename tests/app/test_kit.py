@@ -19,7 +19,7 @@ BASE = BASE_NAMESPACES
 
 
 class _Nothing(Payload):
-    pass
+    """A payload with no fields: these tests declare types, they never send one."""
 
 
 def _noop(_ctx: TxContext, _payload: _Nothing) -> None:

@@ -27,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 
 from healthledger.api.errors import status_for
 from healthledger.api.records import MAX_BATCH_RECORDS
+from healthledger.api.responses import MAX_BATCH_TXS
 from healthledger.app.registry import DOMAINS
 from healthledger.crypto.keys import PUBLIC_KEY_HEX_LEN, SIGNATURE_HEX_LEN
 from healthledger.crypto.signed_request import (
@@ -46,7 +47,6 @@ ERROR_SCHEMA = "Error"
 JSON = "application/json"
 MAX_SAFE_INTEGER = 2**53 - 1
 # api/server.py's batch limit (it imports this module; a test holds the two equal).
-MAX_BATCH_TXS = 10_000
 
 
 class Does(StrEnum):

@@ -15,6 +15,8 @@ from healthledger.app.views import WireView
 from healthledger.errors import LedgerError, MalformedInput, TooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+# Transactions one `POST /v1/txs/batch` may carry (the route and its OpenAPI schema).
+MAX_BATCH_TXS = 10_000
 
 
 def json_response(value: Any, status: int = 200) -> Response:

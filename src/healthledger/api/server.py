@@ -18,7 +18,7 @@ from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
 from healthledger.api.records import add_record_routes
-from healthledger.api.responses import json_response, parse_body, read_body
+from healthledger.api.responses import MAX_BATCH_TXS, json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
 from healthledger.api.views import add_domain_views
 from healthledger.app import queries
@@ -41,7 +41,6 @@ from healthledger.errors import LedgerError, MalformedInput, NotFound, TooLarge
 from healthledger.ledger.block import TxResult
 from healthledger.node.node import Node
 
-MAX_BATCH = 10_000
 DEFAULT_WAIT_MS = 10_000
 # Heights and log sizes are SQLite integers: larger numbers are refused, not overflowed.
 MAX_INDEX = 2**63 - 1
@@ -136,8 +135,8 @@ def _add_submit_routes(app: FastAPI, node: Node, metrics: NodeMetrics) -> None:
         body = await _read_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("txs"), list):
             raise MalformedInput('a batch is {"txs": [transaction, ...]}')
-        if len(body["txs"]) > MAX_BATCH:
-            raise TooLarge(f"at most {MAX_BATCH} transactions per batch")
+        if len(body["txs"]) > MAX_BATCH_TXS:
+            raise TooLarge(f"at most {MAX_BATCH_TXS} transactions per batch")
         outcomes = await _submit(node, metrics, body["txs"])
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
         reports = {r.id: r for r in await _wait_all(accepted, timeout_ms)} if wait else {}

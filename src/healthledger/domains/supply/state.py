@@ -10,6 +10,7 @@ same state root, as the dicts they replaced.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Literal, NamedTuple
 
 from pydantic import ConfigDict, RootModel
@@ -93,8 +94,9 @@ class Tracked(StateModel):
     history: tuple[Step, ...]
 
     @property
+    @abstractmethod
     def name(self) -> str:
-        raise NotImplementedError
+        """How a refusal names the item: `gtin:serial`, or the SSCC."""
 
 
 class Package(Tracked):
