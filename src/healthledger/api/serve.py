@@ -8,14 +8,17 @@ import uvicorn
 
 from healthledger.api.server import create_app
 from healthledger.node.node import Node
+from healthledger.web.demo_keys import DemoKeys
 
 
-def serve(node: Node, host: str, port: int, log_level: str = "warning") -> None:
+def serve(
+    node: Node, host: str, port: int, log_level: str = "warning", demo: DemoKeys | None = None
+) -> None:
     """Start block production, serve HTTP, and on shutdown commit what is in flight."""
     node.start()
     try:
         config = uvicorn.Config(
-            create_app(node), host=host, port=port, log_level=log_level, access_log=False
+            create_app(node, demo), host=host, port=port, log_level=log_level, access_log=False
         )
         # uvicorn re-raises Ctrl-C after its graceful shutdown; ours follows in `finally`.
         with contextlib.suppress(KeyboardInterrupt):

@@ -17,6 +17,7 @@ from healthledger.api.docs import add_docs_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
+from healthledger.api.portal import add_portal_routes
 from healthledger.api.records import add_record_routes
 from healthledger.api.responses import MAX_BATCH_TXS, json_response, parse_body, read_body
 from healthledger.api.supply import add_supply_routes
@@ -40,6 +41,7 @@ from healthledger.engines.base import Accepted
 from healthledger.errors import LedgerError, MalformedInput, NotFound, TooLarge
 from healthledger.ledger.block import TxResult
 from healthledger.node.node import Node
+from healthledger.web.demo_keys import DemoKeys
 
 DEFAULT_WAIT_MS = 10_000
 # Heights and log sizes are SQLite integers: larger numbers are refused, not overflowed.
@@ -48,8 +50,9 @@ Height = Annotated[int, Path(ge=0, le=MAX_INDEX)]
 LogSize = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
-def create_app(node: Node) -> FastAPI:
-    """A FastAPI application serving one running node."""
+def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
+    """A FastAPI application serving one running node (and, for `healthledger demo`, its
+    demo key lending to the sign-in page)."""
     app = FastAPI(
         title="HealthLedger node API",
         version=__version__,
@@ -70,6 +73,7 @@ def create_app(node: Node) -> FastAPI:
     add_domain_views(app, node, guard, DOMAINS)
     add_record_routes(app, node, guard.auth)
     add_consensus_routes(app, node)
+    add_portal_routes(app, demo)
 
     @app.get(
         "/health",

@@ -13,6 +13,7 @@ from healthledger.demo.runner import DEFAULT_TXS, Runner, remove_if_other_rules
 from healthledger.errors import LedgerError
 from healthledger.node.home import DEFAULT_PORT, Home
 from healthledger.node.node import Node
+from healthledger.web.demo_keys import DemoKeys
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +49,8 @@ def register(app: typer.Typer) -> None:
         if serve_api:
             node = Node(directory)
             typer.echo(f"Serving {node.app.chain_id} at height {node.app.info().height}")
+            typer.echo(f"Portal http://127.0.0.1:{port}/  (open it in a browser; demo sign-in)")
             typer.echo(
                 f"API http://127.0.0.1:{port}  docs http://127.0.0.1:{port}/docs  Ctrl-C stops"
             )
-            serve(node, "127.0.0.1", port)
+            serve(node, "127.0.0.1", port, demo=DemoKeys(directory))

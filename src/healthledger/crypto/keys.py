@@ -10,6 +10,7 @@ X25519 secret (its keyring), so records sealed before a rotation stay readable.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -20,7 +21,10 @@ from typing import Any, NewType
 import nacl.bindings
 import nacl.exceptions
 import nacl.public
+import nacl.pwhash
+import nacl.secret
 import nacl.signing
+import nacl.utils
 
 from healthledger.errors import BadSignature, MalformedInput
 
@@ -28,6 +32,10 @@ KeyId = NewType("KeyId", str)
 
 PUBLIC_KEY_HEX_LEN = 64
 SIGNATURE_HEX_LEN = 128
+PROTECTED_FORMAT = "healthledger-key/protected-v1"
+# Argon2id at libsodium's "moderate" limits: about a second and 256 MiB, in a browser too.
+PROTECT_OPSLIMIT: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+PROTECT_MEMLIMIT: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 
 
 @dataclass(frozen=True)
@@ -109,21 +117,88 @@ class KeyPair:
         return pair
 
 
-def save_keypair(pair: KeyPair, path: Path) -> None:
-    """Write a key file readable by its owner only."""
+def save_keypair(pair: KeyPair, path: Path, passphrase: str | None = None) -> None:
+    """Write a key file readable by its owner only; with a passphrase, its protected form."""
+    data = pair.to_dict() if passphrase is None else protect_keypair(pair, passphrase)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump(pair.to_dict(), handle, indent=2)
+        json.dump(data, handle, indent=2)
 
 
-def load_keypair(path: Path) -> KeyPair:
-    """Read a key file written by `save_keypair`."""
+def load_keypair(path: Path, passphrase: str | None = None) -> KeyPair:
+    """Read a key file written by `save_keypair` (a protected one needs its passphrase)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise MalformedInput(f"cannot read key file {path}: {exc}") from exc
+    if is_protected(data):
+        if passphrase is None:
+            raise MalformedInput(f"key file {path} is protected: give its passphrase")
+        data = unprotect_keypair(data, passphrase)
     return KeyPair.from_dict(data)
+
+
+def is_protected(data: object) -> bool:
+    """Whether a parsed key file is the passphrase-protected form."""
+    return isinstance(data, dict) and data.get("format") == PROTECTED_FORMAT
+
+
+def protect_keypair(
+    pair: KeyPair,
+    passphrase: str,
+    opslimit: int = PROTECT_OPSLIMIT,
+    memlimit: int = PROTECT_MEMLIMIT,
+) -> dict[str, Any]:
+    """The key file sealed under a passphrase: Argon2id, then XSalsa20-Poly1305 (secretbox).
+
+    The portal opens this form in the browser (web/static/portal/hl/keys.js); the
+    public key id stays readable so a person can tell their files apart.
+    """
+    if not passphrase:
+        raise MalformedInput("a protected key file needs a non-empty passphrase")
+    salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+    box_key = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit, memlimit
+    )
+    nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+    plain = json.dumps(pair.to_dict()).encode()
+    sealed = nacl.secret.SecretBox(box_key).encrypt(plain, nonce).ciphertext
+    return {
+        "format": PROTECTED_FORMAT,
+        "key_id": pair.key_id,
+        "kdf": {
+            "name": "argon2id13",
+            "opslimit": opslimit,
+            "memlimit": memlimit,
+            "salt": salt.hex(),
+        },
+        "nonce": nonce.hex(),
+        "ciphertext": base64.b64encode(sealed).decode("ascii"),
+    }
+
+
+def unprotect_keypair(data: dict[str, Any], passphrase: str) -> dict[str, Any]:
+    """The plain key file inside a protected one; a wrong passphrase is MALFORMED_INPUT."""
+    try:
+        kdf = data["kdf"]
+        if kdf["name"] != "argon2id13":
+            raise MalformedInput(f"unknown key file protection {kdf['name']!r}")
+        box_key = nacl.pwhash.argon2id.kdf(
+            nacl.secret.SecretBox.KEY_SIZE,
+            passphrase.encode(),
+            bytes.fromhex(kdf["salt"]),
+            int(kdf["opslimit"]),
+            int(kdf["memlimit"]),
+        )
+        sealed = base64.b64decode(data["ciphertext"], validate=True)
+        plain = nacl.secret.SecretBox(box_key).decrypt(sealed, bytes.fromhex(data["nonce"]))
+        opened = json.loads(plain)
+    except (KeyError, ValueError, TypeError, nacl.exceptions.CryptoError) as exc:
+        raise MalformedInput("wrong passphrase, or the key file is damaged") from exc
+    if not isinstance(opened, dict):
+        raise MalformedInput("not a HealthLedger key file")
+    return opened
 
 
 def parse_key_id(value: object, field: str = "key") -> KeyId:

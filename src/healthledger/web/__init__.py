@@ -1,4 +1,4 @@
-"""What the node serves to a browser: vendored JavaScript and CSS (the portal grows here).
+"""What the node serves to a browser: the portal, and vendored JavaScript and CSS.
 
 Third-party files are pinned in `vendor.json` and copied from the npm registry by
 `scripts/vendor-js`, each package with its licence and a SHA256SUMS file; nothing is
@@ -10,5 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 VENDOR_DIR = STATIC_DIR / "vendor"
 VENDOR_MANIFEST = Path(__file__).parent / "vendor.json"

@@ -1,0 +1,35 @@
+"""The shell: served at every page path, the same bytes for everyone, a strict CSP, and
+demo keys lent only by a demo node to loopback callers."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Page
+
+from healthledger.web.pages import PAGES
+from web.conftest import Portal, sign_in_as
+
+
+def test_every_page_path_serves_the_same_shell_with_a_strict_policy(portal: Portal) -> None:
+    bodies = set()
+    for page in PAGES:
+        answer = httpx.get(portal.url + page.path)
+        assert answer.status_code == 200, page.path
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        bodies.add(answer.text)
+    assert len(bodies) == 1
+
+
+def test_a_demo_patient_signs_in_from_the_demo_list(page: Page, portal: Portal) -> None:
+    sign_in_as(page, portal, "Jasmine Yilmaz")
+    assert "patient" in page.inner_text("#identity")
+    assert page.url.endswith("/patient")
+
+
+def test_demo_keys_are_refused_to_a_rebound_host_name(portal: Portal) -> None:
+    listed = httpx.get(f"{portal.url}/portal/demo/identities")
+    assert listed.status_code == 200
+    rebound = httpx.get(f"{portal.url}/portal/demo/identities", headers={"host": "evil.example"})
+    assert rebound.status_code == 404
