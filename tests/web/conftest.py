@@ -28,6 +28,14 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of this folder drives a browser: `-m "not browser"` skips them all."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+
+
 def chromium_path() -> str:
     found = os.environ.get("HEALTHLEDGER_CHROMIUM") or shutil.which("chromium")
     if not found:

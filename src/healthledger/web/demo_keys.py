@@ -16,6 +16,17 @@ from healthledger.errors import MalformedInput, NotFound
 
 USERS_FILE = "demo-users.json"
 
+# Who of the demo's people shows each page (the accessibility tests and the screenshots
+# sign in as them); a page added without a visitor fails those tests until it names one.
+DEMO_VISITORS: dict[str, str | None] = {
+    "home": None,
+    "patient": "Jasmine Yilmaz",
+    "clinician": "Dr Gregory House",
+    "pharmacist": "Ana Pharmacist",
+    "regulator": "National Health Authority",
+    "explorer": "Kim Auditor",
+}
+
 
 class DemoIdentity(BaseModel):
     """One demo person or organisation as the sign-in page lists it."""

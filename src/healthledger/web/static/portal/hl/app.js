@@ -32,12 +32,15 @@ async function show() {
     else link.removeAttribute("aria-current");
   }
   document.title = `${section.dataset.title} · HealthLedger`;
+  // aria-busy tells assistive technology (and tests) when the page has drawn its data.
+  section.setAttribute("aria-busy", "true");
   try {
     const page = await moduleOf(section);
     await page.show(section, session());
   } catch (error) {
     say(describe(error), "error");
-    console.error(error);
+  } finally {
+    section.setAttribute("aria-busy", "false");
   }
   const heading = section.querySelector("h1");
   if (heading) heading.focus({ preventScroll: false });
