@@ -69,12 +69,8 @@ async function drawRemembered(root) {
   )));
 }
 
-async function drawDemo(root) {
-  const response = await fetch("/portal/demo/identities", { cache: "no-store" });
-  if (!response.ok) return; // not a demo node, or not asked from this computer
-  const people = await response.json();
-  $(root, "#demo-identities").hidden = false;
-  replace($(root, "#demo-list"), people.map((person) => el(
+function demoButton(root, person) {
+  return el(
     "li",
     {},
     el("button", {
@@ -86,7 +82,25 @@ async function drawDemo(root) {
         await open(root, await answer.text(), person.name);
       }),
     }, person.name),
-    el("small", {}, ` ${person.role}${person.organisation ? " · " + person.organisation : ""}`),
+    el("small", {}, `${person.role}${person.organisation ? " · " + person.organisation : ""}`),
+  );
+}
+
+async function drawDemo(root) {
+  const response = await fetch("/portal/demo/identities", { cache: "no-store" });
+  if (!response.ok) return; // not a demo node, or not asked from this computer
+  const people = await response.json();
+  $(root, "#demo-identities").hidden = false;
+  const groups = [
+    ["Patients", (p) => p.kind === "patient"],
+    ["Staff", (p) => p.kind === "member"],
+    ["Organisations", (p) => p.kind === "org"],
+  ];
+  replace($(root, "#demo-list"), groups.map(([title, belongs]) => el(
+    "li",
+    {},
+    el("h3", {}, title),
+    el("ul", { class: "people" }, people.filter(belongs).map((person) => demoButton(root, person))),
   )));
 }
 
