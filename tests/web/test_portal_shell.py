@@ -4,8 +4,11 @@ demo keys lent only by a demo node to loopback callers."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Page
 
+from conftest import serve_network, stop_node
+from healthledger.crypto.keys import load_keypair
 from healthledger.web.pages import PAGES
 from web.conftest import Portal, sign_in_as
 
@@ -33,3 +36,18 @@ def test_demo_keys_are_refused_to_a_rebound_host_name(portal: Portal) -> None:
     assert listed.status_code == 200
     rebound = httpx.get(f"{portal.url}/portal/demo/identities", headers={"host": "evil.example"})
     assert rebound.status_code == 404
+
+
+def test_a_node_started_with_node_run_never_lends_a_key(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("plain") / "net"
+    url, process = serve_network(root, "plain-chain", [("st-marys", "hospital", "St Mary's")])
+    try:
+        assert httpx.get(f"{url}/").status_code == 200  # the portal itself is served
+        assert "Demo network" not in httpx.get(f"{url}/").text
+        assert httpx.get(f"{url}/portal/demo/identities").status_code == 404
+        key_id = load_keypair(root / "keys" / "st-marys.json").key_id
+        assert httpx.get(f"{url}/portal/demo/keys/{key_id}").status_code == 404
+    finally:
+        stop_node(process)
