@@ -67,6 +67,12 @@ def new_page(context: BrowserContext) -> tuple[Page, list[str]]:
     return opened, errors
 
 
+def number(pattern: str, text: str) -> int:
+    found = re.search(pattern, text)
+    assert found is not None, (pattern, text)
+    return int(found.group(1))
+
+
 def flip_first_hex(value: str) -> str:
     return ("1" if value[0] == "0" else "0") + value[1:]
 
@@ -109,14 +115,14 @@ def test_a_second_visit_proves_the_ledger_only_grew(
 ) -> None:
     open_explorer(page, portal)
     first = history(page)
-    pinned_at = int(re.search(r"pinned header (\d+)", first).group(1))  # type: ignore[union-attr]
+    pinned_at = number(r"pinned header (\d+)", first)
     grown_to = grow_the_ledger(portal)
     again, errors = new_page(context)
     open_explorer(again, portal)
     second = history(again)
     assert "Nothing was rewritten since your last visit" in second
     assert f"consistent with the header pinned at height {pinned_at}" in second
-    now = int(re.search(r"header (\d+) \(a log", second).group(1))  # type: ignore[union-attr]
+    now = number(r"header (\d+) \(a log", second)
     assert now >= grown_to > pinned_at
     listed = again.locator("#explorer-history-checks li.ok").all_inner_texts()
     assert any("RFC 9162 consistency proof" in item for item in listed)

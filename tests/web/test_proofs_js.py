@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from web.conftest import Portal
+from web.conftest import Portal, sign_in_as
+from web.test_explorer import grow_the_ledger
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "proofs.json").read_text(encoding="utf-8")
@@ -86,3 +87,61 @@ def test_a_failed_check_is_an_invalid_proof_with_the_ledger_code(
     name, code, message = error
     assert (name, code) == ("InvalidProof", "invalid_proof")
     assert "does not lead to the root" in message
+
+
+# --- hl/anchor.js against the real node -----------------------------------------------
+
+ANCHOR = """async ([step, arg]) => {
+  const { session } = await import('/static/portal/hl/session.js');
+  const p = await import('/static/portal/hl/proofs.js');
+  const a = await import('/static/portal/hl/anchor.js');
+  const { getPublic } = await import('/static/portal/hl/api.js');
+  const api = session().api;
+  const outcome = async (work) => {
+    try { return { ok: (await work()).map((c) => c.what) }; }
+    catch (e) { return { error: e.message, name: e.name, code: e.code }; }
+  };
+  if (step === 'state') {
+    const view = await api.get('/v1/state/gov/org/st-marys', { proof: 'true' });
+    window.heldView = view;
+    return outcome(async () => [
+      ...p.verifyStateView(view, { namespace: 'gov', key: 'org/st-marys' }),
+      ...(await a.anchorState(api, view)),
+    ]);
+  }
+  if (step === 'stale state') return outcome(() => a.anchorState(api, window.heldView));
+  if (step === 'latest') {
+    return outcome(async () => a.anchor(api, (await getPublic('/v1/headers/latest')).header));
+  }
+  const old = (await getPublic('/v1/headers/2')).header;
+  if (step === 'ancestor') return outcome(() => a.anchor(api, old));
+  if (step === 'forged ancestor') return outcome(() => a.anchor(api, { ...old, tx_root: arg }));
+  if (step === 'pinned') return a.pinned(api.chainId).height;
+  if (step === 'forget') return a.forgetPin(api.chainId) ?? null;
+  throw new Error(step);
+}"""
+
+
+def test_the_anchor_pins_extends_and_refuses(page: Page, portal: Portal) -> None:
+    sign_in_as(page, portal, "Kim Auditor", "/explorer")
+    # The explorer's own visit check pins a header: let it finish, then start afresh.
+    page.wait_for_selector("#explorer-history .status.ok")
+    page.evaluate(ANCHOR, ["forget", None])
+    first = page.evaluate(ANCHOR, ["state", None])
+    assert "holds the value shown" in first["ok"][0]
+    assert any("on first use in this browser" in what for what in first["ok"])
+    pinned_at = page.evaluate(ANCHOR, ["pinned", None])
+    # An older header is accepted only as an ancestor of the pin, by hash links.
+    ancestor = page.evaluate(ANCHOR, ["ancestor", None])
+    assert any("is an ancestor of the pinned header" in what for what in ancestor["ok"])
+    forged = page.evaluate(ANCHOR, ["forged ancestor", "00" * 32])
+    assert forged["name"] == "NotAnchored" and "descends from another header" in forged["error"]
+    assert forged["code"] == "invalid_proof"
+    # The ledger grows; the pin follows it by a consistency proof; an answer as of the old
+    # header is then refused as possibly stale (anchor.py check_state).
+    grow_the_ledger(portal)
+    moved = page.evaluate(ANCHOR, ["latest", None])
+    assert any("RFC 9162 consistency proof" in what for what in moved["ok"])
+    assert page.evaluate(ANCHOR, ["pinned", None]) > pinned_at
+    stale = page.evaluate(ANCHOR, ["stale state", None])
+    assert stale["code"] == "invalid_proof" and "older header than the pinned" in stale["error"]
