@@ -50,7 +50,6 @@ function drawRecords(root, answer) {
   const records = answer.records ?? [];
   const box = $(root, "#clinician-records");
   $(root, "#clinician-patient-view").hidden = false;
-  $(root, "#clinician-add-card").hidden = false;
   const how = shown.breakGlass ? "Break-glass search: every record of" : "Records your standing shows of";
   status($(root, "#clinician-records-status"), `${how} ${answer.patient} at ledger height ${answer.height}: ${records.length}.`, shown.breakGlass ? "error" : "info");
   if (!records.length) {
@@ -66,6 +65,8 @@ async function find(root, patient, breakGlass = null) {
   $(root, "#clinician-patient-view").hidden = false;
   $(root, "#clinician-break-glass").hidden = false;
   $(root, "#clinician-record").hidden = true;
+  $(root, "#clinician-add-card").hidden = false; // a first record needs no standing to be added
+  $(root, "#clinician-add-title").textContent = `Add a record for ${patient}`;
   replace($(root, "#clinician-records"));
   status(statusBox, breakGlass ? "Breaking the glass: the ledger records this search…" : "Asking the record locator…");
   try {
