@@ -292,9 +292,11 @@ export async function show(root, session) {
     wire(root);
   }
   if (session !== current) {
-    current = session; // another person signed in: nothing of the last one stays on screen
-    reset(root);
+    const switched = current !== null;
+    current = session;
+    if (switched) reset(root); // another person signed in: nothing of the last one stays on screen
   }
+  root.dataset.ready = "true";
   if (session && session.kind !== "member") {
     status($(root, "#clinician-scan-status"), "This page is for practitioners and nurses: the ledger will refuse reads your key has no standing for.");
   }
