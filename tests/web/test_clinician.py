@@ -60,14 +60,20 @@ def _reader(event: dict[str, Any]) -> str:
     return str(event["reader"]["id"])
 
 
-def find(page: Page, patient: str) -> None:
+def ready(page: Page) -> None:
+    """The clinician page's module has wired its forms (after sign-in it loads on its own)."""
     page.wait_for_selector("section[data-page=clinician][data-ready=true]")
+
+
+def find(page: Page, patient: str) -> None:
+    ready(page)
     page.fill("#clinician-patient", patient)
     page.click("#clinician-find-go")
 
 
 def test_the_purposes_offered_are_the_ledgers(page: Page, portal: Portal) -> None:
     sign_in_as(page, portal, "Dr Gregory House")
+    ready(page)
     offered = page.eval_on_selector_all("#clinician-purpose option", "os => os.map(o => o.value)")
     assert tuple(offered) == PURPOSES
 
@@ -256,6 +262,7 @@ def test_a_malformed_pseudonym_gets_a_field_message(page: Page, portal: Portal) 
 def test_without_a_camera_reader_the_page_says_to_paste(page: Page, portal: Portal) -> None:
     # Chromium has no BarcodeDetector on Linux: the page says so and points to the field.
     sign_in_as(page, portal, "Dr Gregory House")
+    ready(page)
     has_detector = page.evaluate("'BarcodeDetector' in window")
     page.click("#clinician-scan")
     message = page.locator("#clinician-scan-status")
