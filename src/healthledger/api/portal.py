@@ -30,6 +30,7 @@ ESM = "dist/modules-sumo-esm"
 IMPORTS = {
     "libsodium-wrappers-sumo": f"{VENDOR}/libsodium-wrappers-sumo/{ESM}/libsodium-wrappers.mjs",
     "libsodium-sumo": f"{VENDOR}/libsodium-sumo/{ESM}/libsodium-sumo.mjs",
+    "uqr": f"{VENDOR}/uqr/dist/index.mjs",
 }
 LOOPBACK_NAMES = frozenset({"localhost"})
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.sdk import Client, Committed, require_committed
 from healthledger.errors import LedgerError, MalformedInput
@@ -32,7 +33,7 @@ def _change(grant: str | None, withdraw: str | None) -> tuple[str, str]:
 def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> Committed:
     """Sign, submit, wait; a refused or failed transaction becomes its LedgerError."""
     with Client(url) as client:
-        signer = client.signer(key)
+        signer = client.signer(open_key(key))
         return require_committed(client.submit(signer.sign(tx_type, payload), wait=True))
 
 

@@ -12,13 +12,13 @@ import typer
 from healthledger.api.serve import serve
 from healthledger.app.verify import verify_store
 from healthledger.app.views import SubmitReport
+from healthledger.cli.keyfile import new_passphrase, open_key, open_optional_key
 from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import (
     KeyPair,
     derive_patient_id,
-    load_keypair,
     parse_key_id,
     save_keypair,
 )
@@ -81,17 +81,52 @@ def init(
     )
 
 
+ProtectOpt = Annotated[
+    bool,
+    typer.Option(
+        "--protect",
+        help="Seal the key file under a passphrase (asked twice, or HEALTHLEDGER_PASSPHRASE).",
+    ),
+]
+
+
 @keys_app.command("new")
 def keys_new(
     out: Annotated[Path, typer.Argument(help="Key file to write (mode 0600).")],
+    protect: ProtectOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate an Ed25519 signing key and an X25519 encryption key."""
     if out.exists():
         fail(MalformedInput(f"{out} exists; refusing to overwrite a key"), as_json)
+    try:
+        passphrase = new_passphrase() if protect else None
+    except LedgerError as exc:
+        fail(exc, as_json)
     keys = KeyPair.generate()
-    save_keypair(keys, out)
-    emit(_key_summary(keys, out), as_json)
+    save_keypair(keys, out, passphrase)
+    emit(_key_summary(keys, out) | {"protected": protect}, as_json)
+
+
+@keys_app.command("protect")
+def keys_protect(
+    path: Annotated[Path, typer.Argument(help="A plain key file.")],
+    out: Annotated[Path, typer.Option("--out", help="The protected key file to write (0600).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a passphrase-protected copy of a key file (Argon2id, then XSalsa20-Poly1305).
+
+    The portal opens it in the browser with the passphrase; the plain file is left as it
+    is: delete it yourself once the protected copy works.
+    """
+    try:
+        if out.exists():
+            raise MalformedInput(f"{out} exists; refusing to overwrite a key")
+        keys = open_key(path)
+        save_keypair(keys, out, new_passphrase())
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(_key_summary(keys, out) | {"protected": True}, as_json)
 
 
 @keys_app.command("show")
@@ -104,7 +139,7 @@ def keys_show(
 ) -> None:
     """Public parts of a key file: key id, encryption key, patient id."""
     try:
-        summary = _key_summary(load_keypair(path), path)
+        summary = _key_summary(open_key(path), path)
     except LedgerError as exc:
         fail(exc, as_json)
     if field is None:
@@ -124,7 +159,7 @@ def keys_vouch(
 ) -> None:
     """Print the payload of a vouched `patient.register` for a patient's public keys."""
     try:
-        voucher = load_keypair(key)
+        voucher = open_key(key)
         keys_id = parse_key_id(patient_key, "--patient-key")
         message = voucher_message(chain_id, keys_id, encryption_key)
     except LedgerError as exc:
@@ -187,7 +222,7 @@ def tx_submit(
             else:
                 if key is None or tx_type is None:
                     raise MalformedInput("give --key and --type, or --signed FILE")
-                signer = client.signer(key)
+                signer = client.signer(open_key(key))
                 tx = signer.sign(tx_type, _read_payload(payload), nonce)
             emit(client.submit(tx, wait=wait).wire(), as_json)
     except LedgerError as exc:
@@ -204,7 +239,7 @@ def tx_sign(
 ) -> None:
     """Sign offline and print the transaction as one JSON line (for `submit-batch`)."""
     try:
-        tx = Signer(load_keypair(key), chain_id).sign(tx_type, _read_payload(payload), nonce)
+        tx = Signer(open_key(key), chain_id).sign(tx_type, _read_payload(payload), nonce)
     except LedgerError as exc:
         fail(exc, True)
     typer.echo(tx.raw.decode())
@@ -270,7 +305,7 @@ def tx_get(
     Signed with --key: a member organisation's (or auditor's) key, or the sender's own.
     """
     try:
-        with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
+        with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             if proof:
                 view = client.committed_tx(tx_id, proof=True)
                 answer = view.wire() | {"verified": True, "anchor": client.prove_tx(view, tx_id)}
@@ -294,7 +329,7 @@ def block_get(
     """A block's header (public); with --key, the whole block: transactions and results."""
     at = None if height == "latest" else _int(height)
     try:
-        with Client(url, keys=key) as client:
+        with Client(url, keys=open_optional_key(key)) as client:
             emit((client.block(at) if key is not None else client.header(at)).wire(), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
@@ -321,7 +356,7 @@ def state_get(
     """A state value (or its proven absence), read with a member's key or a person's own;
     with --proof, verified against a trust anchor."""
     try:
-        with Client(url, keys=reader, anchor=anchor_for(url, trust, pin)) as client:
+        with Client(url, keys=open_key(reader), anchor=anchor_for(url, trust, pin)) as client:
             view = client.state(namespace, key, proof=proof)
             answer = view.wire()
             if proof:

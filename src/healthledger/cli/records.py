@@ -16,11 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
+from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.records import RecordCopy, Records, verify_copy
 from healthledger.client.sdk import Client, Signer
-from healthledger.crypto.keys import load_keypair
 from healthledger.domains.records.replies import JsonObject
 from healthledger.errors import LedgerError, MalformedInput
 
@@ -45,7 +45,7 @@ def _acting(url: str, key: Path, as_json: bool) -> Iterator[Records]:
     """Records operations as the key's holder; any error leaves with its code."""
     try:
         with Client(url) as client:
-            yield Records(client, load_keypair(key))
+            yield Records(client, open_key(key))
     except LedgerError as exc:
         fail(exc, as_json)
     except OSError as exc:
@@ -174,7 +174,7 @@ def verify_copy_cmd(
     """Prove a copy is the exact version registered on the chain (hash + state proof,
     checked against the trust anchor given by --trust / --pin)."""
     try:
-        with Client(url, keys=key, anchor=anchor_for(url, trust, pin)) as client:
+        with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             record = client.verified_state("records", f"record/{record_id}")
         if record is None:
             raise MalformedInput(f"no record {record_id}")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.sdk import Client, Signer, require_committed
@@ -31,7 +32,7 @@ supply_app = typer.Typer(help="Drug supply chain (GS1 / DSCSA).", no_args_is_hel
 def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Sign, submit, wait; a refused or failed transaction becomes its LedgerError."""
     with Client(url) as client:
-        signer = client.signer(key)
+        signer = client.signer(open_key(key))
         return require_committed(client.submit(signer.sign(tx_type, payload), wait=True)).wire()
 
 
@@ -71,11 +72,12 @@ def _commission(
 ) -> int:
     chunks = [serials[i : i + MAX_COMMISSION] for i in range(0, len(serials), MAX_COMMISSION)]
     done = 0
+    keys = open_key(key)  # before the progress bar: a protected key asks its passphrase
     with (
         Client(url, timeout=120) as client,
         progress_bar("commissioning", not quiet) as advance,
     ):
-        signer = client.signer(key)
+        signer = client.signer(keys)
         for group in _groups(chunks, 10):
             txs = [
                 signer.sign(
@@ -237,7 +239,7 @@ def history(
 ) -> None:
     """A package's full chain of custody (a member organisation's signed read)."""
     try:
-        with Client(url, keys=key) as client:
+        with Client(url, keys=open_key(key)) as client:
             gtin14 = gs1.validate_gtin(gtin)
             if as_epcis:
                 emit(client.supply_epcis(gtin14, serial), as_json)
@@ -258,7 +260,7 @@ def lot_history(
 ) -> None:
     """The chain of custody of a lot's packages as one EPCIS 2.0 document (fetched in pages)."""
     try:
-        with Client(url, timeout=120, keys=key) as client:
+        with Client(url, timeout=120, keys=open_key(key)) as client:
             emit(client.supply_lot_epcis(gs1.validate_gtin(gtin), lot, limit), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
@@ -273,7 +275,7 @@ def alerts(
 ) -> None:
     """Counterfeit and diversion alerts (a member organisation's signed read)."""
     try:
-        with Client(url, keys=key) as client:
+        with Client(url, keys=open_key(key)) as client:
             emit(client.supply_alerts(limit), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
@@ -289,8 +291,8 @@ def import_epcis(
     """Record a partner's EPCIS events as ledger transactions (all checked before any is sent)."""
     try:
         document = _read_json(file)
-        with Client(url, timeout=120, keys=key) as client:
-            signer = client.signer(key)
+        with Client(url, timeout=120, keys=open_key(key)) as client:
+            signer = client.signer(open_key(key))
             org = _org_of_key(client, signer.key_id)
             events = epcis.from_epcis_document(document, _org_of_party)
             plans = plan_transactions(events, org)

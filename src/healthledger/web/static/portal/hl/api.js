@@ -73,17 +73,21 @@ export class Api {
     return signRequest(this.keys, this.chainId, this.audience, method, target, bodySha256);
   }
 
-  // A signed request; `extra` adds headers (an intent), `body` is bytes already encoded.
+  // A signed request; `extra(api, signed)` adds headers (an intent signed with the same
+  // time and nonce as `signed`), `body` is bytes already encoded.
   async raw(method, path, { params, body, extra } = {}) {
     const target = path + query(params);
     const bytes = body ?? new Uint8Array();
-    const headers = { ...this.headers(method, target, bytes.length ? sha256Hex(bytes) : EMPTY_BODY), ...(extra ? extra(this) : {}) };
+    const signed = this.headers(method, target, bytes.length ? sha256Hex(bytes) : EMPTY_BODY);
+    const headers = { ...signed, ...(extra ? extra(this, signed) : {}) };
     if (bytes.length) headers["content-type"] = "application/json";
     return send(method, target, { headers, body: bytes.length ? bytes : undefined });
   }
 
-  async get(path, params) {
-    return answer(await this.raw("GET", path, { params }));
+  // `intent(headers)`, when given, signs the x-hl-intent header (a break-glass search).
+  async get(path, params, { intent } = {}) {
+    const extra = intent ? (_api, signed) => ({ "x-hl-intent": intent(signed) }) : undefined;
+    return answer(await this.raw("GET", path, { params, extra }));
   }
 
   async post(path, value, { params, intent } = {}) {

@@ -1,0 +1,173 @@
+// Patient records as the browser reads and writes them: a port of client/records.py
+// (locate, read, add, break-glass reasons, intents). Every read decrypts here, checks the
+// plaintext against the record's hash, and checks the access receipt's proofs.
+import { sodium } from "./sodium.js";
+import { canonicalBytes } from "./canonical.js";
+import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
+import { decrypt, unwrapKey } from "./envelope.js";
+import { segment } from "./api.js";
+import { InvalidProof, verifyStateView, verifyTxView } from "./proofs.js";
+import { anchorState, anchorTx } from "./anchor.js";
+
+// The ledger's purposes of use (domains/records/messages.py PURPOSES), in its order.
+export const PURPOSES = ["treatment", "payment", "research", "emergency", "operations", "public_health", "patient_request"];
+// Break-glass reasons: the vault's bounds (domains/records/policy.py).
+export const MIN_REASON_CHARS = 10;
+export const MAX_REASON_CHARS = 300;
+const SALT_BYTES = 32;
+const PATIENT_ID = /^pat_[0-9a-f]{32}$/;
+
+export class RecordError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+// A pseudonym from what a person typed, pasted or scanned: the pat_ id anywhere in it.
+export function findPatientId(text) {
+  const found = String(text ?? "").trim().toLowerCase().match(/pat_[0-9a-f]{32}(?![0-9a-f])/);
+  return found && PATIENT_ID.test(found[0]) ? found[0] : null;
+}
+
+// policy.check_reason_text: the trimmed reason, or invalid_field.
+export function checkReasonText(text) {
+  const trimmed = String(text ?? "").trim();
+  if (trimmed.length < MIN_REASON_CHARS || trimmed.length > MAX_REASON_CHARS) {
+    throw new RecordError("invalid_field", `break-glass access needs a reason of ${MIN_REASON_CHARS} to ${MAX_REASON_CHARS} characters`);
+  }
+  return trimmed;
+}
+
+// client/records.py new_reason: the text with a fresh salt of ours; the chain holds only
+// sha256(salt || text), which the intent signs.
+export function newReason(text) {
+  const checked = checkReasonText(text);
+  const salt = sodium.randombytes_buf(SALT_BYTES);
+  return { text: checked, salt: toHex(salt), hash: sha256Hex(concat(salt, utf8(checked))) };
+}
+
+// domains/records/messages.py intent_message, signed as client/records.py sign_intent does:
+// the same time and nonce as the request's own signature.
+export function signIntent(keys, chainId, intent, headers) {
+  const message = canonicalBytes({
+    chain: chainId,
+    purpose_of_signature: "record.access",
+    action: intent.action,
+    subject: intent.subject,
+    purpose: intent.purpose,
+    reason_hash: intent.reasonHash ?? null,
+    time: Number(headers["x-hl-time"]),
+    nonce: headers["x-hl-nonce"],
+  });
+  return toHex(keys.sign(message));
+}
+
+// Records.locate: what this caller's standing shows; with a reason, a break-glass search
+// (every record, and the access event that recorded the search).
+export async function locate(api, patient, { purpose = null, breakGlassReason = null } = {}) {
+  const params = { patient };
+  if (purpose) params.purpose = purpose;
+  if (breakGlassReason === null) return api.get("/v1/records", params);
+  const reason = newReason(breakGlassReason);
+  params.break_glass_reason = reason.text;
+  params.break_glass_salt = reason.salt;
+  const intent = { action: "locate", subject: patient, purpose: "emergency", reasonHash: reason.hash };
+  return api.get("/v1/records", params, { intent: (headers) => signIntent(api.keys, api.chainId, intent, headers) });
+}
+
+// Records.read_view: the vault's answer to a read (ciphertext, a data key sealed to us, receipt).
+export async function readView(api, recordId, purpose, breakGlassReason = null) {
+  const body = { purpose };
+  let intent = { action: "read", subject: recordId, purpose };
+  if (breakGlassReason !== null) {
+    const reason = newReason(breakGlassReason);
+    body.break_glass_reason = reason.text;
+    body.break_glass_salt = reason.salt;
+    intent = { ...intent, reasonHash: reason.hash };
+  }
+  return api.post(`/v1/records/${segment(recordId)}/read`, body, {
+    intent: (headers) => signIntent(api.keys, api.chainId, intent, headers),
+  });
+}
+
+async function contentOf(api, recordId, accessTx) {
+  const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
+  if (!response.ok) {
+    let error = null;
+    try {
+      error = (await response.json()).error;
+    } catch {
+      error = null;
+    }
+    throw new RecordError(error?.code ?? "unavailable", error?.message ?? response.statusText);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// client/records.py verify_copy: the copy is the exact version registered.
+export function verifyCopy(record, opened) {
+  if (opened.contentHash !== record.content_hash) {
+    throw new RecordError("hash_mismatch", `this copy does not match record ${record.id}'s hash on the chain`);
+  }
+}
+
+// Records._verify_receipt: the receipt proves an access event for this read, by this reader.
+async function checkReceipt(api, view) {
+  const receipt = view.receipt;
+  const checks = verifyTxView(receipt);
+  const tx = receipt.tx ?? {};
+  const payload = tx.payload ?? {};
+  if (tx.type !== "record.access" || payload.record_id !== view.record.id || payload.reader !== api.keys.keyId || receipt.result?.code !== "ok") {
+    throw new InvalidProof("the access receipt is not for this read");
+  }
+  checks.push({ what: `the access event ${receipt.id.slice(0, 16)}… records this read of ${view.record.id} by your key (basis: ${view.access.basis})` });
+  return [...checks, ...(await anchorTx(api, receipt))];
+}
+
+// The record's hash as the chain holds it, proven against this browser's pinned header.
+async function checkChainRecord(api, recordId, contentHash) {
+  const asked = { namespace: "records", key: `record/${recordId}` };
+  const view = await api.get(`/v1/state/records/record/${segment(recordId)}`, { proof: "true" });
+  const checks = verifyStateView(view, asked);
+  checks.push(...(await anchorState(api, view)));
+  if (!view.value || view.value.content_hash !== contentHash) {
+    throw new InvalidProof("the record's hash on the chain differs from what was read");
+  }
+  checks.push({ what: `the chain's hash of ${recordId} is the SHA-256 of the decrypted copy with its salt` });
+  return checks;
+}
+
+// Records.read: read, decrypt here, check the hash and the receipt's proofs.
+// Returns { record, access, resource, plaintext, checks }; `checks` says what held.
+export async function readRecord(api, recordId, purpose, breakGlassReason = null) {
+  const view = await readView(api, recordId, purpose, breakGlassReason);
+  const dataKey = unwrapKey(view.wrapped_key, api.keys);
+  const ciphertext = view.ciphertext !== null && view.ciphertext !== undefined
+    ? fromBase64(view.ciphertext)
+    : await contentOf(api, recordId, view.access.tx_id);
+  const opened = decrypt(dataKey, ciphertext);
+  sodium.memzero(dataKey);
+  verifyCopy(view.record, opened);
+  const checks = [
+    { what: "the data key was sealed to your own encryption key and opened in this browser" },
+    { what: `the decrypted record's SHA-256 with its salt is the record's hash ${opened.contentHash.slice(0, 16)}…` },
+  ];
+  checks.push(...(await checkReceipt(api, view)));
+  checks.push(...(await checkChainRecord(api, recordId, opened.contentHash)));
+  let resource = null;
+  try {
+    resource = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(opened.plaintext));
+  } catch {
+    resource = null; // a file record (genome, image): not JSON
+  }
+  const unique = [...new Map(checks.map((check) => [check.what, check])).values()];
+  return { record: view.record, access: view.access, resource, plaintext: opened.plaintext, checks: unique };
+}
+
+// Records.add: a FHIR resource for a patient, validated again by the node (fhir.resources).
+export async function addRecord(api, patient, resource, replaces = null) {
+  const body = { patient, resource };
+  if (replaces !== null) body.replaces = replaces;
+  return api.post("/v1/records", body);
+}
