@@ -92,7 +92,7 @@ async function verify(root, session, scanText) {
     current = { product, verdict: view.verdict, expired: view.expired };
     drawVerdict(root, view, provenPackage(view));
     drawChecks($(root, "#pharmacist-checks"), checks);
-    status(scanStatus, `Verified against the ledger at block ${view.proofs.package.height}.`, "ok");
+    status(scanStatus, `Answer checked: the ledger's records at block ${view.proofs.package.height}, proven in this browser.`, "ok");
   } catch (error) {
     replace($(root, "#pharmacist-verdict"), el("p", { class: "verdict bad", "data-verdict": "proof-failed" }, "Not verified"), el("p", {}, "The ledger's answer did not prove itself: do not rely on it."));
     replace($(root, "#pharmacist-identifiers"));

@@ -4,7 +4,7 @@
 // recomputed from proven records, never one it took on the node's word.
 import { canonicalBytes } from "../hl/canonical.js";
 import { InvalidProof, verifyStateView } from "../hl/proofs.js";
-import { anchor } from "../hl/anchor.js";
+import { anchorState } from "../hl/anchor.js";
 
 export const NAMESPACE = "supply";
 export const STATUSES = ["active", "in_transit", "dispensed", "destroyed", "exported"];
@@ -133,12 +133,11 @@ export function verifySupplyView(view, asked) {
   requireKey(recalls, recallsKey(view.gtin));
   requireKey(expired, expiredKey(view.gtin, view.lot));
   const checks = [];
-  for (const [name, each] of [["package", pkg], ["recalls", recalls], ["lot expiry mark", expired]]) {
-    verifyStateView(each);
+  for (const each of [pkg, recalls, expired]) {
+    checks.push(...verifyStateView(each));
     if (!sameBytes(each.header, pkg.header)) throw new InvalidProof("the proofs are against different headers");
-    const held = each.value === null ? "absent" : "present";
-    checks.push({ what: `the ${name} record (${each.key}, ${held}) is proven against the state root of block ${each.header.height}` });
   }
+  checks.push({ what: "the package, its GTIN's recalls and its lot's expiry mark are proven against one header" });
   if (view.expired !== (expired.value !== null)) {
     throw new InvalidProof(`the node said expired=${view.expired}, the proven mark disagrees`);
   }
@@ -163,8 +162,8 @@ export function provenPackage(view) {
 }
 
 // Client.prove_supply: the answer is of the pack asked about, its proofs and verdict
-// hold, and their header is the one this browser pinned or extends it.
+// hold, and their header is the one this browser pinned or follows from it.
 export async function proveSupply(api, view, asked) {
   const checks = verifySupplyView(view, asked);
-  return [...checks, ...(await anchor(api, view.proofs.package.header))];
+  return [...checks, ...(await anchorState(api, view.proofs.package))];
 }
