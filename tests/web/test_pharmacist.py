@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, Route, expect
+from pydantic import ValidationError
 
 from healthledger.domains.supply.gs1 import gtin_check_digit, parse_expiry, parse_scan
+from healthledger.domains.supply.queries import verdict
 from healthledger.errors import LedgerError
 from web.conftest import PHONE, Portal, sign_in_as
 
@@ -248,3 +250,75 @@ def test_the_pharmacist_page_is_usable_by_keyboard(page: Page, portal: Portal) -
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the Verify button
     expect(page.locator("#pharmacist-verdict .verdict")).to_have_text("Verified")
+
+
+def verdict_cases() -> list[dict[str, Any]]:
+    """Packages and recalls in every combination the verdict looks at, and some malformed."""
+    base = {
+        "gtin": GTIN,
+        "serial": "120",
+        "lot": "L1",
+        "expiry": "2028-10-31",
+        "manufacturer": "medico-pharma",
+        "owner": "corner-pharmacy",
+        "status": "active",
+        "to": None,
+        "container": None,
+        "suspect": False,
+        "quarantined": False,
+        "history": [[8, "commission", "medico-pharma", None]],
+    }
+    packages: list[dict[str, Any] | None] = [None, base]
+    for status in ("in_transit", "dispensed", "destroyed", "exported"):
+        packages.append({**base, "status": status})
+    packages += [{**base, "suspect": True}, {**base, "quarantined": True}, {**base, "serial": "A9"}]
+    packages += [{**base, "extra": 1}, {**base, "suspect": None}, {**base, "status": "lost"}]
+
+    def recall(lot: str | None, first: str | None, last: str | None) -> dict[str, Any]:
+        return {"id": "rcl-0000000000000001", "lot": lot, "serial_from": first, "serial_to": last}
+
+    recalls: list[list[dict[str, Any]] | None] = [
+        None,
+        [],
+        [recall("L1", None, None)],
+        [recall("L2", None, None)],
+        [recall(None, "100", "130")],  # numeric: 120 lies between
+        [recall(None, "99", "119")],  # '99' < '120' by length first
+        [recall(None, "A1", "A10")],  # A9 lies between by (length, text)
+        [recall(None, "A1", None)],  # never stored: applies to nothing
+    ]
+    scans = [("L1", "2028-10-31"), ("L2", "2028-10-31"), ("L1", "2028-11-30")]
+    return [
+        {"package": p, "recalls": r, "lot": lot, "expiry": expiry}
+        for p in packages
+        for r in recalls
+        for lot, expiry in scans
+    ]
+
+
+def test_the_browser_recomputes_the_domains_verdict(page: Page, portal: Portal) -> None:
+    """supply/verify.js verdict() against the domain's own (queries.verdict) on every case;
+    a record the domain would not load is refused by both."""
+    cases = verdict_cases()
+    expected = []
+    for case in cases:
+        try:
+            expected.append(verdict(case["package"], case["recalls"], case["lot"], case["expiry"]))
+        except ValidationError:
+            expected.append("refused")
+    page.goto(portal.url)
+    got = page.evaluate(
+        """async (cases) => {
+            const { verdict } = await import("/static/portal/supply/verify.js");
+            return cases.map((c) => {
+                try {
+                    return verdict(c.package, c.recalls, c.lot, c.expiry);
+                } catch (error) {
+                    return error.code === "invalid_proof" ? "refused" : String(error);
+                }
+            });
+        }""",
+        cases,
+    )
+    assert got == expected
+    assert {"verified", "recalled", "suspect", "already_dispensed", "refused"} <= set(expected)
