@@ -169,3 +169,48 @@ def test_a_header_names_its_transactions_by_id_only(readers: Readers) -> None:
     assert header["header"] == block.wire()["header"] and header["hash"] == block.hash
     assert readers.alice_tx in header["tx_ids"]
     assert set(header) == {"height", "hash", "header", "tx_ids"}
+
+
+# --- the governance directory views (the portal's explorer lists them) -----------------
+
+DIRECTORY = ("/v1/gov/orgs", "/v1/gov/orgs/acme/members", "/v1/gov/validators")
+
+
+def test_the_directory_lists_are_members_reads(readers: Readers) -> None:
+    stranger = KeyPair.generate()
+    for target in DIRECTORY:
+        assert _code(readers.get(None, target)) == (401, "bad_signature"), target
+        assert _code(readers.get(readers.bob, target)) == (403, "unauthorized"), target
+        assert _code(readers.get(readers.nurse, target)) == (403, "unauthorized"), target
+        assert _code(readers.get(stranger, target)) == (403, "unknown_sender"), target
+        for keys in (readers.hospital, readers.auditor):
+            assert readers.get(keys, target).status_code == 200, target
+
+
+def test_the_directory_lists_organisations_members_and_validators(readers: Readers) -> None:
+    orgs = readers.get(readers.auditor, "/v1/gov/orgs").json()
+    assert [(o["id"], o["role"], o["status"]) for o in orgs["orgs"]] == [
+        ("acme", "insurer", "active"),
+        ("st-marys", "hospital", "active"),
+    ]
+    assert orgs["next_after"] is None
+    first = readers.get(readers.auditor, "/v1/gov/orgs?limit=1").json()
+    assert [o["id"] for o in first["orgs"]] == ["acme"] and first["next_after"] == "acme"
+    rest = readers.get(readers.auditor, "/v1/gov/orgs?limit=1&after=acme").json()
+    assert [o["id"] for o in rest["orgs"]] == ["st-marys"] and rest["next_after"] is None
+    staff = readers.get(readers.hospital, "/v1/gov/orgs/acme/members").json()
+    assert [(m["member_id"], m["role"]) for m in staff["members"]] == [("auditor-1", "auditor")]
+    assert staff["members"][0]["signing_key"] == readers.auditor.key_id
+    validators = readers.get(readers.hospital, "/v1/gov/validators").json()["validators"]
+    owners = {org["id"] for org in orgs["orgs"] if org["validator"] is not None}
+    assert {v["org"] for v in validators} == owners
+    assert all(v["power"] > 0 and v["org_status"] == "active" for v in validators)
+
+
+def test_the_directory_refuses_bad_parameters_and_unknown_orgs(readers: Readers) -> None:
+    assert _code(readers.get(readers.hospital, "/v1/gov/orgs/nobody/members")) == (
+        404,
+        "not_found",
+    )
+    for target in ("/v1/gov/orgs?limit=0", "/v1/gov/orgs?limit=501", "/v1/gov/orgs?limit=x"):
+        assert _code(readers.get(readers.hospital, target)) == (400, "invalid_field"), target

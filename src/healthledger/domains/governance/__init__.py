@@ -10,6 +10,7 @@ from __future__ import annotations
 from healthledger.domains.governance import handlers as h
 from healthledger.domains.governance import messages as m
 from healthledger.domains.governance.state import NAMESPACE
+from healthledger.domains.governance.views import VIEWS
 from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, NEW_KEY, PATIENT, Domain, TxType
 
 ORGS = frozenset({ANY_ORG})
@@ -70,6 +71,7 @@ DOMAIN = Domain(
             "a guardian vouches for a patient's new keys",
         ),
     ),
+    views=VIEWS,
 )
 
 __all__ = ["DOMAIN", "NAMESPACE"]

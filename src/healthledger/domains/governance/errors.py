@@ -106,6 +106,12 @@ class OrgExists(AlreadyExists):
         self.org_id = org_id
 
 
+class NoOrg(NotFound):
+    def __init__(self, org_id: str) -> None:
+        super().__init__(f"no organisation {org_id}")
+        self.org_id = org_id
+
+
 class NoActiveOrg(NotFound):
     def __init__(self, org_id: str) -> None:
         super().__init__(f"no active organisation {org_id}")

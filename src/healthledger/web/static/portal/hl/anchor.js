@@ -15,6 +15,7 @@ const STORE = "healthledger.pin.";
 export class NotAnchored extends InvalidProof {
   constructor(height, reason) {
     super(`header ${height} does not follow from the header pinned in this browser: ${reason}`);
+    this.name = "NotAnchored";
     this.height = height;
   }
 }

@@ -296,7 +296,11 @@ function readTx(value) {
     if (typeof v !== type || v === null || Array.isArray(v)) fail(`not a transaction: ${name}`);
     tx[name] = v;
   }
+  // decode_transaction's shape checks, so both sides refuse the same malformed views.
+  if (tx.chain === "") fail("not a transaction: chain");
+  if (!/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/.test(tx.type)) fail("not a transaction: type");
   if (!Number.isSafeInteger(tx.nonce) || tx.nonce < 0) fail("not a transaction: nonce");
+  if (!/^[0-9a-f]{64}$/.test(tx.sender)) fail("not a transaction: sender");
   if (!/^[0-9a-f]{128}$/.test(tx.signature)) fail("not a transaction: signature");
   const raw = canonicalBytes(tx);
   return { raw, id: toHex(sha256(raw)) };
