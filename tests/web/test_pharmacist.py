@@ -245,6 +245,7 @@ def test_the_camera_is_offered_only_where_the_browser_reads_codes(
 
 def test_the_pharmacist_page_is_usable_by_keyboard(page: Page, portal: Portal) -> None:
     sign_in_as(page, portal, "Ana Pharmacist", "/pharmacist")
+    expect(page.locator("#pharmacist-verify")).to_be_enabled()  # the module is running
     page.focus("#pharmacist-scan")
     page.keyboard.insert_text(GOOD)
     page.keyboard.press("Tab")

@@ -161,6 +161,8 @@ function wire(root) {
   $(root, "#pharmacist-dispense").addEventListener("click", () => dispense(root, root.session));
   $(root, "#pharmacist-camera").addEventListener("click", () => toggleCamera(root, root.session));
   offerCamera(root).catch(() => {});
+  // Disabled in the markup, so nothing is submitted (into the URL) before this module runs.
+  $(root, "#pharmacist-verify").disabled = false;
 }
 
 export async function show(root, session) {

@@ -254,6 +254,8 @@ function wire(root) {
       $(root, "#regulator-recall-range-field").hidden = byLot;
     });
   }
+  // Disabled in the markup, so no form is submitted (into the URL) before this module runs.
+  for (const button of root.querySelectorAll("form button[type=submit]")) button.disabled = false;
 }
 
 export async function show(root, session) {
