@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from conftest import serve_network, stop_node
-from healthledger.client.sdk import ApiError, Client, Signer, verify_supply_view
+from healthledger.client.sdk import (
+    ApiError,
+    Client,
+    Signer,
+    require_committed,
+    verify_supply_view,
+)
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier, gtin_check_digit
@@ -131,6 +137,39 @@ def test_history_and_alerts_are_members_reads(supply_node: tuple[str, Path]) -> 
         assert (unsigned.status_code, unsigned.json()["error"]["code"]) == (401, "bad_signature")
 
 
+def test_recalls_are_members_reads_in_pages(supply_node: tuple[str, Path]) -> None:
+    url, root = supply_node
+    gtin = "0950600013437" + str(gtin_check_digit("0950600013437"))
+    steps = [
+        (
+            "supply.commission",
+            {"gtin": gtin, "lot": "R1", "expiry": "2027-06-30", "serials": ["R1"]},
+        ),
+        ("supply.recall", {"gtin": gtin, "lot": "R1", "reason": "label misprint"}),
+        (
+            "supply.recall",
+            {"gtin": gtin, "serial_from": "R5", "serial_to": "R9", "reason": "seal defect"},
+        ),
+    ]
+    with Client(url) as client:
+        maker = client.signer(Home(root).key_path("medico-pharma"))
+        for tx_type, payload in steps:
+            require_committed(client.submit(maker.sign(tx_type, payload), wait=True))
+    with member(url, root) as client:
+        pages = [client.supply_recalls(limit=1)]
+        while pages[-1].next_cursor is not None:
+            pages.append(client.supply_recalls(limit=1, after=pages[-1].next_cursor))
+    mine = [recall for page in pages for recall in page.recalls if recall.gtin == gtin]
+    assert {(r.lot, r.serial_from, r.serial_to, r.reason) for r in mine} == {
+        ("R1", None, None, "label misprint"),
+        (None, "R5", "R9", "seal defect"),
+    }
+    assert all(r.by == "medico-pharma" and r.notify == ("medico-pharma",) for r in mine)
+    assert [len(page.recalls) for page in pages] == [1, 1, 0]
+    unsigned = httpx.get(f"{url}/v1/supply/recalls")
+    assert (unsigned.status_code, unsigned.json()["error"]["code"]) == (401, "bad_signature")
+
+
 def test_lot_history_as_epcis(supply_node: tuple[str, Path]) -> None:
     url, root = supply_node
     with member(url, root) as client:
@@ -204,6 +243,7 @@ def test_the_openapi_document_describes_every_supply_answer(
         "/v1/supply/lots/{gtin}/{lot}/epcis",
         "/v1/supply/lots/{gtin}/{lot}/status",
         "/v1/supply/alerts",
+        "/v1/supply/recalls",
     }
     for path, ops in supply.items():
         content = ops["get"]["responses"]["200"]["content"]

@@ -243,6 +243,8 @@ def test_tour_submit_get_prove(served: tuple[str, Path], tmp_path: Path) -> None
     assert unsigned.status_code == 401  # custody and alerts are members' reads
     alerts = json.loads(run("supply", "alerts", "--key", member, "--url", url, "--json").stdout)
     assert {a["serial"] for a in alerts} == {"A00003", "Z99999"}  # the demo's counterfeits
+    recalls = json.loads(run("supply", "recalls", "--key", member, "--url", url, "--json").stdout)
+    assert [(r["lot"], r["by"]) for r in recalls["recalls"]] == [("AMX2612", "medico-pharma")]
     nurse = as_json(run("keys", "new", str(tmp_path / "nurse.json"), "--json"))
     payload = json.dumps(
         {

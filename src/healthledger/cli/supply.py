@@ -281,6 +281,22 @@ def alerts(
         fail(exc, as_json)
 
 
+@supply_app.command("recalls")
+def recalls(
+    key: ReaderKeyOpt,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Recalls per page.")] = 100,
+    after: Annotated[str | None, typer.Option(help="The previous page's next_cursor.")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recalls issued, with the holders notified and who acknowledged (a member's signed read)."""
+    try:
+        with Client(url, keys=key) as client:
+            emit(client.supply_recalls(limit, after).model_dump(mode="json"), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
 @supply_app.command("import-epcis")
 def import_epcis(
     file: Annotated[Path, typer.Argument(help="An EPCIS 2.0 JSON document.")],

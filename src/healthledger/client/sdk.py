@@ -49,7 +49,7 @@ from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier
 from healthledger.domains.supply.queries import verdict
-from healthledger.domains.supply.views import LotStatus
+from healthledger.domains.supply.views import LotStatus, RecallPage
 from healthledger.errors import (
     ErrorCode,
     InvalidProof,
@@ -441,6 +441,13 @@ class Client:
         # Each page is in time order; so is the whole (eventTime is fixed-width RFC 3339 UTC).
         events.sort(key=_event_time)
         return first.joined(events, packages, cursor)
+
+    def supply_recalls(self, limit: int = 100, after: str | None = None) -> RecallPage:
+        """One page of the recalls issued (signed read: members); `next_cursor` continues."""
+        params: dict[str, str | int] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        return _parse(RecallPage, self._get("/v1/supply/recalls", params))
 
     def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
         """Counterfeit and diversion alerts, newest first (signed read: members)."""

@@ -27,6 +27,8 @@ from healthledger.domains.supply.views import (
     LotStatus,
     PackageHistory,
     PackageParams,
+    RecallPage,
+    RecallsParams,
     Verdict,
     VerifyAnswer,
     VerifyProofs,
@@ -265,6 +267,19 @@ def alerts(reader: LedgerReader, params: AlertsParams) -> Alerts:
     return Alerts([st.Alert.model_validate_json(value) for _key, value in rows])
 
 
+def recalls(reader: LedgerReader, params: RecallsParams) -> RecallPage:
+    """The recalls issued (lots and serial ranges), with who was notified and who acknowledged.
+
+    Recall ids are not in time order, so pages follow the ids; a regulator's screen
+    sorts them by height. A page reads at most `limit` records (bounded work).
+    """
+    after = None if params.after is None else st.recall_key(params.after)
+    rows = reader.scan(st.NAMESPACE, st.RECALL_PREFIX, params.limit, after=after)
+    found = [st.Recall.model_validate_json(value) for _key, value in rows]
+    more = len(rows) == params.limit
+    return RecallPage(recalls=found, next_cursor=found[-1].id if more and found else None)
+
+
 # Reads mounted by api/views.py. Verification and the EPCIS documents stay in api/supply.py:
 # they log the request, read the clock, or answer JSON-LD with a Link header (HTTP matters).
 # A serial or lot may hold `/` (GS1 character set 82): `{name:path}` lets that segment
@@ -286,6 +301,15 @@ VIEWS = (
         params=LotParams,
         response=LotStatus,
         run=lot_status,
+        access=Access.MEMBER,
+    ),
+    View(
+        name="recalls",
+        path="/v1/supply/recalls",
+        summary="Recalls issued, with the holders notified and those who acknowledged",
+        params=RecallsParams,
+        response=RecallPage,
+        run=recalls,
         access=Access.MEMBER,
     ),
     View(

@@ -71,6 +71,7 @@ def expired_key(gtin: str, lot: str) -> str:
 
 ALERT_COUNT_KEY = "alerts"
 ALERT_PREFIX = "alert/"
+RECALL_PREFIX = "recall/"
 # The due-queue of lot expiries (domains/shared/schedule.py) lives under this prefix.
 EXPIRY_QUEUE_PREFIX = "due/expiry/"
 

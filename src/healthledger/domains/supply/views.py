@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 from healthledger.domains.kit import ProvenValue
 from healthledger.domains.supply import epcis, gs1
-from healthledger.domains.supply.state import Alert, Status
+from healthledger.domains.supply.state import Alert, Recall, Status
 from healthledger.errors import LedgerError
 
 Verdict = Literal[
@@ -92,6 +92,15 @@ class Alerts(RootModel[list[Alert]]):
     model_config = ConfigDict(frozen=True)
 
 
+class RecallPage(_Answer):
+    """One page of the recalls issued, in the order of their ids; `next_cursor` continues it."""
+
+    recalls: list[Recall]
+    next_cursor: str | None = Field(
+        description="pass as `after` for the next page (absent: no more recalls)"
+    )
+
+
 class LotStatus(_Answer):
     """A lot: its size, whether the ledger found it expired, and who holds how many of it."""
 
@@ -155,3 +164,10 @@ class LotParams(BaseModel):
 
 class AlertsParams(BaseModel):
     limit: int = Field(100, ge=1, le=1000, description="alerts to return, newest first")
+
+
+class RecallsParams(BaseModel):
+    limit: int = Field(100, ge=1, le=1000, description="recalls to return")
+    after: str | None = Field(
+        None, min_length=1, max_length=64, description="the `next_cursor` of the page before"
+    )
