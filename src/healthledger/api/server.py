@@ -17,6 +17,7 @@ from healthledger.api.docs import add_docs_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
+from healthledger.api.patient_feed import add_patient_feed_route
 from healthledger.api.portal import add_portal_routes
 from healthledger.api.records import add_record_routes
 from healthledger.api.responses import MAX_BATCH_TXS, json_response, parse_body, read_body
@@ -71,7 +72,9 @@ def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
-    add_record_routes(app, node, guard.auth)
+    records = add_record_routes(app, node, guard.auth)
+    # Closed by api/serve.py before uvicorn's graceful shutdown, and when the node stops.
+    app.state.patient_feeds = add_patient_feed_route(app, node, records)
     add_consensus_routes(app, node)
     add_portal_routes(app, demo)
 

@@ -125,6 +125,21 @@ class Alerts(Reply):
     break_glass: list[JsonObject]
 
 
+class FeedEvent(Reply):
+    """Something that just happened to a patient's books, pushed to their open page.
+
+    `event` is the ledger event as the block's result holds it; an access also
+    carries its audit entry (who read, why, on what basis, break-glass or not).
+    """
+
+    type: str
+    height: int
+    tx_id: str
+    time_ms: int
+    event: JsonObject
+    access: AuditEntry | None = None
+
+
 class ConsentList(Reply):
     patient: str
     consents: list[Consent]
