@@ -5,6 +5,7 @@ when the client leaves and when the node stops."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import signal
@@ -22,12 +23,14 @@ import orjson
 import pytest
 
 from conftest import enroll_member, register_patient, serve_network, stop_node, wait_for
-from healthledger.api.patient_feed import MAX_STREAMS_PER_KEY
+from healthledger.api.patient_feed import MAX_STREAMS_PER_KEY, PatientFeeds, stream_events
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import sign_request
-from healthledger.node.home import Home
+from healthledger.errors import RateLimited, Unavailable
+from healthledger.node.home import Home, NodeSettings, init_home
+from healthledger.node.node import Node
 from raw_http import open_request
 
 CHAIN = "patient-feed"
@@ -255,3 +258,30 @@ def test_the_node_stops_promptly_with_streams_open(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_node_wide_limit_heartbeats_and_closing(tmp_path: Path) -> None:
+    """The feeds themselves, on a real (unstarted) node: limits, heartbeat, end on close."""
+    home = init_home(tmp_path / "net", CHAIN, ORGS)
+    node = Node(home.root, NodeSettings(org=AUDIENCE))
+
+    async def run() -> None:
+        feeds = PatientFeeds(node, max_streams=2, max_per_key=2)
+        first, _second = feeds.subscribe("key-1", "pat"), feeds.subscribe("key-2", "pat")
+        with pytest.raises(RateLimited, match="at most 2 open streams"):
+            feeds.subscribe("key-3", "pat")
+        body = stream_events(feeds, first, 7, heartbeat_s=0.05)
+        assert await anext(body) == b'event: ready\ndata: {"patient":"pat","height":7}\n\n'
+        assert await anext(body) == b": heartbeat\n\n"
+        feeds.close()
+        assert await anext(body) == b'event: end\ndata: {"reason":"the node is stopping"}\n\n'
+        with pytest.raises(StopAsyncIteration):
+            await anext(body)
+        assert feeds.open_streams == 1
+        with pytest.raises(Unavailable):
+            feeds.subscribe("key-4", "pat")
+
+    try:
+        asyncio.run(run())
+    finally:
+        node.store.close()
