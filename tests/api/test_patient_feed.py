@@ -73,6 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "nurse-joy": enroll_member(client, org, "nurse-joy", "nurse"),
         "alice": register_patient(client, CHAIN),
         "bruno": register_patient(client, CHAIN),
+        "carol": register_patient(client, CHAIN),
     }
     w = World(url, process, client, people, "")
     w.record = w.as_("dr-ada").add(w.pid("alice"), HEART_RATE).record_id
@@ -181,7 +182,7 @@ def test_a_read_is_pushed_to_the_patients_open_stream(world: World) -> None:
         stream.close()
 
 
-def test_consent_changes_are_pushed(world: World) -> None:
+def test_consent_and_representative_changes_are_pushed(world: World) -> None:
     stream = Stream(world.url, world.people["alice"], world.pid("alice"))
     try:
         assert stream.next()[0] == "ready"
@@ -194,6 +195,13 @@ def test_consent_changes_are_pushed(world: World) -> None:
         assert granted["event"]["consent"] == consent and granted["access"] is None
         alice.revoke(signer, consent, "withdrawn")
         assert stream.next_ledger("consent.revoked")["event"]["consent"] == consent
+        until = int(time.time() * 1000) + 86_400_000
+        appointed = alice.appoint(signer, world.pid("bruno"), "proxy", ["read"], until)
+        pushed = stream.next_ledger("representative.appointed")
+        assert pushed["event"]["appointment"] == appointed.appointment_id
+        # The consents answer lists the representatives too (the portal shows both).
+        (listed,) = alice.consents(world.pid("alice")).appointments
+        assert (listed.representative, listed.powers) == (world.pid("bruno"), ("read",))
     finally:
         stream.close()
 
@@ -202,7 +210,7 @@ def test_the_stream_is_signed_like_the_audit_trail(world: World) -> None:
     alice = world.pid("alice")
     unsigned = httpx.get(world.url + PATH.format(alice))
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "bad_signature"
-    for name in ("bruno", "dr-ada"):  # another patient, a practitioner who read her record
+    for name in ("carol", "dr-ada"):  # another patient, a practitioner who read her record
         stream = Stream(world.url, world.people[name], alice)
         try:
             assert stream.status == 403

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from healthledger.domains.records.queries import LocatorEntry
-from healthledger.domains.records.state import AuditEntry, Consent
+from healthledger.domains.records.state import Appointment, AuditEntry, Consent
 
 JsonObject = dict[str, JsonValue]
 
@@ -141,8 +141,11 @@ class FeedEvent(Reply):
 
 
 class ConsentList(Reply):
+    """A patient's consents, and the representatives they appointed (who may act for them)."""
+
     patient: str
     consents: list[Consent]
+    appointments: list[Appointment] = []
 
 
 class RecordHistory(Reply):
