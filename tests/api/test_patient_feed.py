@@ -25,7 +25,7 @@ import pytest
 from conftest import enroll_member, register_patient, serve_network, stop_node, wait_for
 from healthledger.api.patient_feed import MAX_STREAMS_PER_KEY, PatientFeeds, stream_events
 from healthledger.client.records import Records
-from healthledger.client.sdk import Client, Signer
+from healthledger.client.sdk import Client, Signer, verify_tx_view
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.errors import RateLimited, Unavailable
@@ -293,3 +293,23 @@ def test_node_wide_limit_heartbeats_and_closing(tmp_path: Path) -> None:
         asyncio.run(run())
     finally:
         node.store.close()
+
+
+def test_a_patient_reads_the_receipts_of_accesses_to_their_records(world: World) -> None:
+    """The audit trail's receipts (record.access transactions, sent by the custodian) are
+    the patient's to verify; another patient is refused them."""
+    world.as_("dr-ada").read(world.record, "treatment")
+    events = world.as_("alice").audit(world.pid("alice")).events
+    tx_id = str(next(e for e in events if e["reader"]["id"] == "general-hospital/dr-ada")["tx_id"])
+    for name, status in (("alice", 200), ("carol", 403)):
+        target = f"/v1/txs/{tx_id}?proof=true"
+        headers = sign_request(world.people[name], CHAIN, "GET", target, audience=AUDIENCE)
+        answer = httpx.get(world.url + target, headers=headers)
+        assert answer.status_code == status, answer.text
+    verify_tx_view(answer_for(world, "alice", tx_id))
+
+
+def answer_for(world: World, name: str, tx_id: str) -> Any:
+    target = f"/v1/txs/{tx_id}?proof=true"
+    headers = sign_request(world.people[name], CHAIN, "GET", target, audience=AUDIENCE)
+    return httpx.get(world.url + target, headers=headers).json()

@@ -188,6 +188,14 @@ def _committed(tx_id: str, height: int, result: TxResult) -> SubmitReport:
     return SubmitReport(id=tx_id, status="committed", height=height, result=result)
 
 
+def _access_subject(view: TxView) -> str | None:
+    """The patient a `record.access` transaction is about (its receipt is theirs to read)."""
+    if view.tx.type != "record.access":
+        return None
+    patient = view.tx.payload.get("patient")
+    return patient if isinstance(patient, str) else None
+
+
 def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     """Public: info, genesis, headers, consistency. Signed: the rest (see api/access.py)."""
     store = node.store
@@ -231,7 +239,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             if node.engine.is_pending(tx_id):
                 return json_response(_pending(tx_id), 202)
             raise
-        guard.check_tx(signed, view.tx.sender)
+        guard.check_tx(signed, view.tx.sender, about=_access_subject(view))
         return json_response(view)
 
     @app.get(
