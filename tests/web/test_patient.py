@@ -99,6 +99,8 @@ def patient_id(portal: Portal) -> str:
 def open_key_file(page: Page, portal: Portal) -> None:
     """Sign in the way a patient does: open their key file (not the demo list)."""
     page.goto(portal.url + "/")
+    # The sign-in form is live once its module has run (it then lists the demo's people).
+    page.wait_for_selector("#demo-list button")
     page.set_input_files("#key-file", str(portal.directory / "keys" / PATIENT_KEY))
     page.locator("#sign-in button[type=submit]").click()
     page.wait_for_url("**/patient")

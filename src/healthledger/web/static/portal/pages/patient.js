@@ -2,7 +2,7 @@
 // against the chain, who read them and why (receipts verified here), consents,
 // representatives, a FHIR Bundle of everything, shredding with its deletion certificate.
 import { onChange } from "../hl/session.js";
-import { $, describe, download, el, replace, say, short, status, table, when } from "../hl/ui.js";
+import { $, describe, download, el, replace, say, short, status, when } from "../hl/ui.js";
 import { drawChecks } from "../hl/checks.js";
 import { lineChart } from "../patient/chart.js";
 import * as fhir from "../patient/fhir.js";
@@ -79,6 +79,17 @@ function wire() {
 
 const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
 
+// A table that stacks into labelled lines on a phone (portal.css table.stack): each cell
+// carries its column's name. `rows` are <tr> elements or arrays of cells.
+function grid(headers, rows, caption = null) {
+  const body = rows.map((row) => (row instanceof Node ? row : el("tr", {}, row.map((cell) => el("td", {}, cell)))));
+  for (const tr of body) [...tr.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
+  return el("table", { class: "stack" },
+    caption ? el("caption", {}, caption) : null,
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, body));
+}
+
 // --- records: locate, read, decrypt, check, draw ----------------------------------------------
 
 // One load at a time; a load asked for meanwhile (a record added, shredded) runs after it.
@@ -113,6 +124,7 @@ async function loadOnce(mine) {
     if (mine !== current) return;
     mine.records = new Map(read.map((r) => [r.entry.id, r]));
     drawRecords();
+    drawFeed(); // its lines name records by what they are, now that they are read
     const failed = read.filter((r) => r.error).length;
     status(box, failed
       ? `${read.length - failed} of ${read.length} records decrypted and checked; ${failed} failed (see below).`
@@ -185,7 +197,7 @@ function drawSimpleTable(id, title, rows, headers, cells) {
   const box = $(root, id);
   if (!rows.length) return replace(box);
   const headingId = `${id.slice(1)}-title`;
-  return replace(box, el("h3", { id: headingId }, title), el("div", { class: "scroll" }, table(headers, rows.map(cells), null)));
+  return replace(box, el("h3", { id: headingId }, title), el("div", { class: "scroll" }, grid(headers, rows.map(cells))));
 }
 
 function drawVitals(entries) {
@@ -202,7 +214,7 @@ function drawVitals(entries) {
     { class: "vital" },
     lineChart(group.series, { id: `patient-chart-${i}`, title: `${group.title} over time` }),
     el("figcaption", {}, `${group.title} (${group.series[0].unit})`),
-    el("div", { class: "scroll" }, table(
+    el("div", { class: "scroll" }, grid(
       ["Date", ...group.series.map((s) => `${s.name} (${s.unit})`)],
       vitalRows(group.series),
       `${group.title}: the values of the chart`,
@@ -222,10 +234,7 @@ function drawTimeline() {
   const rows = current.located.slice().sort((a, b) => recordDate(b).localeCompare(recordDate(a)));
   replace($(root, "#patient-timeline"),
     el("h3", {}, "Timeline of all my records"),
-    el("div", { class: "scroll" }, el("table", {},
-      el("thead", {}, el("tr", {}, ["Date", "Record", "What it says", "Held by", "Checked", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows.map((entry) => timelineRow(entry))),
-    )));
+    el("div", { class: "scroll" }, grid(["Date", "Record", "What it says", "Held by", "Checked", "Shred"], rows.map((entry) => timelineRow(entry)))));
 }
 
 function recordDate(entry) {
@@ -317,6 +326,11 @@ function onFeed(kind, data) {
   if (kind !== "ledger" || !current) return;
   current.feedItems.push(data);
   drawFeed();
+  // A read by someone else is announced (the toast is a live region), break-glass loudest.
+  const access = data.access;
+  if (access && access.reader.id !== current.session.patientId) {
+    say(feedText(data), access.break_glass ? "error" : "info");
+  }
   if (data.type === "record.accessed") scheduleAudit();
   if (data.type.startsWith("consent.") || data.type.startsWith("representative.")) drawConsents();
   if (data.type === "record.added" || data.type === "record.shredded") loadRecords();
@@ -378,10 +392,7 @@ async function drawAudit() {
     status(state, `${events.length} access${events.length === 1 ? "" : "es"} (${trail.break_glass.length} break-glass, ${others} by others than you).`,
       trail.break_glass.length ? "error" : "info");
     const rows = events.map((event, i) => auditRow(mine, event, i < AUTO_RECEIPTS));
-    replace(box, el("table", {},
-      el("caption", {}, "Accesses to your records"),
-      el("thead", {}, el("tr", {}, ["When", "Who", "What", "Why", "Basis", "Receipt"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)));
+    replace(box, grid(["When", "Who", "What", "Why", "Basis", "Receipt"], rows, "Accesses to your records"));
   } catch (error) {
     if (mine === current) status(state, `Could not load your access log: ${describe(error)}`, "error");
   }
@@ -436,10 +447,9 @@ async function drawConsents() {
     mine.consents = list;
     const consents = list.consents.slice().sort((a, b) => (a.status !== "active") - (b.status !== "active") || b.granted_height - a.granted_height);
     replace($(root, "#patient-consents-status"));
-    replace(box, consents.length ? el("table", {},
-      el("caption", {}, "Your consents"),
-      el("thead", {}, el("tr", {}, ["To", "Purposes", "Records", "Expires", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, consents.map((c) => consentRow(c)))) : el("p", {}, "You have granted no consent."));
+    replace(box, consents.length
+      ? grid(["To", "Purposes", "Records", "Expires", "Status", "Revoke"], consents.map((c) => consentRow(c)), "Your consents")
+      : el("p", {}, "You have granted no consent."));
     drawRepresentatives(list.appointments ?? []);
   } catch (error) {
     if (mine === current) status($(root, "#patient-consents-status"), `Could not load your consents: ${describe(error)}`, "error");
@@ -539,10 +549,7 @@ async function submitGrant(form) {
 function drawRepresentatives(appointments) {
   const box = $(root, "#patient-reps");
   if (!appointments.length) return replace(box, el("p", {}, "You have appointed no representative."));
-  return replace(box, el("table", {},
-    el("caption", {}, "Your representatives"),
-    el("thead", {}, el("tr", {}, ["Who", "Relation", "Powers", "Until", "Status", ""].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, appointments.map((a) => {
+  return replace(box, grid(["Who", "Relation", "Powers", "Until", "Status", "End"], appointments.map((a) => {
       const active = a.status === "active" && a.until_ms > Date.now();
       return el("tr", { dataset: { appointment: a.id } },
         el("td", {}, a.representative, el("br"), el("small", { class: "mono" }, a.id)),
@@ -564,7 +571,7 @@ function drawRepresentatives(appointments) {
             }
           },
         }, "End") : ""));
-    }))));
+  }), "Your representatives"));
 }
 
 const REPRESENTATIVE = /^(pat_[0-9a-f]{32}|[a-z0-9][a-z0-9_-]{1,62}\/[a-z0-9][a-z0-9_-]{1,62})$/;
