@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def test_a_patient_sees_their_records_consents_feed_receipts_and_shreds(
     # Decrypted in the browser: the lab value, its unit and range, flagged against the range.
     labs = page.locator("#patient-labs")
     expect(labs).to_contain_text(str(GLUCOSE))
-    expect(labs).to_contain_text("70–99 mg/dL")
+    expect(labs).to_contain_text("70\u201399 mg/dL")  # an en dash between low and high
     expect(labs).to_contain_text("above range")
     # Vital signs: a chart with a title and description, its values in a table too.
     chart = page.locator("#patient-vitals svg[role=img]").filter(has_text="Body weight")
@@ -143,8 +144,8 @@ def test_a_patient_sees_their_records_consents_feed_receipts_and_shreds(
     page.check("#patient-grant-type-observation")
     page.locator("#patient-grant button[type=submit]").click()
     expect(page.locator("#patient-grant-status")).to_contain_text("granted", timeout=30_000)
-    consent = page.locator("#patient-consents tr").filter(has_text=PRACTITIONER).filter(
-        has_text="active"
+    consent = (
+        page.locator("#patient-consents tr").filter(has_text=PRACTITIONER).filter(has_text="active")
     )
     expect(consent).to_have_count(1)
     consent_id = consent.get_attribute("data-consent")
@@ -177,7 +178,7 @@ def test_a_patient_sees_their_records_consents_feed_receipts_and_shreds(
     expect(certificate).to_contain_text("Proofs checked in this browser")
     with page.expect_download() as download:
         certificate.get_by_role("button", name="Download the certificate").click()
-    saved = json.loads(open(download.value.path(), encoding="utf-8").read())
+    saved = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert saved["tx"]["type"] == "record.shred" and saved["tx"]["payload"]["record_id"] == added
     expect(page.locator(f"#patient-timeline tr[data-record={added}]")).to_contain_text(
         "shredded", timeout=30_000
@@ -188,7 +189,7 @@ def test_everything_downloads_as_a_fhir_bundle(page: Page, portal: Portal) -> No
     open_key_file(page, portal)
     with page.expect_download() as download:
         page.click("#patient-download")
-    bundle = json.loads(open(download.value.path(), encoding="utf-8").read())
+    bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     kinds = {entry["resource"]["resourceType"] for entry in bundle["entry"]}
     assert {"Patient", "Condition", "Consent", "AuditEvent"} <= kinds
