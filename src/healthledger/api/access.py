@@ -82,13 +82,28 @@ class ReadGuard:
         """A transaction read is signed; whether the signer may see it is `check_tx`'s call."""
         return self.signed(request)
 
-    def check_tx(self, signed: SignedRequest, sender: str) -> None:
-        """Members read every transaction; a person reads those they (any of their keys) sent."""
+    def check_tx(self, signed: SignedRequest, sender: str, about: str | None = None) -> None:
+        """Members read every transaction; a person reads those they (any of their keys) sent,
+        and a patient (or their representative) the access events `about` them: the receipts
+        of their accounting of disclosures."""
         if signed.key_id == sender:
             return
         actor = self.reader(signed)
-        if not (is_ledger_reader(actor) or self._same_holder(actor, sender)):
-            raise Unauthorized("this transaction was sent by someone else")
+        if is_ledger_reader(actor) or self._same_holder(actor, sender):
+            return
+        if about is not None and self._patient_side(actor, about):
+            return
+        raise Unauthorized("this transaction was sent by someone else")
+
+    def _patient_side(self, actor: Actor, patient: str) -> bool:
+        """The patient, or a representative who may read their books (as the audit route)."""
+        if actor.kind == "patient" and actor.id == patient:
+            return True
+        with self.store.snapshot():
+            ledger = SnapshotReader(self.store)
+            file = records.patient_file(ledger, patient)
+            now = ledger.block_time_ms(ledger.height) if ledger.height else 0
+        return records.appointment_for(file, actor, "read", now) is not None
 
     def sender(self, request: Request, key_id: str) -> None:
         """A sender's history: members, or the holder of that key."""

@@ -160,6 +160,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/records/{record_id}/history"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/consents"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/patients/{patient}"): frozenset({Does.SIGNED, Does.CUSTODY}),
+    ("get", "/v1/audit/patients/{patient}/events"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/orgs/{org}"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/consensus/commit"): frozenset({Does.CONSENSUS}),
     ("get", "/v1/consensus/validators"): frozenset({Does.CONSENSUS}),
@@ -341,6 +342,7 @@ SUCCESS_MEDIA: dict[tuple[str, str], str] = {
     ("get", "/v1/supply/packages/{gtin}/{serial}/epcis"): "application/ld+json",
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): "application/ld+json",
     ("get", "/v1/records/{record_id}/content"): "application/octet-stream",
+    ("get", "/v1/audit/patients/{patient}/events"): "text/event-stream",
 }
 # Successes other than the route's default: a transaction still in the mempool.
 EXTRA_SUCCESS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {

@@ -17,6 +17,7 @@ from healthledger.api.docs import add_docs_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
+from healthledger.api.patient_feed import add_patient_feed_route
 from healthledger.api.portal import add_portal_routes
 from healthledger.api.records import add_record_routes
 from healthledger.api.responses import MAX_BATCH_TXS, json_response, parse_body, read_body
@@ -71,7 +72,9 @@ def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
-    add_record_routes(app, node, guard.auth)
+    records = add_record_routes(app, node, guard.auth)
+    # Closed by api/serve.py before uvicorn's graceful shutdown, and when the node stops.
+    app.state.patient_feeds = add_patient_feed_route(app, node, records)
     add_consensus_routes(app, node)
     add_portal_routes(app, demo)
 
@@ -185,6 +188,14 @@ def _committed(tx_id: str, height: int, result: TxResult) -> SubmitReport:
     return SubmitReport(id=tx_id, status="committed", height=height, result=result)
 
 
+def _access_subject(view: TxView) -> str | None:
+    """The patient a `record.access` transaction is about (its receipt is theirs to read)."""
+    if view.tx.type != "record.access":
+        return None
+    patient = view.tx.payload.get("patient")
+    return patient if isinstance(patient, str) else None
+
+
 def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     """Public: info, genesis, headers, consistency. Signed: the rest (see api/access.py)."""
     store = node.store
@@ -228,7 +239,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             if node.engine.is_pending(tx_id):
                 return json_response(_pending(tx_id), 202)
             raise
-        guard.check_tx(signed, view.tx.sender)
+        guard.check_tx(signed, view.tx.sender, about=_access_subject(view))
         return json_response(view)
 
     @app.get(

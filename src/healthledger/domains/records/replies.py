@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from healthledger.domains.records.queries import LocatorEntry
-from healthledger.domains.records.state import AuditEntry, Consent
+from healthledger.domains.records.state import Appointment, AuditEntry, Consent
 
 JsonObject = dict[str, JsonValue]
 
@@ -125,9 +125,27 @@ class Alerts(Reply):
     break_glass: list[JsonObject]
 
 
+class FeedEvent(Reply):
+    """Something that just happened to a patient's books, pushed to their open page.
+
+    `event` is the ledger event as the block's result holds it; an access also
+    carries its audit entry (who read, why, on what basis, break-glass or not).
+    """
+
+    type: str
+    height: int
+    tx_id: str
+    time_ms: int
+    event: JsonObject
+    access: AuditEntry | None = None
+
+
 class ConsentList(Reply):
+    """A patient's consents, and the representatives they appointed (who may act for them)."""
+
     patient: str
     consents: list[Consent]
+    appointments: list[Appointment] = []
 
 
 class RecordHistory(Reply):

@@ -456,10 +456,14 @@ class RecordService:
     def consents(self, reader: Actor, patient: str, as_fhir: bool) -> ConsentList | Bundle:
         self.require_patient_side(reader, patient, "read")
         with self.store.snapshot():
-            items = rq.patient_file(SnapshotReader(self.store), patient).consents
+            file = rq.patient_file(SnapshotReader(self.store), patient)
         if as_fhir:
-            return Bundle.of([fhir.consent_resource(c.model_dump(mode="json")) for c in items])
-        return ConsentList(patient=patient, consents=list(items))
+            return Bundle.of(
+                [fhir.consent_resource(c.model_dump(mode="json")) for c in file.consents]
+            )
+        return ConsentList(
+            patient=patient, consents=list(file.consents), appointments=list(file.appointments)
+        )
 
     def history(self, reader: Actor, record_id: str) -> RecordHistory:
         """A record's versions (corrections) and every access to it."""
