@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,7 +291,9 @@ def test_node_wide_limit_heartbeats_and_closing(tmp_path: Path) -> None:
             feeds.subscribe("key-4", "pat")
 
     try:
-        asyncio.run(run())
+        # A thread of its own: a browser test's Playwright may hold this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run()).result()
     finally:
         node.store.close()
 

@@ -118,6 +118,8 @@ export async function show(root) {
       if (!file) return;
       attempt(root, async () => open(root, await file.text(), null, { rememberIt: $(root, "#remember").checked }));
     });
+    // Enabled only now: a click before the handler exists would submit the form natively.
+    $(root, "#sign-in-submit").disabled = false;
     await drawDemo(root);
   }
   await drawRemembered(root);

@@ -4,6 +4,7 @@
 import { onChange } from "../hl/session.js";
 import { $, describe, download, el, replace, say, short, status, when } from "../hl/ui.js";
 import { drawChecks } from "../hl/checks.js";
+import { fillPatientQr } from "../hl/patient-qr.js";
 import { lineChart } from "../patient/chart.js";
 import * as fhir from "../patient/fhir.js";
 import { Feed } from "../patient/feed.js";
@@ -45,6 +46,7 @@ function start(session) {
   stop();
   current = fresh(session);
   $(root, "#patient-id").textContent = session.patientId;
+  fillPatientQr(root, session);
   replace($(root, "#patient-feed"));
   current.feed = new Feed(session, { event: onFeed, state: (text, kind) => status($(root, "#patient-feed-status"), text, kind) });
   current.feed.start();
@@ -61,6 +63,7 @@ function stop() {
     replace($(root, id));
   }
   $(root, "#patient-id").textContent = "";
+  replace($(root, "#patient-qr"));
 }
 
 function wire() {
