@@ -5,9 +5,9 @@ import { sodium } from "./sodium.js";
 import { canonicalBytes } from "./canonical.js";
 import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
 import { decrypt, unwrapKey } from "./envelope.js";
-import { segment } from "./api.js";
+import { ApiError, segment } from "./api.js";
 import { InvalidProof, verifyStateView, verifyTxView } from "./proofs.js";
-import { anchorState, anchorTx } from "./anchor.js";
+import { NotAnchored, anchorState, anchorTx, pinned } from "./anchor.js";
 
 // The ledger's purposes of use (domains/records/messages.py PURPOSES), in its order.
 export const PURPOSES = ["treatment", "payment", "research", "emergency", "operations", "public_health", "patient_request"];
@@ -47,20 +47,23 @@ export function newReason(text) {
   return { text: checked, salt: toHex(salt), hash: sha256Hex(concat(salt, utf8(checked))) };
 }
 
-// domains/records/messages.py intent_message, signed as client/records.py sign_intent does:
-// the same time and nonce as the request's own signature.
-export function signIntent(keys, chainId, intent, headers) {
-  const message = canonicalBytes({
+// domains/records/messages.py intent_message: the exact bytes a reader signs for an access.
+export function intentMessage(chainId, intent, time, nonce) {
+  return canonicalBytes({
     chain: chainId,
     purpose_of_signature: "record.access",
     action: intent.action,
     subject: intent.subject,
     purpose: intent.purpose,
     reason_hash: intent.reasonHash ?? null,
-    time: Number(headers["x-hl-time"]),
-    nonce: headers["x-hl-nonce"],
+    time,
+    nonce,
   });
-  return toHex(keys.sign(message));
+}
+
+// client/records.py sign_intent: the same time and nonce as the request's own signature.
+export function signIntent(keys, chainId, intent, headers) {
+  return toHex(keys.sign(intentMessage(chainId, intent, Number(headers["x-hl-time"]), headers["x-hl-nonce"])));
 }
 
 // Records.locate: what this caller's standing shows; with a reason, a break-glass search
@@ -91,6 +94,7 @@ export async function readView(api, recordId, purpose, breakGlassReason = null) 
   });
 }
 
+// A large record's ciphertext, fetched apart from the read's answer (its access names it).
 async function contentOf(api, recordId, accessTx) {
   const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
   if (!response.ok) {
@@ -100,9 +104,34 @@ async function contentOf(api, recordId, accessTx) {
     } catch {
       error = null;
     }
-    throw new RecordError(error?.code ?? "unavailable", error?.message ?? response.statusText);
+    throw new ApiError(error?.code ?? "unavailable", error?.message ?? response.statusText, response.status);
   }
   return new Uint8Array(await response.arrayBuffer());
+}
+
+// Open a read's answer here: unwrap the data key with our keyring, decrypt, and hold the
+// copy to the hash the vault gave with it. Returns envelope.js's { plaintext, salt, contentHash }.
+export async function openView(api, view) {
+  const dataKey = unwrapKey(view.wrapped_key, api.keys);
+  try {
+    const ciphertext = view.ciphertext !== null && view.ciphertext !== undefined
+      ? fromBase64(view.ciphertext)
+      : await contentOf(api, view.record.id, view.access.tx_id);
+    const opened = decrypt(dataKey, ciphertext);
+    verifyCopy(view.record, opened);
+    return opened;
+  } finally {
+    sodium.memzero(dataKey);
+  }
+}
+
+// Proof checks move the pinned header; each runs alone, fetching its proof inside its
+// turn, so a proof is never older than a pin that another check of this page just moved.
+let turn = Promise.resolve();
+export function serially(work) {
+  const run = turn.then(work);
+  turn = run.catch(() => {});
+  return run;
 }
 
 // client/records.py verify_copy: the copy is the exact version registered.
@@ -113,9 +142,13 @@ export function verifyCopy(record, opened) {
 }
 
 // Records._verify_receipt: the receipt proves an access event for this read, by this reader.
-async function checkReceipt(api, view) {
+export function checkReceipt(api, view) {
+  return serially(() => receiptChecks(api, view));
+}
+
+async function receiptChecks(api, view) {
   const receipt = view.receipt;
-  const checks = verifyTxView(receipt);
+  const checks = verifyTxView(receipt, view.access.tx_id);
   const tx = receipt.tx ?? {};
   const payload = tx.payload ?? {};
   if (tx.type !== "record.access" || payload.record_id !== view.record.id || payload.reader !== api.keys.keyId || receipt.result?.code !== "ok") {
@@ -126,15 +159,26 @@ async function checkReceipt(api, view) {
 }
 
 // The record's hash as the chain holds it, proven against this browser's pinned header.
-async function checkChainRecord(api, recordId, contentHash) {
+// State older than the pin (a node a block behind) is asked for once more.
+export function checkChainRecord(api, recordId, contentHash) {
+  return serially(() => chainRecordChecks(api, recordId, contentHash));
+}
+
+async function chainRecordChecks(api, recordId, contentHash, attempt = 1) {
   const asked = { namespace: "records", key: `record/${recordId}` };
   const view = await api.get(`/v1/state/records/record/${segment(recordId)}`, { proof: "true" });
   const checks = verifyStateView(view, asked);
-  checks.push(...(await anchorState(api, view)));
+  try {
+    checks.push(...(await anchorState(api, view)));
+  } catch (error) {
+    const behind = error instanceof NotAnchored && error.height < (pinned(api.chainId)?.height ?? 0);
+    if (attempt > 1 || !behind) throw error;
+    return chainRecordChecks(api, recordId, contentHash, attempt + 1);
+  }
   if (!view.value || view.value.content_hash !== contentHash) {
     throw new InvalidProof("the record's hash on the chain differs from what was read");
   }
-  checks.push({ what: `the chain's hash of ${recordId} is the SHA-256 of the decrypted copy with its salt` });
+  checks.push({ what: `the decrypted copy's salted SHA-256 is ${contentHash.slice(0, 16)}…, the record's content_hash on the chain` });
   return checks;
 }
 
@@ -142,13 +186,7 @@ async function checkChainRecord(api, recordId, contentHash) {
 // Returns { record, access, resource, plaintext, checks }; `checks` says what held.
 export async function readRecord(api, recordId, purpose, breakGlassReason = null) {
   const view = await readView(api, recordId, purpose, breakGlassReason);
-  const dataKey = unwrapKey(view.wrapped_key, api.keys);
-  const ciphertext = view.ciphertext !== null && view.ciphertext !== undefined
-    ? fromBase64(view.ciphertext)
-    : await contentOf(api, recordId, view.access.tx_id);
-  const opened = decrypt(dataKey, ciphertext);
-  sodium.memzero(dataKey);
-  verifyCopy(view.record, opened);
+  const opened = await openView(api, view);
   const checks = [
     { what: "the data key was sealed to your own encryption key and opened in this browser" },
     { what: `the decrypted record's SHA-256 with its salt is the record's hash ${opened.contentHash.slice(0, 16)}…` },

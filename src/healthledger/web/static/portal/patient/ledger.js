@@ -1,111 +1,37 @@
 // The patient's requests to the ledger and their checks, as client/records.py makes them:
 // locate, read with the x-hl-intent signature, decrypt here, check the hash against the
 // chain, verify receipts against the header this browser pinned.
-import { ApiError, segment } from "../hl/api.js";
-import { fromBase64, fromHex, fromUtf8, toHex } from "../hl/bytes.js";
-import { canonicalBytes } from "../hl/canonical.js";
+import { segment } from "../hl/api.js";
+import { fromBase64, fromHex, fromUtf8 } from "../hl/bytes.js";
 import { decrypt, unwrapKey } from "../hl/envelope.js";
-import { anchorState, anchorTx } from "../hl/anchor.js";
-import { InvalidProof, verifyStateView, verifyTxView } from "../hl/proofs.js";
+import { anchorTx } from "../hl/anchor.js";
+import { InvalidProof, verifyTxView } from "../hl/proofs.js";
+import { checkChainRecord, checkReceipt, intentMessage, openView, readView, serially } from "../hl/records.js";
 import { sodium } from "../hl/sodium.js";
 
 // The purpose of a patient's reads of their own records (client/records.py pull_all).
 export const OWN_PURPOSE = "patient_request";
 
-// Checks move the pinned header; one at a time, each fetching its proof inside its turn,
-// so a proof is never older than a pin another check of this page just moved.
-let turn = Promise.resolve();
-export function serially(work) {
-  const run = turn.then(work);
-  turn = run.catch(() => {});
-  return run;
-}
-
-// domains/records/messages.py intent_message: what a reader signs for an access.
-function intentMessage(chainId, action, subject, purpose, reasonHash, time, nonce) {
-  return canonicalBytes({
-    chain: chainId, purpose_of_signature: "record.access", action, subject, purpose,
-    reason_hash: reasonHash, time, nonce,
-  });
-}
-
-// The x-hl-intent header for a request whose envelope is `headers` (same time, nonce).
-export function intentSigner(session, action, subject, purpose) {
-  return (headers) => toHex(session.keys.sign(
-    intentMessage(session.info.chain_id, action, subject, purpose, null, Number(headers["x-hl-time"]), headers["x-hl-nonce"]),
-  ));
-}
-
 export async function locate(session) {
   return session.api.get("/v1/records", { patient: session.patientId });
-}
-
-async function content(api, recordId, accessTx) {
-  const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
-  if (!response.ok) {
-    let error = null;
-    try {
-      error = (await response.json()).error;
-    } catch {
-      error = null;
-    }
-    throw new ApiError(error ? error.code : "unavailable", error ? error.message : response.statusText, response.status);
-  }
-  return new Uint8Array(await response.arrayBuffer());
 }
 
 // Read one of my records: the vault records the access, then answers the ciphertext and the
 // data key sealed to me. Decrypted here; its salted hash must be the record's.
 export async function readOwn(session, recordId) {
-  const api = session.api;
-  const view = await api.post(`/v1/records/${segment(recordId)}/read`, { purpose: OWN_PURPOSE }, {
-    intent: intentSigner(session, "read", recordId, OWN_PURPOSE),
-  });
-  const dataKey = unwrapKey(view.wrapped_key, session.keys);
-  const ciphertext = view.ciphertext != null ? fromBase64(view.ciphertext) : await content(api, recordId, view.access.tx_id);
-  const opened = decrypt(dataKey, ciphertext);
-  if (opened.contentHash !== view.record.content_hash) {
-    throw new InvalidProof("the decrypted record does not match the hash the vault gave with it");
-  }
+  const view = await readView(session.api, recordId, OWN_PURPOSE);
+  const opened = await openView(session.api, view);
   return { view, opened, text: fromUtf8(opened.plaintext) };
 }
 
 // The record's entry on the chain, proven, and my copy's hash against it (sdk verify_copy).
 export function checkAgainstChain(session, recordId, contentHash) {
-  return serially(async () => {
-    const asked = { namespace: "records", key: `record/${recordId}` };
-    let view = null;
-    let anchored = null;
-    for (let attempt = 0; attempt < 2 && anchored === null; attempt++) {
-      view = await session.api.get(`/v1/state/records/record/${segment(recordId)}`, { proof: "true" });
-      try {
-        anchored = [...verifyStateView(view, asked), ...(await anchorState(session.api, view))];
-      } catch (error) {
-        if (attempt === 1 || !(error instanceof InvalidProof) || !/ask again/.test(error.message)) throw error;
-      }
-    }
-    const onChain = view.value && view.value.content_hash;
-    if (onChain !== contentHash) throw new InvalidProof(`this copy's hash is not record ${recordId}'s hash on the chain`);
-    return [
-      ...anchored,
-      { what: `the decrypted copy's salted SHA-256 is ${contentHash.slice(0, 16)}…, the record's content_hash on the chain` },
-    ];
-  });
+  return checkChainRecord(session.api, recordId, contentHash);
 }
 
 // A read's receipt: the access event for this read, by me, committed (records.py _verify_receipt).
 export function checkReadReceipt(session, view) {
-  return serially(async () => {
-    const receipt = view.receipt;
-    const checks = [...verifyTxView(receipt, view.access.tx_id), ...(await anchorTx(session.api, receipt))];
-    const payload = receipt.tx && receipt.tx.payload;
-    if (receipt.tx.type !== "record.access" || !payload || payload.record_id !== view.record.id ||
-        payload.reader !== session.keys.keyId || !receipt.result || receipt.result.code !== "ok") {
-      throw new InvalidProof("the access receipt is not for this read");
-    }
-    checks.push({ what: `the receipt records this read of ${view.record.id} by your key, committed "ok"` });
-    return checks;
-  });
+  return checkReceipt(session.api, view);
 }
 
 // An access event of my audit trail: its transaction, proven, says what the trail says,
@@ -122,7 +48,8 @@ export function checkAccessReceipt(session, event) {
     checks.push({ what: `transaction ${event.tx_id.slice(0, 16)}… records this access: ${p.action} by key ${p.reader.slice(0, 16)}…, purpose ${p.purpose}, basis ${p.basis}` });
     const intent = p.intent ?? {};
     const subject = (p.action === "read" ? p.record_id : p.patient) ?? "";
-    const message = intentMessage(view.tx.chain, p.action, subject, p.purpose, intent.reason_hash ?? null, intent.time_ms, intent.nonce);
+    const asked = { action: p.action, subject, purpose: p.purpose, reasonHash: intent.reason_hash ?? null };
+    const message = intentMessage(view.tx.chain, asked, intent.time_ms, intent.nonce);
     let signed = false;
     try {
       signed = sodium.crypto_sign_verify_detached(fromHex(intent.signature), message, fromHex(p.reader));
