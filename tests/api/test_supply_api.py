@@ -157,8 +157,8 @@ def test_recalls_are_members_reads_in_pages(supply_node: tuple[str, Path]) -> No
             require_committed(client.submit(maker.sign(tx_type, payload), wait=True))
     with member(url, root) as client:
         pages = [client.supply_recalls(limit=1)]
-        while pages[-1].next_cursor is not None:
-            pages.append(client.supply_recalls(limit=1, after=pages[-1].next_cursor))
+        while pages[-1].next_after is not None:
+            pages.append(client.supply_recalls(limit=1, after=pages[-1].next_after))
     mine = [recall for page in pages for recall in page.recalls if recall.gtin == gtin]
     assert {(r.lot, r.serial_from, r.serial_to, r.reason) for r in mine} == {
         ("R1", None, None, "label misprint"),

@@ -285,7 +285,7 @@ def alerts(
 def recalls(
     key: ReaderKeyOpt,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Recalls per page.")] = 100,
-    after: Annotated[str | None, typer.Option(help="The previous page's next_cursor.")] = None,
+    after: Annotated[str | None, typer.Option(help="The previous page's next_after.")] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:

@@ -443,7 +443,7 @@ class Client:
         return first.joined(events, packages, cursor)
 
     def supply_recalls(self, limit: int = 100, after: str | None = None) -> RecallPage:
-        """One page of the recalls issued (signed read: members); `next_cursor` continues."""
+        """One page of the recalls issued (signed read: members); `next_after` continues."""
         params: dict[str, str | int] = {"limit": limit}
         if after is not None:
             params["after"] = after

@@ -277,7 +277,7 @@ def recalls(reader: LedgerReader, params: RecallsParams) -> RecallPage:
     rows = reader.scan(st.NAMESPACE, st.RECALL_PREFIX, params.limit, after=after)
     found = [st.Recall.model_validate_json(value) for _key, value in rows]
     more = len(rows) == params.limit
-    return RecallPage(recalls=found, next_cursor=found[-1].id if more and found else None)
+    return RecallPage(recalls=found, next_after=found[-1].id if more and found else None)
 
 
 # Reads mounted by api/views.py. Verification and the EPCIS documents stay in api/supply.py:

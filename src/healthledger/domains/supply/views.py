@@ -93,10 +93,10 @@ class Alerts(RootModel[list[Alert]]):
 
 
 class RecallPage(_Answer):
-    """One page of the recalls issued, in the order of their ids; `next_cursor` continues it."""
+    """One page of the recalls issued, in the order of their ids; `next_after` continues it."""
 
     recalls: list[Recall]
-    next_cursor: str | None = Field(
+    next_after: str | None = Field(
         description="pass as `after` for the next page (absent: no more recalls)"
     )
 
@@ -169,5 +169,5 @@ class AlertsParams(BaseModel):
 class RecallsParams(BaseModel):
     limit: int = Field(100, ge=1, le=1000, description="recalls to return")
     after: str | None = Field(
-        None, min_length=1, max_length=64, description="the `next_cursor` of the page before"
+        None, min_length=1, max_length=64, description="the `next_after` of the page before"
     )

@@ -165,8 +165,8 @@ async function loadRecalls(root, session, after = null) {
   try {
     const page = await session.api.get("/v1/supply/recalls", { limit: PAGE, after: after ?? undefined });
     root.recalls = after ? [...root.recalls, ...page.recalls] : page.recalls;
-    root.recallCursor = page.next_cursor;
-    more.hidden = page.next_cursor === null;
+    root.recallCursor = page.next_after;
+    more.hidden = page.next_after === null;
     replace(note);
     if (!root.recalls.length) {
       replace(box, el("p", {}, "No recalls have been issued."));
