@@ -70,20 +70,30 @@ export async function readOwn(session, recordId) {
   return { view, opened, text: fromUtf8(opened.plaintext) };
 }
 
+// A state value proven against the chain and this browser's pinned header (sdk prove_state):
+// { view, checks }. The node's word alone is never acted on. Asked again once when the
+// node answered from before the pin (a block committed meanwhile).
+async function provenStateNow(api, namespace, key) {
+  const asked = { namespace, key };
+  const path = `/v1/state/${namespace}/${key.split("/").map(segment).join("/")}`;
+  for (let attempt = 0; ; attempt++) {
+    const view = await api.get(path, { proof: "true" });
+    try {
+      return { view, checks: [...verifyStateView(view, asked), ...(await anchorState(api, view))] };
+    } catch (error) {
+      if (attempt === 1 || !(error instanceof InvalidProof) || !/ask again/.test(error.message)) throw error;
+    }
+  }
+}
+
+export function provenState(session, namespace, key) {
+  return serially(() => provenStateNow(session.api, namespace, key));
+}
+
 // The record's entry on the chain, proven, and my copy's hash against it (sdk verify_copy).
 export function checkAgainstChain(session, recordId, contentHash) {
   return serially(async () => {
-    const asked = { namespace: "records", key: `record/${recordId}` };
-    let view = null;
-    let anchored = null;
-    for (let attempt = 0; attempt < 2 && anchored === null; attempt++) {
-      view = await session.api.get(`/v1/state/records/record/${segment(recordId)}`, { proof: "true" });
-      try {
-        anchored = [...verifyStateView(view, asked), ...(await anchorState(session.api, view))];
-      } catch (error) {
-        if (attempt === 1 || !(error instanceof InvalidProof) || !/ask again/.test(error.message)) throw error;
-      }
-    }
+    const { view, checks: anchored } = await provenStateNow(session.api, "records", `record/${recordId}`);
     const onChain = view.value && view.value.content_hash;
     if (onChain !== contentHash) throw new InvalidProof(`this copy's hash is not record ${recordId}'s hash on the chain`);
     return [

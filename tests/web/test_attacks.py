@@ -1,0 +1,81 @@
+"""The portal against a node that lies, a page that is tricked, a browser that double-submits.
+
+Each test plays an attacker against a real demo node and a real Chromium: the node's
+answers are rewritten in transit (Playwright's routing) exactly as a malicious node
+operator would write them, and the test asserts what the page must then refuse to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from typing import Any
+
+import nacl.exceptions
+import nacl.public
+from playwright.sync_api import Page, Request, Route, expect
+
+from healthledger.crypto.canonical import canonical_bytes
+from web.conftest import Portal, sign_in_as
+
+
+def _substitute_encryption_key(public_hex: str) -> Any:
+    """A route handler: the node's answer for a key record, with `public_hex` as its key."""
+
+    def lie(route: Route) -> None:
+        answer = route.fetch()
+        view = answer.json()
+        value = view.get("value")
+        if isinstance(value, dict) and "encryption_key" in value:
+            value["encryption_key"] = public_hex
+            # A careful liar keeps the view self-consistent: the proven bytes say the same.
+            if view.get("raw_value") is not None:
+                view["raw_value"] = canonical_bytes(value).decode()
+        route.fulfill(response=answer, body=json.dumps(view))
+
+    return lie
+
+
+def test_a_grant_never_seals_data_keys_to_a_key_the_node_made_up(
+    page: Page, portal: Portal
+) -> None:
+    """A lying node answers the grantee's key record with its own encryption key: the page
+    must not seal the patient's data keys to it (the key is proven against the chain)."""
+    attacker = nacl.public.PrivateKey.generate()
+    page.route(
+        re.compile(r".*/v1/state/gov/member/st-marys/dr-grey(\?.*)?$"),
+        _substitute_encryption_key(bytes(attacker.public_key).hex()),
+    )
+    grants: list[dict[str, Any]] = []
+
+    def watch(request: Request) -> None:
+        if request.method == "POST" and request.url.split("?")[0].endswith("/v1/txs"):
+            tx = json.loads(request.post_data or "{}")
+            if tx.get("type") == "consent.grant":
+                grants.append(tx)
+
+    page.on("request", watch)
+    sign_in_as(page, portal, "Jasmine Yilmaz", "/patient")
+    expect(page.locator("#patient-records-status")).to_contain_text(
+        "decrypted in this browser", timeout=30_000
+    )
+    page.check("#patient-grant-kind-member")
+    page.fill("#patient-grant-org", "st-marys")
+    page.fill("#patient-grant-member", "dr-grey")
+    page.check("#patient-grant-purpose-research")
+    page.locator("#patient-grant button[type=submit]").click()
+    grant_status = page.locator("#patient-grant-status")
+    expect(grant_status).to_contain_text(re.compile("granted|Could not grant"), timeout=30_000)
+
+    stolen = []
+    opener = nacl.public.SealedBox(attacker)
+    for tx in grants:
+        for record_id, sealed in tx["payload"]["wrapped_keys"].items():
+            with contextlib.suppress(nacl.exceptions.CryptoError):
+                stolen.append((record_id, opener.decrypt(base64.b64decode(sealed))))
+    assert not stolen, f"the lying node opened {len(stolen)} of the patient's data keys"
+    assert not grants, "no grant is sent when the grantee's key is not proven"
+    expect(grant_status).to_contain_text("Could not grant")
+    expect(grant_status).to_contain_text("invalid_proof")
