@@ -79,3 +79,22 @@ def test_a_grant_never_seals_data_keys_to_a_key_the_node_made_up(
     assert not grants, "no grant is sent when the grantee's key is not proven"
     expect(grant_status).to_contain_text("Could not grant")
     expect(grant_status).to_contain_text("invalid_proof")
+
+
+def test_two_acts_at_once_each_get_their_own_nonce(page: Page, portal: Portal) -> None:
+    """The first two transactions a fresh page signs at once (two buttons pressed quickly)
+    must carry two nonces: the second is not refused as a replay of the first."""
+    sign_in_as(page, portal, "Jasmine Yilmaz", "/patient")
+    codes = page.evaluate(
+        """async () => {
+            const { session } = await import("/static/portal/hl/session.js");
+            const api = session().api;
+            const revoke = (n) => api.submit("consent.revoke", {
+              consent_id: "cns-" + String(n).repeat(24), reason: "withdrawn" });
+            const settled = await Promise.allSettled([revoke(1), revoke(2)]);
+            return settled.map((s) => s.status === "fulfilled" ? "ok" : s.reason.code);
+        }"""
+    )
+    # Both reach the ledger and fail on their merits (no such consent), neither on its nonce.
+    assert "duplicate_nonce" not in codes, codes
+    assert codes[0] == codes[1], codes
