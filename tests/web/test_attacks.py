@@ -98,3 +98,27 @@ def test_two_acts_at_once_each_get_their_own_nonce(page: Page, portal: Portal) -
     # Both reach the ledger and fail on their merits (no such consent), neither on its nonce.
     assert "duplicate_nonce" not in codes, codes
     assert codes[0] == codes[1], codes
+
+
+def test_a_double_click_issues_one_recall(page: Page, portal: Portal) -> None:
+    """A recall's id comes from its transaction: a second click while the first is on its
+    way would issue (and notify every holder of) a second recall."""
+    recalls: list[str] = []
+
+    def watch(request: Request) -> None:
+        if request.method == "POST" and request.url.split("?")[0].endswith("/v1/txs"):
+            tx = json.loads(request.post_data or "{}")
+            if tx.get("type") == "supply.recall":
+                recalls.append(tx["payload"]["reason"])
+
+    page.on("request", watch)
+    sign_in_as(page, portal, "National Health Authority", "/regulator")
+    page.fill("#regulator-recall-gtin", "09506000134352")
+    page.check("#regulator-recall-by-range")
+    page.fill("#regulator-recall-from", "A00300")
+    page.fill("#regulator-recall-to", "A00310")
+    page.fill("#regulator-recall-reason", "double click test")
+    page.get_by_role("button", name="Issue the recall").dblclick()
+    expect(page.locator("#regulator-recall-status")).to_contain_text("issued at block")
+    page.wait_for_timeout(1500)  # a second submission, if any, has been sent by now
+    assert recalls == ["double click test"], recalls
