@@ -316,3 +316,33 @@ def answer_for(world: World, name: str, tx_id: str) -> Any:
     target = f"/v1/txs/{tx_id}?proof=true"
     headers = sign_request(world.people[name], CHAIN, "GET", target, audience=AUDIENCE)
     return httpx.get(world.url + target, headers=headers).json()
+
+
+def test_a_representative_whose_appointment_ends_hears_nothing_more(world: World) -> None:
+    """Standing is checked for each event, not only when the stream opens: a guardian who
+    kept a stream open past the end of their appointment hears no later event."""
+    carol = world.as_("carol")
+    signer = Signer(world.people["carol"], CHAIN)
+    signer.sync_nonce(world.client)
+    until = int(time.time() * 1000) + 86_400_000
+    rep = f"{AUDIENCE}/nurse-joy"
+    appointment = carol.appoint(signer, rep, "proxy", ["read"], until).appointment_id
+    stream = Stream(world.url, world.people["nurse-joy"], world.pid("carol"))
+    try:
+        assert stream.status == 200 and stream.next()[0] == "ready"
+        ended = world.client.submit(
+            signer.sign("representative.end", {"appointment_id": appointment}), wait=True
+        )
+        assert ended.result is not None and ended.result.code == "ok", ended
+        grantee = {"kind": "org", "org": AUDIENCE}
+        consent = carol.grant(signer, grantee, ["research"]).consent_id
+        # The stream ends instead of telling a stranger of Carol's new consent.
+        seen: list[tuple[str, Any]] = []
+        while not seen or (seen[-1][0] == "ledger" and seen[-1][1]["type"] != "consent.granted"):
+            seen.append(stream.next())
+        assert not any(
+            kind == "ledger" and data["event"].get("consent") == consent for kind, data in seen
+        ), seen
+        assert seen[-1][0] == "end" and "no longer" in seen[-1][1]["reason"], seen
+    finally:
+        stream.close()

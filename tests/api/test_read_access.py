@@ -134,6 +134,20 @@ def test_a_patient_reads_their_own_transactions_nonce_and_record(readers: Reader
     assert others.value.remote_code == "unauthorized"
 
 
+def test_a_patient_reads_who_holds_a_key_but_not_another_patients_record(
+    readers: Readers,
+) -> None:
+    """The directory a patient needs to check their audit trail: the key record that names a
+    reader (a nurse, another patient as representative); never another patient's record."""
+    with Client(readers.url, keys=readers.alice) as client:
+        named = client.state("gov", f"key/{readers.nurse.key_id}").value
+        assert named["kind"] == "member" and named["org"] == "st-marys"
+        other = client.state("gov", f"key/{readers.bob.key_id}").value
+        assert other["id"] == derive_patient_id(readers.bob.key_id)  # derivable anyway
+        with pytest.raises(ApiError):
+            client.state("gov", f"patient/{derive_patient_id(readers.bob.key_id)}")
+
+
 def test_a_new_key_reads_its_own_nonce_before_it_registers(readers: Readers) -> None:
     newcomer = KeyPair.generate()
     with Client(readers.url) as client:

@@ -11,7 +11,8 @@ listener per node computes a block's events for the patients someone is watching
 and hands each to the event loop of the stream that waits for it. Streams are
 bounded per node and per signing key (`rate_limited` beyond), a comment line is
 sent every HEARTBEAT_S so proxies and clients know the stream is alive, and every
-stream ends when its client goes away, when it falls too far behind, or when the
+stream ends when its client goes away, when it falls too far behind, when its
+reader's standing is gone (checked again before each event), or when the
 node stops (`close`, called before the HTTP server's graceful shutdown so that it
 never waits on a stream that would not end by itself).
 """
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -34,7 +35,7 @@ from healthledger.api.access import request_target
 from healthledger.crypto.signed_request import EMPTY_BODY
 from healthledger.domains.records.replies import FeedEvent
 from healthledger.engines.base import CommittedBlock
-from healthledger.errors import RateLimited, Unavailable
+from healthledger.errors import LedgerError, RateLimited, Unavailable
 from healthledger.ledger.context import StateReader
 from healthledger.node.custodian import RecordService
 from healthledger.node.custodian.feed import feed_events
@@ -157,10 +158,22 @@ def sse(event: str, data: object, event_id: str | None = None) -> bytes:
     return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
+Authorize = Callable[[], Awaitable[None]]
+NO_LONGER = "you may no longer see this patient's books"
+
+
 async def stream_events(
-    feeds: PatientFeeds, subscription: Subscription, height: int, heartbeat_s: float
+    feeds: PatientFeeds,
+    subscription: Subscription,
+    height: int,
+    heartbeat_s: float,
+    authorize: Authorize | None = None,
 ) -> AsyncIterator[bytes]:
-    """The stream's bytes: `ready`, then each event, heartbeats between, `end` last."""
+    """The stream's bytes: `ready`, then each event, heartbeats between, `end` last.
+
+    `authorize` raises when the reader's standing is gone; it is asked before each event,
+    so an appointment that ended, expired or a key revoked after the stream opened ends
+    the stream instead of telling a stranger what happens to the patient."""
     try:
         yield sse("ready", {"patient": subscription.patient, "height": height})
         while True:
@@ -172,6 +185,12 @@ async def stream_events(
             if isinstance(item, Ended):
                 yield sse("end", {"reason": item.reason})
                 return
+            if authorize is not None:
+                try:
+                    await authorize()
+                except LedgerError:
+                    yield sse("end", {"reason": NO_LONGER})
+                    return
             yield sse("ledger", item.wire(), f"{item.height}:{item.tx_id}")
     finally:
         feeds.release(subscription)
@@ -191,13 +210,21 @@ def add_patient_feed_route(
     )
     async def events(request: Request, patient: str) -> StreamingResponse:
         """Signed like the audit trail; answers `text/event-stream` until the client leaves."""
-        _signed, reader = await asyncio.to_thread(
+        signed, reader = await asyncio.to_thread(
             service.authenticate, request.headers, "GET", request_target(request), EMPTY_BODY
         )
         await asyncio.to_thread(service.require_patient_side, reader, patient, "read")
+
+        def still_allowed() -> None:
+            """The signer as the ledger knows them now, still on the patient's side."""
+            service.require_patient_side(service.auth.signer(signed), patient, "read")
+
+        async def authorize() -> None:
+            await asyncio.to_thread(still_allowed)
+
         subscription = feeds.subscribe(reader.key_id, patient)
         height = node.app.info().height
-        body = stream_events(feeds, subscription, height, heartbeat_s)
+        body = stream_events(feeds, subscription, height, heartbeat_s, authorize)
         return FeedResponse(feeds, subscription, body)
 
     return feeds

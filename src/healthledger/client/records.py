@@ -464,11 +464,15 @@ class Records:
         return wrapped
 
     def _grantee_public_key(self, grantee: Mapping[str, str]) -> bytes:
+        """The grantee's encryption key, proven against the anchor: the data keys are
+        sealed to it, so a node that answered with a key of its own would get them."""
         if grantee["kind"] == "member":
             key = gov.person_record_key(grantee["member"])
         else:
             key = gov.org_key(grantee["org"])
-        value = self.client.state(gov.NAMESPACE, key, keys=self.keys).value
+        view = self.client.state(gov.NAMESPACE, key, proof=True, keys=self.keys)
+        self.client.prove_state(view, gov.NAMESPACE, key)
+        value = view.value
         if value is None:
             raise NotFound(f"unknown grantee {grantee}")
         return bytes.fromhex(value["encryption_key"])

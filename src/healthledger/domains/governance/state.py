@@ -32,7 +32,11 @@ STATS_KEY = "stats"
 # How many patients registered in the latest block that registered any (the per-block cap).
 REGISTRATIONS_KEY = "registrations"
 # Governance records anyone known to the ledger may read: the consortium's directory.
-DIRECTORY_PREFIXES = ("org/", "member/")
+# What any person may read of governance: whom to consent to, and who holds a signing key
+# (a patient's audit names its readers by key; the key record is what proves the name).
+# Nothing here is secret: member and org records already carry their signing keys, and
+# a patient's pseudonym derives from their key.
+DIRECTORY_PREFIXES = ("org/", "member/", "key/")
 
 ActorKind = Literal["org", "member", "patient"]
 ProposalAction = Literal["add", "remove", "grant", "withdraw"]

@@ -67,6 +67,7 @@ export class Api {
     this.chainId = info.chain_id;
     this.audience = info.org;
     this.nextNonce = null;
+    this.nonceRead = null; // the read of the ledger's nonce in flight, shared
   }
 
   headers(method, target, bodySha256 = EMPTY_BODY) {
@@ -99,10 +100,17 @@ export class Api {
   }
 
   // The next transaction nonce: one above the highest the ledger has seen from this key.
+  // Acts started together (two buttons pressed at once) share one read of the ledger's
+  // nonce and then take consecutive numbers: each read would answer the same number.
   async takeNonce() {
-    if (this.nextNonce === null) {
-      const view = await this.get(`/v1/state/nonce/${this.keys.keyId}`);
-      this.nextNonce = (view && view.value ? Number(view.value.max) : 0) + 1;
+    while (this.nextNonce === null) {
+      if (!this.nonceRead) {
+        this.nonceRead = this.get(`/v1/state/nonce/${this.keys.keyId}`).finally(() => { this.nonceRead = null; });
+        const view = await this.nonceRead;
+        this.nextNonce = (view && view.value ? Number(view.value.max) : 0) + 1;
+      } else {
+        await this.nonceRead.catch(() => null);
+      }
     }
     return this.nextNonce++;
   }

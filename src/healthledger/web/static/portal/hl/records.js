@@ -6,8 +6,8 @@ import { canonicalBytes } from "./canonical.js";
 import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
 import { decrypt, unwrapKey } from "./envelope.js";
 import { ApiError, segment } from "./api.js";
-import { InvalidProof, verifyStateView, verifyTxView } from "./proofs.js";
-import { NotAnchored, anchorState, anchorTx, pinned } from "./anchor.js";
+import { InvalidProof } from "./proofs.js";
+import { provenState, provenTxView } from "./proven.js";
 
 // The ledger's purposes of use (domains/records/messages.py PURPOSES), in its order.
 export const PURPOSES = ["treatment", "payment", "research", "emergency", "operations", "public_health", "patient_request"];
@@ -125,56 +125,22 @@ export async function openView(api, view) {
   }
 }
 
-// Proof checks move the pinned header; each runs alone, fetching its proof inside its
-// turn, so a proof is never older than a pin that another check of this page just moved.
-let turn = Promise.resolve();
-export function serially(work) {
-  const run = turn.then(work);
-  turn = run.catch(() => {});
-  return run;
-}
-
-// client/records.py verify_copy: the copy is the exact version registered.
-export function verifyCopy(record, opened) {
-  if (opened.contentHash !== record.content_hash) {
-    throw new RecordError("hash_mismatch", `this copy does not match record ${record.id}'s hash on the chain`);
-  }
-}
-
 // Records._verify_receipt: the receipt proves an access event for this read, by this reader.
-export function checkReceipt(api, view) {
-  return serially(() => receiptChecks(api, view));
-}
-
-async function receiptChecks(api, view) {
+export async function checkReceipt(api, view) {
   const receipt = view.receipt;
-  const checks = verifyTxView(receipt, view.access.tx_id);
+  const checks = await provenTxView(api, receipt, view.access.tx_id);
   const tx = receipt.tx ?? {};
   const payload = tx.payload ?? {};
   if (tx.type !== "record.access" || payload.record_id !== view.record.id || payload.reader !== api.keys.keyId || receipt.result?.code !== "ok") {
     throw new InvalidProof("the access receipt is not for this read");
   }
   checks.push({ what: `the access event ${receipt.id.slice(0, 16)}… records this read of ${view.record.id} by your key (basis: ${view.access.basis})` });
-  return [...checks, ...(await anchorTx(api, receipt))];
+  return checks;
 }
 
 // The record's hash as the chain holds it, proven against this browser's pinned header.
-// State older than the pin (a node a block behind) is asked for once more.
-export function checkChainRecord(api, recordId, contentHash) {
-  return serially(() => chainRecordChecks(api, recordId, contentHash));
-}
-
-async function chainRecordChecks(api, recordId, contentHash, attempt = 1) {
-  const asked = { namespace: "records", key: `record/${recordId}` };
-  const view = await api.get(`/v1/state/records/record/${segment(recordId)}`, { proof: "true" });
-  const checks = verifyStateView(view, asked);
-  try {
-    checks.push(...(await anchorState(api, view)));
-  } catch (error) {
-    const behind = error instanceof NotAnchored && error.height < (pinned(api.chainId)?.height ?? 0);
-    if (attempt > 1 || !behind) throw error;
-    return chainRecordChecks(api, recordId, contentHash, attempt + 1);
-  }
+export async function checkChainRecord(api, recordId, contentHash) {
+  const { view, checks } = await provenState(api, "records", `record/${recordId}`);
   if (!view.value || view.value.content_hash !== contentHash) {
     throw new InvalidProof("the record's hash on the chain differs from what was read");
   }

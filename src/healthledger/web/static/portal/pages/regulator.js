@@ -236,16 +236,30 @@ function drawRecallForm(root, session) {
   );
 }
 
+// One act per press: the form's buttons stay disabled until the act is answered, so a
+// double click cannot sign a second recall (its id comes from its own transaction).
+async function once(form, act) {
+  const buttons = [...form.querySelectorAll("button[type=submit]")];
+  if (buttons.some((button) => button.disabled)) return;
+  buttons.forEach((button) => { button.disabled = true; });
+  try {
+    await act();
+  } finally {
+    buttons.forEach((button) => { button.disabled = false; });
+  }
+}
+
 function wire(root) {
   $(root, "#regulator-alerts-refresh").addEventListener("click", () => loadAlerts(root, root.session));
   $(root, "#regulator-flag-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    flag(root, root.session, event.submitter?.value === "clear" ? "clear" : "quarantine");
+    const action = event.submitter?.value === "clear" ? "clear" : "quarantine";
+    once(event.currentTarget, () => flag(root, root.session, action));
   });
   $(root, "#regulator-recalls-more").addEventListener("click", () => loadRecalls(root, root.session, root.recallCursor));
   $(root, "#regulator-recall-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    issueRecall(root, root.session);
+    once(event.currentTarget, () => issueRecall(root, root.session));
   });
   for (const radio of root.querySelectorAll("input[name=scope]")) {
     radio.addEventListener("change", () => {

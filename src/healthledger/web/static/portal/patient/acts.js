@@ -5,7 +5,7 @@ import { ApiError, segment } from "../hl/api.js";
 import { fromHex, toBase64, toHex } from "../hl/bytes.js";
 import { unwrapKey } from "../hl/envelope.js";
 import { sodium } from "../hl/sodium.js";
-import { locate, provenTx } from "./ledger.js";
+import { locate, provenState, provenTx } from "./ledger.js";
 
 const DAY_MS = 86_400_000;
 export const MAX_SCOPE = 200; // domains/records/messages.py: keys a grant may carry
@@ -29,12 +29,16 @@ async function stateValue(api, namespace, key) {
   }
 }
 
-// records.py _grantee_public_key: a person's own key, else their organisation's.
-async function granteePublicKey(api, grantee) {
+// records.py _grantee_public_key: a person's own key, else their organisation's. The key
+// the patient's data keys are sealed to is proven (state proof to a header that follows
+// from this browser's pin): a node that answered with a key of its own would be handed
+// every data key of the grant.
+async function granteePublicKey(session, grantee) {
   const key = grantee.kind === "member"
     ? `member/${grantee.member.split("/")[0]}/${grantee.member.split("/")[1]}`
     : `org/${grantee.org}`;
-  const value = await stateValue(api, "gov", key);
+  const { view } = await provenState(session, "gov", key);
+  const value = view.value;
   if (!value || typeof value.encryption_key !== "string") {
     throw new ApiError("not_found", `no ${grantee.kind === "member" ? "person " + grantee.member : "organisation " + grantee.org} on this ledger`, 404);
   }
@@ -44,7 +48,7 @@ async function granteePublicKey(api, grantee) {
 // records.py _rewrapped_for: the in-scope records' data keys, opened with my key and sealed
 // again to the grantee's (at most MAX_SCOPE; the vault rewraps the rest on each read).
 async function rewrappedFor(session, grantee, resourceTypes) {
-  const publicKey = await granteePublicKey(session.api, grantee);
+  const publicKey = await granteePublicKey(session, grantee);
   const located = await locate(session);
   const wrapped = {};
   for (const entry of located.records) {
