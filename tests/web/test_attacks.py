@@ -122,3 +122,39 @@ def test_a_double_click_issues_one_recall(page: Page, portal: Portal) -> None:
     expect(page.locator("#regulator-recall-status")).to_contain_text("issued at block")
     page.wait_for_timeout(1500)  # a second submission, if any, has been sent by now
     assert recalls == ["double click test"], recalls
+
+
+def test_an_access_pinned_on_someone_else_shows_its_receipt_failed(
+    page: Page, portal: Portal
+) -> None:
+    """A lying node rewrites the patient's audit trail so that Dr House's read looks like
+    Nurse Joy's (same key, same transaction): the receipt proves the key, and the key's
+    record on the ledger names Dr House, so the row must not say "verified"."""
+
+    def blame_the_nurse(route: Route) -> None:
+        answer = route.fetch()
+        trail = answer.json()
+        for event in trail.get("events", []):
+            if event.get("reader", {}).get("id") == "riverside-clinic/dr-house":
+                event["reader"].update(id="st-marys/nurse-joy", org="st-marys", role="nurse")
+        route.fulfill(response=answer, body=json.dumps(trail))
+
+    page.route(re.compile(r".*/v1/audit/patients/pat_[0-9a-f]+(\?.*)?$"), blame_the_nurse)
+    sign_in_as(page, portal, "Jasmine Yilmaz", "/patient")
+    # Her own reads are pushed back and redraw the log: let them land first.
+    expect(page.locator("#patient-records-status")).to_contain_text(
+        "decrypted in this browser", timeout=30_000
+    )
+    row = page.locator("#patient-audit tr").filter(has_text="st-marys/nurse-joy").first
+    expect(row).to_be_visible(timeout=30_000)
+    for _attempt in range(60):  # the log is redrawn as events arrive: ask until it answers
+        receipt = row.locator(".receipt").inner_text()
+        if "failed" in receipt or "verified" in receipt:
+            break
+        ask = row.get_by_role("button", name=re.compile("Check the receipt"))
+        if ask.count():  # older rows are checked on request
+            ask.click()
+        page.wait_for_timeout(500)
+    expect(row.locator(".receipt")).to_contain_text("failed")
+    row.locator(".receipt summary").click()
+    expect(row.locator(".receipt")).to_contain_text("does not name key")

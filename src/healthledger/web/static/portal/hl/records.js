@@ -125,6 +125,13 @@ export async function openView(api, view) {
   }
 }
 
+// client/records.py verify_copy: the copy is the exact version registered.
+export function verifyCopy(record, opened) {
+  if (opened.contentHash !== record.content_hash) {
+    throw new RecordError("hash_mismatch", `this copy does not match record ${record.id}'s hash on the chain`);
+  }
+}
+
 // Records._verify_receipt: the receipt proves an access event for this read, by this reader.
 export async function checkReceipt(api, view) {
   const receipt = view.receipt;
