@@ -72,3 +72,12 @@ def test_a_saved_protected_file_is_0600_and_needs_its_passphrase(tmp_path: Path)
     with pytest.raises(MalformedInput, match="protected"):
         load_keypair(path)
     assert load_keypair(path, "pass phrase") == keys
+
+
+def test_a_file_asking_for_an_unbounded_passphrase_cost_is_refused_before_any_work() -> None:
+    """The cost parameters come from the file: a crafted one must not hang whoever opens it."""
+    protected = protect_keypair(KeyPair.generate(), "pass", opslimit=1, memlimit=8192)
+    for field, cost in (("memlimit", 1 << 40), ("opslimit", 10**9), ("opslimit", 0)):
+        crafted = {**protected, "kdf": {**protected["kdf"], field: cost}}
+        with pytest.raises(MalformedInput, match="cost outside the bounds"):
+            unprotect_keypair(crafted, "pass")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from conftest import serve_network, stop_node
 from healthledger.crypto.keys import load_keypair
@@ -51,3 +51,15 @@ def test_a_node_started_with_node_run_never_lends_a_key(
         assert httpx.get(f"{url}/portal/demo/keys/{key_id}").status_code == 404
     finally:
         stop_node(process)
+
+
+def test_the_api_docs_draw_under_a_strict_policy(page: Page, portal: Portal) -> None:
+    """/docs shares the portal's origin (and its remembered keys): no inline script runs
+    there, and Swagger UI still draws every operation (a policy violation is a console
+    error, which fails this test)."""
+    answer = httpx.get(f"{portal.url}/docs")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+    page.goto(f"{portal.url}/docs")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
+    assert page.locator(".opblock").count() > 20

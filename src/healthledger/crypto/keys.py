@@ -36,6 +36,10 @@ PROTECTED_FORMAT = "healthledger-key/protected-v1"
 # Argon2id at libsodium's "moderate" limits: about a second and 256 MiB, in a browser too.
 PROTECT_OPSLIMIT: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 PROTECT_MEMLIMIT: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+# The costs a protected file may ask for (its parameters are read from the file itself):
+# a crafted file must not hang whoever opens it. web/static/portal/hl/keys.js holds the same.
+MAX_OPSLIMIT = 16
+MAX_MEMLIMIT = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -184,12 +188,15 @@ def unprotect_keypair(data: dict[str, Any], passphrase: str) -> dict[str, Any]:
         kdf = data["kdf"]
         if kdf["name"] != "argon2id13":
             raise MalformedInput(f"unknown key file protection {kdf['name']!r}")
+        opslimit, memlimit = int(kdf["opslimit"]), int(kdf["memlimit"])
+        if not (1 <= opslimit <= MAX_OPSLIMIT and 8192 <= memlimit <= MAX_MEMLIMIT):
+            raise MalformedInput("the key file asks for a passphrase cost outside the bounds")
         box_key = nacl.pwhash.argon2id.kdf(
             nacl.secret.SecretBox.KEY_SIZE,
             passphrase.encode(),
             bytes.fromhex(kdf["salt"]),
-            int(kdf["opslimit"]),
-            int(kdf["memlimit"]),
+            opslimit,
+            memlimit,
         )
         sealed = base64.b64decode(data["ciphertext"], validate=True)
         plain = nacl.secret.SecretBox(box_key).decrypt(sealed, bytes.fromhex(data["nonce"]))

@@ -5,6 +5,10 @@ import { sodium } from "./sodium.js";
 import { concat, fromBase64, fromHex, fromUtf8, sha256, toHex, utf8 } from "./bytes.js";
 
 export const PROTECTED_FORMAT = "healthledger-key/protected-v1";
+// The costs a protected file may ask of Argon2id: its own parameters are read from the
+// file, and a crafted file must not freeze the tab (crypto/keys.py holds the same bounds).
+const MAX_OPSLIMIT = 16;
+const MAX_MEMLIMIT = 1024 * 1024 * 1024;
 
 export class KeyFileError extends Error {}
 
@@ -35,7 +39,7 @@ export class KeyPair {
   // Every X25519 secret this person has held, the current one first (sealed boxes
   // do not name their recipient, so a reader tries each).
   get encryptionKeyring() {
-    return this.#keyring;
+    return this.#keyring.map((secret) => secret.slice());
   }
 
   // The pseudonym these keys have as a patient (crypto/keys.py derive_patient_id).
@@ -73,6 +77,9 @@ export function isProtected(data) {
 export function unprotect(data, passphrase) {
   const kdf = data.kdf ?? {};
   if (kdf.name !== "argon2id13") throw new KeyFileError("unknown key file protection");
+  const costly = !Number.isSafeInteger(kdf.opslimit) || !Number.isSafeInteger(kdf.memlimit) ||
+    kdf.opslimit < 1 || kdf.opslimit > MAX_OPSLIMIT || kdf.memlimit < 8192 || kdf.memlimit > MAX_MEMLIMIT;
+  if (costly) throw new KeyFileError("this key file asks for a passphrase cost outside the bounds HealthLedger writes");
   const key = sodium.crypto_pwhash(
     sodium.crypto_secretbox_KEYBYTES,
     utf8(passphrase),

@@ -3,6 +3,8 @@
 // headers. Reconnects after the node ends a stream or the network drops, backing off.
 import { segment } from "../hl/api.js";
 
+const MAX_EVENT_CHARS = 256 * 1024;
+
 const RETRY_MS = [1000, 3000, 10000, 30000];
 
 // Split a text stream into server-sent events: { event, data, id } (comments are skipped).
@@ -87,6 +89,8 @@ export class Feed {
         pending = pending.slice(cut + 2);
         if (parsed) this.#dispatch(parsed);
       }
+      // One event is a few hundred bytes: a node that never ends one is not to be buffered.
+      if (pending.length > MAX_EVENT_CHARS) throw new Error("the node sent an event too large to be one");
     }
   }
 
