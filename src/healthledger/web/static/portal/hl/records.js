@@ -5,7 +5,7 @@ import { sodium } from "./sodium.js";
 import { canonicalBytes } from "./canonical.js";
 import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
 import { decrypt, unwrapKey } from "./envelope.js";
-import { ApiError, segment } from "./api.js";
+import { errorFrom, segment } from "./api.js";
 import { InvalidProof } from "./proofs.js";
 import { provenState, provenTxView } from "./proven.js";
 
@@ -97,15 +97,7 @@ export async function readView(api, recordId, purpose, breakGlassReason = null) 
 // A large record's ciphertext, fetched apart from the read's answer (its access names it).
 async function contentOf(api, recordId, accessTx) {
   const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
-  if (!response.ok) {
-    let error = null;
-    try {
-      error = (await response.json()).error;
-    } catch {
-      error = null;
-    }
-    throw new ApiError(error?.code ?? "unavailable", error?.message ?? response.statusText, response.status);
-  }
+  if (!response.ok) throw await errorFrom(response);
   return new Uint8Array(await response.arrayBuffer());
 }
 

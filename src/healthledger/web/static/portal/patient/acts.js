@@ -1,7 +1,7 @@
 // What a patient signs: consents, revocations, representatives, shredding. Each payload is
 // the one client/records.py builds (Records.grant, revoke, appoint, shred), field for field,
 // signed here and sent to /v1/txs; data keys are rewrapped for a grantee in this browser.
-import { ApiError, segment } from "../hl/api.js";
+import { ApiError, statePath } from "../hl/api.js";
 import { fromHex, toBase64, toHex } from "../hl/bytes.js";
 import { unwrapKey } from "../hl/envelope.js";
 import { sodium } from "../hl/sodium.js";
@@ -14,14 +14,9 @@ function randomId(prefix) {
   return prefix + toHex(sodium.randombytes_buf(12));
 }
 
-// A state key as a path: its `/` kept, each part one encoded segment (sdk._key_path).
-function keyPath(key) {
-  return key.split("/").map(segment).join("/");
-}
-
 async function stateValue(api, namespace, key) {
   try {
-    const view = await api.get(`/v1/state/${namespace}/${keyPath(key)}`, { proof: "false" });
+    const view = await api.get(statePath(namespace, key), { proof: "false" });
     return view ? view.value : null;
   } catch (error) {
     if (error.code === "not_found") return null;
