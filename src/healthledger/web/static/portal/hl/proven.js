@@ -1,6 +1,6 @@
 // Ledger values and transactions proven against the header this browser pinned: the one
 // place a page asks "prove this to me" (hl/proofs.js checks, hl/anchor.js anchors).
-import { statePath } from "./api.js";
+import { segment, statePath } from "./api.js";
 import { NotAnchored, anchorState, anchorTx, pinned } from "./anchor.js";
 import { verifyStateView, verifyTxView } from "./proofs.js";
 
