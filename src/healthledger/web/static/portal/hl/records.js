@@ -158,14 +158,18 @@ export async function readRecord(api, recordId, purpose, breakGlassReason = null
   ];
   checks.push(...(await checkReceipt(api, view)));
   checks.push(...(await checkChainRecord(api, recordId, opened.contentHash)));
-  let resource = null;
-  try {
-    resource = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(opened.plaintext));
-  } catch {
-    resource = null; // a file record (genome, image): not JSON
-  }
   const unique = [...new Map(checks.map((check) => [check.what, check])).values()];
-  return { record: view.record, access: view.access, resource, plaintext: opened.plaintext, checks: unique };
+  return { record: view.record, access: view.access, resource: resourceOf(opened.plaintext), plaintext: opened.plaintext, checks: unique };
+}
+
+// A decrypted record as FHIR JSON, or null for a file record (a genome, an image).
+export function resourceOf(plaintext) {
+  try {
+    const value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plaintext));
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 // Records.add: a FHIR resource for a patient, validated again by the node (fhir.resources).

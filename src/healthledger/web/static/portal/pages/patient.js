@@ -10,7 +10,8 @@ import * as fhir from "../patient/fhir.js";
 import { Directory, granteeKeys, readerKeys } from "../patient/directory.js";
 import { Feed } from "../patient/feed.js";
 import { appoint, endAppointment, grant, grantee, revoke, shred } from "../patient/acts.js";
-import { checkAccessReceipt, checkAgainstChain, checkReadReceipt, locate, openReason, readOwn } from "../patient/ledger.js";
+import { checkChainRecord, checkReceipt } from "../hl/records.js";
+import { checkAccessReceipt, locate, openReason, readOwn } from "../patient/ledger.js";
 
 const DAY_MS = 86_400_000;
 const AUTO_RECEIPTS = 12; // receipts checked as the log is drawn; the rest on request
@@ -135,13 +136,7 @@ async function loadOnce(mine) {
 
 async function readEntry(mine, entry) {
   try {
-    const { view, opened, text } = await readOwn(mine.session, entry.id);
-    let resource = null;
-    try {
-      resource = JSON.parse(text);
-    } catch {
-      resource = null; // a file record (genome, imaging): not FHIR JSON
-    }
+    const { view, opened, resource } = await readOwn(mine.session, entry.id);
     return { entry, view, opened, resource, checks: null, error: null };
   } catch (error) {
     return { entry, view: null, opened: null, resource: null, checks: null, error };
@@ -158,8 +153,8 @@ async function verifyRecords(mine, read) {
     }
     try {
       item.checks = [
-        ...(await checkAgainstChain(mine.session, item.entry.id, item.opened.contentHash)),
-        ...(await checkReadReceipt(mine.session, item.view)),
+        ...(await checkChainRecord(mine.session.api, item.entry.id, item.opened.contentHash)),
+        ...(await checkReceipt(mine.session.api, item.view)),
       ];
     } catch (error) {
       item.error = error;
