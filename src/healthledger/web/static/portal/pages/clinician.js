@@ -51,7 +51,7 @@ function drawRecords(root, answer) {
   const records = answer.records ?? [];
   const box = $(root, "#clinician-records");
   $(root, "#clinician-patient-view").hidden = false;
-  const how = shown.breakGlass ? "Break-glass search: every record of" : "Records your standing shows of";
+  const how = shown.breakGlass ? "Break-glass search: every record of" : "Records you may see (by consent, care or authorship) of";
   status($(root, "#clinician-records-status"), `${how} ${answer.patient} at ledger height ${answer.height}: ${records.length}.`, shown.breakGlass ? "error" : "info");
   if (!records.length) {
     replace(box, el("p", {}, "None that you may see."));

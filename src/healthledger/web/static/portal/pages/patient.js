@@ -7,7 +7,7 @@ import { drawChecks } from "../hl/checks.js";
 import { fillPatientQr } from "../hl/patient-qr.js";
 import { lineChart } from "../patient/chart.js";
 import * as fhir from "../patient/fhir.js";
-import { Directory, granteeKeys, readerKeys } from "../patient/directory.js";
+import { Directory, granteeKeys, memberKey, readerKeys } from "../patient/directory.js";
 import { Feed } from "../patient/feed.js";
 import { appoint, endAppointment, grant, grantee, revoke, shred } from "../patient/acts.js";
 import { checkChainRecord, checkReceipt } from "../hl/records.js";
@@ -300,14 +300,14 @@ function shredControl(entry) {
 async function doShred(entry, reason, button) {
   button.disabled = true;
   const box = $(root, "#patient-certificate");
-  status(box, `Shredding ${entry.id}…`);
+  status(box, `Shredding ${recordLabel(entry.id)}…`);
   try {
     const { view, checks } = await shred(current.session, entry.id, reason);
     drawCertificate(box, entry, view, checks);
     say("Record shredded; its deletion certificate is above your records.", "ok");
     await loadRecords();
   } catch (error) {
-    status(box, `Could not shred ${entry.id}: ${describe(error)}`, "error");
+    status(box, `Could not shred ${recordLabel(entry.id)}: ${describe(error)}`, "error");
     button.disabled = false;
   }
 }
@@ -367,7 +367,7 @@ function consentTo(consentId) {
 
 function appointee(appointmentId) {
   const appointment = current.consents?.appointments?.find((a) => a.id === appointmentId);
-  return appointment ? appointment.representative : "A representative";
+  return appointment ? representativeText(appointment.representative) : "A representative";
 }
 
 function feedText(item) {
@@ -480,7 +480,10 @@ async function drawConsents() {
   try {
     const list = await mine.session.api.get("/v1/consents", { patient: mine.session.patientId, format: "json" });
     if (mine !== current) return;
-    await mine.directory.learn(list.consents.flatMap((c) => granteeKeys(c.grantee)));
+    await mine.directory.learn([
+      ...list.consents.flatMap((c) => granteeKeys(c.grantee)),
+      ...(list.appointments ?? []).flatMap((a) => representativeKeys(a.representative)),
+    ]);
     if (mine !== current) return;
     mine.consents = list;
     const consents = list.consents.slice().sort((a, b) => (a.status !== "active") - (b.status !== "active") || b.granted_height - a.granted_height);
@@ -600,29 +603,44 @@ async function submitGrant(form) {
 function drawRepresentatives(appointments) {
   const box = $(root, "#patient-reps");
   if (!appointments.length) return replace(box, el("p", {}, "You have appointed no representative."));
-  return replace(box, grid(["Who", "Relation", "Powers", "Until", "Status", "End"], appointments.map((a) => {
-      const active = a.status === "active" && a.until_ms > Date.now();
-      return el("tr", { dataset: { appointment: a.id } },
-        el("td", {}, a.representative, el("br"), el("small", { class: "mono" }, a.id)),
-        el("td", {}, a.relation),
-        el("td", {}, a.powers.join(", ")),
-        el("td", {}, when(a.until_ms)),
-        el("td", {}, el("span", { class: `badge ${active ? "ok" : "warn"}` }, active ? "active" : a.status)),
-        el("td", {}, active ? el("button", {
-          type: "button", class: "quiet", "aria-label": `End the appointment of ${a.representative}`,
-          onclick: async (event) => {
-            event.target.disabled = true;
-            try {
-              await endAppointment(current.session, a.id);
-              say(`The appointment of ${a.representative} ended.`, "ok");
-              await drawConsents();
-            } catch (error) {
-              say(describe(error), "error");
-              event.target.disabled = false;
-            }
-          },
-        }, "End") : ""));
-  }), "Your representatives"));
+  return replace(box, grid(["Who", "Relation", "Powers", "Until", "Status", "End"], appointments.map(appointmentRow), "Your representatives"));
+}
+
+// A representative by name where the directory has one (a member), else their pseudonym.
+function representativeText(representative) {
+  return representative.includes("/") ? current.directory.name(representativeKeys(representative)[0], representative) : representative;
+}
+
+function representativeKeys(representative) {
+  const [org, member] = representative.split("/");
+  return member ? [memberKey(org, member)] : [];
+}
+
+function appointmentRow(a) {
+  const active = a.status === "active" && a.until_ms > Date.now();
+  const who = representativeText(a.representative);
+  return el("tr", { dataset: { appointment: a.id } },
+    el("td", {}, who, el("br"), el("small", { class: "mono" }, a.representative)),
+    el("td", {}, a.relation),
+    el("td", {}, a.powers.join(", ")),
+    el("td", {}, when(a.until_ms)),
+    el("td", {}, el("span", { class: `badge ${active ? "ok" : "warn"}` }, active ? "active" : a.status)),
+    el("td", {}, active ? el("button", {
+      type: "button", class: "quiet", "aria-label": `End the appointment of ${who}`,
+      onclick: (event) => doEndAppointment(a, who, event.target),
+    }, "End") : ""));
+}
+
+async function doEndAppointment(appointment, who, button) {
+  button.disabled = true;
+  try {
+    await endAppointment(current.session, appointment.id);
+    say(`${who} no longer acts for you.`, "ok");
+    await drawConsents();
+  } catch (error) {
+    say(`Could not end the appointment: ${describe(error)}`, "error");
+    button.disabled = false;
+  }
 }
 
 const REPRESENTATIVE = /^(pat_[0-9a-f]{32}|[a-z0-9][a-z0-9_-]{1,62}\/[a-z0-9][a-z0-9_-]{1,62})$/;
@@ -642,7 +660,8 @@ async function submitAppoint(form) {
   button.disabled = true;
   try {
     const { appointmentId, report } = await appoint(current.session, { representative, relation: form.elements.relation.value, powers, untilMs: until });
-    status(box, `${representative} appointed (${appointmentId}) in block ${report.height}.`, "ok");
+    await current.directory.learn(representativeKeys(representative));
+    status(box, `${representativeText(representative)} may now act for you, as your ${form.elements.relation.value} (block ${report.height}, ${appointmentId}).`, "ok");
     await drawConsents();
   } catch (error) {
     status(box, `Could not appoint: ${describe(error)}`, "error");
