@@ -203,3 +203,22 @@ def test_the_page_fits_a_phone(page: Page, portal: Portal) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
+
+
+def test_a_patient_appoints_a_representative_named_from_the_directory(
+    page: Page, portal: Portal
+) -> None:
+    open_key_file(page, portal)
+    page.fill("#patient-appoint-who", "st-marys/nurse-joy")
+    page.select_option("#patient-appoint-relation", "caregiver")
+    page.locator("#patient-appoint button[type=submit]").click()
+    # Named as the directory names her, her id beside it.
+    expect(page.locator("#patient-appoint-status")).to_contain_text(
+        "Nurse Joy Adeyemi may now act for you, as your caregiver", timeout=30_000
+    )
+    row = page.locator("#patient-reps tr").filter(has_text="st-marys/nurse-joy")
+    expect(row.filter(has_text="active")).to_have_count(1)
+    expect(row).to_contain_text("Nurse Joy Adeyemi")
+    row.get_by_role("button", name="End the appointment of Nurse Joy Adeyemi").click()
+    expect(page.locator("#toast")).to_contain_text("no longer acts for you", timeout=30_000)
+    expect(row).to_contain_text("ended", timeout=30_000)

@@ -42,7 +42,7 @@ def new_passphrase() -> str:
 
 def _is_protected_file(path: Path) -> bool:
     try:
-        return is_protected(json.loads(Path(path).read_text()))
+        return is_protected(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return False  # load_keypair says what is wrong with it
 

@@ -76,6 +76,8 @@ class ValidatorEntry(_Reply):
 
 
 class ValidatorList(_Reply):
+    """Every validating organisation's consensus key (one page: there are few)."""
+
     validators: list[ValidatorEntry]
 
 
@@ -107,24 +109,23 @@ def _page(reader: LedgerReader, prefix: str, params: PageParams) -> tuple[list[b
 def orgs(reader: LedgerReader, params: PageParams) -> OrgPage:
     """The consortium's organisations, active and removed."""
     values, next_after = _page(reader, st.org_key(""), params)
-    entries = []
-    for value in values:
-        record = st.OrgRecord.model_validate_json(value)
-        validator = record.validator
-        entries.append(
-            OrgEntry(
-                id=record.id,
-                name=record.name,
-                role=record.role,
-                status=record.status,
-                joined_height=record.joined_height,
-                signing_key=record.signing_key,
-                validator=None
-                if validator is None
-                else Validator(pub_key=validator.pub_key, power=validator.power),
-            )
-        )
+    entries = [_org_entry(st.OrgRecord.model_validate_json(value)) for value in values]
     return OrgPage(orgs=entries, next_after=next_after)
+
+
+def _org_entry(record: st.OrgRecord) -> OrgEntry:
+    validator = record.validator
+    return OrgEntry(
+        id=record.id,
+        name=record.name,
+        role=record.role,
+        status=record.status,
+        joined_height=record.joined_height,
+        signing_key=record.signing_key,
+        validator=None
+        if validator is None
+        else Validator(pub_key=validator.pub_key, power=validator.power),
+    )
 
 
 def members(reader: LedgerReader, params: MembersParams) -> MemberPage:

@@ -49,7 +49,7 @@ def feed_events(
                 continue
             access = (
                 _access(state, patient, block.header.height, tx.id)
-                if kind == ("record.accessed")
+                if kind == "record.accessed"
                 else None
             )
             found.setdefault(patient, []).append(
@@ -83,4 +83,5 @@ def _patient_of(kind: str, event: dict[str, object], state: StateReader) -> str 
 
 
 def _access(state: StateReader, patient: str, height: int, tx_id: str) -> AuditEntry | None:
+    """The audit entry the access at (height, tx) left in the patient's trail."""
     return state.load(st.NAMESPACE, st.audit_key(patient, height, tx_id), AuditEntry)

@@ -25,20 +25,32 @@ export function query(params) {
   return pairs.length ? "?" + pairs.map(([k, v]) => `${segment(k)}=${segment(v)}`).join("&") : "";
 }
 
-async function answer(response) {
-  const text = await response.text();
-  let body = null;
+// A state key as a path: `/v1/state/{namespace}/{key}`, the key's `/` kept and each part
+// one encoded segment (sdk._key_path), so the signature covers what the SDK's would.
+export function statePath(namespace, key) {
+  return `/v1/state/${segment(namespace)}/${String(key).split("/").map(segment).join("/")}`;
+}
+
+function parsed(text) {
   try {
-    body = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    body = null;
+    return null;
   }
-  if (!response.ok) {
-    const error = body && body.error;
-    if (error && error.code) throw new ApiError(error.code, error.message, response.status);
-    throw new ApiError("unavailable", text || response.statusText, response.status);
-  }
-  return body;
+}
+
+// The ApiError a refused answer carries: the ledger's code and message, or `unavailable`
+// with what came back when the answer is not the node's error JSON (a proxy's page).
+export async function errorFrom(response) {
+  const text = await response.text().catch(() => "");
+  const error = parsed(text)?.error;
+  if (error && error.code) return new ApiError(error.code, error.message, response.status);
+  return new ApiError("unavailable", text || response.statusText, response.status);
+}
+
+async function answer(response) {
+  if (!response.ok) throw await errorFrom(response);
+  return parsed(await response.text());
 }
 
 async function send(method, target, init) {
@@ -105,7 +117,7 @@ export class Api {
   async takeNonce() {
     while (this.nextNonce === null) {
       if (!this.nonceRead) {
-        this.nonceRead = this.get(`/v1/state/nonce/${this.keys.keyId}`).finally(() => { this.nonceRead = null; });
+        this.nonceRead = this.get(statePath("nonce", this.keys.keyId)).finally(() => { this.nonceRead = null; });
         const view = await this.nonceRead;
         this.nextNonce = (view && view.value ? Number(view.value.max) : 0) + 1;
       } else {

@@ -1,6 +1,6 @@
 // Ledger values and transactions proven against the header this browser pinned: the one
 // place a page asks "prove this to me" (hl/proofs.js checks, hl/anchor.js anchors).
-import { segment } from "./api.js";
+import { segment, statePath } from "./api.js";
 import { NotAnchored, anchorState, anchorTx, pinned } from "./anchor.js";
 import { verifyStateView, verifyTxView } from "./proofs.js";
 
@@ -20,8 +20,7 @@ export function provenState(api, namespace, key) {
 }
 
 async function provenStateNow(api, namespace, key, attempt = 1) {
-  const path = `/v1/state/${segment(namespace)}/${key.split("/").map(segment).join("/")}`;
-  const view = await api.get(path, { proof: "true" });
+  const view = await api.get(statePath(namespace, key), { proof: "true" });
   const checks = verifyStateView(view, { namespace, key });
   try {
     checks.push(...(await anchorState(api, view)));

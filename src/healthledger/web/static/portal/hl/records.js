@@ -5,7 +5,7 @@ import { sodium } from "./sodium.js";
 import { canonicalBytes } from "./canonical.js";
 import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
 import { decrypt, unwrapKey } from "./envelope.js";
-import { ApiError, segment } from "./api.js";
+import { errorFrom, segment } from "./api.js";
 import { InvalidProof } from "./proofs.js";
 import { provenState, provenTxView } from "./proven.js";
 
@@ -97,15 +97,7 @@ export async function readView(api, recordId, purpose, breakGlassReason = null) 
 // A large record's ciphertext, fetched apart from the read's answer (its access names it).
 async function contentOf(api, recordId, accessTx) {
   const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
-  if (!response.ok) {
-    let error = null;
-    try {
-      error = (await response.json()).error;
-    } catch {
-      error = null;
-    }
-    throw new ApiError(error?.code ?? "unavailable", error?.message ?? response.statusText, response.status);
-  }
+  if (!response.ok) throw await errorFrom(response);
   return new Uint8Array(await response.arrayBuffer());
 }
 
@@ -166,14 +158,18 @@ export async function readRecord(api, recordId, purpose, breakGlassReason = null
   ];
   checks.push(...(await checkReceipt(api, view)));
   checks.push(...(await checkChainRecord(api, recordId, opened.contentHash)));
-  let resource = null;
-  try {
-    resource = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(opened.plaintext));
-  } catch {
-    resource = null; // a file record (genome, image): not JSON
-  }
   const unique = [...new Map(checks.map((check) => [check.what, check])).values()];
-  return { record: view.record, access: view.access, resource, plaintext: opened.plaintext, checks: unique };
+  return { record: view.record, access: view.access, resource: resourceOf(opened.plaintext), plaintext: opened.plaintext, checks: unique };
+}
+
+// A decrypted record as FHIR JSON, or null for a file record (a genome, an image).
+export function resourceOf(plaintext) {
+  try {
+    const value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plaintext));
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 // Records.add: a FHIR resource for a patient, validated again by the node (fhir.resources).

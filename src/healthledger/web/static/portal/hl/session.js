@@ -1,7 +1,7 @@
 // Who is signed in on this page: their keys (in memory only), the node they talk to,
 // and who the ledger says they are. Leaving or reloading the page forgets the keys
 // unless the person chose "remember on this device" (keystore.js).
-import { Api, nodeInfo } from "./api.js";
+import { Api, nodeInfo, statePath } from "./api.js";
 
 let current = null;
 const listeners = new Set();
@@ -31,7 +31,7 @@ export async function signIn(keys, label) {
   const api = new Api(keys, info);
   let actor = null;
   try {
-    const view = await api.get(`/v1/state/gov/key/${keys.keyId}`);
+    const view = await api.get(statePath("gov", `key/${keys.keyId}`));
     actor = view ? view.value : null;
   } catch (error) {
     if (error.code !== "not_found") throw error;

@@ -53,14 +53,24 @@ export function status(node, message, kind = "info") {
   return replace(node, el("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, message));
 }
 
-export function table(headers, rows, caption) {
+// A table with column headers; `rows` are arrays of cells or ready <tr> elements. Each
+// cell carries its column's name (data-label), so a `class: "stack"` table can lay its rows
+// out as labelled lines on a phone (portal.css table.stack).
+export function table(headers, rows, caption = null, attrs = {}) {
+  const body = rows.map((row) => (row instanceof Node ? row : el("tr", {}, row.map((cell) => el("td", {}, cell)))));
+  for (const tr of body) [...tr.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
   return el(
     "table",
-    {},
+    attrs,
     caption ? el("caption", {}, caption) : null,
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.map((row) => el("tr", {}, row.map((cell) => el("td", {}, cell))))),
+    el("tbody", {}, body),
   );
+}
+
+// A ledger code as words: "public_health" -> "public health".
+export function words(code) {
+  return String(code ?? "").replaceAll("_", " ");
 }
 
 export function when(ms) {

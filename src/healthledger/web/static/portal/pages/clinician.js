@@ -5,6 +5,7 @@
 // record, sent to the vault that encrypts it.
 import { addRecord, checkReasonText, findPatientId, locate, readRecord } from "../hl/records.js";
 import { MEASUREMENTS, codeLabel, conditionFrom, observationFrom, renderResource } from "../hl/fhir.js";
+import { cameraFormats, cameraProblem, startCamera } from "../hl/camera.js";
 import { drawChecks } from "../hl/checks.js";
 import { $, describe, el, replace, say, short, status, table } from "../hl/ui.js";
 
@@ -12,7 +13,7 @@ let wired = false;
 let current = null; // the session this page last drew for
 // The patient on screen and how their records were found: { id, breakGlass: reason | null }.
 let shown = null;
-let camera = null; // { stream, timer } while the camera scans
+let camera = null; // { stop() } while the camera scans
 
 function fieldError(root, id, message) {
   const input = root.querySelector(`#clinician-${id}`);
@@ -50,7 +51,7 @@ function drawRecords(root, answer) {
   const records = answer.records ?? [];
   const box = $(root, "#clinician-records");
   $(root, "#clinician-patient-view").hidden = false;
-  const how = shown.breakGlass ? "Break-glass search: every record of" : "Records your standing shows of";
+  const how = shown.breakGlass ? "Break-glass search: every record of" : "Records you may see (by consent, care or authorship) of";
   status($(root, "#clinician-records-status"), `${how} ${answer.patient} at ledger height ${answer.height}: ${records.length}.`, shown.breakGlass ? "error" : "info");
   if (!records.length) {
     replace(box, el("p", {}, "None that you may see."));
@@ -97,54 +98,31 @@ function onFind(root, event) {
 // --- scanning the patient's QR code ----------------------------------------------------------
 
 function stopCamera(root) {
-  if (camera) {
-    clearInterval(camera.timer);
-    camera.stream.getTracks().forEach((track) => track.stop());
-    camera = null;
-  }
+  if (camera) camera.stop();
+  camera = null;
   $(root, "#clinician-scanner").hidden = true;
 }
 
 async function scan(root) {
   const box = $(root, "#clinician-scan-status");
-  if (!("BarcodeDetector" in window)) {
-    status(box, "This browser cannot read QR codes from the camera (no BarcodeDetector): type or paste the pseudonym, or the text a QR reader app shows, into the field above.");
+  if (!(await cameraFormats(["qr_code"])).length) {
+    status(box, "This browser cannot read QR codes from the camera: type or paste the pseudonym, or the text a QR reader app shows, into the field above.");
     $(root, "#clinician-patient").focus();
     return;
   }
-  let formats = [];
+  stopCamera(root);
+  $(root, "#clinician-scanner").hidden = false;
   try {
-    formats = await window.BarcodeDetector.getSupportedFormats();
-  } catch {
-    formats = [];
-  }
-  if (!formats.includes("qr_code") || !navigator.mediaDevices?.getUserMedia) {
-    status(box, "This browser has no camera QR reader: type or paste the pseudonym into the field above.");
-    return;
-  }
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    const video = $(root, "#clinician-video");
-    video.srcObject = stream;
-    await video.play();
-    $(root, "#clinician-scanner").hidden = false;
+    camera = await startCamera($(root, "#clinician-video"), (patient) => {
+      stopCamera(root);
+      $(root, "#clinician-patient").value = patient;
+      status(box, `Scanned ${patient} with the camera.`, "ok");
+      find(root, patient);
+    }, { formats: ["qr_code"], accept: findPatientId });
     status(box, "Scanning with the camera: hold the patient's QR code in view.");
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    camera = {
-      stream,
-      timer: setInterval(async () => {
-        const codes = await detector.detect(video).catch(() => []);
-        const patient = codes.map((c) => findPatientId(c.rawValue)).find(Boolean);
-        if (!patient) return;
-        stopCamera(root);
-        $(root, "#clinician-patient").value = patient;
-        status(box, `Scanned ${patient} with the camera.`, "ok");
-        find(root, patient);
-      }, 300),
-    };
   } catch (error) {
     stopCamera(root);
-    status(box, `The camera is not available (${error.name === "NotAllowedError" ? "permission was not given" : error.message}): type or paste the pseudonym instead.`, "error");
+    status(box, `The camera is not available (${cameraProblem(error)}): type or paste the pseudonym instead.`, "error");
   }
 }
 

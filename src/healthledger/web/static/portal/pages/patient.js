@@ -2,14 +2,16 @@
 // against the chain, who read them and why (receipts verified here), consents,
 // representatives, a FHIR Bundle of everything, shredding with its deletion certificate.
 import { onChange } from "../hl/session.js";
-import { $, describe, download, el, replace, say, short, status, when } from "../hl/ui.js";
+import { $, describe, download, el, replace, say, short, status, table, when, words } from "../hl/ui.js";
 import { drawChecks } from "../hl/checks.js";
 import { fillPatientQr } from "../hl/patient-qr.js";
 import { lineChart } from "../patient/chart.js";
 import * as fhir from "../patient/fhir.js";
+import { Directory, granteeKeys, memberKey, readerKeys } from "../patient/directory.js";
 import { Feed } from "../patient/feed.js";
 import { appoint, endAppointment, grant, grantee, revoke, shred } from "../patient/acts.js";
-import { checkAccessReceipt, checkAgainstChain, checkReadReceipt, locate, openReason, readOwn } from "../patient/ledger.js";
+import { checkChainRecord, checkReceipt } from "../hl/records.js";
+import { checkAccessReceipt, locate, openReason, readOwn } from "../patient/ledger.js";
 
 const DAY_MS = 86_400_000;
 const AUTO_RECEIPTS = 12; // receipts checked as the log is drawn; the rest on request
@@ -17,11 +19,12 @@ const AUTO_RECEIPTS = 12; // receipts checked as the log is drawn; the rest on r
 let wired = false;
 let root = null;
 // Everything below belongs to the person signed in; forgotten at sign-out.
-let current = null; // { session, feed, records: Map(id -> entry), located, feedItems, audit }
+let current = null; // { session, feed, records: Map(id -> entry), located, feedItems, audit, consents, directory }
 
 function fresh(session) {
   return {
     session, feed: null, records: new Map(), located: [], feedItems: [], audit: null, consents: null,
+    directory: new Directory(session.api),
     loading: false, again: false,
   };
 }
@@ -82,16 +85,8 @@ function wire() {
 
 const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
 
-// A table that stacks into labelled lines on a phone (portal.css table.stack): each cell
-// carries its column's name. `rows` are <tr> elements or arrays of cells.
-function grid(headers, rows, caption = null) {
-  const body = rows.map((row) => (row instanceof Node ? row : el("tr", {}, row.map((cell) => el("td", {}, cell)))));
-  for (const tr of body) [...tr.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
-  return el("table", { class: "stack" },
-    caption ? el("caption", {}, caption) : null,
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, body));
-}
+// Tables on this page stack into labelled lines on a phone.
+const grid = (headers, rows, caption = null) => table(headers, rows, caption, { class: "stack" });
 
 // --- records: locate, read, decrypt, check, draw ----------------------------------------------
 
@@ -141,13 +136,7 @@ async function loadOnce(mine) {
 
 async function readEntry(mine, entry) {
   try {
-    const { view, opened, text } = await readOwn(mine.session, entry.id);
-    let resource = null;
-    try {
-      resource = JSON.parse(text);
-    } catch {
-      resource = null; // a file record (genome, imaging): not FHIR JSON
-    }
+    const { view, opened, resource } = await readOwn(mine.session, entry.id);
     return { entry, view, opened, resource, checks: null, error: null };
   } catch (error) {
     return { entry, view: null, opened: null, resource: null, checks: null, error };
@@ -164,8 +153,8 @@ async function verifyRecords(mine, read) {
     }
     try {
       item.checks = [
-        ...(await checkAgainstChain(mine.session, item.entry.id, item.opened.contentHash)),
-        ...(await checkReadReceipt(mine.session, item.view)),
+        ...(await checkChainRecord(mine.session.api, item.entry.id, item.opened.contentHash)),
+        ...(await checkReceipt(mine.session.api, item.view)),
       ];
     } catch (error) {
       item.error = error;
@@ -245,12 +234,26 @@ function recordDate(entry) {
   return (read && read.resource && fhir.resourceDate(read.resource)) || entry.date || "";
 }
 
+// A record as the patient knows it: what it says, decrypted here; else its kind.
 function recordLabel(recordId) {
   const read = current && current.records.get(recordId);
-  if (read && read.resource) return `${read.resource.resourceType}: ${fhir.summary(read.resource)}`;
+  if (read && read.resource) return `“${fhir.summary(read.resource)}”`;
   const entry = current && current.located.find((e) => e.id === recordId);
-  return entry ? `${entry.resource_type} ${recordId}` : recordId ?? "";
+  return entry ? `a record (${entry.resource_type}, ${short(recordId)})` : `a record (${short(recordId)})`;
 }
+
+// Why an access was allowed, and for what, in the patient's words.
+const BASIS_WORDS = {
+  self: "your own access",
+  custodian: "the record is held by their organisation",
+  author: "they wrote the record",
+  consent: "your consent",
+  representative: "they represent you",
+  break_glass: "an emergency (break-glass)",
+};
+const PURPOSE_WORDS = { patient_request: "your own request" };
+const basisText = (basis) => BASIS_WORDS[basis] ?? words(basis);
+const purposeText = (purpose) => PURPOSE_WORDS[purpose] ?? words(purpose);
 
 function timelineRow(entry) {
   const read = current.records.get(entry.id);
@@ -297,14 +300,14 @@ function shredControl(entry) {
 async function doShred(entry, reason, button) {
   button.disabled = true;
   const box = $(root, "#patient-certificate");
-  status(box, `Shredding ${entry.id}…`);
+  status(box, `Shredding ${recordLabel(entry.id)}…`);
   try {
     const { view, checks } = await shred(current.session, entry.id, reason);
     drawCertificate(box, entry, view, checks);
     say("Record shredded; its deletion certificate is above your records.", "ok");
     await loadRecords();
   } catch (error) {
-    status(box, `Could not shred ${entry.id}: ${describe(error)}`, "error");
+    status(box, `Could not shred ${recordLabel(entry.id)}: ${describe(error)}`, "error");
     button.disabled = false;
   }
 }
@@ -325,37 +328,63 @@ function drawCertificate(box, entry, view, checks) {
 
 // --- the live feed ----------------------------------------------------------------------------
 
-function onFeed(kind, data) {
+async function onFeed(kind, data) {
   if (kind !== "ledger" || !current) return;
-  current.feedItems.push(data);
-  drawFeed();
-  // A read by someone else is announced (the toast is a live region), break-glass loudest.
+  const mine = current;
+  if (data.access) await mine.directory.learn(readerKeys(data.access.reader));
+  if (mine !== current) return;
+  // This page's own reads (every load reads each record) would bury what others did: they
+  // stay in the access log below, not in the feed.
   const access = data.access;
-  if (access && access.reader.id !== current.session.patientId) {
-    say(feedText(data), access.break_glass ? "error" : "info");
+  const mineOnly = access && access.reader.id === mine.session.patientId;
+  if (!mineOnly) {
+    mine.feedItems.push(data);
+    drawFeed();
   }
+  // A read by someone else is announced (the toast is a live region), break-glass loudest.
+  if (access && !mineOnly) say(feedText(data), access.break_glass ? "error" : "info");
   if (data.type === "record.accessed") scheduleAudit();
   if (data.type.startsWith("consent.") || data.type.startsWith("representative.")) drawConsents();
   if (data.type === "record.added" || data.type === "record.shredded") loadRecords();
 }
 
+// Who read, as the patient knows them: "You", or the person's name with their role and
+// organisation from the directory (the id, which the receipt proves, is shown beside it).
+function readerText(reader) {
+  if (reader.id === current.session.patientId) return "You";
+  const dir = current.directory;
+  if (reader.kind === "member" && reader.org) {
+    return `${dir.name(readerKeys(reader)[0], reader.id)} (${words(reader.role)} at ${dir.org(reader.org)})`;
+  }
+  if (reader.kind === "org") return dir.org(reader.id);
+  return reader.kind === "patient" ? "Your representative" : `${reader.id} (${words(reader.role)})`;
+}
+
+function consentTo(consentId) {
+  const consent = current.consents?.consents.find((c) => c.id === consentId);
+  return consent ? ` to ${granteeText(consent.grantee)}` : "";
+}
+
+function appointee(appointmentId) {
+  const appointment = current.consents?.appointments?.find((a) => a.id === appointmentId);
+  return appointment ? representativeText(appointment.representative) : "A representative";
+}
+
 function feedText(item) {
   const e = item.event ?? {};
   const a = item.access;
-  const self = current.session.patientId;
   switch (item.type) {
     case "record.accessed": {
-      if (!a) return `A record of yours was accessed (${e.basis ?? ""})`;
-      const who = a.reader.id === self ? "You" : `${a.reader.id} (${a.reader.role}${a.reader.org ? " at " + a.reader.org : ""})`;
+      if (!a) return `A record of yours was accessed (${basisText(e.basis)})`;
       const what = a.action === "locate" ? "searched for your records" : `read ${recordLabel(a.record)}`;
-      return `${who} ${what}, for ${a.purpose.replace("_", " ")}, on the basis of ${a.basis.replace("_", " ")}`;
+      return `${readerText(a.reader)} ${what}, for ${purposeText(a.purpose)}, on the basis of ${basisText(a.basis)}`;
     }
-    case "record.added": return `A new record was added by ${e.custodian ?? "a custodian"}: ${e.record}`;
-    case "record.shredded": return `Record ${e.record} was shredded`;
-    case "consent.granted": return `Consent ${e.consent} was granted`;
-    case "consent.revoked": return `Consent ${e.consent} was revoked`;
-    case "representative.appointed": return `Representative appointment ${e.appointment} was made`;
-    case "representative.ended": return `Representative appointment ${e.appointment} ended`;
+    case "record.added": return `${e.custodian ? current.directory.org(e.custodian) : "A custodian"} added a record: ${recordLabel(e.record)}`;
+    case "record.shredded": return `A record was shredded: ${recordLabel(e.record)}`;
+    case "consent.granted": return `A consent was granted${consentTo(e.consent)}`;
+    case "consent.revoked": return `A consent${consentTo(e.consent)} was revoked`;
+    case "representative.appointed": return `${appointee(e.appointment)} was appointed to act for you`;
+    case "representative.ended": return `${appointee(e.appointment)} no longer acts for you`;
     default: return item.type;
   }
 }
@@ -363,12 +392,14 @@ function feedText(item) {
 function drawFeed() {
   const flagged = (i) => Boolean(i.access && i.access.break_glass);
   const items = current.feedItems.slice().sort((a, b) => (flagged(b) - flagged(a)) || (b.height - a.height));
-  replace($(root, "#patient-feed"), items.slice(0, 50).map((item) => el(
+  if (!items.length) return replace($(root, "#patient-feed"), el("li", { class: "quiet" }, "Nothing new since you opened this page."));
+  return replace($(root, "#patient-feed"), items.slice(0, 50).map((item) => el(
     "li",
     { class: flagged(item) ? "flag" : "", dataset: { type: item.type } },
     flagged(item) ? el("span", { class: "badge bad" }, "Break-glass") : null,
     flagged(item) ? " " : null,
     el("span", {}, feedText(item)),
+    item.access ? el("small", { class: "mono" }, ` ${item.access.reader.id}`) : null,
     el("small", {}, ` · block ${item.height}, ${when(item.time_ms)}`),
   )));
 }
@@ -389,6 +420,8 @@ async function drawAudit() {
     const trail = await mine.session.api.get(`/v1/audit/patients/${mine.session.patientId}`, { format: "json" });
     if (mine !== current) return;
     mine.audit = trail;
+    await mine.directory.learn(trail.events.flatMap((e) => readerKeys(e.reader)));
+    if (mine !== current) return;
     // Break-glass first, then newest first (the trail comes newest first).
     const events = [...trail.events.filter((e) => e.break_glass), ...trail.events.filter((e) => !e.break_glass)];
     const others = events.filter((e) => e.reader.id !== mine.session.patientId).length;
@@ -411,7 +444,7 @@ function auditRow(mine, event, checkNow) {
     );
   };
   if (checkNow) check();
-  else replace(receipt, el("button", { type: "button", class: "quiet", onclick: check, "aria-label": `Check the receipt of access ${event.id}` }, "Check receipt"));
+  else replace(receipt, el("button", { type: "button", class: "quiet", onclick: check, "aria-label": `Check the receipt of the access at ${when(event.time_ms)} by ${readerText(event.reader)}` }, "Check receipt"));
   let reason = null;
   if (event.break_glass) {
     try {
@@ -421,13 +454,13 @@ function auditRow(mine, event, checkNow) {
       reason = `reason: ${describe(error)}`;
     }
   }
-  const who = event.reader.id === mine.session.patientId ? "You" : event.reader.id;
+  const self = event.reader.id === mine.session.patientId;
   return el("tr", { class: event.break_glass ? "flag" : "", dataset: { access: event.id } },
     el("td", {}, when(event.time_ms), el("br"), el("small", {}, `block ${event.height}`)),
-    el("td", {}, who, el("br"), el("small", {}, `${event.reader.kind} · ${event.reader.role}${event.reader.org ? " · " + event.reader.org : ""}`)),
+    el("td", {}, readerText(event.reader), self ? null : [el("br"), el("small", { class: "mono" }, event.reader.id)]),
     el("td", {}, event.action === "locate" ? "searched your records" : recordLabel(event.record)),
-    el("td", {}, event.purpose.replace("_", " "), reason ? el("p", { class: "reason" }, reason) : null),
-    el("td", {}, event.break_glass ? el("span", { class: "badge bad" }, "Break-glass") : event.basis.replace("_", " ")),
+    el("td", {}, purposeText(event.purpose), reason ? el("p", { class: "reason" }, reason) : null),
+    el("td", {}, event.break_glass ? el("span", { class: "badge bad" }, "Break-glass") : basisText(event.basis)),
     receipt);
 }
 
@@ -447,6 +480,11 @@ async function drawConsents() {
   try {
     const list = await mine.session.api.get("/v1/consents", { patient: mine.session.patientId, format: "json" });
     if (mine !== current) return;
+    await mine.directory.learn([
+      ...list.consents.flatMap((c) => granteeKeys(c.grantee)),
+      ...(list.appointments ?? []).flatMap((a) => representativeKeys(a.representative)),
+    ]);
+    if (mine !== current) return;
     mine.consents = list;
     const consents = list.consents.slice().sort((a, b) => (a.status !== "active") - (b.status !== "active") || b.granted_height - a.granted_height);
     replace($(root, "#patient-consents-status"));
@@ -454,27 +492,39 @@ async function drawConsents() {
       ? grid(["To", "Purposes", "Records", "Expires", "Status", "Revoke"], consents.map((c) => consentRow(c)), "Your consents")
       : el("p", {}, "You have granted no consent."));
     drawRepresentatives(list.appointments ?? []);
+    drawFeed(); // its consent lines name the grantee, now that the consents are known
   } catch (error) {
     if (mine === current) status($(root, "#patient-consents-status"), `Could not load your consents: ${describe(error)}`, "error");
   }
 }
 
+// Whom a consent is to, by the directory's names where it has them.
 function granteeText(g) {
-  if (g.kind === "member") return `${g.member} (a person)`;
-  if (g.kind === "role") return `every ${g.role} at ${g.org}`;
-  return `${g.org} (the organisation)`;
+  const dir = current.directory;
+  if (g.kind === "member") {
+    const org = g.member.split("/")[0];
+    return `${dir.name(granteeKeys(g)[0], g.member)} at ${dir.org(org)}`;
+  }
+  if (g.kind === "role") return `every ${words(g.role)} at ${dir.org(g.org)}`;
+  return `everyone at ${dir.org(g.org)}`;
+}
+
+// The grantee's id, as the patient typed it and the ledger holds it.
+function granteeId(g) {
+  if (g.kind === "member") return g.member;
+  return g.kind === "role" ? `${g.org} · ${g.role}` : g.org;
 }
 
 function consentRow(c) {
   const active = c.status === "active" && c.expires_ms > Date.now();
   return el("tr", { dataset: { consent: c.id } },
-    el("td", {}, granteeText(c.grantee), el("br"), el("small", { class: "mono" }, c.id)),
-    el("td", {}, c.purposes.map((p) => p.replace("_", " ")).join(", ")),
+    el("td", {}, granteeText(c.grantee), el("br"), el("small", { class: "mono" }, granteeId(c.grantee))),
+    el("td", {}, c.purposes.map(words).join(", ")),
     el("td", {}, c.record_ids.length ? `${c.record_ids.length} chosen records` : c.resource_types.length ? c.resource_types.join(", ") : "all"),
     el("td", {}, when(c.expires_ms)),
     el("td", {}, el("span", { class: `badge ${active ? "ok" : "warn"}` }, active ? "active" : c.status === "active" ? "expired" : c.status)),
     el("td", {}, active ? el("button", {
-      type: "button", class: "danger", "aria-label": `Revoke consent ${c.id} to ${granteeText(c.grantee)}`,
+      type: "button", class: "danger", "aria-label": `Revoke the consent to ${granteeText(c.grantee)}`,
       onclick: (event) => doRevoke(c, event.target),
     }, "Revoke") : ""),
   );
@@ -483,14 +533,14 @@ function consentRow(c) {
 async function doRevoke(consent, button) {
   button.disabled = true;
   const box = $(root, "#patient-consents-status");
-  status(box, `Revoking ${consent.id}…`);
+  status(box, `Revoking the consent to ${granteeText(consent.grantee)}…`);
   try {
     const { view, checks } = await revoke(current.session, consent.id, $(root, "#patient-revoke-reason").value);
     const list = el("div");
     drawChecks(list, checks);
-    replace(box, el("p", { class: "status ok", role: "status" }, `Consent ${consent.id} revoked in block ${view.height}. Its receipt:`), list);
     await drawConsents();
-    status(box, `Consent ${consent.id} revoked in block ${view.height}; its receipt was verified in this browser.`, "ok");
+    replace(box, el("p", { class: "status ok", role: "status" },
+      `The consent to ${granteeText(consent.grantee)} is revoked (block ${view.height}); its receipt was checked in this browser:`), list);
   } catch (error) {
     status(box, `Could not revoke: ${describe(error)}`, "error");
     button.disabled = false;
@@ -537,10 +587,11 @@ async function submitGrant(form) {
   }
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
+  await current.directory.learn(granteeKeys(request.grantee));
   status(box, `Granting a consent to ${granteeText(request.grantee)}…`);
   try {
     const { consentId, report, rewrapped } = await grant(current.session, request);
-    status(box, `Consent ${consentId} granted in block ${report.height}: ${rewrapped} record key${rewrapped === 1 ? "" : "s"} sealed for ${granteeText(request.grantee)} in this browser.`, "ok");
+    status(box, `Consent granted to ${granteeText(request.grantee)} (block ${report.height}, ${consentId}): ${rewrapped} of your records' keys were sealed for them in this browser.`, "ok");
     await drawConsents();
   } catch (error) {
     status(box, `Could not grant: ${describe(error)}`, "error");
@@ -552,29 +603,44 @@ async function submitGrant(form) {
 function drawRepresentatives(appointments) {
   const box = $(root, "#patient-reps");
   if (!appointments.length) return replace(box, el("p", {}, "You have appointed no representative."));
-  return replace(box, grid(["Who", "Relation", "Powers", "Until", "Status", "End"], appointments.map((a) => {
-      const active = a.status === "active" && a.until_ms > Date.now();
-      return el("tr", { dataset: { appointment: a.id } },
-        el("td", {}, a.representative, el("br"), el("small", { class: "mono" }, a.id)),
-        el("td", {}, a.relation),
-        el("td", {}, a.powers.join(", ")),
-        el("td", {}, when(a.until_ms)),
-        el("td", {}, el("span", { class: `badge ${active ? "ok" : "warn"}` }, active ? "active" : a.status)),
-        el("td", {}, active ? el("button", {
-          type: "button", class: "quiet", "aria-label": `End the appointment of ${a.representative}`,
-          onclick: async (event) => {
-            event.target.disabled = true;
-            try {
-              await endAppointment(current.session, a.id);
-              say(`The appointment of ${a.representative} ended.`, "ok");
-              await drawConsents();
-            } catch (error) {
-              say(describe(error), "error");
-              event.target.disabled = false;
-            }
-          },
-        }, "End") : ""));
-  }), "Your representatives"));
+  return replace(box, grid(["Who", "Relation", "Powers", "Until", "Status", "End"], appointments.map(appointmentRow), "Your representatives"));
+}
+
+// A representative by name where the directory has one (a member), else their pseudonym.
+function representativeText(representative) {
+  return representative.includes("/") ? current.directory.name(representativeKeys(representative)[0], representative) : representative;
+}
+
+function representativeKeys(representative) {
+  const [org, member] = representative.split("/");
+  return member ? [memberKey(org, member)] : [];
+}
+
+function appointmentRow(a) {
+  const active = a.status === "active" && a.until_ms > Date.now();
+  const who = representativeText(a.representative);
+  return el("tr", { dataset: { appointment: a.id } },
+    el("td", {}, who, el("br"), el("small", { class: "mono" }, a.representative)),
+    el("td", {}, a.relation),
+    el("td", {}, a.powers.join(", ")),
+    el("td", {}, when(a.until_ms)),
+    el("td", {}, el("span", { class: `badge ${active ? "ok" : "warn"}` }, active ? "active" : a.status)),
+    el("td", {}, active ? el("button", {
+      type: "button", class: "quiet", "aria-label": `End the appointment of ${who}`,
+      onclick: (event) => doEndAppointment(a, who, event.target),
+    }, "End") : ""));
+}
+
+async function doEndAppointment(appointment, who, button) {
+  button.disabled = true;
+  try {
+    await endAppointment(current.session, appointment.id);
+    say(`${who} no longer acts for you.`, "ok");
+    await drawConsents();
+  } catch (error) {
+    say(`Could not end the appointment: ${describe(error)}`, "error");
+    button.disabled = false;
+  }
 }
 
 const REPRESENTATIVE = /^(pat_[0-9a-f]{32}|[a-z0-9][a-z0-9_-]{1,62}\/[a-z0-9][a-z0-9_-]{1,62})$/;
@@ -594,7 +660,8 @@ async function submitAppoint(form) {
   button.disabled = true;
   try {
     const { appointmentId, report } = await appoint(current.session, { representative, relation: form.elements.relation.value, powers, untilMs: until });
-    status(box, `${representative} appointed (${appointmentId}) in block ${report.height}.`, "ok");
+    await current.directory.learn(representativeKeys(representative));
+    status(box, `${representativeText(representative)} may now act for you, as your ${form.elements.relation.value} (block ${report.height}, ${appointmentId}).`, "ok");
     await drawConsents();
   } catch (error) {
     status(box, `Could not appoint: ${describe(error)}`, "error");

@@ -4,11 +4,14 @@ import { $, el, replace, status, describe, say } from "../hl/ui.js";
 import { drawChecks } from "../hl/checks.js";
 import { parseScan, separatorsTyped, ScanError } from "../supply/gs1.js";
 import { proveSupply, provenPackage, VERDICTS } from "../supply/verify.js";
-import { startCamera } from "../supply/camera.js";
+import { cameraFormats, cameraProblem, startCamera } from "../hl/camera.js";
 
 // Who may dispense (domains/supply/roles.py DISPENSING): a dispensing organisation, or a
 // pharmacist member (whose organisation the ledger then checks is a dispenser).
 const DISPENSERS = new Set(["pharmacy", "hospital", "clinic"]);
+
+// A pack carries a GS1 DataMatrix; a Digital Link is printed as a QR code.
+const PACK_CODES = ["data_matrix", "qr_code"];
 
 let current = null; // {session, product, verdict, expired} of the pack last verified
 let camera = null;
@@ -136,17 +139,16 @@ async function toggleCamera(root, session) {
       button.textContent = "Scan with the camera";
       $(root, "#pharmacist-scan").value = text;
       verify(root, session, text).catch((error) => status($(root, "#pharmacist-scan-status"), describe(error), "error"));
-    });
+    }, { formats: PACK_CODES });
     button.textContent = "Stop the camera";
   } catch (error) {
-    status($(root, "#pharmacist-camera-note"), `The camera could not start: ${describe(error)}. Paste the code instead.`, "error");
+    status($(root, "#pharmacist-camera-note"), `The camera could not start: ${cameraProblem(error)}. Paste the code instead.`, "error");
   }
 }
 
 async function offerCamera(root) {
   const note = $(root, "#pharmacist-camera-note");
-  const formats = "BarcodeDetector" in window ? await window.BarcodeDetector.getSupportedFormats() : [];
-  const usable = formats.includes("data_matrix") || formats.includes("qr_code");
+  const usable = (await cameraFormats(PACK_CODES)).length > 0;
   $(root, "#pharmacist-camera").hidden = !usable;
   replace(note, usable ? "" : "This browser cannot read codes from the camera: paste the code, or use a scanner that types into the box.");
 }

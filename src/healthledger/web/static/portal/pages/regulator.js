@@ -1,7 +1,7 @@
 // The regulator's page: alerts, recalls (listed, and issued by those who may), and the
 // quarantine and clearing of packages. The ledger decides who may act; a refusal is shown
 // with its code, as the CLI shows it.
-import { $, el, replace, status, describe, say } from "../hl/ui.js";
+import { $, describe, el, replace, say, status, table } from "../hl/ui.js";
 import { segment } from "../hl/api.js";
 import { validateGtin, validateLot, validateSerial } from "../supply/gs1.js";
 
@@ -16,10 +16,6 @@ export function mayRecall(session) {
 
 function cell(text, mono = false) {
   return el("td", {}, mono ? el("span", { class: "mono" }, text) : text);
-}
-
-function head(...names) {
-  return el("thead", {}, el("tr", {}, names.map((name) => el("th", { scope: "col" }, name))));
 }
 
 // --- alerts --------------------------------------------------------------------------------
@@ -66,12 +62,11 @@ async function loadAlerts(root, session) {
     }
     replace(
       box,
-      el(
-        "table",
-        { id: "regulator-alerts-table" },
-        el("caption", {}, `${alerts.length} alert${alerts.length === 1 ? "" : "s"}, newest first`),
-        head("#", "Package (GTIN, serial)", "Why", "Presented by", "Manufacturer", "Block", "Status", "Action"),
-        el("tbody", {}, alerts.map((alert) => alertRow(root, alert))),
+      table(
+        ["#", "Package (GTIN, serial)", "Why", "Presented by", "Manufacturer", "Block", "Status", "Action"],
+        alerts.map((alert) => alertRow(root, alert)),
+        `${alerts.length} alert${alerts.length === 1 ? "" : "s"}, newest first`,
+        { id: "regulator-alerts-table", class: "stack" },
       ),
     );
   } catch (error) {
@@ -175,12 +170,11 @@ async function loadRecalls(root, session, after = null) {
     const newest = [...root.recalls].sort((a, b) => b.height - a.height || a.id.localeCompare(b.id));
     replace(
       box,
-      el(
-        "table",
-        { id: "regulator-recalls-table" },
-        el("caption", {}, "Recalls, newest first, with the holders notified"),
-        head("Recall", "GTIN", "What", "Reason", "By", "Block", "Acknowledged"),
-        el("tbody", {}, newest.map(recallRow)),
+      table(
+        ["Recall", "GTIN", "What", "Reason", "By", "Block", "Acknowledged"],
+        newest.map(recallRow),
+        "Recalls, newest first, with the holders notified",
+        { id: "regulator-recalls-table", class: "stack" },
       ),
     );
   } catch (error) {

@@ -1,11 +1,12 @@
 // What a patient signs: consents, revocations, representatives, shredding. Each payload is
 // the one client/records.py builds (Records.grant, revoke, appoint, shred), field for field,
 // signed here and sent to /v1/txs; data keys are rewrapped for a grantee in this browser.
-import { ApiError, segment } from "../hl/api.js";
+import { ApiError, statePath } from "../hl/api.js";
 import { fromHex, toBase64, toHex } from "../hl/bytes.js";
 import { unwrapKey } from "../hl/envelope.js";
 import { sodium } from "../hl/sodium.js";
-import { locate, provenState, provenTx } from "./ledger.js";
+import { provenState, provenTx } from "../hl/proven.js";
+import { locate } from "./ledger.js";
 
 const DAY_MS = 86_400_000;
 export const MAX_SCOPE = 200; // domains/records/messages.py: keys a grant may carry
@@ -14,14 +15,9 @@ function randomId(prefix) {
   return prefix + toHex(sodium.randombytes_buf(12));
 }
 
-// A state key as a path: its `/` kept, each part one encoded segment (sdk._key_path).
-function keyPath(key) {
-  return key.split("/").map(segment).join("/");
-}
-
 async function stateValue(api, namespace, key) {
   try {
-    const view = await api.get(`/v1/state/${namespace}/${keyPath(key)}`, { proof: "false" });
+    const view = await api.get(statePath(namespace, key), { proof: "false" });
     return view ? view.value : null;
   } catch (error) {
     if (error.code === "not_found") return null;
@@ -37,7 +33,7 @@ async function granteePublicKey(session, grantee) {
   const key = grantee.kind === "member"
     ? `member/${grantee.member.split("/")[0]}/${grantee.member.split("/")[1]}`
     : `org/${grantee.org}`;
-  const { view } = await provenState(session, "gov", key);
+  const { view } = await provenState(session.api, "gov", key);
   const value = view.value;
   if (!value || typeof value.encryption_key !== "string") {
     throw new ApiError("not_found", `no ${grantee.kind === "member" ? "person " + grantee.member : "organisation " + grantee.org} on this ledger`, 404);
@@ -89,14 +85,14 @@ export async function grant(session, { grantee: to, purposes, resourceTypes, exp
 // The revocation, and its receipt proven (records.py revoke answers the verified tx).
 export async function revoke(session, consentId, reason) {
   const report = await session.api.submit("consent.revoke", { consent_id: consentId, reason });
-  return provenTx(session, report.id);
+  return provenTx(session.api, report.id);
 }
 
 // Crypto-shred a record; the answer is the deletion certificate: the tombstone's
 // transaction, proven (records.py shred).
 export async function shred(session, recordId, reason = "patient_request") {
   const report = await session.api.submit("record.shred", { record_id: recordId, reason });
-  return provenTx(session, report.id);
+  return provenTx(session.api, report.id);
 }
 
 export async function appoint(session, { representative, relation, powers, untilMs }) {

@@ -1,7 +1,8 @@
 // The live feed of my audit trail: GET /v1/audit/patients/{me}/events, server-sent events
 // read with fetch() and a ReadableStream, because EventSource cannot send the signed-request
 // headers. Reconnects after the node ends a stream or the network drops, backing off.
-import { segment } from "../hl/api.js";
+import { errorFrom, segment } from "../hl/api.js";
+import { describe } from "../hl/ui.js";
 
 const MAX_EVENT_CHARS = 256 * 1024;
 
@@ -60,16 +61,15 @@ export class Feed {
         signal: controller.signal,
       });
       if (!response.ok) {
-        const body = await response.json().catch(() => null);
-        const error = body && body.error ? body.error : { code: "unavailable", message: response.statusText };
-        this.on.state(`Live updates refused: ${error.message} (${error.code})`, "error");
+        const error = await errorFrom(response);
+        this.on.state(`Live updates refused: ${describe(error)}`, "error");
         return this.#retry(error.code === "rate_limited" ? RETRY_MS.length - 1 : this.failures);
       }
       await this.#read(response.body.getReader());
       if (!this.stopped) this.#retry(0);
     } catch (error) {
       if (this.stopped || controller.signal.aborted) return;
-      this.on.state(`Live updates interrupted: ${error.message}`, "error");
+      this.on.state(`Live updates interrupted: ${describe(error)}`, "error");
       this.#retry(this.failures);
     } finally {
       if (this.controller === controller) this.controller = null;

@@ -5,7 +5,7 @@ import { fromBase64, fromHex, fromUtf8 } from "../hl/bytes.js";
 import { decrypt, unwrapKey } from "../hl/envelope.js";
 import { InvalidProof } from "../hl/proofs.js";
 import * as proven from "../hl/proven.js";
-import { checkChainRecord, checkReceipt, intentMessage, openView, readView } from "../hl/records.js";
+import { intentMessage, openView, readView, resourceOf } from "../hl/records.js";
 import { sodium } from "../hl/sodium.js";
 
 // The purpose of a patient's reads of their own records (client/records.py pull_all).
@@ -17,26 +17,11 @@ export async function locate(session) {
 
 // Read one of my records: the vault records the access, then answers the ciphertext and the
 // data key sealed to me. Decrypted here; its salted hash must be the record's.
+// Returns { view, opened, resource } (resource null for a file record).
 export async function readOwn(session, recordId) {
   const view = await readView(session.api, recordId, OWN_PURPOSE);
   const opened = await openView(session.api, view);
-  return { view, opened, text: fromUtf8(opened.plaintext) };
-}
-
-// A state value proven against the chain and this browser's pinned header (sdk prove_state):
-// { view, checks }. The node's word alone is never acted on.
-export function provenState(session, namespace, key) {
-  return proven.provenState(session.api, namespace, key);
-}
-
-// The record's entry on the chain, proven, and my copy's hash against it (sdk verify_copy).
-export function checkAgainstChain(session, recordId, contentHash) {
-  return checkChainRecord(session.api, recordId, contentHash);
-}
-
-// A read's receipt: the access event for this read, by me, committed (records.py _verify_receipt).
-export function checkReadReceipt(session, view) {
-  return checkReceipt(session.api, view);
+  return { view, opened, resource: resourceOf(opened.plaintext) };
 }
 
 // An access event of my audit trail: its transaction, proven, says what the trail says,
@@ -85,9 +70,4 @@ export function openReason(session, event) {
   const opened = decrypt(unwrapKey(note.wrapped_key, session.keys), fromBase64(note.ciphertext));
   if (opened.contentHash !== event.reason_hash) throw new InvalidProof("a break-glass reason does not match its hash on the chain");
   return fromUtf8(opened.plaintext);
-}
-
-// A transaction I sent, proven: the deletion certificate of a shred, a revocation's receipt.
-export function provenTx(session, txId) {
-  return proven.provenTx(session.api, txId);
 }
