@@ -682,7 +682,11 @@ async function downloadBundle() {
       mine.session.api.get("/v1/consents", { patient: mine.session.patientId, format: "fhir" }),
       mine.session.api.get(`/v1/audit/patients/${mine.session.patientId}`, { format: "fhir" }),
     ]);
-    const records = [...mine.records.values()].filter((r) => r.resource && typeof r.resource === "object" && r.resource.resourceType);
+    const held = [...mine.records.values()];
+    const records = held.filter((r) => r.resource && typeof r.resource === "object" && r.resource.resourceType);
+    // Files (genomes, images) are not FHIR JSON, and a record this browser could not open
+    // has no content here: say they are left out rather than leave them out silently.
+    const left = held.length - records.length;
     const bundle = {
       resourceType: "Bundle",
       type: "collection",
@@ -694,7 +698,8 @@ async function downloadBundle() {
       ],
     };
     download(`my-health-${mine.session.patientId}.json`, JSON.stringify(bundle, null, 2), "application/fhir+json");
-    status(box, `Bundle made in this browser: ${records.length} records, ${(consents.entry ?? []).length} consents, ${(audit.entry ?? []).length} access events.`, "ok");
+    const leftOut = left ? ` Not included: ${left} record${left === 1 ? "" : "s"} that are files or that this browser could not open.` : "";
+    status(box, `Bundle made in this browser: ${records.length} records, ${(consents.entry ?? []).length} consents, ${(audit.entry ?? []).length} access events.${leftOut}`, "ok");
   } catch (error) {
     status(box, `Could not make the bundle: ${describe(error)}`, "error");
   }
