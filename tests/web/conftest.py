@@ -116,8 +116,8 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     fresh.close()
 
 
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
+def watched_page(context: BrowserContext) -> tuple[Page, list[str]]:
+    """A new tab and the list its console errors and page errors land in."""
     opened = context.new_page()
     errors: list[str] = []
 
@@ -127,6 +127,13 @@ def page(context: BrowserContext) -> Iterator[Page]:
 
     opened.on("console", on_console)
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    return opened, errors
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A tab that fails its test on any console error or page error."""
+    opened, errors = watched_page(context)
     yield opened
     assert not errors, errors
 

@@ -9,11 +9,11 @@ import json
 import re
 
 import httpx
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from healthledger.client.sdk import Client, Signer, registration_payload, require_committed
 from healthledger.crypto.keys import KeyPair, load_keypair
-from web.conftest import Portal, sign_in_as
+from web.conftest import Portal, sign_in_as, watched_page
 
 MEMBER = "Kim Auditor"
 
@@ -55,16 +55,7 @@ def some_tx_id(portal: Portal) -> str:
 
 def new_page(context: BrowserContext) -> tuple[Page, list[str]]:
     """Another tab of the same browser profile (its localStorage holds the pin)."""
-    opened = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    return opened, errors
+    return watched_page(context)
 
 
 def number(pattern: str, text: str) -> int:
