@@ -93,7 +93,7 @@ class MembersParams(PageParams):
 
 
 class NoParams(BaseModel):
-    pass
+    """The parameters of a view that takes none (the validator set is read whole)."""
 
 
 def _page(reader: LedgerReader, prefix: str, params: PageParams) -> tuple[list[bytes], str | None]:
