@@ -36,6 +36,11 @@ def test_demo_keys_are_refused_to_a_rebound_host_name(portal: Portal) -> None:
     assert listed.status_code == 200
     rebound = httpx.get(f"{portal.url}/portal/demo/identities", headers={"host": "evil.example"})
     assert rebound.status_code == 404
+    # Only a listed person's file, asked by their key id: anything else is not found.
+    for asked in ("0" * 64, "..%2F..%2Fnode.json", "keys%2Fst-marys.json"):
+        answer = httpx.get(f"{portal.url}/portal/demo/keys/{asked}")
+        assert answer.status_code == 404, asked
+        assert "signing_seed" not in answer.text
 
 
 def test_a_node_started_with_node_run_never_lends_a_key(
