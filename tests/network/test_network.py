@@ -13,18 +13,17 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from cometbft_tools import enrol, install_cometbft
+from cometbft_tools import enrol
 from healthledger.app.views import TxView
 from healthledger.client.consensus import ChainVerifier, ValidatorAnchor, trusted_genesis
 from healthledger.client.lightclient import Check, HeaderUnverified, Validator, ValidatorSet
@@ -32,137 +31,21 @@ from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import KeyPair
 from healthledger.engines.abci.results import CODESPACE
 from healthledger.errors import NotFound
-from healthledger.ledger.transaction import Transaction
-from healthledger.node.network import NetNode, Network, load_network
+from livenet import LiveNet, commit, healthledger, level, live_network, poll
 
 pytestmark = pytest.mark.network
-T = TypeVar("T")
 HERE = Path(__file__).parent
-
-
-def poll(probe: Callable[[], T | None], what: str, timeout: float = 90.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = probe()
-        if answer is not None:
-            return answer
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def healthledger(*args: str, timeout: float = 180.0) -> dict[str, Any]:
-    """Run the CLI as a user would; its JSON report (the last line of stdout)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "healthledger", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"healthledger {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report
-
-
-@dataclass
-class LiveNet:
-    root: Path
-
-    @property
-    def network(self) -> Network:
-        return load_network(self.root)
-
-    def node(self, org: str) -> NetNode:
-        return self.network.node(org)
-
-    def rpc(self, org: str, method: str, **params: Any) -> Any:
-        """A CometBFT RPC result, or None while the node does not answer."""
-        try:
-            body = httpx.get(f"{self.node(org).rpc_url}/{method}", params=params, timeout=5).json()
-        except (httpx.HTTPError, ValueError):
-            return None
-        return body.get("result")
-
-    def height(self, org: str) -> int | None:
-        status = self.rpc(org, "status")
-        return None if status is None else int(status["sync_info"]["latest_block_height"])
-
-    def client(self, org: str) -> Client:
-        """A client of `org`'s node that signs its ledger reads with `org`'s key (a member's)."""
-        return Client(self.node(org).api_url, timeout=60, keys=self.root / "keys" / f"{org}.json")
-
-    def signer(self, org: str) -> Signer:
-        with self.client(org) as client:
-            return client.signer(self.root / "keys" / f"{org}.json")
-
-    def status(self) -> dict[str, Any]:
-        return healthledger("net", "status", "--dir", str(self.root))
-
-    def all_agree_at_top(self, orgs: list[str]) -> int | None:
-        """The common height once the named nodes are level and agree on the app hash."""
-        status = self.status()
-        rows = {row["org"]: row for row in status["nodes"]}
-        heights = {rows[org]["height"] for org in orgs}
-        hashes = {rows[org]["app_hash"] for org in orgs}
-        if len(heights) == 1 and len(hashes) == 1 and None not in heights and status["agree"]:
-            return int(heights.pop())
-        return None
 
 
 @pytest.fixture(scope="module")
 def shared_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNet]:
-    install_cometbft()
-    root = tmp_path_factory.mktemp("net")
-    report = healthledger("net", "up", "--validators", "4", "--dir", str(root))
-    assert len(report["nodes"]) == 4
-    live = LiveNet(root)
-    try:
+    with live_network(tmp_path_factory.mktemp("net")) as live:
         yield live
-    finally:
-        healthledger("net", "down", "--dir", str(root))
 
 
 @pytest.fixture
 def net(shared_net: LiveNet) -> LiveNet:
-    """The module's network with every node running and level before each test.
-
-    A test that fails midway may leave a validator stopped; the next test starts
-    it again instead of failing in turn.
-    """
-    orgs = [node.org for node in shared_net.network.nodes]
-    for org in orgs:
-        if shared_net.height(org) is None:
-            _start(shared_net, org)
-    poll(lambda: shared_net.all_agree_at_top(orgs), "every node up and in agreement", 180)
-    return shared_net
-
-
-def _start(net: LiveNet, org: str) -> None:
-    """`net start` for a node that is down (a supervisor restarting it may beat us to it)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "healthledger",
-            "net",
-            "start",
-            "--node",
-            org,
-            "--dir",
-            str(net.root),
-        ],
-        capture_output=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def commit(net: LiveNet, org: str, tx: Transaction) -> int:
-    with net.client(org) as client:
-        report = client.submit(tx, wait=True, timeout_ms=60_000)
-    assert report.status == "committed" and report.result is not None, report
-    assert report.result.ok and report.height is not None, report
-    return report.height
+    return level(shared_net)
 
 
 FOUNDERS = ["st-marys", "acme-insurance", "pharmaco", "citypharm"]
