@@ -3,6 +3,8 @@
 DIR/genesis.json       the network's genesis (same on every node)
 DIR/node.json          this node's settings (organisation, API port, block timing)
 DIR/keys/<name>.json   key files (owner-readable only)
+DIR/node_key.json      the key this node signs its answers with (owner-readable, never
+                       leaves the node; its public half is in the directory)
 DIR/data/ledger.sqlite blocks, state, proofs (SQLite, WAL)
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from healthledger.app.genesis import Genesis, check_rules_version, load_genesis
 from healthledger.crypto.canonical import parse_json
-from healthledger.crypto.keys import KeyPair, save_keypair
+from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
 from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
 from healthledger.errors import AlreadyExists, LedgerError, MalformedInput
 from healthledger.ledger.store import Store
@@ -64,6 +66,18 @@ class Home:
 
     def key_path(self, name: str) -> Path:
         return self.keys_dir / f"{name}.json"
+
+    @property
+    def node_key_path(self) -> Path:
+        """Outside keys/: the vault takes every key there for an organisation's."""
+        return self.root / "node_key.json"
+
+    def node_key(self) -> KeyPair:
+        """This node's answer-signing key, made (0600) the first time it is asked for."""
+        if not self.node_key_path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            save_keypair(KeyPair.generate(), self.node_key_path)
+        return load_keypair(self.node_key_path)
 
     def exists(self) -> bool:
         return self.genesis_path.exists()
@@ -170,4 +184,5 @@ def init_home(
     home.root.mkdir(parents=True, exist_ok=True)
     home.genesis_path.write_text(json.dumps(genesis.model_dump(mode="json"), indent=2) + "\n")
     home.write_settings(NodeSettings(org=specs[0].id, port=port))
+    home.node_key()
     return home
