@@ -382,7 +382,17 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, domains, governance, net, records, supply
+    from healthledger.cli import (
+        bench,
+        consensus,
+        demo,
+        domains,
+        governance,
+        net,
+        orgs,
+        records,
+        supply,
+    )
 
     demo.register(app)
     net.register(app)
@@ -391,6 +401,7 @@ def _register_extras() -> None:
     supply.register(app)
     records.register(app)
     governance.register(app)
+    orgs.register(app)
     domains.register(app)
 
 

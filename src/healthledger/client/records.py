@@ -530,8 +530,11 @@ class Records:
         record_ids: Sequence[str] = (),
         patient: str | None = None,
         appointment_id: str | None = None,
+        countries: Sequence[str] = (),
     ) -> ConsentGranted:
-        """Grant a consent, rewrapping the in-scope records' data keys for the grantee."""
+        """Grant a consent, rewrapping the in-scope records' data keys for the grantee.
+
+        `countries` (ISO 3166-1 alpha-2) limits it to organisations located there."""
         patient = patient or self.patient_id
         payload: dict[str, Any] = {
             "consent_id": "cns-" + secrets.token_hex(12),
@@ -543,6 +546,8 @@ class Records:
             "expires_ms": expires_ms or int(time.time() * 1000) + 365 * DAY_MS,
             "wrapped_keys": self._rewrapped_for(grantee, patient, resource_types, record_ids),
         }
+        if countries:
+            payload["countries"] = sorted(set(countries))
         payload = _acting_for(payload, appointment_id)
         report = require_committed(
             self.client.submit(signer.sign("consent.grant", payload), wait=True)

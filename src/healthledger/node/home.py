@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -139,6 +140,11 @@ def parse_org_arg(value: str) -> tuple[str, str, str]:
     return org_id, role, name
 
 
+def _country_of(org_id: str, countries: Mapping[str, str] | None) -> dict[str, str]:
+    country = (countries or {}).get(org_id)
+    return {} if country is None else {"country": country}
+
+
 def init_home(
     root: Path,
     chain_id: str,
@@ -148,8 +154,11 @@ def init_home(
     genesis_time_ms: int | None = None,
     quorum: tuple[int, int] = (2, 3),
     limits: Limits | None = None,
+    countries: Mapping[str, str] | None = None,
 ) -> Home:
-    """Create a network folder: one key per organisation, genesis, settings for the first org."""
+    """Create a network folder: one key per organisation, genesis, settings for the first org.
+
+    `countries` names an organisation's ISO 3166-1 alpha-2 country (by id), where known."""
     home = Home(Path(root))
     if home.exists():
         raise AlreadyExists(f"{root} already holds a network")
@@ -167,6 +176,7 @@ def init_home(
                     "role": role,  # validated here against the roles governance knows
                     "signing_key": keys.key_id,
                     "encryption_key": keys.encryption_public.hex(),
+                    **_country_of(org_id, countries),
                 }
             )
         )
