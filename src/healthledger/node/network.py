@@ -308,6 +308,10 @@ def _node_config(network: Network, node: NetNode) -> dict[str, dict[str, str]]:
     }
 
 
+def _country(country: str | None) -> dict[str, str]:
+    return {} if country is None else {"country": country}
+
+
 def join_network(
     network: Network,
     binary: Path,
@@ -356,11 +360,7 @@ def join_network(
             "validator": ValidatorSpec(
                 pub_key=identity.validator_pub_key.hex(), power=VALIDATOR_POWER
             ),
-            **(
-                {}
-                if (where := country or FOUNDER_COUNTRIES.get(org)) is None
-                else {"country": where}
-            ),
+            **_country(country or FOUNDER_COUNTRIES.get(org)),
         }
     )
     (home.root / "org.json").write_text(json.dumps(spec.model_dump(), indent=2) + "\n")
