@@ -10,7 +10,6 @@ the vault its ciphertext, and nothing else the node wrote holds it.
 from __future__ import annotations
 
 import base64
-import urllib.parse
 from pathlib import Path
 
 from conftest import enroll_member, register_patient
@@ -19,44 +18,9 @@ from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.process import free_port, node_process
+from phi_scan import BIRTH_DATE, GLASS_REASON, NAME_FAMILY, NOTE, phi_resources, search_phi
 
 CHAIN = "no-phi"
-NAME_GIVEN, NAME_FAMILY = "Zebulon", "Quixotefield"
-BIRTH_DATE = "1911-11-11"
-VALUE = "987.654"
-NOTE = "Patient reports xylophonic tinnitus since the regatta"
-GLASS_REASON = "Found unresponsive near the Wobbleton aquarium"
-NEEDLES = [NAME_GIVEN, NAME_FAMILY, BIRTH_DATE, VALUE, NOTE, "MRN-77Z-31415", GLASS_REASON]
-
-
-def _resources(subject: str) -> list[dict[str, object]]:
-    return [
-        {
-            "resourceType": "Patient",
-            "identifier": [{"system": "urn:mrn", "value": "MRN-77Z-31415"}],
-            "name": [{"given": [NAME_GIVEN], "family": NAME_FAMILY}],
-            "birthDate": BIRTH_DATE,
-        },
-        {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
-            "subject": {"reference": subject, "display": f"{NAME_GIVEN} {NAME_FAMILY}"},
-            "effectiveDateTime": "2026-04-01",
-            "valueQuantity": {"value": float(VALUE), "unit": "mg/dL"},
-            "note": [{"text": NOTE}],
-        },
-    ]
-
-
-def _encodings(needle: str) -> list[bytes]:
-    raw = needle.encode()
-    forms = {raw, raw.lower(), raw.upper(), needle.encode("utf-16-le"), raw.hex().encode()}
-    forms.add(urllib.parse.quote(needle).encode())
-    for shift in range(3):  # base64 of the needle at each alignment inside a longer text
-        encoded = base64.b64encode(b"\x00" * shift + raw)
-        forms.add(encoded[4 if shift else 0 : -4])
-    return [f for f in forms if len(f) >= 6]
 
 
 def test_no_phi_anywhere_the_node_writes(tmp_path: Path) -> None:
@@ -68,7 +32,7 @@ def test_no_phi_anywhere_the_node_writes(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     with node_process(root, url, log=root / "node.log"):
         _run_the_flow(url, home.key_path("hospital"))
-    found = _search(root)
+    found = search_phi(root)
     assert found == [], f"PHI found on disk: {found}"
 
 
@@ -80,7 +44,7 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         patient = register_patient(client, CHAIN, hospital.keys)
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
-        ids = [as_doctor.add(pid, r).record_id for r in _resources(f"Patient/{pid}")]
+        ids = [as_doctor.add(pid, r).record_id for r in phi_resources(f"Patient/{pid}")]
         signer = Signer(patient, CHAIN)
         signer.sync_nonce(client)
         as_patient.grant(signer, {"kind": "org", "org": "insurer"}, ["payment"])
@@ -94,23 +58,10 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         as_patient.shred(signer, ids[0], "patient_request")
 
 
-def _search(root: Path) -> list[str]:
-    needles = {needle: _encodings(needle) for needle in NEEDLES}
-    hits = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.parent.name == "keys":
-            continue
-        data = path.read_bytes()
-        for needle, forms in needles.items():
-            if any(form in data for form in forms):
-                hits.append(f"{path.relative_to(root)}: {needle}")
-    return hits
-
-
 def test_the_search_finds_planted_phi(tmp_path: Path) -> None:
     """The scanner is only as good as its encodings: each planted form is caught."""
     (tmp_path / "a.bin").write_bytes(b"xx" + base64.b64encode(b"ab" + NOTE.encode()) + b"yy")
     (tmp_path / "b.bin").write_bytes(BIRTH_DATE.encode("utf-16-le"))
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "c.json").write_bytes(NAME_FAMILY.encode())
-    assert _search(tmp_path) == [f"a.bin: {NOTE}", f"b.bin: {BIRTH_DATE}"]
+    assert search_phi(tmp_path) == [f"a.bin: {NOTE}", f"b.bin: {BIRTH_DATE}"]

@@ -1,8 +1,10 @@
 """The records network: `make testnet`'s four validators and a clinic that joined.
 
-St Mary's Hospital (a validator) and West Clinic (a non-validator member that
-joined with `healthledger net join`) are the two care-giving organisations the
-cross-organisation tests need; one network serves every records network module.
+St Mary's Hospital (a validator, in GB) and West Clinic (a non-validator member in FR
+that joined with `healthledger net join` and was admitted with `net admit
+--member-only`) are the two care-giving organisations the cross-organisation tests
+need; every member has its directory entry (`net up`, `net admit`). One network
+serves every records network module.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ def records_net_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Li
         healthledger("net", "join", "--org", f"{CLINIC}:clinic", "--dir", str(live.root))
         everyone = [node.org for node in live.network.nodes]
         poll(lambda: live.all_agree_at_top(everyone), "the clinic to sync", 180)
+        healthledger("net", "admit", "--org", CLINIC, "--member-only", "--dir", str(live.root))
+        poll(lambda: live.all_agree_at_top(everyone), "the clinic's admission everywhere", 180)
         yield live
 
 

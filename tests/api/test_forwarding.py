@@ -1,0 +1,163 @@
+"""Forwarding on one real node: not an open relay, and a clear custodian_unavailable.
+
+The cross-organisation reads themselves need two organisations' nodes on one chain:
+tests/network/test_records_network.py. Here one node serves `general-hospital`; the
+other organisations of its chain have no node, or one that does not answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from conftest import enroll_member, serve_network, stop_node
+from healthledger.client.sdk import Client, Signer, require_committed
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.signed_request import (
+    HEADER_ANSWER_KEY,
+    body_hash,
+    sign_answer,
+    sign_request,
+    verify_answer,
+)
+from healthledger.errors import BadSignature
+from healthledger.node.home import Home
+from healthledger.node.process import free_port
+
+CHAIN = "forwarding"
+ORGS = [
+    ("general-hospital", "hospital", "General Hospital"),
+    ("city-clinic", "clinic", "City Clinic"),
+    ("far-hospital", "hospital", "Far Hospital"),
+]
+RECORD = "rec-" + "0" * 24
+
+
+@dataclass
+class One:
+    url: str
+    client: Client
+    reader: KeyPair
+    home: Home
+
+
+@pytest.fixture(scope="module")
+def one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[One]:
+    root = tmp_path_factory.mktemp("forwarding")
+    url, process = serve_network(root, CHAIN, ORGS)
+    home = Home(root)
+    client = Client(url)
+    try:
+        nurse = enroll_member(client, _org(client, home, "city-clinic"), "nurse-1", "nurse")
+        # far-hospital lists a port where nothing answers; city-clinic lists nothing.
+        dead = f"http://127.0.0.1:{free_port()}"
+        publish(client, home, "far-hospital", [dead])
+        yield One(url, client, nurse, home)
+    finally:
+        client.close()
+        stop_node(process)
+
+
+def _org(client: Client, home: Home, org: str) -> Signer:
+    return client.signer(load_keypair(home.key_path(org)))
+
+
+def publish(client: Client, home: Home, org: str, endpoints: list[str]) -> None:
+    payload = {"endpoints": endpoints, "node_key": KeyPair.generate().key_id}
+    tx = _org(client, home, org).sign("org.endpoint", payload)
+    require_committed(client.submit(tx, wait=True))
+
+
+def read(one: One, audience: str, keys: KeyPair | None = None, path: str = "") -> httpx.Response:
+    body = orjson.dumps({"purpose": "treatment"})
+    target = path or f"/v1/records/{RECORD}/read"
+    headers = sign_request(
+        keys or one.reader, CHAIN, "POST", target, body_hash(body), audience=audience
+    )
+    headers["content-type"] = "application/json"
+    return httpx.post(one.url + target, content=body, headers=headers, timeout=30)
+
+
+def test_the_directory_is_public_and_proven(one: One) -> None:
+    entry = one.client.org_endpoint("far-hospital")
+    assert entry is not None and entry.org == "far-hospital"
+    assert one.client.org_endpoint("city-clinic") is None
+    assert [e.org for e in one.client.orgs()] == ["far-hospital"]
+    raw = httpx.get(one.url + "/v1/orgs", timeout=10).json()
+    assert raw["orgs"][0]["proof"]["key"] == "endpoint/far-hospital"
+
+
+def test_an_unreachable_custodian_is_custodian_unavailable(one: One) -> None:
+    answer = read(one, "far-hospital")
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "custodian_unavailable"
+    assert "far-hospital" in error["message"]
+
+
+def test_an_org_without_an_entry_is_custodian_unavailable(one: One) -> None:
+    answer = read(one, "city-clinic")
+    assert answer.status_code == 503 and "no endpoint" in answer.json()["error"]["message"]
+
+
+def test_not_an_open_relay(one: One) -> None:
+    # An unknown key, an audience that is no member, a tampered envelope: refused here,
+    # never sent on (a genuine request goes as far as the dead endpoint: 503 above).
+    stranger = KeyPair.generate()
+    assert read(one, "far-hospital", keys=stranger).json()["error"]["code"] == "unknown_sender"
+    assert read(one, "nobody-org").json()["error"]["code"] == "wrong_audience"
+    body = orjson.dumps({"purpose": "treatment"})
+    target = f"/v1/records/{RECORD}/read"
+    headers = sign_request(one.reader, CHAIN, "POST", target, body_hash(body), audience="x-org")
+    headers["x-hl-audience"] = "far-hospital"  # the signature named another audience
+    tampered = httpx.post(one.url + target, content=body, headers=headers, timeout=30)
+    assert tampered.json()["error"]["code"] == "bad_signature"
+    # Only the record read routes are forwarded: a locate meant elsewhere stays refused.
+    locate = f"/v1/records?patient=pat_{'a' * 32}"
+    signed = sign_request(one.reader, CHAIN, "GET", locate, audience="far-hospital")
+    refused = httpx.get(one.url + locate, headers=signed, timeout=30)
+    assert refused.json()["error"]["code"] == "wrong_audience"
+
+
+def test_a_forwarded_request_is_forwarded_once(one: One) -> None:
+    """An entry pointing back at this node cannot make a request circle: its nonce is spent."""
+    publish(one.client, one.home, "city-clinic", [one.url])
+    answer = read(one, "city-clinic")
+    assert answer.json()["error"]["code"] == "request_replayed"
+
+
+def test_a_huge_body_is_not_forwarded(one: One) -> None:
+    body = b'{"purpose": "' + b"x" * 70_000 + b'"}'
+    target = f"/v1/records/{RECORD}/read"
+    headers = sign_request(
+        one.reader, CHAIN, "POST", target, body_hash(body), audience="far-hospital"
+    )
+    answer = httpx.post(one.url + target, content=body, headers=headers, timeout=30)
+    assert answer.status_code == 413
+
+
+def test_answers_are_signed_with_the_node_key(tmp_path: Path) -> None:
+    node_key = KeyPair.generate()
+    headers = sign_answer(node_key, CHAIN, "ab" * 32, 200, b"{}")
+    verify_answer(headers, node_key.key_id, CHAIN, "ab" * 32, 200, b"{}")
+    for changed in (
+        (headers, node_key.key_id, CHAIN, "ab" * 32, 200, b"{ }"),
+        (headers, node_key.key_id, CHAIN, "cd" * 32, 200, b"{}"),
+        (headers, node_key.key_id, "other", "ab" * 32, 200, b"{}"),
+        (headers, node_key.key_id, CHAIN, "ab" * 32, 403, b"{}"),
+        (headers, KeyPair.generate().key_id, CHAIN, "ab" * 32, 200, b"{}"),
+        ({}, node_key.key_id, CHAIN, "ab" * 32, 200, b"{}"),
+    ):
+        with pytest.raises(BadSignature):
+            verify_answer(*changed)
+    assert headers[HEADER_ANSWER_KEY] == node_key.key_id
+    # The node's key lives in its folder, owner-readable only, outside keys/.
+    home = Home(tmp_path)
+    key = home.node_key()
+    assert home.node_key_path.stat().st_mode & 0o777 == 0o600
+    assert home.node_key().key_id == key.key_id
