@@ -36,6 +36,8 @@ ORGS = [
     ("cure-sponsor", "sponsor", "Cure Trials Sponsor"),
     ("relief-charity", "charity", "Health Relief Charity"),
 ]
+# Where each demo organisation is (ISO 3166-1 alpha-2); the clinic is across the border.
+COUNTRIES = {org_id: "GB" for org_id, _role, _name in ORGS} | {"riverside-clinic": "IE"}
 STAFF = [
     ("st-marys", "dr-grey", "Dr Meredith Grey", "practitioner"),
     ("st-marys", "nurse-joy", "Nurse Joy Adeyemi", "nurse"),

@@ -39,12 +39,27 @@ class RequestAuthenticator:
         return self._node.app.chain_id
 
     def verify(
-        self, headers: Mapping[str, str], method: str, target: str, body_sha256: str = EMPTY_BODY
+        self,
+        headers: Mapping[str, str],
+        method: str,
+        target: str,
+        body_sha256: str = EMPTY_BODY,
+        audience: str | None = None,
     ) -> SignedRequest:
-        """A fresh, unreplayed, valid signature over this request (`target` with its query)."""
+        """A fresh, unreplayed, valid signature over this request (`target` with its query).
+
+        `audience` is another organisation this node also serves (a vault holding several
+        organisations' keys, as the demo's); by default, the node's own.
+        """
         now = _now_ms()
         request = verify_request(
-            headers, self.chain_id, method, target, body_sha256, now, audience=self.audience
+            headers,
+            self.chain_id,
+            method,
+            target,
+            body_sha256,
+            now,
+            audience=audience or self.audience,
         )
         self.replays.remember(request, now)
         return request
@@ -55,10 +70,15 @@ class RequestAuthenticator:
         return resolve_actor(state, request.key_id, allow_new=False)
 
     def authenticate(
-        self, headers: Mapping[str, str], method: str, target: str, body_sha256: str = EMPTY_BODY
+        self,
+        headers: Mapping[str, str],
+        method: str,
+        target: str,
+        body_sha256: str = EMPTY_BODY,
+        audience: str | None = None,
     ) -> tuple[SignedRequest, Actor]:
         """Check the envelope, then resolve its signer on the ledger."""
-        request = self.verify(headers, method, target, body_sha256)
+        request = self.verify(headers, method, target, body_sha256, audience)
         return request, self.signer(request)
 
 

@@ -82,16 +82,18 @@ export class Api {
     this.nonceRead = null; // the read of the ledger's nonce in flight, shared
   }
 
-  headers(method, target, bodySha256 = EMPTY_BODY) {
-    return signRequest(this.keys, this.chainId, this.audience, method, target, bodySha256);
+  // `audience` is the organisation the request is meant for: the node's own, or a record's
+  // custodian elsewhere (the node forwards a record read meant for another organisation).
+  headers(method, target, bodySha256 = EMPTY_BODY, audience = this.audience) {
+    return signRequest(this.keys, this.chainId, audience, method, target, bodySha256);
   }
 
   // A signed request; `extra(api, signed)` adds headers (an intent signed with the same
   // time and nonce as `signed`), `body` is bytes already encoded.
-  async raw(method, path, { params, body, extra } = {}) {
+  async raw(method, path, { params, body, extra, audience } = {}) {
     const target = path + query(params);
     const bytes = body ?? new Uint8Array();
-    const signed = this.headers(method, target, bytes.length ? sha256Hex(bytes) : EMPTY_BODY);
+    const signed = this.headers(method, target, bytes.length ? sha256Hex(bytes) : EMPTY_BODY, audience);
     const headers = { ...signed, ...(extra ? extra(this, signed) : {}) };
     if (bytes.length) headers["content-type"] = "application/json";
     return send(method, target, { headers, body: bytes.length ? bytes : undefined });
@@ -103,10 +105,10 @@ export class Api {
     return answer(await this.raw("GET", path, { params, extra }));
   }
 
-  async post(path, value, { params, intent } = {}) {
+  async post(path, value, { params, intent, audience } = {}) {
     const body = utf8(JSON.stringify(value));
     const target = path + query(params);
-    const headers = { ...this.headers("POST", target, sha256Hex(body)), "content-type": "application/json" };
+    const headers = { ...this.headers("POST", target, sha256Hex(body), audience), "content-type": "application/json" };
     if (intent) headers["x-hl-intent"] = intent(headers);
     return answer(await send("POST", target, { headers, body }));
   }

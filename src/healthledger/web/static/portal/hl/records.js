@@ -80,7 +80,9 @@ export async function locate(api, patient, { purpose = null, breakGlassReason = 
 }
 
 // Records.read_view: the vault's answer to a read (ciphertext, a data key sealed to us, receipt).
-export async function readView(api, recordId, purpose, breakGlassReason = null) {
+// `custodian` (the located record's) signs it for the organisation that holds the record:
+// when that is not the node's own, the node forwards it there (docs/records.md).
+export async function readView(api, recordId, purpose, breakGlassReason = null, custodian = null) {
   const body = { purpose };
   let intent = { action: "read", subject: recordId, purpose };
   if (breakGlassReason !== null) {
@@ -91,12 +93,16 @@ export async function readView(api, recordId, purpose, breakGlassReason = null) 
   }
   return api.post(`/v1/records/${segment(recordId)}/read`, body, {
     intent: (headers) => signIntent(api.keys, api.chainId, intent, headers),
+    audience: custodian ?? api.audience,
   });
 }
 
 // A large record's ciphertext, fetched apart from the read's answer (its access names it).
-async function contentOf(api, recordId, accessTx) {
-  const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, { params: { access: accessTx } });
+async function contentOf(api, recordId, accessTx, custodian) {
+  const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, {
+    params: { access: accessTx },
+    audience: custodian ?? api.audience,
+  });
   if (!response.ok) throw await errorFrom(response);
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -108,7 +114,7 @@ export async function openView(api, view) {
   try {
     const ciphertext = view.ciphertext !== null && view.ciphertext !== undefined
       ? fromBase64(view.ciphertext)
-      : await contentOf(api, view.record.id, view.access.tx_id);
+      : await contentOf(api, view.record.id, view.access.tx_id, view.record.custodian);
     const opened = decrypt(dataKey, ciphertext);
     verifyCopy(view.record, opened);
     return opened;
@@ -149,8 +155,8 @@ export async function checkChainRecord(api, recordId, contentHash) {
 
 // Records.read: read, decrypt here, check the hash and the receipt's proofs.
 // Returns { record, access, resource, plaintext, checks }; `checks` says what held.
-export async function readRecord(api, recordId, purpose, breakGlassReason = null) {
-  const view = await readView(api, recordId, purpose, breakGlassReason);
+export async function readRecord(api, recordId, purpose, breakGlassReason = null, custodian = null) {
+  const view = await readView(api, recordId, purpose, breakGlassReason, custodian);
   const opened = await openView(api, view);
   const checks = [
     { what: "the data key was sealed to your own encryption key and opened in this browser" },

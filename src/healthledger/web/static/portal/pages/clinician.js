@@ -139,7 +139,7 @@ async function read(root, record) {
   status($(root, "#clinician-record-status"), reason ? "Break-glass read: the ledger records it with your reason…" : `Reading for the purpose "${purpose}": the ledger records the access…`);
   let read = null;
   try {
-    read = await readRecord(current.api, record.id, reason ? "emergency" : purpose, reason);
+    read = await readRecord(current.api, record.id, reason ? "emergency" : purpose, reason, record.custodian);
   } catch (error) {
     status($(root, "#clinician-record-status"), `The node refused the read: ${describe(error)}`, "error");
     section.focus?.();
