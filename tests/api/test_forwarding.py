@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import enroll_member, serve_network, stop_node
+from conftest import enroll_member, serve_network, start_node, stop_node
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import (
@@ -26,8 +26,8 @@ from healthledger.crypto.signed_request import (
     verify_answer,
 )
 from healthledger.errors import BadSignature
-from healthledger.node.home import Home
-from healthledger.node.process import free_port
+from healthledger.node.home import Home, NodeSettings, init_home
+from healthledger.node.process import free_port, wait_until_up
 
 CHAIN = "forwarding"
 ORGS = [
@@ -49,8 +49,17 @@ class One:
 @pytest.fixture(scope="module")
 def one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[One]:
     root = tmp_path_factory.mktemp("forwarding")
-    url, process = serve_network(root, CHAIN, ORGS)
-    home = Home(root)
+    port = free_port()
+    home = init_home(root, CHAIN, ORGS, port=port)
+    home.write_settings(NodeSettings(org=ORGS[0][0], port=port, block_interval_ms=50))
+    # The other organisations' keys are not this node's: it is a vault of the first only.
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    for org, _role, _name in ORGS[1:]:
+        home.key_path(org).rename(elsewhere / f"{org}.json")
+    process = start_node(root)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process)
     client = Client(url)
     try:
         nurse = enroll_member(client, _org(client, home, "city-clinic"), "nurse-1", "nurse")
@@ -64,7 +73,7 @@ def one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[One]:
 
 
 def _org(client: Client, home: Home, org: str) -> Signer:
-    return client.signer(load_keypair(home.key_path(org)))
+    return client.signer(load_keypair(home.root / "elsewhere" / f"{org}.json"))
 
 
 def publish(client: Client, home: Home, org: str, endpoints: list[str]) -> None:
@@ -129,6 +138,23 @@ def test_a_forwarded_request_is_forwarded_once(one: One) -> None:
     publish(one.client, one.home, "city-clinic", [one.url])
     answer = read(one, "city-clinic")
     assert answer.json()["error"]["code"] == "request_replayed"
+
+
+def test_a_node_serves_every_organisation_whose_keys_it_holds(tmp_path: Path) -> None:
+    """A vault holding several organisations' keys (the demo's) answers for each: a read
+    signed for any of them is decided here, not forwarded."""
+    url, process = serve_network(tmp_path, CHAIN, ORGS)
+    try:
+        keys = load_keypair(Home(tmp_path).key_path("far-hospital"))
+        for audience in ("general-hospital", "far-hospital"):
+            target = f"/v1/records?patient=pat_{'b' * 32}"
+            headers = sign_request(keys, CHAIN, "GET", target, audience=audience)
+            answer = httpx.get(url + target, headers=headers, timeout=30)
+            assert answer.json()["error"]["code"] == "no_consent", answer.text
+        refused = sign_request(keys, CHAIN, "GET", target, audience="nobody-org")
+        assert httpx.get(url + target, headers=refused, timeout=30).status_code == 421
+    finally:
+        stop_node(process)
 
 
 def test_a_huge_body_is_not_forwarded(one: One) -> None:
