@@ -193,6 +193,17 @@ def test_the_access_handler_rechecks_the_basis_the_vault_claims(clinic: Chain) -
     assert events[-1]["break_glass"] is True
 
 
+def test_a_country_limited_consent_is_rechecked_by_the_access_handler(clinic: Chain) -> None:
+    """The genesis organisations name no country: a consent limited to one covers none."""
+    assert _add(clinic).ok
+    assert _grant(clinic, "alice", countries=["XX"]).code == "invalid_field"
+    assert _grant(clinic, "alice", countries=["FR", "FR", "BE"]).ok
+    assert clinic.state("records", f"consent/{CNS}")["countries"] == ["BE", "FR"]
+    refused = _access(clinic, "acme-insurance", "consent", consent_id=CNS)
+    assert refused.code == "no_consent" and "limited to organisations in BE, FR" in refused.message
+    assert _scan(clinic, f"audit/{pid('alice')}/") == []
+
+
 def test_only_the_custodian_records_reads_of_its_records(clinic: Chain) -> None:
     assert _add(clinic).ok
     payload = {
