@@ -408,6 +408,8 @@ class Client:
                     entries.append(entry)
             if answer.next_after is None:
                 return entries
+            if after is not None and answer.next_after <= after:
+                raise InvalidProof("the directory's pages do not advance")  # a looping node
             after = answer.next_after
 
     def _proven_entry(self, answer: DirectoryEntry, org: str) -> OrgEndpoint | None:
