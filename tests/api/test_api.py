@@ -104,7 +104,16 @@ def test_the_wire_json_of_the_views_is_unchanged(node: RunningNode) -> None:
         "header",
     }
     info = httpx.get(f"{node.url}/v1/info").json()
-    assert set(info) == {"chain_id", "org", "height", "state_root", "last_block_hash", "mempool"}
+    # node_key joined with the directory (issue 13): the key its organisation publishes.
+    assert set(info) == {
+        "chain_id",
+        "org",
+        "height",
+        "state_root",
+        "last_block_hash",
+        "mempool",
+        "node_key",
+    }
     schemas = httpx.get(f"{node.url}/openapi.json").json()["components"]["schemas"]
     assert {"TxView", "StateView", "HeaderView", "BlockView", "ConsistencyView"} <= set(schemas)
 

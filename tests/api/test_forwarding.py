@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import enroll_member, serve_network, start_node, stop_node
+from conftest import enroll_member, start_node, stop_node
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import (
@@ -138,23 +138,6 @@ def test_a_forwarded_request_is_forwarded_once(one: One) -> None:
     publish(one.client, one.home, "city-clinic", [one.url])
     answer = read(one, "city-clinic")
     assert answer.json()["error"]["code"] == "request_replayed"
-
-
-def test_a_node_serves_every_organisation_whose_keys_it_holds(tmp_path: Path) -> None:
-    """A vault holding several organisations' keys (the demo's) answers for each: a read
-    signed for any of them is decided here, not forwarded."""
-    url, process = serve_network(tmp_path, CHAIN, ORGS)
-    try:
-        keys = load_keypair(Home(tmp_path).key_path("far-hospital"))
-        for audience in ("general-hospital", "far-hospital"):
-            target = f"/v1/records?patient=pat_{'b' * 32}"
-            headers = sign_request(keys, CHAIN, "GET", target, audience=audience)
-            answer = httpx.get(url + target, headers=headers, timeout=30)
-            assert answer.json()["error"]["code"] == "no_consent", answer.text
-        refused = sign_request(keys, CHAIN, "GET", target, audience="nobody-org")
-        assert httpx.get(url + target, headers=refused, timeout=30).status_code == 421
-    finally:
-        stop_node(process)
 
 
 def test_a_huge_body_is_not_forwarded(one: One) -> None:

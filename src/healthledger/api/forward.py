@@ -19,7 +19,7 @@ each other cannot make it circle.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import Request
@@ -64,17 +64,14 @@ _RELAYED = ("content-type", HEADER_ANSWER_KEY, HEADER_ANSWER_SIGNATURE)
 class Forwarder:
     """Passes signed record reads meant for another organisation to its node."""
 
-    def __init__(
-        self, node: Node, auth: RequestAuthenticator, serves: Callable[[str], bool]
-    ) -> None:
+    def __init__(self, node: Node, auth: RequestAuthenticator) -> None:
         self._node = node
         self._auth = auth
-        self._serves = serves
 
     def elsewhere(self, request: Request) -> str | None:
-        """The organisation a signed request names, if this node is not a vault of it."""
+        """The organisation a signed request names, if it is not the one this node serves."""
         named = request.headers.get(HEADER_AUDIENCE)
-        return None if named is None or self._serves(named) else named
+        return None if named is None or named == self._auth.audience else named
 
     async def relay(self, request: Request, org: str, body: bytes) -> Response:
         """Forward a read (its body already read, bounded) and return the custodian's answer."""

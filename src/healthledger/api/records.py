@@ -123,7 +123,7 @@ def add_record_routes(
 ) -> RecordService:
     """Mount the vault's routes; `authenticator` is the node's one (shared with `ReadGuard`)."""
     service = RecordService(node, authenticator=authenticator)
-    forwarder = Forwarder(node, service.auth, service.serves)
+    forwarder = Forwarder(node, service.auth)
     _add_write_routes(app, node, service)
     _add_read_routes(app, node, service, forwarder)
     _add_patient_routes(app, service)

@@ -39,27 +39,12 @@ class RequestAuthenticator:
         return self._node.app.chain_id
 
     def verify(
-        self,
-        headers: Mapping[str, str],
-        method: str,
-        target: str,
-        body_sha256: str = EMPTY_BODY,
-        audience: str | None = None,
+        self, headers: Mapping[str, str], method: str, target: str, body_sha256: str = EMPTY_BODY
     ) -> SignedRequest:
-        """A fresh, unreplayed, valid signature over this request (`target` with its query).
-
-        `audience` is another organisation this node also serves (a vault holding several
-        organisations' keys, as the demo's); by default, the node's own.
-        """
+        """A fresh, unreplayed, valid signature over this request (`target` with its query)."""
         now = _now_ms()
         request = verify_request(
-            headers,
-            self.chain_id,
-            method,
-            target,
-            body_sha256,
-            now,
-            audience=audience or self.audience,
+            headers, self.chain_id, method, target, body_sha256, now, audience=self.audience
         )
         self.replays.remember(request, now)
         return request
@@ -70,15 +55,10 @@ class RequestAuthenticator:
         return resolve_actor(state, request.key_id, allow_new=False)
 
     def authenticate(
-        self,
-        headers: Mapping[str, str],
-        method: str,
-        target: str,
-        body_sha256: str = EMPTY_BODY,
-        audience: str | None = None,
+        self, headers: Mapping[str, str], method: str, target: str, body_sha256: str = EMPTY_BODY
     ) -> tuple[SignedRequest, Actor]:
         """Check the envelope, then resolve its signer on the ledger."""
-        request = self.verify(headers, method, target, body_sha256, audience)
+        request = self.verify(headers, method, target, body_sha256)
         return request, self.signer(request)
 
 

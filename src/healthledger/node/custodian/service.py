@@ -36,7 +36,7 @@ from healthledger.app.reader import SnapshotReader
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.envelope import Sealed, new_data_key, unwrap_with_keyring, wrap_key
 from healthledger.crypto.keys import KeyPair, load_keypair
-from healthledger.crypto.signed_request import HEADER_AUDIENCE, SignedRequest
+from healthledger.crypto.signed_request import SignedRequest
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.governance import state as gov_state
 from healthledger.domains.records import fhir, policy
@@ -131,16 +131,9 @@ class RecordService:
     ) -> tuple[SignedRequest, Actor]:
         """Check a signed request envelope and resolve its signer on the ledger.
 
-        Only requests addressed to this node's organisation pass (WRONG_AUDIENCE), or to
-        another organisation whose keys this vault holds (it is that one's vault too).
+        Only requests addressed to this node's organisation pass (WRONG_AUDIENCE).
         """
-        named = headers.get(HEADER_AUDIENCE)
-        audience = named if named is not None and self.serves(named) else None
-        return self.auth.authenticate(headers, method, target, body_sha256, audience)
-
-    def serves(self, org: str) -> bool:
-        """Whether this node is a vault of `org`: its own, or one whose keys it holds."""
-        return org == self.audience or org in self.custodians
+        return self.auth.authenticate(headers, method, target, body_sha256)
 
     # --- adding records ------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import { sodium } from "./sodium.js";
 import { canonicalBytes } from "./canonical.js";
 import { concat, fromBase64, sha256Hex, toHex, utf8 } from "./bytes.js";
 import { decrypt, unwrapKey } from "./envelope.js";
-import { errorFrom, segment } from "./api.js";
+import { errorFrom, getPublic, segment } from "./api.js";
 import { InvalidProof } from "./proofs.js";
 import { provenState, provenTxView } from "./proven.js";
 
@@ -79,10 +79,22 @@ export async function locate(api, patient, { purpose = null, breakGlassReason = 
   return api.get("/v1/records", params, { intent: (headers) => signIntent(api.keys, api.chainId, intent, headers) });
 }
 
+// Records.route: a record another organisation holds, and that organisation published where
+// its node serves, is read there: the request is signed for it and this node forwards it
+// (docs/records.md). Otherwise it is signed for this node's organisation, as before.
+export async function audienceFor(api, custodian) {
+  if (!custodian || custodian === api.audience) return api.audience;
+  try {
+    const found = await getPublic(`/v1/orgs/${segment(custodian)}`);
+    return found.entry ? custodian : api.audience;
+  } catch {
+    return api.audience;
+  }
+}
+
 // Records.read_view: the vault's answer to a read (ciphertext, a data key sealed to us, receipt).
-// `custodian` (the located record's) signs it for the organisation that holds the record:
-// when that is not the node's own, the node forwards it there (docs/records.md).
-export async function readView(api, recordId, purpose, breakGlassReason = null, custodian = null) {
+// `audience` is the organisation it is signed for (audienceFor).
+export async function readView(api, recordId, purpose, breakGlassReason = null, audience = null) {
   const body = { purpose };
   let intent = { action: "read", subject: recordId, purpose };
   if (breakGlassReason !== null) {
@@ -93,15 +105,15 @@ export async function readView(api, recordId, purpose, breakGlassReason = null, 
   }
   return api.post(`/v1/records/${segment(recordId)}/read`, body, {
     intent: (headers) => signIntent(api.keys, api.chainId, intent, headers),
-    audience: custodian ?? api.audience,
+    audience: audience ?? api.audience,
   });
 }
 
 // A large record's ciphertext, fetched apart from the read's answer (its access names it).
-async function contentOf(api, recordId, accessTx, custodian) {
+async function contentOf(api, recordId, accessTx, audience) {
   const response = await api.raw("GET", `/v1/records/${segment(recordId)}/content`, {
     params: { access: accessTx },
-    audience: custodian ?? api.audience,
+    audience: audience ?? api.audience,
   });
   if (!response.ok) throw await errorFrom(response);
   return new Uint8Array(await response.arrayBuffer());
@@ -109,12 +121,12 @@ async function contentOf(api, recordId, accessTx, custodian) {
 
 // Open a read's answer here: unwrap the data key with our keyring, decrypt, and hold the
 // copy to the hash the vault gave with it. Returns envelope.js's { plaintext, salt, contentHash }.
-export async function openView(api, view) {
+export async function openView(api, view, audience = null) {
   const dataKey = unwrapKey(view.wrapped_key, api.keys);
   try {
     const ciphertext = view.ciphertext !== null && view.ciphertext !== undefined
       ? fromBase64(view.ciphertext)
-      : await contentOf(api, view.record.id, view.access.tx_id, view.record.custodian);
+      : await contentOf(api, view.record.id, view.access.tx_id, audience);
     const opened = decrypt(dataKey, ciphertext);
     verifyCopy(view.record, opened);
     return opened;
@@ -156,8 +168,9 @@ export async function checkChainRecord(api, recordId, contentHash) {
 // Records.read: read, decrypt here, check the hash and the receipt's proofs.
 // Returns { record, access, resource, plaintext, checks }; `checks` says what held.
 export async function readRecord(api, recordId, purpose, breakGlassReason = null, custodian = null) {
-  const view = await readView(api, recordId, purpose, breakGlassReason, custodian);
-  const opened = await openView(api, view);
+  const audience = await audienceFor(api, custodian);
+  const view = await readView(api, recordId, purpose, breakGlassReason, audience);
+  const opened = await openView(api, view, audience);
   const checks = [
     { what: "the data key was sealed to your own encryption key and opened in this browser" },
     { what: `the decrypted record's SHA-256 with its salt is the record's hash ${opened.contentHash.slice(0, 16)}…` },
