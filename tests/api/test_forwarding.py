@@ -15,9 +15,10 @@ import httpx
 import orjson
 import pytest
 
-from conftest import enroll_member, start_node, stop_node
+from conftest import enroll_member, register_patient, start_node, stop_node
+from healthledger.client.records import Records, Route
 from healthledger.client.sdk import Client, Signer, require_committed
-from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import (
     HEADER_ANSWER_KEY,
     body_hash,
@@ -170,3 +171,28 @@ def test_answers_are_signed_with_the_node_key(tmp_path: Path) -> None:
     key = home.node_key()
     assert home.node_key_path.stat().st_mode & 0o777 == 0o600
     assert home.node_key().key_id == key.key_id
+
+
+def test_the_sdk_holds_an_answer_to_the_directorys_node_key(one: One) -> None:
+    """A read's answer must carry the node key the directory names for the custodian."""
+    hospital = load_keypair(one.home.key_path("general-hospital"))
+    patient = register_patient(one.client, CHAIN, hospital)
+    pid = derive_patient_id(patient.key_id)
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": "2026-03-02",
+    }
+    record = Records(one.client, hospital).add(pid, resource).record_id
+    reader = Records(one.client, patient)
+    node_key = one.client.info().node_key
+    assert node_key is not None
+    for key, holds in ((node_key, True), (KeyPair.generate().key_id, False)):
+        reader.route = lambda _rid, k=key: Route("general-hospital", (one.client,), k)  # type: ignore[method-assign]
+        if holds:
+            assert reader.read(record, "patient_request").resource() == resource
+        else:
+            with pytest.raises(BadSignature):
+                reader.read(record, "patient_request")
