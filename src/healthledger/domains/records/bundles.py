@@ -162,15 +162,17 @@ def _one_patient(entries: Sequence[BundleEntry], index: Mapping[str, int]) -> No
     seen: str | None = f"entry {patients[0].index}" if patients else None
     for entry in entries:
         for element in ("subject", "patient", "beneficiary"):
-            target = _patient_target(entry.resource.get(element), entries, index)
-            if target is None:
-                continue
-            if seen is not None and target != seen:
-                _fail(
-                    f"{entry.label}: {element} names another patient than the Bundle's;"
-                    " a Bundle imports for one patient only"
-                )
-            seen = target
+            value = entry.resource.get(element)
+            for reference in value if isinstance(value, list) else [value]:
+                target = _patient_target(reference, entries, index)
+                if target is None:
+                    continue
+                if seen is not None and target != seen:
+                    _fail(
+                        f"{entry.label}: {element} names another patient than the Bundle's;"
+                        " a Bundle imports for one patient only"
+                    )
+                seen = target
 
 
 def check_bundle(bundle: object) -> list[BundleEntry]:

@@ -178,7 +178,7 @@ _FIELDS: Mapping[str, _Fields] = MappingProxyType(
 # elements most resources use for them (FHIR R4's common patterns: code/type/category for
 # what, occurrence/effective/period/... for when).
 _GENERIC = _Fields(
-    ("code", "code.0", "type", "type.0", "category", "category.0", "class_fhir"),
+    ("code", "code.0", "type", "type.0", "category", "category.0", "class_fhir", "event"),
     (
         "effectiveDateTime",
         "effectivePeriod.start",
@@ -196,6 +196,10 @@ _GENERIC = _Fields(
         "created",
         "issued",
         "date",
+        "dateTime",
+        "sent",
+        "identifiedDateTime",
+        "recordedOn",
     ),
 )
 # The elements by which an R4 resource says whom it is about.
