@@ -313,3 +313,19 @@ def test_the_cli_imports_a_bundle_with_records_add_and_import(world: World, tmp_
     assert code == 0, again
     assert again["duplicates"] == 6 and again["added"] == 0
     assert [e["record_id"] for e in again["entries"]] == [e["record_id"] for e in report["entries"]]
+
+
+def test_a_bundle_entry_over_the_inline_limit_is_stored_as_a_file(world: World) -> None:
+    _keys, patient = world.patient()
+    bundle = patient_bundle(4)
+    document = _advance_directive(_pdf(300 * 1024))
+    document["subject"] = {"reference": PATIENT_URL}
+    bundle["entry"].append({"fullUrl": "urn:uuid:advance-directive", "resource": document})
+    doctor = world.records()
+    imported = doctor.import_bundle(patient, bundle)
+    assert imported.added == 5
+    record_id = imported.entries[4].record_id
+    assert doctor.read_view(record_id, "treatment").ciphertext is None
+    read = doctor.read(record_id, "treatment").resource()
+    assert read["subject"] == {"reference": record_url(imported.entries[0].record_id)}
+    assert read["content"] == document["content"]
