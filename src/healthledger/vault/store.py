@@ -105,6 +105,7 @@ class Vault:
         self._db = _open_index(self.root / "vault.sqlite")
         # One connection behind one lock: index rows are tiny, file I/O runs outside it.
         self._lock = threading.Lock()
+        self._fingerprint_secret: bytes | None = None  # read (or made) on first use
 
     def put_stream(self, data_key: bytes, chunks: Iterable[bytes]) -> Sealed:
         """Encrypt `chunks` into a new blob, holding one chunk at a time in memory."""
@@ -240,13 +241,16 @@ class Vault:
                 raise
 
     def _fingerprint_key(self) -> bytes:
+        if self._fingerprint_secret is not None:
+            return self._fingerprint_secret
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO fingerprint_key (id, secret) VALUES (1, ?)",
                 (secrets.token_bytes(32),),
             )
             row = self._db.execute("SELECT secret FROM fingerprint_key WHERE id = 1").fetchone()
-        return bytes(row[0])
+        self._fingerprint_secret = bytes(row[0])
+        return self._fingerprint_secret
 
     def has(self, blob_id: str) -> bool:
         """Whether the blob is indexed and its ciphertext is present."""
