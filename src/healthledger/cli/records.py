@@ -69,7 +69,10 @@ def _load_json(path: Path) -> Any:
 def add(
     key: KeyOpt,
     patient: Annotated[str, typer.Option(help="Patient pseudonym (pat_…).")],
-    resource: Annotated[Path | None, typer.Option(help="A FHIR R4 resource (JSON file).")] = None,
+    resource: Annotated[
+        Path | None,
+        typer.Option(help="A FHIR R4 resource (JSON file); a Bundle imports one record per entry."),
+    ] = None,
     file: Annotated[Path | None, typer.Option(help="A large file to stream instead.")] = None,
     kind: Annotated[
         str, typer.Option(help="With --file: vcf, fastq, bam, dicom, pdf, other.")
@@ -78,7 +81,9 @@ def add(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a record for a patient: the node validates, encrypts and registers it."""
+    """Add a record for a patient: the node validates, encrypts and registers it.
+
+    A FHIR Bundle given with --resource is imported whole (as `records import`)."""
     with _acting(url, key, as_json) as records:
         if (resource is None) == (file is None):
             raise MalformedInput("give either --resource FILE.json or --file FILE")

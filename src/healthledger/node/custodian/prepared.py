@@ -50,10 +50,6 @@ class ImportItem:
     fingerprint: str
     sealed: Sealed | None  # the new record's ciphertext; None for a duplicate
 
-    @property
-    def status(self) -> str:
-        return "duplicate" if self.sealed is None else "added"
-
 
 @dataclass(frozen=True)
 class PreparedImport:
