@@ -12,6 +12,7 @@ resource, the message carries the model's own first error (where and why).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -237,10 +238,23 @@ def _patient_linked_types() -> frozenset[str]:
     return frozenset(found)
 
 
-# Bundle is not a record type: one summary could not describe its mixed entries, and a
-# consent scoped to resource types would either miss them or, granted on "Bundle", leak
-# every type inside. A Bundle is imported as one record per entry (`bundles.py`).
-RECORD_TYPES: frozenset[str] = frozenset(_FIELDS) | _patient_linked_types()
+@functools.cache
+def record_types() -> frozenset[str]:
+    """The record types: Patient and every patient-linked type (derived once, then kept).
+
+    Bundle is not a record type: one summary could not describe its mixed entries, and a
+    consent scoped to resource types would either miss them or, granted on "Bundle", leak
+    every type inside. A Bundle is imported as one record per entry (`bundles.py`).
+    """
+    return frozenset(_FIELDS) | _patient_linked_types()
+
+
+def __getattr__(name: str) -> object:
+    # RECORD_TYPES is derived on first use, not when this module is imported: building
+    # every R4B model takes seconds of CPU, which every CLI command would pay otherwise.
+    if name == "RECORD_TYPES":
+        return record_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fail(message: str) -> NoReturn:
@@ -308,7 +322,7 @@ def _record_type(resource: dict[str, Any]) -> str:
         _fail("resourceType: missing")
     if not isinstance(resource_type, str):
         _fail(f"resourceType {resource_type!r}: expected a string")
-    if resource_type in RECORD_TYPES:
+    if resource_type in record_types():
         return resource_type
     if not _is_fhir_resource(resource_type):
         _fail(f"resourceType {resource_type[:64]!r}: not a FHIR R4 resource type")
