@@ -18,7 +18,15 @@ from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import derive_patient_id, load_keypair
 from healthledger.node.home import NodeSettings, init_home
 from healthledger.node.process import free_port, node_process
-from phi_scan import BIRTH_DATE, GLASS_REASON, NAME_FAMILY, NOTE, phi_resources, search_phi
+from phi_scan import (
+    BIRTH_DATE,
+    GLASS_REASON,
+    NAME_FAMILY,
+    NAME_GIVEN,
+    NOTE,
+    phi_resources,
+    search_phi,
+)
 
 CHAIN = "no-phi"
 
@@ -45,6 +53,7 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         pid = derive_patient_id(patient.key_id)
         as_doctor, as_patient = Records(client, doctor, CHAIN), Records(client, patient, CHAIN)
         ids = [as_doctor.add(pid, r).record_id for r in phi_resources(f"Patient/{pid}")]
+        _import_a_bundle(as_doctor, as_patient, pid)
         signer = Signer(patient, CHAIN)
         signer.sync_nonce(client)
         as_patient.grant(signer, {"kind": "org", "org": "insurer"}, ["payment"])
@@ -56,6 +65,36 @@ def _run_the_flow(url: str, hospital_key: Path) -> None:
         flagged = as_patient.audit(pid).break_glass
         assert [e["reason"] for e in flagged] == [GLASS_REASON] * 2  # the reason did flow
         as_patient.shred(signer, ids[0], "patient_request")
+
+
+def _import_a_bundle(as_doctor: Records, as_patient: Records, pid: str) -> None:
+    """The same distinctive resources as a Bundle, with a relative's name, imported twice."""
+    patient_url = "urn:uuid:6c1d0f9e-1111-4a2b-9c3d-4e5f60718293"
+    relative = {
+        "resourceType": "RelatedPerson",
+        "patient": {"reference": patient_url},
+        "name": [{"given": [NAME_GIVEN], "family": NAME_FAMILY}],
+        "birthDate": BIRTH_DATE,
+    }
+    resources = [*phi_resources(patient_url), relative]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": patient_url
+                if n == 0
+                else f"urn:uuid:{n:08d}-2222-4a2b-9c3d-4e5f60718293",
+                "resource": resource,
+            }
+            for n, resource in enumerate(resources)
+        ],
+    }
+    imported = as_doctor.import_bundle(pid, bundle)
+    assert imported.added == 3
+    assert as_doctor.import_bundle(pid, bundle).duplicates == 3
+    copy = as_patient.read(imported.entries[2].record_id, "patient_request").plaintext
+    assert NAME_FAMILY.encode() in copy  # the data did flow
 
 
 def test_the_search_finds_planted_phi(tmp_path: Path) -> None:

@@ -408,7 +408,7 @@ def test_bad_records_are_refused_one_by_one_and_leave_nothing_behind(world: Worl
     results = ada.add_batch(
         [
             (alice, {"resourceType": "Observation", "code": {"text": "no status"}}),
-            (alice, {"resourceType": "Account", "status": "active"}),
+            (alice, {"resourceType": "Organization", "name": "not about one patient"}),
             ("pat_" + "0" * 32, HEART_RATE),
             (alice, HEART_RATE),
         ]

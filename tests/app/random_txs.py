@@ -452,6 +452,32 @@ def record_add(draw: Draw, w: World) -> Planned:
     return Planned(sender, "record.add", payload)
 
 
+def record_import(draw: Draw, w: World) -> Planned:
+    """A custodian imports a few records at once: ids and ciphertexts may repeat or be taken."""
+    sender = w.sender(draw, w.active_orgs(CUSTODIAN_ROLES))
+    authors = [ref for ref in w.members() if ref.startswith(sender + "/")]
+    entries = [
+        {
+            "record_id": pick(draw, RECORD_IDS, RECORD_IDS[0]),
+            "resource_type": draw(st.sampled_from(["Goal", "ServiceRequest", "Patient"])),
+            "code": draw(st.sampled_from(["", "http://snomed.info/sct|289169006"])),
+            "date": draw(st.sampled_from(["", "2026-03-02"])),
+            "content_hash": "b" * 64,
+            "blob_id": pick(draw, BLOB_IDS, BLOB_IDS[0]),
+            "size": 300,
+            "wrapped_keys": {"patient": WRAPPED_KEY, "custodian": WRAPPED_KEY},
+        }
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    payload: dict[str, Any] = {
+        "patient": pick(draw, w.patients() if likely(draw) else [UNKNOWN_PATIENT], "x"),
+        "entries": entries,
+    }
+    if draw(st.booleans()):
+        payload["author"] = pick(draw, authors if likely(draw) else w.members(), "x/y")
+    return Planned(sender, "record.import", payload)
+
+
 def _appointment_for(draw: Draw, w: World, sender: str, patient: str) -> str | None:
     """An appointment naming the sender as representative of `patient`, or any, or none."""
     own = [
@@ -820,6 +846,7 @@ BUILDERS: dict[str, Builder] = {
     "patient.guardians": patient_guardians,
     "patient.recover": patient_recover,
     "record.add": record_add,
+    "record.import": record_import,
     "record.shred": record_shred,
     "record.access": record_access,
     "consent.grant": consent_grant,

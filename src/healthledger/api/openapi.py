@@ -38,6 +38,7 @@ from healthledger.crypto.signed_request import (
     HEADER_TIME,
 )
 from healthledger.domains.kit import Access, Domain
+from healthledger.domains.records.bundles import IMPORTABLE, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES
 from healthledger.domains.supply import gs1
 from healthledger.errors import ErrorCode
 from healthledger.ledger.transaction import MAX_TX_BYTES
@@ -154,6 +155,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),
+    ("post", "/v1/records/bundle"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/files"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/{record_id}/read"): frozenset({Does.SIGNED, Does.CUSTODY}),
@@ -305,6 +307,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "BundleImport": {
+        "type": "object",
+        "required": ["patient", "bundle"],
+        "description": f"at most {MAX_BUNDLE_BYTES} bytes of Bundle JSON",
+        "properties": {
+            "patient": {"type": "string"},
+            "bundle": {
+                "type": "object",
+                "description": "a FHIR R4 Bundle of type " + ", ".join(IMPORTABLE) + " for one "
+                f"patient, at most {MAX_BUNDLE_ENTRIES} entries; imported as one record per "
+                "entry, all or none",
+            },
+        },
+    },
     "ReadRequest": {
         "type": "object",
         "required": ["purpose"],
@@ -329,6 +345,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/txs/batch"): _json_body("TransactionBatch"),
     ("post", "/v1/records"): _json_body("NewRecord"),
     ("post", "/v1/records/batch"): _json_body("RecordBatch"),
+    ("post", "/v1/records/bundle"): _json_body("BundleImport"),
     ("post", "/v1/records/{record_id}/read"): _json_body("ReadRequest"),
     ("post", "/v1/records/files"): {
         "required": True,

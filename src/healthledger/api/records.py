@@ -17,6 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from healthledger.api.access import request_target
 from healthledger.api.forward import MAX_FORWARD_BODY, Forwarder
 from healthledger.api.responses import (
+    MAX_BODY_BYTES,
     client_disconnects,
     declared_length,
     json_response,
@@ -29,11 +30,13 @@ from healthledger.crypto.signed_request import (
     body_hash,
     sign_answer,
 )
+from healthledger.domains.records.bundles import MAX_BUNDLE_BYTES
 from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.domains.records.replies import (
     AddedRecord,
     BatchAdded,
     BatchFailure,
+    BundleImported,
     ErrorBody,
     Reply,
 )
@@ -48,11 +51,13 @@ from healthledger.errors import (
 from healthledger.ledger.context import Actor
 from healthledger.node.custodian import (
     MAX_FILE_BYTES,
+    MAX_RESOURCE_BYTES,
     Committed,
     DeclaredBody,
     NewRecord,
     PreparedAccess,
     PreparedAdd,
+    PreparedImport,
     RecordService,
     RequestAuthenticator,
     Submitted,
@@ -64,6 +69,10 @@ MAX_BATCH_RECORDS = 2000
 COMMIT_TIMEOUT_S = 30.0
 SPOOL_CHUNK = 1024 * 1024
 SHA256_HEX = r"^[0-9a-f]{64}$"
+# Room around a resource or a Bundle for the request's own fields ({"patient": ...}).
+ENVELOPE_BYTES = 64 * 1024
+MAX_RECORD_BODY = MAX_RESOURCE_BYTES + ENVELOPE_BYTES
+MAX_BUNDLE_BODY = MAX_BUNDLE_BYTES + ENVELOPE_BYTES
 Purpose = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
 
 
@@ -92,9 +101,9 @@ async def _authenticate(
 
 
 async def _signed_json(
-    service: RecordService, request: Request
+    service: RecordService, request: Request, limit: int = MAX_BODY_BYTES
 ) -> tuple[SignedRequest, Actor, Any]:
-    body = await read_body(request)
+    body = await read_body(request, limit)
     signed, actor = await _authenticate(service, request, body_hash(body))
     return signed, actor, parse_body(body) if body else {}
 
@@ -144,7 +153,7 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
 
     @app.post("/v1/records", tags=["records"], summary="Add a FHIR record (signed by its author)")
     async def add(request: Request) -> Response:
-        _signed, author, body = await _signed_json(service, request)
+        _signed, author, body = await _signed_json(service, request, MAX_RECORD_BODY)
         (outcome,) = await add_many(author, [body])
         if isinstance(outcome, LedgerError):
             raise outcome
@@ -158,6 +167,21 @@ def _add_write_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             raise MalformedInput(f'a batch is {{"records": [1 to {MAX_BATCH_RECORDS} records]}}')
         outcomes = await add_many(author, items)
         return _reply(BatchAdded(results=[_batch_item(o) for o in outcomes]))
+
+    @app.post(
+        "/v1/records/bundle",
+        tags=["records"],
+        summary="Import a FHIR Bundle for one patient: one record per entry, all or none",
+    )
+    async def add_bundle(request: Request) -> Response:
+        _signed, author, body = await _signed_json(service, request, MAX_BUNDLE_BODY)
+        if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
+            raise MalformedInput('an import is {"patient": "pat_…", "bundle": {FHIR Bundle}}')
+        prepared = await asyncio.to_thread(
+            service.prepare_import, author, body["patient"], body.get("bundle")
+        )
+        imported = await _finish_import(service, prepared)
+        return _reply(imported)
 
     @app.post(
         "/v1/records/files", tags=["records"], summary="Stream a large file (genome, imaging)"
@@ -223,6 +247,21 @@ async def _finish_add(
         await asyncio.to_thread(service.abandon_add, prepared)
         raise
     return await asyncio.to_thread(service.finish_add, prepared, committed)
+
+
+async def _finish_import(service: RecordService, prepared: PreparedImport) -> BundleImported:
+    """Submit the import (if anything is new) and await it; a refusal leaves no ciphertext."""
+    if prepared.unsigned is None:
+        return await asyncio.to_thread(service.finish_import, prepared, None)
+    try:
+        (submitted,) = await asyncio.to_thread(service.submit, [prepared])
+        committed = await _committed(submitted)
+    except TimeoutError as exc:
+        raise Timeout("the import did not commit in time") from exc
+    except LedgerError:
+        await asyncio.to_thread(service.abandon_import, prepared)
+        raise
+    return await asyncio.to_thread(service.finish_import, prepared, committed)
 
 
 def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:

@@ -73,7 +73,10 @@ def _load_json(path: Path) -> Any:
 def add(
     key: KeyOpt,
     patient: Annotated[str, typer.Option(help="Patient pseudonym (pat_…).")],
-    resource: Annotated[Path | None, typer.Option(help="A FHIR R4 resource (JSON file).")] = None,
+    resource: Annotated[
+        Path | None,
+        typer.Option(help="A FHIR R4 resource (JSON file); a Bundle imports one record per entry."),
+    ] = None,
     file: Annotated[Path | None, typer.Option(help="A large file to stream instead.")] = None,
     kind: Annotated[
         str, typer.Option(help="With --file: vcf, fastq, bam, dicom, pdf, other.")
@@ -82,16 +85,37 @@ def add(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a record for a patient: the node validates, encrypts and registers it."""
+    """Add a record for a patient: the node validates, encrypts and registers it.
+
+    A FHIR Bundle given with --resource is imported whole (as `records import`)."""
     with _acting(url, key, as_json) as records:
         if (resource is None) == (file is None):
             raise MalformedInput("give either --resource FILE.json or --file FILE")
         if resource is not None:
-            added = records.add(patient, _load_json(resource))
+            value = _load_json(resource)
+            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+                emit(records.import_bundle(patient, value).wire(), as_json)
+                return
+            added = records.add(patient, value)
         else:
             assert file is not None
             added = records.add_file(patient, kind, date or time.strftime("%Y-%m-%d"), file)
         emit(added.wire(), as_json)
+
+
+@records_app.command("import")
+def import_bundle(
+    key: KeyOpt,
+    patient: Annotated[str, typer.Option(help="Patient pseudonym (pat_…).")],
+    bundle: Annotated[Path, typer.Argument(help="A FHIR R4 Bundle (JSON file).")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a FHIR Bundle for one patient: one record per entry, all or none.
+
+    Prints each entry's outcome (added or duplicate, and its record id)."""
+    with _acting(url, key, as_json) as records:
+        emit(records.import_bundle(patient, _load_json(bundle)).wire(), as_json)
 
 
 @records_app.command("locate")

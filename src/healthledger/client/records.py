@@ -56,6 +56,7 @@ from healthledger.domains.records.replies import (
     BatchFailure,
     BreakGlassLocated,
     Bundle,
+    BundleImported,
     ConsentList,
     JsonObject,
     Located,
@@ -248,6 +249,16 @@ class Records:
         body: JsonObject = {"records": [{"patient": p, "resource": r} for p, r in items]}
         reply = self._signed_json("POST", "/v1/records/batch", body)
         return BatchAdded.model_validate(reply).results
+
+    def import_bundle(self, patient: str, bundle: JsonObject) -> BundleImported:
+        """Import a FHIR Bundle for one patient: one record per entry, in one atomic step.
+
+        The custodian checks the whole Bundle first (each entry valid, one patient, within
+        the limits) and refuses all of it otherwise; references between entries are
+        rewritten to the new records' ids; entries it already holds come back as duplicates.
+        """
+        body: JsonObject = {"patient": patient, "bundle": bundle}
+        return BundleImported.model_validate(self._signed_json("POST", "/v1/records/bundle", body))
 
     def add_file(self, patient: str, kind: str, date: str, path: Path) -> AddedRecord:
         """Stream a large file (VCF, FASTQ, DICOM...) to the vault with bounded memory.

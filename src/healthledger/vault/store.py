@@ -5,8 +5,9 @@ Layout under the vault root::
     blobs/<first 2 hex of blob id>/<blob id>   one finished ciphertext (envelope format)
     tmp/                                       ciphertexts being written (swept at start)
     vault.sqlite                               index: blob id, sizes, salted content hash;
-                                               the ciphertext of small records inline; and
-                                               sealed notes (break-glass reasons)
+                                               the ciphertext of small records inline;
+                                               sealed notes (break-glass reasons); and the
+                                               keyed fingerprints of imported resources
 
 A blob is written to `tmp/` as ciphertext while its plaintext arrives (an upload
 never touches the disk in the clear), fsynced, then renamed to its content
@@ -22,13 +23,20 @@ ever sees ciphertext and data keys handed in by the caller; it stores no key in 
 A note is free text about a person that the chain must not hold, such as a break-glass
 reason: encrypted in the same envelope format as a record, found by its salted
 content hash, which is the only thing the chain holds of it.
+
+A fingerprint lets the custodian recognise a resource it already holds (a Bundle imported
+twice): content hashes on the chain are salted, so they cannot. It is an HMAC-SHA256 under a
+secret key of this vault (made on first use, kept in the index, never on the chain), so
+nobody without the vault can confirm a guessed resource from it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
+import secrets
 import sqlite3
 import tempfile
 import threading
@@ -60,6 +68,17 @@ CREATE TABLE IF NOT EXISTS inline_blobs (
     blob_id TEXT PRIMARY KEY,
     ciphertext BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fingerprint_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    custodian TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (custodian, fingerprint)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notes (
     content_hash TEXT PRIMARY KEY,
     ciphertext BLOB NOT NULL,
@@ -86,6 +105,7 @@ class Vault:
         self._db = _open_index(self.root / "vault.sqlite")
         # One connection behind one lock: index rows are tiny, file I/O runs outside it.
         self._lock = threading.Lock()
+        self._fingerprint_secret: bytes | None = None  # read (or made) on first use
 
     def put_stream(self, data_key: bytes, chunks: Iterable[bytes]) -> Sealed:
         """Encrypt `chunks` into a new blob, holding one chunk at a time in memory."""
@@ -183,6 +203,54 @@ class Vault:
         with self._lock:
             cursor = self._db.execute("DELETE FROM notes WHERE content_hash = ?", (content_hash,))
         return cursor.rowcount > 0
+
+    def fingerprint(self, custodian: str, patient: str, resource_json: bytes) -> str:
+        """The keyed fingerprint of a patient's resource at a custodian (hex HMAC-SHA256)."""
+        message = b"\x00".join((custodian.encode(), patient.encode(), resource_json))
+        return hmac.new(self._fingerprint_key(), message, hashlib.sha256).hexdigest()
+
+    def fingerprinted(self, custodian: str, fingerprints: Iterable[str]) -> dict[str, str]:
+        """The record id each already known fingerprint was stored as, at this custodian."""
+        wanted = sorted(set(fingerprints))
+        found: dict[str, str] = {}
+        with self._lock:
+            for fingerprint in wanted:
+                row = self._db.execute(
+                    "SELECT record_id FROM fingerprints WHERE custodian = ? AND fingerprint = ?",
+                    (custodian, fingerprint),
+                ).fetchone()
+                if row is not None:
+                    found[fingerprint] = str(row[0])
+        return found
+
+    def remember_fingerprints(self, custodian: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Keep (fingerprint, record id) pairs of records that committed, in one transaction."""
+        now = time.time_ns() // 1_000_000
+        rows = [(custodian, fingerprint, record_id, now) for fingerprint, record_id in pairs]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO fingerprints"
+                    " (custodian, fingerprint, record_id, created_ms) VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _fingerprint_key(self) -> bytes:
+        if self._fingerprint_secret is not None:
+            return self._fingerprint_secret
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO fingerprint_key (id, secret) VALUES (1, ?)",
+                (secrets.token_bytes(32),),
+            )
+            row = self._db.execute("SELECT secret FROM fingerprint_key WHERE id = 1").fetchone()
+        self._fingerprint_secret = bytes(row[0])
+        return self._fingerprint_secret
 
     def has(self, blob_id: str) -> bool:
         """Whether the blob is indexed and its ciphertext is present."""

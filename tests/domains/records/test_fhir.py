@@ -13,6 +13,8 @@ from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
+from fhir_examples import EXAMPLES as NEW_TYPES
+from fhir_examples import NOT_ABOUT_A_PATIENT
 from healthledger.domains.records.fhir import (
     FILE_KINDS,
     PURPOSES,
@@ -393,9 +395,86 @@ def test_other_record_types() -> None:
         assert validate_resource(resource) == ResourceSummary(resource["resourceType"], code, day)
 
 
+# Every R4 resource type whose subject, patient or beneficiary may be a Patient, as the R4B
+# models say (derived in fhir.py; held here so a change of the models shows up).
+EXPECTED_RECORD_TYPES = frozenset(
+    {
+        "Account",
+        "AdverseEvent",
+        "AllergyIntolerance",
+        "Basic",
+        "BodyStructure",
+        "CarePlan",
+        "CareTeam",
+        "ChargeItem",
+        "Claim",
+        "ClaimResponse",
+        "ClinicalImpression",
+        "Communication",
+        "CommunicationRequest",
+        "Composition",
+        "Condition",
+        "Consent",
+        "Contract",
+        "Coverage",
+        "CoverageEligibilityRequest",
+        "CoverageEligibilityResponse",
+        "DetectedIssue",
+        "Device",
+        "DeviceRequest",
+        "DeviceUseStatement",
+        "DiagnosticReport",
+        "DocumentManifest",
+        "DocumentReference",
+        "Encounter",
+        "EpisodeOfCare",
+        "ExplanationOfBenefit",
+        "FamilyMemberHistory",
+        "Flag",
+        "Goal",
+        "GuidanceResponse",
+        "ImagingStudy",
+        "Immunization",
+        "ImmunizationEvaluation",
+        "ImmunizationRecommendation",
+        "Invoice",
+        "List",
+        "MeasureReport",
+        "Media",
+        "MedicationAdministration",
+        "MedicationDispense",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MolecularSequence",
+        "NutritionOrder",
+        "Observation",
+        "Patient",
+        "Procedure",
+        "QuestionnaireResponse",
+        "RelatedPerson",
+        "RequestGroup",
+        "RiskAssessment",
+        "ServiceRequest",
+        "Specimen",
+        "SupplyDelivery",
+        "VisionPrescription",
+    }
+)
+
+
 def test_record_types() -> None:
-    assert {"Observation", "Condition", "MedicationStatement", "Patient"} <= RECORD_TYPES
+    assert isinstance(RECORD_TYPES, frozenset)
+    assert RECORD_TYPES == EXPECTED_RECORD_TYPES
     assert "Bundle" not in RECORD_TYPES
+    assert {"ServiceRequest", "QuestionnaireResponse", "FamilyMemberHistory", "Goal"} <= set(
+        NEW_TYPES
+    )
+
+
+@pytest.mark.parametrize("resource_type", sorted(NEW_TYPES))
+def test_every_new_type_is_summarised_without_free_text(resource_type: str) -> None:
+    resource, code, day = NEW_TYPES[resource_type]
+    assert validate_resource(resource) == ResourceSummary(resource_type, code, day)
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -412,10 +491,16 @@ def test_missing_or_odd_resource_type() -> None:
     assert "not a FHIR R4 resource type" in refused({"resourceType": "Heartbeat"}).message
 
 
-@pytest.mark.parametrize("resource_type", ["Account", "Bundle", "Coverage", "Medication"])
+@pytest.mark.parametrize("resource_type", NOT_ABOUT_A_PATIENT)
 def test_resources_that_are_not_records(resource_type: str) -> None:
     message = refused({"resourceType": resource_type}).message
     assert f"{resource_type!r} is not accepted as a record" in message
+    assert f"{resource_type} is not about one patient" in message
+
+
+def test_a_bundle_is_imported_not_added() -> None:
+    message = refused({"resourceType": "Bundle", "type": "collection"}).message
+    assert "one record per entry" in message and "/v1/records/bundle" in message
 
 
 @pytest.mark.parametrize(

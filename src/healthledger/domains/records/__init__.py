@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, PATIENT, Domain, TxType, org
 from healthledger.domains.records import handlers as h
+from healthledger.domains.records import imports
 from healthledger.domains.records import messages as m
 from healthledger.domains.records.state import NAMESPACE
 
@@ -17,6 +18,13 @@ DOMAIN = Domain(
     summary="where encrypted records live, who may read them (consent), every access (audit)",
     txs=(
         TxType("record.add", m.RecordAdd, h.add_record, CUSTODIANS, "register an encrypted record"),
+        TxType(
+            "record.import",
+            imports.RecordImport,
+            imports.import_records,
+            CUSTODIANS,
+            "register a FHIR Bundle's records for one patient, all or none",
+        ),
         TxType(
             "record.shred",
             m.RecordShred,

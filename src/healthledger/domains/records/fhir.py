@@ -12,6 +12,7 @@ resource, the message carries the model's own first error (where and why).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B import fhirtypes, get_fhir_model_class
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
+from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
@@ -140,12 +142,119 @@ _FIELDS: Mapping[str, _Fields] = MappingProxyType(
         # Demographics are a record too, but nothing of them reaches the chain: a birth date
         # identifies a person (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)).
         "Patient": _Fields((), ()),
+        # A relative or carer of the patient: the relationship's code only, no date (a
+        # period of a named person's role says nothing clinical).
+        "RelatedPerson": _Fields(("relationship.0",), ()),
+        "ServiceRequest": _Fields(
+            ("code", "category.0"), ("occurrenceDateTime", "occurrencePeriod.start", "authoredOn")
+        ),
+        # A questionnaire's answers: no code of its own (its questionnaire is a canonical URL,
+        # not a code), the day it was answered.
+        "QuestionnaireResponse": _Fields((), ("authored",)),
+        # What ran in the family first (the predisposition), else who it was about.
+        "FamilyMemberHistory": _Fields(("condition.0.code", "relationship"), ("date",)),
+        "Goal": _Fields(("description", "category.0"), ("startDate", "statusDate")),
+        "CareTeam": _Fields(("category.0",), ("period.start",)),
+        "Specimen": _Fields(
+            ("type",),
+            ("collection.collectedDateTime", "collection.collectedPeriod.start", "receivedTime"),
+        ),
+        # A device used by or implanted in the patient; its manufacture is not a clinical date.
+        "Device": _Fields(("type",), ()),
+        "Media": _Fields(
+            ("modality", "type"), ("createdDateTime", "createdPeriod.start", "issued")
+        ),
+        "MedicationDispense": _Fields(
+            ("medicationCodeableConcept", "medicationReference.#.code"),
+            ("whenHandedOver", "whenPrepared"),
+        ),
+        "MedicationAdministration": _Fields(
+            ("medicationCodeableConcept", "medicationReference.#.code"),
+            ("effectiveDateTime", "effectivePeriod.start"),
+        ),
+        "Coverage": _Fields(("type",), ("period.start",)),
     }
 )
-# Bundle is not a record type: one summary could not describe its mixed entries, and a
-# consent scoped to resource types would either miss them or, granted on "Bundle", leak
-# every type inside. A client splits a bundle into one record per resource.
-RECORD_TYPES: frozenset[str] = frozenset(_FIELDS)
+# Every other record type: the first coded element and the first full date found among the
+# elements most resources use for them (FHIR R4's common patterns: code/type/category for
+# what, occurrence/effective/period/... for when).
+_GENERIC = _Fields(
+    ("code", "code.0", "type", "type.0", "category", "category.0", "class_fhir", "event"),
+    (
+        "effectiveDateTime",
+        "effectivePeriod.start",
+        "occurrenceDateTime",
+        "occurrencePeriod.start",
+        "performedDateTime",
+        "performedPeriod.start",
+        "onsetDateTime",
+        "onsetPeriod.start",
+        "period.start",
+        "authoredOn",
+        "authored",
+        "recordedDate",
+        "recorded",
+        "created",
+        "issued",
+        "date",
+        "dateTime",
+        "sent",
+        "identifiedDateTime",
+        "recordedOn",
+    ),
+)
+# The elements by which an R4 resource says whom it is about.
+_PATIENT_ELEMENTS = ("subject", "patient", "beneficiary")
+
+
+def _can_name_a_patient(model: type[Resource], element: str) -> bool:
+    """Whether the model's element is a Reference that may target a Patient."""
+    field = model.model_fields.get(element)
+    extra = field.json_schema_extra if field is not None else None
+    targets = extra.get("enum_reference_types", ()) if isinstance(extra, dict) else ()
+    return isinstance(targets, list) and bool({"Patient", "Resource"} & set(targets))
+
+
+def _patient_linked_types() -> frozenset[str]:
+    """Every R4 resource type whose subject, patient or beneficiary may be a Patient.
+
+    Derived from the R4B models (each resource's `...Type` in `fhirtypes`, in name order),
+    so the set follows the models, not a hand-kept list. Product and knowledge resources
+    whose `subject` names a medicinal product or a study (ClinicalUseDefinition,
+    RegulatedAuthorization, EvidenceReport) fall out by the same rule.
+    """
+    found = set()
+    for name in sorted(n.removesuffix("Type") for n in dir(fhirtypes) if n.endswith("Type")):
+        try:
+            model = get_fhir_model_class(name)
+        except ValueError:
+            continue
+        if not (isinstance(model, type) and issubclass(model, DomainResource)):
+            continue
+        if model.get_resource_type() != name:
+            continue
+        if any(_can_name_a_patient(model, element) for element in _PATIENT_ELEMENTS):
+            found.add(name)
+    return frozenset(found)
+
+
+@functools.cache
+def record_types() -> frozenset[str]:
+    """The record types: Patient and every patient-linked type (derived once, then kept).
+
+    Bundle is not a record type: one summary could not describe its mixed entries, and a
+    consent scoped to resource types would either miss them or, granted on "Bundle", leak
+    every type inside. A Bundle is imported as one record per entry (`bundles.py`).
+    """
+    return frozenset(_FIELDS) | _patient_linked_types()
+
+
+def __getattr__(name: str) -> object:
+    # RECORD_TYPES is derived on first use, not when this module is imported: building
+    # every R4B model takes seconds of CPU, which every CLI command would pay otherwise.
+    if name == "RECORD_TYPES":
+        return record_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fail(message: str) -> NoReturn:
@@ -213,13 +322,18 @@ def _record_type(resource: dict[str, Any]) -> str:
         _fail("resourceType: missing")
     if not isinstance(resource_type, str):
         _fail(f"resourceType {resource_type!r}: expected a string")
-    if resource_type in RECORD_TYPES:
+    if resource_type in record_types():
         return resource_type
     if not _is_fhir_resource(resource_type):
         _fail(f"resourceType {resource_type[:64]!r}: not a FHIR R4 resource type")
+    if resource_type == "Bundle":
+        _fail(
+            "resourceType 'Bundle' is not accepted as a record: a Bundle is imported as one "
+            "record per entry (POST /v1/records/bundle, healthledger records import)"
+        )
     _fail(
-        f"resourceType {resource_type!r} is not accepted as a record; "
-        f"expected one of {', '.join(sorted(RECORD_TYPES))}"
+        f"resourceType {resource_type!r} is not accepted as a record: "
+        f"{resource_type} is not about one patient"
     )
 
 
@@ -242,7 +356,8 @@ def _at(model: object, path: str) -> object:
         if step == "#":
             value = _contained(model, value)
         elif isinstance(value, list):
-            value = value[int(step)] if int(step) < len(value) else None
+            # A path written for one element meets a list in some type: no value there.
+            value = value[int(step)] if step.isdigit() and int(step) < len(value) else None
         else:
             value = getattr(value, step, None)
         if value is None:
@@ -283,7 +398,7 @@ def _day(value: object) -> str:
 
 
 def _summary(resource_type: str, model: object) -> ResourceSummary:
-    fields = _FIELDS[resource_type]
+    fields = _FIELDS.get(resource_type, _GENERIC)
     codes = (_code(_at(model, path)) for path in fields.code)
     days = (_day(_at(model, path)) for path in fields.date)
     return ResourceSummary(

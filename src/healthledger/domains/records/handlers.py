@@ -70,31 +70,49 @@ def add_record(ctx: TxContext, payload: RecordAdd) -> None:
     """The custodian organisation registers a record it holds encrypted in its vault."""
     custodian = ctx.actor.id  # an organisation's own key (its vault): the declared senders
     _require_patient(ctx, payload.patient)
-    if ctx.load(st.record_key(payload.record_id), RecordMeta) is not None:
-        raise RecordExists(payload.record_id)
-    # Blob ids are public: naming another custodian's ciphertext would let a shred of this
-    # record reach it. A ciphertext is registered once, ever, even after a shred.
-    if ctx.load(st.blob_key(payload.blob_id), RecordRef) is not None:
-        raise BlobRegistered(payload.blob_id)
+    require_new_record(ctx, payload.record_id, payload.blob_id)
     if payload.author is not None:
         _require_author(ctx, payload.author, custodian)
     if payload.replaces is not None:
         _supersede(ctx, payload.replaces, payload.patient, payload.record_id)
-    fields = payload.model_dump(exclude={"record_id"})
-    record = RecordMeta(
-        **fields,
-        id=payload.record_id,
-        custodian=custodian,
-        status=st.ACTIVE,
-        added_height=ctx.block.height,
-        added_ms=ctx.block.time_ms,
-        superseded_by=None,
+    register_record(ctx, payload.record_id, payload.model_dump(exclude={"record_id"}))
+
+
+def require_new_record(ctx: TxContext, record_id: str, blob_id: str) -> None:
+    """Neither the record id nor the ciphertext is registered yet."""
+    if ctx.load(st.record_key(record_id), RecordMeta) is not None:
+        raise RecordExists(record_id)
+    # Blob ids are public: naming another custodian's ciphertext would let a shred of this
+    # record reach it. A ciphertext is registered once, ever, even after a shred.
+    if ctx.load(st.blob_key(blob_id), RecordRef) is not None:
+        raise BlobRegistered(blob_id)
+
+
+def register_record(ctx: TxContext, record_id: str, fields: dict[str, object]) -> None:
+    """Store one new record's metadata and its indexes (`fields` are RecordAdd's, less its id).
+
+    Shared by `record.add` and `record.import`, so an imported record is stored byte for
+    byte as an added one would be. The caller checked `require_new_record`.
+    """
+    custodian = ctx.actor.id
+    blob_id = str(fields["blob_id"])
+    patient = str(fields["patient"])
+    record = RecordMeta.model_validate(
+        {
+            **fields,
+            "id": record_id,
+            "custodian": custodian,
+            "status": st.ACTIVE,
+            "added_height": ctx.block.height,
+            "added_ms": ctx.block.time_ms,
+            "superseded_by": None,
+        }
     )
-    ctx.store(st.record_key(payload.record_id), record)
-    index = RecordRef(payload.record_id)
-    ctx.store(st.patient_record_key(payload.patient, payload.record_id), index)
-    ctx.store(st.blob_key(payload.blob_id), index)
-    ctx.emit("record.added", record=payload.record_id, patient=payload.patient, custodian=custodian)
+    ctx.store(st.record_key(record_id), record)
+    index = RecordRef(record_id)
+    ctx.store(st.patient_record_key(patient, record_id), index)
+    ctx.store(st.blob_key(blob_id), index)
+    ctx.emit("record.added", record=record_id, patient=patient, custodian=custodian)
 
 
 def shred_record(ctx: TxContext, payload: RecordShred) -> None:
@@ -402,6 +420,16 @@ def _supersede(ctx: TxContext, old_id: str, patient: str, new_id: str) -> None:
         raise RecordNotActive(old_id, old.status)
     superseded = old.model_copy(update={"status": st.SUPERSEDED, "superseded_by": new_id})
     ctx.store(st.record_key(old_id), superseded)
+
+
+def require_patient(ctx: TxContext, patient: str) -> None:
+    """The patient is registered (PATIENT_NOT_FOUND otherwise)."""
+    _require_patient(ctx, patient)
+
+
+def require_author(ctx: TxContext, author: str, custodian: str) -> None:
+    """The author is an active member of the custodian organisation."""
+    _require_author(ctx, author, custodian)
 
 
 def _require_patient(ctx: TxContext, patient: str) -> None:

@@ -49,6 +49,27 @@ class AddedRecord(Reply):
     size: int
 
 
+class ImportedEntry(Reply):
+    """What became of one entry of an imported Bundle: a new record, or one already held."""
+
+    index: int
+    full_url: str | None
+    resource_type: str
+    status: Literal["added", "duplicate"]
+    record_id: str
+
+
+class BundleImported(Reply):
+    """A Bundle imported in one `record.import` (none when every entry was a duplicate)."""
+
+    patient: str
+    tx_id: str | None
+    height: int | None
+    added: int
+    duplicates: int
+    entries: list[ImportedEntry]
+
+
 class ErrorBody(Reply):
     code: str
     message: str
@@ -183,8 +204,10 @@ __all__ = [
     "BreakGlassLocated",
     "Bundle",
     "BundleEntry",
+    "BundleImported",
     "ConsentList",
     "ErrorBody",
+    "ImportedEntry",
     "JsonObject",
     "Located",
     "RecordHistory",

@@ -17,13 +17,15 @@ from healthledger.node.custodian.prepared import (
     NewRecord,
     PreparedAccess,
     PreparedAdd,
+    PreparedImport,
 )
-from healthledger.node.custodian.service import RecordService
+from healthledger.node.custodian.service import MAX_RESOURCE_BYTES, RecordService
 from healthledger.node.custodian.signer import Committed, OrgSigner, OrgTx, Submitted
 from healthledger.node.custodian.upload import MAX_FILE_BYTES, Upload
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_RESOURCE_BYTES",
     "Committed",
     "DeclaredBody",
     "NewRecord",
@@ -31,6 +33,7 @@ __all__ = [
     "OrgTx",
     "PreparedAccess",
     "PreparedAdd",
+    "PreparedImport",
     "RecordService",
     "RequestAuthenticator",
     "Submitted",

@@ -15,6 +15,7 @@ from healthledger.app.registry import first_problem
 from healthledger.crypto.envelope import Sealed
 from healthledger.crypto.signed_request import HEADER_INTENT, SignedRequest
 from healthledger.domains.records import fhir
+from healthledger.domains.records.imports import ImportEntry, RecordImport
 from healthledger.domains.records.messages import ReaderIntent, RecordAccess, RecordAdd, WrappedKeys
 from healthledger.domains.records.policy import BreakGlassReason, Decision
 from healthledger.errors import BadSignature, InvalidField
@@ -50,6 +51,34 @@ def record_add(
             replaces=replaces,
         )
     return OrgTx(custodian, "record.add", payload)
+
+
+def import_entry(
+    record_id: str, summary: fhir.ResourceSummary, sealed: Sealed, wrapped: WrappedKeys
+) -> ImportEntry:
+    """One new record of a Bundle's `record.import`."""
+    with _checked("record.import"):
+        return ImportEntry(
+            record_id=record_id,
+            resource_type=summary.resource_type,
+            code=summary.code,
+            date=summary.date,
+            content_hash=sealed.content_hash,
+            blob_id=sealed.blob_id,
+            size=sealed.size,
+            wrapped_keys=wrapped,
+        )
+
+
+def record_import(custodian: str, patient: str, author: Actor, entries: list[ImportEntry]) -> OrgTx:
+    """The custodian registers a Bundle's new records for one patient, all or none."""
+    with _checked("record.import"):
+        payload = RecordImport(
+            patient=patient,
+            author=author.id if author.kind == "member" else None,
+            entries=entries,
+        )
+    return OrgTx(custodian, "record.import", payload)
 
 
 def wrapped_keys(patient: str, custodian: str) -> WrappedKeys:
@@ -132,4 +161,12 @@ def _checked(tx_type: str) -> Iterator[None]:
         raise InvalidField(f"{tx_type}: {first_problem(exc)}") from exc
 
 
-__all__ = ["locate_access", "read_access", "reader_intent", "record_add", "wrapped_keys"]
+__all__ = [
+    "import_entry",
+    "locate_access",
+    "read_access",
+    "reader_intent",
+    "record_add",
+    "record_import",
+    "wrapped_keys",
+]

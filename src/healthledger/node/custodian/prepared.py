@@ -40,6 +40,31 @@ class PreparedAdd:
 
 
 @dataclass(frozen=True)
+class ImportItem:
+    """One entry of a Bundle being imported: a new record, or one the vault already holds."""
+
+    index: int
+    full_url: str | None
+    resource_type: str
+    record_id: str
+    fingerprint: str
+    sealed: Sealed | None  # the new record's ciphertext; None for a duplicate
+
+
+@dataclass(frozen=True)
+class PreparedImport:
+    """A Bundle's new records encrypted into the vault, waiting for their `record.import`.
+
+    `unsigned` is None when every entry is a duplicate: there is nothing to register.
+    """
+
+    unsigned: OrgTx | None
+    custodian: str
+    patient: str
+    items: tuple[ImportItem, ...]
+
+
+@dataclass(frozen=True)
 class PreparedAccess:
     """An access decided by the vault and waiting for its audit event to commit."""
 
@@ -51,4 +76,11 @@ class PreparedAccess:
     note: str | None = None  # a break-glass reason's hash: its sealed text is in the vault
 
 
-__all__ = ["DeclaredBody", "NewRecord", "PreparedAccess", "PreparedAdd"]
+__all__ = [
+    "DeclaredBody",
+    "ImportItem",
+    "NewRecord",
+    "PreparedAccess",
+    "PreparedAdd",
+    "PreparedImport",
+]

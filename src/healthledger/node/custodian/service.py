@@ -24,7 +24,7 @@ import base64
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import SignedRequest
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.governance import state as gov_state
-from healthledger.domains.records import fhir, policy
+from healthledger.domains.records import bundles, fhir, policy
 from healthledger.domains.records import queries as rq
 from healthledger.domains.records import state as st
 from healthledger.domains.records.errors import (
@@ -57,7 +57,9 @@ from healthledger.domains.records.replies import (
     AuditTrail,
     BreakGlassLocated,
     Bundle,
+    BundleImported,
     ConsentList,
+    ImportedEntry,
     JsonObject,
     Located,
     RecordHistory,
@@ -68,6 +70,7 @@ from healthledger.engines.base import CommittedBlock
 from healthledger.errors import (
     BlobMissing,
     ErrorCode,
+    InvalidState,
     LedgerError,
     NotFound,
     StaleAccess,
@@ -81,21 +84,27 @@ from healthledger.node.custodian import payloads
 from healthledger.node.custodian.auth import RequestAuthenticator
 from healthledger.node.custodian.prepared import (
     DeclaredBody,
+    ImportItem,
     NewRecord,
     PreparedAccess,
     PreparedAdd,
+    PreparedImport,
 )
-from healthledger.node.custodian.signer import Committed, OrgSigner, Submitted
+from healthledger.node.custodian.signer import Committed, OrgSigner, OrgTx, Submitted
 from healthledger.node.custodian.upload import MAX_FILE_BYTES, FilePlan, Upload
 from healthledger.node.node import Node
 from healthledger.vault import Vault
+from healthledger.vault.store import INLINE_MAX
 
 log = logging.getLogger(__name__)
 
 CONTENT_TICKET_MS = 10 * 60 * 1000  # how long an audited read may fetch its ciphertext
 # Who besides the organisation's own key may read its break-glass alerts.
 ALERT_ROLES = frozenset({"admin", "auditor"})
-Prepared = PreparedAdd | PreparedAccess
+# A FHIR resource's JSON is at most this long: larger ones are stored as files, but a JSON
+# body is parsed and validated whole in memory, so it has a bound (files stream instead).
+MAX_RESOURCE_BYTES = 32 * 1024 * 1024
+Prepared = PreparedAdd | PreparedAccess | PreparedImport
 
 
 class RecordService:
@@ -164,7 +173,7 @@ class RecordService:
         checked = [self._checked(item) for item in items]
         good = [c for c in checked if not isinstance(c, LedgerError)]
         keys = [new_data_key() for _ in good]
-        sealed = iter(self.vault.put_small([(k, c[2]) for k, c in zip(keys, good, strict=True)]))
+        sealed = iter(self._seal_all([(k, c[2]) for k, c in zip(keys, good, strict=True)]))
         key_iter = iter(keys)
         return [
             c
@@ -178,6 +187,29 @@ class RecordService:
             for c in checked
         ]
 
+    def _seal_all(self, items: Sequence[tuple[bytes, bytes]]) -> list[Sealed]:
+        """Encrypt records in order: small ones inline in one vault write, large ones as files.
+
+        A resource over the inline limit (a DocumentReference carrying its PDF) is stored
+        the way a large file is; a read then streams it from the content URL. If a write
+        fails part way, what was already stored leaves the vault again.
+        """
+        small = [(i, item) for i, item in enumerate(items) if len(item[1]) <= INLINE_MAX]
+        done: dict[int, Sealed] = {}
+        try:
+            for (i, _item), sealed in zip(
+                small, self.vault.put_small([item for _i, item in small]), strict=True
+            ):
+                done[i] = sealed
+            for i, (data_key, plaintext) in enumerate(items):
+                if i not in done:
+                    done[i] = self.vault.put_stream(data_key, _pieces(plaintext))
+        except BaseException:
+            for sealed in done.values():
+                self.vault.shred(sealed.blob_id)
+            raise
+        return [done[i] for i in range(len(items))]
+
     def _checked(
         self, item: NewRecord
     ) -> tuple[NewRecord, fhir.ResourceSummary, bytes] | LedgerError:
@@ -186,7 +218,7 @@ class RecordService:
             summary = fhir.validate_resource(item.resource)
             if not gov.patient_exists(self._state(), item.patient):
                 raise NotFound(f"no registered patient {item.patient}")
-            return item, summary, _resource_bytes(item.resource)
+            return item, summary, _bounded(_resource_bytes(item.resource))
         except LedgerError as exc:
             return exc
 
@@ -266,6 +298,145 @@ class RecordService:
         owner = self._state().load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
         if owner is None or not self._holds_own_blob(owner.root, blob_id):
             self.vault.shred(blob_id)
+
+    # --- importing Bundles ---------------------------------------------------------
+
+    def prepare_import(self, author: Actor, patient: str, bundle: object) -> PreparedImport:
+        """Check a whole Bundle, then encrypt its new entries and build one `record.import`.
+
+        Nothing is stored before every entry passed. An entry this custodian already holds
+        for the patient (same keyed fingerprint, record still on the chain) is reported as
+        a duplicate, and references to it point at the record it is.
+        """
+        custodian = self.custodian_for(author)
+        if not gov.patient_exists(self._state(), patient):
+            raise NotFound(f"no registered patient {patient}")
+        entries = bundles.check_bundle(bundle)
+        prints = [
+            self.vault.fingerprint(custodian, patient, _fingerprint_json(e.resource))
+            for e in entries
+        ]
+        record_ids, new = self._import_ids(custodian, patient, prints)
+        plaintexts = [
+            _bounded(_resource_bytes(r)) for r in bundles.rewrite_references(entries, record_ids)
+        ]
+        keys = {i: new_data_key() for i in new}
+        sealed = dict(
+            zip(new, self._seal_all([(keys[i], plaintexts[i]) for i in new]), strict=True)
+        )
+        items = tuple(
+            ImportItem(
+                e.index,
+                e.full_url,
+                e.summary.resource_type,
+                record_ids[e.index],
+                prints[e.index],
+                sealed.get(e.index),
+            )
+            for e in entries
+        )
+        try:
+            unsigned = self._import_tx(author, custodian, patient, entries, items, keys)
+        except BaseException:
+            self._shred_new(items)
+            raise
+        return PreparedImport(unsigned, custodian, patient, items)
+
+    def _import_ids(
+        self, custodian: str, patient: str, prints: Sequence[str]
+    ) -> tuple[list[str], list[int]]:
+        """Each entry's record id (an existing one for a duplicate) and the new entries."""
+        known = {
+            fingerprint: record_id
+            for fingerprint, record_id in self.vault.fingerprinted(custodian, prints).items()
+            if self._still_held(record_id, custodian, patient)
+        }
+        record_ids: list[str] = []
+        new: list[int] = []
+        for index, fingerprint in enumerate(prints):
+            if fingerprint not in known:
+                known[fingerprint] = "rec-" + secrets.token_hex(12)
+                new.append(index)
+            record_ids.append(known[fingerprint])
+        return record_ids, new
+
+    def _still_held(self, record_id: str, custodian: str, patient: str) -> bool:
+        record = self._state().load(st.NAMESPACE, st.record_key(record_id), st.RecordMeta)
+        return (
+            record is not None
+            and record.status != st.SHREDDED
+            and record.custodian == custodian
+            and record.patient == patient
+        )
+
+    def _import_tx(
+        self,
+        author: Actor,
+        custodian: str,
+        patient: str,
+        entries: Sequence[bundles.BundleEntry],
+        items: Sequence[ImportItem],
+        keys: Mapping[int, bytes],
+    ) -> OrgTx | None:
+        if not keys:
+            return None
+        patient_public = _encryption_key(self.store, _patient_actor(patient))
+        org_public = self._org_keys(custodian).encryption_public
+        new_entries = []
+        for item in items:
+            if item.sealed is None:
+                continue
+            data_key = keys[item.index]
+            wrapped = payloads.wrapped_keys(
+                patient=wrap_key(data_key, patient_public),
+                custodian=wrap_key(data_key, org_public),
+            )
+            summary = entries[item.index].summary
+            new_entries.append(payloads.import_entry(item.record_id, summary, item.sealed, wrapped))
+        return payloads.record_import(custodian, patient, author, new_entries)
+
+    def finish_import(
+        self, prepared: PreparedImport, committed: Committed | None
+    ) -> BundleImported:
+        """The import is in a block (or had nothing new): remember fingerprints, report."""
+        if committed is not None and not committed.result.ok:
+            self.abandon_import(prepared)
+            result = committed.result
+            raise LedgerError(result.message, ErrorCode.parse(result.code, ErrorCode.APPLY_FAILED))
+        added = [item for item in prepared.items if item.sealed is not None]
+        self.vault.remember_fingerprints(
+            prepared.custodian, [(item.fingerprint, item.record_id) for item in added]
+        )
+        return BundleImported(
+            patient=prepared.patient,
+            tx_id=None if committed is None else committed.tx.id,
+            height=None if committed is None else committed.height,
+            added=len(added),
+            duplicates=len(prepared.items) - len(added),
+            entries=[
+                ImportedEntry(
+                    index=item.index,
+                    full_url=item.full_url,
+                    resource_type=item.resource_type,
+                    status="added" if item.sealed is not None else "duplicate",
+                    record_id=item.record_id,
+                )
+                for item in prepared.items
+            ],
+        )
+
+    def abandon_import(self, prepared: PreparedImport) -> None:
+        """The `record.import` never committed: none of its new ciphertexts may linger."""
+        self._shred_new(prepared.items)
+
+    def _shred_new(self, items: Sequence[ImportItem]) -> None:
+        for item in items:
+            if item.sealed is None:
+                continue
+            blob_id = item.sealed.blob_id
+            owner = self._state().load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
+            if owner is None or not self._holds_own_blob(owner.root, blob_id):
+                self.vault.shred(blob_id)
 
     # --- reading records -----------------------------------------------------------
 
@@ -541,13 +712,26 @@ class RecordService:
 
     def submit(self, items: Sequence[Prepared]) -> list[Submitted]:
         """Sign (in nonce order) and submit; each commit resolves once its block is durable."""
-        return self.signer.submit([item.unsigned for item in items])
+        return self.signer.submit([_unsigned(item) for item in items])
 
     def commit(
         self, items: Sequence[Prepared], timeout: float = 60.0
     ) -> list[Committed | LedgerError]:
         """Submit and wait (for callers without an event loop: the demo, tests)."""
-        return self.signer.commit([item.unsigned for item in items], timeout)
+        return self.signer.commit([_unsigned(item) for item in items], timeout)
+
+    def import_bundle(
+        self, author: Actor, patient: str, bundle: object, timeout: float = 60.0
+    ) -> BundleImported:
+        """Prepare, commit and finish an import (for callers without an event loop)."""
+        prepared = self.prepare_import(author, patient, bundle)
+        if prepared.unsigned is None:
+            return self.finish_import(prepared, None)
+        (outcome,) = self.commit([prepared], timeout)
+        if isinstance(outcome, LedgerError):
+            self.abandon_import(prepared)
+            raise outcome
+        return self.finish_import(prepared, outcome)
 
     def _state(self) -> StateReader:
         """The latest committed state, for point reads."""
@@ -621,6 +805,35 @@ def _patient_actor(patient: str) -> Actor:
     return Actor(key_id="", kind="patient", id=patient, org=None, role="patient")
 
 
+def _unsigned(item: Prepared) -> OrgTx:
+    if item.unsigned is None:
+        raise InvalidState("an import with no new entry has nothing to submit")
+    return item.unsigned
+
+
+def _pieces(plaintext: bytes, size: int = 1024 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(plaintext), size):
+        yield plaintext[start : start + size]
+
+
+def _bounded(plaintext: bytes) -> bytes:
+    if len(plaintext) > MAX_RESOURCE_BYTES:
+        raise TooLarge(
+            f"a FHIR resource is at most {MAX_RESOURCE_BYTES} bytes of JSON, this one"
+            f" {len(plaintext)}; send a larger file with records add --file"
+        )
+    return plaintext
+
+
+def _fingerprint_json(resource: Mapping[str, Any]) -> bytes:
+    """A resource's JSON with sorted keys: the same resource gives the same bytes.
+
+    Not RFC 8785 (FHIR decimals are JSON numbers with fractions, which the ledger's
+    canonical form refuses), but as stable for one parse of the same document.
+    """
+    return orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+
+
 def _resource_bytes(resource: object) -> bytes:
     """The resource exactly as the vault will return it: compact JSON, key order kept."""
     return orjson.dumps(resource)
@@ -664,4 +877,10 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-__all__ = ["CONTENT_TICKET_MS", "MAX_FILE_BYTES", "DeclaredBody", "RecordService"]
+__all__ = [
+    "CONTENT_TICKET_MS",
+    "MAX_FILE_BYTES",
+    "MAX_RESOURCE_BYTES",
+    "DeclaredBody",
+    "RecordService",
+]
