@@ -382,7 +382,17 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, domains, governance, net, records, supply
+    from healthledger.cli import (
+        bench,
+        consensus,
+        demo,
+        domains,
+        donation,
+        governance,
+        net,
+        records,
+        supply,
+    )
 
     demo.register(app)
     net.register(app)
@@ -390,6 +400,7 @@ def _register_extras() -> None:
     bench.register(app)
     supply.register(app)
     records.register(app)
+    donation.register(app)
     governance.register(app)
     domains.register(app)
 
