@@ -38,12 +38,13 @@ def prepare_donation_query(
 ) -> PreparedAccess:
     """Decide at the latest block whether the coordinator may ask; build the audit event."""
     intent = payloads.reader_intent(request, None)
+    state = service._state()
+    # Who asks first: whether a patient is registered is not told to anyone else.
+    decision = policy.check_coordinator(reader, gov.org_role(state, reader.org), purpose)
     if reader.org is None or reader.org not in service.custodians:
         raise NotThisVault("a coordinator asks through their own organisation's node")
-    state = service._state()
     if not gov.patient_exists(state, patient):
         raise PatientNotFound(patient)
-    decision = policy.check_coordinator(reader, gov.org_role(state, reader.org), purpose)
     unsigned = donation_access(reader.org, request, reader, patient, purpose, intent)
     return PreparedAccess(unsigned, reader, decision, None)
 
