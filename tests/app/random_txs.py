@@ -22,6 +22,7 @@ from healthledger.client.sdk import Signer
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.domains.governance.messages import MEMBER_ROLES
+from healthledger.domains.records.donation import ORGANS
 from healthledger.domains.records.messages import POWERS, PURPOSES, intent_message
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.ledger.block import TxResult
@@ -59,6 +60,8 @@ MEMBERS: tuple[tuple[str, str, str], ...] = (
     ("dist-co", "courier-gus", "courier"),
     ("city-lab", "tech-hal", "technician"),
     ("medico-pharma", "rep-ivy", "researcher"),
+    ("st-marys", "coord-kim", "coordinator"),
+    ("acme-insurance", "coord-lou", "coordinator"),  # an insurer's "coordinator": refused
 )
 PATIENTS = ("alice", "bruno", "carla")
 STRANGER = "stranger"  # a key the ledger never sees registered
@@ -523,6 +526,8 @@ def _plausible_reader(draw: Draw, w: World, record: dict[str, Any]) -> tuple[str
 
 
 def record_access(draw: Draw, w: World) -> Planned:
+    if draw(st.integers(0, 3)) == 0:
+        return _donation_question(draw, w)
     records = w.records()
     readers = [*w.persons(), *w.orgs()]
     reader_ref = pick(draw, readers, "alice")
@@ -586,6 +591,87 @@ def record_access(draw: Draw, w: World) -> Planned:
         "signature": signer.keys.sign(message).hex(),
     }
     return Planned(sender, "record.access", payload)
+
+
+def _donation_question(draw: Draw, w: World) -> Planned:
+    """A transplant coordinator's question about a patient's donation decision, most often
+    by a coordinator through their own organisation, for `transplant`; or by anyone."""
+    coordinators = [ref for ref, m in w.members().items() if m["role"] == "coordinator"]
+    reader_ref = pick(draw, coordinators if likely(draw) else w.persons(), "alice")
+    reader_name = w.person_name(reader_ref) or pick(draw, w.signers, STRANGER)
+    reader_org = w.members().get(reader_ref, {}).get("org")
+    sender = w.sender(draw, [reader_org] if reader_org else [])
+    patient = pick(draw, w.patients(), UNKNOWN_PATIENT)
+    purpose = draw(st.sampled_from(PURPOSES)) if draw(st.integers(0, 7)) == 0 else "transplant"
+    nonce = hashlib.sha256(w.fresh("intent").encode()).hexdigest()[:32]
+    signer = w.signers[reader_name if likely(draw) else pick(draw, w.signers, reader_name)]
+    message = intent_message(CHAIN, "donation", patient, purpose, None, w.next_time_ms(), nonce)
+    payload: dict[str, Any] = {
+        "action": "donation",
+        "patient": patient,
+        "reader": w.signers[reader_name].key_id,
+        "purpose": purpose,
+        "basis": "break_glass" if draw(st.integers(0, 7)) == 0 else "coordinator",
+        "request_id": hashlib.sha256(w.fresh("request").encode()).hexdigest(),
+        "intent": {
+            "time_ms": w.next_time_ms(),
+            "nonce": nonce,
+            "reason_hash": None,
+            "signature": signer.keys.sign(message).hex(),
+        },
+    }
+    return Planned(sender, "record.access", payload)
+
+
+def _organs(draw: Draw, decision: str) -> list[str]:
+    """Organs that fit the decision (most often), or a mistake: duplicates, 'all' with
+    others, organs when not donating, none when donating."""
+    if not likely(draw):
+        return list(draw(st.lists(st.sampled_from(ORGANS), max_size=4)))
+    if decision == "do_not_donate":
+        return []
+    if draw(st.integers(0, 3)) == 0:
+        return ["all"]
+    return sorted(set(some(draw, [o for o in ORGANS if o != "all"], max_size=5)))
+
+
+def _donation_actor(draw: Draw, w: World, plausible: Sequence[str] = ()) -> tuple[str, str]:
+    """A sender and the patient they act for: most often themselves."""
+    sender = w.sender(draw, plausible or w.patient_names.values())
+    own = derive_patient_id(w.signers[sender].keys.key_id)
+    patient = own if likely(draw) else pick(draw, [*w.patients(), UNKNOWN_PATIENT], own)
+    return sender, patient
+
+
+def donation_decide(draw: Draw, w: World) -> Planned:
+    sender, patient = _donation_actor(draw, w)
+    decision = draw(st.sampled_from(["donate", "do_not_donate"]))
+    payload: dict[str, Any] = {
+        "patient": patient,
+        "decision": decision,
+        "organs": _organs(draw, decision),
+        "research": draw(st.booleans()),
+    }
+    appointment = _appointment_for(draw, w, sender, patient)
+    if appointment is not None:
+        payload["appointment_id"] = appointment
+    return Planned(sender, "donation.decide", payload)
+
+
+def donation_withdraw(draw: Draw, w: World) -> Planned:
+    decided = [
+        name
+        for patient, d in w.scan("records", "donation/").items()
+        if "/" not in patient
+        and d["status"] == "current"
+        and (name := w.patient_names.get(patient)) in w.signers
+    ]
+    sender, patient = _donation_actor(draw, w, decided)
+    payload: dict[str, Any] = {"patient": patient}
+    appointment = _appointment_for(draw, w, sender, patient)
+    if appointment is not None:
+        payload["appointment_id"] = appointment
+    return Planned(sender, "donation.withdraw", payload)
 
 
 def _grantee(draw: Draw, w: World) -> dict[str, Any]:
@@ -853,6 +939,8 @@ BUILDERS: dict[str, Builder] = {
     "consent.revoke": consent_revoke,
     "representative.appoint": representative_appoint,
     "representative.end": representative_end,
+    "donation.decide": donation_decide,
+    "donation.withdraw": donation_withdraw,
     "supply.commission": supply_commission,
     "supply.aggregate": supply_aggregate,
     "supply.disaggregate": supply_disaggregate,

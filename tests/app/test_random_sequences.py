@@ -72,6 +72,7 @@ from healthledger.app.genesis import Genesis
 from healthledger.app.registry import CAPABILITIES, REGISTRY
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import derive_patient_id
+from healthledger.domains.records.donation import MAX_VERSIONS
 from healthledger.errors import DuplicateNonce
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
@@ -661,6 +662,42 @@ def container_levels(containers: dict[str, Any]) -> dict[str, int]:
 def check_records(world: World, break_glass_per_day: int) -> None:
     check_blobs_registered_once(world.records())
     check_break_glass(world, break_glass_per_day)
+    check_donation_counts(world)
+    check_donation_questions(world)
+
+
+def check_donation_counts(world: World) -> None:
+    """The counters kept by the handlers equal a recount of the decisions (the reference),
+    and each patient keeps at most MAX_VERSIONS versions, the newest the current one."""
+    rows = world.scan("records", "donation/")
+    current = {key: value for key, value in rows.items() if "/" not in key}
+    recount = Counter(
+        f"{d['counted_under']}/{'withdrawn' if d['status'] == 'withdrawn' else d['decision']}"
+        for d in current.values()
+    )
+    assert dict(recount) == world.scan("records", "donation_count/")
+    for patient, decision in current.items():
+        versions = sorted(k for k in rows if k.startswith(patient + "/"))
+        assert 0 < len(versions) <= MAX_VERSIONS, f"{patient} keeps {len(versions)} versions"
+        assert rows[versions[-1]] == decision, f"{patient}'s newest version is not current"
+        if decision["decision"] == "do_not_donate":
+            assert decision["organs"] == []
+        else:
+            organs = decision["organs"]
+            assert organs and len(set(organs)) == len(organs)
+            assert organs == ["all"] or "all" not in organs
+
+
+def check_donation_questions(world: World) -> None:
+    """Only coordinators of care-giving organisations asked, for `transplant`."""
+    orgs = world.orgs()
+    for event in world.scan("records", "audit/").values():
+        if event["action"] != "donation":
+            continue
+        reader = event["reader"]
+        assert reader["role"] == "coordinator", f"{reader['id']} asked for a donation decision"
+        assert orgs[reader["org"]]["role"] in CARE_GIVING
+        assert event["purpose"] == "transplant" and event["custodian"] == reader["org"]
 
 
 def check_blobs_registered_once(records: dict[str, Any]) -> None:

@@ -60,6 +60,8 @@ def test_every_story_runs_and_its_reads_are_served_over_http(tmp_path: Path, see
     treated = stories["reads"][0]
     assert treated["reader"] == "riverside-clinic/dr-house" and "refused" not in treated
     assert "refused" in stories["reads"][4]  # the lab's consent was revoked before its read
+    donation = stories["donation"]  # the first patient's decision, asked for by a coordinator
+    assert donation["status"] == "current" and donation["organs"] == ["corneas", "kidneys", "liver"]
 
     home = Home(directory)
     port = free_port()
@@ -75,6 +77,7 @@ def test_every_story_runs_and_its_reads_are_served_over_http(tmp_path: Path, see
         audit = patient.audit(first["patient_id"])
     readers = {(e["reader"]["id"], e["record"]) for e in audit.events}
     assert ("riverside-clinic/dr-house", treated["record"]) in readers
+    assert ("st-marys/coord-rao", None) in readers  # the coordinator's question, audited
 
 
 def story_of(directory: Path, seed: int) -> tuple[Any, ...]:

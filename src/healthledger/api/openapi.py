@@ -165,6 +165,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/audit/patients/{patient}"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/patients/{patient}/events"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/orgs/{org}"): frozenset({Does.SIGNED, Does.CUSTODY}),
+    ("get", "/v1/donation/patients/{patient}"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/consensus/commit"): frozenset({Does.CONSENSUS}),
     ("get", "/v1/consensus/validators"): frozenset({Does.CONSENSUS}),
 }

@@ -14,6 +14,7 @@ from healthledger import __version__
 from healthledger.api.access import ReadGuard
 from healthledger.api.consensus import add_consensus_routes
 from healthledger.api.docs import add_docs_routes
+from healthledger.api.donation import add_donation_routes
 from healthledger.api.errors import install_error_handlers, status_for
 from healthledger.api.metrics import NodeMetrics
 from healthledger.api.openapi import install_openapi
@@ -73,6 +74,7 @@ def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
     add_supply_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
     records = add_record_routes(app, node, guard.auth)
+    add_donation_routes(app, records)
     # Closed by api/serve.py before uvicorn's graceful shutdown, and when the node stops.
     app.state.patient_feeds = add_patient_feed_route(app, node, records)
     add_consensus_routes(app, node)

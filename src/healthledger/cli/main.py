@@ -387,6 +387,7 @@ def _register_extras() -> None:
         consensus,
         demo,
         domains,
+        donation,
         governance,
         net,
         orgs,
@@ -400,6 +401,7 @@ def _register_extras() -> None:
     bench.register(app)
     supply.register(app)
     records.register(app)
+    donation.register(app)
     governance.register(app)
     orgs.register(app)
     domains.register(app)

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import orjson
 
+from healthledger.client import donation
 from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
 from healthledger.crypto.envelope import (
     SALT_BYTES,
@@ -45,6 +46,7 @@ from healthledger.crypto.signed_request import (
 )
 from healthledger.domains.governance import state as gov
 from healthledger.domains.records import policy
+from healthledger.domains.records.donation import DonationCounts, DonationStatus
 from healthledger.domains.records.messages import MAX_SCOPE, intent_message
 from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.domains.records.replies import (
@@ -133,8 +135,9 @@ def verify_copy(record: Mapping[str, object], plaintext: bytes, salt: bytes) -> 
 
 @dataclass(frozen=True)
 class Intent:
-    """What a reader asks a vault to record in their name: an access to a record (`read`)
-    or a break-glass search of a patient's records (`locate`)."""
+    """What a reader asks a vault to record in their name: an access to a record (`read`),
+    a break-glass search of a patient's records (`locate`), or a transplant coordinator's
+    question about a patient's donation decision (`donation`)."""
 
     action: str
     subject: str  # the record id, or the patient for a search
@@ -667,6 +670,45 @@ class Records:
         return Appointed.model_validate(
             {"appointment_id": payload["appointment_id"], **report.wire()}
         )
+
+    # --- organ donation (see client/donation.py) ---------------------------------------
+
+    def decide_donation(
+        self,
+        signer: Signer,
+        organs: Sequence[str],
+        decision: str = "donate",
+        research: bool = False,
+        patient: str | None = None,
+        appointment_id: str | None = None,
+    ) -> JsonObject:
+        """Record or change a donation decision (organs, or none with `do_not_donate`);
+        the answer is its receipt (a proven transaction)."""
+        payload = donation.decide_payload(
+            patient or self.patient_id, organs, decision, research, appointment_id
+        )
+        return self._submit_with_receipt(signer, "donation.decide", payload)
+
+    def withdraw_donation(
+        self, signer: Signer, patient: str | None = None, appointment_id: str | None = None
+    ) -> JsonObject:
+        """Withdraw the current donation decision, from the next block; its receipt."""
+        payload = donation.withdraw_payload(patient or self.patient_id, appointment_id)
+        return self._submit_with_receipt(signer, "donation.withdraw", payload)
+
+    def donation_status(self, patient: str, purpose: str = "transplant") -> DonationStatus:
+        """A coordinator asks (audited) for a patient's decision; checked against its proofs."""
+        intent = Intent("donation", patient, purpose)
+        reply = self._signed(
+            "GET", f"/v1/donation/patients/{patient}", {"purpose": purpose}, intent=intent
+        )
+        answer = DonationStatus.model_validate(reply)
+        donation.verify_status(self.client, answer, self.keys.key_id)
+        return answer
+
+    def donation_counts(self) -> DonationCounts:
+        """The public counts per organisation and decision, each shown count proven."""
+        return donation.verified_counts(self.client)
 
     def _submit_with_receipt(
         self, signer: Signer, tx_type: str, payload: dict[str, Any]

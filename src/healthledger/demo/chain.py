@@ -42,6 +42,7 @@ STAFF = [
     ("st-marys", "dr-grey", "Dr Meredith Grey", "practitioner"),
     ("st-marys", "nurse-joy", "Nurse Joy Adeyemi", "nurse"),
     ("st-marys", "auditor-kim", "Kim Auditor", "auditor"),
+    ("st-marys", "coord-rao", "Sam Rao", "coordinator"),  # transplant coordinator
     ("riverside-clinic", "dr-house", "Dr Gregory House", "practitioner"),
     ("northlab", "tech-lee", "Lee Technician", "technician"),
     ("corner-pharmacy", "pharm-ana", "Ana Pharmacist", "pharmacist"),

@@ -3,7 +3,9 @@
 Runs in-process through the node's own vault service, the same code the REST
 API calls: records are validated, encrypted into the vault and registered;
 patients grant and revoke consent; practitioners read under consent; a nurse
-breaks the glass in an emergency; and a read without consent is refused.
+breaks the glass in an emergency; a read without consent is refused; and the
+first patient records an organ-donation decision that a transplant coordinator
+asks for (audited).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from healthledger.demo.synthetic import (
 from healthledger.domains.records.queries import patient_file
 from healthledger.errors import LedgerError, MalformedInput
 from healthledger.node.custodian import PreparedAccess, RecordService
+from healthledger.node.custodian.donation import finish_donation_query, prepare_donation_query
 
 STORY_PATIENTS = 12
 # The story reads the 1st and 2nd record of the first four patients (see records_story).
@@ -95,7 +98,32 @@ def records_story(
         "consents": consents,
         "reads": reads,
         "break_glass_patient": fourth,
+        "donation": _donation(runner, service, cast[0][0], first),
     }
+
+
+def _donation(runner: DemoChain, service: RecordService, name: str, patient: str) -> dict[str, Any]:
+    """The patient decides to donate; the hospital's transplant coordinator asks (audited)."""
+    decision = {
+        "patient": patient,
+        "decision": "donate",
+        "organs": ["corneas", "kidneys", "liver"],
+        "research": False,
+    }
+    (report,) = runner.commit([runner.signers[name].sign("donation.decide", decision)])
+    if report.get("code") != "ok":
+        raise MalformedInput(f"demo donation decision refused: {report}")
+    target = f"/v1/donation/patients/{patient}?purpose=transplant"
+    intent = Intent("donation", patient, "transplant")
+    request, reader = service.authenticate(
+        *_request(runner, "coord-rao", service, "GET", target, intent)
+    )
+    prepared = prepare_donation_query(service, request, reader, patient, "transplant")
+    (committed,) = service.commit([prepared])
+    if isinstance(committed, LedgerError):
+        raise committed
+    answer = finish_donation_query(service, prepared, patient, committed)
+    return {"patient": patient, "status": answer.status, "organs": answer.organs}
 
 
 def _add_records(

@@ -662,7 +662,7 @@ def test_every_purpose_maps_to_act_reason() -> None:
     resource = consent_resource(chain_consent(purposes=list(PURPOSES)))
     Consent.model_validate(resource)
     assert [coding["code"] for coding in resource["provision"]["purpose"]] == [
-        "TREAT", "HPAYMT", "HRESCH", "ETREAT", "HOPERAT", "PUBHLTH", "PATRQT",
+        "TREAT", "HPAYMT", "HRESCH", "ETREAT", "HOPERAT", "PUBHLTH", "PATRQT", "DONAT",
     ]  # fmt: skip
 
 
@@ -828,6 +828,20 @@ def test_a_break_glass_locate_is_a_query_about_the_patient() -> None:
     resource = audit_event_resource(event)
     AuditEvent.model_validate(resource)
     assert (resource["type"]["code"], resource["action"]) == ("110112", "E")
+    systems = [entity["what"]["identifier"]["system"] for entity in resource["entity"]]
+    assert systems == ["urn:healthledger:patient", "urn:healthledger:tx"]
+
+
+def test_a_coordinators_donation_question_is_a_read_for_donation() -> None:
+    event = access_event(
+        action="donation", record=None, purpose="transplant", basis="coordinator", consent=None,
+        custodian="hospital-b",
+    )  # fmt: skip
+    resource = audit_event_resource(event)
+    AuditEvent.model_validate(resource)
+    assert (resource["type"]["code"], resource["action"]) == ("110110", "R")
+    assert [c["coding"][0]["code"] for c in resource["purposeOfEvent"]] == ["DONAT"]
+    assert resource["agent"][0]["policy"] == ["urn:healthledger:basis:coordinator"]
     systems = [entity["what"]["identifier"]["system"] for entity in resource["entity"]]
     assert systems == ["urn:healthledger:patient", "urn:healthledger:tx"]
 

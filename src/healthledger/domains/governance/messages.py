@@ -43,6 +43,7 @@ MemberRole = Literal[
     "courier",
     "technician",
     "staff",
+    "coordinator",  # a transplant coordinator: asks for organ-donation decisions
 ]
 ORG_ROLES: tuple[str, ...] = get_args(OrgRole)
 MEMBER_ROLES: tuple[str, ...] = get_args(MemberRole)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, PATIENT, Domain, TxType, org
+from healthledger.domains.records import donation, imports
 from healthledger.domains.records import handlers as h
-from healthledger.domains.records import imports
 from healthledger.domains.records import messages as m
 from healthledger.domains.records.state import NAMESPACE
 
@@ -49,6 +49,20 @@ DOMAIN = Domain(
             "appoint a parent, guardian or proxy",
         ),
         TxType(
+            "donation.decide",
+            donation.DonationDecide,
+            donation.decide_donation,
+            PERSONS,
+            "record or change an organ-donation decision",
+        ),
+        TxType(
+            "donation.withdraw",
+            donation.DonationWithdraw,
+            donation.withdraw_donation,
+            PERSONS,
+            "withdraw an organ-donation decision",
+        ),
+        TxType(
             "representative.end",
             m.RepresentativeEnd,
             h.end_representative,
@@ -56,6 +70,7 @@ DOMAIN = Domain(
             "end a representative's appointment",
         ),
     ),
+    views=donation.VIEWS,
 )
 
 __all__ = ["DOMAIN", "NAMESPACE"]

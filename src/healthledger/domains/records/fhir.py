@@ -57,6 +57,9 @@ PURPOSES: Mapping[str, str] = MappingProxyType(
         "operations": "HOPERAT",
         "public_health": "PUBHLTH",
         "patient_request": "PATRQT",
+        # DONAT "donation": operations on information used for cadaveric organ, eye or
+        # tissue donation; what a transplant coordinator's question is for.
+        "transplant": "DONAT",
     }
 )
 BREAK_THE_GLASS = "BTG"  # v3-ActReason
@@ -614,6 +617,8 @@ _ACTIONS: Mapping[str, _Action] = MappingProxyType(
         "read": _Action("110110", "Patient Record", "R"),
         # A break-glass search for where a patient's records are: "Query", action Execute.
         "locate": _Action("110112", "Query", "E"),
+        # A transplant coordinator read the patient's organ-donation decision (a consent).
+        "donation": _Action("110110", "Patient Record", "R"),
     }
 )
 

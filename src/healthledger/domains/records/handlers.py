@@ -242,6 +242,8 @@ def record_access(ctx: TxContext, payload: RecordAccess) -> None:
     _require_reader_intent(ctx, payload)
     if payload.action == "read":
         decision = _decide_read(ctx, payload, reader)
+    elif payload.action == "donation":
+        decision = _decide_donation(ctx, payload, reader)
     else:
         decision = _decide_locate(ctx, payload, reader)
     event = AuditEntry(
@@ -360,6 +362,8 @@ def decide_basis(
         return policy.check_consent_read(consent, record, reader, payload.purpose, now, country)
     if payload.basis == "representative":
         return _representative(ctx, payload, reader, "read")
+    if payload.basis == "coordinator":
+        raise InvalidField("a coordinator asks for donation decisions, not records")
     return _break_glass(ctx, payload, reader)
 
 
@@ -375,6 +379,15 @@ def _decide_locate(ctx: TxContext, payload: RecordAccess, reader: Actor) -> poli
     if ctx.actor.id != reader.org:  # the sender is an organisation (declared)
         raise Unauthorized("a break-glass search is recorded by the reader's organisation")
     return _break_glass(ctx, payload, reader)
+
+
+def _decide_donation(ctx: TxContext, payload: RecordAccess, reader: Actor) -> policy.Decision:
+    """A coordinator's question about a donation decision, recorded by their own organisation."""
+    if payload.basis != "coordinator" or payload.record_id is not None:
+        raise InvalidField("a donation decision is asked by a coordinator, about no record")
+    if ctx.actor.id != reader.org:  # the sender is an organisation (declared)
+        raise Unauthorized("a coordinator's question is recorded by their own organisation")
+    return policy.check_coordinator(reader, gov.org_role(ctx.reader, reader.org), payload.purpose)
 
 
 def _representative(

@@ -26,13 +26,16 @@ Purpose = Literal[
     "operations",
     "public_health",
     "patient_request",
+    "transplant",  # a transplant coordinator asking for a donation decision
 ]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 Power = Literal["grant", "revoke", "read", "locate", "shred"]
 POWERS: tuple[str, ...] = get_args(Power)
 # A consent limited by country names a few: a region, not the world.
 MAX_CONSENT_COUNTRIES = 30
-Basis = Literal["self", "custodian", "author", "consent", "representative", "break_glass"]
+Basis = Literal[
+    "self", "custodian", "author", "consent", "representative", "break_glass", "coordinator"
+]
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^rec-[0-9a-f]{24}$")]
 ConsentId = Annotated[str, StringConstraints(pattern=r"^cns-[0-9a-f]{24}$")]
@@ -185,9 +188,10 @@ def intent_message(
 
 
 class RecordAccess(Payload):
-    """The custodian's vault records a read (or a break-glass search) before releasing data."""
+    """The custodian's vault records a read (or a break-glass search, or a transplant
+    coordinator's question about a donation decision) before releasing data."""
 
-    action: Literal["read", "locate"]
+    action: Literal["read", "locate", "donation"]
     patient: PatientId
     record_id: RecordId | None = None
     reader: KeyIdHex

@@ -151,6 +151,18 @@ def check_break_glass(
     return Decision("break_glass")
 
 
+def check_coordinator(reader: Actor, org_role: str | None, purpose: str) -> Decision:
+    """A transplant coordinator of a care-giving organisation asking, for `transplant`,
+    whether a patient has an organ-donation decision and what it is."""
+    if reader.kind != "member" or reader.role != "coordinator" or org_role not in CARE_GIVING_ROLES:
+        raise Unauthorized(
+            "donation decisions are for transplant coordinators of a hospital or clinic"
+        )
+    if purpose != "transplant":
+        raise NoConsent("a donation decision is asked for the purpose 'transplant'")
+    return Decision("coordinator")
+
+
 def check_reason_text(reason: str | None) -> str:
     """The vault's check of a break-glass reason before it seals it (the chain sees a hash)."""
     text = (reason or "").strip()

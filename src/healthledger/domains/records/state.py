@@ -142,10 +142,11 @@ class AuditReader(StateModel):
 
 
 class AuditEntry(StateModel):
-    """One access to a patient's records (a read, or a break-glass search), on chain."""
+    """One access to a patient's records (a read, a break-glass search, a transplant
+    coordinator's question about the donation decision), on chain."""
 
     id: str
-    action: Literal["read", "locate"]
+    action: Literal["read", "locate", "donation"]
     record: str | None
     patient: str
     custodian: str  # the organisation whose vault recorded it

@@ -10,7 +10,7 @@ import { InvalidProof } from "./proofs.js";
 import { provenState, provenTxView } from "./proven.js";
 
 // The ledger's purposes of use (domains/records/messages.py PURPOSES), in its order.
-export const PURPOSES = ["treatment", "payment", "research", "emergency", "operations", "public_health", "patient_request"];
+export const PURPOSES = ["treatment", "payment", "research", "emergency", "operations", "public_health", "patient_request", "transplant"];
 // Break-glass reasons: the vault's bounds (domains/records/policy.py).
 export const MIN_REASON_CHARS = 10;
 export const MAX_REASON_CHARS = 300;
