@@ -6,6 +6,10 @@ medication, problem and demographics are held at the hospital, the immunization,
 result and vital sign at the clinic. A clinician of a hospital abroad, consented per
 custodian, assembles the IPS document; it is held to the R4B models and to hand-written
 rules of the IPS structure, and each entry to the record and the audit event it came from.
+
+A third custodian, East Clinic, holds a second allergy record, but its key leaves the
+node once the record is added: its vault is elsewhere, and that record is left out of
+every summary and listed beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import orjson
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from conftest import enroll_member, register_patient, serve_network, stop_node
+from conftest import enroll_member, register_patient, serve_network, start_node, stop_node
 from healthledger.client.held import (
     HELD_FORMAT,
     HeldStatement,
@@ -48,6 +52,7 @@ from healthledger.crypto.envelope import encrypt_bytes, new_data_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.errors import LedgerError
 from healthledger.node.home import Home
+from healthledger.node.process import wait_until_up
 
 CHAIN = "summary-net"
 ORGS = [
@@ -55,7 +60,11 @@ ORGS = [
     ("westclinic", "clinic", "West Clinic"),
     ("hopital-abroad", "hospital", "Hopital Abroad"),
     ("acme-insurance", "insurer", "Acme Insurance"),
+    ("eastclinic", "clinic", "East Clinic"),
 ]
+# How a record whose custodian this node cannot reach for the reader is refused: today
+# `not_custodian`; with cross-organisation reads, `custodian_unavailable`.
+ELSEWHERE = {"not_custodian", "custodian_unavailable"}
 LOINC = "http://loinc.org"
 RECENT = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -103,6 +112,10 @@ IMMUNIZATION = {
     "vaccineCode": _concept("http://hl7.org/fhir/sid/cvx", "140", "Influenza, seasonal"),
     "patient": {"reference": "Patient/x"},
     "occurrenceDateTime": "2025-10-01",
+}
+LATEX = {
+    **ALLERGY,
+    "code": _concept("http://snomed.info/sct", "1003755004", "Natural rubber latex"),
 }
 LAB = {
     "resourceType": "Observation",
@@ -163,6 +176,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World(root, url, client, {}, {}, {}, {})
     try:
         _populate(w, orgs)
+        # East Clinic's vault moves off this node: its key goes, the node restarts.
+        stop_node(process)
+        home.key_path("eastclinic").unlink()
+        process = start_node(root)
+        wait_until_up(url, process)
         yield w
     finally:
         client.close()
@@ -173,6 +191,7 @@ def _populate(w: World, orgs: dict[str, Signer]) -> None:
     for org, member, role in (
         ("st-marys", "dr-ann", "practitioner"),
         ("westclinic", "dr-wes", "practitioner"),
+        ("eastclinic", "dr-eve", "practitioner"),
         ("hopital-abroad", "dr-abe", "practitioner"),
         ("hopital-abroad", "dr-eli", "practitioner"),  # for the emergency
         ("hopital-abroad", "dr-nul", "practitioner"),  # never consented
@@ -186,13 +205,19 @@ def _populate(w: World, orgs: dict[str, Signer]) -> None:
             added = w.as_(author).add(w.pid("ngozi"), resource)
             w.records[name] = added.record_id
             w.custodian[added.record_id] = "st-marys" if author == "dr-ann" else "westclinic"
+    latex = w.as_("dr-eve").add(w.pid("ngozi"), LATEX).record_id
+    w.records["latex"], w.custodian[latex] = latex, "eastclinic"
     # bob has no Patient record: his summary names him by pseudonym only
     w.records["bob-condition"] = w.as_("dr-ann").add(w.pid("bob"), CONDITION).record_id
     ngozi, signer = w.as_("ngozi"), w.signer("ngozi")
     abe = {"kind": "member", "org": "hopital-abroad", "member": "hopital-abroad/dr-abe"}
-    for custodian, batch in (("st-marys", HOSPITAL_RECORDS), ("westclinic", CLINIC_RECORDS)):
+    for custodian, names in (
+        ("st-marys", list(HOSPITAL_RECORDS)),
+        ("westclinic", list(CLINIC_RECORDS)),
+        ("eastclinic", ["latex"]),
+    ):
         w.consents[custodian] = ngozi.grant(
-            signer, abe, ["treatment"], record_ids=[w.records[name] for name in batch]
+            signer, abe, ["treatment"], record_ids=[w.records[name] for name in names]
         ).consent_id
 
 
@@ -271,19 +296,20 @@ def test_a_consented_clinician_assembles_the_ips_from_two_custodians(world: Worl
         "results": [ids["lab"]],
     }
     by_url = _summary_fullurls(summary)
-    for record_id, custodian in world.custodian.items():
+    for record_id, custodian in _reachable(world).items():
         resource = by_url[record_url(record_id)]
         assert resource["meta"]["source"] == f"urn:healthledger:org:{custodian}#{record_id}"
     # demographics: the patient's own Patient record, with the pseudonym beside its name
     subject = by_url[summary.bundle["entry"][0]["resource"]["subject"]["reference"]]
     assert record_of(subject) == ids["patient"] and subject["name"][0]["family"] == "Okafor"
     assert {"system": "urn:healthledger:patient", "value": patient} in subject["identifier"]
-    assert summary.left_out == [] and len(summary.included) == 7
+    _only_latex_left_out(world, summary)
+    assert len(summary.included) == 7
     author = summary.bundle["entry"][0]["resource"]["author"][0]
     assert author["identifier"]["value"] == "hopital-abroad/dr-abe"
     # one read per included record, recorded by that record's custodian, citing the consent
     events = [e for e in world.as_("ngozi").audit(patient).events if e["id"] not in before]
-    assert sorted(e["record"] for e in events) == sorted(world.custodian)
+    assert sorted(e["record"] for e in events) == sorted(_reachable(world))
     for event in events:
         assert event["reader"]["id"] == "hopital-abroad/dr-abe" and not event["break_glass"]
         assert event["custodian"] == world.custodian[event["record"]]
@@ -291,10 +317,26 @@ def test_a_consented_clinician_assembles_the_ips_from_two_custodians(world: Worl
     assert {i.access_tx for i in summary.included} == {e["tx_id"] for e in events}
 
 
+def _reachable(world: World) -> dict[str, str]:
+    return {r: c for r, c in world.custodian.items() if c != "eastclinic"}
+
+
+def _only_latex_left_out(world: World, summary: PatientSummary) -> None:
+    """East Clinic's allergy is listed beside the Bundle, with the read's refusal."""
+    (missing,) = summary.left_out
+    assert (missing.record_id, missing.custodian) == (world.records["latex"], "eastclinic")
+    assert missing.section == "allergies" and missing.code in ELSEWHERE
+    composition = summary.bundle["entry"][0]["resource"]
+    sections = composition["section"]
+    (allergies,) = [s for s in sections if s["code"]["coding"][0]["code"] == "48765-2"]
+    assert "1 record of this section could not be read" in allergies["text"]["div"]
+
+
 def test_the_patient_summarises_their_own_records(world: World) -> None:
     summary = world.as_("ngozi").summary(world.pid("ngozi"), "patient_request")
     sections = check_ips(summary.bundle)
     assert len(summary.included) == 7 and all(k in sections for k in REQUIRED_SECTIONS)
+    _only_latex_left_out(world, summary)
     author = summary.bundle["entry"][0]["resource"]["author"][0]
     assert author["reference"] == record_url(world.records["patient"])
 
@@ -317,6 +359,22 @@ def test_a_patient_without_demographics_is_named_by_pseudonym_only(world: World)
     )
     assert [record_of(r) for r in sections["problems"]] == [world.records["bob-condition"]]
     assert set(sections) == set(REQUIRED_SECTIONS)  # empty optional sections are left out
+
+
+def test_a_representative_summarises_for_the_patient(world: World) -> None:
+    ngozi, patient = world.as_("ngozi"), world.pid("ngozi")
+    until = int(datetime.now(UTC).timestamp() * 1000) + 3_600_000
+    appointment = ngozi.appoint(
+        world.signer("ngozi"), world.pid("bob"), "proxy", ["read"], until
+    ).appointment_id
+    summary = world.as_("bob").summary(patient, "patient_request")
+    check_ips(summary.bundle)
+    assert len(summary.included) == 7
+    author = summary.bundle["entry"][0]["resource"]["author"][0]
+    assert (author["type"], author["identifier"]["value"]) == ("RelatedPerson", world.pid("bob"))
+    reads = [e for e in ngozi.audit(patient).events if e["reader"]["id"] == world.pid("bob")]
+    assert {e["appointment"] for e in reads} == {appointment}
+    assert {e["basis"] for e in reads} == {"representative"}
 
 
 def test_a_revoked_consent_removes_that_custodians_entries(world: World) -> None:
@@ -346,8 +404,10 @@ def test_break_glass_summary_is_flagged_and_reads_the_most_needed_first(world: W
     # spent on the required sections and the demographics first
     assert {i.section for i in summary.included} == {*REQUIRED_SECTIONS, "patient"}
     assert all(i.break_glass for i in summary.included)
-    assert {r.code for r in summary.left_out} == {"rate_limited"}
-    assert {r.section for r in summary.left_out} == {"vital_signs", "immunizations", "results"}
+    limited = [r for r in summary.left_out if r.code == "rate_limited"]
+    assert {r.section for r in limited} == {"vital_signs", "immunizations", "results"}
+    (elsewhere,) = [r for r in summary.left_out if r.code != "rate_limited"]
+    assert elsewhere.record_id == world.records["latex"] and elsewhere.code in ELSEWHERE
     for key in ("vital_signs", "immunizations", "results"):
         assert sections[key] == []  # listed as unavailable, not as "none"
     composition = summary.bundle["entry"][0]["resource"]
@@ -484,7 +544,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_summary_hold_and_open(world: World, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.mkdir()
-    for name in ("ngozi", "dr-abe"):
+    for name in ("ngozi", "dr-abe", "dr-nul"):
         (keys / f"{name}.json").write_text(json.dumps(world.people[name].to_dict()))
     ips, held, qr = tmp_path / "ips.json", tmp_path / "ips.hlips", tmp_path / "qr.txt"
     made = _cli(
@@ -507,7 +567,8 @@ def test_cli_summary_hold_and_open(world: World, tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr + made.stdout
     report = json.loads(made.stdout)
-    assert len(report["included"]) == 7 and report["left_out"] == []
+    assert len(report["included"]) == 7
+    assert [r["record_id"] for r in report["left_out"]] == [world.records["latex"]]
     check_ips(json.loads(ips.read_text()))
     offline = _cli("records", "summary-open", str(held), "--payload", str(qr), "--json")
     assert offline.returncode == 0, offline.stderr + offline.stdout
@@ -526,6 +587,21 @@ def test_cli_summary_hold_and_open(world: World, tmp_path: Path) -> None:
     )
     assert online.returncode == 0, online.stderr + online.stdout
     assert any("proven against" in v for v in json.loads(online.stdout)["verified"])
+    # only the patient holds a signed copy: anyone else is refused before anything is read
+    other = _cli(
+        "records",
+        "summary",
+        world.pid("ngozi"),
+        "--key",
+        str(keys / "dr-nul.json"),
+        "--hold",
+        str(tmp_path / "not-mine.hlips"),
+        "--url",
+        world.url,
+        "--json",
+    )
+    assert other.returncode == 4 and json.loads(other.stdout)["error"]["code"] == "unauthorized"
+    assert not (tmp_path / "not-mine.hlips").exists()
     held.write_bytes(held.read_bytes().replace(b'"ciphertext":"', b'"ciphertext":"AAAA'))
     refused = _cli("records", "summary-open", str(held), "--payload", str(qr), "--json")
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == (

@@ -24,7 +24,7 @@ from healthledger.client.held import PAYLOAD_PREFIX, hold_summary, open_held, op
 from healthledger.client.records import RecordCopy, Records, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.domains.records.replies import JsonObject
-from healthledger.errors import LedgerError, MalformedInput
+from healthledger.errors import LedgerError, MalformedInput, Unauthorized
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the person acting.")]
@@ -223,6 +223,10 @@ def summary(
             raise MalformedInput(f"--purpose is one of {', '.join(SUMMARY_PURPOSES)}")
         if qr_payload is not None and hold is None:
             raise MalformedInput("--qr-payload goes with --hold")
+        if hold is not None and records.patient_id != patient:
+            # A clinician abroad checks a held copy by the patient's key alone (offline), or
+            # against the key directory; a representative's appointment is not theirs to read.
+            raise Unauthorized(f"only {patient} holds a signed copy, signed with their key")
         purpose = "emergency" if break_glass else purpose
         made = records.summary(patient, purpose, break_glass)
         report = made.wire()
