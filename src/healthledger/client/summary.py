@@ -411,8 +411,8 @@ def _sourced(resource: Doc, entry: LocatorEntry) -> Doc:
     cited["meta"] = meta
     if _FHIR_ID.fullmatch(entry.id):
         cited["id"] = entry.id
-    identifiers = [i for i in _as_list(cited.get("identifier")) if i != record_identifier(entry.id)]
-    cited["identifier"] = [record_identifier(entry.id), *identifiers]
+    mine = record_identifier(entry.id)
+    cited["identifier"] = [mine, *_without(_as_list(cited.get("identifier")), mine)]
     return cited
 
 
@@ -422,6 +422,16 @@ def _as_object(value: object) -> dict[str, Any]:
 
 def _as_list(value: object) -> list[Any]:
     return list(value) if isinstance(value, list) else []
+
+
+def _without(identifiers: list[Any], added: Doc) -> list[Any]:
+    """The identifiers but any that names the same system and value as `added`."""
+    same = (added["system"], added["value"])
+    return [i for i in identifiers if not (isinstance(i, dict) and _names(i) == same)]
+
+
+def _names(identifier: dict[str, Any]) -> tuple[object, object]:
+    return identifier.get("system"), identifier.get("value")
 
 
 def _about_patient(resource: Doc, patient_url: str) -> Doc:
@@ -440,7 +450,7 @@ def patient_resource(patient: str, record: _Included | None) -> tuple[str, Doc]:
     if record is None:
         return f"{PATIENT_URN}:{patient}", {"resourceType": "Patient", "identifier": [pseudonym]}
     resource = _sourced(record.resource, record.entry)
-    identifiers = [i for i in _as_list(resource.get("identifier")) if i != pseudonym]
+    identifiers = _without(_as_list(resource.get("identifier")), pseudonym)
     return record_url(record.entry.id), {**resource, "identifier": [*identifiers, pseudonym]}
 
 
