@@ -485,17 +485,10 @@ def _no_information(section: Section, patient_url: str) -> tuple[str, Doc]:
     assert section.no_information is not None
     resource_type, code, display = section.no_information
     concept = {"coding": [{"system": IPS_ABSENT, "code": code, "display": display}]}
-    resource: Doc
-    if resource_type == "AllergyIntolerance":
-        resource = {"resourceType": resource_type, "code": concept}
-    elif resource_type == "MedicationStatement":
-        resource = {
-            "resourceType": resource_type,
-            "status": "unknown",
-            "medicationCodeableConcept": concept,
-        }
-    else:
-        resource = {"resourceType": resource_type, "code": concept}
+    resource: Doc = {"resourceType": resource_type, "code": concept}
+    if resource_type == "MedicationStatement":  # R4 requires its status; the code is the drug
+        resource = {"resourceType": resource_type, "status": "unknown"}
+        resource["medicationCodeableConcept"] = concept
     return f"urn:uuid:{uuid.uuid4()}", _about_patient(resource, patient_url)
 
 
