@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import orjson
 
 from healthledger.client.sdk import Client
+from healthledger.client.summary import validate_bundle
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.envelope import decrypt_bytes, encrypt_bytes, new_data_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, verify_signature
@@ -220,6 +221,7 @@ def open_held_unchecked_key(file: bytes, payload_text: str) -> OpenedSummary:
         raise MalformedInput("the signed summary is not JSON") from exc
     if _bundle_patient(bundle) != statement.patient:
         raise Unauthorized("the summary inside is not about the patient who signed it")
+    validate_bundle(bundle)
     return OpenedSummary(
         patient=statement.patient,
         signer=statement.signer,
@@ -231,6 +233,7 @@ def open_held_unchecked_key(file: bytes, payload_text: str) -> OpenedSummary:
             f"the file's SHA-256 is the payload's pointer ({digest[:16]}…)",
             "the payload's key decrypts it (authenticated encryption)",
             f"an Ed25519 signature by key {statement.signer[:16]}… over the summary",
+            f"a FHIR R4 document Bundle (R4B models) about {statement.patient}",
         ],
     )
 
