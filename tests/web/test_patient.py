@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from healthledger.client.records import Records
 from healthledger.client.sdk import Client
 from healthledger.crypto.keys import derive_patient_id, load_keypair
+from ips_rules import check_ips, record_of
 from web.conftest import PHONE, Portal
 
 PATIENT_KEY = "patient-0001.json"
@@ -193,6 +194,42 @@ def test_everything_downloads_as_a_fhir_bundle(page: Page, portal: Portal) -> No
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     kinds = {entry["resource"]["resourceType"] for entry in bundle["entry"]}
     assert {"Patient", "Condition", "Consent", "AuditEvent"} <= kinds
+
+
+def _cite(resource: dict[str, Any]) -> object:
+    """The record an entry cites, or for IPS's "no information" entry its code."""
+    if "identifier" in resource:
+        return record_of(resource)
+    return resource.get("code", resource.get("medicationCodeableConcept"))
+
+
+def test_the_patient_summary_is_made_in_the_browser_as_the_sdk_makes_it(
+    page: Page, portal: Portal, patient_id: str
+) -> None:
+    open_key_file(page, portal)
+    with page.expect_download() as download:
+        page.click("#patient-summary")
+    bundle = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    expect(page.locator("#patient-records-status")).to_contain_text("Patient summary (IPS)")
+    sections = check_ips(bundle)
+    keys = load_keypair(portal.directory / "keys" / PATIENT_KEY)
+    with Client(portal.url) as client:
+        sdk = Records(client, keys).summary(patient_id, "patient_request")
+    sdk_sections = check_ips(sdk.bundle)
+    assert set(sections) == set(sdk_sections)
+    for key, resources in sections.items():
+        cited = [_cite(r) for r in resources]
+        expected = [_cite(r) for r in sdk_sections[key]]
+        assert cited == expected, key
+    # every entry but the Composition is the SDK's, resource for resource
+    ours = {e["fullUrl"]: e["resource"] for e in bundle["entry"][1:]}
+    theirs = {e["fullUrl"]: e["resource"] for e in sdk.bundle["entry"][1:]}
+    assert {u for u in ours if not u.startswith("urn:uuid:")} == {
+        u for u in theirs if not u.startswith("urn:uuid:")
+    }
+    for url, resource in ours.items():
+        if not url.startswith("urn:uuid:"):
+            assert resource == theirs[url], url
 
 
 def test_the_page_fits_a_phone(page: Page, portal: Portal) -> None:

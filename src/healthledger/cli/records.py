@@ -14,15 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
+from healthledger.client.held import PAYLOAD_PREFIX, hold_summary, open_held, open_held_with
 from healthledger.client.records import RecordCopy, Records, Via, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.domains.records.replies import JsonObject
-from healthledger.errors import LedgerError, MalformedInput
+from healthledger.errors import LedgerError, MalformedInput, Unauthorized
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the person acting.")]
@@ -219,6 +221,102 @@ def verify_copy_cmd(
     except (LedgerError, OSError, ValueError) as exc:
         fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
     emit({"ok": True, "record": record_id, "added_height": record["added_height"]}, as_json)
+
+
+SummaryPurposeOpt = Annotated[
+    str,
+    typer.Option(
+        help="treatment (a consented clinician), patient_request (the patient or their"
+        " representative) or emergency (with --break-glass, or under a consent for it)"
+    ),
+]
+SUMMARY_PURPOSES = ("treatment", "patient_request", "emergency")
+
+
+@records_app.command("summary")
+def summary(
+    key: KeyOpt,
+    patient: Annotated[str, typer.Argument(help="Patient pseudonym (pat_…).")],
+    purpose: SummaryPurposeOpt = "treatment",
+    break_glass: Annotated[
+        str | None,
+        typer.Option(help="Emergency summary; the reason (kept in the vault, hashed on chain)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the IPS Bundle (JSON) here.")] = None,
+    hold: Annotated[
+        Path | None,
+        typer.Option(help="Also write a signed, encrypted copy to hold (the patient's key)."),
+    ] = None,
+    qr_payload: Annotated[
+        Path | None, typer.Option(help="With --hold: write the payload that opens it here.")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """The International Patient Summary (FHIR IPS document) from the patient's records at
+    every custodian; each read is audited there. Lists what could not be read and why."""
+    with _acting(url, key, as_json) as records:
+        if purpose not in SUMMARY_PURPOSES:
+            raise MalformedInput(f"--purpose is one of {', '.join(SUMMARY_PURPOSES)}")
+        if qr_payload is not None and hold is None:
+            raise MalformedInput("--qr-payload goes with --hold")
+        if hold is not None and records.patient_id != patient:
+            # A clinician abroad checks a held copy by the patient's key alone (offline), or
+            # against the key directory; a representative's appointment is not theirs to read.
+            raise Unauthorized(f"only {patient} holds a signed copy, signed with their key")
+        purpose = "emergency" if break_glass else purpose
+        made = records.summary(patient, purpose, break_glass)
+        report = made.wire()
+        if out is not None:
+            out.write_bytes(orjson.dumps(made.bundle, option=orjson.OPT_INDENT_2))
+            report = {**report, "bundle": str(out)}
+        if hold is not None:
+            held = hold_summary(made.bundle, patient, records.keys, hold.name)
+            hold.write_bytes(held.file)
+            report = {**report, "held": str(hold), "payload": held.payload}
+            if qr_payload is not None:
+                qr_payload.write_text(held.payload + "\n")
+        emit(report, as_json)
+
+
+@records_app.command("summary-open")
+def summary_open(
+    file: Annotated[Path, typer.Argument(help="The held summary file.")],
+    payload: Annotated[
+        str, typer.Option(help="The payload (HLIPS1:…), or a file holding it (from the QR).")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Write the IPS Bundle (JSON) here.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="A node to prove the signing key is the patient's current key."),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="With --url: your key file (signs the ledger read).")
+    ] = None,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a summary a patient holds: pointer, decryption, signature, the patient's key
+    (offline from the key; with --url proven on the ledger). Prints what it checked."""
+    try:
+        data = file.read_bytes()
+        text = payload if payload.startswith(PAYLOAD_PREFIX) else Path(payload).read_text()
+        if url is None:
+            opened = open_held(data, text)
+        else:
+            if key is None:
+                raise MalformedInput("--url needs --key: the ledger answers those it knows")
+            with Client(url, anchor=anchor_for(url, trust, pin)) as client:
+                opened = open_held_with(data, text, client, open_key(key))
+        if out is not None:
+            out.write_bytes(orjson.dumps(opened.bundle, option=orjson.OPT_INDENT_2))
+    except LedgerError as exc:
+        fail(exc, as_json)
+    except OSError as exc:
+        fail(MalformedInput(str(exc)), as_json)
+    view = opened.model_dump(mode="json", exclude={"bundle"} if out is not None else set())
+    emit({**view, **({"bundle": str(out)} if out is not None else {})}, as_json)
 
 
 @records_app.command("history")

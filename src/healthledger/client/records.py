@@ -23,6 +23,7 @@ import orjson
 
 from healthledger.client import donation
 from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
+from healthledger.client.summary import PatientSummary, assemble_summary
 from healthledger.crypto.envelope import (
     SALT_BYTES,
     Decryptor,
@@ -531,6 +532,14 @@ class Records:
         """Right of access: every active record of the patient, read and checked."""
         located = self.locate(patient).records
         return [self.read(r.id, "patient_request") for r in located if r.status != "shredded"]
+
+    def summary(
+        self, patient: str, purpose: str, break_glass_reason: str | None = None
+    ) -> PatientSummary:
+        """The patient's International Patient Summary (FHIR IPS document Bundle) from their
+        records at every custodian, each read audited there; what could not be read is
+        listed beside the Bundle (client/summary.py)."""
+        return assemble_summary(self, patient, purpose, break_glass_reason)
 
     # --- patient side: transactions signed by the patient (or representative) --------------
 

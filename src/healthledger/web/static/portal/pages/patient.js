@@ -12,6 +12,7 @@ import { Feed } from "../patient/feed.js";
 import { appoint, endAppointment, grant, grantee, revoke, shred } from "../patient/acts.js";
 import { checkChainRecord, checkReceipt } from "../hl/records.js";
 import { checkAccessReceipt, locate, openReason, readOwn } from "../patient/ledger.js";
+import { buildSummary } from "../patient/ips.js";
 
 const DAY_MS = 86_400_000;
 const AUTO_RECEIPTS = 12; // receipts checked as the log is drawn; the rest on request
@@ -74,6 +75,7 @@ function wire() {
   onChange((session) => { if (!session || (current && current.session !== session)) stop(); });
   $(root, "#patient-reload").addEventListener("click", () => loadRecords());
   $(root, "#patient-download").addEventListener("click", () => downloadBundle());
+  $(root, "#patient-summary").addEventListener("click", () => downloadSummary());
   const form = $(root, "#patient-grant");
   form.addEventListener("change", () => drawGrantFields(form));
   form.addEventListener("submit", (event) => { event.preventDefault(); submitGrant(form); });
@@ -702,5 +704,30 @@ async function downloadBundle() {
     status(box, `Bundle made in this browser: ${records.length} records, ${(consents.entry ?? []).length} consents, ${(audit.entry ?? []).length} access events.${leftOut}`, "ok");
   } catch (error) {
     status(box, `Could not make the bundle: ${describe(error)}`, "error");
+  }
+}
+
+// --- the patient summary (IPS), to show a clinician abroad ------------------------------------
+
+// Made from the records this page has read and checked (each read already in the access log):
+// the same International Patient Summary document as `healthledger records summary`.
+function downloadSummary() {
+  const mine = current;
+  if (!mine) return;
+  const box = $(root, "#patient-records-status");
+  try {
+    const read = [...mine.records.values()].map((r) => ({
+      entry: r.entry,
+      resource: r.resource,
+      error: r.error ? { code: r.error.code ?? "unavailable", message: describe(r.error) } : null,
+    }));
+    const made = buildSummary(mine.session.patientId, read);
+    download(`patient-summary-${mine.session.patientId}.json`, JSON.stringify(made.bundle, null, 2), "application/fhir+json");
+    const left = made.leftOut.length
+      ? ` Left out: ${made.leftOut.length} record${made.leftOut.length === 1 ? "" : "s"} this browser could not read (${made.leftOut.map((r) => `${r.record_id}: ${r.code}`).join(", ")}).`
+      : "";
+    status(box, `Patient summary (IPS) made in this browser from ${made.included.length} record${made.included.length === 1 ? "" : "s"}.${left}`, made.leftOut.length ? "error" : "ok");
+  } catch (error) {
+    status(box, `Could not make the patient summary: ${describe(error)}`, "error");
   }
 }
