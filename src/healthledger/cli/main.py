@@ -382,7 +382,17 @@ def verify(
 
 
 def _register_extras() -> None:
-    from healthledger.cli import bench, consensus, demo, domains, governance, net, records, supply
+    from healthledger.cli import (
+        bench,
+        consensus,
+        demo,
+        domains,
+        governance,
+        net,
+        records,
+        supply,
+        vault,
+    )
 
     demo.register(app)
     net.register(app)
@@ -392,6 +402,7 @@ def _register_extras() -> None:
     records.register(app)
     governance.register(app)
     domains.register(app)
+    vault.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,97 @@
+"""`healthledger vault backup|restore`: a node's vault to and from a sealed backup file.
+
+The backup is sealed under a passphrase (HEALTHLEDGER_PASSPHRASE, else asked on the
+terminal), never under a key the node holds: a backup must open after the node's
+disk is gone. The logic is node/continuity.py; this module parses and prints.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from healthledger.cli.keyfile import PASSPHRASE_ENV, new_passphrase
+from healthledger.cli.output import JsonOpt, emit, exit_code_for, fail
+from healthledger.errors import ErrorCode, LedgerError, MalformedInput
+from healthledger.node.continuity import backup_vault, restore_vault
+from healthledger.node.home import Home
+
+DirOpt = Annotated[Path, typer.Option("--dir", help="The node's folder (holds data/vault).")]
+
+
+def register(app: typer.Typer) -> None:
+    vault_app = typer.Typer(help="A node's vault: backup and restore.", no_args_is_help=True)
+    app.add_typer(vault_app, name="vault")
+    vault_app.command("backup")(backup)
+    vault_app.command("restore")(restore)
+
+
+def backup(
+    directory: DirOpt,
+    out: Annotated[Path, typer.Option("--out", help="Backup file to write.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a sealed, consistent backup of the vault (the node may keep running)."""
+    try:
+        passphrase = new_passphrase()
+        partial = out.with_name(out.name + ".part")
+        with partial.open("wb") as handle:
+            summary = backup_vault(Home(directory), handle, passphrase)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(out)  # a crash never leaves a half backup under the final name
+    except LedgerError as exc:
+        fail(exc, as_json)
+    except OSError as exc:
+        fail(MalformedInput(str(exc)), as_json)
+    emit(
+        {
+            "ok": True,
+            "out": str(out),
+            "index_bytes": summary.index_bytes,
+            "blob_files": summary.blob_files,
+            "blob_bytes": summary.blob_bytes,
+            "vanished": summary.vanished,
+        },
+        as_json,
+    )
+
+
+def restore(
+    directory: DirOpt,
+    source: Annotated[Path, typer.Option("--from", help="Backup file to restore.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore into a vault that is not empty.")
+    ] = False,
+    only_missing: Annotated[
+        bool,
+        typer.Option(
+            "--only-missing",
+            help="Take only blobs of this node's records that its vault lacks"
+            " (a successor custodian importing from the old custodian's backup).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup, checking every record of this node's organisations against the chain."""
+    try:
+        passphrase = _passphrase()
+        with source.open("rb") as handle:
+            report = restore_vault(Home(directory), handle, passphrase, force, only_missing)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    except OSError as exc:
+        fail(MalformedInput(str(exc)), as_json)
+    emit(report.wire(), as_json)
+    if report.mismatched:  # reported above; the exit code says the data is not the chain's
+        raise typer.Exit(exit_code_for(ErrorCode.HASH_MISMATCH))
+
+
+def _passphrase() -> str:
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is None:
+        passphrase = typer.prompt("Passphrase of the backup", hide_input=True)
+    return passphrase
