@@ -15,7 +15,8 @@ must hold after any block, whatever its transactions:
 - supply: every item is in exactly one place, contents travel with their container,
   no container holds itself, nesting is bounded;
 - records: a blob is registered once; break-glass only by care-giving organisations'
-  clinicians, and at most the genesis limit per reader in any 24 hours.
+  clinicians, and at most the genesis limit per reader in any 24 hours; a moved
+  record's custody history is one unbroken chain ending at its custodian.
 
 FUZZ_EXAMPLES and FUZZ_STEPS (environment) make a longer run; FUZZ_SKIP names invariants
 to leave out (governance, containers, records, messages, nonces).
@@ -41,6 +42,7 @@ from random_txs import (
     BUILDERS,
     CANDIDATES,
     CARE_GIVING,
+    CUSTODIAN_ROLES,
     DAY_MS,
     FOUNDERS,
     GTINS,
@@ -661,6 +663,21 @@ def container_levels(containers: dict[str, Any]) -> dict[str, int]:
 def check_records(world: World, break_glass_per_day: int) -> None:
     check_blobs_registered_once(world.records())
     check_break_glass(world, break_glass_per_day)
+    check_custody_chains(world.records(), world.orgs())
+
+
+def check_custody_chains(records: dict[str, Any], orgs: dict[str, Any]) -> None:
+    """Each move starts where the last ended, goes to an organisation that keeps records,
+    and the last one ends at the record's custodian."""
+    for record_id, record in records.items():
+        holder = None
+        for move in record.get("custody", []):
+            assert holder in (None, move["custodian"]), f"{record_id}: custody chain breaks"
+            assert move["successor"] != move["custodian"], f"{record_id} moved to itself"
+            role = orgs[move["successor"]]["role"]
+            assert role in CUSTODIAN_ROLES, f"{record_id} moved to a {role}"
+            holder = move["successor"]
+        assert holder in (None, record["custodian"]), f"{record_id}: history ends elsewhere"
 
 
 def check_blobs_registered_once(records: dict[str, Any]) -> None:
