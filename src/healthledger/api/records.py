@@ -290,6 +290,16 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")
 
+    @app.get(
+        "/v1/vault/blobs/{blob_id}",
+        tags=["records"],
+        summary="A ciphertext, for the custodian of the record naming it (successor, replica)",
+    )
+    async def blob(request: Request, blob_id: str) -> StreamingResponse:
+        _signed, asker = await _authenticate(service, request, EMPTY_BODY)
+        chunks = await asyncio.to_thread(service.blob_for_custodian, asker, blob_id)
+        return StreamingResponse(chunks, media_type="application/octet-stream")
+
     @app.get("/v1/records/{record_id}/history", tags=["records"], summary="Versions and accesses")
     async def history(request: Request, record_id: str) -> Response:
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)

@@ -16,7 +16,7 @@ import typer
 from healthledger.cli.keyfile import PASSPHRASE_ENV, new_passphrase
 from healthledger.cli.output import JsonOpt, emit, exit_code_for, fail
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
-from healthledger.node.continuity import backup_vault, restore_vault
+from healthledger.node.continuity import backup_vault, pull_missing, restore_vault
 from healthledger.node.home import Home
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="The node's folder (holds data/vault).")]
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(vault_app, name="vault")
     vault_app.command("backup")(backup)
     vault_app.command("restore")(restore)
+    vault_app.command("pull")(pull)
 
 
 def backup(
@@ -88,6 +89,31 @@ def restore(
     emit(report.wire(), as_json)
     if report.mismatched:  # reported above; the exit code says the data is not the chain's
         raise typer.Exit(exit_code_for(ErrorCode.HASH_MISMATCH))
+
+
+def pull(
+    directory: DirOpt,
+    source: Annotated[str, typer.Option("--from", help="API address of the node to ask.")],
+    org: Annotated[
+        str | None,
+        typer.Option(
+            help="The organisation that node serves (default: each record's previous custodian)."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch the ciphertexts of this node's records that its vault lacks from another node.
+
+    A successor custodian takes moved records from the old custodian's node this way;
+    each blob is checked against the chain (blob id, content hash) before it is kept.
+    """
+    try:
+        report = pull_missing(Home(directory), source, org)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(report.wire(), as_json)
+    if report.failed:
+        raise typer.Exit(exit_code_for(ErrorCode.BLOB_MISSING))
 
 
 def _passphrase() -> str:

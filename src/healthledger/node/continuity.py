@@ -25,16 +25,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import httpx
+
 from healthledger.crypto.envelope import Decryptor, Sealed, decrypt_bytes, unwrap_with_keyring
 from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.records import state as st
-from healthledger.errors import InvalidState, LedgerError, MalformedInput
+from healthledger.errors import (
+    ErrorCode,
+    HashMismatch,
+    InvalidState,
+    LedgerError,
+    MalformedInput,
+    Unavailable,
+)
 from healthledger.ledger.context import StateReader
 from healthledger.ledger.store import Store
 from healthledger.node.home import Home
 from healthledger.vault import Vault
 from healthledger.vault.backup import BackupSummary, Entry, read_backup, write_backup
+from healthledger.vault.store import INLINE_MAX
 
 # Tables of the index the restore reads itself; any other table is copied as it is.
 _BLOB_TABLES = frozenset({"blobs", "inline_blobs"})
@@ -340,3 +351,140 @@ def _rows(index: sqlite3.Connection, table: str) -> Iterator[tuple[object, ...]]
     cursor = index.execute(f'SELECT * FROM "{table}"')
     while rows := cursor.fetchmany(500):
         yield from rows
+
+
+# --- fetching ciphertexts from another node (a successor's old custodian, a replica) --------
+
+
+@dataclass
+class PullReport:
+    """What `pull_missing` fetched: record ids taken in, and why others were not."""
+
+    pulled: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # record id -> error code: message
+
+    def wire(self) -> dict[str, object]:
+        return {"ok": not self.failed, "pulled": sorted(self.pulled), "failed": self.failed}
+
+
+def fetch_blob(
+    vault: Vault,
+    url: str,
+    keys: KeyPair,
+    chain_id: str,
+    audience: str,
+    record: st.RecordMeta,
+    keyring: tuple[bytes, ...],
+    timeout: float = 60.0,
+) -> None:
+    """Fetch a record's ciphertext from another node into `vault`, checked before it lands.
+
+    The request is signed by the custodian (`keys`) for `audience`, the organisation of
+    the node at `url`; the bytes must hash to the chain's blob id and decrypt, with the
+    data key the chain seals for the custodian, to the chain's content hash.
+    """
+    target = f"/v1/vault/blobs/{record.blob_id}"
+    headers = sign_request(keys, chain_id, "GET", target, audience=audience)
+    tmp = vault.scratch_file()
+    try:
+        with tmp.open("wb") as handle:
+            written = _stream_into(handle, f"{url.rstrip('/')}{target}", headers, timeout)
+        _require_blob(tmp, record, keyring)
+        sealed = Sealed(record.content_hash, record.size, written, record.blob_id)
+        if record.size <= INLINE_MAX:  # small records live in the index, as when added
+            vault.adopt_inline(sealed, tmp.read_bytes())
+        else:
+            vault.adopt_file(sealed, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _stream_into(handle: BinaryIO, url: str, headers: dict[str, str], timeout: float) -> int:
+    written = 0
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code != 200:
+                response.read()
+                raise _remote_error(response)
+            for chunk in response.iter_bytes(1024 * 1024):
+                handle.write(chunk)
+                written += len(chunk)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"cannot fetch from {url}: {exc}") from exc
+    return written
+
+
+def _remote_error(response: httpx.Response) -> LedgerError:
+    try:
+        error = response.json().get("error", {})
+        code = ErrorCode.parse(str(error.get("code")), ErrorCode.UNAVAILABLE)
+        return LedgerError(f"the other node: {error.get('message', '')}", code)
+    except ValueError:
+        return Unavailable(f"the other node answered {response.status_code}")
+
+
+def _require_blob(path: Path, record: st.RecordMeta, keyring: tuple[bytes, ...]) -> None:
+    """The file is the chain's blob, and opens to the chain's content hash."""
+    assert record.wrapped_keys is not None
+    hasher = hashlib.sha256()
+    decryptor = Decryptor(unwrap_with_keyring(record.wrapped_keys.custodian, keyring))
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            hasher.update(chunk)
+            decryptor.update(chunk)
+    if hasher.hexdigest() != record.blob_id:
+        raise HashMismatch(f"the ciphertext fetched for {record.id} is not blob {record.blob_id}")
+    if decryptor.finish()[1].content_hash != record.content_hash:
+        raise HashMismatch(f"the ciphertext fetched for {record.id} is not the chain's content")
+
+
+def pull_missing(home: Home, url: str, audience: str | None = None) -> PullReport:
+    """Fetch from the node at `url` every ciphertext of our records that our vault lacks.
+
+    The node at `url` serves an organisation: `audience`, or by default each record's
+    previous custodian (a successor pulling from the node it took records from).
+    """
+    report = PullReport()
+    store = Store(home.db_path, readonly=True)
+    vault = Vault(vault_root(home))
+    try:
+        state = StateReader(store.state_get)
+        chain_id = _chain_id(home)
+        org_keys = _org_keys(state, home.keys_dir)
+        for blob_id, wanted in _expected(store, home.keys_dir).items():
+            record = wanted.record
+            if vault.has(blob_id):
+                continue
+            to = audience or (record.custody[-1].custodian if record.custody else None)
+            if to is None:
+                report.failed[record.id] = "not_found: no earlier custodian to ask"
+                continue
+            keys = org_keys[record.custodian]
+            try:
+                fetch_blob(vault, url, keys, chain_id, to, record, keys.encryption_keyring)
+            except LedgerError as exc:
+                report.failed[record.id] = f"{exc.code}: {exc.message}"
+                continue
+            report.pulled.append(record.id)
+        return report
+    finally:
+        vault.close()
+        store.close()
+
+
+def _chain_id(home: Home) -> str:
+    return home.genesis().chain_id
+
+
+def _org_keys(state: StateReader, keys_dir: Path) -> dict[str, KeyPair]:
+    """The current key pair of each organisation whose plain key file the node holds."""
+    found: dict[str, KeyPair] = {}
+    for path in sorted(keys_dir.glob("*.json")):
+        try:
+            keys = load_keypair(path)
+        except LedgerError:
+            continue
+        holder = gov.signing_key(state, keys.key_id)
+        if holder is not None and holder.kind == "org" and holder.active:
+            found[holder.id] = keys
+    return found

@@ -351,6 +351,31 @@ class RecordService:
             raise RecordShredded(record_id)
         return self.vault.read_chunks(record.blob_id)
 
+    def blob_for_custodian(self, asker: Actor, blob_id: str) -> Iterable[bytes]:
+        """A ciphertext, for the organisation that is now custodian of the record naming it.
+
+        How a successor takes moved records from the old custodian's node, and a
+        custodian its blobs back from a replica: ciphertext only (the data key is sealed
+        on chain for the custodian alone), checked by the asker against the blob id.
+        Nothing is audited: no one can read a record from this, only keep it.
+        """
+        if asker.kind != "org":
+            raise Unauthorized("only an organisation's own key fetches ciphertexts")
+        state = self._state()
+        owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
+        if owner is None:
+            raise NotFound(f"no record names blob {blob_id:.64}")
+        record = rq.record(state, owner.root)
+        if record.custodian != asker.id:
+            raise NotCustodian(
+                record.id,
+                record.custodian,
+                f"{asker.id} is not the custodian of the record naming this blob",
+            )
+        if record.status == st.SHREDDED:
+            raise RecordShredded(record.id)
+        return self.vault.read_chunks(blob_id)
+
     # --- locating records ----------------------------------------------------------
 
     def locate(self, reader: Actor, patient: str, purpose: str | None) -> Located:
