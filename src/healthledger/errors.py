@@ -60,6 +60,8 @@ class ErrorCode(StrEnum):
     REQUEST_REPLAYED = "request_replayed"
     NOT_CUSTODIAN = "not_custodian"
     AUDIT_FAILED = "audit_failed"
+    # the organisation holding a record cannot be reached (its node is down or unlisted)
+    CUSTODIAN_UNAVAILABLE = "custodian_unavailable"
     # an HTTP route that does not exist, a method it does not take
     NO_ROUTE = "no_route"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -179,6 +181,16 @@ class Unavailable(LedgerError):
     """The node (or a service it needs) cannot do this now; the request itself may be fine."""
 
     code = ErrorCode.UNAVAILABLE
+
+
+class CustodianUnavailable(LedgerError):
+    """The organisation that holds a record cannot be reached now: nothing was read."""
+
+    code = ErrorCode.CUSTODIAN_UNAVAILABLE
+
+    def __init__(self, org: str, why: str) -> None:
+        super().__init__(f"the custodian {org} cannot be reached: {why}")
+        self.org = org
 
 
 class DecryptionFailed(LedgerError):

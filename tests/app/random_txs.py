@@ -113,6 +113,8 @@ def org_spec(org_id: str, role: str, keys: KeyPair, validator: str | None) -> di
     }
     if validator is not None:
         spec["validator"] = {"pub_key": validator, "power": 10}
+    if len(org_id) % 3 == 0:  # some organisations name a country, some do not
+        spec["country"] = "FR" if len(org_id) % 2 else "GB"
     return spec
 
 
@@ -577,6 +579,28 @@ def _expiry(draw: Draw, w: World) -> int:
     return w.next_time_ms() + offset
 
 
+ENDPOINTS = ["http://127.0.0.1:8700", "https://node.example.org/hl", "http://10.0.0.2:1"]
+BAD_ENDPOINTS = ["ftp://x.example:1", "http://u:p@h.example:1", "http://h.example:1/#f"]
+
+
+def org_endpoint(draw: Draw, w: World) -> Planned:
+    """A directory entry: mostly well formed, sometimes a bad URL, a duplicate, an odd replica."""
+    sender = w.sender(draw, w.active_orgs())
+    urls = some(draw, ENDPOINTS + (BAD_ENDPOINTS if draw(st.integers(0, 4)) == 0 else []), 4)
+    if urls and draw(st.integers(0, 9)) == 0:
+        urls = [*urls, urls[0]]
+    payload: dict[str, Any] = {
+        "endpoints": urls,
+        "node_key": keys_for(f"{sender}/node").key_id,
+    }
+    if draw(st.booleans()):
+        payload["replica"] = pick(draw, [*w.orgs(), "nobody", sender], "nobody")
+    return Planned(sender, "org.endpoint", payload)
+
+
+COUNTRY_CHOICES = ["FR", "GB", "DE", "xx"]
+
+
 def consent_grant(draw: Draw, w: World) -> Planned:
     sender = w.sender(draw, [*w.patient_names.values(), *w.members()])
     own = w.signers[sender].keys.key_id
@@ -592,6 +616,8 @@ def consent_grant(draw: Draw, w: World) -> Planned:
         "expires_ms": _expiry(draw, w),
         "wrapped_keys": {r_id: WRAPPED_KEY for r_id in scope},
     }
+    if draw(st.integers(0, 3)) == 0:  # a consent limited to organisations of some countries
+        payload["countries"] = sorted(set(some(draw, COUNTRY_CHOICES)))
     appointment = _appointment_for(draw, w, sender, patient)
     if appointment is not None:
         payload["appointment_id"] = appointment
@@ -819,6 +845,7 @@ def supply_recall_ack(draw: Draw, w: World) -> Planned:
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
+    "org.endpoint": org_endpoint,
     "capability.propose": capability_propose,
     "member.capability": member_capability,
     "member.enroll": member_enroll,

@@ -144,8 +144,9 @@ class ReadGuard:
             height = ledger.height
             now = ledger.block_time_ms(height) if height else 0
             audit = records.audit_trail(ledger, patient)
+            country = gov_queries.org_country(ledger.state, actor.org)
         try:
-            shown = records.locatable_records(file, actor, None, now)
+            shown = records.locatable_records(file, actor, None, now, country)
         except LedgerError:  # no standing with this patient at all
             shown = []
         return any(entry.id == record_id for entry in shown) or any(

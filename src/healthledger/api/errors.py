@@ -63,6 +63,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HEADER_UNVERIFIED: 502,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.AUDIT_FAILED: 503,
+    ErrorCode.CUSTODIAN_UNAVAILABLE: 503,
     ErrorCode.HASH_MISMATCH: 503,
 }
 

@@ -123,6 +123,7 @@ CODES: dict[Does, frozenset[ErrorCode]] = {
             ErrorCode.AUDIT_FAILED,
             ErrorCode.HASH_MISMATCH,
             ErrorCode.UNAVAILABLE,
+            ErrorCode.CUSTODIAN_UNAVAILABLE,
         }
     ),
     Does.CONSENSUS: frozenset({ErrorCode.UNAVAILABLE, ErrorCode.NOT_FOUND}),

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from healthledger.api.access import request_target
+from healthledger.api.forward import MAX_FORWARD_BODY, Forwarder
 from healthledger.api.responses import (
     client_disconnects,
     declared_length,
@@ -22,7 +23,12 @@ from healthledger.api.responses import (
     parse_body,
     read_body,
 )
-from healthledger.crypto.signed_request import EMPTY_BODY, SignedRequest, body_hash
+from healthledger.crypto.signed_request import (
+    EMPTY_BODY,
+    SignedRequest,
+    body_hash,
+    sign_answer,
+)
 from healthledger.domains.records.policy import BreakGlassReason
 from healthledger.domains.records.replies import (
     AddedRecord,
@@ -66,6 +72,17 @@ def _reply(reply: Reply, status: int = 200) -> Response:
     return json_response(reply.wire(), status)
 
 
+def _signed_reply(service: RecordService, signed: SignedRequest, reply: Reply) -> Response:
+    """An answer signed with this node's key (the directory names its public half), so a
+    reader whose request went through another node can tell this node gave it."""
+    response = _reply(reply)
+    headers = sign_answer(
+        service.node.node_key, service.chain_id, signed.request_id, 200, bytes(response.body)
+    )
+    response.headers.update(headers)
+    return response
+
+
 async def _authenticate(
     service: RecordService, request: Request, body_sha256: str
 ) -> tuple[SignedRequest, Actor]:
@@ -106,8 +123,9 @@ def add_record_routes(
 ) -> RecordService:
     """Mount the vault's routes; `authenticator` is the node's one (shared with `ReadGuard`)."""
     service = RecordService(node, authenticator=authenticator)
+    forwarder = Forwarder(node, service.auth)
     _add_write_routes(app, node, service)
-    _add_read_routes(app, node, service)
+    _add_read_routes(app, node, service, forwarder)
     _add_patient_routes(app, service)
     return service
 
@@ -241,7 +259,9 @@ def _reason(body: dict[str, Any]) -> BreakGlassReason | None:
     return BreakGlassReason.given(text, salt)
 
 
-def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
+def _add_read_routes(
+    app: FastAPI, node: Node, service: RecordService, forwarder: Forwarder
+) -> None:
     @app.get("/v1/records", tags=["records"], summary="Locate a patient's records (record locator)")
     async def locate(
         request: Request,
@@ -268,6 +288,11 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
 
     @app.post("/v1/records/{record_id}/read", tags=["records"], summary="Read a record (audited)")
     async def read(request: Request, record_id: str) -> Response:
+        """A read meant for another organisation (its audience) is forwarded to its node."""
+        custodian = forwarder.elsewhere(request)
+        if custodian is not None:
+            raw = await read_body(request, MAX_FORWARD_BODY)
+            return await forwarder.relay(request, custodian, raw)
         signed, reader, body = await _signed_json(service, request)
         if not isinstance(body, dict) or not isinstance(body.get("purpose"), str):
             raise MalformedInput('a read states its purpose: {"purpose": "treatment"}')
@@ -280,12 +305,16 @@ def _add_read_routes(app: FastAPI, node: Node, service: RecordService) -> None:
             _reason(body),
         )
         committed = await _commit_access(service, prepared)
-        return _reply(await asyncio.to_thread(service.finish_read, prepared, committed))
+        answer = await asyncio.to_thread(service.finish_read, prepared, committed)
+        return _signed_reply(service, signed, answer)
 
     @app.get(
         "/v1/records/{record_id}/content", tags=["records"], summary="A read record's ciphertext"
     )
     async def content(request: Request, record_id: str, access: str) -> StreamingResponse:
+        custodian = forwarder.elsewhere(request)
+        if custodian is not None:
+            return await forwarder.relay_stream(request, custodian)
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")

@@ -217,6 +217,7 @@ def _add_read_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
                 state_root=current.state_root,
                 last_block_hash=current.last_block_hash,
                 mempool=node.engine.mempool_size(),
+                node_key=node.node_key.key_id,
             )
         )
 

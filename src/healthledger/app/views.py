@@ -157,6 +157,9 @@ class InfoView(WireView):
     state_root: str
     last_block_hash: str
     mempool: int
+    # The public key this node signs its answers with (what its organisation publishes in
+    # the directory); a reader checks answers against the directory's, never this one.
+    node_key: str | None = None
 
 
 class HealthView(WireView):

@@ -389,6 +389,7 @@ def _register_extras() -> None:
         domains,
         governance,
         net,
+        orgs,
         records,
         supply,
         vault,
@@ -401,6 +402,7 @@ def _register_extras() -> None:
     supply.register(app)
     records.register(app)
     governance.register(app)
+    orgs.register(app)
     domains.register(app)
     vault.register(app)
 

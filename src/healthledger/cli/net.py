@@ -14,11 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
+from healthledger.cli.orgs import publish_payload
 from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.governance.messages import OrgSpec
-from healthledger.errors import InvalidState, LedgerError
+from healthledger.errors import ErrorCode, InvalidState, LedgerError
 from healthledger.node.cometbft import cometbft_binary
 from healthledger.node.home import parse_org_arg
 from healthledger.node.network import (
@@ -72,10 +73,12 @@ def net_up(
             )
         start_supervisor(network.root)
         await_nodes(network, UP_TIMEOUT_S)
+        published = publish_directory(network, [node.org for node in network.nodes])
     except LedgerError as exc:
         fail(exc, as_json)
-    report = {"ok": True, "dir": str(network.root), "chain_id": network.chain_id}
+    report: dict[str, Any] = {"ok": True, "dir": str(network.root), "chain_id": network.chain_id}
     report["nodes"] = [_node_summary(node) for node in network.nodes]
+    report["directory"] = published
     if as_json:
         emit(report, True)
         return
@@ -86,6 +89,36 @@ def net_up(
     typer.echo(
         f"logs: {network.root}/nodes/<org>/logs/   stop: healthledger net down --dir {directory}"
     )
+
+
+def publish_directory(network: Network, orgs: list[str]) -> list[str]:
+    """Each member organisation's directory entry: its node's API URL and node key.
+
+    Signed with the organisation's own key and sent to its own node; an entry already
+    as it should be is left alone (a restarted network publishes nothing new), and an
+    organisation not admitted yet is skipped (`net admit` publishes its entry).
+    """
+    published = []
+    for org in orgs:
+        node = network.node(org)
+        payload = publish_payload([node.api_url], network.home(org).node_key().key_id, None)
+        with Client(node.api_url, timeout=60) as client:
+            current = client.org_endpoint(org)
+            if current is not None and (list(current.endpoints), current.node_key) == (
+                payload["endpoints"],
+                payload["node_key"],
+            ):
+                continue
+            try:
+                signer = client.signer(load_keypair(network.keys_dir / f"{org}.json"))
+                tx = signer.sign("org.endpoint", payload)
+                require_committed(client.submit(tx, wait=True, timeout_ms=60_000))
+            except LedgerError as exc:
+                if exc.code in (ErrorCode.UNKNOWN_SENDER, ErrorCode.REVOKED_SENDER):
+                    continue  # not a member (yet, or any more): nothing to publish
+                raise
+        published.append(org)
+    return published
 
 
 def _node_summary(node: NetNode) -> dict[str, Any]:
@@ -229,13 +262,17 @@ def net_start(node: NodeOpt, directory: DirOpt = Path("testnet"), as_json: JsonO
 def net_join(
     org: Annotated[str, typer.Option("--org", help="The new organisation as id:role[:Name].")],
     directory: DirOpt = Path("testnet"),
+    country: Annotated[
+        str | None, typer.Option(help="Its ISO 3166-1 alpha-2 country (e.g. FR).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a new organisation's node; it syncs by replaying blocks (admit it with `net admit`)."""
+    """Add a new organisation's node; it syncs by replaying blocks (admit it with `net admit`,
+    which also publishes its directory entry)."""
     try:
         org_id, role, name = parse_org_arg(org)
         network, _spec = join_network(
-            load_network(directory), cometbft_binary(), org_id, role, name
+            load_network(directory), cometbft_binary(), org_id, role, name, country=country
         )
         node = network.node(org_id)
         if supervisor_pid(network.root) is not None:
@@ -293,14 +330,29 @@ def admit(network: Network, org: str, validator: bool) -> dict[str, Any]:
     if executed_at is None:
         raise InvalidState(f"proposal {proposal_id} did not reach quorum")
     if validator:
-        network.with_node(_as_validator(network.node(org))).save()
+        network = network.with_node(_as_validator(network.node(org)))
+        network.save()
+    # Admitted, it can say where its node serves (its node has replayed the admission
+    # once it is level; the entry goes through a founder's node, which is).
+    published = _publish_admitted(network, org, entry)
     return {
         "ok": True,
         "org": org,
         "proposal": proposal_id,
         "height": executed_at,
         "validator": validator,
+        "directory": published,
     }
+
+
+def _publish_admitted(network: Network, org: str, via: NetNode) -> bool:
+    node = network.node(org)
+    payload = publish_payload([node.api_url], network.home(org).node_key().key_id, None)
+    with Client(via.api_url, timeout=60) as client:
+        signer = client.signer(load_keypair(network.keys_dir / f"{org}.json"))
+        report = client.submit(signer.sign("org.endpoint", payload), wait=True, timeout_ms=60_000)
+    require_committed(report)
+    return True
 
 
 def _as_validator(node: NetNode) -> NetNode:

@@ -70,6 +70,8 @@ EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 5,
     ErrorCode.TIMEOUT: 5,
     ErrorCode.AUDIT_FAILED: 5,
+    # another try may work once the custodian's node is back
+    ErrorCode.CUSTODIAN_UNAVAILABLE: 5,
     # a fault of the node, not of the request: another try may work
     ErrorCode.INTERNAL: 5,
     # The folder needs other software (or a new chain), not another try.

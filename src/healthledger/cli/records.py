@@ -19,7 +19,7 @@ import typer
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
-from healthledger.client.records import RecordCopy, Records, verify_copy
+from healthledger.client.records import RecordCopy, Records, Via, verify_copy
 from healthledger.client.sdk import Client, Signer
 from healthledger.domains.records.replies import JsonObject
 from healthledger.errors import LedgerError, MalformedInput
@@ -41,11 +41,15 @@ audit_app = typer.Typer(help="Accounting of disclosures.", no_args_is_help=True)
 
 
 @contextmanager
-def _acting(url: str, key: Path, as_json: bool) -> Iterator[Records]:
+def _acting(url: str, key: Path, as_json: bool, via: Via = "direct") -> Iterator[Records]:
     """Records operations as the key's holder; any error leaves with its code."""
     try:
         with Client(url) as client:
-            yield Records(client, open_key(key))
+            records = Records(client, open_key(key), via=via)
+            try:
+                yield records
+            finally:
+                records.close()
     except LedgerError as exc:
         fail(exc, as_json)
     except OSError as exc:
@@ -123,11 +127,20 @@ def get(
     all_records: Annotated[
         bool, typer.Option("--all", help="Right of access: every own record.")
     ] = False,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="A record another organisation holds: read it at its node found in the "
+            "directory (direct), or through this node, which forwards the request (node)."
+        ),
+    ] = "direct",
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
     """Read a record (audited): decrypt here, check its hash and the access receipt."""
-    with _acting(url, key, as_json) as records:
+    if via not in ("direct", "node"):
+        fail(MalformedInput("--via is direct or node"), as_json)
+    with _acting(url, key, as_json, "node" if via == "node" else "direct") as records:
         if all_records:
             emit(
                 {"records": [_copy_view(c) for c in records.pull_all(records.patient_id)]}, as_json
@@ -284,6 +297,10 @@ def grant(
         list[str] | None, typer.Option(help="Record id in scope (repeatable).")
     ] = None,
     days: Annotated[int, typer.Option(help="Days until the consent expires.")] = 365,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(help="Only organisations in this country, ISO 3166 code (repeatable)."),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
@@ -296,6 +313,7 @@ def grant(
             int(time.time() * 1000) + days * DAY_MS,
             resource_type or [],
             record or [],
+            countries=country or [],
         )
         emit(report.wire(), as_json)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, overload
 from urllib.parse import quote, urlencode
 
+import httpx
 import orjson
 
 from healthledger.client.sdk import ApiError, Client, Signer, require_committed, verify_tx_view
@@ -35,9 +36,12 @@ from healthledger.crypto.signed_request import (
     EMPTY_BODY,
     HEADER_INTENT,
     HEADER_NONCE,
+    HEADER_SIGNATURE,
     HEADER_TIME,
     body_hash,
+    request_id_of,
     sign_request,
+    verify_answer,
 )
 from healthledger.domains.governance import state as gov
 from healthledger.domains.records import policy
@@ -61,10 +65,28 @@ from healthledger.domains.records.replies import (
     SealedNote,
 )
 from healthledger.domains.records.state import RecordMeta
-from healthledger.errors import HashMismatch, InvalidProof, NotFound
+from healthledger.errors import (
+    CustodianUnavailable,
+    HashMismatch,
+    InvalidProof,
+    NotFound,
+)
 
 FILE_CHUNK = 1024 * 1024
 DAY_MS = 86_400_000
+# How a read of a record another organisation holds travels: straight to its node
+# (`direct`, its endpoint from the directory) or through the client's own node (`node`).
+Via = Literal["direct", "node"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a read goes: the organisation it is signed for, the nodes to try in order,
+    and the node key its answer must carry (None for the client's own node, not checked)."""
+
+    audience: str
+    clients: tuple[Client, ...]
+    node_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,16 +173,36 @@ class Records:
         keys: KeyPair,
         chain_id: str | None = None,
         audience: str | None = None,
+        via: Via = "direct",
     ) -> None:
         self.client = client
         self.keys = keys
         self.chain_id = chain_id or client.info().chain_id
         self.audience = audience or client.org()
+        self.via = via
+        self._nodes: dict[str, Client] = {}  # other organisations' nodes, by endpoint
 
-    def _sign(self, method: str, target: str, body_sha256: str = EMPTY_BODY) -> dict[str, str]:
+    def _sign(
+        self,
+        method: str,
+        target: str,
+        body_sha256: str = EMPTY_BODY,
+        audience: str | None = None,
+    ) -> dict[str, str]:
         return sign_request(
-            self.keys, self.chain_id, method, target, body_sha256, audience=self.audience
+            self.keys,
+            self.chain_id,
+            method,
+            target,
+            body_sha256,
+            audience=audience or self.audience,
         )
+
+    def close(self) -> None:
+        """Close the connections to other organisations' nodes (not `client`'s)."""
+        for node in self._nodes.values():
+            node.close()
+        self._nodes.clear()
 
     @property
     def patient_id(self) -> str:
@@ -256,7 +298,48 @@ class Records:
     def read_view(
         self, record_id: str, purpose: str, break_glass_reason: str | None = None
     ) -> RecordRead:
-        """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt."""
+        """The vault's answer to a read: ciphertext, a data key sealed to us, the receipt.
+
+        A record another organisation holds is read at its custodian's node: straight
+        there (`via="direct"`, the endpoint from the directory) or through the client's
+        node, which forwards the same signed request (`via="node"`). Either way the
+        answer must be signed by the node key the directory names for the custodian.
+        """
+        return self._read_view(record_id, purpose, break_glass_reason)[0]
+
+    def route(self, record_id: str) -> Route:
+        """Where a read of this record goes, from its proven chain entry and the directory.
+
+        The client's own node when it is the custodian's, when the record's entry is not
+        ours to see before the read (a break-glass reader), or when the custodian
+        published no endpoint (the node then says who holds it: not_custodian).
+        """
+        own = Route(self.audience, (self.client,))
+        try:
+            value = self.client.verified_state("records", f"record/{record_id}", keys=self.keys)
+        except ApiError:
+            return own
+        custodian = None if value is None else RecordMeta.model_validate(value).custodian
+        if custodian is None or custodian == self.audience:
+            return own
+        entry = self.client.org_endpoint(custodian)
+        if entry is None:
+            return own
+        if self.via == "node":
+            return Route(custodian, (self.client,), entry.node_key)
+        nodes = tuple(self._node(url) for url in entry.endpoints)
+        return Route(custodian, nodes, entry.node_key)
+
+    def _node(self, url: str) -> Client:
+        if url not in self._nodes:
+            self._nodes[url] = Client(url, anchor=self.client.anchor)
+        return self._nodes[url]
+
+    def _read_view(
+        self, record_id: str, purpose: str, break_glass_reason: str | None
+    ) -> tuple[RecordRead, Route, Client]:
+        """The read's answer, where it went, and the node that answered (for its content)."""
+        route = self.route(record_id)
         body: JsonObject = {"purpose": purpose}
         intent = Intent("read", record_id, purpose)
         if break_glass_reason is not None:
@@ -264,8 +347,38 @@ class Records:
             body["break_glass_reason"] = reason.text
             body["break_glass_salt"] = reason.salt.hex()
             intent = Intent("read", record_id, purpose, reason.hash)
-        reply = self._signed_json("POST", f"/v1/records/{record_id}/read", body, intent)
-        return RecordRead.model_validate(reply)
+        raw = orjson.dumps(body)
+        target = f"/v1/records/{record_id}/read"
+        headers = self._sign("POST", target, body_hash(raw), route.audience)
+        headers[HEADER_INTENT] = sign_intent(self.keys, self.chain_id, intent, headers)
+        headers["content-type"] = "application/json"
+        answer, node = self._send(route, "POST", target, raw, headers)
+        if route.node_key is not None:
+            request = request_id_of(headers[HEADER_SIGNATURE])
+            verify_answer(
+                answer.headers,
+                route.node_key,
+                self.chain_id,
+                request,
+                answer.status_code,
+                answer.content,
+            )
+        return RecordRead.model_validate_json(answer.content), route, node
+
+    def _send(
+        self, route: Route, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[httpx.Response, Client]:
+        """The first of the route's nodes that answers; an unreachable custodian is
+        `custodian_unavailable` (a node that answers with an error raises that error)."""
+        failures = []
+        for node in route.clients:
+            try:
+                return node._request(method, target, content=body, headers=headers), node
+            except ApiError as exc:
+                if exc.status != 0 or node is self.client:
+                    raise
+                failures.append(f"{node.base_url}: {exc.message}")
+        raise CustodianUnavailable(route.audience, "; ".join(failures) or "no endpoint")
 
     def read(
         self,
@@ -275,12 +388,12 @@ class Records:
         verify: bool = True,
     ) -> RecordCopy:
         """Read, decrypt locally and check: the hash against the chain, the receipt's proofs."""
-        view = self.read_view(record_id, purpose, break_glass_reason)
+        view, route, node = self._read_view(record_id, purpose, break_glass_reason)
         data_key = unwrap_with_keyring(view.wrapped_key, self.keys.encryption_keyring)
         chunks = (
             [base64.b64decode(view.ciphertext)]
             if view.ciphertext is not None
-            else self._content(record_id, view.access.tx_id)
+            else self._content(record_id, view.access.tx_id, route, node)
         )
         plaintext, opened = _decrypt_all(data_key, chunks)
         record = self._checked_record(view, opened, verify)
@@ -288,28 +401,38 @@ class Records:
 
     def read_to_file(self, record_id: str, purpose: str, out: Path) -> RecordCopy:
         """Read a large record straight to a file, decrypting chunk by chunk."""
-        view = self.read_view(record_id, purpose)
+        view, route, node = self._read_view(record_id, purpose, None)
         data_key = unwrap_with_keyring(view.wrapped_key, self.keys.encryption_keyring)
         decryptor = Decryptor(data_key)
         with out.open("wb") as handle:
-            for chunk in self._content(record_id, view.access.tx_id):
+            for chunk in self._content(record_id, view.access.tx_id, route, node):
                 handle.write(decryptor.update(chunk))
             tail, opened = decryptor.finish()
             handle.write(tail)
         record = self._checked_record(view, opened, verify=True)
         return RecordCopy(record, b"", opened.salt, view.access, view.receipt)
 
-    def _content(self, record_id: str, access_tx: str) -> Iterator[bytes]:
+    def _content(
+        self, record_id: str, access_tx: str, route: Route, node: Client
+    ) -> Iterator[bytes]:
+        """The ciphertext of a read, from the node that answered it (streamed)."""
         target = f"/v1/records/{record_id}/content?access={access_tx}"
-        headers = self._sign("GET", target)
-        with self.client._http.stream("GET", target, headers=headers) as response:
-            if response.status_code >= 400:
-                response.read()
-                error = response.json().get("error", {})
-                raise ApiError(
-                    error.get("code", "unavailable"), error.get("message", ""), response.status_code
-                )
-            yield from response.iter_bytes(FILE_CHUNK)
+        headers = self._sign("GET", target, audience=route.audience)
+        try:
+            with node._http.stream("GET", target, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    error = response.json().get("error", {})
+                    raise ApiError(
+                        error.get("code", "unavailable"),
+                        error.get("message", ""),
+                        response.status_code,
+                    )
+                yield from response.iter_bytes(FILE_CHUNK)
+        except httpx.HTTPError as exc:
+            if node is self.client:
+                raise ApiError("unavailable", f"cannot reach {node.base_url}: {exc}", 0) from exc
+            raise CustodianUnavailable(route.audience, f"{node.base_url}: {exc}") from exc
 
     def _checked_record(self, view: RecordRead, opened: Opened, verify: bool) -> JsonObject:
         record = view.record
@@ -407,8 +530,11 @@ class Records:
         record_ids: Sequence[str] = (),
         patient: str | None = None,
         appointment_id: str | None = None,
+        countries: Sequence[str] = (),
     ) -> ConsentGranted:
-        """Grant a consent, rewrapping the in-scope records' data keys for the grantee."""
+        """Grant a consent, rewrapping the in-scope records' data keys for the grantee.
+
+        `countries` (ISO 3166-1 alpha-2) limits it to organisations located there."""
         patient = patient or self.patient_id
         payload: dict[str, Any] = {
             "consent_id": "cns-" + secrets.token_hex(12),
@@ -420,6 +546,8 @@ class Records:
             "expires_ms": expires_ms or int(time.time() * 1000) + 365 * DAY_MS,
             "wrapped_keys": self._rewrapped_for(grantee, patient, resource_types, record_ids),
         }
+        if countries:
+            payload["countries"] = sorted(set(countries))
         payload = _acting_for(payload, appointment_id)
         report = require_committed(
             self.client.submit(signer.sign("consent.grant", payload), wait=True)

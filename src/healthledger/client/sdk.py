@@ -43,7 +43,10 @@ from healthledger.client.anchor import Anchor, PinnedAnchor
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
+from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.messages import voucher_message
+from healthledger.domains.governance.state import OrgEndpoint
+from healthledger.domains.governance.views import DirectoryEntry, DirectoryPage
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
@@ -383,6 +386,41 @@ class Client:
         view = self.consistency(old_header.log_size, latest.log_size)
         verify_consistency_view(view, old_header, latest)
         return view
+
+    def org_endpoint(self, org: str) -> OrgEndpoint | None:
+        """An organisation's directory entry (where its node serves, the key it answers
+        with), proven against the client's trust anchor; None, proven too, if it has none."""
+        answer = _parse(DirectoryEntry, self._request("GET", f"/v1/orgs/{_segment(org)}"))
+        return self._proven_entry(answer, org)
+
+    def orgs(self, page: int = 50) -> list[OrgEndpoint]:
+        """Every published directory entry, each proven against the client's trust anchor."""
+        entries: list[OrgEndpoint] = []
+        after: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": page}
+            if after is not None:
+                params["after"] = after
+            answer = _parse(DirectoryPage, self._request("GET", "/v1/orgs", params=params))
+            for row in answer.orgs:
+                entry = self._proven_entry(row, row.org)
+                if entry is not None:
+                    entries.append(entry)
+            if answer.next_after is None:
+                return entries
+            after = answer.next_after
+
+    def _proven_entry(self, answer: DirectoryEntry, org: str) -> OrgEndpoint | None:
+        """The entry as its proof says, never as the rest of the answer says."""
+        view = StateView.model_validate(answer.proof.model_dump(mode="json"))
+        self.prove_state(view, gov_state.NAMESPACE, gov_state.endpoint_key(org))
+        if view.value is None:
+            return None
+        with _proof_errors("directory entry"):
+            entry = OrgEndpoint.model_validate(view.value)
+        if entry.org != org:
+            raise InvalidProof(f"the directory entry of {org} names {entry.org}")
+        return entry
 
     def supply_verification(
         self, gtin: str, serial: str, lot: str, expiry: str

@@ -37,6 +37,10 @@ HEADER_AUDIENCE = "x-hl-audience"
 # A second signature some requests carry: over what the signer asks the node to record in
 # their name (a record read's access event), so that the node cannot record it otherwise.
 HEADER_INTENT = "x-hl-intent"
+# A node's signature over its answer to a signed request, with the node key it published
+# in the directory: a reader who went through another node can tell who answered.
+HEADER_ANSWER_KEY = "x-hl-answer-key"
+HEADER_ANSWER_SIGNATURE = "x-hl-answer-signature"
 MAX_AUDIENCE_LEN = 128
 VALIDITY_MS = 60_000
 NONCE_HEX_LEN = 32
@@ -142,6 +146,56 @@ def verify_request(
     if intent is not None and (len(intent) != 128 or not _is_lower_hex(intent)):
         raise MalformedInput(f"{HEADER_INTENT} must be 128 lowercase hex characters")
     return SignedRequest(key_id, time_ms, nonce, hashlib.sha256(signature).hexdigest(), intent)
+
+
+def request_id_of(signature_hex: str) -> str:
+    """A request's id from its x-hl-signature header: the SHA-256 of the signature bytes."""
+    return hashlib.sha256(bytes.fromhex(signature_hex)).hexdigest()
+
+
+def answer_message(chain_id: str, request_id: str, status: int, body: bytes) -> bytes:
+    """The exact bytes a node signs over its answer: bound to the chain, the request it
+    answers (its id), the HTTP status and the body's SHA-256."""
+    return canonical_bytes(
+        {
+            "chain": chain_id,
+            "purpose": "answer",
+            "request": request_id,
+            "status": status,
+            "body": body_hash(body),
+        }
+    )
+
+
+def sign_answer(
+    node_key: KeyPair, chain_id: str, request_id: str, status: int, body: bytes
+) -> dict[str, str]:
+    """The answer headers a node adds to its reply to a signed request."""
+    signature = node_key.sign(answer_message(chain_id, request_id, status, body))
+    return {HEADER_ANSWER_KEY: node_key.key_id, HEADER_ANSWER_SIGNATURE: signature.hex()}
+
+
+def verify_answer(
+    headers: Mapping[str, str],
+    node_key: str,
+    chain_id: str,
+    request_id: str,
+    status: int,
+    body: bytes,
+) -> None:
+    """Check an answer was signed by `node_key` (the key the directory names) for this request."""
+    key, signature = headers.get(HEADER_ANSWER_KEY), headers.get(HEADER_ANSWER_SIGNATURE)
+    if key is None or signature is None:
+        raise BadSignature("the answer is not signed by the node that gave it")
+    if key != node_key:
+        raise BadSignature(
+            f"the answer is signed by node key {key[:16]}…, not the directory's {node_key[:16]}…"
+        )
+    try:
+        raw = bytes.fromhex(signature)
+    except ValueError as exc:
+        raise BadSignature("the answer's signature is not hex") from exc
+    verify_signature(node_key, answer_message(chain_id, request_id, status, body), raw)
 
 
 def _is_lower_hex(text: str) -> bool:

@@ -3,6 +3,8 @@
 DIR/genesis.json       the network's genesis (same on every node)
 DIR/node.json          this node's settings (organisation, API port, block timing)
 DIR/keys/<name>.json   key files (owner-readable only)
+DIR/node_key.json      the key this node signs its answers with (owner-readable, never
+                       leaves the node; its public half is in the directory)
 DIR/data/ledger.sqlite blocks, state, proofs (SQLite, WAL)
 """
 
@@ -10,12 +12,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from healthledger.app.genesis import Genesis, check_rules_version, load_genesis
 from healthledger.crypto.canonical import parse_json
-from healthledger.crypto.keys import KeyPair, save_keypair
+from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
 from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
 from healthledger.errors import AlreadyExists, LedgerError, MalformedInput
 from healthledger.ledger.store import Store
@@ -64,6 +67,18 @@ class Home:
 
     def key_path(self, name: str) -> Path:
         return self.keys_dir / f"{name}.json"
+
+    @property
+    def node_key_path(self) -> Path:
+        """Outside keys/: the vault takes every key there for an organisation's."""
+        return self.root / "node_key.json"
+
+    def node_key(self) -> KeyPair:
+        """This node's answer-signing key, made (0600) the first time it is asked for."""
+        if not self.node_key_path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            save_keypair(KeyPair.generate(), self.node_key_path)
+        return load_keypair(self.node_key_path)
 
     def exists(self) -> bool:
         return self.genesis_path.exists()
@@ -125,6 +140,11 @@ def parse_org_arg(value: str) -> tuple[str, str, str]:
     return org_id, role, name
 
 
+def _country_of(org_id: str, countries: Mapping[str, str] | None) -> dict[str, str]:
+    country = (countries or {}).get(org_id)
+    return {} if country is None else {"country": country}
+
+
 def init_home(
     root: Path,
     chain_id: str,
@@ -134,8 +154,11 @@ def init_home(
     genesis_time_ms: int | None = None,
     quorum: tuple[int, int] = (2, 3),
     limits: Limits | None = None,
+    countries: Mapping[str, str] | None = None,
 ) -> Home:
-    """Create a network folder: one key per organisation, genesis, settings for the first org."""
+    """Create a network folder: one key per organisation, genesis, settings for the first org.
+
+    `countries` names an organisation's ISO 3166-1 alpha-2 country (by id), where known."""
     home = Home(Path(root))
     if home.exists():
         raise AlreadyExists(f"{root} already holds a network")
@@ -153,6 +176,7 @@ def init_home(
                     "role": role,  # validated here against the roles governance knows
                     "signing_key": keys.key_id,
                     "encryption_key": keys.encryption_public.hex(),
+                    **_country_of(org_id, countries),
                 }
             )
         )
@@ -170,4 +194,5 @@ def init_home(
     home.root.mkdir(parents=True, exist_ok=True)
     home.genesis_path.write_text(json.dumps(genesis.model_dump(mode="json"), indent=2) + "\n")
     home.write_settings(NodeSettings(org=specs[0].id, port=port))
+    home.node_key()
     return home

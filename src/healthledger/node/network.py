@@ -52,6 +52,17 @@ FOUNDERS: tuple[tuple[str, str, str], ...] = (
     ("health-board", "regulator", "Health Board"),
     ("westclinic", "clinic", "West Clinic"),
 )
+# Where each founder is (ISO 3166-1 alpha-2): country-limited consents have something to
+# tell apart on a local testnet. The clinic is abroad: where a travelling patient falls ill.
+FOUNDER_COUNTRIES: dict[str, str] = {
+    "st-marys": "GB",
+    "acme-insurance": "GB",
+    "pharmaco": "DE",
+    "citypharm": "GB",
+    "northlab": "NL",
+    "health-board": "GB",
+    "westclinic": "FR",
+}
 # Unix socket paths must stay under the kernel's 108 bytes; longer folders use TCP.
 MAX_SOCKET_PATH = 100
 
@@ -196,6 +207,7 @@ def create_network(
         chain_id,
         [(org, role, name) for org, role, name in founders],
         genesis_time_ms=genesis_time_ms,
+        countries=FOUNDER_COUNTRIES,
     )
     _add_validators_to_genesis(staging, identities)
     comet_genesis = _comet_genesis(root, founders, identities, chain_id, genesis_time_ms)
@@ -246,6 +258,7 @@ def _make_node_folder(
     shutil.copyfile(staging / "genesis.json", home.genesis_path)
     save_keypair(load_keypair(Home(staging).key_path(org)), home.key_path(org))
     home.write_settings(node_settings(home, org, ports))
+    home.node_key()  # made here, so its public half can be published before the node runs
     home.logs_dir.mkdir(exist_ok=True)
     (home.cometbft_dir / "config" / "genesis.json").write_text(
         json.dumps(comet_genesis, indent=2) + "\n"
@@ -295,8 +308,18 @@ def _node_config(network: Network, node: NetNode) -> dict[str, dict[str, str]]:
     }
 
 
+def _country(country: str | None) -> dict[str, str]:
+    return {} if country is None else {"country": country}
+
+
 def join_network(
-    network: Network, binary: Path, org: str, role: str, name: str, base_port: int | None = None
+    network: Network,
+    binary: Path,
+    org: str,
+    role: str,
+    name: str,
+    base_port: int | None = None,
+    country: str | None = None,
 ) -> tuple[Network, OrgSpec]:
     """A new organisation's node: keys, our genesis, CometBFT's genesis, peers to all.
 
@@ -320,6 +343,7 @@ def join_network(
     )
     (ports,) = allocate_ports(1, base_port)
     home.write_settings(node_settings(home, org, ports))
+    home.node_key()
     home.logs_dir.mkdir(exist_ok=True)
     node = NetNode(org, role, ports, identity.node_id, validator=False)
     grown = network.with_node(node)
@@ -336,6 +360,7 @@ def join_network(
             "validator": ValidatorSpec(
                 pub_key=identity.validator_pub_key.hex(), power=VALIDATOR_POWER
             ),
+            **_country(country or FOUNDER_COUNTRIES.get(org)),
         }
     )
     (home.root / "org.json").write_text(json.dumps(spec.model_dump(), indent=2) + "\n")

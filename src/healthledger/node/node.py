@@ -29,6 +29,8 @@ class Node:
         self.home = Home(Path(root))
         self.home.check_rules_version()
         self.settings = settings or self.home.settings()
+        # The key this node signs its answers with (the directory names its public half).
+        self.node_key = self.home.node_key()
         self.home.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.home.db_path)
         try:

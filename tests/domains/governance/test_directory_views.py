@@ -26,7 +26,7 @@ from healthledger.domains.governance.views import (
 from healthledger.ledger.store import Store
 
 FOUNDERS = [("st-marys", "hospital"), ("acme", "insurer"), ("fda", "regulator")]
-ORGS, MEMBERS, VALIDATORS = VIEWS
+ORGS, MEMBERS, VALIDATORS = VIEWS[:3]
 
 
 @pytest.fixture

@@ -40,6 +40,13 @@ DOMAIN = Domain(
             ORGS,
             "pass one of the org's capabilities to a member, or take it back",
         ),
+        TxType(
+            "org.endpoint",
+            m.OrgEndpointPublish,
+            h.publish_endpoint,
+            ORGS,
+            "publish where the sender organisation's node serves and the key it answers with",
+        ),
         TxType("member.enroll", m.MemberEnroll, h.enroll_member, ORGS, "enrol a person"),
         TxType("member.revoke", m.MemberRevoke, h.revoke_member, ORGS, "revoke a person"),
         TxType(

@@ -138,6 +138,21 @@ class ValidatorKeyInUse(AlreadyExists):
         self.pub_key = pub_key
 
 
+# --- the directory ---------------------------------------------------------------------
+
+
+class DuplicateEndpoint(InvalidField):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"the endpoint {url} is listed twice")
+        self.url = url
+
+
+class OwnReplica(InvalidField):
+    def __init__(self, org_id: str) -> None:
+        super().__init__(f"{org_id} cannot be its own replica")
+        self.org_id = org_id
+
+
 # --- capabilities ----------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from healthledger.domains.governance.messages import (
     MemberEnroll,
     MemberRevoke,
     OrgApprove,
+    OrgEndpointPublish,
     OrgPropose,
     OrgSpec,
     PatientGuardians,
@@ -508,6 +509,43 @@ def _replace_patient_keys(
     ctx.emit("patient.recovered", patient=payload.patient)
 
 
+# --- the directory ---------------------------------------------------------------------
+
+
+def publish_endpoint(ctx: TxContext, payload: OrgEndpointPublish) -> None:
+    """An organisation (its own key: the declared sender) says where its node serves.
+
+    The entry names no organisation but the sender, so no one publishes for another.
+    """
+    org_id = _sender_org(ctx)
+    if len(set(payload.endpoints)) != len(payload.endpoints):
+        raise e.DuplicateEndpoint(_first_repeat(payload.endpoints))
+    if payload.replica is not None:
+        if payload.replica == org_id:
+            raise e.OwnReplica(org_id)
+        if not _is_active(ctx, payload.replica):
+            raise e.NoActiveOrg(payload.replica)
+    entry = st.OrgEndpoint(
+        org=org_id,
+        endpoints=tuple(payload.endpoints),
+        node_key=payload.node_key,
+        replica=payload.replica,
+        height=ctx.block.height,
+        time_ms=ctx.block.time_ms,
+    )
+    ctx.store(st.endpoint_key(org_id), entry)
+    ctx.emit("org.endpoint", org=org_id, node_key=payload.node_key, replica=payload.replica)
+
+
+def _first_repeat(values: list[str]) -> str:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return ""
+
+
 # --- organisations ---------------------------------------------------------------------
 
 
@@ -542,6 +580,10 @@ def _remove_org(ctx: TxContext, org_id: str) -> None:
     assert record is not None  # the caller checked it is active
     ctx.store(st.org_key(org_id), record.model_copy(update={"status": st.REMOVED}))
     _revoke_signing_key(ctx, record.signing_key)
+    # Its directory entry ends with it (one key): no reader is sent to a removed node.
+    if _stored(ctx, st.endpoint_key(org_id)):
+        ctx.delete(st.endpoint_key(org_id))
+        ctx.emit("org.endpoint_ended", org=org_id)
     _adjust_active_orgs(ctx, -1)
     ctx.emit("org.removed", org=org_id)
     if record.validator is not None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 from healthledger.crypto.canonical import canonical_bytes
+from healthledger.domains.governance.countries import CountryCode
 from healthledger.ledger.context import Payload
 
 OrgRole = Literal[
@@ -65,6 +73,16 @@ class OrgSpec(Payload):
     signing_key: PublicKeyHex
     encryption_key: PublicKeyHex
     validator: ValidatorSpec | None = None
+    # ISO 3166-1 alpha-2; optional so that genesis files and proposals written before
+    # organisations had countries read as they did (and dump the bytes they did).
+    country: CountryCode | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_country(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("country") is None:
+            data.pop("country", None)
+        return data
 
 
 class OrgPropose(Payload):
@@ -180,6 +198,54 @@ class PatientRecover(Payload):
     patient: Annotated[str, StringConstraints(pattern=r"^pat_[0-9a-f]{32}$")]
     signing_key: PublicKeyHex
     encryption_key: PublicKeyHex
+
+
+# --- the directory: where an organisation's data is served --------------------------
+
+MAX_ENDPOINTS = 4
+MAX_URL_CHARS = 200
+
+
+def check_endpoint_url(url: str) -> str:
+    """An http(s) URL a node answers at: a host, no credentials, query or fragment.
+
+    Pure and deterministic (no name resolution): it is checked inside `apply` too.
+    """
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise ValueError("an endpoint is printable ASCII without spaces")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("an endpoint is an http or https URL")
+    if "@" in parts.netloc or parts.username is not None:
+        raise ValueError("an endpoint carries no credentials")
+    if parts.query or parts.fragment or "#" in url or "?" in url:
+        raise ValueError("an endpoint has no query and no fragment")
+    try:
+        port = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise ValueError("an endpoint's port is a number from 1 to 65535") from exc
+    if not parts.hostname or port == 0:
+        raise ValueError("an endpoint names a host (and a port from 1 to 65535)")
+    return url
+
+
+EndpointUrl = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=MAX_URL_CHARS),
+    AfterValidator(check_endpoint_url),
+]
+
+
+class OrgEndpointPublish(Payload):
+    """An organisation says where its node serves its data and the key its node answers with.
+
+    Sent by the organisation's own key; a change is a new transaction. `replica` names
+    another organisation whose node keeps replicas of this one's ciphertexts.
+    """
+
+    endpoints: Annotated[list[EndpointUrl], Field(min_length=1, max_length=MAX_ENDPOINTS)]
+    node_key: PublicKeyHex
+    replica: Identifier | None = None
 
 
 class Limits(Payload):

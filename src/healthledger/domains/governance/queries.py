@@ -9,6 +9,7 @@ from __future__ import annotations
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.errors import OrgRemoved, RevokedKey, UnknownKey
 from healthledger.domains.governance.messages import Limits
+from healthledger.domains.governance.state import OrgEndpoint
 from healthledger.ledger.context import NEW_KEY, Actor, StateReader
 
 
@@ -78,6 +79,18 @@ def org_role(state: StateReader, org_id: str | None) -> str | None:
     """An active organisation's role (hospital, insurer, ...); None if none or removed."""
     record = active_org(state, org_id)
     return None if record is None else record.role
+
+
+def org_country(state: StateReader, org_id: str | None) -> str | None:
+    """An active organisation's ISO 3166-1 alpha-2 country (None if it named none)."""
+    record = active_org(state, org_id)
+    return None if record is None else record.country
+
+
+def org_endpoint(state: StateReader, org_id: str) -> OrgEndpoint | None:
+    """Where an organisation's node serves its data and the key its answers are signed
+    with; None if it published none, or was removed (its entry ended with it)."""
+    return state.load(st.NAMESPACE, st.endpoint_key(org_id), OrgEndpoint)
 
 
 def member(state: StateReader, org_id: str, member_id: str) -> st.MemberRecord | None:

@@ -36,7 +36,9 @@ REGISTRATIONS_KEY = "registrations"
 # (a patient's audit names its readers by key; the key record is what proves the name).
 # Nothing here is secret: member and org records already carry their signing keys, and
 # a patient's pseudonym derives from their key.
-DIRECTORY_PREFIXES = ("org/", "member/", "key/")
+# An organisation's endpoint entry (where its node serves, the key it answers with) too:
+# a reader needs it, proven, to reach the custodian of a record.
+DIRECTORY_PREFIXES = ("org/", "member/", "key/", "endpoint/")
 
 ActorKind = Literal["org", "member", "patient"]
 ProposalAction = Literal["add", "remove", "grant", "withdraw"]
@@ -120,6 +122,11 @@ def vouches_key(patient_id: str) -> str:
     return f"vouches/{patient_id}"
 
 
+def endpoint_key(org_id: str) -> str:
+    """Where an organisation's node serves its data (absent until it publishes one)."""
+    return f"endpoint/{org_id}"
+
+
 def directory_key(key: str) -> bool:
     """Whether a governance key is part of the consortium's directory (whom to consent to)."""
     return key.startswith(DIRECTORY_PREFIXES)
@@ -151,6 +158,8 @@ class ValidatorPower(Record):
 class OrgRecord(Record):
     """An organisation: its admission spec, its status and when it joined."""
 
+    OMIT_IF_NONE = frozenset({"country"})
+
     id: str
     name: str
     role: str
@@ -159,6 +168,7 @@ class OrgRecord(Record):
     validator: ValidatorPower | None
     status: str
     joined_height: int
+    country: str | None = None
 
     @classmethod
     def admitted(cls, spec: OrgSpec, height: int) -> OrgRecord:
@@ -167,6 +177,21 @@ class OrgRecord(Record):
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+
+class OrgEndpoint(Record):
+    """An organisation's directory entry: its node's API endpoints, the Ed25519 key its node
+    signs answers with, and the organisation that keeps replicas of its ciphertexts.
+
+    `height` and `time_ms` are those of the block that published this version.
+    """
+
+    org: str
+    endpoints: tuple[str, ...]
+    node_key: str
+    replica: str | None
+    height: int
+    time_ms: int
 
 
 class MemberRecord(Record):

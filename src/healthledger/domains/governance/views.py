@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.errors import NoOrg
-from healthledger.domains.kit import Access, LedgerReader, View
+from healthledger.domains.kit import Access, LedgerReader, ProvenValue, View
 
 MAX_PAGE = 500
+# Each directory entry carries its own state proof: pages stay small.
+MAX_DIRECTORY_PAGE = 100
 MAX_VALIDATORS = 1000  # one page: a consortium has far fewer validating organisations
 
 
@@ -34,6 +36,7 @@ class OrgEntry(_Reply):
     id: str
     name: str
     role: str
+    country: str | None = None
     status: str = Field(description="active or removed")
     joined_height: int
     signing_key: str
@@ -92,6 +95,36 @@ class MembersParams(PageParams):
     org: str = Field(max_length=200)
 
 
+class DirectoryEntry(_Reply):
+    """One organisation's directory entry with its proof (of its absence, if it has none).
+
+    `entry` is the proven value itself; `country` is the organisation's (from its record).
+    """
+
+    org: str
+    country: str | None
+    entry: st.OrgEndpoint | None
+    proof: ProvenValue
+
+
+class DirectoryPage(_Reply):
+    """Published directory entries in organisation id order; `next_after` continues."""
+
+    orgs: list[DirectoryEntry]
+    next_after: str | None = Field(description="pass as `after` for the next page")
+
+
+class DirectoryParams(BaseModel):
+    limit: int = Field(50, ge=1, le=MAX_DIRECTORY_PAGE, description="entries to return")
+    after: str | None = Field(
+        None, max_length=200, description="the last org of the previous page (its `next_after`)"
+    )
+
+
+class OrgParams(BaseModel):
+    org: str = Field(max_length=200)
+
+
 class NoParams(BaseModel):
     """The parameters of a view that takes none (the validator set is read whole)."""
 
@@ -119,6 +152,7 @@ def _org_entry(record: st.OrgRecord) -> OrgEntry:
         id=record.id,
         name=record.name,
         role=record.role,
+        country=record.country,
         status=record.status,
         joined_height=record.joined_height,
         signing_key=record.signing_key,
@@ -166,6 +200,38 @@ def validators(reader: LedgerReader, _params: NoParams) -> ValidatorList:
     return ValidatorList(validators=entries)
 
 
+def directory(reader: LedgerReader, params: DirectoryParams) -> DirectoryPage:
+    """Where each organisation's data is served, each entry proven against the state root."""
+    prefix = st.endpoint_key("")
+    keys, next_after = _page_keys(reader, prefix, params.limit, params.after)
+    entries = [_directory_entry(reader, key.removeprefix(prefix)) for key in keys]
+    return DirectoryPage(orgs=entries, next_after=next_after)
+
+
+def _page_keys(
+    reader: LedgerReader, prefix: str, limit: int, after: str | None
+) -> tuple[list[str], str | None]:
+    start = None if after is None else prefix + after
+    rows = reader.scan(st.NAMESPACE, prefix, limit + 1, after=start)
+    more = len(rows) > limit
+    keys = [key for key, _value in rows[:limit]]
+    return keys, keys[-1].removeprefix(prefix) if more else None
+
+
+def directory_entry(reader: LedgerReader, params: OrgParams) -> DirectoryEntry:
+    """One organisation's entry, or the proof that it has none."""
+    return _directory_entry(reader, params.org)
+
+
+def _directory_entry(reader: LedgerReader, org_id: str) -> DirectoryEntry:
+    proof = reader.proven(st.NAMESPACE, st.endpoint_key(org_id))
+    entry = None if proof.value is None else st.OrgEndpoint.model_validate(proof.value)
+    org = reader.state.load(st.NAMESPACE, st.org_key(org_id), st.OrgRecord)
+    return DirectoryEntry(
+        org=org_id, country=None if org is None else org.country, entry=entry, proof=proof
+    )
+
+
 VIEWS = (
     View(
         name="orgs",
@@ -193,5 +259,24 @@ VIEWS = (
         response=ValidatorList,
         run=validators,
         access=Access.MEMBER,
+    ),
+    View(
+        name="directory",
+        path="/v1/orgs",
+        summary="Where each organisation's data is served (endpoints, node keys), with proofs",
+        params=DirectoryParams,
+        response=DirectoryPage,
+        run=directory,
+        # Whom to reach is no secret, and a reader must find it before it can sign for it.
+        access=Access.PUBLIC,
+    ),
+    View(
+        name="directory_entry",
+        path="/v1/orgs/{org}",
+        summary="One organisation's directory entry (or the proof it has none)",
+        params=OrgParams,
+        response=DirectoryEntry,
+        run=directory_entry,
+        access=Access.PUBLIC,
     ),
 )

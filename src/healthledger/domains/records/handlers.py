@@ -139,7 +139,8 @@ def grant_consent(ctx: TxContext, payload: ConsentGrant) -> None:
         if _record(ctx, record_id).patient != payload.patient:
             raise NotPatientsRecord(record_id, payload.patient)
     consent = Consent(
-        **payload.model_dump(exclude={"consent_id"}),
+        **payload.model_dump(exclude={"consent_id", "countries"}),
+        countries=tuple(sorted(set(payload.countries))),
         id=payload.consent_id,
         granted_height=ctx.block.height,
         granted_ms=ctx.block.time_ms,
@@ -337,7 +338,8 @@ def decide_basis(
                 record_id=record.id,
                 consent_id=payload.consent_id,
             )
-        return policy.check_consent_read(consent, record, reader, payload.purpose, now)
+        country = gov.org_country(ctx.reader, reader.org)
+        return policy.check_consent_read(consent, record, reader, payload.purpose, now, country)
     if payload.basis == "representative":
         return _representative(ctx, payload, reader, "read")
     return _break_glass(ctx, payload, reader)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, StringConstraints
 
 from healthledger.crypto.canonical import canonical_bytes
+from healthledger.domains.governance.countries import CountryCode
 from healthledger.domains.governance.messages import MemberRole
 from healthledger.ledger.context import Payload
 
@@ -29,6 +30,8 @@ Purpose = Literal[
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 Power = Literal["grant", "revoke", "read", "locate", "shred"]
 POWERS: tuple[str, ...] = get_args(Power)
+# A consent limited by country names a few: a region, not the world.
+MAX_CONSENT_COUNTRIES = 30
 Basis = Literal["self", "custodian", "author", "consent", "representative", "break_glass"]
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^rec-[0-9a-f]{24}$")]
@@ -115,6 +118,10 @@ class ConsentGrant(Payload):
         dict[RecordId, WrappedKey], Field(max_length=MAX_SCOPE, default_factory=dict)
     ]
     appointment_id: AppointmentId | None = None
+    # When given, only organisations of these countries (ISO 3166-1 alpha-2) may use it.
+    countries: Annotated[
+        list[CountryCode], Field(max_length=MAX_CONSENT_COUNTRIES, default_factory=list)
+    ]
 
 
 class ConsentRevoke(Payload):

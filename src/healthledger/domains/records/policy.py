@@ -55,6 +55,20 @@ def grantee_matches(grantee: ConsentGrantee, reader: Actor) -> bool:
     return reader.kind == "member" and reader.org == grantee.org and reader.role == grantee.role
 
 
+def country_allows(consent: Consent, reader_country: str | None) -> bool:
+    """A consent limited to some countries covers only organisations located in one of them
+    (an organisation that named no country is in none)."""
+    return not consent.countries or reader_country in consent.countries
+
+
+def consent_matches(consent: Consent, reader: Actor, reader_country: str | None) -> bool:
+    """The consent's grantee is this reader, of an organisation in a country it allows.
+
+    `reader_country` is the country of the reader's organisation, as governance records it.
+    """
+    return grantee_matches(consent.grantee, reader) and country_allows(consent, reader_country)
+
+
 def consent_scope_covers(consent: Consent, record: RecordMeta) -> bool:
     """Named records if any are named; otherwise the listed types; otherwise everything."""
     if consent.patient != record.patient:
@@ -91,12 +105,24 @@ def appointment_allows(
 
 
 def check_consent_read(
-    consent: Consent, record: RecordMeta, reader: Actor, purpose: str, now_ms: int
+    consent: Consent,
+    record: RecordMeta,
+    reader: Actor,
+    purpose: str,
+    now_ms: int,
+    reader_country: str | None = None,
 ) -> Decision:
     """A read under a named consent, or the precise reason it is refused."""
     if not grantee_matches(consent.grantee, reader) or not consent_scope_covers(consent, record):
         raise NoConsent(
             f"consent {consent.id} does not cover this reader and record",
+            record_id=record.id,
+            consent_id=consent.id,
+        )
+    if not country_allows(consent, reader_country):
+        raise NoConsent(
+            f"consent {consent.id} is limited to organisations in {', '.join(consent.countries)};"
+            f" the reader's organisation is in {reader_country or 'no stated country'}",
             record_id=record.id,
             consent_id=consent.id,
         )

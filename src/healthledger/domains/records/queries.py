@@ -136,11 +136,13 @@ def read_basis(
     now_ms: int,
     break_glass_reason: str | None = None,
     reader_org_role: str | None = None,
+    reader_country: str | None = None,
 ) -> policy.Decision:
     """The basis the vault will claim for a read, or the most telling refusal.
 
     `reader_org_role` is the role of the reader's organisation: break-glass is
-    for clinicians of care-giving organisations only.
+    for clinicians of care-giving organisations only. `reader_country` is its
+    country: a consent limited to countries covers organisations located there only.
     """
     if record.status == st.SHREDDED:
         raise RecordShredded(record.id)
@@ -157,7 +159,9 @@ def read_basis(
     problems: list[LedgerError] = []
     for consent in file.consents:
         try:
-            return policy.check_consent_read(consent, record, reader, purpose, now_ms)
+            return policy.check_consent_read(
+                consent, record, reader, purpose, now_ms, reader_country
+            )
         except LedgerError as refusal:
             if policy.grantee_matches(consent.grantee, reader) and policy.consent_scope_covers(
                 consent, record
@@ -167,11 +171,16 @@ def read_basis(
 
 
 def locatable_records(
-    file: PatientFile, reader: Actor, purpose: str | None, now_ms: int
+    file: PatientFile,
+    reader: Actor,
+    purpose: str | None,
+    now_ms: int,
+    reader_country: str | None = None,
 ) -> list[LocatorEntry]:
     """The locator entries this reader may see; nothing else, not even a count.
 
-    A reader with no standing at all (no record they hold, no consent, no
+    `reader_country` is the country of the reader's organisation (country-limited
+    consents). A reader with no standing at all (no record they hold, no consent, no
     appointment) is refused outright, so the answer never depends on whether
     the patient has records elsewhere.
     """
@@ -184,7 +193,7 @@ def locatable_records(
     usable = [
         c
         for c in file.consents
-        if policy.grantee_matches(c.grantee, reader)
+        if policy.consent_matches(c, reader, reader_country)
         and policy.consent_problem(c, purpose, now_ms) is None
     ]
     shown = [

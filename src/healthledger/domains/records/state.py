@@ -122,10 +122,14 @@ class Consent(StateModel):
     # Stored only once revoked (the reason is optional even then).
     revoked_by: str | None = None
     revoke_reason: str | None = None
+    # Stored only when the consent is limited to organisations of some countries:
+    # consents without a limit keep the bytes they always had.
+    countries: tuple[str, ...] = ()
 
     @model_serializer(mode="wrap")
     def _stored_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without(handler(self), _REVOCATION, unless=self.status == REVOKED)
+        stored = _without(handler(self), _REVOCATION, unless=self.status == REVOKED)
+        return _without(stored, ("countries",), unless=bool(self.countries))
 
 
 class Appointment(StateModel):

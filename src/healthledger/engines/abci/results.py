@@ -65,6 +65,7 @@ ABCI_CODES: dict[ErrorCode, int] = {
     # HTTP-only codes: never a transaction's result, numbered so the table stays complete.
     ErrorCode.NO_ROUTE: 42,
     ErrorCode.METHOD_NOT_ALLOWED: 43,
+    ErrorCode.CUSTODIAN_UNAVAILABLE: 44,
 }
 
 

@@ -284,11 +284,12 @@ class RecordService:
             record = rq.record(ledger.state, record_id)
             file = rq.patient_file(ledger, record.patient)
             role = gov.org_role(ledger.state, reader.org)
+            country = gov.org_country(ledger.state, reader.org)
             now = self._block_time_ms()
         if record.custodian not in self.custodians:
             raise NotCustodian(record_id, record.custodian)
         reason_text = None if break_glass_reason is None else break_glass_reason.text
-        decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role)
+        decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role, country)
         if not self.vault.has(record.blob_id):
             raise BlobMissing(f"the vault no longer holds record {record_id}")
         if record.wrapped_keys is None:  # read_basis refused tombstones already
@@ -385,9 +386,10 @@ class RecordService:
             if not gov.patient_exists(ledger.state, patient):
                 raise NoConsent(f"no consent of {patient} lets this caller locate records")
             file = rq.patient_file(ledger, patient)
+            country = gov.org_country(ledger.state, reader.org)
             now = self._block_time_ms()
             height = ledger.height
-        entries = rq.locatable_records(file, reader, purpose, now)
+        entries = rq.locatable_records(file, reader, purpose, now, country)
         return Located(patient=patient, height=height, records=entries)
 
     def prepare_break_glass_locate(
