@@ -63,7 +63,15 @@ def backup(
 
 def restore(
     directory: DirOpt,
-    source: Annotated[Path, typer.Option("--from", help="Backup file to restore.")],
+    source: Annotated[Path | None, typer.Option("--from", help="Backup file to restore.")] = None,
+    from_replica: Annotated[
+        bool,
+        typer.Option(
+            "--from-replica",
+            help="Instead of a file: fetch every missing ciphertext from the replica"
+            " organisation each custodian names in the directory.",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Restore into a vault that is not empty.")
     ] = False,
@@ -78,6 +86,13 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup, checking every record of this node's organisations against the chain."""
+    if from_replica:
+        if source is not None:
+            fail(MalformedInput("give --from FILE or --from-replica, not both"), as_json)
+        _pulled(Home(directory), None, None, as_json)
+        return
+    if source is None:
+        fail(MalformedInput("give --from FILE (a backup) or --from-replica"), as_json)
     try:
         passphrase = _passphrase()
         with source.open("rb") as handle:
@@ -107,8 +122,12 @@ def pull(
     A successor custodian takes moved records from the old custodian's node this way;
     each blob is checked against the chain (blob id, content hash) before it is kept.
     """
+    _pulled(Home(directory), source, org, as_json)
+
+
+def _pulled(home: Home, url: str | None, org: str | None, as_json: bool) -> None:
     try:
-        report = pull_missing(Home(directory), source, org)
+        report = pull_missing(home, url, org)
     except LedgerError as exc:
         fail(exc, as_json)
     emit(report.wire(), as_json)

@@ -25,27 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import httpx
-
 from healthledger.crypto.envelope import Decryptor, Sealed, decrypt_bytes, unwrap_with_keyring
 from healthledger.crypto.keys import KeyPair, load_keypair
-from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.records import state as st
 from healthledger.errors import (
-    ErrorCode,
-    HashMismatch,
     InvalidState,
     LedgerError,
     MalformedInput,
-    Unavailable,
 )
 from healthledger.ledger.context import StateReader
 from healthledger.ledger.store import Store
+from healthledger.node.custodian.replicas import fetch_blob, replica_of
 from healthledger.node.home import Home
 from healthledger.vault import Vault
 from healthledger.vault.backup import BackupSummary, Entry, read_backup, write_backup
-from healthledger.vault.store import INLINE_MAX
 
 # Tables of the index the restore reads itself; any other table is copied as it is.
 _BLOB_TABLES = frozenset({"blobs", "inline_blobs"})
@@ -367,113 +361,69 @@ class PullReport:
         return {"ok": not self.failed, "pulled": sorted(self.pulled), "failed": self.failed}
 
 
-def fetch_blob(
-    vault: Vault,
-    url: str,
-    keys: KeyPair,
-    chain_id: str,
-    audience: str,
-    record: st.RecordMeta,
-    keyring: tuple[bytes, ...],
-    timeout: float = 60.0,
-) -> None:
-    """Fetch a record's ciphertext from another node into `vault`, checked before it lands.
+def pull_missing(home: Home, url: str | None = None, audience: str | None = None) -> PullReport:
+    """Fetch every ciphertext of our records that our vault lacks from another node.
 
-    The request is signed by the custodian (`keys`) for `audience`, the organisation of
-    the node at `url`; the bytes must hash to the chain's blob id and decrypt, with the
-    data key the chain seals for the custodian, to the chain's content hash.
-    """
-    target = f"/v1/vault/blobs/{record.blob_id}"
-    headers = sign_request(keys, chain_id, "GET", target, audience=audience)
-    tmp = vault.scratch_file()
-    try:
-        with tmp.open("wb") as handle:
-            written = _stream_into(handle, f"{url.rstrip('/')}{target}", headers, timeout)
-        _require_blob(tmp, record, keyring)
-        sealed = Sealed(record.content_hash, record.size, written, record.blob_id)
-        if record.size <= INLINE_MAX:  # small records live in the index, as when added
-            vault.adopt_inline(sealed, tmp.read_bytes())
-        else:
-            vault.adopt_file(sealed, tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _stream_into(handle: BinaryIO, url: str, headers: dict[str, str], timeout: float) -> int:
-    written = 0
-    try:
-        with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
-            if response.status_code != 200:
-                response.read()
-                raise _remote_error(response)
-            for chunk in response.iter_bytes(1024 * 1024):
-                handle.write(chunk)
-                written += len(chunk)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"cannot fetch from {url}: {exc}") from exc
-    return written
-
-
-def _remote_error(response: httpx.Response) -> LedgerError:
-    try:
-        error = response.json().get("error", {})
-        code = ErrorCode.parse(str(error.get("code")), ErrorCode.UNAVAILABLE)
-        return LedgerError(f"the other node: {error.get('message', '')}", code)
-    except ValueError:
-        return Unavailable(f"the other node answered {response.status_code}")
-
-
-def _require_blob(path: Path, record: st.RecordMeta, keyring: tuple[bytes, ...]) -> None:
-    """The file is the chain's blob, and opens to the chain's content hash."""
-    assert record.wrapped_keys is not None
-    hasher = hashlib.sha256()
-    decryptor = Decryptor(unwrap_with_keyring(record.wrapped_keys.custodian, keyring))
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            hasher.update(chunk)
-            decryptor.update(chunk)
-    if hasher.hexdigest() != record.blob_id:
-        raise HashMismatch(f"the ciphertext fetched for {record.id} is not blob {record.blob_id}")
-    if decryptor.finish()[1].content_hash != record.content_hash:
-        raise HashMismatch(f"the ciphertext fetched for {record.id} is not the chain's content")
-
-
-def pull_missing(home: Home, url: str, audience: str | None = None) -> PullReport:
-    """Fetch from the node at `url` every ciphertext of our records that our vault lacks.
-
-    The node at `url` serves an organisation: `audience`, or by default each record's
-    previous custodian (a successor pulling from the node it took records from).
+    From the node at `url`, serving `audience` (by default each record's previous
+    custodian: a successor pulling from the node it took records from); or, without
+    `url`, from each custodian's replica named in the directory on chain. Each blob
+    is checked against the chain before it is kept (see `fetch_blob`).
     """
     report = PullReport()
     store = Store(home.db_path, readonly=True)
     vault = Vault(vault_root(home))
     try:
         state = StateReader(store.state_get)
-        chain_id = _chain_id(home)
+        chain_id = home.genesis().chain_id
         org_keys = _org_keys(state, home.keys_dir)
         for blob_id, wanted in _expected(store, home.keys_dir).items():
             record = wanted.record
             if vault.has(blob_id):
                 continue
-            to = audience or (record.custody[-1].custodian if record.custody else None)
-            if to is None:
-                report.failed[record.id] = "not_found: no earlier custodian to ask"
+            keys = org_keys.get(record.custodian)
+            sources = _sources(state, record, url, audience)
+            if keys is None or not sources:
+                report.failed[record.id] = "not_found: no key, or no node to ask"
                 continue
-            keys = org_keys[record.custodian]
-            try:
-                fetch_blob(vault, url, keys, chain_id, to, record, keys.encryption_keyring)
-            except LedgerError as exc:
-                report.failed[record.id] = f"{exc.code}: {exc.message}"
-                continue
-            report.pulled.append(record.id)
+            failure = _fetch_first(vault, sources, keys, chain_id, record)
+            if failure is None:
+                report.pulled.append(record.id)
+            else:
+                report.failed[record.id] = failure
         return report
     finally:
         vault.close()
         store.close()
 
 
-def _chain_id(home: Home) -> str:
-    return home.genesis().chain_id
+def _sources(
+    state: StateReader, record: st.RecordMeta, url: str | None, audience: str | None
+) -> list[tuple[str, str]]:
+    """(endpoint, organisation it serves) to ask for a record's ciphertext, in order."""
+    if url is None:
+        named = replica_of(state, record.custodian)
+        return [] if named is None else [(endpoint, named[0]) for endpoint in named[1]]
+    to = audience or (record.custody[-1].custodian if record.custody else None)
+    return [] if to is None else [(url, to)]
+
+
+def _fetch_first(
+    vault: Vault,
+    sources: list[tuple[str, str]],
+    keys: KeyPair,
+    chain_id: str,
+    record: st.RecordMeta,
+) -> str | None:
+    """None once one source gave the blob; else what the last one said."""
+    failure = "unavailable: nothing asked"
+    for endpoint, org in sources:
+        try:
+            fetch_blob(vault, endpoint, keys, chain_id, org, record, keys.encryption_keyring)
+        except LedgerError as exc:
+            failure = f"{exc.code}: {exc.message}"
+            continue
+        return None
+    return failure
 
 
 def _org_keys(state: StateReader, keys_dir: Path) -> dict[str, KeyPair]:
