@@ -16,7 +16,12 @@ import typer
 from healthledger.cli.keyfile import PASSPHRASE_ENV, new_passphrase
 from healthledger.cli.output import JsonOpt, emit, exit_code_for, fail
 from healthledger.errors import ErrorCode, LedgerError, MalformedInput
-from healthledger.node.continuity import backup_vault, pull_missing, restore_vault
+from healthledger.node.continuity import (
+    backup_vault,
+    pull_missing,
+    replicate_all,
+    restore_vault,
+)
 from healthledger.node.home import Home
 
 DirOpt = Annotated[Path, typer.Option("--dir", help="The node's folder (holds data/vault).")]
@@ -28,6 +33,7 @@ def register(app: typer.Typer) -> None:
     vault_app.command("backup")(backup)
     vault_app.command("restore")(restore)
     vault_app.command("pull")(pull)
+    vault_app.command("replicate")(replicate)
 
 
 def backup(
@@ -123,6 +129,18 @@ def pull(
     each blob is checked against the chain (blob id, content hash) before it is kept.
     """
     _pulled(Home(directory), source, org, as_json)
+
+
+def replicate(directory: DirOpt, as_json: JsonOpt = False) -> None:
+    """Send every ciphertext of this node's records to the replica its organisation names
+    (the node sends each new record itself; this catches up after a replica was down)."""
+    try:
+        report = replicate_all(Home(directory))
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit({"ok": not report.failed, "sent": sorted(report.pulled), "failed": report.failed}, as_json)
+    if report.failed:
+        raise typer.Exit(exit_code_for(ErrorCode.UNAVAILABLE))
 
 
 def _pulled(home: Home, url: str | None, org: str | None, as_json: bool) -> None:

@@ -36,7 +36,7 @@ from healthledger.errors import (
 )
 from healthledger.ledger.context import StateReader
 from healthledger.ledger.store import Store
-from healthledger.node.custodian.replicas import fetch_blob, replica_of
+from healthledger.node.custodian.replicas import fetch_blob, push_replica, replica_of
 from healthledger.node.home import Home
 from healthledger.vault import Vault
 from healthledger.vault.backup import BackupSummary, Entry, read_backup, write_backup
@@ -438,3 +438,30 @@ def _org_keys(state: StateReader, keys_dir: Path) -> dict[str, KeyPair]:
         if holder is not None and holder.kind == "org" and holder.active:
             found[holder.id] = keys
     return found
+
+
+def replicate_all(home: Home) -> PullReport:
+    """Send every ciphertext of our records to its custodian's replica (what the node's
+    best-effort sending missed); `pulled` lists the records a replica now holds."""
+    report = PullReport()
+    store = Store(home.db_path, readonly=True)
+    vault = Vault(vault_root(home))
+    try:
+        state = StateReader(store.state_get)
+        chain_id = home.genesis().chain_id
+        org_keys = _org_keys(state, home.keys_dir)
+        for blob_id, wanted in _expected(store, home.keys_dir).items():
+            record = wanted.record
+            if record.custodian not in org_keys or not vault.has(blob_id):
+                continue
+            try:
+                sent = push_replica(vault, state, org_keys.__getitem__, chain_id, record.id)
+            except LedgerError as exc:
+                report.failed[record.id] = f"{exc.code}: {exc.message}"
+                continue
+            if sent is not None:
+                report.pulled.append(record.id)
+        return report
+    finally:
+        vault.close()
+        store.close()

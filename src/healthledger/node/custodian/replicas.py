@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -167,48 +167,53 @@ class Replicator:
                     time.sleep(RETRY_S * (attempt + 1))
 
     def send(self, record_id: str) -> str | None:
-        """Send one record's ciphertext to its custodian's replica; the replica's name, or
-        None when the custodian names no replica (or the record is gone)."""
-        state = self._state()
-        record = state.load(st.NAMESPACE, st.record_key(record_id), st.RecordMeta)
-        if record is None or record.status == st.SHREDDED:
-            return None
-        replica = replica_of(state, record.custodian)
-        if replica is None:
-            return None
-        org, endpoints = replica
-        if not endpoints:
-            raise Unavailable(f"{org}, the replica of {record.custodian}, publishes no endpoint")
-        keys = self._org_keys(record.custodian)
-        last: LedgerError = Unavailable(f"no endpoint of {org} answered")
-        for url in endpoints:
-            try:
-                self._put(url, org, keys, record)
-                return org
-            except LedgerError as exc:
-                last = exc
-        raise last
+        return push_replica(self._vault, self._state(), self._org_keys, self._chain_id, record_id)
 
-    def _put(self, url: str, audience: str, keys: KeyPair, record: st.RecordMeta) -> None:
-        target = f"/v1/vault/replicas/{record.blob_id}"
-        headers = sign_request(
-            keys, self._chain_id, "PUT", target, record.blob_id, audience=audience
-        )
-        headers["content-length"] = str(ciphertext_size(record.size))
+
+def push_replica(
+    vault: Vault,
+    state: StateReader,
+    org_keys: Callable[[str], KeyPair],
+    chain_id: str,
+    record_id: str,
+) -> str | None:
+    """Send one record's ciphertext to its custodian's replica; the replica's name, or
+    None when the custodian names no replica (or the record is gone)."""
+    record = state.load(st.NAMESPACE, st.record_key(record_id), st.RecordMeta)
+    if record is None or record.status == st.SHREDDED:
+        return None
+    replica = replica_of(state, record.custodian)
+    if replica is None:
+        return None
+    org, endpoints = replica
+    keys = org_keys(record.custodian)
+    last: LedgerError = Unavailable(f"{org}, the replica of {record.custodian}, has no endpoint")
+    for url in endpoints:
         try:
-            response = httpx.put(
-                f"{url.rstrip('/')}{target}",
-                content=self._chunks(record.blob_id),
-                headers=headers,
-                timeout=SEND_TIMEOUT_S,
-            )
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot reach {audience} at {url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise Unavailable(f"{audience} refused the replica: {response.text[:200]}")
+            _put(vault, url, org, keys, chain_id, record)
+            return org
+        except LedgerError as exc:
+            last = exc
+    raise last
 
-    def _chunks(self, blob_id: str) -> Iterator[bytes]:
-        yield from self._vault.read_chunks(blob_id)
+
+def _put(
+    vault: Vault, url: str, audience: str, keys: KeyPair, chain_id: str, record: st.RecordMeta
+) -> None:
+    target = f"/v1/vault/replicas/{record.blob_id}"
+    headers = sign_request(keys, chain_id, "PUT", target, record.blob_id, audience=audience)
+    headers["content-length"] = str(ciphertext_size(record.size))
+    try:
+        response = httpx.put(
+            f"{url.rstrip('/')}{target}",
+            content=iter(vault.read_chunks(record.blob_id)),
+            headers=headers,
+            timeout=SEND_TIMEOUT_S,
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"cannot reach {audience} at {url}: {exc}") from exc
+    if response.status_code >= 400:
+        raise _remote_error(response)
 
 
 # --- fetching a ciphertext back (from a replica, or a successor's old custodian) ----------
