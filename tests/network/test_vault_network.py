@@ -107,7 +107,8 @@ def _start(net: LiveNet, org: str) -> None:
     poll(up, f"{org}'s API back", 180)
 
 
-def _name_replica(net: LiveNet) -> None:
+def _name_replica(net: LiveNet, replica: str | None = REPLICA) -> None:
+    """St Mary's directory entry with (or, given None, without) a replica."""
     healthledger(
         "orgs",
         "publish",
@@ -115,8 +116,7 @@ def _name_replica(net: LiveNet) -> None:
         str(net.root / "keys" / f"{HOSPITAL}.json"),
         "--endpoint",
         net.node(HOSPITAL).api_url,
-        "--replica",
-        REPLICA,
+        *(["--replica", replica] if replica else []),
         "--url",
         net.node(HOSPITAL).api_url,
     )
@@ -156,6 +156,7 @@ def held(records_net: LiveNet) -> Iterator[Held]:
         [a.blob_id for a in added],
         nurse,
     )
+    _name_replica(net, None)  # the other network modules find the directory as net up left it
 
 
 def _reads_of(held: Held, record_id: str) -> list[dict[str, Any]]:
