@@ -338,9 +338,9 @@ def _add_read_routes(
     )
     async def replica(request: Request, blob_id: str) -> Response:
         """The signed body hash is the blob id itself: the bytes are checked against it."""
-        if re.fullmatch(SHA256_HEX, blob_id) is None:
-            raise MalformedInput("a blob id is 64 lowercase hex characters")
         _signed, sender = await _authenticate(service, request, blob_id)
+        if re.fullmatch(SHA256_HEX, blob_id) is None:  # signed, so the sender signed this id
+            raise MalformedInput("a blob id is 64 lowercase hex characters")
         inbox = await asyncio.to_thread(service.open_replica, sender, blob_id)
         if inbox is None:
             return json_response({"blob_id": blob_id, "stored": False}, 200)

@@ -295,6 +295,8 @@ class Vault:
         """
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table) is None:
             raise MalformedInput(f"not a table name: {table!r:.60}")
+        if re.match(r"\s*CREATE\s+TABLE\s", create_sql, re.IGNORECASE) is None:
+            raise MalformedInput(f"not a table definition for {table}")
         copied = 0
         with self._lock:
             exists = self._db.execute(

@@ -23,11 +23,11 @@ rest again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -142,6 +142,7 @@ class Replicator:
         self._org_keys = org_keys
         self._chain_id = chain_id
         self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="replicator", daemon=True)
         self._thread.start()
 
@@ -152,11 +153,15 @@ class Replicator:
             log.warning("replication queue full: %s waits for `vault replicate`", record_id)
 
     def close(self) -> None:
-        self._queue.put(None)
+        """Stop after the blob in hand; what is still queued waits for `vault replicate`."""
+        self._stopping.set()
+        # A full queue: the worker sees `_stopping` after its current blob instead.
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while (record_id := self._queue.get()) is not None:
+        while (record_id := self._queue.get()) is not None and not self._stopping.is_set():
             for attempt in range(TRIES):
                 try:
                     self.send(record_id)
@@ -164,7 +169,8 @@ class Replicator:
                 except LedgerError as exc:
                     if attempt + 1 == TRIES:
                         log.warning("could not replicate %s: %s", record_id, exc.message)
-                    time.sleep(RETRY_S * (attempt + 1))
+                    elif self._stopping.wait(RETRY_S * (attempt + 1)):
+                        return
 
     def send(self, record_id: str) -> str | None:
         return push_replica(self._vault, self._state(), self._org_keys, self._chain_id, record_id)

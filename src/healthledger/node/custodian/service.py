@@ -665,8 +665,12 @@ class RecordService:
         lets only the shredded record ever name that blob, so nothing else needs it)."""
         if event.get("custodian") in self.custodians:
             return self._holds_own_blob(event["record"], event["blob"])
-        owner = self._state().load(st.NAMESPACE, st.blob_key(event["blob"]), st.RecordRef)
-        return owner is not None and owner.root == event["record"]
+        state = self._state()
+        owner = state.load(st.NAMESPACE, st.blob_key(event["blob"]), st.RecordRef)
+        if owner is None or owner.root != event["record"]:
+            return False
+        record = state.load(st.NAMESPACE, st.record_key(owner.root), st.RecordMeta)
+        return record is not None and record.status == st.SHREDDED
 
     def close(self) -> None:
         self.replicator.close()
