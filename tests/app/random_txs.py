@@ -666,7 +666,8 @@ def _successor(draw: Draw, w: World) -> str:
 
 def custody_offer(draw: Draw, w: World) -> Planned:
     records = w.records()
-    sender = w.sender(draw, w.active_orgs(CUSTODIAN_ROLES))
+    holders = sorted({r["custodian"] for r in records.values() if r["status"] != "shredded"})
+    sender = w.sender(draw, holders or w.active_orgs(CUSTODIAN_ROLES))
     own = [r_id for r_id, r in records.items() if r["custodian"] == sender]
     ids = some(draw, own if own and likely(draw) else RECORD_IDS)
     payload = {"successor": _successor(draw, w), "records": {r_id: WRAPPED_KEY for r_id in ids}}
@@ -684,7 +685,9 @@ def custody_accept(draw: Draw, w: World) -> Planned:
     offered = next((o for o in offers.values() if o["record"] == record_id), None)
     successor = offered["successor"] if offered and likely(draw) else _successor(draw, w)
     sender = w.sender(draw, [n for n in [w.patient_names.get(patient)] if n])
-    ids = [record_id or RECORD_IDS[0], *some(draw, RECORD_IDS, max_size=1)]
+    # Mostly the one offered record; sometimes another beside it (all move, or none).
+    extra = [] if likely(draw) else some(draw, RECORD_IDS, max_size=1)
+    ids = [record_id or RECORD_IDS[0], *extra]
     keys = {r_id: (None if draw(st.booleans()) else WRAPPED_KEY) for r_id in ids}
     payload: dict[str, Any] = {"patient": patient, "successor": successor, "records": keys}
     appointment = _appointment_for(draw, w, sender, patient)

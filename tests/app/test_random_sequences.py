@@ -53,6 +53,7 @@ from random_txs import (
     REMOVED_ORG,
     STRANGER,
     VALIDATING_FOUNDERS,
+    WRAPPED_KEY,
     Draw,
     Planned,
     World,
@@ -428,6 +429,36 @@ class RandomSequences(RuleBasedStateMachine):
                     assert result.code != "unauthorized", (sender, result)
                 elif result.code not in ("revoked_sender", "unknown_sender"):
                     assert result.code == "unauthorized", (sender, result)
+
+    @rule(data=st.data())
+    def a_record_moves(self, data: st.DataObject) -> None:
+        """A custodian offers a record to another keeper of records, its patient accepts:
+        the record changes hands (random blocks rarely line both up)."""
+        draw, world = data.draw, self.world
+        movable = [
+            (r_id, r)
+            for r_id, r in sorted(world.records().items())
+            if r["status"] != "shredded" and r["patient"] in world.patient_names
+        ]
+        if not movable:
+            return
+        record_id, record = draw(st.sampled_from(movable))
+        others = [o for o in world.active_orgs(CUSTODIAN_ROLES) if o != record["custodian"]]
+        if not others or record["custodian"] not in world.signers:
+            return
+        successor = draw(st.sampled_from(others))
+        offer = {"successor": successor, "records": {record_id: WRAPPED_KEY}}
+        (offered,) = self._block([self._sign(Planned(record["custodian"], "custody.offer", offer))])
+        patient = world.patient_names[record["patient"]]
+        accept = {
+            "patient": record["patient"],
+            "successor": successor,
+            "records": {record_id: None},
+        }
+        (accepted,) = self._block([self._sign(Planned(patient, "custody.accept", accept))])
+        if offered.ok and accepted.code not in ("revoked_sender", "unknown_sender"):
+            assert accepted.ok, (record_id, accepted.code, accepted.message)
+            assert self.world.records()[record_id]["custodian"] == successor
 
     def _quorum_on_capability(self, draw: Draw, target: str, action: str) -> bool:
         """Propose, and every other organisation approves; whether the proposal executed
