@@ -770,6 +770,44 @@ def representative_end(draw: Draw, w: World) -> Planned:
     return Planned(sender, "representative.end", {"appointment_id": a_id})
 
 
+def _successor(draw: Draw, w: World) -> str:
+    """Mostly an organisation that keeps records; sometimes any, or none at all."""
+    keepers = w.active_orgs(CUSTODIAN_ROLES)
+    return str(pick(draw, keepers if likely(draw) else [*w.orgs(), "nobody"], "st-marys"))
+
+
+def custody_offer(draw: Draw, w: World) -> Planned:
+    records = w.records()
+    holders = sorted({r["custodian"] for r in records.values() if r["status"] != "shredded"})
+    sender = w.sender(draw, holders or w.active_orgs(CUSTODIAN_ROLES))
+    own = [r_id for r_id, r in records.items() if r["custodian"] == sender]
+    ids = some(draw, own if own and likely(draw) else RECORD_IDS)
+    payload = {"successor": _successor(draw, w), "records": {r_id: WRAPPED_KEY for r_id in ids}}
+    return Planned(sender, "custody.offer", payload)
+
+
+def custody_accept(draw: Draw, w: World) -> Planned:
+    records = w.records()
+    offers = w.scan("records", "offer/")
+    record_id = pick(
+        draw, [o["record"] for o in offers.values()] if offers and likely(draw) else records, None
+    )
+    record = records.get(record_id or "", {})
+    patient = record.get("patient", UNKNOWN_PATIENT)
+    offered = next((o for o in offers.values() if o["record"] == record_id), None)
+    successor = offered["successor"] if offered and likely(draw) else _successor(draw, w)
+    sender = w.sender(draw, [n for n in [w.patient_names.get(patient)] if n])
+    # Mostly the one offered record; sometimes another beside it (all move, or none).
+    extra = [] if likely(draw) else some(draw, RECORD_IDS, max_size=1)
+    ids = [record_id or RECORD_IDS[0], *extra]
+    keys = {r_id: (None if draw(st.booleans()) else WRAPPED_KEY) for r_id in ids}
+    payload: dict[str, Any] = {"patient": patient, "successor": successor, "records": keys}
+    appointment = _appointment_for(draw, w, sender, patient)
+    if appointment is not None:
+        payload["appointment_id"] = appointment
+    return Planned(sender, "custody.accept", payload)
+
+
 # --- supply ----------------------------------------------------------------------------
 
 
@@ -941,6 +979,8 @@ BUILDERS: dict[str, Builder] = {
     "representative.end": representative_end,
     "donation.decide": donation_decide,
     "donation.withdraw": donation_withdraw,
+    "custody.offer": custody_offer,
+    "custody.accept": custody_accept,
     "supply.commission": supply_commission,
     "supply.aggregate": supply_aggregate,
     "supply.disaggregate": supply_disaggregate,

@@ -15,7 +15,8 @@ must hold after any block, whatever its transactions:
 - supply: every item is in exactly one place, contents travel with their container,
   no container holds itself, nesting is bounded;
 - records: a blob is registered once; break-glass only by care-giving organisations'
-  clinicians, and at most the genesis limit per reader in any 24 hours.
+  clinicians, and at most the genesis limit per reader in any 24 hours; a moved
+  record's custody history is one unbroken chain ending at its custodian.
 
 FUZZ_EXAMPLES and FUZZ_STEPS (environment) make a longer run; FUZZ_SKIP names invariants
 to leave out (governance, containers, records, messages, nonces).
@@ -41,6 +42,7 @@ from random_txs import (
     BUILDERS,
     CANDIDATES,
     CARE_GIVING,
+    CUSTODIAN_ROLES,
     DAY_MS,
     FOUNDERS,
     GTINS,
@@ -51,6 +53,7 @@ from random_txs import (
     REMOVED_ORG,
     STRANGER,
     VALIDATING_FOUNDERS,
+    WRAPPED_KEY,
     Draw,
     Planned,
     World,
@@ -428,6 +431,36 @@ class RandomSequences(RuleBasedStateMachine):
                 elif result.code not in ("revoked_sender", "unknown_sender"):
                     assert result.code == "unauthorized", (sender, result)
 
+    @rule(data=st.data())
+    def a_record_moves(self, data: st.DataObject) -> None:
+        """A custodian offers a record to another keeper of records, its patient accepts:
+        the record changes hands (random blocks rarely line both up)."""
+        draw, world = data.draw, self.world
+        movable = [
+            (r_id, r)
+            for r_id, r in sorted(world.records().items())
+            if r["status"] != "shredded" and r["patient"] in world.patient_names
+        ]
+        if not movable:
+            return
+        record_id, record = draw(st.sampled_from(movable))
+        others = [o for o in world.active_orgs(CUSTODIAN_ROLES) if o != record["custodian"]]
+        if not others or record["custodian"] not in world.signers:
+            return
+        successor = draw(st.sampled_from(others))
+        offer = {"successor": successor, "records": {record_id: WRAPPED_KEY}}
+        (offered,) = self._block([self._sign(Planned(record["custodian"], "custody.offer", offer))])
+        patient = world.patient_names[record["patient"]]
+        accept = {
+            "patient": record["patient"],
+            "successor": successor,
+            "records": {record_id: None},
+        }
+        (accepted,) = self._block([self._sign(Planned(patient, "custody.accept", accept))])
+        if offered.ok and accepted.code not in ("revoked_sender", "unknown_sender"):
+            assert accepted.ok, (record_id, accepted.code, accepted.message)
+            assert self.world.records()[record_id]["custodian"] == successor
+
     def _quorum_on_capability(self, draw: Draw, target: str, action: str) -> bool:
         """Propose, and every other organisation approves; whether the proposal executed
         (the proposer may have one open already, the change may be no change)."""
@@ -664,6 +697,7 @@ def check_records(world: World, break_glass_per_day: int) -> None:
     check_break_glass(world, break_glass_per_day)
     check_donation_counts(world)
     check_donation_questions(world)
+    check_custody_chains(world.records(), world.orgs())
 
 
 def check_donation_counts(world: World) -> None:
@@ -698,6 +732,20 @@ def check_donation_questions(world: World) -> None:
         assert reader["role"] == "coordinator", f"{reader['id']} asked for a donation decision"
         assert orgs[reader["org"]]["role"] in CARE_GIVING
         assert event["purpose"] == "transplant" and event["custodian"] == reader["org"]
+
+
+def check_custody_chains(records: dict[str, Any], orgs: dict[str, Any]) -> None:
+    """Each move starts where the last ended, goes to an organisation that keeps records,
+    and the last one ends at the record's custodian."""
+    for record_id, record in records.items():
+        holder = None
+        for move in record.get("custody", []):
+            assert holder in (None, move["custodian"]), f"{record_id}: custody chain breaks"
+            assert move["successor"] != move["custodian"], f"{record_id} moved to itself"
+            role = orgs[move["successor"]]["role"]
+            assert role in CUSTODIAN_ROLES, f"{record_id} moved to a {role}"
+            holder = move["successor"]
+        assert holder in (None, record["custodian"]), f"{record_id}: history ends elsewhere"
 
 
 def check_blobs_registered_once(records: dict[str, Any]) -> None:

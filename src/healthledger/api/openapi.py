@@ -161,6 +161,8 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("post", "/v1/records/{record_id}/read"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/records/{record_id}/content"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/records/{record_id}/history"): frozenset({Does.SIGNED, Does.CUSTODY}),
+    ("get", "/v1/vault/blobs/{blob_id}"): frozenset({Does.SIGNED, Does.CUSTODY}),
+    ("put", "/v1/vault/replicas/{blob_id}"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/consents"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/patients/{patient}"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("get", "/v1/audit/patients/{patient}/events"): frozenset({Does.SIGNED, Does.CUSTODY}),
@@ -353,6 +355,11 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "description": "exactly `size` bytes whose SHA-256 is `sha256`",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     },
+    ("put", "/v1/vault/replicas/{blob_id}"): {
+        "required": True,
+        "description": "the ciphertext itself: its SHA-256 is the blob id",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
 }
 
 # Success bodies that are not JSON.
@@ -361,6 +368,7 @@ SUCCESS_MEDIA: dict[tuple[str, str], str] = {
     ("get", "/v1/supply/packages/{gtin}/{serial}/epcis"): "application/ld+json",
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): "application/ld+json",
     ("get", "/v1/records/{record_id}/content"): "application/octet-stream",
+    ("get", "/v1/vault/blobs/{blob_id}"): "application/octet-stream",
     ("get", "/v1/audit/patients/{patient}/events"): "text/event-stream",
 }
 # Successes other than the route's default: a transaction still in the mempool.

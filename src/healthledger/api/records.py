@@ -8,6 +8,7 @@ sends to /v1/txs; these endpoints are the vault's side: add, locate, read, audit
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
@@ -59,6 +60,7 @@ from healthledger.node.custodian import (
     PreparedAdd,
     PreparedImport,
     RecordService,
+    ReplicaInbox,
     RequestAuthenticator,
     Submitted,
     Upload,
@@ -276,7 +278,7 @@ def _refuse_by_content_length(request: Request, declared: DeclaredBody) -> None:
     raise BodyMismatch(f"Content-Length {announced} differs from the declared size {declared.size}")
 
 
-async def _receive(request: Request, upload: Upload) -> None:
+async def _receive(request: Request, upload: Upload | ReplicaInbox) -> None:
     """Feed the body to the upload in pieces of about SPOOL_CHUNK: bounded memory, few hops."""
     pending = bytearray()
     async with client_disconnects():
@@ -357,6 +359,39 @@ def _add_read_routes(
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")
+
+    @app.get(
+        "/v1/vault/blobs/{blob_id}",
+        tags=["records"],
+        summary="A ciphertext, for the custodian of the record naming it (successor, replica)",
+    )
+    async def blob(request: Request, blob_id: str) -> StreamingResponse:
+        _signed, asker = await _authenticate(service, request, EMPTY_BODY)
+        chunks = await asyncio.to_thread(service.blob_for_custodian, asker, blob_id)
+        return StreamingResponse(chunks, media_type="application/octet-stream")
+
+    @app.put(
+        "/v1/vault/replicas/{blob_id}",
+        tags=["records"],
+        summary="Keep a replica of a custodian's ciphertext (signed by the custodian)",
+    )
+    async def replica(request: Request, blob_id: str) -> Response:
+        """The signed body hash is the blob id itself: the bytes are checked against it."""
+        _signed, sender = await _authenticate(service, request, blob_id)
+        if re.fullmatch(SHA256_HEX, blob_id) is None:  # signed, so the sender signed this id
+            raise MalformedInput("a blob id is 64 lowercase hex characters")
+        inbox = await asyncio.to_thread(service.open_replica, sender, blob_id)
+        if inbox is None:
+            return json_response({"blob_id": blob_id, "stored": False}, 200)
+        try:
+            announced = declared_length(request)
+            if announced is not None and announced != inbox.expected_size:
+                raise BodyMismatch(f"blob {blob_id} is {inbox.expected_size} bytes")
+            await _receive(request, inbox)
+            await asyncio.to_thread(inbox.finish)
+        finally:
+            inbox.discard()
+        return json_response({"blob_id": blob_id, "stored": True}, 201)
 
     @app.get("/v1/records/{record_id}/history", tags=["records"], summary="Versions and accesses")
     async def history(request: Request, record_id: str) -> Response:

@@ -393,6 +393,7 @@ def _register_extras() -> None:
         orgs,
         records,
         supply,
+        vault,
     )
 
     demo.register(app)
@@ -405,6 +406,7 @@ def _register_extras() -> None:
     governance.register(app)
     orgs.register(app)
     domains.register(app)
+    vault.register(app)
 
 
 def main() -> None:

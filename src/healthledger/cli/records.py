@@ -350,6 +350,47 @@ def shred(
         emit(records.shred(_signer(records), record_id, reason), as_json)
 
 
+RecordIdsArg = Annotated[list[str], typer.Argument(help="Record ids (rec-…), at most 200.")]
+SuccessorOpt = Annotated[
+    str, typer.Option("--to", help="The successor: a hospital, clinic, laboratory or pharmacy.")
+]
+
+
+@records_app.command("offer")
+def offer(
+    key: KeyOpt,
+    successor: SuccessorOpt,
+    record_ids: RecordIdsArg,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """As a custodian organisation: offer records to a successor (the patient decides)."""
+    with _acting(url, key, as_json) as records:
+        emit(records.offer_successor(_signer(records), successor, record_ids), as_json)
+
+
+@records_app.command("move")
+def move(
+    key: KeyOpt,
+    successor: SuccessorOpt,
+    record_ids: RecordIdsArg,
+    patient: Annotated[
+        str | None, typer.Option(help="The patient, when a representative moves them.")
+    ] = None,
+    appointment: Annotated[
+        str | None, typer.Option(help="A representative's appointment (with the grant power).")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """As the patient: move records to a successor custodian, their history kept."""
+    with _acting(url, key, as_json) as records:
+        moved = records.accept_successor(
+            _signer(records), successor, record_ids, patient, appointment
+        )
+        emit(moved, as_json)
+
+
 def _grantee(org: str, member: str | None, role: str | None) -> dict[str, str]:
     if member is not None and role is not None:
         raise MalformedInput("give --member or --role, not both")

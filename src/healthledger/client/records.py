@@ -719,6 +719,57 @@ class Records:
         """The public counts per organisation and decision, each shown count proven."""
         return donation.verified_counts(self.client)
 
+    # --- successor custodians ---------------------------------------------------------------
+
+    def offer_successor(
+        self, signer: Signer, successor: str, record_ids: Sequence[str]
+    ) -> JsonObject:
+        """As the custodian organisation (these keys): offer records to a successor.
+
+        Each data key is opened with the organisation's keyring and sealed to the
+        successor's encryption key, proven against the anchor. Nothing moves until
+        the patient accepts (`accept_successor`); the answer is the offer's receipt.
+        """
+        public = self._grantee_public_key({"kind": "org", "org": successor})
+        keys = {
+            record_id: wrap_key(self._data_key(record_id, "custodian"), public)
+            for record_id in record_ids
+        }
+        payload = {"successor": successor, "records": keys}
+        return self._submit_with_receipt(signer, "custody.offer", payload)
+
+    def accept_successor(
+        self,
+        signer: Signer,
+        successor: str,
+        record_ids: Sequence[str],
+        patient: str | None = None,
+        appointment_id: str | None = None,
+    ) -> JsonObject:
+        """As the patient (or a representative with the grant power): move records to a
+        successor custodian. The patient seals each data key for it themselves, so no old
+        custodian is needed; a representative takes the keys the custodian offered."""
+        patient = patient or self.patient_id
+        keys: dict[str, str | None] = {record_id: None for record_id in record_ids}
+        if patient == self.patient_id:
+            public = self._grantee_public_key({"kind": "org", "org": successor})
+            keys = {r: wrap_key(self._data_key(r, "patient"), public) for r in record_ids}
+        payload = _acting_for(
+            {"patient": patient, "successor": successor, "records": keys}, appointment_id
+        )
+        return self._submit_with_receipt(signer, "custody.accept", payload)
+
+    def _data_key(self, record_id: str, holder: Literal["patient", "custodian"]) -> bytes:
+        """A record's data key, opened from the chain's proven entry with these keys."""
+        proven = self.client.verified_state("records", f"record/{record_id}", keys=self.keys)
+        if proven is None:
+            raise NotFound(f"no record {record_id}")
+        sealed = RecordMeta.model_validate(proven).wrapped_keys
+        if sealed is None:
+            raise NotFound(f"record {record_id} was shredded")
+        wrapped = sealed.patient if holder == "patient" else sealed.custodian
+        return unwrap_with_keyring(wrapped, self.keys.encryption_keyring)
+
     def _submit_with_receipt(
         self, signer: Signer, tx_type: str, payload: dict[str, Any]
     ) -> JsonObject:

@@ -302,6 +302,82 @@ class Vault:
             cursor = self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
         return removed_file or cursor.rowcount > 0 or inline.rowcount > 0
 
+    # --- backup and restore (vault/backup.py, node/continuity.py) -------------------
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the vault's own disk, swept when the node starts."""
+        return self._tmp
+
+    def blob_path(self, blob_id: str) -> Path:
+        """Where a blob file lives (whether or not it is there)."""
+        return self._path(blob_id)
+
+    def snapshot_index(self, target: Path) -> None:
+        """Copy the index, as of one committed transaction, to `target` (SQLite backup API)."""
+        copy = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self._db.backup(copy)
+        finally:
+            copy.close()
+
+    def is_empty(self) -> bool:
+        """Whether the vault holds no blob, note or file at all (a restore's target)."""
+        with self._lock:
+            indexed = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM blobs) OR EXISTS (SELECT 1 FROM notes)"
+            ).fetchone()[0]
+        return not indexed and not any(p.is_file() for p in self._blobs.rglob("*"))
+
+    def adopt_inline(self, sealed: Sealed, ciphertext: bytes) -> None:
+        """Install a small record's ciphertext restored from elsewhere (it must hash to its id)."""
+        _require_blob_id(sealed.blob_id)
+        _check_inline(ciphertext, sealed.blob_id)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO inline_blobs (blob_id, ciphertext) VALUES (?, ?)",
+                (sealed.blob_id, ciphertext),
+            )
+        self._index(sealed)
+
+    def adopt_file(self, sealed: Sealed, tmp: Path) -> None:
+        """Install a ciphertext file written (and checked against its id) under `tmp_dir`."""
+        if tmp.parent != self._tmp:
+            raise InvalidState("only a file written in the vault's tmp/ can be adopted")
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        self._move_into_place(tmp, sealed.blob_id)
+        self._index(sealed)
+
+    def scratch_file(self) -> Path:
+        """A new empty file under `tmp_dir` (ciphertext only ever goes there)."""
+        fd, name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
+        os.close(fd)
+        return Path(name)
+
+    def restore_rows(self, create_sql: str, table: str, rows: Iterable[tuple[object, ...]]) -> int:
+        """Copy a table of a backed-up index (one this version may not know) row by row.
+
+        Rows already present are kept: a restore never overwrites what the vault holds.
+        """
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table) is None:
+            raise MalformedInput(f"not a table name: {table!r:.60}")
+        if re.match(r"\s*CREATE\s+TABLE\s", create_sql, re.IGNORECASE) is None:
+            raise MalformedInput(f"not a table definition for {table}")
+        copied = 0
+        with self._lock:
+            exists = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+            if exists is None:
+                self._db.execute(create_sql)
+            for row in rows:
+                marks = ", ".join("?" * len(row))
+                cursor = self._db.execute(f"INSERT OR IGNORE INTO {table} VALUES ({marks})", row)
+                copied += cursor.rowcount
+        return copied
+
     def close(self) -> None:
         """Close the index, so SQLite checkpoints its WAL into the main file."""
         with self._lock:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, PATIENT, Domain, TxType, org
-from healthledger.domains.records import donation, imports
+from healthledger.domains.records import custody, donation, imports
 from healthledger.domains.records import handlers as h
 from healthledger.domains.records import messages as m
 from healthledger.domains.records.state import NAMESPACE
 
 # Organisations that keep records in their vault.
-CUSTODIANS = frozenset(org(role) for role in ("hospital", "clinic", "laboratory", "pharmacy"))
+CUSTODIANS = frozenset(org(role) for role in custody.CUSTODIAN_ROLES)
 PERSONS = frozenset({PATIENT, ANY_MEMBER})
 
 DOMAIN = Domain(
@@ -68,6 +68,20 @@ DOMAIN = Domain(
             h.end_representative,
             PERSONS,
             "end a representative's appointment",
+        ),
+        TxType(
+            "custody.offer",
+            m.CustodyOffer,
+            custody.offer_custody,
+            CUSTODIANS,
+            "offer records to a successor custodian",
+        ),
+        TxType(
+            "custody.accept",
+            m.CustodyAccept,
+            custody.accept_custody,
+            PERSONS,
+            "move records to a successor custodian",
         ),
     ),
     views=donation.VIEWS,

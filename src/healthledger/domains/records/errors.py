@@ -14,6 +14,7 @@ from healthledger.errors import (
     InvalidState,
     LedgerError,
     NotFound,
+    Unauthorized,
 )
 
 
@@ -189,3 +190,42 @@ class NotThisVault(LedgerError):
     the reader's own for a break-glass search)."""
 
     code = ErrorCode.NOT_CUSTODIAN
+
+
+class AlreadyCustodian(Conflict):
+    """A record cannot move to the organisation that holds it already."""
+
+    def __init__(self, record_id: str, custodian: str) -> None:
+        super().__init__(f"record {record_id} is already held by {custodian}")
+        self.record_id = record_id
+        self.custodian = custodian
+
+
+class OfferExists(AlreadyExists):
+    def __init__(self, record_id: str, successor: str) -> None:
+        super().__init__(f"record {record_id} is already offered to {successor}")
+        self.record_id = record_id
+        self.successor = successor
+
+
+class NotOffered(Unauthorized):
+    """Without the custodian's offer a record moves only once its custodian has left."""
+
+    def __init__(self, record_id: str, custodian: str, successor: str) -> None:
+        super().__init__(
+            f"{custodian}, still a member, has not offered record {record_id} to {successor}"
+        )
+        self.record_id = record_id
+        self.custodian = custodian
+        self.successor = successor
+
+
+class NotASuccessor(InvalidField):
+    """A successor custodian is an active organisation that keeps records."""
+
+    def __init__(self, org: str) -> None:
+        super().__init__(
+            f"{org} is not an active organisation that keeps records"
+            " (hospital, clinic, laboratory or pharmacy)"
+        )
+        self.org = org

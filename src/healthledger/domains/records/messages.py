@@ -204,3 +204,25 @@ class RecordAccess(Payload):
     reason_hash: Hash | None = None
     request_id: Hash
     intent: ReaderIntent
+
+
+class CustodyOffer(Payload):
+    """A custodian proposes a successor for records it holds, each data key sealed for it.
+
+    Nothing moves until the patient accepts (`custody.accept`)."""
+
+    successor: OrgId
+    records: Annotated[dict[RecordId, WrappedKey], Field(min_length=1, max_length=MAX_SCOPE)]
+
+
+class CustodyAccept(Payload):
+    """The patient (or a representative with the grant power) moves records to a successor.
+
+    Each record's data key sealed for the successor: the patient's own rewrapping (they
+    hold `wrapped_keys.patient`), or null to take the one the custodian offered. Without
+    an offer only a record whose custodian has left the consortium can move."""
+
+    patient: PatientId
+    successor: OrgId
+    records: Annotated[dict[RecordId, WrappedKey | None], Field(min_length=1, max_length=MAX_SCOPE)]
+    appointment_id: AppointmentId | None = None

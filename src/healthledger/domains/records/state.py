@@ -11,6 +11,7 @@ blob/<blob id>                      the record that registered a ciphertext (onc
 alert/<org>/<height:012>/<tx id>    a break-glass access in an organisation's feed: the
                                     key of its event under audit/ (same transaction)
 intent/<reader key>/<nonce>         block time of a reader's request, recorded once
+offer/<rec id>                      a custodian's standing offer of a record to a successor
 
 A reader's break-glass allowance (its accesses of the last 24 hours) is governance's:
 `allowance/break_glass/<reader id>` in the `gov` namespace (`governance.operations`).
@@ -46,6 +47,17 @@ class RecordKeys(StateModel):
     custodian: str
 
 
+class CustodyMove(StateModel):
+    """A record's move to a successor custodian: who held it, who holds it, who agreed."""
+
+    custodian: str  # who held the record until this move
+    successor: str
+    offered: bool  # the custodian offered it; else it had left the consortium
+    accepted_by: str
+    height: int
+    time_ms: int
+
+
 class RecordMeta(StateModel):
     """A record's metadata as the chain keeps it (never content); a tombstone once shredded."""
 
@@ -71,10 +83,13 @@ class RecordMeta(StateModel):
     shredded_ms: int | None = None
     shredded_by: str | None = None
     shred_reason: str | None = None
+    # Earlier custodians, oldest first: stored only once a record has moved.
+    custody: tuple[CustodyMove, ...] = ()
 
     @model_serializer(mode="wrap")
     def _stored_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without(handler(self), _TOMBSTONE, unless=self.status == SHREDDED)
+        stored = _without(handler(self), _TOMBSTONE, unless=self.status == SHREDDED)
+        return _without(stored, ("custody",), unless=bool(self.custody))
 
 
 class ConsentGrantee(StateModel):
@@ -163,6 +178,16 @@ class AuditEntry(StateModel):
     tx_id: str
 
 
+class CustodyOffered(StateModel):
+    """A custodian's standing offer of one record to a successor, with the data key for it."""
+
+    record: str
+    custodian: str
+    successor: str
+    wrapped_key: str
+    height: int
+
+
 class _Ref(RootModel[str]):
     model_config = ConfigDict(frozen=True)
 
@@ -249,3 +274,8 @@ def alert_key(org: str, height: int, tx_id: str) -> str:
 def intent_key(reader_key: str, nonce: str) -> str:
     """A reader's request recorded as an access (its nonce): each is recorded once."""
     return f"intent/{reader_key}/{nonce}"
+
+
+def offer_key(record_id: str) -> str:
+    """A record's standing custody offer (one at a time: a new offer replaces it)."""
+    return f"offer/{record_id}"

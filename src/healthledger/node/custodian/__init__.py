@@ -7,6 +7,7 @@ payloads   the vault's transactions, built from the records domain's message mod
 prepared   what is decided before a commit and finished after it
 upload     a large file streamed into the vault, held to its declaration
 service    the records service: vault reads and writes, audit, break-glass notes
+replicas   a custodian's ciphertexts sent to, kept by and fetched back from its replica
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from healthledger.node.custodian.prepared import (
     PreparedAdd,
     PreparedImport,
 )
+from healthledger.node.custodian.replicas import ReplicaInbox
 from healthledger.node.custodian.service import MAX_RESOURCE_BYTES, RecordService
 from healthledger.node.custodian.signer import Committed, OrgSigner, OrgTx, Submitted
 from healthledger.node.custodian.upload import MAX_FILE_BYTES, Upload
@@ -35,6 +37,7 @@ __all__ = [
     "PreparedAdd",
     "PreparedImport",
     "RecordService",
+    "ReplicaInbox",
     "RequestAuthenticator",
     "Submitted",
     "Upload",

@@ -90,6 +90,7 @@ from healthledger.node.custodian.prepared import (
     PreparedAdd,
     PreparedImport,
 )
+from healthledger.node.custodian.replicas import ReplicaInbox, Replicator, fetch_blob, replica_of
 from healthledger.node.custodian.signer import Committed, OrgSigner, OrgTx, Submitted
 from healthledger.node.custodian.upload import MAX_FILE_BYTES, FilePlan, Upload
 from healthledger.node.node import Node
@@ -126,7 +127,9 @@ class RecordService:
         self.audience = self.auth.audience
         self.custodians = _custodian_keys(node)
         self.signer = OrgSigner(node, self._org_keys)
+        self.replicator = Replicator(self.vault, self._state, self._org_keys, self.chain_id)
         node.engine.on_commit(self._shred_committed)
+        node.engine.on_commit(self._replicate_committed)
         node.on_stop(self.close)
 
     @property
@@ -462,7 +465,7 @@ class RecordService:
         reason_text = None if break_glass_reason is None else break_glass_reason.text
         decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role, country)
         if not self.vault.has(record.blob_id):
-            raise BlobMissing(f"the vault no longer holds record {record_id}")
+            self._recover_from_replica(record)
         if record.wrapped_keys is None:  # read_basis refused tombstones already
             raise RecordShredded(record.id)
         # Fail here, not after the access event committed: the key must open, the reader
@@ -522,6 +525,97 @@ class RecordService:
         if record.status == st.SHREDDED:
             raise RecordShredded(record_id)
         return self.vault.read_chunks(record.blob_id)
+
+    def blob_for_custodian(self, asker: Actor, blob_id: str) -> Iterable[bytes]:
+        """A ciphertext, for the organisation that is now custodian of the record naming it.
+
+        How a successor takes moved records from the old custodian's node, and a
+        custodian its blobs back from a replica: ciphertext only (the data key is sealed
+        on chain for the custodian alone), checked by the asker against the blob id.
+        Nothing is audited: no one can read a record from this, only keep it.
+        """
+        if asker.kind != "org":
+            raise Unauthorized("only an organisation's own key fetches ciphertexts")
+        state = self._state()
+        owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
+        if owner is None:
+            raise NotFound(f"no record names blob {blob_id:.64}")
+        record = rq.record(state, owner.root)
+        if record.custodian != asker.id:
+            raise NotCustodian(
+                record.id,
+                record.custodian,
+                f"{asker.id} is not the custodian of the record naming this blob",
+            )
+        if record.status == st.SHREDDED:
+            raise RecordShredded(record.id)
+        return self.vault.read_chunks(blob_id)
+
+    # --- replicas ------------------------------------------------------------------
+
+    def open_replica(self, asker: Actor, blob_id: str) -> ReplicaInbox | None:
+        """A custodian's ciphertext arriving for this node to keep (None: held already).
+
+        Taken only from the organisation the chain names as custodian of the record
+        registering the blob, and only if that custodian names this node's
+        organisation as its replica."""
+        if asker.kind != "org":
+            raise Unauthorized("only an organisation's own key sends replicas")
+        state = self._state()
+        owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
+        if owner is None:
+            raise NotFound(f"no record names blob {blob_id:.64}")
+        record = rq.record(state, owner.root)
+        if record.custodian != asker.id:
+            raise NotCustodian(record.id, record.custodian, f"{asker.id} does not hold this blob")
+        if record.status == st.SHREDDED:
+            raise RecordShredded(record.id)
+        named = replica_of(state, record.custodian)
+        if named is None or named[0] != self.audience:
+            raise Unauthorized(f"{record.custodian} does not name {self.audience} as its replica")
+        if self.vault.has(blob_id):
+            return None
+        return ReplicaInbox(self.vault, record)
+
+    def _recover_from_replica(self, record: st.RecordMeta) -> None:
+        """The vault lost this blob: fetch it from the custodian's replica, checked against
+        the chain (blob id, content hash), and keep it again; BLOB_MISSING if that fails."""
+        named = replica_of(self._state(), record.custodian)
+        if named is None:
+            raise BlobMissing(f"the vault no longer holds record {record.id}")
+        replica, endpoints = named
+        keys = self._org_keys(record.custodian)
+        failures = [f"{replica} publishes no endpoint"] if not endpoints else []
+        for url in endpoints:
+            try:
+                fetch_blob(
+                    self.vault, url, keys, self.chain_id, replica, record, keys.encryption_keyring
+                )
+            except LedgerError as exc:
+                failures.append(exc.message)
+                continue
+            log.info("restored the ciphertext of %s from the replica %s", record.id, replica)
+            return
+        raise BlobMissing(
+            f"the vault no longer holds record {record.id} and its replica {replica}"
+            f" could not give it back: {'; '.join(failures)}"
+        )
+
+    def _replicate_committed(self, block: CommittedBlock) -> None:
+        """Queue each committed record of this node's organisations for its replica:
+        one `record.add`, or every entry of a `record.import` (a Bundle)."""
+        for tx, result in zip(block.txs, block.results, strict=True):
+            if not result.ok:
+                continue
+            if tx.type == "record.add":
+                for event in result.events:
+                    if event.get("type") == "record.added" and event.get("custodian") in (
+                        self.custodians
+                    ):
+                        self.replicator.enqueue(event["record"])
+            elif tx.type == "record.import" and _imported_here(result.events, self.custodians):
+                for entry in tx.payload["entries"]:
+                    self.replicator.enqueue(entry["record_id"])
 
     # --- locating records ----------------------------------------------------------
 
@@ -756,12 +850,27 @@ class RecordService:
                     log.info("shredded the ciphertext of %s", event["record"])
 
     def _owns_shredded(self, event: dict[str, Any]) -> bool:
-        return event.get("custodian") in self.custodians and self._holds_own_blob(
-            event["record"], event["blob"]
-        )
+        """Our own record's blob, or a replica we keep of another custodian's (the chain
+        lets only the shredded record ever name that blob, so nothing else needs it)."""
+        if event.get("custodian") in self.custodians:
+            return self._holds_own_blob(event["record"], event["blob"])
+        state = self._state()
+        owner = state.load(st.NAMESPACE, st.blob_key(event["blob"]), st.RecordRef)
+        if owner is None or owner.root != event["record"]:
+            return False
+        record = state.load(st.NAMESPACE, st.record_key(owner.root), st.RecordMeta)
+        return record is not None and record.status == st.SHREDDED
 
     def close(self) -> None:
+        self.replicator.close()
         self.vault.close()
+
+
+def _imported_here(events: Sequence[Mapping[str, Any]], custodians: Mapping[str, KeyPair]) -> bool:
+    """Whether a committed import registered records of one of this node's organisations."""
+    return any(
+        e.get("type") == "record.imported" and e.get("custodian") in custodians for e in events
+    )
 
 
 def _custodian_keys(node: Node) -> dict[str, KeyPair]:

@@ -1,0 +1,79 @@
+"""A replica keeps a ciphertext only if it is exactly the blob the chain names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from healthledger.crypto.envelope import encrypt_bytes, new_data_key
+from healthledger.domains.records.state import RecordKeys, RecordMeta
+from healthledger.errors import BodyMismatch, HashMismatch, TooLarge
+from healthledger.node.custodian.replicas import ReplicaInbox, ciphertext_size
+from healthledger.vault import Vault
+from healthledger.vault.store import INLINE_MAX
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_504, 65_505, INLINE_MAX, 300_000])
+def test_the_ciphertext_size_follows_from_the_plaintext_size(size: int) -> None:
+    ciphertext, sealed = encrypt_bytes(new_data_key(), b"x" * size)
+    assert ciphertext_size(size) == len(ciphertext) == sealed.ciphertext_size
+
+
+def _record(size: int) -> tuple[RecordMeta, bytes]:
+    ciphertext, sealed = encrypt_bytes(new_data_key(), b"y" * size)
+    record = RecordMeta(
+        id="rec-" + "1" * 24,
+        patient="pat_" + "2" * 32,
+        custodian="st-marys",
+        author=None,
+        resource_type="Observation",
+        code="",
+        date="",
+        media_type="application/fhir+json",
+        content_hash=sealed.content_hash,
+        blob_id=sealed.blob_id,
+        size=size,
+        wrapped_keys=RecordKeys(patient="p", custodian="c"),
+        replaces=None,
+        superseded_by=None,
+        status="active",
+        added_height=1,
+        added_ms=1,
+    )
+    return record, ciphertext
+
+
+@pytest.mark.parametrize("size", [100, INLINE_MAX + 1])
+def test_the_exact_blob_is_kept_inline_or_as_a_file(tmp_path: Path, size: int) -> None:
+    vault = Vault(tmp_path / "vault")
+    record, ciphertext = _record(size)
+    inbox = ReplicaInbox(vault, record)
+    for start in range(0, len(ciphertext), 10_000):
+        inbox.feed(ciphertext[start : start + 10_000])
+    inbox.finish()
+    inbox.discard()
+    assert vault.has(record.blob_id)
+    assert b"".join(vault.read_chunks(record.blob_id)) == ciphertext
+    assert (vault.inline_ciphertext(record.blob_id) is not None) == (size <= INLINE_MAX)
+    assert not list(vault.tmp_dir.iterdir())
+
+
+def test_altered_short_or_long_bodies_are_refused_and_leave_nothing(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "vault")
+    record, ciphertext = _record(1000)
+    altered = bytearray(ciphertext)
+    altered[50] ^= 1
+    cases: list[tuple[bytes, type[Exception]]] = [
+        (bytes(altered), HashMismatch),
+        (ciphertext[:-1], BodyMismatch),
+        (ciphertext + b"!", TooLarge),
+    ]
+    for body, refusal in cases:
+        inbox = ReplicaInbox(vault, record)
+        with pytest.raises(refusal):
+            inbox.feed(body)
+            inbox.finish()
+        inbox.discard()
+    assert not vault.has(record.blob_id)
+    assert not list(vault.tmp_dir.iterdir())
