@@ -45,6 +45,18 @@ def _observation(pid: str, value: int) -> dict[str, Any]:
     }
 
 
+def _bundle(pid: str) -> dict[str, Any]:
+    """Two observations arriving together, as a FHIR collection Bundle."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:uuid:00000000-0000-4000-8000-00000000000{i}", "resource": r}
+            for i, r in enumerate([_observation(pid, 90), _observation(pid, 91)])
+        ],
+    }
+
+
 @dataclass
 class Held:
     """A patient with records at St Mary's, a St Mary's nurse they consented to."""
@@ -55,6 +67,7 @@ class Held:
     records: list[str]
     blobs: list[str]
     nurse: KeyPair
+    imported_blobs: list[str]  # of records that came in a Bundle (`record.import`)
 
     def hospital(self) -> Client:
         return Client(self.net.node(HOSPITAL).api_url, timeout=60)
@@ -145,6 +158,11 @@ def held(records_net: LiveNet) -> Iterator[Held]:
         pid = derive_patient_id(patient.key_id)
         as_hospital = Records(client, hospital_keys)
         added = [as_hospital.add(pid, _observation(pid, 60 + i)) for i in range(2)]
+        imported = as_hospital.import_bundle(pid, _bundle(pid))
+        imported_blobs = [
+            client.state("records", f"record/{entry.record_id}").value["blob_id"]
+            for entry in imported.entries
+        ]
         Records(client, patient).grant(
             client.signer(patient), {"kind": "org", "org": HOSPITAL}, ["treatment"]
         )
@@ -155,6 +173,7 @@ def held(records_net: LiveNet) -> Iterator[Held]:
         [a.record_id for a in added],
         [a.blob_id for a in added],
         nurse,
+        imported_blobs,
     )
     _name_replica(net, None)  # the other network modules find the directory as net up left it
 
@@ -173,7 +192,7 @@ def _reads_of(held: Held, record_id: str) -> list[dict[str, Any]]:
 
 def test_a_replica_serves_a_read_while_the_custodians_disk_is_gone(held: Held) -> None:
     net = held.net
-    for blob in held.blobs:
+    for blob in [*held.blobs, *held.imported_blobs]:
         poll(lambda blob=blob: _holds(net, REPLICA, blob) or None, "the replica to hold it")
     _restart_without_vault(net, HOSPITAL)
     assert not any(_holds(net, HOSPITAL, blob) for blob in held.blobs)
