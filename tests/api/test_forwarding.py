@@ -7,8 +7,10 @@ other organisations of its chain have no node, or one that does not answer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -196,3 +198,46 @@ def test_the_sdk_holds_an_answer_to_the_directorys_node_key(one: One) -> None:
         else:
             with pytest.raises(BadSignature):
                 reader.read(record, "patient_request")
+
+
+class _Flood(BaseHTTPRequestHandler):
+    """An organisation's endpoint that answers a forwarded read with far too much."""
+
+    sent = 0
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server hook)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(FLOOD_BYTES))
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            while _Flood.sent < FLOOD_BYTES:
+                self.wfile.write(chunk)
+                _Flood.sent += len(chunk)
+        except OSError:
+            return  # the forwarding node hung up: what this test wants
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+FLOOD_BYTES = 256 * 1024 * 1024
+
+
+def test_a_flooding_endpoint_is_cut_off(one: One) -> None:
+    """An organisation whose endpoint answers without end cannot fill the forwarding node's
+    memory: the answer is cut at its bound and the reader told the custodian failed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        publish(one.client, one.home, "city-clinic", [f"http://127.0.0.1:{server.server_port}"])
+        answer = read(one, "city-clinic")
+        assert answer.status_code == 503, answer.status_code
+        error = answer.json()["error"]
+        assert error["code"] == "custodian_unavailable" and "city-clinic" in error["message"]
+        assert _Flood.sent < FLOOD_BYTES
+    finally:
+        server.shutdown()
+        server.server_close()

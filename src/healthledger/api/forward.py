@@ -11,13 +11,14 @@ and a data key sealed to the reader).
 
 Not an open relay: only the record read routes are forwarded; only genuine, fresh,
 unreplayed requests of a key the ledger knows; only to endpoints the named
-organisation published itself; with a bounded body and bounded waits. A request is
+organisation published itself; with a bounded body, a bounded answer and bounded waits. A request is
 forwarded at most once by a node (its nonce is remembered), so two entries pointing at
 each other cannot make it circle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -46,6 +47,9 @@ from healthledger.node.node import Node
 
 # A read's body is its purpose and perhaps a break-glass reason: small.
 MAX_FORWARD_BODY = 64 * 1024
+# A read's answer: its record entry, proofs and a small record's ciphertext (inline
+# records are at most 64 KiB, base64 in the JSON); larger contents stream from /content.
+MAX_FORWARD_ANSWER = 1024 * 1024
 CONNECT_TIMEOUT_S = 5.0
 # The custodian waits for its access event to commit before it answers.
 ANSWER_TIMEOUT_S = 60.0
@@ -78,7 +82,11 @@ class Forwarder:
         endpoints = self._admit(request, org, body)
         http, answer = await self._send(request, org, endpoints, body)
         try:
-            content = await answer.aread()
+            content = await asyncio.wait_for(_bounded(answer, org), ANSWER_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise CustodianUnavailable(org, "its answer did not end in time") from exc
+        except httpx.HTTPError as exc:
+            raise CustodianUnavailable(org, f"its answer broke off: {type(exc).__name__}") from exc
         finally:
             await answer.aclose()
             await http.aclose()
@@ -133,6 +141,17 @@ class Forwarder:
                 failures.append(f"{endpoint}: {type(exc).__name__}")
         await http.aclose()
         raise CustodianUnavailable(org, "no answer from " + "; ".join(failures))
+
+
+async def _bounded(answer: httpx.Response, org: str) -> bytes:
+    """A read's answer (JSON, a small record's ciphertext at most), refused past its bound:
+    an organisation's endpoint cannot make this node hold more."""
+    content = bytearray()
+    async for chunk in answer.aiter_bytes():
+        content += chunk
+        if len(content) > MAX_FORWARD_ANSWER:
+            raise CustodianUnavailable(org, f"its answer exceeds {MAX_FORWARD_ANSWER} bytes")
+    return bytes(content)
 
 
 def _relayed(answer: httpx.Response) -> dict[str, str]:
