@@ -205,7 +205,7 @@ class _Flood(BaseHTTPRequestHandler):
 
     sent = 0
 
-    def do_POST(self) -> None:  # noqa: N802 (the http.server hook)
+    def do_POST(self) -> None:
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(FLOOD_BYTES))
