@@ -75,6 +75,7 @@ def _envelope(bundle: object) -> list[Any]:
         raise TooLarge(
             f"a Bundle imports at most {MAX_BUNDLE_ENTRIES} entries, this one has {len(entries)}"
         )
+    fhir.require_depth(bundle, fhir.MAX_DEPTH + 4)  # Bundle, entry list, entry, resource
     size = len(orjson.dumps(bundle))
     if size > MAX_BUNDLE_BYTES:
         raise TooLarge(f"a Bundle is at most {MAX_BUNDLE_BYTES} bytes as JSON, this one {size}")
