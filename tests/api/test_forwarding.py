@@ -7,6 +7,7 @@ other organisations of its chain have no node, or one that does not answer.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from healthledger.crypto.signed_request import (
     verify_answer,
 )
 from healthledger.errors import BadSignature
+from healthledger.node.custodian.replicas import ciphertext_size
 from healthledger.node.home import Home, NodeSettings, init_home
 from healthledger.node.process import free_port, wait_until_up
 
@@ -237,6 +239,44 @@ def test_a_flooding_endpoint_is_cut_off(one: One) -> None:
         assert answer.status_code == 503, answer.status_code
         error = answer.json()["error"]
         assert error["code"] == "custodian_unavailable" and "city-clinic" in error["message"]
+        assert _Flood.sent < FLOOD_BYTES
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _FloodGet(_Flood):
+    def do_GET(self) -> None:
+        self.do_POST()
+
+
+def test_a_flooding_content_answer_is_cut_at_the_records_size(one: One) -> None:
+    """A content fetch streams through, but no further than the ciphertext the chain
+    implies for the record: an endpoint cannot use this node as an endless pipe."""
+    hospital = load_keypair(one.home.key_path("general-hospital"))
+    patient = register_patient(one.client, CHAIN, hospital)
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/x"},
+    }
+    record = Records(one.client, hospital).add(derive_patient_id(patient.key_id), resource)
+    _Flood.sent = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FloodGet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        publish(one.client, one.home, "city-clinic", [f"http://127.0.0.1:{server.server_port}"])
+        target = f"/v1/records/{record.record_id}/content?access={'ab' * 32}"
+        headers = sign_request(one.reader, CHAIN, "GET", target, audience="city-clinic")
+        received = 0
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.stream("GET", one.url + target, headers=headers, timeout=30) as answer,
+        ):
+            for chunk in answer.iter_bytes():
+                received += len(chunk)
+        assert received <= ciphertext_size(record.size)
         assert _Flood.sent < FLOOD_BYTES
     finally:
         server.shutdown()

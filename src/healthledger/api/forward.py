@@ -40,9 +40,12 @@ from healthledger.crypto.signed_request import (
     verify_request,
 )
 from healthledger.domains.governance import queries as gov
+from healthledger.domains.records import state as records_state
+from healthledger.domains.records.errors import RecordNotFound
 from healthledger.errors import CustodianUnavailable, WrongAudience
 from healthledger.ledger.context import StateReader
 from healthledger.node.custodian.auth import RequestAuthenticator
+from healthledger.node.custodian.replicas import ciphertext_size
 from healthledger.node.node import Node
 
 # A read's body is its purpose and perhaps a break-glass reason: small.
@@ -92,12 +95,20 @@ class Forwarder:
             await http.aclose()
         return Response(content, status_code=answer.status_code, headers=_relayed(answer))
 
-    async def relay_stream(self, request: Request, org: str) -> StreamingResponse:
-        """Forward a content fetch; the ciphertext streams through, never held whole."""
+    async def relay_stream(self, request: Request, org: str, record_id: str) -> StreamingResponse:
+        """Forward a content fetch; the ciphertext streams through, never held whole, and
+        no further than the record's ciphertext as the chain sizes it."""
         endpoints = self._admit(request, org, b"")
+        record = StateReader(self._node.store.state_get).load(
+            records_state.NAMESPACE, records_state.record_key(record_id), records_state.RecordMeta
+        )
+        if record is None:
+            raise RecordNotFound(record_id)
         http, answer = await self._send(request, org, endpoints, b"")
+        # A refusal is a short JSON error, bounded like a read's answer.
+        limit = ciphertext_size(record.size) if answer.status_code == 200 else MAX_FORWARD_ANSWER
         return StreamingResponse(
-            _chunks(http, answer), status_code=answer.status_code, headers=_relayed(answer)
+            _chunks(http, answer, limit), status_code=answer.status_code, headers=_relayed(answer)
         )
 
     def _admit(self, request: Request, org: str, body: bytes) -> tuple[str, ...]:
@@ -158,10 +169,20 @@ def _relayed(answer: httpx.Response) -> dict[str, str]:
     return {name: answer.headers[name] for name in _RELAYED if name in answer.headers}
 
 
-async def _chunks(http: httpx.AsyncClient, answer: httpx.Response) -> AsyncIterator[bytes]:
+async def _chunks(
+    http: httpx.AsyncClient, answer: httpx.Response, limit: int
+) -> AsyncIterator[bytes]:
+    """The answer's bytes as they come, cut at `limit` (the reader's decryption then fails
+    on a truncated ciphertext)."""
+    sent = 0
     try:
         async for chunk in answer.aiter_bytes():
-            yield chunk
+            chunk = chunk[: limit - sent]
+            sent += len(chunk)
+            if chunk:
+                yield chunk
+            if sent >= limit:
+                return
     finally:
         await answer.aclose()
         await http.aclose()

@@ -355,7 +355,7 @@ def _add_read_routes(
     async def content(request: Request, record_id: str, access: str) -> StreamingResponse:
         custodian = forwarder.elsewhere(request)
         if custodian is not None:
-            return await forwarder.relay_stream(request, custodian)
+            return await forwarder.relay_stream(request, custodian, record_id)
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")
