@@ -8,11 +8,13 @@ other organisations of its chain have no node, or one that does not answer.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -21,6 +23,7 @@ import pytest
 from conftest import enroll_member, register_patient, start_node, stop_node
 from healthledger.client.records import Records, Route
 from healthledger.client.sdk import Client, Signer, require_committed
+from healthledger.crypto.envelope import new_data_key, wrap_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, load_keypair
 from healthledger.crypto.signed_request import (
     HEADER_ANSWER_KEY,
@@ -281,3 +284,53 @@ def test_a_flooding_content_answer_is_cut_at_the_records_size(one: One) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _endpoint_payload(one: One, org: str, **extra: Any) -> dict[str, Any]:
+    entry = one.client.org_endpoint(org)
+    endpoints = list(entry.endpoints) if entry else [f"http://127.0.0.1:{free_port()}"]
+    node_key = entry.node_key if entry else KeyPair.generate().key_id
+    return {"endpoints": endpoints, "node_key": node_key, **extra}
+
+
+def test_an_organisation_cannot_make_another_keep_its_replicas(one: One) -> None:
+    """Naming a replica takes the replica's agreement (its own entry's `replica_for`):
+    otherwise any organisation could stream its ciphertexts (or a record's declared size of
+    junk) onto another's disk."""
+    far = _org(one.client, one.home, "far-hospital")
+    hospital = load_keypair(one.home.key_path("general-hospital"))
+    named = _endpoint_payload(one, "far-hospital", replica="general-hospital")
+    require_committed(one.client.submit(far.sign("org.endpoint", named), wait=True))
+    patient = derive_patient_id(register_patient(one.client, CHAIN, hospital).key_id)
+    size = 1024 * 1024
+    blob = hashlib.sha256(b"declared, never sent").hexdigest()
+    sealed = wrap_key(new_data_key(), hospital.encryption_public)
+    add = {
+        "record_id": "rec-" + "f" * 24,
+        "patient": patient,
+        "resource_type": "Observation",
+        "media_type": "application/fhir+json",
+        "content_hash": "0" * 64,
+        "blob_id": blob,
+        "size": size,
+        "wrapped_keys": {"patient": sealed, "custodian": sealed},
+    }
+    require_committed(one.client.submit(far.sign("record.add", add), wait=True))
+
+    def push() -> httpx.Response:
+        target = f"/v1/vault/replicas/{blob}"
+        keys = load_keypair(one.home.root / "elsewhere" / "far-hospital.json")
+        headers = sign_request(keys, CHAIN, "PUT", target, blob, audience="general-hospital")
+        body = b"j" * ciphertext_size(size)
+        return httpx.put(one.url + target, content=body, headers=headers, timeout=30)
+
+    refused = push()
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "unauthorized"
+    assert "general-hospital" in refused.json()["error"]["message"]
+    # Once general-hospital agrees, its node takes the bytes (and checks them: junk is not
+    # the blob).
+    agree = _endpoint_payload(one, "general-hospital", replica_for=["far-hospital"])
+    hospital_signer = one.client.signer(hospital)
+    require_committed(one.client.submit(hospital_signer.sign("org.endpoint", agree), wait=True))
+    assert push().json()["error"]["code"] == "hash_mismatch"
