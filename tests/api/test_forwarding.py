@@ -52,6 +52,28 @@ class One:
     client: Client
     reader: KeyPair
     home: Home
+    held: dict[str, str]  # organisation -> a record the chain names it custodian of
+
+
+HELD_SIZE = 1000
+
+
+def _held_record(client: Client, home: Home, org: str, patient: str) -> str:
+    """A record whose custodian is `org` (registered by its key; its vault is elsewhere)."""
+    record_id = "rec-" + hashlib.sha256(org.encode()).hexdigest()[:24]
+    sealed = wrap_key(new_data_key(), KeyPair.generate().encryption_public)
+    add = {
+        "record_id": record_id,
+        "patient": patient,
+        "resource_type": "Observation",
+        "media_type": "application/fhir+json",
+        "content_hash": "0" * 64,
+        "blob_id": hashlib.sha256(record_id.encode()).hexdigest(),
+        "size": HELD_SIZE,
+        "wrapped_keys": {"patient": sealed, "custodian": sealed},
+    }
+    require_committed(client.submit(_org(client, home, org).sign("record.add", add), wait=True))
+    return record_id
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +96,10 @@ def one(tmp_path_factory: pytest.TempPathFactory) -> Iterator[One]:
         # far-hospital lists a port where nothing answers; city-clinic lists nothing.
         dead = f"http://127.0.0.1:{free_port()}"
         publish(client, home, "far-hospital", [dead])
-        yield One(url, client, nurse, home)
+        hospital = load_keypair(home.key_path("general-hospital"))
+        patient = derive_patient_id(register_patient(client, CHAIN, hospital).key_id)
+        held = {org: _held_record(client, home, org, patient) for org, _r, _n in ORGS[1:]}
+        yield One(url, client, nurse, home, held)
     finally:
         client.close()
         stop_node(process)
@@ -92,7 +117,7 @@ def publish(client: Client, home: Home, org: str, endpoints: list[str]) -> None:
 
 def read(one: One, audience: str, keys: KeyPair | None = None, path: str = "") -> httpx.Response:
     body = orjson.dumps({"purpose": "treatment"})
-    target = path or f"/v1/records/{RECORD}/read"
+    target = path or f"/v1/records/{one.held.get(audience, RECORD)}/read"
     headers = sign_request(
         keys or one.reader, CHAIN, "POST", target, body_hash(body), audience=audience
     )
@@ -256,21 +281,12 @@ class _FloodGet(_Flood):
 def test_a_flooding_content_answer_is_cut_at_the_records_size(one: One) -> None:
     """A content fetch streams through, but no further than the ciphertext the chain
     implies for the record: an endpoint cannot use this node as an endless pipe."""
-    hospital = load_keypair(one.home.key_path("general-hospital"))
-    patient = register_patient(one.client, CHAIN, hospital)
-    resource = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": "Patient/x"},
-    }
-    record = Records(one.client, hospital).add(derive_patient_id(patient.key_id), resource)
     _Flood.sent = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FloodGet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         publish(one.client, one.home, "city-clinic", [f"http://127.0.0.1:{server.server_port}"])
-        target = f"/v1/records/{record.record_id}/content?access={'ab' * 32}"
+        target = f"/v1/records/{one.held['city-clinic']}/content?access={'ab' * 32}"
         headers = sign_request(one.reader, CHAIN, "GET", target, audience="city-clinic")
         received = 0
         with (
@@ -279,7 +295,7 @@ def test_a_flooding_content_answer_is_cut_at_the_records_size(one: One) -> None:
         ):
             for chunk in answer.iter_bytes():
                 received += len(chunk)
-        assert received <= ciphertext_size(record.size)
+        assert received <= ciphertext_size(HELD_SIZE)
         assert _Flood.sent < FLOOD_BYTES
     finally:
         server.shutdown()
@@ -334,3 +350,19 @@ def test_an_organisation_cannot_make_another_keep_its_replicas(one: One) -> None
     hospital_signer = one.client.signer(hospital)
     require_committed(one.client.submit(hospital_signer.sign("org.endpoint", agree), wait=True))
     assert push().json()["error"]["code"] == "hash_mismatch"
+
+
+def test_a_read_is_forwarded_only_to_the_records_custodian(one: One) -> None:
+    """A signed read names an audience; the node forwards it only if the chain names that
+    organisation the record's custodian (not any id to any organisation's endpoint)."""
+    record = one.held["far-hospital"]
+    target = f"/v1/records/{record}/read"
+    answer = read(one, "city-clinic", path=target)
+    assert answer.status_code == 421, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "not_custodian" and "far-hospital" in error["message"]
+    unknown = read(one, "city-clinic", path=f"/v1/records/{RECORD}/read")
+    assert unknown.json()["error"]["code"] == "not_found"
+    # Not even an id that is no record id, pasted into the path that goes on
+    dots = read(one, "city-clinic", path="/v1/records/..%2F..%2Fstatus/read")
+    assert dots.json()["error"]["code"] in {"not_found", "malformed", "no_route"}

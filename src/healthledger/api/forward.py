@@ -10,7 +10,8 @@ what is audited, and this node sees only what the custodian sends the reader (ci
 and a data key sealed to the reader).
 
 Not an open relay: only the record read routes are forwarded; only genuine, fresh,
-unreplayed requests of a key the ledger knows; only to endpoints the named
+unreplayed requests of a key the ledger knows; only for a record the chain holds and
+only to the organisation it names as that record's custodian, at the endpoints that
 organisation published itself; with a bounded body, a bounded answer and bounded waits. A request is
 forwarded at most once by a node (its nonce is remembered), so two entries pointing at
 each other cannot make it circle.
@@ -41,7 +42,7 @@ from healthledger.crypto.signed_request import (
 )
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.records import state as records_state
-from healthledger.domains.records.errors import RecordNotFound
+from healthledger.domains.records.errors import NotCustodian, RecordNotFound
 from healthledger.errors import CustodianUnavailable, WrongAudience
 from healthledger.ledger.context import StateReader
 from healthledger.node.custodian.auth import RequestAuthenticator
@@ -80,9 +81,9 @@ class Forwarder:
         named = request.headers.get(HEADER_AUDIENCE)
         return None if named is None or named == self._auth.audience else named
 
-    async def relay(self, request: Request, org: str, body: bytes) -> Response:
+    async def relay(self, request: Request, org: str, record_id: str, body: bytes) -> Response:
         """Forward a read (its body already read, bounded) and return the custodian's answer."""
-        endpoints = self._admit(request, org, body)
+        endpoints, _record = self._admit(request, org, record_id, body)
         http, answer = await self._send(request, org, endpoints, body)
         try:
             content = await asyncio.wait_for(_bounded(answer, org), ANSWER_TIMEOUT_S)
@@ -98,12 +99,7 @@ class Forwarder:
     async def relay_stream(self, request: Request, org: str, record_id: str) -> StreamingResponse:
         """Forward a content fetch; the ciphertext streams through, never held whole, and
         no further than the record's ciphertext as the chain sizes it."""
-        endpoints = self._admit(request, org, b"")
-        record = StateReader(self._node.store.state_get).load(
-            records_state.NAMESPACE, records_state.record_key(record_id), records_state.RecordMeta
-        )
-        if record is None:
-            raise RecordNotFound(record_id)
+        endpoints, record = self._admit(request, org, record_id, b"")
         http, answer = await self._send(request, org, endpoints, b"")
         # A refusal is a short JSON error, bounded like a read's answer.
         limit = ciphertext_size(record.size) if answer.status_code == 200 else MAX_FORWARD_ANSWER
@@ -111,8 +107,11 @@ class Forwarder:
             _chunks(http, answer, limit), status_code=answer.status_code, headers=_relayed(answer)
         )
 
-    def _admit(self, request: Request, org: str, body: bytes) -> tuple[str, ...]:
-        """Check the envelope as the custodian will (but for its audience), then where to."""
+    def _admit(
+        self, request: Request, org: str, record_id: str, body: bytes
+    ) -> tuple[tuple[str, ...], records_state.RecordMeta]:
+        """Check the envelope as the custodian will (but for its audience), that the chain
+        names that organisation the record's custodian, then where to."""
         now = int(time.time() * 1000)
         signed = verify_request(
             request.headers,
@@ -128,10 +127,17 @@ class Forwarder:
         state = StateReader(self._node.store.state_get)
         if gov.active_org(state, org) is None:
             raise WrongAudience(org, self._auth.audience)
+        record = state.load(
+            records_state.NAMESPACE, records_state.record_key(record_id), records_state.RecordMeta
+        )
+        if record is None:
+            raise RecordNotFound(record_id)
+        if record.custodian != org:  # only ever to the vault that decides this read
+            raise NotCustodian(record.id, record.custodian)
         entry = gov.org_endpoint(state, org)
         if entry is None:
             raise CustodianUnavailable(org, "it has published no endpoint in the directory")
-        return entry.endpoints
+        return entry.endpoints, record
 
     async def _send(
         self, request: Request, org: str, endpoints: tuple[str, ...], body: bytes
