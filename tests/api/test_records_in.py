@@ -329,3 +329,38 @@ def test_a_bundle_entry_over_the_inline_limit_is_stored_as_a_file(world: World) 
     read = doctor.read(record_id, "treatment").resource()
     assert read["subject"] == {"reference": record_url(imported.entries[0].record_id)}
     assert read["content"] == document["content"]
+
+
+def _deep(depth: int) -> bytes:
+    """An Observation whose extension nests `depth` levels (FHIR lets extensions nest), as
+    JSON text: the SDK's encoder itself refuses such depth, a hostile client does not."""
+    extension = '{"url": "http://example.org/e", "valueString": "v"}'
+    for _ in range(depth):
+        extension = '{"url": "http://example.org/e", "extension": [' + extension + "]}"
+    return (
+        '{"resourceType": "Observation", "status": "final", "code": {"coding": [{"system":'
+        ' "http://loinc.org", "code": "8867-4"}]}, "subject": {"reference": "Patient/x"},'
+        ' "extension": [' + extension + "]}"
+    ).encode()
+
+
+@pytest.mark.parametrize("depth", [300, 480])
+def test_deeply_nested_resources_are_refused_not_a_crash(world: World, depth: int) -> None:
+    """Nesting within the body parser's bound but past Python's or orjson's is refused
+    with a stable code (invalid_resource) for one record and for a Bundle."""
+    _keys, patient = world.patient()
+    before = world.blob_count()
+    resource = _deep(depth)
+    bodies = {
+        "/v1/records": b'{"patient": "' + patient.encode() + b'", "resource": ' + resource + b"}",
+        "/v1/records/bundle": b'{"patient": "'
+        + patient.encode()
+        + b'", "bundle": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+        + resource
+        + b"}]}}",
+    }
+    for path, body in bodies.items():
+        with pytest.raises(ApiError) as caught:
+            world.records()._signed("POST", path, body=body)
+        assert caught.value.remote_code == "invalid_resource", (path, caught.value.message)
+    assert world.blob_count() == before

@@ -707,6 +707,8 @@ def org_endpoint(draw: Draw, w: World) -> Planned:
     }
     if draw(st.booleans()):
         payload["replica"] = pick(draw, [*w.orgs(), "nobody", sender], "nobody")
+    if draw(st.integers(0, 3)) == 0:
+        payload["replica_for"] = some(draw, [*w.orgs(), "nobody", sender], 3)
     return Planned(sender, "org.endpoint", payload)
 
 

@@ -385,6 +385,30 @@ def test_a_caller_without_standing_gets_nothing(world: World) -> None:
     assert len(world.as_("ngozi").audit(patient).events) == before
 
 
+def test_a_lying_locator_cannot_put_another_patients_record_in_the_summary(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The locator's answer is the node's word; a record's patient is the chain's. A node
+    that lists bob's record among ngozi's (which dr-ann may read: she wrote it) gets it
+    left out (its read is audited at bob's: she made it) instead of filed under ngozi's
+    Patient."""
+    patient, bob = world.pid("ngozi"), world.pid("bob")
+    dr_ann = world.as_("dr-ann")
+    honest = Records.locate
+    bobs = honest(world.as_("bob"), bob).records
+
+    def lying(self: Records, who: str, *args: Any, **kwargs: Any) -> Any:
+        located = honest(self, who, *args, **kwargs)
+        return located.model_copy(update={"records": [*located.records, *bobs]})
+
+    monkeypatch.setattr(Records, "locate", lying)
+    summary = dr_ann.summary(patient, "treatment")
+    cited = {record_of(r) for rs in check_ips(summary.bundle).values() for r in rs}
+    assert world.records["bob-condition"] not in cited
+    (left,) = [o for o in summary.left_out if o.record_id == world.records["bob-condition"]]
+    assert left.code == "invalid_field" and patient in left.message
+
+
 # --- the held copy -------------------------------------------------------------------------------
 
 

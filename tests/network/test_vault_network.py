@@ -121,7 +121,19 @@ def _start(net: LiveNet, org: str) -> None:
 
 
 def _name_replica(net: LiveNet, replica: str | None = REPLICA) -> None:
-    """St Mary's directory entry with (or, given None, without) a replica."""
+    """St Mary's directory entry with (or, given None, without) a replica, and the
+    replica's agreeing to keep St Mary's ciphertexts (or no longer)."""
+    healthledger(
+        "orgs",
+        "publish",
+        "--key",
+        str(net.root / "keys" / f"{REPLICA}.json"),
+        "--endpoint",
+        net.node(REPLICA).api_url,
+        *(["--replica-for", HOSPITAL] if replica else []),
+        "--url",
+        net.node(REPLICA).api_url,
+    )
     healthledger(
         "orgs",
         "publish",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from healthledger.crypto.envelope import encrypt_bytes, new_data_key
+from healthledger.crypto.keys import KeyPair
 from healthledger.domains.records.state import RecordKeys, RecordMeta
 from healthledger.errors import BodyMismatch, HashMismatch, TooLarge
-from healthledger.node.custodian.replicas import ReplicaInbox, ciphertext_size
+from healthledger.node.custodian.replicas import ReplicaInbox, ciphertext_size, fetch_blob
 from healthledger.vault import Vault
 from healthledger.vault.store import INLINE_MAX
 
@@ -75,5 +78,56 @@ def test_altered_short_or_long_bodies_are_refused_and_leave_nothing(tmp_path: Pa
             inbox.feed(body)
             inbox.finish()
         inbox.discard()
+    assert not vault.has(record.blob_id)
+    assert not list(vault.tmp_dir.iterdir())
+
+
+FLOOD_BYTES = 256 * 1024 * 1024
+
+
+class _Flood(BaseHTTPRequestHandler):
+    """A replica (or a leaving custodian's node) that answers a blob fetch without end."""
+
+    sent = 0
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/octet-stream")
+        self.end_headers()  # no length: the body runs until the connection closes
+        chunk = b"z" * 65536
+        try:
+            while _Flood.sent < FLOOD_BYTES:
+                self.wfile.write(chunk)
+                _Flood.sent += len(chunk)
+        except OSError:
+            return  # the fetching node hung up, as it should
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+def test_a_flooding_source_cannot_fill_the_custodians_disk(tmp_path: Path) -> None:
+    """A fetch stops at the blob's exact ciphertext size the chain implies; nothing stays."""
+    vault = Vault(tmp_path / "vault")
+    record, _ciphertext = _record(1000)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
+    server.protocol_version = "HTTP/1.0"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    keys = KeyPair.generate()
+    try:
+        with pytest.raises(TooLarge):
+            fetch_blob(
+                vault,
+                f"http://127.0.0.1:{server.server_port}",
+                keys,
+                "chain",
+                "replica-org",
+                record,
+                keys.encryption_keyring,
+            )
+        assert _Flood.sent < FLOOD_BYTES
+    finally:
+        server.shutdown()
+        server.server_close()
     assert not vault.has(record.blob_id)
     assert not list(vault.tmp_dir.iterdir())

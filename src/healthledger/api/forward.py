@@ -10,14 +10,16 @@ what is audited, and this node sees only what the custodian sends the reader (ci
 and a data key sealed to the reader).
 
 Not an open relay: only the record read routes are forwarded; only genuine, fresh,
-unreplayed requests of a key the ledger knows; only to endpoints the named
-organisation published itself; with a bounded body and bounded waits. A request is
+unreplayed requests of a key the ledger knows; only for a record the chain holds and
+only to the organisation it names as that record's custodian, at the endpoints that
+organisation published itself; with a bounded body, a bounded answer and bounded waits. A request is
 forwarded at most once by a node (its nonce is remembered), so two entries pointing at
 each other cannot make it circle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -39,13 +41,19 @@ from healthledger.crypto.signed_request import (
     verify_request,
 )
 from healthledger.domains.governance import queries as gov
+from healthledger.domains.records import state as records_state
+from healthledger.domains.records.errors import NotCustodian, RecordNotFound
 from healthledger.errors import CustodianUnavailable, WrongAudience
 from healthledger.ledger.context import StateReader
 from healthledger.node.custodian.auth import RequestAuthenticator
+from healthledger.node.custodian.replicas import ciphertext_size
 from healthledger.node.node import Node
 
 # A read's body is its purpose and perhaps a break-glass reason: small.
 MAX_FORWARD_BODY = 64 * 1024
+# A read's answer: its record entry, proofs and a small record's ciphertext (inline
+# records are at most 64 KiB, base64 in the JSON); larger contents stream from /content.
+MAX_FORWARD_ANSWER = 1024 * 1024
 CONNECT_TIMEOUT_S = 5.0
 # The custodian waits for its access event to commit before it answers.
 ANSWER_TIMEOUT_S = 60.0
@@ -73,27 +81,37 @@ class Forwarder:
         named = request.headers.get(HEADER_AUDIENCE)
         return None if named is None or named == self._auth.audience else named
 
-    async def relay(self, request: Request, org: str, body: bytes) -> Response:
+    async def relay(self, request: Request, org: str, record_id: str, body: bytes) -> Response:
         """Forward a read (its body already read, bounded) and return the custodian's answer."""
-        endpoints = self._admit(request, org, body)
+        endpoints, _record = self._admit(request, org, record_id, body)
         http, answer = await self._send(request, org, endpoints, body)
         try:
-            content = await answer.aread()
+            content = await asyncio.wait_for(_bounded(answer, org), ANSWER_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise CustodianUnavailable(org, "its answer did not end in time") from exc
+        except httpx.HTTPError as exc:
+            raise CustodianUnavailable(org, f"its answer broke off: {type(exc).__name__}") from exc
         finally:
             await answer.aclose()
             await http.aclose()
         return Response(content, status_code=answer.status_code, headers=_relayed(answer))
 
-    async def relay_stream(self, request: Request, org: str) -> StreamingResponse:
-        """Forward a content fetch; the ciphertext streams through, never held whole."""
-        endpoints = self._admit(request, org, b"")
+    async def relay_stream(self, request: Request, org: str, record_id: str) -> StreamingResponse:
+        """Forward a content fetch; the ciphertext streams through, never held whole, and
+        no further than the record's ciphertext as the chain sizes it."""
+        endpoints, record = self._admit(request, org, record_id, b"")
         http, answer = await self._send(request, org, endpoints, b"")
+        # A refusal is a short JSON error, bounded like a read's answer.
+        limit = ciphertext_size(record.size) if answer.status_code == 200 else MAX_FORWARD_ANSWER
         return StreamingResponse(
-            _chunks(http, answer), status_code=answer.status_code, headers=_relayed(answer)
+            _chunks(http, answer, limit), status_code=answer.status_code, headers=_relayed(answer)
         )
 
-    def _admit(self, request: Request, org: str, body: bytes) -> tuple[str, ...]:
-        """Check the envelope as the custodian will (but for its audience), then where to."""
+    def _admit(
+        self, request: Request, org: str, record_id: str, body: bytes
+    ) -> tuple[tuple[str, ...], records_state.RecordMeta]:
+        """Check the envelope as the custodian will (but for its audience), that the chain
+        names that organisation the record's custodian, then where to."""
         now = int(time.time() * 1000)
         signed = verify_request(
             request.headers,
@@ -109,10 +127,17 @@ class Forwarder:
         state = StateReader(self._node.store.state_get)
         if gov.active_org(state, org) is None:
             raise WrongAudience(org, self._auth.audience)
+        record = state.load(
+            records_state.NAMESPACE, records_state.record_key(record_id), records_state.RecordMeta
+        )
+        if record is None:
+            raise RecordNotFound(record_id)
+        if record.custodian != org:  # only ever to the vault that decides this read
+            raise NotCustodian(record.id, record.custodian)
         entry = gov.org_endpoint(state, org)
         if entry is None:
             raise CustodianUnavailable(org, "it has published no endpoint in the directory")
-        return entry.endpoints
+        return entry.endpoints, record
 
     async def _send(
         self, request: Request, org: str, endpoints: tuple[str, ...], body: bytes
@@ -135,14 +160,35 @@ class Forwarder:
         raise CustodianUnavailable(org, "no answer from " + "; ".join(failures))
 
 
+async def _bounded(answer: httpx.Response, org: str) -> bytes:
+    """A read's answer (JSON, a small record's ciphertext at most), refused past its bound:
+    an organisation's endpoint cannot make this node hold more."""
+    content = bytearray()
+    async for chunk in answer.aiter_bytes():
+        content += chunk
+        if len(content) > MAX_FORWARD_ANSWER:
+            raise CustodianUnavailable(org, f"its answer exceeds {MAX_FORWARD_ANSWER} bytes")
+    return bytes(content)
+
+
 def _relayed(answer: httpx.Response) -> dict[str, str]:
     return {name: answer.headers[name] for name in _RELAYED if name in answer.headers}
 
 
-async def _chunks(http: httpx.AsyncClient, answer: httpx.Response) -> AsyncIterator[bytes]:
+async def _chunks(
+    http: httpx.AsyncClient, answer: httpx.Response, limit: int
+) -> AsyncIterator[bytes]:
+    """The answer's bytes as they come, cut at `limit` (the reader's decryption then fails
+    on a truncated ciphertext)."""
+    sent = 0
     try:
         async for chunk in answer.aiter_bytes():
-            yield chunk
+            chunk = chunk[: limit - sent]
+            sent += len(chunk)
+            if chunk:
+                yield chunk
+            if sent >= limit:
+                return
     finally:
         await answer.aclose()
         await http.aclose()

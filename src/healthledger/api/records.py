@@ -333,7 +333,7 @@ def _add_read_routes(
         custodian = forwarder.elsewhere(request)
         if custodian is not None:
             raw = await read_body(request, MAX_FORWARD_BODY)
-            return await forwarder.relay(request, custodian, raw)
+            return await forwarder.relay(request, custodian, record_id, raw)
         signed, reader, body = await _signed_json(service, request)
         if not isinstance(body, dict) or not isinstance(body.get("purpose"), str):
             raise MalformedInput('a read states its purpose: {"purpose": "treatment"}')
@@ -355,7 +355,7 @@ def _add_read_routes(
     async def content(request: Request, record_id: str, access: str) -> StreamingResponse:
         custodian = forwarder.elsewhere(request)
         if custodian is not None:
-            return await forwarder.relay_stream(request, custodian)
+            return await forwarder.relay_stream(request, custodian, record_id)
         _signed, reader = await _authenticate(service, request, EMPTY_BODY)
         chunks = await asyncio.to_thread(service.content_chunks, reader, record_id, access)
         return StreamingResponse(chunks, media_type="application/octet-stream")

@@ -30,11 +30,18 @@ def node_key_id(value: str) -> str:
     return parse_key_id(value, "--node-key")
 
 
-def publish_payload(endpoints: list[str], node_key: str, replica: str | None) -> dict[str, Any]:
+def publish_payload(
+    endpoints: list[str],
+    node_key: str,
+    replica: str | None,
+    replica_for: list[str] | None = None,
+) -> dict[str, Any]:
     """The `org.endpoint` payload (shared with `net up`, which publishes every node's)."""
     payload: dict[str, Any] = {"endpoints": endpoints, "node_key": node_key}
     if replica is not None:
         payload["replica"] = replica
+    if replica_for:
+        payload["replica_for"] = replica_for
     return payload
 
 
@@ -55,6 +62,13 @@ def publish(
         str | None,
         typer.Option(help="The organisation whose node keeps replicas of its ciphertexts."),
     ] = None,
+    replica_for: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replica-for",
+            help="An organisation whose replicas this one's node agrees to keep (repeat).",
+        ),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
@@ -64,7 +78,9 @@ def publish(
             keys = open_key(key)
             answer_key = node_key_id(node_key) if node_key else _served_node_key(client)
             signer = client.signer(keys)
-            tx = signer.sign("org.endpoint", publish_payload(endpoint, answer_key, replica))
+            tx = signer.sign(
+                "org.endpoint", publish_payload(endpoint, answer_key, replica, replica_for)
+            )
             report = require_committed(client.submit(tx, wait=True))
             entry = next(e for e in report.result.events if e["type"] == "org.endpoint")
     except LedgerError as exc:

@@ -459,6 +459,8 @@ class Records:
             chain_record = None if proven is None else RecordMeta.model_validate(proven)
             if chain_record is None or chain_record.content_hash != opened.content_hash:
                 raise InvalidProof("the record's hash on the chain differs from what was read")
+            if (chain_record.id, chain_record.patient) != (record.get("id"), record.get("patient")):
+                raise InvalidProof("the chain names another record or patient than the answer")
         return record
 
     def _verify_receipt(self, view: RecordRead) -> None:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from healthledger.client.sdk import ApiError
 from healthledger.domains.governance import state as gov
+from healthledger.domains.records.errors import NotPatientsRecord
 from healthledger.domains.records.fhir import LOINC, URN
 from healthledger.domains.records.queries import LocatorEntry
 from healthledger.domains.records.replies import JsonObject, Reply
@@ -358,17 +359,23 @@ def observation_section(resource: Mapping[str, Any], hint: str) -> str | None:
 
 def read_planned(
     records: Records,
+    patient: str,
     planned: Sequence[_Planned],
     purpose: str,
     break_glass_reason: str | None,
 ) -> tuple[list[_Included], list[LeftOutRecord], list[NotSummarised]]:
-    """Read each planned record through its custodian; a refusal leaves it out, with why."""
+    """Read each planned record through its custodian; a refusal leaves it out, with why.
+
+    The locator's list is its node's word: a record the chain files under another patient
+    is left out (a lying node cannot put someone else's allergy in this summary)."""
     included: list[_Included] = []
     left_out: list[LeftOutRecord] = []
     unused: list[NotSummarised] = []
     for plan in planned:
         try:
             copy = records.read(plan.entry.id, purpose, break_glass_reason)
+            if copy.record.get("patient") != patient:  # proven against the chain by the read
+                raise NotPatientsRecord(plan.entry.id, patient)
             resource = _resource_of(copy, plan.entry)
         except LedgerError as exc:
             left_out.append(_left_out(plan, exc))
@@ -628,7 +635,9 @@ def assemble_summary(
         located = records.locate(patient, purpose)
     oldest = (now.date() - timedelta(days=window_days)).isoformat()
     planned, skipped = plan_reads(located.records, oldest)
-    included, left_out, unused = read_planned(records, planned, purpose, break_glass_reason)
+    included, left_out, unused = read_planned(
+        records, patient, planned, purpose, break_glass_reason
+    )
     bundle = build_document(patient, author_of(records, patient), included, left_out, now)
     validate_bundle(bundle)
     return PatientSummary(

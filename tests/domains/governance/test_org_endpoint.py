@@ -86,6 +86,10 @@ def test_refusals_change_nothing(chain: Chain) -> None:
         ({"node_key": "zz"}, "invalid_field"),
         ({"replica": "st-marys"}, "invalid_field"),
         ({"replica": "nobody"}, "not_found"),
+        ({"replica_for": ["st-marys"]}, "invalid_field"),
+        ({"replica_for": ["nobody"]}, "not_found"),
+        ({"replica_for": ["acme-insurance", "acme-insurance"]}, "invalid_field"),
+        ({"replica_for": [f"org-{i}" for i in range(17)]}, "invalid_field"),
         # No one publishes for another organisation: the entry names only its sender.
         ({"org": "acme-insurance"}, "invalid_field"),
     ]
@@ -151,3 +155,15 @@ def test_country_is_optional_and_validated(chain: Chain) -> None:
     for bad in ("fr", "XX", "FRA", ""):
         with pytest.raises(ValueError):
             OrgSpec.model_validate({**base, "country": bad})
+
+
+def test_a_replica_agrees_in_its_own_entry(chain: Chain) -> None:
+    """`replica_for` names the organisations whose replicas the sender's node keeps; an
+    entry without it stores the bytes it stored before the field existed."""
+    assert publish(chain, "acme-insurance", replica_for=["st-marys"]).ok
+    agreed = entry(chain, "acme-insurance")
+    assert agreed is not None and agreed.replica_for == ("st-marys",)
+    assert publish(chain, "acme-insurance").ok
+    plain = entry(chain, "acme-insurance")
+    assert plain is not None and plain.replica_for is None
+    assert "replica_for" not in plain.model_dump()

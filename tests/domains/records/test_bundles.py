@@ -116,6 +116,37 @@ def test_a_reference_to_another_patient_refuses_the_bundle() -> None:
     assert message.startswith("entry 6 (") and "another patient" in message
 
 
+def test_a_contained_patient_is_another_patient() -> None:
+    """An entry about a Patient it carries inside itself ("#p") is about someone else than
+    the Bundle's patient: the Bundle would otherwise file that person's data here."""
+    bundle = patient_bundle(10)
+    resource = bundle["entry"][6]["resource"]
+    resource["contained"] = [
+        {"resourceType": "Patient", "id": "p", "name": [{"family": "Someone-Else"}]}
+    ]
+    resource["subject"] = {"reference": "#p"}
+    message = refused(bundle)
+    assert message.startswith("entry 6 (") and "another patient" in message
+
+
+def test_one_contained_patient_alone_is_the_bundles_patient() -> None:
+    """Entries that all name the same contained Patient (and nothing else) agree."""
+    bundle = patient_bundle(3)
+    del bundle["entry"][0]
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        resource["contained"] = [
+            *resource.get("contained", []),
+            {"resourceType": "Patient", "id": "me", "gender": "female"},
+        ]
+        for element in ("subject", "patient", "beneficiary"):
+            if isinstance(resource.get(element), list):
+                resource[element] = [{"reference": "#me"}]
+            elif element in resource:
+                resource[element] = {"reference": "#me"}
+    assert len(check_bundle(bundle)) == 2
+
+
 def test_without_a_patient_entry_all_references_agree() -> None:
     bundle = patient_bundle(6)
     del bundle["entry"][0]

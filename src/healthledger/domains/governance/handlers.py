@@ -30,7 +30,7 @@ from healthledger.domains.governance.queries import (
     org_role,
     resolve_actor,
 )
-from healthledger.errors import LedgerError
+from healthledger.errors import InvalidField, LedgerError
 from healthledger.ledger.context import Actor, TxContext
 
 
@@ -532,9 +532,24 @@ def publish_endpoint(ctx: TxContext, payload: OrgEndpointPublish) -> None:
         replica=payload.replica,
         height=ctx.block.height,
         time_ms=ctx.block.time_ms,
+        replica_for=_replica_for(ctx, org_id, payload.replica_for),
     )
     ctx.store(st.endpoint_key(org_id), entry)
     ctx.emit("org.endpoint", org=org_id, node_key=payload.node_key, replica=payload.replica)
+
+
+def _replica_for(ctx: TxContext, org_id: str, named: list[str] | None) -> tuple[str, ...] | None:
+    """The organisations whose replicas this one agrees to keep: active others, once each."""
+    if not named:
+        return None
+    if len(set(named)) != len(named):
+        raise InvalidField(f"replica_for names {_first_repeat(named)} twice")
+    for org in named:
+        if org == org_id:
+            raise e.OwnReplica(org_id)
+        if not _is_active(ctx, org):
+            raise e.NoActiveOrg(org)
+    return tuple(sorted(named))
 
 
 def _first_repeat(values: list[str]) -> str:

@@ -204,6 +204,7 @@ class PatientRecover(Payload):
 # --- the directory: where an organisation's data is served --------------------------
 
 MAX_ENDPOINTS = 4
+MAX_REPLICA_FOR = 16
 MAX_URL_CHARS = 200
 
 
@@ -247,6 +248,16 @@ class OrgEndpointPublish(Payload):
     endpoints: Annotated[list[EndpointUrl], Field(min_length=1, max_length=MAX_ENDPOINTS)]
     node_key: PublicKeyHex
     replica: Identifier | None = None
+    # The organisations whose replicas this one's node agrees to keep: a replica named
+    # without its agreement would let any organisation fill another's disk.
+    replica_for: Annotated[list[Identifier], Field(max_length=MAX_REPLICA_FOR)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_replica_for(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("replica_for") is None:
+            data.pop("replica_for", None)
+        return data
 
 
 class Limits(Payload):

@@ -186,12 +186,16 @@ class OrgEndpoint(Record):
     `height` and `time_ms` are those of the block that published this version.
     """
 
+    OMIT_IF_NONE = frozenset({"replica_for"})
+
     org: str
     endpoints: tuple[str, ...]
     node_key: str
     replica: str | None
     height: int
     time_ms: int
+    # The organisations whose replicas its node agrees to keep (written only when given).
+    replica_for: tuple[str, ...] | None = None
 
 
 class MemberRecord(Record):

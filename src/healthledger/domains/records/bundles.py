@@ -75,6 +75,7 @@ def _envelope(bundle: object) -> list[Any]:
         raise TooLarge(
             f"a Bundle imports at most {MAX_BUNDLE_ENTRIES} entries, this one has {len(entries)}"
         )
+    fhir.require_depth(bundle, fhir.MAX_DEPTH + 4)  # Bundle, entry list, entry, resource
     size = len(orjson.dumps(bundle))
     if size > MAX_BUNDLE_BYTES:
         raise TooLarge(f"a Bundle is at most {MAX_BUNDLE_BYTES} bytes as JSON, this one {size}")
@@ -134,13 +135,15 @@ def _index(entries: Sequence[BundleEntry]) -> dict[str, int]:
 
 
 def _patient_target(
-    reference: object, entries: Sequence[BundleEntry], index: Mapping[str, int]
+    reference: object, entry: BundleEntry, entries: Sequence[BundleEntry], index: Mapping[str, int]
 ) -> str | None:
     """Which patient a subject/patient/beneficiary Reference names, if it names one."""
     if not isinstance(reference, dict):
         return None
     literal = reference.get("reference")
-    if isinstance(literal, str) and not literal.startswith("#"):
+    if isinstance(literal, str) and literal.startswith("#"):
+        return _contained_patient(entry.resource, literal[1:])
+    if isinstance(literal, str):
         found = _resolve(literal, index)
         if found is not None:
             kind = entries[found].summary.resource_type
@@ -154,6 +157,20 @@ def _patient_target(
     return None
 
 
+def _contained_patient(resource: Mapping[str, Any], local_id: str) -> str | None:
+    """A Patient the entry carries inside itself is a person of its own, known by what it
+    says of them (its local id aside): entries agree only if they carry the same one."""
+    for inner in resource.get("contained") or ():
+        if isinstance(inner, dict) and inner.get("id") == local_id:
+            if inner.get("resourceType") != "Patient":
+                return None
+            described = {key: value for key, value in inner.items() if key != "id"}
+            return (
+                "contained Patient " + orjson.dumps(described, option=orjson.OPT_SORT_KEYS).decode()
+            )
+    return None
+
+
 def _one_patient(entries: Sequence[BundleEntry], index: Mapping[str, int]) -> None:
     """A Bundle imports for one patient: one Patient entry at most, every reference to it."""
     patients = [e for e in entries if e.summary.resource_type == "Patient"]
@@ -164,7 +181,7 @@ def _one_patient(entries: Sequence[BundleEntry], index: Mapping[str, int]) -> No
         for element in ("subject", "patient", "beneficiary"):
             value = entry.resource.get(element)
             for reference in value if isinstance(value, list) else [value]:
-                target = _patient_target(reference, entries, index)
+                target = _patient_target(reference, entry, entries, index)
                 if target is None:
                     continue
                 if seen is not None and target != seen:

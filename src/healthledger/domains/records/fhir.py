@@ -45,6 +45,9 @@ SECURITY_SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-ty
 URN = "urn:healthledger:"
 
 MAX_CODE_LENGTH = 200
+# JSON levels (objects and arrays) a record may nest: far beyond real resources (a
+# questionnaire's nested items), well within what the R4B models validate.
+MAX_DEPTH = 100
 PATIENT_CONSENT = "59284-0"  # LOINC "Patient Consent", the category of FHIR R4's consent examples
 
 # v3-ActReason purposes of use for the ledger's purposes.
@@ -409,10 +412,26 @@ def _summary(resource_type: str, model: object) -> ResourceSummary:
     )
 
 
+def require_depth(value: object, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit` (objects and arrays), walked without recursion:
+    the R4B models (and orjson's encoder) recurse per level and give up far below the
+    depth the request parser allows, as an unexpected error instead of a refusal."""
+    level: list[tuple[object, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            _fail(f"the resource nests deeper than {limit} levels")
+        children = item.values() if isinstance(item, dict) else item
+        level.extend((child, depth + 1) for child in children)
+
+
 def validate_resource(resource: object) -> ResourceSummary:
     """Check a parsed FHIR R4 record (a JSON object) and return what the chain may hold of it."""
     if not isinstance(resource, dict):
         _fail(f"expected a FHIR resource as a JSON object, not {type(resource).__name__}")
+    require_depth(resource)
     resource_type = _record_type(resource)
     return _summary(resource_type, _model(resource_type, resource))
 

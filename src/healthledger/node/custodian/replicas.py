@@ -246,7 +246,13 @@ def fetch_blob(
     tmp = vault.scratch_file()
     try:
         with tmp.open("wb") as handle:
-            written = _stream_into(handle, f"{url.rstrip('/')}{target}", headers, timeout)
+            written = _stream_into(
+                handle,
+                f"{url.rstrip('/')}{target}",
+                headers,
+                timeout,
+                ciphertext_size(record.size),
+            )
         _require_blob(tmp, record, keyring)
         sealed = Sealed(record.content_hash, record.size, written, record.blob_id)
         if record.size <= INLINE_MAX:  # small records live in the index, as when added
@@ -257,7 +263,11 @@ def fetch_blob(
         tmp.unlink(missing_ok=True)
 
 
-def _stream_into(handle: BinaryIO, url: str, headers: dict[str, str], timeout: float) -> int:
+def _stream_into(
+    handle: BinaryIO, url: str, headers: dict[str, str], timeout: float, expected: int
+) -> int:
+    """The answer's bytes into `handle`, cut off past the `expected` size (the chain's):
+    the node asked cannot fill this one's disk."""
     written = 0
     try:
         with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
@@ -265,8 +275,10 @@ def _stream_into(handle: BinaryIO, url: str, headers: dict[str, str], timeout: f
                 response.read()
                 raise _remote_error(response)
             for chunk in response.iter_bytes(1024 * 1024):
-                handle.write(chunk)
                 written += len(chunk)
+                if written > expected:
+                    raise TooLarge(f"{url} sent more than the blob's {expected} bytes")
+                handle.write(chunk)
     except httpx.HTTPError as exc:
         raise Unavailable(f"cannot fetch from {url}: {exc}") from exc
     return written

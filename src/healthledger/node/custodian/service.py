@@ -557,8 +557,8 @@ class RecordService:
         """A custodian's ciphertext arriving for this node to keep (None: held already).
 
         Taken only from the organisation the chain names as custodian of the record
-        registering the blob, and only if that custodian names this node's
-        organisation as its replica."""
+        registering the blob, only if that custodian names this node's organisation as
+        its replica, and only if this organisation agreed (its own entry's replica_for)."""
         if asker.kind != "org":
             raise Unauthorized("only an organisation's own key sends replicas")
         state = self._state()
@@ -573,6 +573,12 @@ class RecordService:
         named = replica_of(state, record.custodian)
         if named is None or named[0] != self.audience:
             raise Unauthorized(f"{record.custodian} does not name {self.audience} as its replica")
+        own = gov.org_endpoint(state, self.audience)
+        if own is None or record.custodian not in (own.replica_for or ()):
+            raise Unauthorized(
+                f"{self.audience} has not agreed to keep replicas of {record.custodian}"
+                " (its directory entry's replica_for)"
+            )
         if self.vault.has(blob_id):
             return None
         return ReplicaInbox(self.vault, record)
