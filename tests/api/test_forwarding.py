@@ -7,6 +7,7 @@ other organisations of its chain have no node, or one that does not answer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import threading
@@ -366,3 +367,52 @@ def test_a_read_is_forwarded_only_to_the_records_custodian(one: One) -> None:
     # Not even an id that is no record id, pasted into the path that goes on
     dots = read(one, "city-clinic", path="/v1/records/..%2F..%2Fstatus/read")
     assert dots.json()["error"]["code"] in {"not_found", "malformed", "no_route"}
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """An endpoint that sends its answer's headers one byte at a time, far apart: each byte
+    restarts httpx's read timeout, so only an overall deadline ends the wait."""
+
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n":
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            if _Drip.release.wait(0.4):
+                return
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+def test_an_endpoint_dripping_its_headers_meets_the_overall_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from starlette.requests import Request
+
+    from healthledger.api import forward
+    from healthledger.errors import CustodianUnavailable
+
+    monkeypatch.setattr(forward, "ANSWER_TIMEOUT_S", 2.0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/records/rec-000000000000000000000000/read",
+        "query_string": b"",
+        "headers": [],
+    }
+    forwarder = forward.Forwarder.__new__(forward.Forwarder)  # _send needs no node
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(CustodianUnavailable, match="no answer within 2 s"):
+            asyncio.run(forwarder._send(Request(scope), "slow-org", (endpoint,), b"{}"))
+    finally:
+        _Drip.release.set()
+        server.shutdown()
+        server.server_close()

@@ -153,7 +153,12 @@ class Forwarder:
             url = endpoint.rstrip("/") + target
             outgoing = http.build_request(request.method, url, headers=headers, content=body)
             try:
-                return http, await http.send(outgoing, stream=True)
+                # An overall deadline: httpx's read timeout restarts with every byte, so an
+                # endpoint dripping its headers would otherwise hold this request forever.
+                sent = http.send(outgoing, stream=True)
+                return http, await asyncio.wait_for(sent, ANSWER_TIMEOUT_S)
+            except TimeoutError:
+                failures.append(f"{endpoint}: no answer within {ANSWER_TIMEOUT_S:.0f} s")
             except httpx.HTTPError as exc:
                 failures.append(f"{endpoint}: {type(exc).__name__}")
         await http.aclose()
