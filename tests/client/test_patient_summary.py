@@ -573,3 +573,30 @@ def test_cli_summary_hold_and_open(world: World, tmp_path: Path) -> None:
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == (
         "hash_mismatch"
     )
+
+
+def test_a_held_copy_nested_too_deep_is_refused_not_a_crash() -> None:
+    """A hand-made held copy nesting ~240 levels (the R4B models recurse per level) is a
+    stable refusal, whoever signed it."""
+    patient = KeyPair.generate()
+    pid = derive_patient_id(patient.key_id)
+    deep: dict[str, Any] = {"url": "urn:x", "valueString": "x"}
+    for _ in range(120):
+        deep = {"url": "urn:x", "extension": [deep]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": "urn:healthledger:patient", "value": pid}],
+                    "extension": [deep],
+                }
+            }
+        ],
+    }
+    file, payload = _forged(bundle, pid, patient)
+    with pytest.raises(LedgerError) as caught:
+        open_held(file, payload)
+    assert caught.value.code == "invalid_resource"

@@ -32,7 +32,7 @@ from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.envelope import decrypt_bytes, encrypt_bytes, new_data_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, verify_signature
 from healthledger.domains.governance import state as gov
-from healthledger.domains.records.fhir import URN
+from healthledger.domains.records.fhir import URN, require_depth
 from healthledger.domains.records.replies import JsonObject, Reply
 from healthledger.errors import (
     DecryptionFailed,
@@ -219,6 +219,7 @@ def open_held_unchecked_key(file: bytes, payload_text: str) -> OpenedSummary:
         bundle = orjson.loads(summary)
     except orjson.JSONDecodeError as exc:
         raise MalformedInput("the signed summary is not JSON") from exc
+    require_depth(bundle)  # before the R4B models recurse into it
     if _bundle_patient(bundle) != statement.patient:
         raise Unauthorized("the summary inside is not about the patient who signed it")
     validate_bundle(bundle)
