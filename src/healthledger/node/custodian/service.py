@@ -178,7 +178,7 @@ class RecordService:
         keys = [new_data_key() for _ in good]
         sealed = iter(self._seal_all([(k, c[2]) for k, c in zip(keys, good, strict=True)]))
         key_iter = iter(keys)
-        return [
+        prepared = [
             c
             if isinstance(c, LedgerError)
             else self._prepared_or_error(
@@ -189,6 +189,42 @@ class RecordService:
             )
             for c in checked
         ]
+        self._remember_added(custodian, items, prepared)
+        return prepared
+
+    def _remember_added(
+        self,
+        custodian: str,
+        items: Sequence[NewRecord],
+        prepared: Sequence[PreparedAdd | LedgerError],
+    ) -> None:
+        """Fingerprint each resource being added, so a Bundle that carries it later finds it.
+
+        Written before the commit, in one index write per batch rather than one fsync per
+        record: a fingerprint counts only once the chain shows its record held
+        (`_still_held`), so one whose record never commits misleads nobody. A fingerprint
+        that already names a record still held keeps naming it (a refused copy must not
+        hide the record that exists).
+        """
+        added = [
+            (
+                self.vault.fingerprint(custodian, item.patient, _fingerprint_json(item.resource)),
+                item.patient,
+                p.record_id,
+            )
+            for item, p in zip(items, prepared, strict=True)
+            if isinstance(p, PreparedAdd)
+        ]
+        known = self.vault.fingerprinted(custodian, [fingerprint for fingerprint, *_ in added])
+        self.vault.remember_fingerprints(
+            custodian,
+            [
+                (fingerprint, record_id)
+                for fingerprint, patient, record_id in added
+                if fingerprint not in known
+                or not self._still_held(known[fingerprint], custodian, patient)
+            ],
+        )
 
     def _seal_all(self, items: Sequence[tuple[bytes, bytes]]) -> list[Sealed]:
         """Encrypt records in order: small ones inline in one vault write, large ones as files.
@@ -934,7 +970,7 @@ def _bounded(plaintext: bytes) -> bytes:
     return plaintext
 
 
-def _fingerprint_json(resource: Mapping[str, Any]) -> bytes:
+def _fingerprint_json(resource: object) -> bytes:
     """A resource's JSON with sorted keys: the same resource gives the same bytes.
 
     Not RFC 8785 (FHIR decimals are JSON numbers with fractions, which the ledger's
