@@ -153,7 +153,7 @@ class RecordService:
         """The organisation that will hold the record: the author's, if this node holds its key."""
         if author.kind not in {"org", "member"} or author.org is None:
             raise Unauthorized("records are added by an organisation or its people")
-        if author.org not in self.custodians:
+        if not self.holds(author.org):
             raise NotThisVault(
                 f"this node is not the vault of {author.org}; send the record to its node"
             )
@@ -496,7 +496,7 @@ class RecordService:
             role = gov.org_role(ledger.state, reader.org)
             country = gov.org_country(ledger.state, reader.org)
             now = self._block_time_ms()
-        if record.custodian not in self.custodians:
+        if not self.holds(record.custodian):
             raise NotCustodian(record_id, record.custodian)
         reason_text = None if break_glass_reason is None else break_glass_reason.text
         decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role, country)
@@ -673,7 +673,7 @@ class RecordService:
     ) -> PreparedAccess:
         """An emergency search without consent: recorded on the chain before it is answered."""
         intent = payloads.reader_intent(request, reason)  # before the reason is sealed
-        if reader.org is None or reader.org not in self.custodians:
+        if reader.org is None or not self.holds(reader.org):
             raise NotThisVault(
                 "a break-glass search goes through the reader's own organisation's node"
             )
@@ -808,6 +808,16 @@ class RecordService:
         """The access event never committed: drop the reason note sealed for it."""
         if prepared.note is not None:
             self.vault.drop_note(prepared.note)
+
+    def holds(self, org: str) -> bool:
+        """Whether this node keeps `org`'s records (holds its current key).
+
+        A miss rereads the key files: an organisation admitted after its node started
+        (`net join`, then `net admit`) is served from then on, without a restart.
+        """
+        if org not in self.custodians:
+            self.custodians = _custodian_keys(self.node)
+        return org in self.custodians
 
     def _org_keys(self, org: str) -> KeyPair:
         """An organisation's current keys; after a rotation, reloaded from its key file."""
