@@ -570,22 +570,30 @@ class RecordService:
         on chain for the custodian alone), checked by the asker against the blob id.
         Nothing is audited: no one can read a record from this, only keep it.
         """
+        self._custodians_blob(
+            asker, blob_id, "fetches ciphertexts", "is not the custodian of the record naming"
+        )
+        return self.vault.read_chunks(blob_id)
+
+    def _custodians_blob(
+        self, asker: Actor, blob_id: str, does: str, is_not: str
+    ) -> tuple[StateReader, st.RecordMeta]:
+        """The live record naming `blob_id`, whose custodian must be the asking organisation.
+
+        Both ways a ciphertext moves between nodes (fetched back, sent to a replica) are
+        asked by an organisation's own key about a record it is the custodian of."""
         if asker.kind != "org":
-            raise Unauthorized("only an organisation's own key fetches ciphertexts")
+            raise Unauthorized(f"only an organisation's own key {does}")
         state = self._state()
         owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
         if owner is None:
             raise NotFound(f"no record names blob {blob_id:.64}")
         record = rq.record(state, owner.root)
         if record.custodian != asker.id:
-            raise NotCustodian(
-                record.id,
-                record.custodian,
-                f"{asker.id} is not the custodian of the record naming this blob",
-            )
+            raise NotCustodian(record.id, record.custodian, f"{asker.id} {is_not} this blob")
         if record.status == st.SHREDDED:
             raise RecordShredded(record.id)
-        return self.vault.read_chunks(blob_id)
+        return state, record
 
     # --- replicas ------------------------------------------------------------------
 
@@ -595,17 +603,7 @@ class RecordService:
         Taken only from the organisation the chain names as custodian of the record
         registering the blob, and only if that custodian names this node's
         organisation as its replica."""
-        if asker.kind != "org":
-            raise Unauthorized("only an organisation's own key sends replicas")
-        state = self._state()
-        owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
-        if owner is None:
-            raise NotFound(f"no record names blob {blob_id:.64}")
-        record = rq.record(state, owner.root)
-        if record.custodian != asker.id:
-            raise NotCustodian(record.id, record.custodian, f"{asker.id} does not hold this blob")
-        if record.status == st.SHREDDED:
-            raise RecordShredded(record.id)
+        state, record = self._custodians_blob(asker, blob_id, "sends replicas", "does not hold")
         named = replica_of(state, record.custodian)
         if named is None or named[0] != self.audience:
             raise Unauthorized(f"{record.custodian} does not name {self.audience} as its replica")
