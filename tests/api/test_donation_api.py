@@ -240,6 +240,10 @@ def test_the_cli_decides_withdraws_asks_and_counts(world: World) -> None:
     assert _cli("donation", "withdraw", "--key", patient, *url)["rc"] == 0
     status = _cli("donation", "status", dora, "--key", coordinator, *url)
     assert status["status"] == "withdrawn"
+    assert {"receipt", "state"} <= set(status)  # --json keeps the proofs for programs
+    shown = _cli("donation", "status", dora, "--key", coordinator, "--url", world.url)
+    assert shown["status"] == "withdrawn" and shown["access"]["basis"] == "coordinator"
+    assert not {"receipt", "state"} & set(shown)  # a person gets the answer, checked
     refused = _cli("donation", "status", dora, "--key", str(world.key_file("nurse-ben")), *url)
     assert refused["rc"] != 0 and refused["error"]["code"] == "unauthorized"
     counts = _cli("donation", "counts", *url)

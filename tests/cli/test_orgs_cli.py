@@ -34,6 +34,10 @@ def net(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_publish_and_list(net: tuple[str, Path], tmp_path: Path) -> None:
     url, root = net
     key = str(root / "keys" / "st-marys.json")
+    empty = subprocess.run(
+        [*CLI, "orgs", "list", "--url", url], capture_output=True, text=True, timeout=120
+    )
+    assert empty.returncode == 0 and "no organisation has published" in empty.stdout
     # By default the node key is the one of the node at --url (its node_key.json).
     code, published = cli("orgs", "publish", "--key", key, "--endpoint", url, "--url", url)
     assert code == 0 and published["org"] == "st-marys", published

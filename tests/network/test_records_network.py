@@ -249,6 +249,22 @@ def test_a_country_limited_consent_is_honoured_across_the_network(story: Story) 
     assert read["consent"] == consent
 
 
+def test_the_joined_clinic_reads_in_an_emergency_without_consent(story: Story) -> None:
+    """West Clinic's node started before its admission: its break-glass search still goes
+    through it (the node finds its key once the ledger knows the clinic), and the read
+    goes to St Mary's, which records it flagged."""
+    reason = "unconscious, on holiday"
+    with Client(story.net.node(CLINIC).api_url, timeout=60) as clinic:
+        records = Records(clinic, story.doctor)
+        found = records.locate(story.pid, break_glass_reason=reason)
+        assert [r.custodian for r in found.records] == [HOSPITAL]
+        copy = records.read(story.record, "emergency", break_glass_reason=reason)
+        records.close()
+    assert NOTE.encode() in copy.plaintext and copy.access.break_glass
+    (read,) = _reads_by(story, story.doctor)
+    assert (read["custodian"], read["basis"]) == (HOSPITAL, "break_glass")
+
+
 def test_no_phi_in_any_node_folder(records_net: LiveNet) -> None:
     """After the flows above (and whatever else ran on this network), on every node."""
     assert [path for path in records_net.root.joinpath("nodes").iterdir() if path.is_dir()]

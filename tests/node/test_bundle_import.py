@@ -93,3 +93,50 @@ def test_fingerprints_are_keyed_by_the_vault_and_scoped(tmp_path: Path) -> None:
     assert reopened.fingerprint("hospital", "pat_a", resource) == a  # the key is kept
     reopened.close()
     two.close()
+
+
+def _condition(patient: str) -> dict[str, object]:
+    return {
+        "resourceType": "Condition",
+        "subject": {"reference": f"Patient/{patient}"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001"}]},
+        "onsetDateTime": "2025-05-01",
+    }
+
+
+def _bundle_of(*resources: dict[str, object]) -> dict[str, object]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:uuid:{n}", "resource": r} for n, r in enumerate(resources)],
+    }
+
+
+def test_a_record_added_alone_is_a_duplicate_in_a_later_bundle(setup: Setup) -> None:
+    patient = derive_patient_id(setup.people["patient"].key_id)
+    _signed, doctor = setup.authenticate("doctor")
+    alone = setup.service.prepare_add_resource(doctor, patient, _condition(patient))
+    added = setup.service.finish_add(alone, setup.commit(alone))
+    other = {**_condition(patient), "onsetDateTime": "2024-01-02"}
+    prepared = setup.service.prepare_import(doctor, patient, _bundle_of(_condition(patient), other))
+    imported = setup.service.finish_import(prepared, setup.commit(prepared))
+    assert [(e.status, e.record_id == added.record_id) for e in imported.entries] == [
+        ("duplicate", True),
+        ("added", False),
+    ]
+
+
+def test_an_add_that_never_committed_is_no_duplicate(setup: Setup) -> None:
+    patient = derive_patient_id(setup.people["patient"].key_id)
+    _signed, doctor = setup.authenticate("doctor")
+    never = setup.service.prepare_add_resource(doctor, patient, _condition(patient))
+    setup.service.abandon_add(never)
+    prepared = setup.service.prepare_import(doctor, patient, _bundle_of(_condition(patient)))
+    imported = setup.service.finish_import(prepared, setup.commit(prepared))
+    assert [e.status for e in imported.entries] == ["added"]
+    # and a refused copy does not hide the record that now exists
+    again = setup.service.prepare_add_resource(doctor, patient, _condition(patient))
+    setup.service.abandon_add(again)
+    prepared = setup.service.prepare_import(doctor, patient, _bundle_of(_condition(patient)))
+    assert [i.record_id for i in prepared.items] == [imported.entries[0].record_id]
+    assert prepared.unsigned is None

@@ -276,3 +276,13 @@ def test_a_read_without_the_readers_intent_seals_no_reason(setup: Setup) -> None
     assert refused.value.code == "bad_signature"
     assert setup.service.vault.note(reason.hash) is None
     assert setup.node.store.state_scan("records", f"audit/{patient}/") == []
+
+
+def test_a_node_serves_an_organisation_known_after_it_started(setup: Setup) -> None:
+    """`net join` starts a node before `net admit` makes its organisation known: the
+    service then finds the organisation's key file on first need, without a restart."""
+    setup.service.custodians = {}  # as when the node started before its admission
+    _patient, added = _add_for_patient(setup)
+    assert setup.service.custodians.keys() == {"hospital"}
+    assert _read_as_patient(setup, added.record_id)
+    assert not setup.service.holds("lab")  # its key is not this node's

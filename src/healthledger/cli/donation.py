@@ -80,6 +80,9 @@ def withdraw(
         emit(records.withdraw_donation(_signer(records), patient, appointment), as_json)
 
 
+PROOFS = frozenset({"receipt", "state"})  # what `status --json` adds for programs
+
+
 @donation_app.command("status")
 def status(
     key: KeyOpt,
@@ -90,7 +93,11 @@ def status(
 ) -> None:
     """A transplant coordinator asks for a patient's decision (audited, then answered)."""
     with _acting(url, key, as_json) as records:
-        emit(records.donation_status(patient, purpose).wire(), as_json)
+        answer = records.donation_status(patient, purpose).wire()
+    # The SDK checked the receipt and the state proof against its anchor; a person reading
+    # the terminal wants the answer and its access event, a program may keep the proofs.
+    shown = answer if as_json else {k: v for k, v in answer.items() if k not in PROOFS}
+    emit(shown, as_json)
 
 
 @donation_app.command("counts")

@@ -106,6 +106,8 @@ def list_orgs(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     if as_json:
         emit({"orgs": [_row(e) for e in entries]}, True)
         return
+    if not entries:  # a silent terminal would look like a failure
+        typer.echo("no organisation has published a directory entry (healthledger orgs publish)")
     for entry in entries:
         replica = f"  replica {entry.replica}" if entry.replica else ""
         typer.echo(

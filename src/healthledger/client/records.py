@@ -186,6 +186,9 @@ class Records:
         self.audience = audience or client.org()
         self.via = via
         self._nodes: dict[str, Client] = {}  # other organisations' nodes, by endpoint
+        # Each record's custodian as a break-glass search answered it: such a reader may
+        # not see the record's chain entry, yet must read at the custodian's node.
+        self._searched: dict[str, str] = {}
 
     def _sign(
         self,
@@ -307,7 +310,9 @@ class Records:
             intent = Intent("locate", patient, "emergency", reason.hash)
         reply = self._signed("GET", "/v1/records", params, intent=intent)
         if intent is not None:
-            return BreakGlassLocated.model_validate(reply)
+            found = BreakGlassLocated.model_validate(reply)
+            self._searched.update((entry.id, entry.custodian) for entry in found.records)
+            return found
         return Located.model_validate(reply)
 
     def read_view(
@@ -326,15 +331,22 @@ class Records:
         """Where a read of this record goes, from its proven chain entry and the directory.
 
         The client's own node when it is the custodian's, when the record's entry is not
-        ours to see before the read (a break-glass reader), or when the custodian
-        published no endpoint (the node then says who holds it: not_custodian).
+        ours to see and no break-glass search of ours named its custodian, or when the
+        custodian published no endpoint (the node then says who holds it: not_custodian).
+        A custodian named by a search is not proven, and need not be: the request names
+        it as audience, its vault decides, and its answer must carry the node key of its
+        directory entry; a wrong name only fails the read.
         """
         own = Route(self.audience, (self.client,))
         try:
             value = self.client.verified_state("records", f"record/{record_id}", keys=self.keys)
         except ApiError:
-            return own
-        custodian = None if value is None else RecordMeta.model_validate(value).custodian
+            value = None
+        custodian = (
+            self._searched.get(record_id)
+            if value is None
+            else RecordMeta.model_validate(value).custodian
+        )
         if custodian is None or custodian == self.audience:
             return own
         entry = self.client.org_endpoint(custodian)

@@ -21,6 +21,7 @@ import hashlib
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -370,27 +371,49 @@ def pull_missing(home: Home, url: str | None = None, audience: str | None = None
     is checked against the chain before it is kept (see `fetch_blob`).
     """
     report = PullReport()
-    store = Store(home.db_path, readonly=True)
-    vault = Vault(vault_root(home))
-    try:
-        state = StateReader(store.state_get)
-        chain_id = home.genesis().chain_id
-        org_keys = _org_keys(state, home.keys_dir)
-        for blob_id, wanted in _expected(store, home.keys_dir).items():
+    with _our_records(home) as ours:
+        for blob_id, wanted in ours.expected.items():
             record = wanted.record
-            if vault.has(blob_id):
+            if ours.vault.has(blob_id):
                 continue
-            keys = org_keys.get(record.custodian)
-            sources = _sources(state, record, url, audience)
+            keys = ours.org_keys.get(record.custodian)
+            sources = _sources(ours.state, record, url, audience)
             if keys is None or not sources:
                 report.failed[record.id] = "not_found: no key, or no node to ask"
                 continue
-            failure = _fetch_first(vault, sources, keys, chain_id, record)
+            failure = _fetch_first(ours.vault, sources, keys, ours.chain_id, record)
             if failure is None:
                 report.pulled.append(record.id)
             else:
                 report.failed[record.id] = failure
-        return report
+    return report
+
+
+@dataclass(frozen=True)
+class _OurRecords:
+    """A stopped or running node's records, as pulling and replicating walk them."""
+
+    vault: Vault
+    state: StateReader
+    chain_id: str
+    org_keys: dict[str, KeyPair]  # the organisations whose current key file the node holds
+    expected: dict[str, _Expected]  # blob id -> our live record naming it
+
+
+@contextmanager
+def _our_records(home: Home) -> Iterator[_OurRecords]:
+    """The node's chain (read-only) and vault, open for one walk over its records."""
+    store = Store(home.db_path, readonly=True)
+    vault = Vault(vault_root(home))
+    try:
+        state = StateReader(store.state_get)
+        yield _OurRecords(
+            vault,
+            state,
+            home.genesis().chain_id,
+            _org_keys(state, home.keys_dir),
+            _expected(store, home.keys_dir),
+        )
     finally:
         vault.close()
         store.close()
@@ -444,24 +467,18 @@ def replicate_all(home: Home) -> PullReport:
     """Send every ciphertext of our records to its custodian's replica (what the node's
     best-effort sending missed); `pulled` lists the records a replica now holds."""
     report = PullReport()
-    store = Store(home.db_path, readonly=True)
-    vault = Vault(vault_root(home))
-    try:
-        state = StateReader(store.state_get)
-        chain_id = home.genesis().chain_id
-        org_keys = _org_keys(state, home.keys_dir)
-        for blob_id, wanted in _expected(store, home.keys_dir).items():
+    with _our_records(home) as ours:
+        for blob_id, wanted in ours.expected.items():
             record = wanted.record
-            if record.custodian not in org_keys or not vault.has(blob_id):
+            if record.custodian not in ours.org_keys or not ours.vault.has(blob_id):
                 continue
             try:
-                sent = push_replica(vault, state, org_keys.__getitem__, chain_id, record.id)
+                sent = push_replica(
+                    ours.vault, ours.state, ours.org_keys.__getitem__, ours.chain_id, record.id
+                )
             except LedgerError as exc:
                 report.failed[record.id] = f"{exc.code}: {exc.message}"
                 continue
             if sent is not None:
                 report.pulled.append(record.id)
-        return report
-    finally:
-        vault.close()
-        store.close()
+    return report

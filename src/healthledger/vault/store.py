@@ -7,7 +7,7 @@ Layout under the vault root::
     vault.sqlite                               index: blob id, sizes, salted content hash;
                                                the ciphertext of small records inline;
                                                sealed notes (break-glass reasons); and the
-                                               keyed fingerprints of imported resources
+                                               keyed fingerprints of stored resources
 
 A blob is written to `tmp/` as ciphertext while its plaintext arrives (an upload
 never touches the disk in the clear), fsynced, then renamed to its content
@@ -25,9 +25,10 @@ reason: encrypted in the same envelope format as a record, found by its salted
 content hash, which is the only thing the chain holds of it.
 
 A fingerprint lets the custodian recognise a resource it already holds (a Bundle imported
-twice): content hashes on the chain are salted, so they cannot. It is an HMAC-SHA256 under a
-secret key of this vault (made on first use, kept in the index, never on the chain), so
-nobody without the vault can confirm a guessed resource from it.
+twice, or one carrying a resource added alone): content hashes on the chain are salted, so
+they cannot. It is an HMAC-SHA256 under a secret key of this vault (made on first use, kept
+in the index, never on the chain), so nobody without the vault can confirm a guessed
+resource from it.
 """
 
 from __future__ import annotations
@@ -224,9 +225,12 @@ class Vault:
         return found
 
     def remember_fingerprints(self, custodian: str, pairs: Iterable[tuple[str, str]]) -> None:
-        """Keep (fingerprint, record id) pairs of records that committed, in one transaction."""
+        """Keep (fingerprint, record id) pairs in one transaction (trusted only while the chain
+        shows the record held)."""
         now = time.time_ns() // 1_000_000
         rows = [(custodian, fingerprint, record_id, now) for fingerprint, record_id in pairs]
+        if not rows:
+            return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -41,9 +41,8 @@ def prepare_donation_query(
     state = service._state()
     # Who asks first: whether a patient is registered is not told to anyone else.
     decision = policy.check_coordinator(reader, gov.org_role(state, reader.org), purpose)
-    if reader.org is None:
+    if reader.org is None or not service.holds(reader.org):
         raise NotThisVault("a coordinator asks through their own organisation's node")
-    service._org_keys(reader.org)  # NotThisVault unless this node holds it (rereads key files)
     if not gov.patient_exists(state, patient):
         raise PatientNotFound(patient)
     unsigned = donation_access(reader.org, request, reader, patient, purpose, intent)

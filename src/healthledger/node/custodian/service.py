@@ -153,7 +153,7 @@ class RecordService:
         """The organisation that will hold the record: the author's, if this node holds its key."""
         if author.kind not in {"org", "member"} or author.org is None:
             raise Unauthorized("records are added by an organisation or its people")
-        if author.org not in self.custodians:
+        if not self.holds(author.org):
             raise NotThisVault(
                 f"this node is not the vault of {author.org}; send the record to its node"
             )
@@ -178,7 +178,7 @@ class RecordService:
         keys = [new_data_key() for _ in good]
         sealed = iter(self._seal_all([(k, c[2]) for k, c in zip(keys, good, strict=True)]))
         key_iter = iter(keys)
-        return [
+        prepared = [
             c
             if isinstance(c, LedgerError)
             else self._prepared_or_error(
@@ -189,6 +189,42 @@ class RecordService:
             )
             for c in checked
         ]
+        self._remember_added(custodian, items, prepared)
+        return prepared
+
+    def _remember_added(
+        self,
+        custodian: str,
+        items: Sequence[NewRecord],
+        prepared: Sequence[PreparedAdd | LedgerError],
+    ) -> None:
+        """Fingerprint each resource being added, so a Bundle that carries it later finds it.
+
+        Written before the commit, in one index write per batch rather than one fsync per
+        record: a fingerprint counts only once the chain shows its record held
+        (`_still_held`), so one whose record never commits misleads nobody. A fingerprint
+        that already names a record still held keeps naming it (a refused copy must not
+        hide the record that exists).
+        """
+        added = [
+            (
+                self.vault.fingerprint(custodian, item.patient, _fingerprint_json(item.resource)),
+                item.patient,
+                p.record_id,
+            )
+            for item, p in zip(items, prepared, strict=True)
+            if isinstance(p, PreparedAdd)
+        ]
+        known = self.vault.fingerprinted(custodian, [fingerprint for fingerprint, *_ in added])
+        self.vault.remember_fingerprints(
+            custodian,
+            [
+                (fingerprint, record_id)
+                for fingerprint, patient, record_id in added
+                if fingerprint not in known
+                or not self._still_held(known[fingerprint], custodian, patient)
+            ],
+        )
 
     def _seal_all(self, items: Sequence[tuple[bytes, bytes]]) -> list[Sealed]:
         """Encrypt records in order: small ones inline in one vault write, large ones as files.
@@ -460,7 +496,7 @@ class RecordService:
             role = gov.org_role(ledger.state, reader.org)
             country = gov.org_country(ledger.state, reader.org)
             now = self._block_time_ms()
-        if record.custodian not in self.custodians:
+        if not self.holds(record.custodian):
             raise NotCustodian(record_id, record.custodian)
         reason_text = None if break_glass_reason is None else break_glass_reason.text
         decision = rq.read_basis(file, record, reader, purpose, now, reason_text, role, country)
@@ -534,22 +570,30 @@ class RecordService:
         on chain for the custodian alone), checked by the asker against the blob id.
         Nothing is audited: no one can read a record from this, only keep it.
         """
+        self._custodians_blob(
+            asker, blob_id, "fetches ciphertexts", "is not the custodian of the record naming"
+        )
+        return self.vault.read_chunks(blob_id)
+
+    def _custodians_blob(
+        self, asker: Actor, blob_id: str, does: str, is_not: str
+    ) -> tuple[StateReader, st.RecordMeta]:
+        """The live record naming `blob_id`, whose custodian must be the asking organisation.
+
+        Both ways a ciphertext moves between nodes (fetched back, sent to a replica) are
+        asked by an organisation's own key about a record it is the custodian of."""
         if asker.kind != "org":
-            raise Unauthorized("only an organisation's own key fetches ciphertexts")
+            raise Unauthorized(f"only an organisation's own key {does}")
         state = self._state()
         owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
         if owner is None:
             raise NotFound(f"no record names blob {blob_id:.64}")
         record = rq.record(state, owner.root)
         if record.custodian != asker.id:
-            raise NotCustodian(
-                record.id,
-                record.custodian,
-                f"{asker.id} is not the custodian of the record naming this blob",
-            )
+            raise NotCustodian(record.id, record.custodian, f"{asker.id} {is_not} this blob")
         if record.status == st.SHREDDED:
             raise RecordShredded(record.id)
-        return self.vault.read_chunks(blob_id)
+        return state, record
 
     # --- replicas ------------------------------------------------------------------
 
@@ -559,17 +603,7 @@ class RecordService:
         Taken only from the organisation the chain names as custodian of the record
         registering the blob, only if that custodian names this node's organisation as
         its replica, and only if this organisation agreed (its own entry's replica_for)."""
-        if asker.kind != "org":
-            raise Unauthorized("only an organisation's own key sends replicas")
-        state = self._state()
-        owner = state.load(st.NAMESPACE, st.blob_key(blob_id), st.RecordRef)
-        if owner is None:
-            raise NotFound(f"no record names blob {blob_id:.64}")
-        record = rq.record(state, owner.root)
-        if record.custodian != asker.id:
-            raise NotCustodian(record.id, record.custodian, f"{asker.id} does not hold this blob")
-        if record.status == st.SHREDDED:
-            raise RecordShredded(record.id)
+        state, record = self._custodians_blob(asker, blob_id, "sends replicas", "does not hold")
         named = replica_of(state, record.custodian)
         if named is None or named[0] != self.audience:
             raise Unauthorized(f"{record.custodian} does not name {self.audience} as its replica")
@@ -643,7 +677,7 @@ class RecordService:
     ) -> PreparedAccess:
         """An emergency search without consent: recorded on the chain before it is answered."""
         intent = payloads.reader_intent(request, reason)  # before the reason is sealed
-        if reader.org is None or reader.org not in self.custodians:
+        if reader.org is None or not self.holds(reader.org):
             raise NotThisVault(
                 "a break-glass search goes through the reader's own organisation's node"
             )
@@ -778,6 +812,16 @@ class RecordService:
         """The access event never committed: drop the reason note sealed for it."""
         if prepared.note is not None:
             self.vault.drop_note(prepared.note)
+
+    def holds(self, org: str) -> bool:
+        """Whether this node keeps `org`'s records (holds its current key).
+
+        A miss rereads the key files: an organisation admitted after its node started
+        (`net join`, then `net admit`) is served from then on, without a restart.
+        """
+        if org not in self.custodians:
+            self.custodians = _custodian_keys(self.node)
+        return org in self.custodians
 
     def _org_keys(self, org: str) -> KeyPair:
         """An organisation's current keys; after a rotation, reloaded from its key file."""
@@ -940,7 +984,7 @@ def _bounded(plaintext: bytes) -> bytes:
     return plaintext
 
 
-def _fingerprint_json(resource: Mapping[str, Any]) -> bytes:
+def _fingerprint_json(resource: object) -> bytes:
     """A resource's JSON with sorted keys: the same resource gives the same bytes.
 
     Not RFC 8785 (FHIR decimals are JSON numbers with fractions, which the ledger's
