@@ -113,6 +113,7 @@ def test_backup_then_restore_into_an_empty_vault_gives_back_every_record(
         code, made = vault_cli("backup", "--dir", str(site.root), "--out", str(out))
     assert code == 0 and made["blob_files"] == 1, made
     assert b"Observation" not in out.read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600  # owner-only, like a key file
     _lose_vault(site)
 
     code, report = vault_cli("restore", "--dir", str(site.root), "--from", str(out))

@@ -45,7 +45,11 @@ def backup(
     try:
         passphrase = new_passphrase()
         partial = out.with_name(out.name + ".part")
-        with partial.open("wb") as handle:
+        # Owner-only, like key files: the seal is a passphrase, and a copy of the file is
+        # all an offline guesser needs.
+        partial.unlink(missing_ok=True)  # a stale part file keeps its own mode
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
             summary = backup_vault(Home(directory), handle, passphrase)
             handle.flush()
             os.fsync(handle.fileno())
