@@ -27,12 +27,12 @@ from dataclasses import dataclass
 import orjson
 
 from healthledger.client.sdk import Client
-from healthledger.client.summary import validate_bundle
+from healthledger.client.summary import PATIENT_URN, validate_bundle
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.envelope import decrypt_bytes, encrypt_bytes, new_data_key
 from healthledger.crypto.keys import KeyPair, derive_patient_id, verify_signature
 from healthledger.domains.governance import state as gov
-from healthledger.domains.records.fhir import URN, require_depth
+from healthledger.domains.records.fhir import require_depth
 from healthledger.domains.records.replies import JsonObject, Reply
 from healthledger.errors import (
     DecryptionFailed,
@@ -51,7 +51,6 @@ PAYLOAD_PREFIX = "HLIPS1"
 SIGNED_CONTEXT = b"healthledger/held-summary/v1\n"
 MAX_HELD_BYTES = 64 * 1024 * 1024
 MAX_NAME_CHARS = 200
-PATIENT_URN = f"{URN}patient"
 
 
 class HeldStatement(Reply):

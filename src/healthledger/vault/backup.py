@@ -30,6 +30,7 @@ import json
 import sqlite3
 import struct
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,8 +229,7 @@ def read_backup(source: BinaryIO, passphrase: str) -> Iterator[Entry]:
         blobs += kind == "blob"
         entry = Entry(str(kind), str(meta.get("name", "")), size, stream.chunks(size))
         yield entry
-        for _ in entry.chunks:  # whatever the consumer left unread
-            pass
+        deque(entry.chunks, maxlen=0)  # drain whatever the consumer left unread
 
 
 def _entry_meta(stream: _SealedReader) -> dict[str, Any]:
