@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -40,6 +40,7 @@ from healthledger.app.views import (
     WireView,
 )
 from healthledger.client.anchor import Anchor, PinnedAnchor
+from healthledger.client.epcis_import import client_org_of_party, import_document
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
@@ -482,6 +483,27 @@ class Client:
         events.sort(key=_event_time)
         return first.joined(events, packages, cursor)
 
+    def supply_import_epcis(
+        self,
+        document: Any,
+        signer: Signer,
+        org_of_party: Callable[[str], str] = client_org_of_party,
+    ) -> dict[str, Any]:
+        """Import a partner's EPCIS 2.0 document (EPCISDocument or EPCISQueryDocument).
+
+        Every event is mapped first; if any cannot be, nothing is submitted. The answer
+        reports each event: its id, what it became and its transaction, or why not.
+        """
+        return import_document(self, document, signer, org_of_party)
+
+    def supply_check_epcis(self, document: Any, org: str) -> dict[str, Any]:
+        """What the node would make of `document` submitted by `org`, against its current
+        state, without submitting anything (no signature needed)."""
+        answer = self._request(
+            "POST", "/v1/supply/epcis/check", params={"org": org}, content=_json_text(document)
+        )
+        return _parse(_JsonObject, answer).root
+
     def supply_recalls(self, limit: int = 100, after: str | None = None) -> RecallPage:
         """One page of the recalls issued (signed read: members); `next_after` continues."""
         params: dict[str, str | int] = {"limit": limit}
@@ -492,6 +514,11 @@ class Client:
     def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
         """Counterfeit and diversion alerts, newest first (signed read: members)."""
         return _parse(_JsonList, self._get("/v1/supply/alerts", {"limit": limit})).root
+
+
+def _json_text(document: Any) -> bytes:
+    """A partner's document as JSON (its decimals kept: orjson writes floats as given)."""
+    return orjson.dumps(document)
 
 
 class _JsonObject(RootModel[dict[str, JsonValue]]):

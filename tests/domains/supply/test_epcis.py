@@ -359,7 +359,7 @@ def event(document: dict[str, Any], index: int) -> dict[str, Any]:
 MALFORMED, INVALID = ErrorCode.MALFORMED, ErrorCode.INVALID_FIELD
 REFUSALS: list[tuple[str, Any, ErrorCode, str]] = [
     ("not a dict", [], MALFORMED, "expected a JSON object"),
-    ("wrong type", mutated(lambda d: d.update(type="EPCISQueryDocument")), INVALID, "type"),
+    ("wrong type", mutated(lambda d: d.update(type="EPCISMasterDataDocument")), INVALID, "type"),
     ("wrong version", mutated(lambda d: d.update(schemaVersion="1.2")), INVALID, "schemaVersion"),
     ("no context", mutated(lambda d: d.pop("@context")), MALFORMED, "@context"),
     ("no eventList", mutated(lambda d: d.update(epcisBody={})), MALFORMED, "eventList"),
@@ -490,7 +490,7 @@ REFUSALS: list[tuple[str, Any, ErrorCode, str]] = [
     ),
     (
         "no acting party",
-        mutated(lambda d: event(d, 1).pop("bizLocation")),
+        mutated(lambda d: [event(d, 1).pop(f) for f in ("bizLocation", "readPoint")]),
         INVALID,
         "event 1: healthledger:org: no acting party",
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from healthledger.domains.kit import Domain, TxType
+from healthledger.domains.supply import feed
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply.queries import VIEWS
@@ -16,41 +17,52 @@ from healthledger.domains.supply.roles import (
 )
 from healthledger.domains.supply.state import NAMESPACE
 
+_TYPED = (
+    TxType("supply.commission", m.Commission, h.commission, MAKERS, "serialize packages"),
+    TxType("supply.aggregate", m.Aggregate, h.aggregate, TRADING, "pack into a case/pallet"),
+    TxType("supply.disaggregate", m.Disaggregate, h.disaggregate, TRADING, "unpack"),
+    TxType("supply.ship", m.Ship, h.ship, TRADING, "ship to a trading partner"),
+    TxType("supply.receive", m.Receive, h.receive, TRADING, "receive a shipment"),
+    TxType("supply.return", m.Return, h.return_items, TRADING, "return up the chain"),
+    TxType("supply.dispense", m.Dispense, h.dispense, DISPENSING, "dispense to a patient"),
+    TxType("supply.destroy", m.Destroy, h.destroy, TRADING | REGULATING, "destroy items"),
+    TxType(
+        "supply.export",
+        m.Export,
+        h.export,
+        MAKERS | {"org:distributor"},
+        "export items",
+    ),
+    TxType(
+        "supply.verify",
+        m.Verify,
+        h.verify,
+        TRADING | DISPENSING | REGULATING,
+        "record a scan, flag suspects",
+    ),
+    TxType("supply.quarantine", m.Quarantine, h.quarantine, INSPECTING, "quarantine a package"),
+    TxType("supply.clear", m.Clear, h.clear, INSPECTING, "clear a package"),
+    TxType(
+        "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
+    ),
+    TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
+)
+# A partner's whole EPCIS feed: each event becomes one of the typed transactions above (its
+# senders checked) or an anchored observation (domains/supply/feed.py).
+_FEED = TxType(
+    "supply.epcis",
+    feed.EpcisEvents,
+    feed.import_handler({tx.type: tx.senders for tx in _TYPED}),
+    TRADING | REGULATING | INSPECTING,
+    "import raw EPCIS 2.0 events",
+)
+
 DOMAIN = Domain(
     name="supply",
     namespace=NAMESPACE,
     summary="serialized drug packages, custody, verification and recalls (GS1, DSCSA)",
     capabilities={INSPECTOR: "quarantine and clear suspect packages, as the regulator does"},
-    txs=(
-        TxType("supply.commission", m.Commission, h.commission, MAKERS, "serialize packages"),
-        TxType("supply.aggregate", m.Aggregate, h.aggregate, TRADING, "pack into a case/pallet"),
-        TxType("supply.disaggregate", m.Disaggregate, h.disaggregate, TRADING, "unpack"),
-        TxType("supply.ship", m.Ship, h.ship, TRADING, "ship to a trading partner"),
-        TxType("supply.receive", m.Receive, h.receive, TRADING, "receive a shipment"),
-        TxType("supply.return", m.Return, h.return_items, TRADING, "return up the chain"),
-        TxType("supply.dispense", m.Dispense, h.dispense, DISPENSING, "dispense to a patient"),
-        TxType("supply.destroy", m.Destroy, h.destroy, TRADING | REGULATING, "destroy items"),
-        TxType(
-            "supply.export",
-            m.Export,
-            h.export,
-            MAKERS | {"org:distributor"},
-            "export items",
-        ),
-        TxType(
-            "supply.verify",
-            m.Verify,
-            h.verify,
-            TRADING | DISPENSING | REGULATING,
-            "record a scan, flag suspects",
-        ),
-        TxType("supply.quarantine", m.Quarantine, h.quarantine, INSPECTING, "quarantine a package"),
-        TxType("supply.clear", m.Clear, h.clear, INSPECTING, "clear a package"),
-        TxType(
-            "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
-        ),
-        TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
-    ),
+    txs=(*_TYPED, _FEED),
     views=VIEWS,
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,

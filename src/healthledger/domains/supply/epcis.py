@@ -62,7 +62,65 @@ _AGGREGATIONS: frozenset[Action] = frozenset({"aggregate", "disaggregate"})
 _BIZ_STEP_PREFIXES = ("https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:")
 _DISPOSITION_PREFIXES = ("https://ref.gs1.org/cbv/Disp-", "urn:epcglobal:cbv:disp:")
 _SDT_PREFIXES = ("https://ref.gs1.org/cbv/SDT-", "urn:epcglobal:cbv:sdt:")
+_ER_PREFIXES = ("https://ref.gs1.org/cbv/ER-", "urn:epcglobal:cbv:er:")
 _OWNING_PARTY = "owning_party"  # CBV 2.0 source/destination type
+
+# EPCIS 2.0 event types (EPCIS 2.0 §7.4): all five are accepted; what each becomes is in
+# domains/supply/feed.py and the mapping table of docs/supply.md.
+EVENT_TYPES = (
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+)
+# CBV 2.0 §7.1 business steps. A step outside this list (a partner's own URI) is accepted too:
+# it is recorded as an observation under the name the partner gave it.
+CBV_BIZ_STEPS = (
+    "accepting",
+    "arriving",
+    "assembling",
+    "collecting",
+    "commissioning",
+    "consigning",
+    "creating_class_instance",
+    "cycle_counting",
+    "decommissioning",
+    "departing",
+    "destroying",
+    "disassembling",
+    "dispensing",
+    "encoding",
+    "entering_exiting",
+    "holding",
+    "inspecting",
+    "installing",
+    "killing",
+    "loading",
+    "other",
+    "packing",
+    "picking",
+    "receiving",
+    "removing",
+    "repackaging",
+    "repairing",
+    "replacing",
+    "reserving",
+    "retail_selling",
+    "sampling",
+    "sensor_reporting",
+    "shipping",
+    "staging_outbound",
+    "stock_taking",
+    "stocking",
+    "storing",
+    "transporting",
+    "unloading",
+    "unpacking",
+    "void_shipping",
+)
+# EPCIS 2.0 query results (EPCIS 2.0 §8.2.8): the same events, inside queryResults.resultsBody.
+QUERY_DOCUMENT = "EPCISQueryDocument"
 
 _TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -168,6 +226,25 @@ def item_of_epc(uri: str) -> str:
     if match := _URN_SSCC.fullmatch(uri):
         return _sscc_urn_item(uri, match[1], match[2])
     _fail(f"EPC {uri!r}: expected a GS1 Digital Link (/01/../21/.. or /00/..) or SGTIN/SSCC URN")
+
+
+def names_trade_item_or_unit(uri: str) -> bool:
+    """Whether an EPC is written as an SGTIN or an SSCC (Digital Link or EPC URN); other
+    identifiers (assets, locations, returnable items) name no package of the ledger."""
+    return any(
+        pattern.fullmatch(uri) is not None for pattern in (_DL_SGTIN, _DL_SSCC)
+    ) or uri.startswith(("urn:epc:id:sgtin:", "urn:epc:id:sscc:"))
+
+
+def digital_link_lot(text: str) -> str:
+    """A lot (AI 10) as written in a Digital Link path segment."""
+    return validate_lot(_strict_unquote("lot", text))
+
+
+def lgtin_of_urn(uri: str, prefix: str, indicator_item: str, lot: str) -> tuple[str, str]:
+    """The GTIN and lot of a TDS LGTIN class URN (urn:epc:class:lgtin:...)."""
+    item = _sgtin_urn_item(uri, prefix, indicator_item, "0")
+    return item[:14], validate_lot(_strict_unquote("lot", lot))
 
 
 def _validate_gln(org: str, gln: str) -> str:
@@ -378,6 +455,21 @@ def _cbv_term(value: str, prefixes: tuple[str, ...]) -> str:
     return value
 
 
+def biz_step_term(value: str) -> str:
+    """A CBV bizStep as its bare term, whether written bare, as a Web URI or as a URN."""
+    return _cbv_term(value, _BIZ_STEP_PREFIXES)
+
+
+def error_reason_term(value: str) -> str:
+    """A CBV error reason (did_not_occur, incorrect_data) as its bare term."""
+    return _cbv_term(value, _ER_PREFIXES)
+
+
+def disposition_term(value: str) -> str:
+    """A CBV disposition as its bare term, whether written bare, as a Web URI or as a URN."""
+    return _cbv_term(value, _DISPOSITION_PREFIXES)
+
+
 def _action_of(event: _Event) -> Action:
     biz_step = _cbv_term(event.text("bizStep"), _BIZ_STEP_PREFIXES)
     raw = event.optional_text("disposition")
@@ -449,28 +541,61 @@ def _owning_party(event: _Event, field: str, kind: str) -> str | None:
     return parties[0] if parties else None
 
 
-def _actor_uri(event: _Event, own_side: str | None) -> str:
+def _location_id(event: _Event, field: str) -> str | None:
+    location = event.get(field, dict, required=False)
+    if location is not None and isinstance(location.get("id"), str):
+        return str(location["id"])
+    return None
+
+
+def _acting_uri(event: _Event, own_side: str | None) -> str | None:
+    """Who acted, by the shared rule: the transfer's own side, bizLocation, readPoint,
+    healthledger:org; None when the event names none (the importer acted)."""
     if own_side is not None:
         return own_side
-    org = event.optional_text(ORG_FIELD)
-    if org is not None:
-        return org
-    location = event.get("bizLocation", dict, required=False)
-    if location is not None and isinstance(location.get("id"), str):
-        # A partner's event names its site, not its company; the caller maps the site.
-        return str(location["id"])
+    # A partner's event names its site, not its company; the resolver maps the site.
+    for field in ("bizLocation", "readPoint"):
+        location = _location_id(event, field)
+        if location is not None:
+            return location
+    return event.optional_text(ORG_FIELD)
+
+
+def _actor_uri(event: _Event, own_side: str | None, importer: str | None) -> str:
+    uri = _acting_uri(event, own_side)
+    if uri is not None:
+        return uri
+    if importer is not None:
+        return HEALTHLEDGER_ORG_URN + quote(importer, safe="")
     event.fail(ORG_FIELD, "no acting party (owning_party, healthledger:org or bizLocation)")
 
 
+def acting_party(index: int, body: Mapping[str, Any]) -> str | None:
+    """The URI of the party that acted in an event (design point 2), None if it names none.
+
+    Shipping: the source owning_party; receiving: the destination owning_party; otherwise
+    (or when that is absent) bizLocation, then readPoint, then healthledger:org.
+    """
+    event = _Event(index, body)
+    raw = event.optional_text("bizStep")
+    step = None if raw is None else biz_step_term(raw)
+    own_side = None
+    if step == "shipping":
+        own_side = _owning_party(event, "sourceList", "source")
+    elif step == "receiving":
+        own_side = _owning_party(event, "destinationList", "destination")
+    return _acting_uri(event, own_side)
+
+
 def _parties(
-    event: _Event, action: Action, org_of_party: Callable[[str], str]
+    event: _Event, action: Action, org_of_party: Callable[[str], str], importer: str | None
 ) -> tuple[str, str | None]:
     if action not in _TRANSFERS:
-        return org_of_party(_actor_uri(event, None)), None
+        return org_of_party(_actor_uri(event, None, importer)), None
     sender = _owning_party(event, "sourceList", "source")
     receiver = _owning_party(event, "destinationList", "destination")
     own, other = (receiver, sender) if action == "receive" else (sender, receiver)
-    org = org_of_party(_actor_uri(event, own))
+    org = org_of_party(_actor_uri(event, own, importer))
     return org, None if other is None else org_of_party(other)
 
 
@@ -511,8 +636,13 @@ def _time_ms(event: _Event) -> int:
     return parse_time(f"event {event.index}: eventTime:", event.text("eventTime"))
 
 
-def from_epcis_event(index: int, body: Any, org_of_party: Callable[[str], str]) -> CustodyEvent:
-    """One EPCIS 2.0 JSON event as a custody event; `index` names it in error messages."""
+def from_epcis_event(
+    index: int, body: Any, org_of_party: Callable[[str], str], importer: str | None = None
+) -> CustodyEvent:
+    """One EPCIS 2.0 JSON event as a custody event; `index` names it in error messages.
+
+    An event naming no acting party was the `importer`'s own (refused when None).
+    """
     if not isinstance(body, dict):
         _fail(f"event {index}: expected a JSON object", ErrorCode.MALFORMED)
     event = _Event(index, body)
@@ -524,7 +654,7 @@ def from_epcis_event(index: int, body: Any, org_of_party: Callable[[str], str]) 
     items, parent = _what(event, action)
     lot, expiry = _lot_and_expiry(event) if action == "commission" else (None, None)
     time_ms = _time_ms(event)
-    org, counterparty = _parties(event, action, org_of_party)
+    org, counterparty = _parties(event, action, org_of_party, importer)
     reason = event.optional_text(REASON_FIELD) if action in _REASONED else None
     return CustodyEvent(
         action=action,
@@ -540,23 +670,35 @@ def from_epcis_event(index: int, body: Any, org_of_party: Callable[[str], str]) 
     )
 
 
-def _event_list(document: Any) -> list[Any]:
+def _body_events(document: Mapping[str, Any]) -> Any:
+    body = document.get("epcisBody")
+    if document.get("type") == QUERY_DOCUMENT:
+        results = body.get("queryResults") if isinstance(body, dict) else None
+        body = results.get("resultsBody") if isinstance(results, dict) else None
+    return body.get("eventList") if isinstance(body, dict) else None
+
+
+def event_list(document: Any) -> list[Any]:
+    """The events of an EPCISDocument or an EPCISQueryDocument, after checking its envelope."""
     if not isinstance(document, dict):
         _fail("EPCIS document: expected a JSON object", ErrorCode.MALFORMED)
     if "@context" not in document:
         _fail("EPCIS document: missing @context", ErrorCode.MALFORMED)
-    if document.get("type") != "EPCISDocument":
-        _fail(f"EPCIS document: type {document.get('type')!r}, expected 'EPCISDocument'")
+    if document.get("type") not in ("EPCISDocument", QUERY_DOCUMENT):
+        _fail(
+            f"EPCIS document: type {document.get('type')!r}, expected 'EPCISDocument'"
+            f" or '{QUERY_DOCUMENT}'"
+        )
     if document.get("schemaVersion") != "2.0":
         _fail(f"EPCIS document: schemaVersion {document.get('schemaVersion')!r}, expected '2.0'")
     creation = document.get("creationDate")
     if not isinstance(creation, str):
         _fail("EPCIS document: creationDate missing or not a string", ErrorCode.MALFORMED)
     parse_time("EPCIS document: creationDate", creation)
-    body = document.get("epcisBody")
-    events = body.get("eventList") if isinstance(body, dict) else None
+    events = _body_events(document)
     if not isinstance(events, list):
-        _fail("EPCIS document: missing epcisBody.eventList", ErrorCode.MALFORMED)
+        where = "queryResults.resultsBody." if document["type"] == QUERY_DOCUMENT else ""
+        _fail(f"EPCIS document: missing epcisBody.{where}eventList", ErrorCode.MALFORMED)
     return events
 
 
@@ -564,5 +706,5 @@ def from_epcis_document(document: Any, org_of_party: Callable[[str], str]) -> li
     """Custody events from a trading partner's EPCIS 2.0 JSON document, validated strictly."""
     return [
         from_epcis_event(index, body, org_of_party)
-        for index, body in enumerate(_event_list(document))
+        for index, body in enumerate(event_list(document))
     ]

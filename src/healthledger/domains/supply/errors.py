@@ -280,3 +280,44 @@ class ShipToSelf(InvalidField):
 class RecallScope(InvalidField):
     def __init__(self) -> None:
         super().__init__("recall either a lot, or a serial range (serial_from and serial_to)")
+
+
+# --- EPCIS feeds (supply.epcis) ---------------------------------------------------------
+
+
+class BadEventId(InvalidField):
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"event id {event_id!r}: expected ni:///sha-256;<64 hex>?ver=CBV2.0")
+
+
+class UnknownParty(NotFound):
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(f"party {uri!r} names no member organisation (register its GLN)")
+
+
+class EventAlreadyApplied(AlreadyExists):
+    def __init__(self, event_id: str, org: str) -> None:
+        self.event_id, self.org = event_id, org
+        super().__init__(f"{event_id} was already applied by {org}")
+
+
+class NotRecorder(Unauthorized):
+    def __init__(self, event_id: str, org: str) -> None:
+        self.event_id, self.org = event_id, org
+        super().__init__(
+            f"{org} neither recorded nor attested {event_id}: only they may declare it erroneous"
+        )
+
+
+class AlreadyDeclared(Conflict):
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"{event_id} is already declared erroneous")
+
+
+class MayNotSend(Unauthorized):
+    def __init__(self, permission: str, tx_type: str) -> None:
+        self.permission, self.tx_type = permission, tx_type
+        super().__init__(f"{permission} may not send {tx_type}, which this event would be")

@@ -70,6 +70,11 @@ def _org(ctx: TxContext) -> str:
     return ctx.actor.org
 
 
+def sender_org(ctx: TxContext) -> str:
+    """The organisation acting in this transaction (for operations built on these)."""
+    return _org(ctx)
+
+
 def _org_role(ctx: TxContext) -> str | None:
     """The acting organisation's role: an organisation's own is on the actor already."""
     if ctx.actor.kind == "org":

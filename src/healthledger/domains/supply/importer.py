@@ -1,87 +1,121 @@
-"""Turn imported custody events (from a partner's EPCIS document) into supply transactions."""
+"""Import a partner's EPCIS 2.0 document: check it whole, pack it into `supply.epcis` batches.
+
+Client side and pure: the same mapping the `supply.epcis` handler runs (feed.py), with a
+resolver of party URIs the client builds from the directory. A document any of whose
+events cannot be mapped is refused whole, each bad event named with its reason; a good
+one is split, in order, into bounded transactions, and each event's fate is reported.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
-from healthledger.domains.supply.messages import MAX_COMMISSION
-from healthledger.errors import ErrorCode, InvalidField, LedgerError, Unauthorized
+from healthledger.crypto.canonical import canonical_bytes
+from healthledger.domains.supply import epcis, feed
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.transaction import MAX_TX_BYTES
 
-TxPlan = tuple[str, dict[str, Any]]
-
-
-def plan_transactions(events: Sequence[CustodyEvent], org: str) -> list[TxPlan]:
-    """The transactions `org` signs to record these events; refuse events by anyone else."""
-    plans: list[TxPlan] = []
-    for index, event in enumerate(events):
-        if event.org != org:
-            raise Unauthorized(
-                f"event {index}: recorded by {event.org}; only {event.org} can sign it"
-            )
-        plans.extend(_plan(index, event))
-    return plans
+# Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
+_ENVELOPE_BYTES = 1024
 
 
-def _plan(index: int, event: CustodyEvent) -> list[TxPlan]:
-    items = list(event.items)
-    if event.action == "commission":
-        return _commission(index, event)
-    if event.action in ("aggregate", "disaggregate"):
-        if event.parent is None:
-            raise _missing(index, "parentID")
-        if event.action == "disaggregate":
-            return [("supply.disaggregate", {"sscc": event.parent})]
-        return [("supply.aggregate", {"sscc": event.parent, "items": items})]
-    if event.action in ("ship", "return"):
-        if event.counterparty is None:
-            raise _missing(index, "destination owning_party")
-        payload: dict[str, Any] = {"items": items, "to": event.counterparty}
-        if event.action == "return":
-            payload["reason"] = event.reason or "returned"
-        return [(f"supply.{event.action}", payload)]
-    if event.action == "receive":
-        return [("supply.receive", {"items": items})]
-    if event.action == "dispense":
-        return [_dispense(index, item) for item in items]
-    if event.action == "destroy":
-        return [("supply.destroy", {"items": items, "reason": event.reason or "destroyed"})]
-    if event.reason is None:
-        raise _missing(index, "export country (healthledger:reason)")
-    return [("supply.export", {"items": items, "country": event.reason})]
+@dataclass(frozen=True)
+class EventReport:
+    """What one event of a document became, or why it was refused."""
+
+    index: int
+    event_id: str | None
+    became: str | None  # custody:<action>, transaction, sensor, transform, observation ...
+    tx_id: str | None = None
+    error: str | None = None
+    code: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "became": self.became,
+            "tx_id": self.tx_id,
+            "error": self.error,
+            "code": self.code,
+        }
 
 
-def _commission(index: int, event: CustodyEvent) -> list[TxPlan]:
-    if event.lot is None or event.expiry is None:
-        raise _missing(index, "ilmd lot and expiry")
-    by_gtin: dict[str, list[str]] = {}
-    for item in event.items:
-        if is_container(item):
-            raise InvalidField(f"event {index}: cannot commission an SSCC")
-        gtin, serial = split_package_id(item)
-        by_gtin.setdefault(gtin, []).append(serial)
-    return [
-        (
-            "supply.commission",
-            {
-                "gtin": gtin,
-                "lot": event.lot,
-                "expiry": event.expiry,
-                "serials": serials[i : i + MAX_COMMISSION],
-            },
+@dataclass(frozen=True)
+class CheckedDocument:
+    """A document checked whole: its events as payload texts and each event's report."""
+
+    texts: list[str]
+    reports: list[EventReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(report.error is None for report in self.reports)
+
+
+def check_document(
+    document: Any, org_of_party: Callable[[str], str], sender: str
+) -> CheckedDocument:
+    """Map every event of `document` as `sender` would submit it; never stops at the first
+    bad event, so the report names them all. Envelope errors raise."""
+    bodies = epcis.event_list(document)
+    texts: list[str] = []
+    reports: list[EventReport] = []
+    for index, body in enumerate(bodies):
+        texts.append(feed.event_text(body) if isinstance(body, dict) else "")
+        reports.append(_check_event(index, body, texts[-1], org_of_party, sender))
+    return CheckedDocument(texts, reports)
+
+
+def _check_event(
+    index: int, body: Any, text: str, org_of_party: Callable[[str], str], sender: str
+) -> EventReport:
+    event_id = None
+    try:
+        if not isinstance(body, dict):
+            raise LedgerError(f"event {index}: expected a JSON object", ErrorCode.MALFORMED)
+        _check_text(index, text)
+        plan = feed.plan_event(index, feed.parse_event_text(text), org_of_party, sender)
+        event_id = plan.event_id
+        return EventReport(index, event_id, "+".join(plan.kinds))
+    except LedgerError as exc:
+        return EventReport(index, event_id, None, error=exc.message, code=str(exc.code))
+    except ValueError as exc:  # parse_event_text: too deep, or not JSON
+        return EventReport(index, event_id, None, error=f"event {index}: {exc}", code="malformed")
+
+
+def _check_text(index: int, text: str) -> None:
+    size = len(text.encode())
+    if size > min(feed.MAX_EVENT_BYTES, _room()):
+        raise LedgerError(
+            f"event {index}: {size} bytes as JSON; one event may have {feed.MAX_EVENT_BYTES}",
+            ErrorCode.TOO_LARGE,
         )
-        for gtin, serials in by_gtin.items()
-        for i in range(0, len(serials), MAX_COMMISSION)
-    ]
 
 
-def _dispense(index: int, item: str) -> TxPlan:
-    if is_container(item):
-        raise InvalidField(f"event {index}: dispense names packages, not SSCCs")
-    gtin, serial = split_package_id(item)
-    return ("supply.dispense", {"gtin": gtin, "serial": serial})
+def _room() -> int:
+    return MAX_TX_BYTES - _ENVELOPE_BYTES
 
 
-def _missing(index: int, what: str) -> LedgerError:
-    return LedgerError(f"event {index}: missing {what}", ErrorCode.MALFORMED)
+def batches(texts: Sequence[str], max_events: int = feed.MAX_EVENTS) -> list[list[int]]:
+    """The events' indexes packed in order into payloads that fit one transaction each."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for index, text in enumerate(texts):
+        # The text's own bytes as a JSON string in the canonical payload, and a comma.
+        cost = len(canonical_bytes(text)) + 1
+        if current and (size + cost > _room() or len(current) == max_events):
+            groups.append(current)
+            current, size = [], 0
+        current.append(index)
+        size += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+def payload_of(texts: Sequence[str], group: Sequence[int]) -> dict[str, Any]:
+    return {"events": [texts[index] for index in group]}

@@ -1,0 +1,751 @@
+"""Whole EPCIS 2.0 feeds: `supply.epcis` carries a partner's raw events and applies each.
+
+Design point 1 of issue 14: the transaction carries the events as the partner wrote
+them; the handler recomputes each event's id (the CBV 2.0 event hash), maps it with the
+pure functions below and applies it through the ordinary handlers with typed payloads.
+The raw event stays in the block store, so an export reproduces it and its hash.
+
+Design point 2: the acting party of an event resolves to an organisation. An event of
+the sender's own organisation becomes that organisation's operation (custody, TI,
+sensor report, transform); anything else is an anchored observation attested by the
+sender, confirmed when the acting organisation later submits the same event itself.
+
+Each event is carried as its JSON text, not as a JSON object: a partner's document may
+hold decimal numbers (a quantity of 12.5 kg, a temperature of 4.2), which a signed
+payload cannot (canonical JSON refuses floats). The text is parsed inside `apply` only
+to hash and map it; floats never reach state (quantities are kept as decimal text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from urllib.parse import quote
+
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError
+
+from healthledger.domains.governance.queries import active_org
+from healthledger.domains.kit import CAPABILITY_PREFIX
+from healthledger.domains.supply import epcis
+from healthledger.domains.supply import errors as e
+from healthledger.domains.supply import handlers as h
+from healthledger.domains.supply import messages as m
+from healthledger.domains.supply.event_hash import event_hash
+from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
+from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import Actor, Payload, StateModel, StateReader, TxContext
+
+# Events per transaction, bytes of one event's JSON text, nesting of one event. A
+# transaction is at most 64 KiB (ledger/transaction.py) whatever these allow.
+MAX_EVENTS = 500
+MAX_EVENT_BYTES = 32 * 1024
+MAX_JSON_DEPTH = 12
+# Packages, containers, lots and quantities one observation names (and links from).
+MAX_NAMED = 256
+# Organisations listed as having attested one event (more are indexed, not listed).
+MAX_ATTESTERS = 16
+# Links read per package, container or lot when a history or an export is built.
+MAX_LINKS_READ = 2000
+_STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_HASH_HEX = re.compile(r"ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0")
+# GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
+_DL_LOT = re.compile(r"https?://[^/?#]+/01/([0-9]{14})/10/([^/?#]+)")
+_URN_LGTIN = re.compile(r"urn:epc:class:lgtin:([0-9]{6,12})\.([0-9]{1,7})\.(.+)")
+
+Kind = str  # "custody:<action>", "transaction", "sensor", "transform", "observation", ...
+ObservationStatus = Literal["attested", "confirmed"]
+
+
+# --- the payload ---------------------------------------------------------------------------
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests arrays and objects (brackets inside strings ignored)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRING_IN_JSON.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_event_text(text: str) -> dict[str, Any]:
+    """One event's JSON text as an object; refused when too deep, not JSON or not an object."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _checked_event_text(text: str) -> str:
+    parse_event_text(text)
+    return text
+
+
+def event_text(event: Mapping[str, Any]) -> str:
+    """The JSON text a client puts in the payload for one event (compact, UTF-8)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+EventText = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=MAX_EVENT_BYTES),
+    AfterValidator(_checked_event_text),
+]
+EventId = Annotated[str, StringConstraints(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
+
+
+class EpcisEvents(Payload):
+    """Raw EPCIS 2.0 events (each as its JSON text), applied in order, all or none."""
+
+    events: Annotated[list[EventText], Field(min_length=1, max_length=MAX_EVENTS)]
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+def _hex(event_id: str) -> str:
+    match = _HASH_HEX.fullmatch(event_id)
+    if match is None:
+        raise e.BadEventId(event_id)
+    return match[1]
+
+
+def event_key(event_id: str, org: str) -> str:
+    """That `org` applied this event (one key per organisation: the same event twice is
+    refused, and its acting organisation may confirm what others attested)."""
+    return f"event/{_hex(event_id)}/{org}"
+
+
+def event_prefix(event_id: str) -> str:
+    return f"event/{_hex(event_id)}/"
+
+
+def observation_key(event_id: str) -> str:
+    return f"obs/{_hex(event_id)}"
+
+
+def erroneous_key(event_id: str) -> str:
+    return f"erroneous/{_hex(event_id)}"
+
+
+def _segment(value: str) -> str:
+    # Serials and lots may hold "/" (GS1 character set 82): escaped so a prefix scan of one
+    # package never reaches another's links; "%" is escaped too, so the form is one-to-one.
+    return quote(value, safe="")
+
+
+def package_links_prefix(gtin: str, serial: str) -> str:
+    return f"evlink/p/{gtin}/{_segment(serial)}/"
+
+
+def container_links_prefix(sscc: str) -> str:
+    return f"evlink/c/{sscc}/"
+
+
+def lot_links_prefix(gtin: str, lot: str) -> str:
+    return f"evlink/l/{gtin}/{_segment(lot)}/"
+
+
+def _link_key(prefix: str, height: int, position: int, event_id: str) -> str:
+    return f"{prefix}{height:012d}/{position:06d}/{_hex(event_id)}"
+
+
+class EventRecord(StateModel):
+    """An applied event: what it became, where its raw form is (tx, position), by whom."""
+
+    event_id: str
+    kind: str
+    tx: str
+    position: int
+    org: str
+    height: int
+
+
+class EventLink(StateModel):
+    """A package, container or lot was named by an applied event (new keys: the item's
+    own record keeps its bytes)."""
+
+    event_id: str
+    kind: str
+    tx: str
+    position: int
+
+
+class Quantity(StateModel):
+    """A class-level quantity: EPC class, amount as exact decimal text, unit (UN/CEFACT)."""
+
+    epc_class: str
+    quantity: str | None
+    uom: str | None
+
+
+class Observation(StateModel):
+    """An event anchored by its hash and summarised: seen and attested, not a custody move."""
+
+    event_id: str
+    type: str
+    biz_step: str | None
+    disposition: str | None
+    action: str | None
+    time_ms: int
+    actor: str | None  # the acting organisation
+    attested_by: str
+    attesters: tuple[str, ...]
+    status: ObservationStatus
+    read_point: str | None
+    biz_location: str | None
+    packages: tuple[str, ...]
+    containers: tuple[str, ...]
+    lots: tuple[str, ...]  # gtin:lot
+    quantities: tuple[Quantity, ...]
+    tx: str
+    position: int
+    height: int
+    confirmed_tx: str | None
+    confirmed_height: int | None
+
+
+class ErrorMark(StateModel):
+    """An errorDeclaration of an earlier event (EPCIS 2.0 §7.4.1.2): nothing is rewritten."""
+
+    event_id: str
+    by: str
+    declared_ms: int
+    reason: str | None
+    corrective_ids: tuple[str, ...]
+    tx: str
+    position: int
+    height: int
+
+
+# --- mapping (pure) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One typed operation an event becomes, applied by `handler` with `payload`."""
+
+    kind: Kind
+    tx_type: str  # the typed transaction it stands for: its senders are checked too
+    handler: Callable[[TxContext, Any], None]
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class Named:
+    """What an event names: serialized items, lots and class-level quantities."""
+
+    packages: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    lots: tuple[str, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """What one event becomes for a given sender, decided without state."""
+
+    index: int
+    event_id: str
+    body: Mapping[str, Any]
+    actor: str
+    own: bool
+    ops: tuple[Op, ...] = ()
+    observe: bool = False  # anchored as an observation (alone, or beside the ops)
+    declaration: ErrorMark | None = None
+    named: Named = field(default_factory=Named)
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """What the event became, as the per-event report names it."""
+        if self.declaration is not None:
+            return ("error declaration",)
+        kinds = [op.kind for op in self.ops]
+        if self.observe:
+            kinds.append("observation confirmed" if self.own else "observation attested")
+        return tuple(kinds)
+
+
+def _fail(
+    index: int, where: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
+) -> NoReturn:
+    raise LedgerError(f"event {index}: {where}: {message}", code)
+
+
+def _text(index: int, body: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            _fail(index, name, "missing", ErrorCode.MALFORMED)
+        return None
+    if not isinstance(value, str):
+        _fail(index, name, "expected a JSON string", ErrorCode.MALFORMED)
+    return value
+
+
+def _list(index: int, body: Mapping[str, Any], name: str) -> list[Any]:
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        _fail(index, name, "expected a JSON array", ErrorCode.MALFORMED)
+    return value
+
+
+def _lot_of_class(uri: str) -> tuple[str, str] | None:
+    """The (GTIN, lot) an EPC class names, for a lot-level class (LGTIN); None otherwise."""
+    if match := _DL_LOT.fullmatch(uri):
+        return match[1], epcis.digital_link_lot(match[2])
+    if match := _URN_LGTIN.fullmatch(uri):
+        return epcis.lgtin_of_urn(uri, match[1], match[2], match[3])
+    return None
+
+
+def _serialized(index: int, where: str, uri: Any) -> str | None:
+    """The package id or SSCC an EPC names; None for other identifiers (GIAI, GRAI ...)."""
+    if not isinstance(uri, str):
+        _fail(index, where, "expected a URI string", ErrorCode.MALFORMED)
+    if not epcis.names_trade_item_or_unit(uri):
+        return None
+    try:
+        return epcis.item_of_epc(uri)
+    except LedgerError as exc:
+        _fail(index, where, exc.message, exc.code)
+
+
+def _quantity_text(index: int, where: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(index, where, "expected a JSON number", ErrorCode.MALFORMED)
+    try:
+        # A JSON float keeps the digits the partner wrote (Decimal of its shortest repr).
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        _fail(index, where, f"{value!r} is not a decimal")
+    if amount < 0:
+        _fail(index, where, f"{value} is negative")
+    return format(amount.normalize(), "f")
+
+
+_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+
+
+def named(index: int, body: Mapping[str, Any]) -> Named:
+    """The packages, containers, lots and quantities an event names, bounded."""
+    items: list[str] = []
+    parent = body.get("parentID")
+    uris: list[tuple[str, Any]] = [] if parent is None else [("parentID", parent)]
+    for name in _EPC_LISTS:
+        uris.extend((f"{name}[{i}]", uri) for i, uri in enumerate(_list(index, body, name)))
+    for where, uri in uris:
+        item = _serialized(index, where, uri)
+        if item is not None and item not in items:
+            items.append(item)
+    quantities: list[Quantity] = []
+    lots: list[str] = []
+    for name in _QUANTITY_LISTS:
+        for i, entry in enumerate(_list(index, body, name)):
+            where = f"{name}[{i}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("epcClass"), str):
+                _fail(index, where, "expected {'epcClass': URI, ...}", ErrorCode.MALFORMED)
+            uom = entry.get("uom")
+            if uom is not None and not isinstance(uom, str):
+                _fail(index, f"{where}.uom", "expected a JSON string", ErrorCode.MALFORMED)
+            amount = _quantity_text(index, f"{where}.quantity", entry.get("quantity"))
+            quantities.append(Quantity(epc_class=entry["epcClass"], quantity=amount, uom=uom))
+            lot = _lot_of_class(entry["epcClass"])
+            if lot is not None and f"{lot[0]}:{lot[1]}" not in lots:
+                lots.append(f"{lot[0]}:{lot[1]}")
+    if len(items) + len(quantities) > MAX_NAMED:
+        _fail(
+            index, "epcList", f"names more than {MAX_NAMED} EPCs and classes", ErrorCode.TOO_LARGE
+        )
+    packages = tuple(item for item in items if not is_container(item))
+    containers = tuple(item for item in items if is_container(item))
+    return Named(packages, containers, tuple(lots), tuple(quantities))
+
+
+P = TypeVar("P", bound=Payload)
+
+
+def typed(index: int, model: type[P], **fields: Any) -> P:
+    """A typed payload built from an event's fields; a bad field names the event."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or model.__name__
+        _fail(index, where, str(error["msg"]))
+
+
+def _custody_ops(index: int, event: CustodyEvent) -> tuple[Op, ...]:
+    """The typed operations a custody event becomes (the ordinary transactions' payloads)."""
+    kind, tx_type = f"custody:{event.action}", f"supply.{event.action}"
+    items = list(event.items)
+    payloads: list[tuple[Callable[[TxContext, Any], None], Payload]] = []
+    action = event.action
+    if action == "commission":
+        payloads.extend((h.commission, payload) for payload in _commissions(index, event))
+    elif action == "aggregate":
+        payloads.append(
+            (h.aggregate, typed(index, m.Aggregate, sscc=event.parent or "", items=items))
+        )
+    elif action == "disaggregate":
+        payloads.append((h.disaggregate, typed(index, m.Disaggregate, sscc=event.parent or "")))
+    elif action in ("ship", "return"):
+        to = event.counterparty
+        if to is None:
+            _fail(index, "destinationList", f"{action} needs the receiving owning_party")
+        if action == "ship":
+            payloads.append((h.ship, typed(index, m.Ship, items=items, to=to)))
+        else:
+            reason = event.reason or "returned"
+            payloads.append(
+                (h.return_items, typed(index, m.Return, items=items, to=to, reason=reason))
+            )
+    elif action == "receive":
+        payloads.append((h.receive, typed(index, m.Receive, items=items)))
+    elif action == "dispense":
+        payloads.extend((h.dispense, _dispense(index, item)) for item in items)
+    elif action == "destroy":
+        payloads.append(
+            (h.destroy, typed(index, m.Destroy, items=items, reason=event.reason or "destroyed"))
+        )
+    else:
+        payloads.append((h.export, typed(index, m.Export, items=items, country=event.reason or "")))
+    return tuple(Op(kind, tx_type, handler, payload) for handler, payload in payloads)
+
+
+def _commissions(index: int, event: CustodyEvent) -> list[m.Commission]:
+    by_gtin: dict[str, list[str]] = {}
+    for item in event.items:
+        if is_container(item):
+            _fail(index, "epcList", f"cannot commission the SSCC {item}")
+        gtin, serial = split_package_id(item)
+        by_gtin.setdefault(gtin, []).append(serial)
+    return [
+        typed(
+            index,
+            m.Commission,
+            gtin=gtin,
+            lot=event.lot or "",
+            expiry=event.expiry or "",
+            serials=serials[i : i + m.MAX_COMMISSION],
+        )
+        for gtin, serials in by_gtin.items()
+        for i in range(0, len(serials), m.MAX_COMMISSION)
+    ]
+
+
+def _dispense(index: int, item: str) -> m.Dispense:
+    if is_container(item):
+        _fail(index, "epcList", "dispensing names packages, not SSCCs")
+    gtin, serial = split_package_id(item)
+    return typed(index, m.Dispense, gtin=gtin, serial=serial)
+
+
+def _is_custody_step(body: Mapping[str, Any]) -> bool:
+    """A custody step the ledger moves items for: a step of MAPPINGS, of its event type,
+    with serialized EPCs, and (export) the country it leaves for."""
+    raw_step, raw_disp = body.get("bizStep"), body.get("disposition")
+    if not isinstance(raw_step, str) or (raw_disp is not None and not isinstance(raw_disp, str)):
+        return False
+    step = epcis.biz_step_term(raw_step)
+    disposition = None if raw_disp is None else epcis.disposition_term(raw_disp)
+    for action, mapping in epcis.MAPPINGS.items():
+        if mapping.biz_step != step or mapping.event_type != body.get("type"):
+            continue
+        if mapping.disposition not in (None, disposition) and disposition is not None:
+            continue
+        if action == "export" and epcis.REASON_FIELD not in body:
+            return False  # a partner's "departing" leaves a site, not the market
+        if any(body.get(name) for name in _QUANTITY_LISTS):
+            return False  # class-level quantities: no serial to move
+        return bool(body.get("epcList")) or mapping.event_type == "AggregationEvent"
+    return False
+
+
+# The typed operations of the other parts of issue 14, wired in as they land.
+OwnMapper = Callable[[int, Mapping[str, Any], Callable[[str], str]], tuple[Op, ...]]
+OWN_MAPPERS: tuple[OwnMapper, ...] = ()
+
+
+def _own_ops(
+    index: int, body: Mapping[str, Any], org_of_party: Callable[[str], str], sender: str
+) -> tuple[Op, ...]:
+    ops: list[Op] = []
+    if _is_custody_step(body):
+        event = epcis.from_epcis_event(index, body, org_of_party, importer=sender)
+        ops.extend(_custody_ops(index, event))
+    for mapper in OWN_MAPPERS:
+        ops.extend(mapper(index, body, org_of_party))
+    return tuple(ops)
+
+
+def _declaration(index: int, body: Mapping[str, Any], event_id: str, sender: str) -> ErrorMark:
+    raw = body["errorDeclaration"]
+    where = "errorDeclaration"
+    if not isinstance(raw, dict):
+        _fail(index, where, "expected a JSON object", ErrorCode.MALFORMED)
+    declared = raw.get("declarationTime")
+    if not isinstance(declared, str):
+        _fail(index, f"{where}.declarationTime", "missing or not a string", ErrorCode.MALFORMED)
+    declared_ms = epcis.parse_time(f"event {index}: {where}.declarationTime:", declared)
+    reason = raw.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        _fail(index, f"{where}.reason", "expected a JSON string", ErrorCode.MALFORMED)
+    corrective = raw.get("correctiveEventIDs") or []
+    if not isinstance(corrective, list) or not all(isinstance(c, str) for c in corrective):
+        _fail(index, f"{where}.correctiveEventIDs", "expected URI strings", ErrorCode.MALFORMED)
+    if len(corrective) > MAX_NAMED:
+        _fail(index, f"{where}.correctiveEventIDs", f"more than {MAX_NAMED}", ErrorCode.TOO_LARGE)
+    return ErrorMark(
+        event_id=event_id,
+        by=sender,
+        declared_ms=declared_ms,
+        reason=None if reason is None else epcis.error_reason_term(reason)[:200],
+        corrective_ids=tuple(corrective),
+        tx="",
+        position=index,
+        height=0,
+    )
+
+
+def _check_type(index: int, body: Mapping[str, Any]) -> None:
+    event_type = _text(index, body, "type", required=True)
+    if event_type not in epcis.EVENT_TYPES:
+        _fail(index, "type", f"{event_type!r} is not an EPCIS 2.0 event type")
+
+
+def plan_event(
+    index: int, body: Mapping[str, Any], org_of_party: Callable[[str], str], sender: str
+) -> EventPlan:
+    """What event `index` becomes when organisation `sender` submits it (pure)."""
+    _check_type(index, body)
+    _time_ms(index, body)
+    event_id = event_hash(body)
+    uri = epcis.acting_party(index, body)
+    actor = sender if uri is None else org_of_party(uri)
+    own = actor == sender
+    what = named(index, body)
+    if "errorDeclaration" in body:
+        mark = _declaration(index, body, event_id, sender)
+        return EventPlan(index, event_id, body, actor, own, declaration=mark, named=what)
+    ops = _own_ops(index, body, org_of_party, sender) if own else ()
+    return EventPlan(index, event_id, body, actor, own, ops, observe=not ops, named=what)
+
+
+def _time_ms(index: int, body: Mapping[str, Any]) -> int:
+    time = _text(index, body, "eventTime", required=True) or ""
+    return epcis.parse_time(f"event {index}: eventTime:", time)
+
+
+def plan_events(
+    bodies: Sequence[Any], org_of_party: Callable[[str], str], sender: str
+) -> list[EventPlan]:
+    """Plans for every event, in order; the first that cannot be mapped raises."""
+    plans = []
+    for index, body in enumerate(bodies):
+        if not isinstance(body, dict):
+            _fail(index, "event", "expected a JSON object", ErrorCode.MALFORMED)
+        plans.append(plan_event(index, body, org_of_party, sender))
+    return plans
+
+
+# --- resolving parties on the ledger ---------------------------------------------------------
+
+
+def ledger_org_of_party(reader: StateReader) -> Callable[[str], str]:
+    """Party URIs to member organisations, over ledger state."""
+
+    def org_of_party(uri: str) -> str:
+        if uri.startswith(epcis.HEALTHLEDGER_ORG_URN):
+            org = uri[len(epcis.HEALTHLEDGER_ORG_URN) :]
+            if active_org(reader, org) is not None:
+                return org
+        raise e.UnknownParty(uri)
+
+    return org_of_party
+
+
+# --- applying (the handler) ------------------------------------------------------------------
+
+
+Senders = Mapping[str, frozenset[str]]
+
+
+def may_send(actor: Actor, allowed: frozenset[str]) -> bool:
+    """The permission rule of app/permissions.py: role, every role of a kind, or capability."""
+    if actor.permission in allowed or f"{actor.kind}:*" in allowed:
+        return True
+    return any(f"{CAPABILITY_PREFIX}{name}" in allowed for name in actor.capabilities)
+
+
+def import_handler(senders: Senders) -> Callable[[TxContext, EpcisEvents], None]:
+    """The `supply.epcis` handler; `senders` are the declared senders of the typed
+    transactions an event may become, so an event does nothing its sender could not."""
+
+    def import_events(ctx: TxContext, payload: EpcisEvents) -> None:
+        """Apply a partner's events in order; any refusal fails the whole transaction,
+        naming the event (principle 6: whatever an event holds, the node goes on)."""
+        sender = h.sender_org(ctx)
+        org_of_party = ledger_org_of_party(ctx.reader)
+        for position, text in enumerate(payload.events):
+            try:
+                plan = plan_event(position, parse_event_text(text), org_of_party, sender)
+                for op in plan.ops:
+                    if not may_send(ctx.actor, senders.get(op.tx_type, frozenset())):
+                        raise e.MayNotSend(ctx.actor.permission, op.tx_type)
+                kinds = apply_plan(ctx, plan, sender)
+            except LedgerError as exc:
+                raise _named(position, exc) from exc
+            except Exception as exc:  # anything unforeseen fails this tx only
+                message = f"event {position}: {type(exc).__name__} while applying it"
+                raise LedgerError(message, ErrorCode.APPLY_FAILED) from exc
+            ctx.emit("supply.epcis_event", position=position, event_id=plan.event_id, kinds=kinds)
+
+    return import_events
+
+
+def _named(position: int, exc: LedgerError) -> LedgerError:
+    prefix = f"event {position}:"
+    if exc.message.startswith(prefix):
+        return exc
+    return LedgerError(f"{prefix} {exc.message}", exc.code)
+
+
+def apply_plan(ctx: TxContext, plan: EventPlan, sender: str) -> list[Kind]:
+    """Apply one planned event; the kinds it became (as the report names them)."""
+    if plan.declaration is not None:
+        _declare(ctx, plan.declaration, sender)
+        return ["error declaration"]
+    if ctx.read_raw(ctx.namespace, event_key(plan.event_id, sender)) is not None:
+        raise e.EventAlreadyApplied(plan.event_id, sender)
+    kinds = []
+    for op in plan.ops:
+        op.handler(ctx, op.payload)
+        kinds.append(op.kind)
+    if plan.observe:
+        kinds.append(_observe(ctx, plan, sender))
+    if plan.own:
+        _confirm(ctx, plan.event_id)
+    kind = "+".join(kinds)
+    record = EventRecord(
+        event_id=plan.event_id,
+        kind=kind,
+        tx=ctx.tx_id,
+        position=plan.index,
+        org=sender,
+        height=ctx.block.height,
+    )
+    ctx.store(event_key(plan.event_id, sender), record)
+    _link(ctx, plan, kind)
+    return kinds
+
+
+def _observe(ctx: TxContext, plan: EventPlan, sender: str) -> Kind:
+    existing = ctx.load(observation_key(plan.event_id), Observation)
+    if existing is not None:
+        attesters = existing.attesters
+        if sender not in attesters and len(attesters) < MAX_ATTESTERS:
+            attesters = (*attesters, sender)
+        ctx.store(
+            observation_key(plan.event_id), existing.model_copy(update={"attesters": attesters})
+        )
+        return f"observation {existing.status}"
+    by_actor = ctx.read_raw(ctx.namespace, event_key(plan.event_id, plan.actor)) is not None
+    status: ObservationStatus = "confirmed" if plan.own or by_actor else "attested"
+    ctx.store(observation_key(plan.event_id), _observation(ctx, plan, sender, status))
+    return f"observation {status}"
+
+
+def _location(body: Mapping[str, Any], name: str) -> str | None:
+    location = body.get(name)
+    if isinstance(location, dict) and isinstance(location.get("id"), str):
+        return str(location["id"])[:512]
+    return None
+
+
+def _term(body: Mapping[str, Any], name: str, normal: Callable[[str], str]) -> str | None:
+    value = body.get(name)
+    return normal(value)[:512] if isinstance(value, str) else None
+
+
+def _observation(
+    ctx: TxContext, plan: EventPlan, sender: str, status: ObservationStatus
+) -> Observation:
+    body = plan.body
+    action = body.get("action")
+    return Observation(
+        event_id=plan.event_id,
+        type=str(body["type"]),
+        biz_step=_term(body, "bizStep", epcis.biz_step_term),
+        disposition=_term(body, "disposition", epcis.disposition_term),
+        action=action if isinstance(action, str) else None,
+        time_ms=_time_ms(plan.index, body),
+        actor=plan.actor,
+        attested_by=sender,
+        attesters=(sender,),
+        status=status,
+        read_point=_location(body, "readPoint"),
+        biz_location=_location(body, "bizLocation"),
+        packages=plan.named.packages,
+        containers=plan.named.containers,
+        lots=plan.named.lots,
+        quantities=plan.named.quantities,
+        tx=ctx.tx_id,
+        position=plan.index,
+        height=ctx.block.height,
+        confirmed_tx=ctx.tx_id if status == "confirmed" else None,
+        confirmed_height=ctx.block.height if status == "confirmed" else None,
+    )
+
+
+def _confirm(ctx: TxContext, event_id: str) -> None:
+    """The acting organisation submitted the event itself: what others attested is confirmed."""
+    existing = ctx.load(observation_key(event_id), Observation)
+    if existing is None or existing.status == "confirmed":
+        return
+    confirmed = existing.model_copy(
+        update={
+            "status": "confirmed",
+            "confirmed_tx": ctx.tx_id,
+            "confirmed_height": ctx.block.height,
+        }
+    )
+    ctx.store(observation_key(event_id), confirmed)
+
+
+def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
+    link = EventLink(event_id=plan.event_id, kind=kind, tx=ctx.tx_id, position=plan.index)
+    prefixes = [package_links_prefix(*split_package_id(p)) for p in plan.named.packages]
+    prefixes += [container_links_prefix(c) for c in plan.named.containers]
+    prefixes += [lot_links_prefix(*lot.split(":", 1)) for lot in plan.named.lots]
+    for prefix in prefixes:
+        ctx.store(_link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
+
+
+def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
+    """Only an organisation that recorded or attested the event declares it erroneous."""
+    if ctx.read_raw(ctx.namespace, event_key(mark.event_id, sender)) is None:
+        raise e.NotRecorder(mark.event_id, sender)
+    if ctx.read_raw(ctx.namespace, erroneous_key(mark.event_id)) is not None:
+        raise e.AlreadyDeclared(mark.event_id)
+    stored = mark.model_copy(update={"tx": ctx.tx_id, "height": ctx.block.height})
+    ctx.store(erroneous_key(mark.event_id), stored)
