@@ -14,10 +14,11 @@ answer signed requests of members (api/access.py).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import FastAPI, Query, Request
@@ -26,13 +27,20 @@ from fastapi.responses import Response
 from healthledger.api.access import ReadGuard
 from healthledger.api.responses import json_response
 from healthledger.app.reader import SnapshotReader
+from healthledger.domains.supply import DOMAIN as SUPPLY
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply import queries as q
+from healthledger.domains.supply.importer import check_on_ledger
 from healthledger.domains.supply.views import EpcisDocument, VerifyAnswer
+from healthledger.errors import MalformedInput, TooLarge
 from healthledger.ledger.store import Store
 from healthledger.node.node import Node
 
 MAX_LOT_PAGE = 10_000
+# A document checked in one request (its events are mapped, not applied).
+MAX_CHECK_BYTES = 8 * 1024 * 1024
+# Who may send each supply type: the check refuses an event its submitter could not send.
+_SENDERS = {tx.type: tx.senders for tx in SUPPLY.txs}
 JSON_LD = "application/ld+json"
 _EPCIS_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"model": EpcisDocument, "content": {JSON_LD: {}}}
@@ -80,6 +88,32 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         )
         return json_response(answer.model_dump(mode="json"))
 
+    @app.post(
+        "/v1/supply/epcis/check",
+        tags=["supply"],
+        summary="What each event of an EPCIS 2.0 document would become (dry run, nothing signed)",
+        description=(
+            "The document (EPCISDocument or EPCISQueryDocument) is the request body; `org` is "
+            "the organisation that would submit it. Each event is mapped against the current "
+            "state: what it would become, or the precise reason it would be refused."
+        ),
+    )
+    async def check_epcis(
+        request: Request, org: Annotated[str, Query(min_length=1, max_length=64)]
+    ) -> Response:
+        body = await request.body()
+        if len(body) > MAX_CHECK_BYTES:
+            raise TooLarge(f"a document to check is at most {MAX_CHECK_BYTES} bytes")
+        document = _document(body)
+        with _snapshot(store) as reader:
+            checked = check_on_ledger(reader.state, document, org, _SENDERS)
+        answer = {
+            "ok": checked.ok,
+            "submitted": False,
+            "events": [report.wire() for report in checked.reports],
+        }
+        return json_response(answer)
+
     @app.get(
         "/v1/supply/packages/{gtin}/{serial:path}/epcis",
         tags=["supply"],
@@ -124,6 +158,19 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             next_url = request.url.include_query_params(cursor=page.cursor, limit=limit)
             headers["link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
         return Response(orjson.dumps(document), media_type=JSON_LD, headers=headers)
+
+
+def _document(body: bytes) -> Any:
+    """A partner's document as sent: its decimal numbers kept (the mapping reads them as a
+    client would; nothing here is signed or stored)."""
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise MalformedInput(f"not a JSON document: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _now_ms() -> int:

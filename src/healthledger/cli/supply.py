@@ -12,11 +12,11 @@ import typer
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
+from healthledger.client.epcis_import import sender_org
 from healthledger.client.sdk import Client, Signer, require_committed
-from healthledger.domains.supply import epcis, gs1
-from healthledger.domains.supply.importer import plan_transactions
+from healthledger.domains.supply import gs1
 from healthledger.domains.supply.messages import MAX_COMMISSION
-from healthledger.errors import InvalidField, LedgerError, MalformedInput, UnknownSender
+from healthledger.errors import LedgerError, MalformedInput
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
@@ -299,36 +299,32 @@ def recalls(
 
 @supply_app.command("import-epcis")
 def import_epcis(
-    file: Annotated[Path, typer.Argument(help="An EPCIS 2.0 JSON document.")],
+    file: Annotated[
+        Path, typer.Argument(help="An EPCIS 2.0 JSON document (EPCISDocument or query result).")
+    ],
     key: KeyOpt,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only ask the node what each event would become.")
+    ] = False,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a partner's EPCIS events as ledger transactions (all checked before any is sent)."""
+    """Import a partner's EPCIS feed: every event is checked before any is sent; the report
+    says what each became (custody, observation, ...) and in which transaction, or why not."""
     try:
         document = _read_json(file)
-        with Client(url, timeout=120, keys=open_key(key)) as client:
-            signer = client.signer(open_key(key))
-            org = _org_of_key(client, signer.key_id)
-            events = epcis.from_epcis_document(document, _org_of_party)
-            plans = plan_transactions(events, org)
-            txs = [signer.sign(tx_type, payload) for tx_type, payload in plans]
-            reports = client.submit_batch(txs, wait=True, timeout_ms=120_000) if txs else []
+        keys = open_key(key)
+        with Client(url, timeout=120, keys=keys) as client:
+            signer = client.signer(keys)
+            if check:
+                answer = client.supply_check_epcis(document, sender_org(client, signer))
+            else:
+                answer = client.supply_import_epcis(document, signer)
     except LedgerError as exc:
         fail(exc, as_json)
-    results = [
-        {"type": tx_type, **_outcome(r.wire())}
-        for (tx_type, _payload), r in zip(plans, reports, strict=True)
-    ]
-    ok = all(r.get("code") == "ok" for r in results)
-    emit({"ok": ok, "events": len(events), "transactions": results}, as_json)
-    if not ok:
+    emit(answer, as_json)
+    if not answer.get("ok"):
         raise typer.Exit(2)
-
-
-def _outcome(report: dict[str, Any]) -> dict[str, Any]:
-    outcome: dict[str, Any] = report.get("result") or report.get("error") or {}
-    return outcome or {"status": report.get("status")}
 
 
 def _read_json(file: Path) -> Any:
@@ -336,20 +332,6 @@ def _read_json(file: Path) -> Any:
         return json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise MalformedInput(f"{file}: not a JSON document: {exc}") from exc
-
-
-def _org_of_key(client: Client, key_id: str) -> str:
-    record = client.state("gov", f"key/{key_id}").value
-    if record is None or record.get("org") is None:
-        raise UnknownSender("this key does not belong to an organisation")
-    return str(record["org"])
-
-
-def _org_of_party(uri: str) -> str:
-    prefix = "urn:healthledger:org:"
-    if uri.startswith(prefix):
-        return uri[len(prefix) :]
-    raise InvalidField(f"party {uri!r}: only urn:healthledger:org:<id> parties map to members")
 
 
 def register(app: typer.Typer) -> None:

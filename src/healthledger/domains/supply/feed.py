@@ -23,8 +23,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
-from urllib.parse import quote
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
@@ -36,8 +35,23 @@ from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply.event_hash import event_hash
 from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
+from healthledger.domains.supply.observations import (
+    ErrorMark,
+    EventLink,
+    EventRecord,
+    Observation,
+    ObservationStatus,
+    Quantity,
+    container_links_prefix,
+    erroneous_key,
+    event_key,
+    link_key,
+    lot_links_prefix,
+    observation_key,
+    package_links_prefix,
+)
 from healthledger.errors import ErrorCode, LedgerError
-from healthledger.ledger.context import Actor, Payload, StateModel, StateReader, TxContext
+from healthledger.ledger.context import Actor, Payload, StateReader, TxContext
 
 # Events per transaction, bytes of one event's JSON text, nesting of one event. A
 # transaction is at most 64 KiB (ledger/transaction.py) whatever these allow.
@@ -52,13 +66,11 @@ MAX_ATTESTERS = 16
 MAX_LINKS_READ = 2000
 _STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
-_HASH_HEX = re.compile(r"ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0")
 # GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
 _DL_LOT = re.compile(r"https?://[^/?#]+/01/([0-9]{14})/10/([^/?#]+)")
 _URN_LGTIN = re.compile(r"urn:epc:class:lgtin:([0-9]{6,12})\.([0-9]{1,7})\.(.+)")
 
 Kind = str  # "custody:<action>", "transaction", "sensor", "transform", "observation", ...
-ObservationStatus = Literal["attested", "confirmed"]
 
 
 # --- the payload ---------------------------------------------------------------------------
@@ -112,124 +124,6 @@ class EpcisEvents(Payload):
     """Raw EPCIS 2.0 events (each as its JSON text), applied in order, all or none."""
 
     events: Annotated[list[EventText], Field(min_length=1, max_length=MAX_EVENTS)]
-
-
-# --- state ---------------------------------------------------------------------------------
-
-
-def _hex(event_id: str) -> str:
-    match = _HASH_HEX.fullmatch(event_id)
-    if match is None:
-        raise e.BadEventId(event_id)
-    return match[1]
-
-
-def event_key(event_id: str, org: str) -> str:
-    """That `org` applied this event (one key per organisation: the same event twice is
-    refused, and its acting organisation may confirm what others attested)."""
-    return f"event/{_hex(event_id)}/{org}"
-
-
-def event_prefix(event_id: str) -> str:
-    return f"event/{_hex(event_id)}/"
-
-
-def observation_key(event_id: str) -> str:
-    return f"obs/{_hex(event_id)}"
-
-
-def erroneous_key(event_id: str) -> str:
-    return f"erroneous/{_hex(event_id)}"
-
-
-def _segment(value: str) -> str:
-    # Serials and lots may hold "/" (GS1 character set 82): escaped so a prefix scan of one
-    # package never reaches another's links; "%" is escaped too, so the form is one-to-one.
-    return quote(value, safe="")
-
-
-def package_links_prefix(gtin: str, serial: str) -> str:
-    return f"evlink/p/{gtin}/{_segment(serial)}/"
-
-
-def container_links_prefix(sscc: str) -> str:
-    return f"evlink/c/{sscc}/"
-
-
-def lot_links_prefix(gtin: str, lot: str) -> str:
-    return f"evlink/l/{gtin}/{_segment(lot)}/"
-
-
-def _link_key(prefix: str, height: int, position: int, event_id: str) -> str:
-    return f"{prefix}{height:012d}/{position:06d}/{_hex(event_id)}"
-
-
-class EventRecord(StateModel):
-    """An applied event: what it became, where its raw form is (tx, position), by whom."""
-
-    event_id: str
-    kind: str
-    tx: str
-    position: int
-    org: str
-    height: int
-
-
-class EventLink(StateModel):
-    """A package, container or lot was named by an applied event (new keys: the item's
-    own record keeps its bytes)."""
-
-    event_id: str
-    kind: str
-    tx: str
-    position: int
-
-
-class Quantity(StateModel):
-    """A class-level quantity: EPC class, amount as exact decimal text, unit (UN/CEFACT)."""
-
-    epc_class: str
-    quantity: str | None
-    uom: str | None
-
-
-class Observation(StateModel):
-    """An event anchored by its hash and summarised: seen and attested, not a custody move."""
-
-    event_id: str
-    type: str
-    biz_step: str | None
-    disposition: str | None
-    action: str | None
-    time_ms: int
-    actor: str | None  # the acting organisation
-    attested_by: str
-    attesters: tuple[str, ...]
-    status: ObservationStatus
-    read_point: str | None
-    biz_location: str | None
-    packages: tuple[str, ...]
-    containers: tuple[str, ...]
-    lots: tuple[str, ...]  # gtin:lot
-    quantities: tuple[Quantity, ...]
-    tx: str
-    position: int
-    height: int
-    confirmed_tx: str | None
-    confirmed_height: int | None
-
-
-class ErrorMark(StateModel):
-    """An errorDeclaration of an earlier event (EPCIS 2.0 §7.4.1.2): nothing is rewritten."""
-
-    event_id: str
-    by: str
-    declared_ms: int
-    reason: str | None
-    corrective_ids: tuple[str, ...]
-    tx: str
-    position: int
-    height: int
 
 
 # --- mapping (pure) --------------------------------------------------------------------------
@@ -738,7 +632,7 @@ def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
     prefixes += [container_links_prefix(c) for c in plan.named.containers]
     prefixes += [lot_links_prefix(*lot.split(":", 1)) for lot in plan.named.lots]
     for prefix in prefixes:
-        ctx.store(_link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
+        ctx.store(link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
 
 
 def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:

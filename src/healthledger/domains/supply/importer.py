@@ -9,12 +9,21 @@ one is split, in order, into bounded transactions, and each event's fate is repo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from healthledger.crypto.canonical import canonical_bytes
-from healthledger.domains.supply import epcis, feed
+from healthledger.domains.governance.queries import org_role
+from healthledger.domains.supply import epcis, feed, observations
+from healthledger.domains.supply.errors import (
+    EventAlreadyApplied,
+    MayNotSend,
+    NotRecorder,
+    UnknownParty,
+)
+from healthledger.domains.supply.state import NAMESPACE
 from healthledger.errors import ErrorCode, LedgerError
+from healthledger.ledger.context import StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
 
 # Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
@@ -119,3 +128,57 @@ def batches(texts: Sequence[str], max_events: int = feed.MAX_EVENTS) -> list[lis
 
 def payload_of(texts: Sequence[str], group: Sequence[int]) -> dict[str, Any]:
     return {"events": [texts[index] for index in group]}
+
+
+def check_on_ledger(
+    state: StateReader, document: Any, org: str, senders: feed.Senders
+) -> CheckedDocument:
+    """`check_document` for `org` against a ledger snapshot: parties resolved by the
+    ledger, the senders' rules checked, events already applied by `org` refused, and an
+    observation its actor already submitted reported as confirmed."""
+    role = org_role(state, org)
+    if role is None:
+        raise UnknownParty(epcis.HEALTHLEDGER_ORG_URN + org)
+    checked = check_document(document, feed.ledger_org_of_party(state), org)
+    reports = [
+        _against_state(state, report, org, f"org:{role}", senders)
+        if report.error is None
+        else report
+        for report in checked.reports
+    ]
+    return CheckedDocument(checked.texts, reports)
+
+
+def _against_state(
+    state: StateReader, report: EventReport, org: str, permission: str, senders: feed.Senders
+) -> EventReport:
+    event_id = report.event_id or ""
+    became = report.became or ""
+    for kind in became.split("+"):
+        tx_type = f"supply.{kind.removeprefix('custody:')}"
+        if kind.startswith("custody:") and permission not in senders.get(tx_type, frozenset()):
+            return _refused(report, MayNotSend(permission, tx_type))
+    if became == "error declaration":
+        if state.raw(NAMESPACE, observations.event_key(event_id, org)) is None:
+            return _refused(report, NotRecorder(event_id, org))
+        return report
+    if state.raw(NAMESPACE, observations.event_key(event_id, org)) is not None:
+        return _refused(report, EventAlreadyApplied(event_id, org))
+    observation = state.load(
+        NAMESPACE, observations.observation_key(event_id), observations.Observation
+    )
+    if became == "observation attested" and observation is not None:
+        return replace(report, became=f"observation {observation.status}")
+    return report
+
+
+_TX_TYPES = {
+    "transaction": "supply.transaction",
+    "sensor": "supply.sensor",
+    "transform": "supply.transform",
+}
+
+
+def _refused(report: EventReport, exc: LedgerError) -> EventReport:
+    message = f"event {report.index}: {exc.message}"
+    return replace(report, became=None, error=message, code=str(exc.code))
