@@ -30,7 +30,9 @@ from healthledger.app.reader import SnapshotReader
 from healthledger.domains.supply import DOMAIN as SUPPLY
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply import queries as q
+from healthledger.domains.supply.feed import raw_event
 from healthledger.domains.supply.importer import check_on_ledger
+from healthledger.domains.supply.observations import EventLink
 from healthledger.domains.supply.views import EpcisDocument, VerifyAnswer
 from healthledger.errors import MalformedInput, TooLarge
 from healthledger.ledger.store import Store
@@ -124,8 +126,9 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     def history_epcis(request: Request, gtin: str, serial: str) -> Response:
         guard.member(request)
         with _snapshot(store) as reader:
-            events = q.package_events(reader, gs1.validate_gtin(gtin), serial)
-        document = epcis.to_epcis_document(events, created_ms=_now_ms())
+            traced = q.package_events(reader, gs1.validate_gtin(gtin), serial)
+            imported = _written(store, traced.imported)
+        document = epcis.to_epcis_document(traced.events, created_ms=_now_ms(), imported=imported)
         return Response(orjson.dumps(document), media_type=JSON_LD)
 
     @app.get(
@@ -150,7 +153,8 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         guard.member(request)
         with _snapshot(store) as reader:
             page = q.lot_events(reader, gs1.validate_gtin(gtin), lot, limit, cursor)
-        document = epcis.to_epcis_document(page.events, created_ms=_now_ms())
+            imported = _written(store, page.imported)
+        document = epcis.to_epcis_document(page.events, created_ms=_now_ms(), imported=imported)
         document[epcis.PACKAGES_FIELD] = page.packages
         headers = {}
         if page.cursor is not None:
@@ -158,6 +162,18 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             next_url = request.url.include_query_params(cursor=page.cursor, limit=limit)
             headers["link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
         return Response(orjson.dumps(document), media_type=JSON_LD, headers=headers)
+
+
+def _written(store: Store, links: list[EventLink]) -> list[dict[str, Any]]:
+    """Imported events as their partners wrote them, read from the transactions that
+    carried them (the block store keeps every transaction whole)."""
+    payloads: dict[str, Any] = {}
+    events = []
+    for link in links:
+        if link.tx not in payloads:
+            payloads[link.tx] = orjson.loads(store.tx(link.tx).raw)["payload"]
+        events.append(raw_event(payloads[link.tx], link.position, link.event_id))
+    return events
 
 
 def _document(body: bytes) -> Any:

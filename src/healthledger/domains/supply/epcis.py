@@ -12,6 +12,7 @@ that is present but whose value is wrong (a bad check digit, an unknown bizStep)
 
 from __future__ import annotations
 
+import heapq
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -399,15 +400,36 @@ def to_epcis_document(
     org_gln: Mapping[str, str] | None = None,
     *,
     created_ms: int,
+    imported: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """An EPCIS 2.0 EPCISDocument (EPCIS 2.0 JSON/JSON-LD binding) of custody events, in order."""
+    """An EPCIS 2.0 EPCISDocument (EPCIS 2.0 JSON/JSON-LD binding) of custody events, in order.
+
+    `imported` are events as a partner wrote them (applied through supply.epcis): they are
+    merged in by their eventTime, unchanged, so each still hashes to its event id.
+    """
+    native = [(event.time_ms, to_epcis_event(event, org_gln)) for event in events]
+    written = [(_written_time(body), dict(body)) for body in imported]
+    merged = heapq.merge(native, sorted(written, key=_first), key=_first) if written else native
     return {
         "@context": [EPCIS_CONTEXT, {HEALTHLEDGER_PREFIX: HEALTHLEDGER_NAMESPACE}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": format_time(created_ms),
-        "epcisBody": {"eventList": [to_epcis_event(event, org_gln) for event in events]},
+        "epcisBody": {"eventList": [body for _time, body in merged]},
     }
+
+
+def _first(pair: tuple[int, dict[str, Any]]) -> int:
+    return pair[0]
+
+
+def _written_time(body: Mapping[str, Any]) -> int:
+    time = body.get("eventTime")
+    # Applied events had a valid eventTime (the handler parsed it); 0 keeps this total.
+    try:
+        return parse_time("eventTime", time) if isinstance(time, str) else 0
+    except LedgerError:
+        return 0
 
 
 # --- import ------------------------------------------------------------------------------

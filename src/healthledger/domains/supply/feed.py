@@ -62,8 +62,6 @@ MAX_JSON_DEPTH = 12
 MAX_NAMED = 256
 # Organisations listed as having attested one event (more are indexed, not listed).
 MAX_ATTESTERS = 16
-# Links read per package, container or lot when a history or an export is built.
-MAX_LINKS_READ = 2000
 _STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 # GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
@@ -105,6 +103,14 @@ def parse_event_text(text: str) -> dict[str, Any]:
 def _checked_event_text(text: str) -> str:
     parse_event_text(text)
     return text
+
+
+def raw_event(tx_payload: Mapping[str, Any], position: int, event_id: str) -> dict[str, Any]:
+    """An applied event as its partner wrote it, from its transaction's payload, with
+    `eventID` set to its id (the event hash leaves eventID out, so it still matches)."""
+    body = parse_event_text(tx_payload["events"][position])
+    body["eventID"] = event_id
+    return body
 
 
 def event_text(event: Mapping[str, Any]) -> str:
@@ -627,7 +633,14 @@ def _confirm(ctx: TxContext, event_id: str) -> None:
 
 
 def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
-    link = EventLink(event_id=plan.event_id, kind=kind, tx=ctx.tx_id, position=plan.index)
+    link = EventLink(
+        event_id=plan.event_id,
+        kind=kind,
+        tx=ctx.tx_id,
+        position=plan.index,
+        org=h.sender_org(ctx),
+        height=ctx.block.height,
+    )
     prefixes = [package_links_prefix(*split_package_id(p)) for p in plan.named.packages]
     prefixes += [container_links_prefix(c) for c in plan.named.containers]
     prefixes += [lot_links_prefix(*lot.split(":", 1)) for lot in plan.named.lots]

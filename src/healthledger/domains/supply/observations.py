@@ -15,6 +15,9 @@ from healthledger.ledger.context import StateModel
 
 _HASH_HEX = re.compile(r"ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0")
 ObservationStatus = Literal["attested", "confirmed"]
+CUSTODY = "custody:"  # the kind of an event applied as a custody step: custody:<action>
+# Links read per package, container or lot when a history or an export is built.
+MAX_LINKS_READ = 2000
 
 
 def _hex(event_id: str) -> str:
@@ -83,6 +86,17 @@ class EventLink(StateModel):
     kind: str
     tx: str
     position: int
+    org: str  # who applied it
+    height: int
+
+    @property
+    def custody_actions(self) -> tuple[str, ...]:
+        """The custody steps the event was applied as (none for an observation)."""
+        return tuple(
+            kind.removeprefix("custody:")
+            for kind in self.kind.split("+")
+            if kind.startswith("custody:")
+        )
 
 
 class Quantity(StateModel):

@@ -15,14 +15,17 @@ from typing import Any
 from healthledger.crypto.canonical import parse_json
 from healthledger.domains.kit import Access, LedgerReader, View
 from healthledger.domains.supply import errors as e
+from healthledger.domains.supply import observations as obs
 from healthledger.domains.supply import state as st
 from healthledger.domains.supply.events import ACTIONS, Action, CustodyEvent, package_id
+from healthledger.domains.supply.observations import EventLink
 from healthledger.domains.supply.state import Package, RecallsInForce
 from healthledger.domains.supply.views import (
     Alerts,
     AlertsParams,
     CustodyStep,
     CustodySummary,
+    ImportedEvent,
     LotParams,
     LotStatus,
     PackageHistory,
@@ -151,9 +154,11 @@ def _package(reader: LedgerReader, gtin: str, serial: str) -> Package:
 
 
 def package_history(reader: LedgerReader, params: PackageParams) -> PackageHistory:
-    """A package's full chain of custody, oldest step first."""
+    """A package's full chain of custody, oldest step first, with the EPCIS events naming it."""
     record = _package(reader, params.gtin, params.serial)
+    links = package_links(reader, params.gtin, params.serial)
     return PackageHistory(
+        epcis_events=[_imported(reader, link) for link in links],
         gtin=params.gtin,
         serial=params.serial,
         lot=record.lot,
@@ -166,10 +171,59 @@ def package_history(reader: LedgerReader, params: PackageParams) -> PackageHisto
     )
 
 
-def package_events(reader: LedgerReader, gtin: str, serial: str) -> list[CustodyEvent]:
-    """A package's custody steps as `CustodyEvent`s, with the block times they happened at."""
+def _links(reader: LedgerReader, prefix: str) -> list[EventLink]:
+    """The events applied through supply.epcis under a link prefix, oldest first, each once."""
+    rows = reader.scan(st.NAMESPACE, prefix, obs.MAX_LINKS_READ)
+    return _unique([EventLink.model_validate_json(value) for _key, value in rows])
+
+
+def _unique(links: Iterable[EventLink]) -> list[EventLink]:
+    """Each event once, in order; applied by its actor and attested by others, the actor's
+    custody form wins (its step is the one an export replaces)."""
+    unique: dict[str, EventLink] = {}
+    for link in links:
+        if link.event_id not in unique or link.custody_actions:
+            unique[link.event_id] = link
+    return list(unique.values())
+
+
+def package_links(reader: LedgerReader, gtin: str, serial: str) -> list[EventLink]:
+    return _links(reader, obs.package_links_prefix(gtin, serial))
+
+
+def lot_links(reader: LedgerReader, gtin: str, lot: str) -> list[EventLink]:
+    return _links(reader, obs.lot_links_prefix(gtin, lot))
+
+
+def _imported(reader: LedgerReader, link: EventLink) -> ImportedEvent:
+    observation = reader.state.load(
+        st.NAMESPACE, obs.observation_key(link.event_id), obs.Observation
+    )
+    mark = reader.state.load(st.NAMESPACE, obs.erroneous_key(link.event_id), obs.ErrorMark)
+    return ImportedEvent(**link.model_dump(), observation=observation, erroneous=mark)
+
+
+def imported_steps(links: Iterable[EventLink]) -> set[tuple[int, str, str]]:
+    """(height, action, org) of the custody steps that imported events were applied as: an
+    export shows those events as the partner wrote them, not as the step's native form."""
+    return {(link.height, action, link.org) for link in links for action in link.custody_actions}
+
+
+@dataclass(frozen=True)
+class Traced:
+    """Custody steps recorded natively, and the imported EPCIS events to export as written."""
+
+    events: list[CustodyEvent]
+    imported: list[EventLink]
+
+
+def package_events(reader: LedgerReader, gtin: str, serial: str) -> Traced:
+    """A package's custody steps as `CustodyEvent`s, with the block times they happened at,
+    except those applied from imported events, which are listed as links to their raw form."""
     record = _package(reader, gtin, serial)
-    return _package_events(record, _block_times(reader, [record]))
+    links = package_links(reader, gtin, serial)
+    times = _block_times(reader, [record])
+    return Traced(_package_events(record, times, imported_steps(links)), links)
 
 
 @dataclass(frozen=True)
@@ -179,6 +233,7 @@ class LotPage:
     events: list[CustodyEvent]
     packages: int
     cursor: str | None
+    imported: list[EventLink]
 
 
 def lot_events(
@@ -206,8 +261,17 @@ def lot_events(
     times = _block_times(reader, records)
     more = len(records) == limit or len(rows) == LOT_SCAN_ROWS
     next_cursor = last_key.removeprefix(prefix) if more and last_key is not None else None
-    events = [event for record in records for event in _package_events(record, times)]
-    return LotPage(sorted(events, key=lambda event: event.time_ms), len(records), next_cursor)
+    # The lot's own (class-level) events come with its first page; each package's with it.
+    found = lot_links(reader, gtin, lot) if cursor is None else []
+    for record in records:
+        if len(found) >= obs.MAX_LINKS_READ:
+            break  # bounded work per page: further packages export their native steps
+        found.extend(package_links(reader, gtin, record.serial))
+    links = _unique(found)
+    skip = imported_steps(links)
+    events = [event for record in records for event in _package_events(record, times, skip)]
+    page = sorted(events, key=lambda event: event.time_ms)
+    return LotPage(page, len(records), next_cursor, links)
 
 
 def _block_times(reader: LedgerReader, records: list[Package]) -> dict[int, int]:
@@ -215,12 +279,14 @@ def _block_times(reader: LedgerReader, records: list[Package]) -> dict[int, int]
     return {height: reader.block_time_ms(height) for height in heights}
 
 
-def _package_events(record: Package, times: dict[int, int]) -> list[CustodyEvent]:
+def _package_events(
+    record: Package, times: dict[int, int], imported: set[tuple[int, str, str]]
+) -> list[CustodyEvent]:
     item = package_id(record.gtin, record.serial)
     events = []
     for height, name, org, detail in record.history:
         action = _CUSTODY_ACTIONS.get(name)
-        if action is None:
+        if action is None or (height, name, org) in imported:
             continue
         events.append(
             CustodyEvent(

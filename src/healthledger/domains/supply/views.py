@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
 from healthledger.domains.kit import ProvenValue
 from healthledger.domains.supply import epcis, gs1
+from healthledger.domains.supply.observations import ErrorMark, Observation
 from healthledger.domains.supply.state import Alert, Recall, Status
 from healthledger.errors import LedgerError
 
@@ -75,8 +76,22 @@ class CustodyStep(_Answer):
     detail: str | None
 
 
+class ImportedEvent(_Answer):
+    """An EPCIS event applied through `supply.epcis` that names the package: what it became,
+    where its raw form is (transaction, position), its observation and error mark if any."""
+
+    event_id: str
+    kind: str
+    tx: str
+    position: int
+    org: str
+    height: int
+    observation: Observation | None
+    erroneous: ErrorMark | None
+
+
 class PackageHistory(_Answer):
-    """A package's full chain of custody, oldest step first."""
+    """A package's full chain of custody, oldest step first, and the EPCIS events naming it."""
 
     gtin: str
     serial: str
@@ -84,6 +99,10 @@ class PackageHistory(_Answer):
     expiry: str
     custody: CustodySummary
     history: list[CustodyStep]
+    epcis_events: list[ImportedEvent] = Field(
+        default_factory=list,
+        description="events imported through supply.epcis that name it (observations too)",
+    )
 
 
 class Alerts(RootModel[list[Alert]]):

@@ -1,0 +1,155 @@
+"""A partner's EPCIS feed through a real node: SDK import, dry-run check, export round trip."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import serve_network, stop_node
+from healthledger.client.sdk import Client, Signer
+from healthledger.crypto.keys import load_keypair
+from healthledger.domains.supply.event_hash import event_hash
+from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.node.home import Home
+
+CHAIN = "epcis-import"
+GTIN = "0950600013437" + str(gtin_check_digit("0950600013437"))
+LOT = "LX1"
+URN = "urn:healthledger:org:"
+ORGS = [
+    ("medico-pharma", "manufacturer", "Medico"),
+    ("pharmalink", "distributor", "PharmaLink"),
+]
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Home]]:
+    root = tmp_path_factory.mktemp("epcis") / "net"
+    url, process = serve_network(root, CHAIN, ORGS)
+    yield url, Home(root)
+    stop_node(process)
+
+
+def signer(home: Home, org: str) -> Signer:
+    return Signer(load_keypair(home.key_path(org)), CHAIN)
+
+
+def epc(serial: str) -> str:
+    return f"https://id.gs1.org/01/{GTIN}/21/{serial}"
+
+
+def document(*events: dict[str, Any], query: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"eventList": list(events)}
+    if query:
+        body = {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": body}}
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISQueryDocument" if query else "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T00:00:00Z",
+        "epcisBody": body,
+    }
+
+
+def commissioning(*serials: str) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventID": "urn:uuid:0a3e3e30-2b2e-4c8e-9d3f-3d0c1f5e0a11",
+        "eventTime": "2026-03-01T10:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [epc(s) for s in serials],
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "bizLocation": {"id": URN + "medico-pharma"},
+        "ilmd": {"cbvmda:lotNumber": LOT, "cbvmda:itemExpirationDate": "2028-01-31"},
+    }
+
+
+def shipping(serial: str) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-01T12:00:00.000+02:00",
+        "eventTimeZoneOffset": "+02:00",
+        "epcList": [epc(serial)],
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "sourceList": [{"type": "owning_party", "source": URN + "medico-pharma"}],
+        "destinationList": [{"type": "owning_party", "destination": URN + "pharmalink"}],
+    }
+
+
+def weighing(serial: str) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-01T11:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [epc(serial)],
+        "quantityList": [
+            {"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{LOT}", "quantity": 0.25, "uom": "KGM"}
+        ],
+        "action": "OBSERVE",
+        "bizStep": "inspecting",
+        "readPoint": {"id": URN + "pharmalink"},
+    }
+
+
+def test_a_mixed_feed_imports_and_exports_the_same_event_ids(node: tuple[str, Home]) -> None:
+    url, home = node
+    made, checked, shipped = commissioning("P1", "P2"), weighing("P1"), shipping("P1")
+    with Client(url, keys=home.key_path("medico-pharma")) as client:
+        dry = client.supply_check_epcis(document(made, checked, shipped), "medico-pharma")
+        assert [e["became"] for e in dry["events"]] == [  # type: ignore[index]
+            "custody:commission",
+            "observation attested",
+            "custody:ship",
+        ]
+        assert dry["submitted"] is False
+        report = client.supply_import_epcis(
+            document(made, checked, shipped, query=True), signer(home, "medico-pharma")
+        )
+        assert report["ok"] is True, report
+        events = report["events"]
+        assert [e["event_id"] for e in events] == [event_hash(e) for e in (made, checked, shipped)]
+        assert all(e["tx_id"] for e in events)
+        exported = client.supply_epcis(GTIN, "P1")
+        history = client.supply_history(GTIN, "P1")
+    bodies = exported["epcisBody"]["eventList"]  # type: ignore[index]
+    ids = {event_hash(body) for body in bodies}
+    assert {event_hash(made), event_hash(checked), event_hash(shipped)} <= ids
+    for body in bodies:
+        if body["eventID"].startswith("ni:"):  # type: ignore[index]
+            assert body["eventID"] == event_hash(body)  # type: ignore[index]
+    weighed = next(b for b in bodies if b.get("bizStep") == "inspecting")  # type: ignore[union-attr]
+    assert weighed["quantityList"][0]["quantity"] == 0.25  # type: ignore[index]
+    kinds = [e["kind"] for e in history["epcis_events"]]  # type: ignore[union-attr,index]
+    assert kinds == ["custody:commission", "observation attested", "custody:ship"]
+
+
+def test_one_bad_event_submits_nothing(node: tuple[str, Home]) -> None:
+    url, home = node
+    bad = {**copy.deepcopy(weighing("P2")), "bizStep": 7}
+    with Client(url, keys=home.key_path("pharmalink")) as client:
+        report = client.supply_import_epcis(
+            document(weighing("P2"), bad), signer(home, "pharmalink")
+        )
+        assert report["ok"] is False and report["submitted"] is False
+        assert report["events"][0]["error"] is None
+        assert "event 1: bizStep" in report["events"][1]["error"]
+        key_id = load_keypair(home.key_path("pharmalink")).key_id
+        assert client.sender_txs(key_id) == []
+
+
+def test_the_check_refuses_what_was_already_applied(node: tuple[str, Home]) -> None:
+    url, home = node
+    with Client(url, keys=home.key_path("pharmalink")) as client:
+        event = weighing("P2")
+        first = client.supply_import_epcis(document(event), signer(home, "pharmalink"))
+        assert first["ok"] is True
+        again = client.supply_check_epcis(document(event), "pharmalink")
+    assert again["ok"] is False
+    assert "already applied" in again["events"][0]["error"]  # type: ignore[index]
