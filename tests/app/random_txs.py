@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import strategies as st
 
@@ -959,6 +961,60 @@ def supply_recall_ack(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.recall_ack", {"recall_id": recall_id})
 
 
+def _epc(item: str) -> str:
+    if ":" not in item:
+        return f"https://id.gs1.org/00/{item}"
+    gtin, serial = item.split(":", 1)
+    return f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}"
+
+
+def _party(org: str) -> str:
+    return f"urn:healthledger:org:{org}"
+
+
+def _raw_event(draw: Draw, w: World, sender: str) -> dict[str, Any]:
+    """A partner's event: the sender's own shipment, or a scan by anyone (an observation),
+    at one of two times, so the same event comes back (replays, confirmations)."""
+    minute = draw(st.sampled_from([0, 1]))
+    base: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": f"2030-01-01T00:0{minute}:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+    }
+    if draw(st.booleans()):
+        source = sender if likely(draw) else pick(draw, w.active_orgs(TRADING), sender)
+        items = _items(draw, w, source, _owned_active(source))
+        return {
+            **base,
+            "epcList": [_epc(item) for item in items],
+            "bizStep": "shipping",
+            "disposition": "in_transit",
+            "sourceList": [{"type": "owning_party", "source": _party(source)}],
+            "destinationList": [
+                {"type": "owning_party", "destination": _party(_partner(draw, w, source))}
+            ],
+        }
+    gtin, serial = _package(draw, w, None)
+    actor = sender if draw(st.booleans()) else pick(draw, w.active_orgs(TRADING), sender)
+    event = {
+        **base,
+        "epcList": [_epc(f"{gtin}:{serial}")],
+        "bizStep": draw(st.sampled_from(["inspecting", "storing", "urn:example:step:x"])),
+        "readPoint": {"id": _party(actor)},
+    }
+    if draw(st.integers(0, 4)) == 0:
+        event["errorDeclaration"] = {"declarationTime": "2030-01-02T00:00:00Z"}
+    return event
+
+
+def supply_epcis(draw: Draw, w: World) -> Planned:
+    sender = _holder(draw, w, [*TRADING, "regulator"])
+    events = [_raw_event(draw, w, sender) for _ in range(draw(st.integers(1, 3)))]
+    texts = [json.dumps(event, separators=(",", ":")) for event in events]
+    return Planned(sender, "supply.epcis", {"events": texts})
+
+
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
@@ -997,6 +1053,7 @@ BUILDERS: dict[str, Builder] = {
     "supply.clear": supply_clear,
     "supply.recall": supply_recall,
     "supply.recall_ack": supply_recall_ack,
+    "supply.epcis": supply_epcis,
 }
 
 # --- junk ------------------------------------------------------------------------------

@@ -289,9 +289,18 @@ def typed(index: int, model: type[P], **fields: Any) -> P:
     try:
         return model(**fields)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or model.__name__
-        _fail(index, where, str(error["msg"]))
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or model.__name__
+        _fail(index, where, _problem(first["type"], first.get("ctx")))
+
+
+def _problem(kind: str, context: object) -> str:
+    # Our words, not pydantic's (result messages are hashed into blocks): a validator of
+    # ours speaks for itself; otherwise the kind of error, which pydantic keeps stable.
+    error = context.get("error") if isinstance(context, dict) else None
+    if isinstance(error, ValueError) and error.args:
+        return str(error.args[0])
+    return f"is not valid ({kind})"
 
 
 def _custody_ops(index: int, event: CustodyEvent) -> tuple[Op, ...]:
