@@ -280,3 +280,21 @@ class ShipToSelf(InvalidField):
 class RecallScope(InvalidField):
     def __init__(self) -> None:
         super().__init__("recall either a lot, or a serial range (serial_from and serial_to)")
+
+
+# --- EPCIS event hash (event_hash.py) ---------------------------------------------------
+
+
+class EventTooDeep(TooLarge):
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"an EPCIS event nests deeper than {max_depth} levels")
+
+
+class EventTooLarge(TooLarge):
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(f"an EPCIS event holds more than {max_chars} characters")
+
+
+class EventUnhashable(InvalidField):
+    def __init__(self, why: str) -> None:
+        super().__init__(f"an EPCIS event cannot be hashed: {why}")
