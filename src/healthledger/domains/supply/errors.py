@@ -280,3 +280,16 @@ class ShipToSelf(InvalidField):
 class RecallScope(InvalidField):
     def __init__(self) -> None:
         super().__init__("recall either a lot, or a serial range (serial_from and serial_to)")
+
+
+# --- parties by GS1 identifiers (GLNs) ----------------------------------------------------
+
+
+class UnknownParty(LedgerError):
+    """A party or location whose GLN no organisation has registered through governance."""
+
+    code = ErrorCode.UNKNOWN_PARTY
+
+    def __init__(self, gln: str, uri: str) -> None:
+        super().__init__(f"GLN {gln} (from {uri}) is not registered to any organisation")
+        self.gln, self.uri = gln, uri
