@@ -298,3 +298,16 @@ class EventTooLarge(TooLarge):
 class EventUnhashable(InvalidField):
     def __init__(self, why: str) -> None:
         super().__init__(f"an EPCIS event cannot be hashed: {why}")
+
+
+# --- parties by GS1 identifiers (GLNs) ----------------------------------------------------
+
+
+class UnknownParty(LedgerError):
+    """A party or location whose GLN no organisation has registered through governance."""
+
+    code = ErrorCode.UNKNOWN_PARTY
+
+    def __init__(self, gln: str, uri: str) -> None:
+        super().__init__(f"GLN {gln} (from {uri}) is not registered to any organisation")
+        self.gln, self.uri = gln, uri
