@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "invalid_state"
     RATE_LIMITED = "rate_limited"
     CYCLE = "cycle"
+    # a GS1 party or location (GLN) that no organisation has registered
+    UNKNOWN_PARTY = "unknown_party"
     # node
     MEMPOOL_FULL = "mempool_full"
     TIMEOUT = "timeout"

@@ -11,7 +11,7 @@ import pytest
 from conftest import serve_network, stop_node
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import load_keypair
-from healthledger.domains.supply.event_hash import event_hash
+from healthledger.domains.supply.event_hash import document_prefixes, event_hash
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.node.home import Home
 
@@ -19,6 +19,7 @@ CHAIN = "epcis-import"
 GTIN = "0950600013437" + str(gtin_check_digit("0950600013437"))
 LOT = "LX1"
 URN = "urn:healthledger:org:"
+EXAMPLE_NS = "http://ns.example.com/epcis/"
 ORGS = [
     ("medico-pharma", "manufacturer", "Medico"),
     ("pharmalink", "distributor", "PharmaLink"),
@@ -46,7 +47,10 @@ def document(*events: dict[str, Any], query: bool = False) -> dict[str, Any]:
     if query:
         body = {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": body}}
     return {
-        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
+            {"example": EXAMPLE_NS},
+        ],
         "type": "EPCISQueryDocument" if query else "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": "2026-03-01T00:00:00Z",
@@ -95,6 +99,7 @@ def weighing(serial: str) -> dict[str, Any]:
         "action": "OBSERVE",
         "bizStep": "inspecting",
         "readPoint": {"id": URN + "pharmalink"},
+        "example:scale": {"example:model": "W-200"},
     }
 
 
@@ -114,16 +119,19 @@ def test_a_mixed_feed_imports_and_exports_the_same_event_ids(node: tuple[str, Ho
         )
         assert report["ok"] is True, report
         events = report["events"]
-        assert [e["event_id"] for e in events] == [event_hash(e) for e in (made, checked, shipped)]
+        ids = [event_hash(e, {"example": EXAMPLE_NS}) for e in (made, checked, shipped)]
+        assert [e["event_id"] for e in events] == ids
+        # The extension is hashed under its namespace: without the document's prefix it differs.
+        assert event_hash(checked) != ids[1]
         assert all(e["tx_id"] for e in events)
         exported = client.supply_epcis(GTIN, "P1")
         history = client.supply_history(GTIN, "P1")
     bodies = exported["epcisBody"]["eventList"]  # type: ignore[index]
-    ids = {event_hash(body) for body in bodies}
-    assert {event_hash(made), event_hash(checked), event_hash(shipped)} <= ids
+    prefixes = document_prefixes(exported)
+    assert set(ids) <= {event_hash(body, prefixes) for body in bodies}  # type: ignore[arg-type]
     for body in bodies:
         if body["eventID"].startswith("ni:"):  # type: ignore[index]
-            assert body["eventID"] == event_hash(body)  # type: ignore[index]
+            assert body["eventID"] == event_hash(body, prefixes)  # type: ignore[index,arg-type]
     weighed = next(b for b in bodies if b.get("bizStep") == "inspecting")  # type: ignore[union-attr]
     assert weighed["quantityList"][0]["quantity"] == 0.25  # type: ignore[index]
     kinds = [e["kind"] for e in history["epcis_events"]]  # type: ignore[union-attr,index]

@@ -45,6 +45,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     # what is there
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.BLOB_MISSING: 404,
+    ErrorCode.UNKNOWN_PARTY: 404,
     ErrorCode.NO_ROUTE: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.RECORD_SHREDDED: 410,

@@ -93,6 +93,7 @@ CODES: dict[Does, frozenset[ErrorCode]] = {
             ErrorCode.UNAUTHORIZED,
             ErrorCode.DUPLICATE_NONCE,
             ErrorCode.NOT_FOUND,
+            ErrorCode.UNKNOWN_PARTY,
             ErrorCode.ALREADY_EXISTS,
             ErrorCode.CONFLICT,
             ErrorCode.INVALID_STATE,

@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -127,8 +128,13 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         guard.member(request)
         with _snapshot(store) as reader:
             traced = q.package_events(reader, gs1.validate_gtin(gtin), serial)
-            imported = _written(store, traced.imported)
-        document = epcis.to_epcis_document(traced.events, created_ms=_now_ms(), imported=imported)
+            written = _written(store, traced.imported)
+        document = epcis.to_epcis_document(
+            traced.events,
+            created_ms=_now_ms(),
+            imported=written.events,
+            prefixes=written.prefixes,
+        )
         return Response(orjson.dumps(document), media_type=JSON_LD)
 
     @app.get(
@@ -153,8 +159,10 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         guard.member(request)
         with _snapshot(store) as reader:
             page = q.lot_events(reader, gs1.validate_gtin(gtin), lot, limit, cursor)
-            imported = _written(store, page.imported)
-        document = epcis.to_epcis_document(page.events, created_ms=_now_ms(), imported=imported)
+            written = _written(store, page.imported)
+        document = epcis.to_epcis_document(
+            page.events, created_ms=_now_ms(), imported=written.events, prefixes=written.prefixes
+        )
         document[epcis.PACKAGES_FIELD] = page.packages
         headers = {}
         if page.cursor is not None:
@@ -164,16 +172,28 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return Response(orjson.dumps(document), media_type=JSON_LD, headers=headers)
 
 
-def _written(store: Store, links: list[EventLink]) -> list[dict[str, Any]]:
-    """Imported events as their partners wrote them, read from the transactions that
-    carried them (the block store keeps every transaction whole)."""
+@dataclass(frozen=True)
+class _Written:
+    """Imported events as their partners wrote them, and their documents' prefixes."""
+
+    events: list[dict[str, Any]]
+    prefixes: dict[str, str]
+
+
+def _written(store: Store, links: list[EventLink]) -> _Written:
+    """Read from the transactions that carried them (the block store keeps each whole)."""
     payloads: dict[str, Any] = {}
     events = []
+    prefixes: dict[str, str] = {}
     for link in links:
         if link.tx not in payloads:
             payloads[link.tx] = orjson.loads(store.tx(link.tx).raw)["payload"]
+            # Two documents giving one prefix two namespaces: the first is kept (an event of
+            # the other would hash differently in this document; its id stays its own).
+            for prefix, namespace in payloads[link.tx].get("context", {}).items():
+                prefixes.setdefault(prefix, namespace)
         events.append(raw_event(payloads[link.tx], link.position, link.event_id))
-    return events
+    return _Written(events, prefixes)
 
 
 def _document(body: bytes) -> Any:

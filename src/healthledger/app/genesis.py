@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 
 from healthledger.crypto.canonical import canonical_bytes, parse_json
-from healthledger.domains.governance.messages import Limits, OrgSpec
+from healthledger.domains.governance.messages import Limits, OrgSpec, first_repeat
 from healthledger.errors import LedgerError, MalformedInput, RulesVersionMismatch
 from healthledger.ledger.context import Payload
 
@@ -48,6 +48,10 @@ class Genesis(Payload):
         keys = [org.signing_key for org in self.organisations]
         if len(set(ids)) != len(ids) or len(set(keys)) != len(keys):
             raise ValueError("organisation ids and signing keys must be unique")
+        glns = [gln for org in self.organisations if org.glns for gln in org.glns.all()]
+        repeat = first_repeat(glns)
+        if repeat is not None:
+            raise ValueError(f"GLN {repeat} is given to two founders")
         return self
 
     def canonical(self) -> bytes:

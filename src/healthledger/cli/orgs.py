@@ -1,4 +1,5 @@
-"""`healthledger orgs ...`: the directory of where each organisation's data is served."""
+"""`healthledger orgs ...`: the directory of where each organisation's data is served,
+and `healthledger orgs gln ...`: the GLNs organisations hold, registered by quorum."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
+from healthledger.client.parties import party_resolver
 from healthledger.client.sdk import Client, require_committed
 from healthledger.crypto.keys import load_keypair, parse_key_id
 from healthledger.domains.governance.state import OrgEndpoint
@@ -120,7 +122,103 @@ def _row(entry: OrgEndpoint) -> dict[str, Any]:
     return entry.model_dump(mode="json")
 
 
+gln_app = typer.Typer(
+    help="GS1 GLNs: claim (approved by quorum with `healthledger org approve`), release, resolve.",
+    no_args_is_help=True,
+)
+KeyFileOpt = Annotated[Path, typer.Option("--key", help="The organisation's own key file.")]
+
+
+@gln_app.command("claim")
+def gln_claim(
+    key: KeyFileOpt,
+    party: Annotated[str | None, typer.Option("--party", help="Its party GLN.")] = None,
+    location: Annotated[
+        list[str] | None, typer.Option("--location", help="A location GLN (repeat, up to 64).")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Claim GLNs for this organisation: a proposal the other organisations approve."""
+    try:
+        with Client(url) as client:
+            proposal = client.claim_glns(open_key(key), party, location or [])
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(
+        {
+            "ok": True,
+            "proposal": proposal,
+            "next": f"the other organisations run: healthledger org approve {proposal}",
+        },
+        as_json,
+    )
+
+
+@gln_app.command("release")
+def gln_release(
+    key: KeyFileOpt,
+    gln: Annotated[list[str], typer.Argument(help="The GLNs to free.")],
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Propose freeing one GLN of this other organisation."),
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Free this organisation's GLNs at once, or propose freeing another's (by quorum)."""
+    try:
+        with Client(url) as client:
+            report = client.release_glns(open_key(key), gln, org)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    events = report.result.events
+    proposal = next((e["proposal"] for e in events if e["type"] == "gln.proposed"), None)
+    released = any(e["type"] == "gln.released" for e in events)
+    emit({"ok": True, "released": released, "proposal": proposal}, as_json)
+
+
+@gln_app.command("resolve")
+def gln_resolve(
+    uri: Annotated[
+        str, typer.Argument(help="urn:epc:id:sgln:…, urn:epc:id:pgln:…, a Digital Link, a GLN.")
+    ],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """The organisation a party or location URI (or a bare GLN) names, proven."""
+    try:
+        with Client(url) as client:
+            # A bare GLN reads as its Digital Link (AI 414): the same registry answers.
+            target = f"https://id.gs1.org/414/{uri}" if uri.isdigit() else uri
+            org = party_resolver(client)(target)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    if as_json:
+        emit({"uri": uri, "org": org}, True)
+    else:
+        typer.echo(org)
+
+
+@gln_app.command("show")
+def gln_show(
+    org: Annotated[str, typer.Argument(help="The organisation.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """An organisation's GLNs, proven."""
+    try:
+        with Client(url) as client:
+            held = client.org_glns(org)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    party = None if held is None else held.party
+    locations = [] if held is None else list(held.locations)
+    emit({"org": org, "party": party, "locations": locations}, as_json)
+
+
 def register(app: typer.Typer) -> None:
+    orgs_app.add_typer(gln_app, name="gln")
     app.add_typer(orgs_app, name="orgs")
 
 

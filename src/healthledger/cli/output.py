@@ -53,6 +53,7 @@ EXIT_CODES: dict[ErrorCode, int] = {
     ErrorCode.INVALID_PROOF: 1,
     ErrorCode.HEADER_UNVERIFIED: 1,
     ErrorCode.NOT_FOUND: 3,
+    ErrorCode.UNKNOWN_PARTY: 3,
     # a route the node does not have (an older node): as not_found was before it had a code
     ErrorCode.NO_ROUTE: 3,
     ErrorCode.UNKNOWN_SENDER: 4,

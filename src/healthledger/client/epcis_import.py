@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
-from healthledger.domains.supply import epcis
 from healthledger.domains.supply.importer import (
     CheckedDocument,
     EventReport,
@@ -20,7 +18,8 @@ from healthledger.domains.supply.importer import (
     check_document,
     payload_of,
 )
-from healthledger.errors import InvalidField, UnknownSender
+from healthledger.domains.supply.parties import resolve_party
+from healthledger.errors import UnknownSender
 
 if TYPE_CHECKING:
     from healthledger.app.views import SubmitReport
@@ -30,14 +29,17 @@ if TYPE_CHECKING:
 SUBMIT_GROUP = 16
 
 
-def client_org_of_party(uri: str) -> str:
-    """A party URI to a member organisation, as far as a client can tell without state:
-    `urn:healthledger:org:<id>` (the node checks the organisation exists when it applies)."""
-    if uri.startswith(epcis.HEALTHLEDGER_ORG_URN):
-        org = unquote(uri[len(epcis.HEALTHLEDGER_ORG_URN) :])
-        if org:
-            return org
-    raise InvalidField(f"party {uri!r} names no member organisation (register its GLN)")
+def client_party_resolver(client: Client) -> Callable[[str], str]:
+    """Party URIs to organisations over the node's proven GLN registry (client/parties.py's
+    rule: asked once per GLN, each answer checked against the client's trust anchor)."""
+    known: dict[str, str | None] = {}
+
+    def org_of_gln(gln: str) -> str | None:
+        if gln not in known:
+            known[gln] = client.org_of_gln(gln)
+        return known[gln]
+
+    return lambda uri: resolve_party(uri, org_of_gln)
 
 
 def sender_org(client: Client, signer: Signer) -> str:
@@ -61,23 +63,25 @@ def import_document(
     client: Client,
     document: Any,
     signer: Signer,
-    org_of_party: Callable[[str], str],
+    org_of_party: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Check `document` whole, then submit it as bounded `supply.epcis` transactions."""
+    """Check `document` whole, then submit it as bounded `supply.epcis` transactions.
+    Parties resolve through the directory unless `org_of_party` is given."""
     sender = sender_org(client, signer)
-    checked = check_document(document, org_of_party, sender)
+    resolver = org_of_party or client_party_resolver(client)
+    checked = check_document(document, resolver, sender)
     if not checked.ok:
         return report(checked, submitted=False)
-    groups = batches(checked.texts)
+    groups = batches(checked)
     reports = list(checked.reports)
     for start in range(0, len(groups), SUBMIT_GROUP):
         chunk = groups[start : start + SUBMIT_GROUP]
-        txs = [signer.sign("supply.epcis", payload_of(checked.texts, group)) for group in chunk]
+        txs = [signer.sign("supply.epcis", payload_of(checked, group)) for group in chunk]
         answers = client.submit_batch(txs, wait=True, timeout_ms=120_000)
         for group, tx, answer in zip(chunk, txs, answers, strict=True):
             for position, index in enumerate(group):
                 reports[index] = _outcome(reports[index], position, tx.id, answer)
-    return report(CheckedDocument(checked.texts, reports), submitted=True)
+    return report(CheckedDocument(checked.texts, reports, checked.context), submitted=True)
 
 
 def _outcome(planned: EventReport, position: int, tx_id: str, answer: SubmitReport) -> EventReport:

@@ -40,14 +40,14 @@ from healthledger.app.views import (
     WireView,
 )
 from healthledger.client.anchor import Anchor, PinnedAnchor
-from healthledger.client.epcis_import import client_org_of_party, import_document
+from healthledger.client.epcis_import import import_document
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
 from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.messages import voucher_message
-from healthledger.domains.governance.state import OrgEndpoint
-from healthledger.domains.governance.views import DirectoryEntry, DirectoryPage
+from healthledger.domains.governance.state import GlnHolder, OrgEndpoint, OrgGlns
+from healthledger.domains.governance.views import DirectoryEntry, DirectoryPage, GlnEntry
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
@@ -397,21 +397,96 @@ class Client:
     def orgs(self, page: int = 50) -> list[OrgEndpoint]:
         """Every published directory entry, each proven against the client's trust anchor."""
         entries: list[OrgEndpoint] = []
+        for row in self._directory_rows(page):
+            entry = self._proven_entry(row, row.org)
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def _directory_rows(self, page: int) -> Iterator[DirectoryEntry]:
+        """The directory's pages, row by row (not yet proven)."""
         after: str | None = None
         while True:
             params: dict[str, str | int] = {"limit": page}
             if after is not None:
                 params["after"] = after
             answer = _parse(DirectoryPage, self._request("GET", "/v1/orgs", params=params))
-            for row in answer.orgs:
-                entry = self._proven_entry(row, row.org)
-                if entry is not None:
-                    entries.append(entry)
+            yield from answer.orgs
             if answer.next_after is None:
-                return entries
+                return
             if after is not None and answer.next_after <= after:
                 raise InvalidProof("the directory's pages do not advance")  # a looping node
             after = answer.next_after
+
+    def org_glns(self, org: str) -> OrgGlns | None:
+        """An organisation's GLNs (party and locations), proven against the client's trust
+        anchor; None, proven too, if it holds none."""
+        answer = _parse(DirectoryEntry, self._request("GET", f"/v1/orgs/{_segment(org)}"))
+        return self._proven_glns(answer, org)
+
+    def glns(self, page: int = 50) -> dict[str, str]:
+        """Every registered GLN and the organisation holding it, from the directory, each
+        organisation's GLNs proven against the client's trust anchor."""
+        holders: dict[str, str] = {}
+        for row in self._directory_rows(page):
+            held = self._proven_glns(row, row.org)
+            if held is not None:
+                holders.update(dict.fromkeys(held.all(), held.org))
+        return holders
+
+    def org_of_gln(self, gln: str) -> str | None:
+        """The organisation a GLN is registered to, proven against the client's trust
+        anchor; None if no one holds it (its absence proven)."""
+        answer = _parse(GlnEntry, self._request("GET", f"/v1/glns/{_segment(gln)}"))
+        view = StateView.model_validate(answer.proof.model_dump(mode="json"))
+        self.prove_state(view, gov_state.NAMESPACE, gov_state.gln_key(gln))
+        if view.value is None:
+            return None
+        with _proof_errors("GLN entry"):
+            holder = GlnHolder.model_validate(view.value)
+        if holder.gln != gln:
+            raise InvalidProof(f"the entry of GLN {gln} names GLN {holder.gln}")
+        return holder.org
+
+    def _proven_glns(self, answer: DirectoryEntry, org: str) -> OrgGlns | None:
+        """An organisation's GLNs as their proof says, never as the rest of the answer says."""
+        view = StateView.model_validate(answer.glns_proof.model_dump(mode="json"))
+        self.prove_state(view, gov_state.NAMESPACE, gov_state.org_glns_key(org))
+        if view.value is None:
+            return None
+        with _proof_errors("GLNs"):
+            held = OrgGlns.model_validate(view.value)
+        if held.org != org:
+            raise InvalidProof(f"the GLNs of {org} name {held.org}")
+        return held
+
+    def claim_glns(
+        self, keys: KeyPair, party: str | None = None, locations: Sequence[str] = ()
+    ) -> str:
+        """Claim GLNs for the organisation of `keys` (`gln.claim`); the id of the proposal
+        the other organisations approve (`org.approve`)."""
+        payload: dict[str, object] = {"locations": list(locations)}
+        if party is not None:
+            payload["party"] = party
+        report = self._commit(keys, "gln.claim", payload)
+        return str(next(e["proposal"] for e in report.result.events if e["type"] == "gln.proposed"))
+
+    def release_glns(self, keys: KeyPair, glns: Sequence[str], org: str | None = None) -> Committed:
+        """Free the GLNs of the organisation of `keys` at once; with `org`, propose freeing
+        one GLN of that organisation (done when a quorum approves)."""
+        payload: dict[str, object] = {"glns": list(glns)}
+        if org is not None:
+            payload["org_id"] = org
+        return self._commit(keys, "gln.release", payload)
+
+    def approve(self, keys: KeyPair, proposal: str) -> Committed:
+        """Approve an open proposal (an admission, a removal, a capability, GLNs)."""
+        return self._commit(keys, "org.approve", {"proposal_id": proposal})
+
+    def _commit(self, keys: KeyPair, tx_type: str, payload: dict[str, object]) -> Committed:
+        """Sign with `keys`, submit, wait: the committed report, or the refusal raised."""
+        tx = self.signer(keys).sign(tx_type, payload)
+        return require_committed(self.submit(tx, wait=True))
 
     def _proven_entry(self, answer: DirectoryEntry, org: str) -> OrgEndpoint | None:
         """The entry as its proof says, never as the rest of the answer says."""
@@ -487,12 +562,13 @@ class Client:
         self,
         document: Any,
         signer: Signer,
-        org_of_party: Callable[[str], str] = client_org_of_party,
+        org_of_party: Callable[[str], str] | None = None,
     ) -> dict[str, Any]:
         """Import a partner's EPCIS 2.0 document (EPCISDocument or EPCISQueryDocument).
 
-        Every event is mapped first; if any cannot be, nothing is submitted. The answer
-        reports each event: its id, what it became and its transaction, or why not.
+        Every event is mapped first, its parties resolved through the proven GLN registry
+        (or `org_of_party`); if any cannot be, nothing is submitted. The answer reports
+        each event: its id, what it became and its transaction, or why not.
         """
         return import_document(self, document, signer, org_of_party)
 

@@ -17,7 +17,7 @@ from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair, save_keypair
 from healthledger.errors import InvalidState, LedgerError
 from healthledger.ledger.transaction import Transaction
-from healthledger.node.home import Home
+from healthledger.node.home import Home, company_glns
 from healthledger.node.node import Node, submit_and_wait
 
 CHAIN_ID = "healthledger-demo"
@@ -38,6 +38,24 @@ ORGS = [
 ]
 # Where each demo organisation is (ISO 3166-1 alpha-2); the clinic is across the border.
 COUNTRIES = {org_id: "GB" for org_id, _role, _name in ORGS} | {"riverside-clinic": "IE"}
+# Each demo organisation's GS1 company prefix: its party GLN and two site GLNs derive from
+# it (`company_glns`), so EPCIS documents can name the demo's parties by GLN. 0614141 and
+# 4012345 are the prefixes GS1's own examples use; every other prefix is made up.
+GS1_PREFIXES = {
+    "st-marys": "5011111",
+    "riverside-clinic": "5391111",
+    "northlab": "5022222",
+    "acme-insurance": "5033333",
+    "medico-pharma": "0614141",
+    "pharmalink": "4012345",
+    "corner-pharmacy": "5044444",
+    "town-pharmacy": "5055555",
+    "health-authority": "5066666",
+    "medical-board": "5077777",
+    "cure-sponsor": "5088888",
+    "relief-charity": "5099999",
+}
+GLNS = {org_id: company_glns(prefix) for org_id, prefix in GS1_PREFIXES.items()}
 STAFF = [
     ("st-marys", "dr-grey", "Dr Meredith Grey", "practitioner"),
     ("st-marys", "nurse-joy", "Nurse Joy Adeyemi", "nurse"),

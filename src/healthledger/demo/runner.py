@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from healthledger.crypto.keys import load_keypair
-from healthledger.demo.chain import CHAIN_ID, COUNTRIES, DEMO_SEED, ORGS, DemoChain, Progress
+from healthledger.demo.chain import (
+    CHAIN_ID,
+    COUNTRIES,
+    DEMO_SEED,
+    GLNS,
+    ORGS,
+    DemoChain,
+    Progress,
+)
 from healthledger.demo.governance import NAMED_PATIENTS, governance_story, register_patients
 from healthledger.demo.records import records_story
 from healthledger.demo.supply import supply_story
@@ -47,7 +55,9 @@ class Runner:
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
         """Create the folder, run every story in order, write demo-users.json; a summary."""
-        home = init_home(self.directory, CHAIN_ID, ORGS, port=DEFAULT_PORT, countries=COUNTRIES)
+        home = init_home(
+            self.directory, CHAIN_ID, ORGS, port=DEFAULT_PORT, countries=COUNTRIES, glns=GLNS
+        )
         settings = home.settings()
         if self.block_interval_ms is not None:
             settings = replace(settings, block_interval_ms=self.block_interval_ms)

@@ -15,11 +15,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from healthledger.app.genesis import Genesis, check_rules_version, load_genesis
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
 from healthledger.domains.governance.messages import ORG_ROLES, Limits, OrgSpec
+from healthledger.domains.shared.gln import with_check_digit
 from healthledger.errors import AlreadyExists, LedgerError, MalformedInput
 from healthledger.ledger.store import Store
 
@@ -145,6 +147,22 @@ def _country_of(org_id: str, countries: Mapping[str, str] | None) -> dict[str, s
     return {} if country is None else {"country": country}
 
 
+def company_glns(company_prefix: str, sites: int = 2) -> dict[str, Any]:
+    """GLNs under one GS1 company prefix: the party GLN (reference 0) and `sites` location
+    GLNs (references 1, 2, ...), each with its check digit; as `OrgSpec.glns` takes them."""
+    width = 12 - len(company_prefix)
+
+    def gln(reference: int) -> str:
+        return with_check_digit(f"{company_prefix}{reference:0{width}d}")
+
+    return {"party": gln(0), "locations": [gln(n) for n in range(1, sites + 1)]}
+
+
+def _glns_of(org_id: str, glns: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    held = (glns or {}).get(org_id)
+    return {} if held is None else {"glns": dict(held)}
+
+
 def init_home(
     root: Path,
     chain_id: str,
@@ -155,10 +173,12 @@ def init_home(
     quorum: tuple[int, int] = (2, 3),
     limits: Limits | None = None,
     countries: Mapping[str, str] | None = None,
+    glns: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Home:
     """Create a network folder: one key per organisation, genesis, settings for the first org.
 
-    `countries` names an organisation's ISO 3166-1 alpha-2 country (by id), where known."""
+    `countries` names an organisation's ISO 3166-1 alpha-2 country (by id), where known;
+    `glns` the GS1 GLNs a founder holds from genesis (`{"party": ..., "locations": [...]}`)."""
     home = Home(Path(root))
     if home.exists():
         raise AlreadyExists(f"{root} already holds a network")
@@ -177,6 +197,7 @@ def init_home(
                     "signing_key": keys.key_id,
                     "encryption_key": keys.encryption_public.hex(),
                     **_country_of(org_id, countries),
+                    **_glns_of(org_id, glns),
                 }
             )
         )

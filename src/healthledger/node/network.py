@@ -38,7 +38,7 @@ from healthledger.node.cometbft import (
     genesis_document,
     init_cometbft_home,
 )
-from healthledger.node.home import Home, NodeSettings, init_home
+from healthledger.node.home import Home, NodeSettings, company_glns, init_home
 
 NETWORK_FILE = "network.json"
 DEFAULT_CHAIN = "healthledger-testnet"
@@ -62,6 +62,21 @@ FOUNDER_COUNTRIES: dict[str, str] = {
     "northlab": "NL",
     "health-board": "GB",
     "westclinic": "FR",
+}
+# Each founder's GS1 company prefix: its party GLN and two site GLNs derive from it, so
+# EPCIS documents on a testnet can name its parties by GLN (0614141 and 4012345 are the
+# prefixes of GS1's own examples; the others are made up, distinct per founder).
+FOUNDER_GLNS: dict[str, dict[str, Any]] = {
+    org: company_glns(prefix)
+    for org, prefix in {
+        "st-marys": "5011111",
+        "acme-insurance": "5033333",
+        "pharmaco": "0614141",
+        "citypharm": "4012345",
+        "northlab": "5022222",
+        "health-board": "5066666",
+        "westclinic": "3011111",
+    }.items()
 }
 # Unix socket paths must stay under the kernel's 108 bytes; longer folders use TCP.
 MAX_SOCKET_PATH = 100
@@ -208,6 +223,7 @@ def create_network(
         [(org, role, name) for org, role, name in founders],
         genesis_time_ms=genesis_time_ms,
         countries=FOUNDER_COUNTRIES,
+        glns=FOUNDER_GLNS,
     )
     _add_validators_to_genesis(staging, identities)
     comet_genesis = _comet_genesis(root, founders, identities, chain_id, genesis_time_ms)

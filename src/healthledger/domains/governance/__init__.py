@@ -20,7 +20,9 @@ DOMAIN = Domain(
     name="governance",
     namespace=NAMESPACE,
     base=True,
-    summary="organisations, their members, keys, patients, admission and capabilities by quorum",
+    summary=(
+        "organisations, their members, keys, patients, admission, capabilities and GLNs by quorum"
+    ),
     txs=(
         TxType(
             "org.propose", m.OrgPropose, h.propose_org, ORGS, "propose adding or removing an org"
@@ -46,6 +48,20 @@ DOMAIN = Domain(
             h.publish_endpoint,
             ORGS,
             "publish where the sender organisation's node serves and the key it answers with",
+        ),
+        TxType(
+            "gln.claim",
+            m.GlnClaim,
+            h.claim_glns,
+            ORGS,
+            "claim GS1 GLNs (party, locations) for the sender; registered at quorum",
+        ),
+        TxType(
+            "gln.release",
+            m.GlnRelease,
+            h.release_glns,
+            ORGS,
+            "free the sender's GLNs, or propose freeing another organisation's GLN",
         ),
         TxType("member.enroll", m.MemberEnroll, h.enroll_member, ORGS, "enrol a person"),
         TxType("member.revoke", m.MemberRevoke, h.revoke_member, ORGS, "revoke a person"),

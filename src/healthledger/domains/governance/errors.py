@@ -275,3 +275,45 @@ class AlreadyVouched(Conflict):
     def __init__(self, guardian: str) -> None:
         super().__init__(f"{guardian} already vouched for these keys")
         self.guardian = guardian
+
+
+# --- GS1 identifiers (GLNs) -----------------------------------------------------------
+
+
+class GlnHeld(AlreadyExists):
+    """A GLN is registered to one organisation only: no one claims another's."""
+
+    def __init__(self, gln: str, holder: str) -> None:
+        super().__init__(f"GLN {gln} is already registered to {holder}")
+        self.gln, self.holder = gln, holder
+
+
+class PartyGlnHeld(InvalidState):
+    def __init__(self, org_id: str, party: str) -> None:
+        super().__init__(f"{org_id} already has the party GLN {party}: release it first")
+        self.org_id, self.party = org_id, party
+
+
+class TooManyGlns(InvalidField):
+    def __init__(self, org_id: str, count: int, limit: int) -> None:
+        super().__init__(
+            f"{org_id} would hold {count} location GLNs; an organisation holds at most {limit}"
+        )
+        self.org_id, self.count, self.limit = org_id, count, limit
+
+
+class GlnNotHeld(NotFound):
+    def __init__(self, gln: str, org_id: str) -> None:
+        super().__init__(f"GLN {gln} is not registered to {org_id}")
+        self.gln, self.org_id = gln, org_id
+
+
+class OwnGlnVote(Unauthorized):
+    def __init__(self, org_id: str) -> None:
+        super().__init__(f"{org_id} cannot approve proposals about its own GLNs")
+        self.org_id = org_id
+
+
+class OneGlnPerRelease(InvalidField):
+    def __init__(self) -> None:
+        super().__init__("a proposal to release another organisation's GLN names one GLN")

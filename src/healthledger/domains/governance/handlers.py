@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from healthledger.crypto.keys import derive_patient_id, verify_signature
 from healthledger.domains.governance import errors as e
+from healthledger.domains.governance import glns
 from healthledger.domains.governance import state as st
 from healthledger.domains.governance.messages import (
     CARE_GIVING_ROLES,
     CapabilityPropose,
+    GlnClaim,
+    GlnRelease,
     KeyRotate,
     Limits,
     MemberCapability,
@@ -53,6 +56,8 @@ def admit_org(ctx: TxContext, spec: OrgSpec) -> None:
     )
     _adjust_active_orgs(ctx, +1)
     ctx.emit("org.admitted", org=spec.id, role=spec.role)
+    if spec.glns is not None:
+        glns.register(ctx, spec.id, spec.glns.party, spec.glns.locations, None)
     if spec.validator is not None:
         ctx.store(st.validator_key(spec.validator.pub_key), st.ValidatorOwner(org=spec.id))
         ctx.emit(
@@ -126,6 +131,8 @@ def _open(ctx: TxContext, proposal: st.Proposal, index: str) -> None:
 
 
 def _target_name(proposal: st.Proposal) -> str:
+    if proposal.action == "release_gln":
+        return f"{proposal.org_id}'s GLN {(proposal.glns or ('',))[0]}"
     if proposal.capability is None:
         return proposal.org_id
     return f"{proposal.org_id}'s capability {proposal.capability}"
@@ -145,6 +152,8 @@ def approve_org(ctx: TxContext, payload: OrgApprove) -> None:
         raise e.OwnRemovalVote()
     if proposal.about_capability and voter == proposal.org_id:
         raise e.OwnCapabilityVote(voter)
+    if proposal.about_glns and voter == proposal.org_id:
+        raise e.OwnGlnVote(voter)
     proposal = proposal.model_copy(
         update={"approvals": tuple(sorted([*proposal.approvals, voter]))}
     )
@@ -169,6 +178,8 @@ def _execute_if_quorum(ctx: TxContext, proposal: st.Proposal) -> None:
     elif proposal.action == "remove":
         _require_removable(ctx, proposal.org_id)
         _remove_org(ctx, proposal.org_id)
+    elif proposal.about_glns:
+        _change_glns(ctx, proposal)
     else:
         _change_capability(ctx, proposal)
     executed = proposal.model_copy(
@@ -200,10 +211,7 @@ def _quorum_fraction(ctx: TxContext) -> tuple[int, int]:
 
 def _close_siblings(ctx: TxContext, executed: st.Proposal) -> None:
     """Other open proposals on the same target are settled by this one: close them."""
-    if executed.capability is None:
-        key = st.open_proposals_key(executed.org_id)
-    else:
-        key = st.open_capability_proposals_key(executed.org_id, executed.capability)
+    key = _open_index(executed)
     for sibling_id in _open_ids(ctx, key):
         if sibling_id == executed.id:
             continue
@@ -213,6 +221,17 @@ def _close_siblings(ctx: TxContext, executed: st.Proposal) -> None:
         ctx.store(st.proposal_key(sibling_id), sibling)
         ctx.emit("org.proposal_superseded", proposal=sibling_id, by=executed.id)
     ctx.delete(key)
+
+
+def _open_index(proposal: st.Proposal) -> str:
+    """The index listing the open proposals on this proposal's target."""
+    if proposal.action == "claim_gln":
+        return st.open_gln_claim_key(proposal.org_id)
+    if proposal.action == "release_gln":
+        return st.open_gln_release_key((proposal.glns or ("",))[0])
+    if proposal.capability is None:
+        return st.open_proposals_key(proposal.org_id)
+    return st.open_capability_proposals_key(proposal.org_id, proposal.capability)
 
 
 def _open_ids(ctx: TxContext, index: str) -> tuple[str, ...]:
@@ -315,6 +334,90 @@ def _store_capabilities(ctx: TxContext, key: str, granted: dict[str, str]) -> No
         ctx.store(key, st.Capabilities(granted=granted))
     else:
         ctx.delete(key)
+
+
+# --- GLNs ------------------------------------------------------------------------------
+
+
+def claim_glns(ctx: TxContext, payload: GlnClaim) -> None:
+    """The sender claims GLNs as its own: a proposal the other organisations approve.
+
+    Refused at once if another organisation holds one of them; checked again when it
+    executes. A new claim replaces the sender's open one (a claim that lost a race to
+    another organisation's never blocks the next).
+    """
+    org_id = _sender_org(ctx)
+    glns.require_claimable(ctx, org_id, payload.party, payload.locations)
+    proposal = st.Proposal(
+        id="prop-" + ctx.tx_id[:16],
+        action="claim_gln",
+        org=None,
+        org_id=org_id,
+        proposer=org_id,
+        approvals=(org_id,),
+        status=st.OPEN,
+        opened_height=ctx.block.height,
+        party_gln=payload.party,
+        glns=tuple(payload.locations),
+    )
+    index = st.open_gln_claim_key(org_id)
+    for earlier in _open_ids(ctx, index):
+        replaced = _proposal(ctx, earlier).model_copy(
+            update={"status": st.SUPERSEDED, "superseded_by": proposal.id}
+        )
+        ctx.store(st.proposal_key(earlier), replaced)
+        ctx.emit("org.proposal_superseded", proposal=earlier, by=proposal.id)
+    ctx.store(st.proposal_key(proposal.id), proposal)
+    ctx.store(index, st.ProposalIds((proposal.id,)))
+    ctx.emit(
+        "gln.proposed",
+        proposal=proposal.id,
+        action="claim",
+        org=org_id,
+        party=payload.party,
+        locations=list(payload.locations),
+    )
+    _execute_if_quorum(ctx, proposal)
+
+
+def release_glns(ctx: TxContext, payload: GlnRelease) -> None:
+    """The holder frees its GLNs at once; another organisation proposes freeing one."""
+    sender = _sender_org(ctx)
+    holder = payload.org_id or sender
+    glns.require_held(ctx, holder, payload.glns)
+    if holder == sender:
+        glns.release(ctx, sender, payload.glns, None)
+        return
+    if len(payload.glns) != 1:
+        raise e.OneGlnPerRelease()
+    proposal = st.Proposal(
+        id="prop-" + ctx.tx_id[:16],
+        action="release_gln",
+        org=None,
+        org_id=holder,
+        proposer=sender,
+        approvals=(sender,),
+        status=st.OPEN,
+        opened_height=ctx.block.height,
+        glns=tuple(payload.glns),
+    )
+    _open(ctx, proposal, st.open_gln_release_key(payload.glns[0]))
+    ctx.emit("gln.proposed", proposal=proposal.id, action="release", org=holder, glns=payload.glns)
+    _execute_if_quorum(ctx, proposal)
+
+
+def _change_glns(ctx: TxContext, proposal: st.Proposal) -> None:
+    """Register a claim or free a GLN at quorum, after checking again: another claim on
+    the same GLN may have executed since this one was proposed."""
+    if not _is_active(ctx, proposal.org_id):
+        raise e.NoActiveOrg(proposal.org_id)
+    locations = proposal.glns or ()
+    if proposal.action == "claim_gln":
+        glns.require_claimable(ctx, proposal.org_id, proposal.party_gln, locations)
+        glns.register(ctx, proposal.org_id, proposal.party_gln, locations, proposal.id)
+    else:
+        glns.require_held(ctx, proposal.org_id, locations)
+        glns.release(ctx, proposal.org_id, locations, proposal.id)
 
 
 # --- members and keys ------------------------------------------------------------------
@@ -575,6 +678,8 @@ def _require_admissible(ctx: TxContext, spec: OrgSpec) -> None:
         raise e.OrgExists(spec.id)
     _require_unused_key(ctx, spec.signing_key)
     _require_unused_validator(ctx, spec)
+    if spec.glns is not None:
+        glns.require_claimable(ctx, spec.id, spec.glns.party, spec.glns.locations)
 
 
 def _require_removable(ctx: TxContext, org_id: str) -> None:
@@ -599,6 +704,8 @@ def _remove_org(ctx: TxContext, org_id: str) -> None:
     if _stored(ctx, st.endpoint_key(org_id)):
         ctx.delete(st.endpoint_key(org_id))
         ctx.emit("org.endpoint_ended", org=org_id)
+    # Its GLNs are freed with it: no event is resolved to a removed organisation.
+    glns.release_all(ctx, org_id)
     _adjust_active_orgs(ctx, -1)
     ctx.emit("org.removed", org=org_id)
     if record.validator is not None:

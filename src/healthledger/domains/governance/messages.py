@@ -11,10 +11,12 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     StringConstraints,
     model_serializer,
+    model_validator,
 )
 
 from healthledger.crypto.canonical import canonical_bytes
 from healthledger.domains.governance.countries import CountryCode
+from healthledger.domains.shared.gln import check_gln
 from healthledger.ledger.context import Payload
 
 OrgRole = Literal[
@@ -60,6 +62,67 @@ class ValidatorSpec(Payload):
     power: Annotated[int, Field(ge=1, le=1_000_000)] = 10
 
 
+# --- GS1 identifiers: the GLNs an organisation holds --------------------------------
+
+# Location GLNs one organisation may hold: every walk over them (release, removal) stays small.
+MAX_LOCATION_GLNS = 64
+Gln = Annotated[str, StringConstraints(min_length=1, max_length=40), AfterValidator(check_gln)]
+
+
+def first_repeat(values: list[str]) -> str | None:
+    """The first value named twice, if any."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+class GlnSet(Payload):
+    """An organisation's GS1 Global Location Numbers: its party GLN (who it is, EPCIS
+    `pgln` / Digital Link AI 417) and the GLNs of its sites (`sgln` / AI 414)."""
+
+    party: Gln | None = None
+    locations: Annotated[list[Gln], Field(max_length=MAX_LOCATION_GLNS)] = Field(
+        default_factory=list
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> GlnSet:
+        named = [*([] if self.party is None else [self.party]), *self.locations]
+        if not named:
+            raise ValueError("name a party GLN or at least one location GLN")
+        repeat = first_repeat(named)
+        if repeat is not None:
+            raise ValueError(f"GLN {repeat} is named twice")
+        return self
+
+    def all(self) -> list[str]:
+        """Every GLN named, the party GLN first."""
+        return [*([] if self.party is None else [self.party]), *self.locations]
+
+
+class GlnClaim(GlnSet):
+    """The sender organisation claims GLNs as its own; they become its when a quorum of
+    the other organisations approves (`org.approve`), no one else holding them then."""
+
+
+class GlnRelease(Payload):
+    """Free GLNs. The holder releases its own at once (`org_id` absent or its own); any
+    organisation may propose releasing one GLN of another (`org_id`), done at quorum."""
+
+    glns: Annotated[list[Gln], Field(min_length=1, max_length=MAX_LOCATION_GLNS + 1)]
+    org_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _each_once(self) -> GlnRelease:
+        repeat = first_repeat(self.glns)
+        if repeat is not None:
+            raise ValueError(f"GLN {repeat} is named twice")
+        return self
+
+
 class OrgSpec(Payload):
     """An organisation as named in genesis or in an admission proposal.
 
@@ -77,12 +140,16 @@ class OrgSpec(Payload):
     # ISO 3166-1 alpha-2; optional so that genesis files and proposals written before
     # organisations had countries read as they did (and dump the bytes they did).
     country: CountryCode | None = None
+    # GS1 GLNs it holds from admission (genesis, or approved with the admission itself);
+    # optional, and left out of the dump when absent, like `country`.
+    glns: GlnSet | None = None
 
     @model_serializer(mode="wrap")
     def _without_unset_country(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("country") is None:
-            data.pop("country", None)
+        for optional in ("country", "glns"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
 

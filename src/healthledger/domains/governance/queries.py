@@ -93,6 +93,23 @@ def org_endpoint(state: StateReader, org_id: str) -> OrgEndpoint | None:
     return state.load(st.NAMESPACE, st.endpoint_key(org_id), OrgEndpoint)
 
 
+def org_of_gln(state: StateReader, gln: str) -> str | None:
+    """The organisation a GLN (party or location) is registered to; None if no one's."""
+    holder = gln_holder(state, gln)
+    return None if holder is None else holder.org
+
+
+def gln_holder(state: StateReader, gln: str) -> st.GlnHolder | None:
+    """Who holds a GLN, as its party or one of its locations, and since when."""
+    return state.load(st.NAMESPACE, st.gln_key(gln), st.GlnHolder)
+
+
+def glns_of(state: StateReader, org_id: str) -> st.OrgGlns:
+    """An organisation's party GLN and location GLNs (an empty set if it holds none)."""
+    stored = state.load(st.NAMESPACE, st.org_glns_key(org_id), st.OrgGlns)
+    return stored or st.OrgGlns(org=org_id, party=None, locations=())
+
+
 def member(state: StateReader, org_id: str, member_id: str) -> st.MemberRecord | None:
     """A member's record, active or revoked."""
     key = st.member_key(org_id, member_id)

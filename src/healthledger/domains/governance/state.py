@@ -38,10 +38,14 @@ REGISTRATIONS_KEY = "registrations"
 # a patient's pseudonym derives from their key.
 # An organisation's endpoint entry (where its node serves, the key it answers with) too:
 # a reader needs it, proven, to reach the custodian of a record.
-DIRECTORY_PREFIXES = ("org/", "member/", "key/", "endpoint/")
+# Which organisation holds a GLN, and an organisation's GLNs: a partner must resolve a GLN
+# of an EPCIS event to an organisation, proven, before it knows whom it deals with.
+DIRECTORY_PREFIXES = ("org/", "member/", "key/", "endpoint/", "gln/", "glns/")
 
 ActorKind = Literal["org", "member", "patient"]
-ProposalAction = Literal["add", "remove", "grant", "withdraw"]
+ProposalAction = Literal["add", "remove", "grant", "withdraw", "claim_gln", "release_gln"]
+GLN_ACTIONS = frozenset({"claim_gln", "release_gln"})
+GlnKind = Literal["party", "location"]
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -127,6 +131,26 @@ def endpoint_key(org_id: str) -> str:
     return f"endpoint/{org_id}"
 
 
+def gln_key(gln: str) -> str:
+    """Which organisation holds a GLN (absent while no one does)."""
+    return f"gln/{gln}"
+
+
+def org_glns_key(org_id: str) -> str:
+    """An organisation's GLNs (absent while it holds none)."""
+    return f"glns/{org_id}"
+
+
+def open_gln_claim_key(org_id: str) -> str:
+    """An organisation's open GLN claim (at most one: a new claim replaces it)."""
+    return f"open-gln/{org_id}"
+
+
+def open_gln_release_key(gln: str) -> str:
+    """The open proposals to release one GLN from its holder (one per proposer)."""
+    return f"open-gln-release/{gln}"
+
+
 def directory_key(key: str) -> bool:
     """Whether a governance key is part of the consortium's directory (whom to consent to)."""
     return key.startswith(DIRECTORY_PREFIXES)
@@ -172,11 +196,37 @@ class OrgRecord(Record):
 
     @classmethod
     def admitted(cls, spec: OrgSpec, height: int) -> OrgRecord:
-        return cls.model_validate({**spec.model_dump(), "status": ACTIVE, "joined_height": height})
+        # GLNs live under keys of their own (`gln/`, `glns/`): the record keeps its bytes.
+        fields = spec.model_dump(exclude={"glns"})
+        return cls.model_validate({**fields, "status": ACTIVE, "joined_height": height})
 
     @property
     def active(self) -> bool:
         return self.status == ACTIVE
+
+
+class GlnHolder(Record):
+    """Who holds a GLN, as what, and since when (`proposal` is None for a founder's or an
+    admission's GLNs, which the admission itself carried)."""
+
+    OMIT_IF_NONE = frozenset({"proposal"})
+
+    gln: str
+    org: str
+    kind: GlnKind
+    height: int
+    proposal: str | None = None
+
+
+class OrgGlns(Record):
+    """An organisation's GLNs: its party GLN and its location GLNs (sorted)."""
+
+    org: str
+    party: str | None
+    locations: tuple[str, ...]
+
+    def all(self) -> tuple[str, ...]:
+        return (*(() if self.party is None else (self.party,)), *self.locations)
 
 
 class OrgEndpoint(Record):
@@ -250,10 +300,13 @@ class ValidatorOwner(Record):
 
 
 class Proposal(Record):
-    """A proposal the organisations vote on: admit or remove an organisation, or grant or
-    withdraw one of its capabilities. `approvals` stay sorted."""
+    """A proposal the organisations vote on: admit or remove an organisation, grant or
+    withdraw one of its capabilities, register GLNs it claims (`party_gln`, `glns`: its
+    locations) or release one of its GLNs (`glns`). `approvals` stay sorted."""
 
-    OMIT_IF_NONE = frozenset({"capability", "executed_height", "superseded_by"})
+    OMIT_IF_NONE = frozenset(
+        {"capability", "executed_height", "superseded_by", "party_gln", "glns"}
+    )
 
     id: str
     action: ProposalAction
@@ -266,6 +319,8 @@ class Proposal(Record):
     capability: str | None = None
     executed_height: int | None = None
     superseded_by: str | None = None
+    party_gln: str | None = None
+    glns: tuple[str, ...] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -274,6 +329,10 @@ class Proposal(Record):
     @property
     def about_capability(self) -> bool:
         return self.action in ("grant", "withdraw")
+
+    @property
+    def about_glns(self) -> bool:
+        return self.action in GLN_ACTIONS
 
 
 class ProposalIds(RootModel[tuple[str, ...]]):

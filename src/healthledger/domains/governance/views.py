@@ -96,14 +96,32 @@ class MembersParams(PageParams):
 
 
 class DirectoryEntry(_Reply):
-    """One organisation's directory entry with its proof (of its absence, if it has none).
+    """One organisation's directory entry with its proof (of its absence, if it has none),
+    and its GLNs with theirs.
 
-    `entry` is the proven value itself; `country` is the organisation's (from its record).
+    `entry` and `glns` are the proven values themselves; `country` is the organisation's
+    (from its record).
     """
 
     org: str
     country: str | None
     entry: st.OrgEndpoint | None
+    proof: ProvenValue
+    glns: st.OrgGlns | None = Field(description="its party and location GLNs, if any")
+    glns_proof: ProvenValue
+
+
+class GlnParams(BaseModel):
+    gln: str = Field(pattern=r"^[0-9]{13}$", description="a GLN: 13 digits")
+
+
+class GlnEntry(_Reply):
+    """Which organisation holds a GLN (None: no one), proven against the state root."""
+
+    gln: str
+    org: str | None
+    kind: str | None = Field(description="party or location")
+    holder: st.GlnHolder | None
     proof: ProvenValue
 
 
@@ -201,21 +219,26 @@ def validators(reader: LedgerReader, _params: NoParams) -> ValidatorList:
 
 
 def directory(reader: LedgerReader, params: DirectoryParams) -> DirectoryPage:
-    """Where each organisation's data is served, each entry proven against the state root."""
-    prefix = st.endpoint_key("")
-    keys, next_after = _page_keys(reader, prefix, params.limit, params.after)
-    entries = [_directory_entry(reader, key.removeprefix(prefix)) for key in keys]
+    """Where each organisation's data is served and the GLNs it holds, each entry proven
+    against the state root: the organisations that published an endpoint or hold a GLN."""
+    orgs, next_after = _directory_orgs(reader, params.limit, params.after)
+    entries = [_directory_entry(reader, org) for org in orgs]
     return DirectoryPage(orgs=entries, next_after=next_after)
 
 
-def _page_keys(
-    reader: LedgerReader, prefix: str, limit: int, after: str | None
+def _directory_orgs(
+    reader: LedgerReader, limit: int, after: str | None
 ) -> tuple[list[str], str | None]:
-    start = None if after is None else prefix + after
-    rows = reader.scan(st.NAMESPACE, prefix, limit + 1, after=start)
-    more = len(rows) > limit
-    keys = [key for key, _value in rows[:limit]]
-    return keys, keys[-1].removeprefix(prefix) if more else None
+    """The next `limit` organisations after `after` with an endpoint or GLNs (two bounded
+    scans merged), and the cursor of the page after."""
+    named: set[str] = set()
+    for prefix in (st.endpoint_key(""), st.org_glns_key("")):
+        start = None if after is None else prefix + after
+        rows = reader.scan(st.NAMESPACE, prefix, limit + 1, after=start)
+        named.update(key.removeprefix(prefix) for key, _value in rows)
+    ordered = sorted(named)
+    page = ordered[:limit]
+    return page, page[-1] if len(ordered) > limit else None
 
 
 def directory_entry(reader: LedgerReader, params: OrgParams) -> DirectoryEntry:
@@ -226,9 +249,29 @@ def directory_entry(reader: LedgerReader, params: OrgParams) -> DirectoryEntry:
 def _directory_entry(reader: LedgerReader, org_id: str) -> DirectoryEntry:
     proof = reader.proven(st.NAMESPACE, st.endpoint_key(org_id))
     entry = None if proof.value is None else st.OrgEndpoint.model_validate(proof.value)
+    glns_proof = reader.proven(st.NAMESPACE, st.org_glns_key(org_id))
+    glns = None if glns_proof.value is None else st.OrgGlns.model_validate(glns_proof.value)
     org = reader.state.load(st.NAMESPACE, st.org_key(org_id), st.OrgRecord)
     return DirectoryEntry(
-        org=org_id, country=None if org is None else org.country, entry=entry, proof=proof
+        org=org_id,
+        country=None if org is None else org.country,
+        entry=entry,
+        proof=proof,
+        glns=glns,
+        glns_proof=glns_proof,
+    )
+
+
+def gln_entry(reader: LedgerReader, params: GlnParams) -> GlnEntry:
+    """Which organisation holds a GLN, or the proof that no one does."""
+    proof = reader.proven(st.NAMESPACE, st.gln_key(params.gln))
+    holder = None if proof.value is None else st.GlnHolder.model_validate(proof.value)
+    return GlnEntry(
+        gln=params.gln,
+        org=None if holder is None else holder.org,
+        kind=None if holder is None else holder.kind,
+        holder=holder,
+        proof=proof,
     )
 
 
@@ -263,7 +306,8 @@ VIEWS = (
     View(
         name="directory",
         path="/v1/orgs",
-        summary="Where each organisation's data is served (endpoints, node keys), with proofs",
+        summary="Where each organisation's data is served (endpoints, node keys) and its "
+        "GLNs, with proofs",
         params=DirectoryParams,
         response=DirectoryPage,
         run=directory,
@@ -273,10 +317,20 @@ VIEWS = (
     View(
         name="directory_entry",
         path="/v1/orgs/{org}",
-        summary="One organisation's directory entry (or the proof it has none)",
+        summary="One organisation's directory entry and GLNs (or the proofs it has none)",
         params=OrgParams,
         response=DirectoryEntry,
         run=directory_entry,
+        access=Access.PUBLIC,
+    ),
+    View(
+        name="gln",
+        path="/v1/glns/{gln}",
+        summary="The organisation a GLN is registered to (or the proof no one holds it)",
+        params=GlnParams,
+        response=GlnEntry,
+        run=gln_entry,
+        # Trading partners resolve the GLNs of their EPCIS events before they can sign.
         access=Access.PUBLIC,
     ),
 )

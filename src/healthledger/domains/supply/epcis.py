@@ -401,17 +401,22 @@ def to_epcis_document(
     *,
     created_ms: int,
     imported: Sequence[Mapping[str, Any]] = (),
+    prefixes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An EPCIS 2.0 EPCISDocument (EPCIS 2.0 JSON/JSON-LD binding) of custody events, in order.
 
     `imported` are events as a partner wrote them (applied through supply.epcis): they are
-    merged in by their eventTime, unchanged, so each still hashes to its event id.
+    merged in by their eventTime, unchanged, so each still hashes to its event id; the
+    namespace `prefixes` their documents declared are declared again for their extensions.
     """
     native = [(event.time_ms, to_epcis_event(event, org_gln)) for event in events]
     written = [(_written_time(body), dict(body)) for body in imported]
     merged = heapq.merge(native, sorted(written, key=_first), key=_first) if written else native
     return {
-        "@context": [EPCIS_CONTEXT, {HEALTHLEDGER_PREFIX: HEALTHLEDGER_NAMESPACE}],
+        "@context": [
+            EPCIS_CONTEXT,
+            {**(prefixes or {}), HEALTHLEDGER_PREFIX: HEALTHLEDGER_NAMESPACE},
+        ],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": format_time(created_ms),

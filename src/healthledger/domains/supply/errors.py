@@ -282,6 +282,37 @@ class RecallScope(InvalidField):
         super().__init__("recall either a lot, or a serial range (serial_from and serial_to)")
 
 
+# --- EPCIS event hash (event_hash.py) ---------------------------------------------------
+
+
+class EventTooDeep(TooLarge):
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"an EPCIS event nests deeper than {max_depth} levels")
+
+
+class EventTooLarge(TooLarge):
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(f"an EPCIS event holds more than {max_chars} characters")
+
+
+class EventUnhashable(InvalidField):
+    def __init__(self, why: str) -> None:
+        super().__init__(f"an EPCIS event cannot be hashed: {why}")
+
+
+# --- parties by GS1 identifiers (GLNs) ----------------------------------------------------
+
+
+class UnknownParty(LedgerError):
+    """A party or location whose GLN no organisation has registered through governance."""
+
+    code = ErrorCode.UNKNOWN_PARTY
+
+    def __init__(self, gln: str, uri: str) -> None:
+        super().__init__(f"GLN {gln} (from {uri}) is not registered to any organisation")
+        self.gln, self.uri = gln, uri
+
+
 # --- EPCIS feeds (supply.epcis) ---------------------------------------------------------
 
 
@@ -289,12 +320,6 @@ class BadEventId(InvalidField):
     def __init__(self, event_id: str) -> None:
         self.event_id = event_id
         super().__init__(f"event id {event_id!r}: expected ni:///sha-256;<64 hex>?ver=CBV2.0")
-
-
-class UnknownParty(NotFound):
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-        super().__init__(f"party {uri!r} names no member organisation (register its GLN)")
 
 
 class EventAlreadyApplied(AlreadyExists):
@@ -321,3 +346,9 @@ class MayNotSend(Unauthorized):
     def __init__(self, permission: str, tx_type: str) -> None:
         self.permission, self.tx_type = permission, tx_type
         super().__init__(f"{permission} may not send {tx_type}, which this event would be")
+
+
+class UnknownOrg(NotFound):
+    def __init__(self, org: str) -> None:
+        self.org = org
+        super().__init__(f"organisation {org!r} is not a member")

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, NoReturn, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
-from healthledger.domains.governance.queries import active_org
+from healthledger.domains.governance import queries as gov
 from healthledger.domains.kit import CAPABILITY_PREFIX
 from healthledger.domains.supply import epcis
 from healthledger.domains.supply import errors as e
@@ -50,6 +50,7 @@ from healthledger.domains.supply.observations import (
     observation_key,
     package_links_prefix,
 )
+from healthledger.domains.supply.parties import state_party_resolver
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, Payload, StateReader, TxContext
 
@@ -58,6 +59,8 @@ from healthledger.ledger.context import Actor, Payload, StateReader, TxContext
 MAX_EVENTS = 500
 MAX_EVENT_BYTES = 32 * 1024
 MAX_JSON_DEPTH = 12
+# Namespace prefixes a document's @context may declare for its extension fields.
+MAX_PREFIXES = 32
 # Packages, containers, lots and quantities one observation names (and links from).
 MAX_NAMED = 256
 # Organisations listed as having attested one event (more are indexed, not listed).
@@ -123,13 +126,22 @@ EventText = Annotated[
     StringConstraints(min_length=2, max_length=MAX_EVENT_BYTES),
     AfterValidator(_checked_event_text),
 ]
-EventId = Annotated[str, StringConstraints(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
+Prefix = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Namespace = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
 class EpcisEvents(Payload):
-    """Raw EPCIS 2.0 events (each as its JSON text), applied in order, all or none."""
+    """Raw EPCIS 2.0 events (each as its JSON text), applied in order, all or none.
+
+    `context` is the namespace prefixes the document's @context declared inline: an
+    extension field `ex:f` is hashed under its full namespace (CBV 2.0 §8.9), so the
+    events' ids depend on them.
+    """
 
     events: Annotated[list[EventText], Field(min_length=1, max_length=MAX_EVENTS)]
+    context: Annotated[
+        dict[Prefix, Namespace], Field(default_factory=dict, max_length=MAX_PREFIXES)
+    ]
 
 
 # --- mapping (pure) --------------------------------------------------------------------------
@@ -443,12 +455,17 @@ def _check_type(index: int, body: Mapping[str, Any]) -> None:
 
 
 def plan_event(
-    index: int, body: Mapping[str, Any], org_of_party: Callable[[str], str], sender: str
+    index: int,
+    body: Mapping[str, Any],
+    org_of_party: Callable[[str], str],
+    sender: str,
+    prefixes: Mapping[str, str] | None = None,
 ) -> EventPlan:
-    """What event `index` becomes when organisation `sender` submits it (pure)."""
+    """What event `index` becomes when organisation `sender` submits it (pure); `prefixes`
+    are the namespace prefixes of its document's @context."""
     _check_type(index, body)
     _time_ms(index, body)
-    event_id = event_hash(body)
+    event_id = event_hash(body, prefixes)
     uri = epcis.acting_party(index, body)
     actor = sender if uri is None else org_of_party(uri)
     own = actor == sender
@@ -465,30 +482,19 @@ def _time_ms(index: int, body: Mapping[str, Any]) -> int:
     return epcis.parse_time(f"event {index}: eventTime:", time)
 
 
-def plan_events(
-    bodies: Sequence[Any], org_of_party: Callable[[str], str], sender: str
-) -> list[EventPlan]:
-    """Plans for every event, in order; the first that cannot be mapped raises."""
-    plans = []
-    for index, body in enumerate(bodies):
-        if not isinstance(body, dict):
-            _fail(index, "event", "expected a JSON object", ErrorCode.MALFORMED)
-        plans.append(plan_event(index, body, org_of_party, sender))
-    return plans
-
-
 # --- resolving parties on the ledger ---------------------------------------------------------
 
 
-def ledger_org_of_party(reader: StateReader) -> Callable[[str], str]:
-    """Party URIs to member organisations, over ledger state."""
+def member_resolver(reader: StateReader) -> Callable[[str], str]:
+    """Party URIs to organisations over ledger state (GLN registry); an organisation named
+    by id must exist, so no observation names an actor the ledger does not know."""
+    resolve = state_party_resolver(reader)
 
     def org_of_party(uri: str) -> str:
-        if uri.startswith(epcis.HEALTHLEDGER_ORG_URN):
-            org = uri[len(epcis.HEALTHLEDGER_ORG_URN) :]
-            if active_org(reader, org) is not None:
-                return org
-        raise e.UnknownParty(uri)
+        org = resolve(uri)
+        if gov.org(reader, org) is None:
+            raise e.UnknownOrg(org)
+        return org
 
     return org_of_party
 
@@ -514,10 +520,11 @@ def import_handler(senders: Senders) -> Callable[[TxContext, EpcisEvents], None]
         """Apply a partner's events in order; any refusal fails the whole transaction,
         naming the event (principle 6: whatever an event holds, the node goes on)."""
         sender = h.sender_org(ctx)
-        org_of_party = ledger_org_of_party(ctx.reader)
+        org_of_party = member_resolver(ctx.reader)
         for position, text in enumerate(payload.events):
             try:
-                plan = plan_event(position, parse_event_text(text), org_of_party, sender)
+                body = parse_event_text(text)
+                plan = plan_event(position, body, org_of_party, sender, payload.context)
                 for op in plan.ops:
                     if not may_send(ctx.actor, senders.get(op.tx_type, frozenset())):
                         raise e.MayNotSend(ctx.actor.permission, op.tx_type)

@@ -8,7 +8,7 @@ one is split, in order, into bounded transactions, and each event's fate is repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,10 +19,11 @@ from healthledger.domains.supply.errors import (
     EventAlreadyApplied,
     MayNotSend,
     NotRecorder,
-    UnknownParty,
+    UnknownOrg,
 )
+from healthledger.domains.supply.event_hash import document_prefixes
 from healthledger.domains.supply.state import NAMESPACE
-from healthledger.errors import ErrorCode, LedgerError
+from healthledger.errors import ErrorCode, InvalidField, LedgerError, TooLarge
 from healthledger.ledger.context import StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
 
@@ -58,6 +59,7 @@ class CheckedDocument:
 
     texts: list[str]
     reports: list[EventReport]
+    context: dict[str, str]
 
     @property
     def ok(self) -> bool:
@@ -70,23 +72,40 @@ def check_document(
     """Map every event of `document` as `sender` would submit it; never stops at the first
     bad event, so the report names them all. Envelope errors raise."""
     bodies = epcis.event_list(document)
+    context = _prefixes(document)
     texts: list[str] = []
     reports: list[EventReport] = []
     for index, body in enumerate(bodies):
         texts.append(feed.event_text(body) if isinstance(body, dict) else "")
-        reports.append(_check_event(index, body, texts[-1], org_of_party, sender))
-    return CheckedDocument(texts, reports)
+        reports.append(_check_event(index, body, texts[-1], org_of_party, sender, context))
+    return CheckedDocument(texts, reports, context)
+
+
+def _prefixes(document: Mapping[str, Any]) -> dict[str, str]:
+    prefixes = document_prefixes(document)
+    if len(prefixes) > feed.MAX_PREFIXES:
+        raise TooLarge(f"EPCIS document: @context declares more than {feed.MAX_PREFIXES} prefixes")
+    for prefix, namespace in prefixes.items():
+        if not (0 < len(prefix) <= 64 and 0 < len(namespace) <= 512):
+            raise InvalidField(f"EPCIS document: @context prefix {prefix[:64]!r} is too long")
+    return prefixes
 
 
 def _check_event(
-    index: int, body: Any, text: str, org_of_party: Callable[[str], str], sender: str
+    index: int,
+    body: Any,
+    text: str,
+    org_of_party: Callable[[str], str],
+    sender: str,
+    context: Mapping[str, str],
 ) -> EventReport:
     event_id = None
     try:
         if not isinstance(body, dict):
             raise LedgerError(f"event {index}: expected a JSON object", ErrorCode.MALFORMED)
         _check_text(index, text)
-        plan = feed.plan_event(index, feed.parse_event_text(text), org_of_party, sender)
+        body = feed.parse_event_text(text)
+        plan = feed.plan_event(index, body, org_of_party, sender, context)
         event_id = plan.event_id
         return EventReport(index, event_id, "+".join(plan.kinds))
     except LedgerError as exc:
@@ -108,15 +127,16 @@ def _room() -> int:
     return MAX_TX_BYTES - _ENVELOPE_BYTES
 
 
-def batches(texts: Sequence[str], max_events: int = feed.MAX_EVENTS) -> list[list[int]]:
+def batches(checked: CheckedDocument, max_events: int = feed.MAX_EVENTS) -> list[list[int]]:
     """The events' indexes packed in order into payloads that fit one transaction each."""
+    room = _room() - len(canonical_bytes(checked.context))
     groups: list[list[int]] = []
     current: list[int] = []
     size = 0
-    for index, text in enumerate(texts):
+    for index, text in enumerate(checked.texts):
         # The text's own bytes as a JSON string in the canonical payload, and a comma.
         cost = len(canonical_bytes(text)) + 1
-        if current and (size + cost > _room() or len(current) == max_events):
+        if current and (size + cost > room or len(current) == max_events):
             groups.append(current)
             current, size = [], 0
         current.append(index)
@@ -126,8 +146,9 @@ def batches(texts: Sequence[str], max_events: int = feed.MAX_EVENTS) -> list[lis
     return groups
 
 
-def payload_of(texts: Sequence[str], group: Sequence[int]) -> dict[str, Any]:
-    return {"events": [texts[index] for index in group]}
+def payload_of(checked: CheckedDocument, group: Sequence[int]) -> dict[str, Any]:
+    """The `supply.epcis` payload of a group of a checked document's events."""
+    return {"events": [checked.texts[index] for index in group], "context": checked.context}
 
 
 def check_on_ledger(
@@ -138,15 +159,15 @@ def check_on_ledger(
     observation its actor already submitted reported as confirmed."""
     role = org_role(state, org)
     if role is None:
-        raise UnknownParty(epcis.HEALTHLEDGER_ORG_URN + org)
-    checked = check_document(document, feed.ledger_org_of_party(state), org)
+        raise UnknownOrg(org)
+    checked = check_document(document, feed.member_resolver(state), org)
     reports = [
         _against_state(state, report, org, f"org:{role}", senders)
         if report.error is None
         else report
         for report in checked.reports
     ]
-    return CheckedDocument(checked.texts, reports)
+    return CheckedDocument(checked.texts, reports, checked.context)
 
 
 def _against_state(

@@ -62,6 +62,7 @@ ABCI_CODES: dict[ErrorCode, int] = {
     ErrorCode.RULES_VERSION: 39,
     ErrorCode.WRONG_AUDIENCE: 40,
     ErrorCode.BODY_MISMATCH: 41,
+    ErrorCode.UNKNOWN_PARTY: 45,
     # HTTP-only codes: never a transaction's result, numbered so the table stays complete.
     ErrorCode.NO_ROUTE: 42,
     ErrorCode.METHOD_NOT_ALLOWED: 43,

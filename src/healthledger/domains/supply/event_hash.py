@@ -1,0 +1,905 @@
+"""The EPCIS event hash ID (CBV 2.0 section 8.9): a name for an event made from its content.
+
+Two parties that hold the same event, in any key order, spacing, EPC URN or GS1 Digital
+Link spelling, bare CBV term or full URI, compute the same `ni:///sha-256;<hex>?ver=CBV2.0`.
+The rules are those of GS1's reference implementation, epcis-event-hash-generator 1.9.3
+(https://github.com/RalphTro/epcis-event-hash-generator), whose output is the de facto
+standard partners compare against: this module reproduces its pre-hash string exactly,
+quirks included (each quirk kept on purpose is named where it happens), so that an event
+id computed here is the id a partner's tooling computes. It is pure: no I/O, no JSON-LD
+processing at run time (the CBV terms the EPCIS 2.0 context expands are tabled below), no
+clock and no platform-dependent arithmetic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from healthledger.domains.supply.errors import EventTooDeep, EventTooLarge, EventUnhashable
+
+MAX_EVENT_DEPTH: Final = 32
+MAX_EVENT_CHARS: Final = 64 * 1024
+
+_CBV: Final = "https://ref.gs1.org/cbv/"
+_GS1: Final = "https://gs1.org/voc/"
+
+# --- CBV bare terms (the EPCIS 2.0 JSON-LD context, epcis-context.jsonld 2.0.0) -------------
+
+_BIZ_STEPS: Final = (
+    "accepting arriving assembling collecting commissioning consigning creating_class_instance "
+    "cycle_counting decommissioning departing destroying disassembling dispensing encoding "
+    "entering_exiting holding inspecting installing killing loading other packing picking "
+    "receiving removing repackaging repairing replacing reserving retail_selling sampling "
+    "sensor_reporting shipping staging_outbound stock_taking stocking storing transporting "
+    "unloading unpacking void_shipping"
+)
+_DISPOSITIONS: Final = (
+    "active available completeness_verified completeness_inferred conformant container_closed "
+    "container_open damaged destroyed dispensed disposed encoded expired in_progress in_transit "
+    "inactive mismatch_instance mismatch_class mismatch_quantity needs_replacement "
+    "no_pedigree_match non_conformant non_sellable_other partially_dispensed recalled reserved "
+    "retail_sold returned sellable_accessible sellable_not_accessible stolen unavailable unknown"
+)
+_BTT: Final = "bol cert desadv inv pedigree po poc prodorder recadv rma testprd testres upevt"
+_SDT: Final = "owning_party possessing_party location"
+_MEASUREMENTS: Final = (
+    "AbsoluteHumidity AbsorbedDose AbsorbedDoseRate Acceleration Radioactivity Altitude "
+    "AmountOfSubstance AmountOfSubstancePerUnitVolume Angle AngularAcceleration AngularMomentum "
+    "AngularVelocity Area Capacitance Conductance Conductivity Count Density Dimensionless "
+    "DoseEquivalent DoseEquivalentRate DynamicViscosity ElectricCharge ElectricCurrent "
+    "ElectricCurrentDensity ElectricFieldStrength Energy Exposure Force Frequency Illuminance "
+    "Inductance Irradiance KinematicViscosity Length LinearMomentum Luminance LuminousFlux "
+    "LuminousIntensity MagneticFlux MagneticFluxDensity MagneticVectorPotential Mass "
+    "MassConcentration MassFlowRate MassPerAreaTime MemoryCapacity MolalityOfSolute MolarEnergy "
+    "MolarMass MolarVolume Power Pressure RadiantFlux RadiantIntensity RelativeHumidity "
+    "Resistance Resistivity SolidAngle SpecificVolume Speed SurfaceDensity SurfaceTension "
+    "Temperature Time Torque Voltage Volume VolumeFlowRate VolumeFraction VolumetricFlux "
+    "Wavenumber"
+)
+_COMPONENTS: Final = (
+    "x y z axial_distance azimuth height spherical_radius polar_angle elevation_angle easting "
+    "northing latitude longitude altitude"
+)
+
+
+def _terms(prefix: str, words: str) -> dict[str, str]:
+    return {word: prefix + word for word in words.split()}
+
+
+_BIZ_STEP_URI: Final = _terms(_CBV + "BizStep-", _BIZ_STEPS)
+_DISP_URI: Final = _terms(_CBV + "Disp-", _DISPOSITIONS)
+
+# Where the context gives a field vocabulary terms (a path of keys from the event); the
+# pair lists (bizTransactionList, sourceList, destinationList) hold the `type` of each item.
+_VOCAB_AT: Final[dict[tuple[str, ...], dict[str, str]]] = {
+    ("bizStep",): _BIZ_STEP_URI,
+    ("disposition",): _DISP_URI,
+    ("persistentDisposition", "set"): _DISP_URI,
+    ("persistentDisposition", "unset"): _DISP_URI,
+    ("bizTransactionList", "type"): _terms(_CBV + "BTT-", _BTT),
+    ("sourceList", "type"): _terms(_CBV + "SDT-", _SDT),
+    ("destinationList", "type"): _terms(_CBV + "SDT-", _SDT),
+    ("sensorElementList", "sensorReport", "type"): _terms(_GS1, _MEASUREMENTS),
+    ("sensorElementList", "sensorReport", "exception"): _terms(
+        _GS1, "ALARM_CONDITION ERROR_CONDITION"
+    ),
+    ("sensorElementList", "sensorReport", "component"): _terms(_CBV + "Comp-", _COMPONENTS),
+    ("errorDeclaration", "reason"): _terms(_CBV + "ER-", "did_not_occur incorrect_data"),
+}
+# The paths worth following while reading an event; any other field is read as untracked.
+_TRACKED: Final = {path[:i] for path in _VOCAB_AT for i in range(1, len(path) + 1)}
+_UNTRACKED: Final = ("",)
+
+# CBV 1.x URNs become their CBV 2.0 web URIs (rule 14), anywhere in a value.
+_OLD_CBV: Final = (
+    ("urn:epcglobal:cbv:bizstep:", _CBV + "BizStep-"),
+    ("urn:epcglobal:cbv:disp:", _CBV + "Disp-"),
+    ("urn:epcglobal:cbv:btt:", _CBV + "BTT-"),
+    ("urn:epcglobal:cbv:sdt:", _CBV + "SDT-"),
+    ("urn:epcglobal:cbv:er:", _CBV + "ER-"),
+)
+
+# --- the canonical property order (the reference's PROP_ORDER) ----------------------------
+
+_Order = tuple[tuple[str, "_Order | None"], ...]
+_QUANTITY: Final[_Order] = (
+    ("quantityElement", (("epcClass", None), ("quantity", None), ("uom", None))),
+)
+
+
+def _leaves(names: str) -> _Order:
+    return tuple((name, None) for name in names.split())
+
+
+_SENSOR_METADATA: Final = _leaves(
+    "time startTime endTime deviceID deviceMetadata rawData dataProcessingMethod bizRules"
+)
+_SENSOR_REPORT: Final = _leaves(
+    "type exception deviceID deviceMetadata rawData dataProcessingMethod time microorganism "
+    "chemicalSubstance value component stringValue booleanValue hexBinaryValue uriValue "
+    "minValue maxValue meanValue sDev percRank percValue uom coordinateReferenceSystem"
+)
+# bizTransactionList, sourceList and destinationList are absent: the reference's order names
+# them with a shape no item has, so they are always written with the leftover fields.
+_EVENT_ORDER: Final[_Order] = (
+    ("eventTime", None),
+    ("eventTimeZoneOffset", None),
+    ("certificationInfo", None),
+    ("parentID", None),
+    ("epcList", (("epc", None),)),
+    ("inputEPCList", (("epc", None),)),
+    ("childEPCs", (("epc", None),)),
+    ("quantityList", _QUANTITY),
+    ("childQuantityList", _QUANTITY),
+    ("inputQuantityList", _QUANTITY),
+    ("outputEPCList", (("epc", None),)),
+    ("outputQuantityList", _QUANTITY),
+    ("action", None),
+    ("transformationID", None),
+    ("bizStep", None),
+    ("disposition", None),
+    ("persistentDisposition", (("set", None), ("unset", None))),
+    ("readPoint", (("id", None),)),
+    ("bizLocation", (("id", None),)),
+    (
+        "sensorElementList",
+        (
+            (
+                "sensorElement",
+                (("sensorMetadata", _SENSOR_METADATA), ("sensorReport", _SENSOR_REPORT)),
+            ),
+        ),
+    ),
+)
+# Never part of the hash: an error declaration hashes like the event it declares erroneous.
+_NOT_HASHED: Final = frozenset({"recordTime", "eventID", "type", "errorDeclaration"})
+_PAIR_LISTS: Final = frozenset({"sourceList", "destinationList", "bizTransactionList"})
+_UNSORTED_ITEMS: Final = frozenset({"bizTransaction", "source", "destination"})
+_QUANTITY_ITEMS: Final = frozenset({"inputQuantity", "outputQuantity", "childQuantity"})
+
+
+class _Node:
+    """One field: its name, its text (empty for an object) and its fields, as in EPCIS XML."""
+
+    __slots__ = ("kids", "name", "text")
+
+    def __init__(self, name: str, text: str, kids: list[_Node | _Pair]) -> None:
+        self.name, self.text, self.kids = name, text, kids
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.name, self.text, [kid.key() for kid in self.kids])
+
+
+class _Pair:
+    """An item of a pair list: its first two fields in document order (id and type)."""
+
+    __slots__ = ("kids",)
+
+    def __init__(self, kids: list[_Node | _Pair]) -> None:
+        self.kids = kids
+
+    def key(self) -> tuple[Any, ...]:
+        return (tuple(kid.key() for kid in self.kids),)
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def event_hash(event: Mapping[str, Any], prefixes: Mapping[str, str] | None = None) -> str:
+    """The event hash ID of one EPCIS 2.0 JSON event; `prefixes` are its document's @context."""
+    digest = hashlib.sha256(prehash_string(event, prefixes).encode("utf-8")).hexdigest()
+    return f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+def prehash_string(event: Mapping[str, Any], prefixes: Mapping[str, str] | None = None) -> str:
+    """The canonical string that `event_hash` digests (for debugging and for partners)."""
+    if not isinstance(event, Mapping):
+        raise EventUnhashable("an EPCIS event is a JSON object")
+    builder = _Builder(prefixes or {})
+    root = builder.node_of(event, ())
+    event_type = event.get("type")
+    root.name = event_type if isinstance(event_type, str) else ""
+    root = _regroup(root)
+    ordered = _ordered(root.kids, _EVENT_ORDER)
+    rest = [kid for kid in root.kids if isinstance(kid, _Pair) or kid.name not in _NOT_HASHED]
+    return "eventType=" + root.name + ordered + (_generic(rest) if rest else "")
+
+
+def document_prefixes(document: Mapping[str, Any]) -> dict[str, str]:
+    """The namespace prefixes an EPCIS document's @context declares inline (`{"ex": uri}`)."""
+    context = document.get("@context")
+    found: dict[str, str] = {}
+    for entry in context if isinstance(context, list) else [context]:
+        if isinstance(entry, Mapping):
+            found.update({k: v for k, v in entry.items() if isinstance(v, str)})
+    return found
+
+
+def document_events(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The events of an EPCISDocument or EPCISQueryDocument, in document order."""
+    body = document.get("epcisBody")
+    if not isinstance(body, Mapping):
+        return []
+    if isinstance(body.get("event"), Mapping):
+        return [body["event"]]
+    results = body.get("queryResults")
+    if isinstance(results, Mapping) and isinstance(results.get("resultsBody"), Mapping):
+        body = results["resultsBody"]
+    events = body.get("eventList")
+    return [e for e in events if isinstance(e, Mapping)] if isinstance(events, list) else []
+
+
+def document_hashes(document: Mapping[str, Any]) -> list[str]:
+    """The event hash ID of every event of an EPCIS document, in document order."""
+    prefixes = document_prefixes(document)
+    return [event_hash(event, prefixes) for event in document_events(document)]
+
+
+# --- JSON to fields -------------------------------------------------------------------------
+
+
+class _Builder:
+    """Turns JSON into fields, counting depth and size so no event costs more than its bound."""
+
+    __slots__ = ("chars", "prefixes")
+
+    def __init__(self, prefixes: Mapping[str, str]) -> None:
+        self.prefixes = prefixes
+        self.chars = 0
+
+    def node_of(self, value: Any, path: tuple[str, ...], depth: int = 0) -> _Node:
+        if depth > MAX_EVENT_DEPTH:
+            raise EventTooDeep(MAX_EVENT_DEPTH)
+        if isinstance(value, Mapping):
+            return self._object(value, path, depth)
+        if isinstance(value, list | tuple):
+            return _Node("", "", [self.node_of(item, path, depth + 1) for item in value])
+        return _Node("", self._scalar(value, path), [])
+
+    def _object(self, obj: Mapping[str, Any], path: tuple[str, ...], depth: int) -> _Node:
+        kids: list[_Node | _Pair] = []
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise EventUnhashable("keys of an EPCIS event are strings")
+            if key in ("#text", "rdfs:comment", "comment") or key.startswith("@xmlns"):
+                continue
+            self._count(key)
+            child_path = (*path, key)
+            child = self.node_of(
+                value, child_path if child_path in _TRACKED else _UNTRACKED, depth + 1
+            )
+            name = self._expand_key(key)
+            if isinstance(value, list | tuple):
+                kids.extend(
+                    _Node(name, kid.text, kid.kids) for kid in child.kids if isinstance(kid, _Node)
+                )
+            else:
+                kids.append(_Node(name, child.text, child.kids))
+        text = obj.get("#text")
+        node = _Node("", text if isinstance(text, str) else "", kids)
+        # Fields are sorted, except in a pair item where the reference keeps document order.
+        if not any(key in obj for key in _UNSORTED_ITEMS):
+            kids.sort(key=_sort_key)
+        return node
+
+    def _scalar(self, value: Any, path: tuple[str, ...]) -> str:
+        if isinstance(value, str):
+            vocab = _VOCAB_AT.get(path)
+            if vocab is not None and value in vocab:
+                value = vocab[value]
+            text = self._expand_value(value)
+        elif value is None or isinstance(value, bool | int | float | Decimal):
+            # str() as Python's json gives it: True, None, 26.0 (then normalised as a number).
+            text = str(value)
+        else:
+            raise EventUnhashable(f"an EPCIS value cannot be a {type(value).__name__}")
+        self._count(text)
+        return text
+
+    def _count(self, text: str) -> None:
+        self.chars += len(text) + 4
+        if self.chars > MAX_EVENT_CHARS:
+            raise EventTooLarge(MAX_EVENT_CHARS)
+
+    def _expand_key(self, key: str) -> str:
+        prefix, sep, local = key.partition(":")
+        if sep and prefix in self.prefixes:
+            return "{" + self.prefixes[prefix] + "}" + local
+        return key
+
+    def _expand_value(self, value: str) -> str:
+        prefix, sep, local = value.partition(":")
+        if sep and prefix in self.prefixes:
+            return self.prefixes[prefix] + local
+        return value
+
+
+def _sort_key(kid: _Node | _Pair) -> tuple[Any, ...]:
+    return kid.key()
+
+
+def _regroup(node: _Node) -> _Node:
+    """Give JSON the shape of EPCIS XML: list items under their list, pairs as pairs."""
+    plain: list[_Node | _Pair] = []
+    lists: dict[str, list[_Node]] = {}
+    epcs: list[_Node | _Pair] = []
+    for kid in node.kids:
+        assert isinstance(kid, _Node)
+        if kid.name.endswith("List"):
+            lists.setdefault(kid.name, []).append(_Node(kid.name[:-4], kid.text, kid.kids))
+        elif kid.name == "childEPCs":
+            epcs.append(_Node("epc", kid.text, []))
+        else:
+            plain.append(kid)
+    for name, items in lists.items():
+        if name in _PAIR_LISTS:
+            # The reference keeps the first two fields of an item (it fails on fewer).
+            plain.append(_Node(name, "", [_Pair(item.kids[:2]) for item in items]))
+        else:
+            plain.append(_Node(name, "", list(items)))
+    if epcs:
+        plain.append(_Node("childEPCs", "", epcs))
+    kids: list[_Node | _Pair] = [
+        kid if kid.name in _PAIR_LISTS else _regroup(kid) for kid in plain if isinstance(kid, _Node)
+    ]
+    return _Node(_xml_name(node), node.text, kids)
+
+
+def _xml_name(node: _Node) -> str:
+    if node.name in ("inputEPC", "outputEPC"):
+        return "epc"
+    if node.name in _QUANTITY_ITEMS or (node.name == "quantity" and node.kids):
+        return "quantityElement"
+    return node.name
+
+
+# --- fields to the pre-hash string ------------------------------------------------------------
+
+
+def _ordered(kids: list[_Node | _Pair], order: _Order) -> str:
+    """The fields named in `order`, each group sorted; extensions after them; the rest stays."""
+    extensions = _take_extensions(kids)
+    out = ""
+    for name, sub_order in order:
+        values = []
+        for kid in [k for k in kids if isinstance(k, _Node) and k.name == name]:
+            assert isinstance(kid, _Node)
+            text = _field(kid, sub_order)
+            if text:
+                values.append(text)
+            if not kid.kids:
+                kids.remove(kid)
+        values.sort()
+        out += "".join(values)
+    if extensions:
+        out += _generic(extensions)
+    return out
+
+
+def _take_extensions(kids: list[_Node | _Pair]) -> list[_Node | _Pair]:
+    """Namespaced fields inside a standard field; an event's own go with the leftovers."""
+    if len(kids) <= 1:
+        return []
+    names = [kid.name for kid in kids if isinstance(kid, _Node)]
+    if any("eventTime" in name or "action" in name for name in names):
+        return []
+    found: list[_Node | _Pair] = [
+        kid for kid in kids if isinstance(kid, _Node) and "{" in kid.name and "/}" in kid.name
+    ]
+    for kid in found:
+        kids.remove(kid)
+    return found
+
+
+def _field(node: _Node, sub_order: _Order | None) -> str:
+    inner = _ordered(node.kids, sub_order) if sub_order else ""
+    text = ""
+    if node.text:
+        text = node.text.strip()
+        lowered = node.name.lower()
+        text = _timestamp(text) if "time" in lowered and "offset" not in lowered else _canon(text)
+        if text:
+            text = "=" + text
+    return node.name + text + inner if text or inner else ""
+
+
+def _generic(kids: Sequence[_Node | _Pair]) -> str:
+    """Leftover fields (extensions, ILMD, pair lists): name=value, sorted within each level."""
+    values = []
+    for kid in kids:
+        if isinstance(kid, _Pair):
+            values.append(_generic(kid.kids))
+            continue
+        text = kid.text.strip()
+        if text:
+            text = "=" + _canon(text)
+        values.append(kid.name + text + _generic(kid.kids))
+    if len(kids) > 1 and not any(
+        isinstance(kid, _Node) and kid.name in _UNSORTED_ITEMS for kid in kids
+    ):
+        values.sort()
+    return "".join(values)
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def _canon(text: str) -> str:
+    """CBV 2.0 URIs for CBV 1.x URNs, numbers without trailing zeros, GS1 keys as Digital Link."""
+    if "urn:epcglobal:cbv:" in text:
+        for old, new in _OLD_CBV:
+            text = text.replace(old, new)
+    text = _number(text)
+    return _digital_link(text) or text
+
+
+_NUMBER: Final = re.compile(
+    r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?"
+)
+_EXACT_DIGITS: Final = 15  # any decimal of at most 15 significant digits survives binary64
+
+
+def _number(text: str) -> str:
+    """A number as the reference writes it (str of the binary64 value, integral as an int)."""
+    if not text or _NUMBER.fullmatch(text) is None:
+        return text
+    try:
+        value = Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return text
+    if value.is_zero():
+        return "0"
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    strip = len(digits)
+    while strip > 1 and digits[strip - 1] == 0:
+        strip -= 1
+    exponent += len(digits) - strip
+    digits = digits[:strip]
+    point = exponent + len(digits)  # the value is 0.<digits> x 10**point
+    if len(digits) <= _EXACT_DIGITS and -300 < point < 300:
+        return _short_decimal(sign, "".join(map(str, digits)), exponent, point)
+    return _binary64_text(text.replace("_", ""))
+
+
+def _short_decimal(sign: int, digits: str, exponent: int, point: int) -> str:
+    """repr() of the nearest binary64, without floats: exact for at most 15 digits."""
+    minus = "-" if sign else ""
+    if exponent >= 0:
+        if point <= _EXACT_DIGITS:
+            return minus + digits + "0" * exponent
+        return _binary64_text(f"{minus}{digits}e{exponent}")
+    if point > -4:
+        if point <= 0:
+            return f"{minus}0.{'0' * -point}{digits}"
+        return f"{minus}{digits[:point]}.{digits[point:]}"
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{minus}{mantissa}e-{1 - point:02d}"
+
+
+def _binary64_text(text: str) -> str:
+    """The reference's float() round trip, for the rare number past 15 digits or 1e300.
+
+    CPython converts with its own correctly rounded dtoa, not the C library's, so this gives
+    the same text on every node; it is the only float in the module, and nothing else
+    depends on it.
+    """
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        return text
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+_TIMESTAMP: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+
+
+def _timestamp(text: str) -> str:
+    """UTC at millisecond precision with a Z (rules 8 and 9); anything else stays as it is.
+
+    The reference rounds microseconds half to even; a time without an offset is read as UTC
+    (the reference would read it in the host's zone, which no two nodes need share).
+    """
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        return text
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction or "").ljust(6, "0")[:6])
+    millis, rest = divmod(micros, 1000)
+    if rest > 500 or (rest == 500 and millis % 2 == 1):
+        millis += 1
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            tzinfo=_zone(zone),
+        ) + timedelta(milliseconds=millis)
+        utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return text
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+
+
+def _zone(zone: str | None) -> timezone:
+    if zone is None or zone == "Z":
+        return UTC
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
+    return timezone(sign * timedelta(minutes=minutes))
+
+
+# --- GS1 keys: EPC URIs and Digital Link URIs to constrained canonical Digital Link (rules 17, 18)
+
+_DL: Final = "https://id.gs1.org/"
+# GS1 AI encodable character set 82 as an EPC URI writes it (a character or a %-escape).
+_XC: Final = (
+    r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]"
+    r"|[!')(*+,.0-9:;=A-Za-z_-])"
+)
+_CPI_XC: Final = r"(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])"
+
+
+def _company(total: int, twelve: str = r"\d{12}\.") -> str:
+    """GS1 company prefix (6 to 12 digits) '.' reference: `total` digits in all."""
+    options = [rf"\d{{{k}}}\.\d{{{total - k}}}" for k in range(6, 13) if total - k > 0]
+    if total == 12:  # a 12-digit prefix leaves an empty reference
+        options.append(twelve)
+    return "(?:" + "|".join(options) + ")"
+
+
+def _company_then(chars: str, total: int) -> str:
+    """Company prefix '.' then up to total-minus-prefix characters (GIAI, GINC, CPI)."""
+    return "(?:" + "|".join(rf"\d{{{k}}}\.{chars}{{1,{total - k}}}" for k in range(6, 13)) + ")"
+
+
+_EPC_SYNTAX: Final[dict[str, re.Pattern[str]]] = {
+    name: re.compile(pattern + r"$")
+    for name, pattern in {
+        "id:sgtin": _company(13) + r"\." + _XC + "{1,20}",
+        "id:sscc": _company(17),
+        "id:sgln": _company(12) + r"\." + _XC + "{1,20}",
+        "id:grai": _company(12, r"\d{12}\.\.") + r"\." + _XC + "{1,16}",
+        "id:giai": _company_then(_XC, 30),
+        "id:gsrn": _company(17),
+        "id:gsrnp": _company(17),
+        "id:gdti": _company(12, r"\d{12}\.\.") + _XC + "{1,20}",
+        "id:cpi": _company_then(_CPI_XC, 30) + r"\.\d{1,12}",
+        "id:sgcn": _company(12) + r"\.\d{1,12}",
+        "id:ginc": _company_then(_XC, 30),
+        "id:gsin": _company(16),
+        "id:itip": _company(13) + r"\.\d{2}\.\d{2}\." + _XC + "{1,20}",
+        "id:upui": _company(13) + r"\." + _XC + "{1,28}",
+        "id:pgln": _company(12),
+        "class:lgtin": _company(13) + r"\." + _XC + "{1,20}",
+        "idpat:sgtin": _company(13) + r"\.\*",
+        "idpat:grai": _company(12, r"\d{12}\.\.") + r"\.\*",
+        "idpat:gdti": _company(12, r"\d{12}\.\.") + r"\.\*",
+        "idpat:sgcn": _company(12, r"\d{12}\.\.") + r"\.\*",
+        "idpat:cpi": _company_then(_CPI_XC, 30) + r"\.\*",
+        "idpat:itip": _company(13) + r"\.\d{2}\.\d{2}\.\*",
+        "idpat:upui": _company(13) + r"\.\*",
+    }.items()
+}
+_EPC_SCHEME: Final = re.compile(r"urn:epc:((?:id|class|idpat):[a-z]+):")
+
+
+def _check_digit(digits: str) -> str:
+    """GS1 mod 10 (General Specifications 7.9.1): weights 3, 1, 3... from the right."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str(-total % 10)
+
+
+def _escape(text: str) -> str:
+    """Characters a Digital Link path percent-encodes that an EPC URI may carry bare."""
+    for char, code in (
+        ("!", "%21"),
+        ("(", "%28"),
+        (")", "%29"),
+        ("*", "%2A"),
+        ("+", "%2B"),
+        (",", "%2C"),
+        (":", "%3A"),
+    ):
+        text = text.replace(char, code)
+    return text
+
+
+def _digital_link(uri: str) -> str | None:
+    """The constrained canonical Digital Link of a GS1 key URI, or None if it is none."""
+    if "." not in uri:
+        return None
+    if uri.startswith("urn:epc:"):
+        return _from_epc(uri)
+    if uri.startswith("http"):
+        return _from_web(uri)
+    return None
+
+
+def _from_epc(uri: str) -> str | None:
+    scheme = _EPC_SCHEME.match(uri)
+    if scheme is None:
+        return None
+    syntax = _EPC_SYNTAX.get(scheme.group(1))
+    body = uri[scheme.end() :]
+    if syntax is None or syntax.match(body) is None:
+        return None
+    return _EPC_TO_DL[scheme.group(1)](body)
+
+
+def _gtin(body: str) -> tuple[str, str]:
+    """(GTIN-14 with its check digit, what follows the second '.') of `prefix.ref.rest`."""
+    dot = body.index(".")
+    company, item = body[:dot], body[dot + 1 : 14]
+    raw = item[:1] + company + item[1:]
+    return raw + _check_digit(raw), body[15:]
+
+
+def _twelve(body: str) -> tuple[str, str]:
+    """(company prefix + reference, 12 digits, and what follows the second '.')."""
+    dot = body.index(".")
+    return body[:dot] + body[dot + 1 : 13], body[14:]
+
+
+def _sgtin(body: str) -> str:
+    gtin, serial = _gtin(body)
+    return f"{_DL}01/{gtin}/21/{_escape(serial)}"
+
+
+def _sscc(body: str) -> str:
+    dot = body.index(".")
+    raw = body[dot + 1] + body[:dot] + body[dot + 2 :]
+    return f"{_DL}00/{raw}{_check_digit(raw)}"
+
+
+def _sgln(body: str) -> str:
+    raw, extension = _twelve(body)
+    gln = raw + _check_digit(raw)
+    return f"{_DL}414/{gln}" if extension == "0" else f"{_DL}414/{gln}/254/{_escape(extension)}"
+
+
+def _grai(body: str) -> str:
+    raw, serial = _twelve(body)
+    raw = "0" + raw
+    return f"{_DL}8003/{raw}{_check_digit(raw)}{_escape(serial)}"
+
+
+def _after_company(ai: str, escape: bool) -> Callable[[str], str]:
+    def build(body: str) -> str:
+        dot = body.index(".")
+        rest = body[dot + 1 :]
+        return f"{_DL}{ai}/{body[:dot]}{_escape(rest) if escape else rest}"
+
+    return build
+
+
+def _with_check(ai: str) -> Callable[[str], str]:
+    def build(body: str) -> str:
+        raw = body.replace(".", "", 1)
+        return f"{_DL}{ai}/{raw}{_check_digit(raw)}"
+
+    return build
+
+
+def _gdti(body: str) -> str:
+    raw, serial = _twelve(body)
+    return f"{_DL}253/{raw}{_check_digit(raw)}{_escape(serial)}"
+
+
+def _cpi(body: str) -> str:
+    last = body.rindex(".")
+    return f"{_DL}8010/{_escape(body[:last].replace('.', '', 1))}/8011/{body[last + 1 :]}"
+
+
+def _sgcn(body: str) -> str:
+    raw, serial = _twelve(body)
+    return f"{_DL}255/{raw}{_check_digit(raw)}{serial}"
+
+
+def _itip(body: str) -> str:
+    gtin, rest = _gtin(body)
+    return f"{_DL}8006/{gtin}{rest[0:2]}{rest[3:5]}/21/{_escape(rest[6:])}"
+
+
+def _upui(body: str) -> str:
+    gtin, serial = _gtin(body)
+    return f"{_DL}01/{gtin}/235/{_escape(serial)}"
+
+
+def _pgln(body: str) -> str:
+    raw, _ = _twelve(body)
+    return f"{_DL}417/{raw}{_check_digit(raw)}"
+
+
+def _lgtin(body: str) -> str:
+    gtin, lot = _gtin(body)
+    return f"{_DL}01/{gtin}/10/{_escape(lot)}"
+
+
+def _gtin_pattern(body: str) -> str:
+    return f"{_DL}01/{_gtin(body)[0]}"
+
+
+def _grai_pattern(body: str) -> str:
+    raw = "0" + _twelve(body)[0]
+    return f"{_DL}8003/{raw}{_check_digit(raw)}"
+
+
+def _twelve_pattern(ai: str) -> Callable[[str], str]:
+    def build(body: str) -> str:
+        raw = _twelve(body)[0]
+        return f"{_DL}{ai}/{raw}{_check_digit(raw)}"
+
+    return build
+
+
+def _cpi_pattern(body: str) -> str:
+    return f"{_DL}8010/{_escape(body[: body.rindex('.')].replace('.', '', 1))}"
+
+
+def _itip_pattern(body: str) -> str:
+    gtin, rest = _gtin(body)
+    return f"{_DL}8006/{gtin}{rest[0:2]}{rest[3:5]}"
+
+
+_EPC_TO_DL: Final[dict[str, Callable[[str], str]]] = {
+    "id:sgtin": _sgtin,
+    "id:sscc": _sscc,
+    "id:sgln": _sgln,
+    "id:grai": _grai,
+    "id:giai": _after_company("8004", escape=True),
+    "id:gsrn": _with_check("8018"),
+    "id:gsrnp": _with_check("8017"),
+    "id:gdti": _gdti,
+    "id:cpi": _cpi,
+    "id:sgcn": _sgcn,
+    "id:ginc": _after_company("401", escape=True),
+    "id:gsin": _with_check("402"),
+    "id:itip": _itip,
+    "id:upui": _upui,
+    "id:pgln": _pgln,
+    "class:lgtin": _lgtin,
+    "idpat:sgtin": _gtin_pattern,
+    "idpat:grai": _grai_pattern,
+    "idpat:gdti": _twelve_pattern("253"),
+    "idpat:sgcn": _twelve_pattern("255"),
+    "idpat:cpi": _cpi_pattern,
+    "idpat:itip": _itip_pattern,
+    "idpat:upui": _gtin_pattern,
+}
+
+_KEYS: Final = (
+    "01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti"
+    "|401|ginc|402|gsin|8003|grai|8004|giai"
+)
+_WEB_URI: Final = re.compile(
+    r"https?:(//(([^/?#]*)@)?([^/?#:]*)(:([^/?#]*))?)?(([^?#]*)(/(" + _KEYS + r")/)(\d{4}[^/]+)"
+    r"(/[^/]+/[^/]+)?/?(\?([^?\n]*))?(#([^\n]*))?|(/[A-Za-z_-]{10}$))"
+)
+_ALIASES: Final = (
+    ("/gtin/", "/01/"),
+    ("/itip/", "/8006/"),
+    ("/cpid/", "/8010/"),
+    ("/gln/", "/414/"),
+    ("/party/", "/417/"),
+    ("/gsrnp/", "/8017/"),
+    ("/gsrn/", "/8018/"),
+    ("/gcn/", "/255/"),
+    ("/sscc/", "/00/"),
+    ("/gdti/", "/253/"),
+    ("/ginc/", "/401/"),
+    ("/gsin/", "/402/"),
+    ("/grai/", "/8003/"),
+    ("/giai/", "/8004/"),
+    ("/cpv/", "/22/"),
+    ("/lot/", "/10/"),
+    ("/ser/", "/21/"),
+)
+# "id.gs1.org" with bare dots, as the reference matches it.
+_CANONICAL_HOST: Final = re.compile(
+    r"https://id.gs1.org/(01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)/"
+    r"(\d{4}[^/]+)(/[^/]+/[^/]+)?/?(\?([^?\n]*))?(#([^\n]*))?|(/[A-Za-z_-]{10}$)"
+)
+_HOST_KEYS: Final = (
+    "00",
+    "01",
+    "253",
+    "255",
+    "401",
+    "402",
+    "414",
+    "417",
+    "8003",
+    "8004",
+    "8006",
+    "8010",
+    "8017",
+    "8018",
+)
+_GTIN_DIGITS: Final = re.compile(r"https://id.gs1.org/01/(\d+)")
+_C: Final = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
+_CS: Final = r"[\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]"
+_CPV: Final = re.compile(rf"https://id.gs1.org/(?:8006/\d{{18}}|01/\d{{14}})/22/{_C}{{0,20}}$")
+_CPV_PATH: Final = re.compile(
+    rf"https://id.gs1.org/(?:8006/\d{{18}}|01/\d{{14}})/22/{_CS}{{0,20}}$"
+)
+_LOT_AND_SERIAL: Final = re.compile(
+    rf"https://id.gs1.org/(?:8006/\d{{18}}|01/\d{{14}})/10/{_C}{{0,20}}/21/{_C}{{0,20}}$"
+)
+_CPI_C: Final = r"[\x23\x2D\x2F\x30-\x39\x41-\x5A]"
+_FINEST_KEY: Final = re.compile(
+    r"https://id.gs1.org/(?:"
+    r"00/\d{18}"
+    rf"|01/\d{{14}}(?:/21/{_C}{{0,20}}|/10/{_C}{{0,20}}|/235/{_C}{{0,28}})?"
+    rf"|253/\d{{13}}{_C}{{0,17}}"
+    r"|255/\d{13}\d{0,12}"
+    rf"|401/{_C}{{0,30}}"
+    r"|402/\d{17}"
+    rf"|414/\d{{13}}(?:/254/{_C}{{0,20}})?"
+    r"|417/\d{13}"
+    rf"|8003/\d{{14}}{_C}{{0,16}}"
+    rf"|8004/{_C}{{0,30}}"
+    rf"|8006/\d{{18}}(?:/21/{_C}{{0,20}}|/10/{_C}{{0,20}})?"
+    rf"|8010/{_CPI_C}{{0,30}}(?:/8011/\d{{0,12}})?"
+    r"|8017/\d{18}"
+    r"|8018/\d{18}"
+    r")$"
+)
+
+
+def _from_web(uri: str) -> str | None:
+    """Any Digital Link: id.gs1.org host, no query, aliases as AIs, the finest key only."""
+    if _WEB_URI.match(uri) is None:
+        return None
+    uri = uri.split("?", 1)[0]
+    for alias, ai in _ALIASES:
+        uri = uri.replace(alias, ai)
+    if _CANONICAL_HOST.match(uri) is None:
+        for ai in _HOST_KEYS:
+            at = uri.find(f"/{ai}/")
+            if at != -1:
+                uri = "https://id.gs1.org" + uri[at:]
+                break
+    uri = _pad_gtin(uri)
+    uri = _drop_cpv(uri)
+    if _LOT_AND_SERIAL.match(uri):
+        lot = uri.find("/10/")
+        after = uri[lot + 4 :]
+        uri = uri[:lot] + after[after.find("/") :]
+    return uri if _FINEST_KEY.match(uri) else None
+
+
+def _pad_gtin(uri: str) -> str:
+    """GTIN-8, -12 and -13 written as GTIN-14."""
+    digits = _GTIN_DIGITS.match(uri)
+    if digits is None or len(digits.group(1)) >= 14:
+        return uri
+    for length, zeros in ((13, "0"), (12, "00"), (8, "000000")):
+        if len(digits.group(1)) >= length:
+            return uri.replace("/01/", "/01/" + zeros)
+    return uri
+
+
+def _drop_cpv(uri: str) -> str:
+    """A consumer product variant (AI 22) does not name a different item."""
+    at = uri.find("/22/")
+    after = uri[at + 4 :]
+    if _CPV.match(uri):
+        return uri[:at]
+    if _CPV_PATH.match(uri):
+        return uri[:at] + after[after.find("/") :]
+    return uri
