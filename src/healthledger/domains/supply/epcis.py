@@ -482,6 +482,11 @@ def _cbv_term(value: str, prefixes: tuple[str, ...]) -> str:
     return value
 
 
+def is_owning_party(kind: object) -> bool:
+    """Whether a source/destination type (bare, Web URI or URN) is CBV's owning_party."""
+    return isinstance(kind, str) and _cbv_term(kind, _SDT_PREFIXES) == _OWNING_PARTY
+
+
 def biz_step_term(value: str) -> str:
     """A CBV bizStep as its bare term, whether written bare, as a Web URI or as a URN."""
     return _cbv_term(value, _BIZ_STEP_PREFIXES)

@@ -381,25 +381,45 @@ def _dispense(index: int, item: str) -> m.Dispense:
     return typed(index, m.Dispense, gtin=gtin, serial=serial)
 
 
-def _is_custody_step(body: Mapping[str, Any]) -> bool:
-    """A custody step the ledger moves items for: a step of MAPPINGS, of its event type,
-    with serialized EPCs, and (export) the country it leaves for."""
+def custody_action(body: Mapping[str, Any]) -> str | None:
+    """The custody step an event is, when the ledger can move items for it: a step of
+    MAPPINGS in its event type and EPCIS action, with a fitting disposition, serialized EPCs,
+    the receiving party of a transfer and (export) the country. None: an observation."""
     raw_step, raw_disp = body.get("bizStep"), body.get("disposition")
     if not isinstance(raw_step, str) or (raw_disp is not None and not isinstance(raw_disp, str)):
-        return False
+        return None
     step = epcis.biz_step_term(raw_step)
     disposition = None if raw_disp is None else epcis.disposition_term(raw_disp)
     for action, mapping in epcis.MAPPINGS.items():
-        if mapping.biz_step != step or mapping.event_type != body.get("type"):
+        if (mapping.biz_step, mapping.event_type, mapping.action) != (
+            step,
+            body.get("type"),
+            body.get("action"),
+        ):
             continue
-        if mapping.disposition not in (None, disposition) and disposition is not None:
+        if disposition is not None and mapping.disposition not in (None, disposition):
             continue
-        if action == "export" and epcis.REASON_FIELD not in body:
-            return False  # a partner's "departing" leaves a site, not the market
-        if any(body.get(name) for name in _QUANTITY_LISTS):
-            return False  # class-level quantities: no serial to move
-        return bool(body.get("epcList")) or mapping.event_type == "AggregationEvent"
-    return False
+        return action if _complete(action, body) else None
+    return None
+
+
+def _complete(action: str, body: Mapping[str, Any]) -> bool:
+    if any(body.get(name) for name in _QUANTITY_LISTS):
+        return False  # class-level quantities: no serial to move
+    if action in ("ship", "return") and not _names_destination(body):
+        return False  # a shipment seen leaving, with no receiving party to move it to
+    if action == "export" and epcis.REASON_FIELD not in body:
+        return False  # a partner's "departing" leaves a site, not the market
+    if action in ("aggregate", "disaggregate"):
+        return isinstance(body.get("parentID"), str)
+    return bool(body.get("epcList"))
+
+
+def _names_destination(body: Mapping[str, Any]) -> bool:
+    entries = body.get("destinationList")
+    return isinstance(entries, list) and any(
+        isinstance(entry, dict) and epcis.is_owning_party(entry.get("type")) for entry in entries
+    )
 
 
 # The typed operations of the other parts of issue 14, wired in as they land.
@@ -411,7 +431,7 @@ def _own_ops(
     index: int, body: Mapping[str, Any], org_of_party: Callable[[str], str], sender: str
 ) -> tuple[Op, ...]:
     ops: list[Op] = []
-    if _is_custody_step(body):
+    if custody_action(body) is not None:
         event = epcis.from_epcis_event(index, body, org_of_party, importer=sender)
         ops.extend(_custody_ops(index, event))
     for mapper in OWN_MAPPERS:
