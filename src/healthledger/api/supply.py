@@ -128,7 +128,7 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         guard.member(request)
         with _snapshot(store) as reader:
             traced = q.package_events(reader, gs1.validate_gtin(gtin), serial)
-            written = _written(store, traced.imported)
+            written = _written(store, reader, traced.imported)
         document = epcis.to_epcis_document(
             traced.events,
             created_ms=_now_ms(),
@@ -159,7 +159,7 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         guard.member(request)
         with _snapshot(store) as reader:
             page = q.lot_events(reader, gs1.validate_gtin(gtin), lot, limit, cursor)
-            written = _written(store, page.imported)
+            written = _written(store, reader, page.imported)
         document = epcis.to_epcis_document(
             page.events, created_ms=_now_ms(), imported=written.events, prefixes=written.prefixes
         )
@@ -176,11 +176,11 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
 class _Written:
     """Imported events as their partners wrote them, and their documents' prefixes."""
 
-    events: list[dict[str, Any]]
+    events: list[tuple[int, dict[str, Any]]]  # (block time, event)
     prefixes: dict[str, str]
 
 
-def _written(store: Store, links: list[EventLink]) -> _Written:
+def _written(store: Store, reader: SnapshotReader, links: list[EventLink]) -> _Written:
     """Read from the transactions that carried them (the block store keeps each whole)."""
     payloads: dict[str, Any] = {}
     events = []
@@ -192,7 +192,8 @@ def _written(store: Store, links: list[EventLink]) -> _Written:
             # the other would hash differently in this document; its id stays its own).
             for prefix, namespace in payloads[link.tx].get("context", {}).items():
                 prefixes.setdefault(prefix, namespace)
-        events.append(raw_event(payloads[link.tx], link.position, link.event_id))
+        body = raw_event(payloads[link.tx], link.position, link.event_id)
+        events.append((reader.block_time_ms(link.height), body))
     return _Written(events, prefixes)
 
 

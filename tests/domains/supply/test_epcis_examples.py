@@ -172,14 +172,16 @@ def _kinds(results: list[TxResult]) -> list[str]:
 def _exported(chain: Chain, package: str) -> dict[str, Any]:
     """A package's EPCIS export, built as GET /v1/supply/packages/.../epcis builds it."""
     gtin, serial = split_package_id(package)
-    traced = q.package_events(SnapshotReader(chain.store), gtin, serial)
+    reader = SnapshotReader(chain.store)
+    traced = q.package_events(reader, gtin, serial)
     prefixes: dict[str, str] = {}
     written = []
     for link in traced.imported:
         payload = orjson.loads(chain.store.tx(link.tx).raw)["payload"]
         for prefix, namespace in payload.get("context", {}).items():
             prefixes.setdefault(prefix, namespace)
-        written.append(feed.raw_event(payload, link.position, link.event_id))
+        body = feed.raw_event(payload, link.position, link.event_id)
+        written.append((reader.block_time_ms(link.height), body))
     return to_epcis_document(traced.events, created_ms=0, imported=written, prefixes=prefixes)
 
 

@@ -400,17 +400,18 @@ def to_epcis_document(
     org_gln: Mapping[str, str] | None = None,
     *,
     created_ms: int,
-    imported: Sequence[Mapping[str, Any]] = (),
+    imported: Sequence[tuple[int, Mapping[str, Any]]] = (),
     prefixes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An EPCIS 2.0 EPCISDocument (EPCIS 2.0 JSON/JSON-LD binding) of custody events, in order.
 
-    `imported` are events as a partner wrote them (applied through supply.epcis): they are
-    merged in by their eventTime, unchanged, so each still hashes to its event id; the
-    namespace `prefixes` their documents declared are declared again for their extensions.
+    `imported` are (block time, event) of events as a partner wrote them (applied through
+    supply.epcis): merged in by when the ledger applied them, as the custody events are
+    (a partner's own eventTime may be anything), and unchanged, so each still hashes to
+    its event id; the `prefixes` their documents declared are declared again.
     """
     native = [(event.time_ms, to_epcis_event(event, org_gln)) for event in events]
-    written = [(_written_time(body), dict(body)) for body in imported]
+    written = [(time_ms, dict(body)) for time_ms, body in imported]
     merged = heapq.merge(native, sorted(written, key=_first), key=_first) if written else native
     return {
         "@context": [
@@ -426,15 +427,6 @@ def to_epcis_document(
 
 def _first(pair: tuple[int, dict[str, Any]]) -> int:
     return pair[0]
-
-
-def _written_time(body: Mapping[str, Any]) -> int:
-    time = body.get("eventTime")
-    # Applied events had a valid eventTime (the handler parsed it); 0 keeps this total.
-    try:
-        return parse_time("eventTime", time) if isinstance(time, str) else 0
-    except LedgerError:
-        return 0
 
 
 # --- import ------------------------------------------------------------------------------
