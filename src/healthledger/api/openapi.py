@@ -154,6 +154,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/supply/verify"): frozenset(),
     ("get", "/v1/supply/packages/{gtin}/{serial}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
+    ("post", "/v1/supply/epcis/check"): frozenset({Does.BODY, Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/bundle"): frozenset({Does.SIGNED, Does.CUSTODY}),

@@ -34,7 +34,7 @@ from healthledger.domains.supply import queries as q
 from healthledger.domains.supply.feed import raw_event
 from healthledger.domains.supply.importer import check_on_ledger
 from healthledger.domains.supply.observations import EventLink
-from healthledger.domains.supply.views import EpcisDocument, VerifyAnswer
+from healthledger.domains.supply.views import EpcisDocument, ImportReport, VerifyAnswer
 from healthledger.errors import MalformedInput, TooLarge
 from healthledger.ledger.store import Store
 from healthledger.node.node import Node
@@ -100,6 +100,14 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             "the organisation that would submit it. Each event is mapped against the current "
             "state: what it would become, or the precise reason it would be refused."
         ),
+        response_class=Response,
+        responses={200: {"model": ImportReport}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
     )
     async def check_epcis(
         request: Request, org: Annotated[str, Query(min_length=1, max_length=64)]

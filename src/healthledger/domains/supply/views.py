@@ -190,3 +190,25 @@ class RecallsParams(BaseModel):
     after: str | None = Field(
         None, min_length=1, max_length=64, description="the `next_after` of the page before"
     )
+
+
+class EventOutcome(_Answer):
+    """What one event of an imported document became, or why it was refused."""
+
+    index: int
+    event_id: str | None
+    became: str | None = Field(
+        description="custody:<action>, transaction, sensor, transform, observation attested, "
+        "observation confirmed or error declaration (joined by + when several)"
+    )
+    tx_id: str | None
+    error: str | None
+    code: str | None
+
+
+class ImportReport(_Answer):
+    """The per-event report of an EPCIS import (or of its dry run: `submitted` false)."""
+
+    ok: bool
+    submitted: bool
+    events: list[EventOutcome]
