@@ -445,7 +445,7 @@ def test_supply_epcis_export_and_import(served: tuple[str, Path], tmp_path: Path
     doc_file = tmp_path / "ship.json"
     doc_file.write_text(json.dumps(partner_doc))
 
-    def import_as(org: str) -> subprocess.CompletedProcess[str]:
+    def import_as(org: str, *flags: str) -> subprocess.CompletedProcess[str]:
         return run(
             "supply",
             "import-epcis",
@@ -455,6 +455,7 @@ def test_supply_epcis_export_and_import(served: tuple[str, Path], tmp_path: Path
             "--url",
             url,
             "--json",
+            *flags,
             check=False,
         )
 
@@ -462,6 +463,9 @@ def test_supply_epcis_export_and_import(served: tuple[str, Path], tmp_path: Path
     # own import moves custody and confirms it.
     attested = as_json(import_as("pharmalink"))
     assert [e["became"] for e in attested["events"]] == ["observation attested"]  # type: ignore[index]
+    dry = as_json(import_as("medico-pharma", "--check"))
+    assert dry["submitted"] is False  # type: ignore[index]
+    assert [e["became"] for e in dry["events"]] == ["custody:ship"]  # type: ignore[index]
     own = as_json(import_as("medico-pharma"))
     assert own["ok"] is True  # type: ignore[index]
     assert [e["became"] for e in own["events"]] == ["custody:ship"]  # type: ignore[index]
