@@ -275,3 +275,15 @@ def test_query_document_is_accepted_and_batches_are_bounded() -> None:
 def _urn_party(uri: str) -> str:
     assert uri.startswith(URN)
     return uri[len(URN) :]
+
+
+def test_an_observation_is_confirmed_by_its_actor_submitting_it(sc: Chain) -> None:
+    event = inspecting("S1", org="pharmalink")
+    assert kinds(submit(sc, "corner-pharmacy", event)) == ["observation attested"]
+    assert kinds(submit(sc, "pharmalink", event)) == ["observation confirmed"]
+    observation = sc.state("supply", f"obs/{key_hex(event)}")
+    assert (observation["status"], observation["attested_by"]) == ("confirmed", "corner-pharmacy")
+    assert observation["attesters"] == ["corner-pharmacy"]
+    # The attester may declare it erroneous too: it recorded (attested) it.
+    declared = {**event, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
+    assert kinds(submit(sc, "corner-pharmacy", declared)) == ["error declaration"]

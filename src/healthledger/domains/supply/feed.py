@@ -596,15 +596,18 @@ def apply_plan(ctx: TxContext, plan: EventPlan, sender: str) -> list[Kind]:
 
 
 def _observe(ctx: TxContext, plan: EventPlan, sender: str) -> Kind:
+    """Anchor the event, or add the sender to those who attested it; the actor's own
+    submission confirms it (`apply_plan` then calls `_confirm`)."""
     existing = ctx.load(observation_key(plan.event_id), Observation)
     if existing is not None:
         attesters = existing.attesters
-        if sender not in attesters and len(attesters) < MAX_ATTESTERS:
+        if not plan.own and sender not in attesters and len(attesters) < MAX_ATTESTERS:
             attesters = (*attesters, sender)
-        ctx.store(
-            observation_key(plan.event_id), existing.model_copy(update={"attesters": attesters})
-        )
-        return f"observation {existing.status}"
+            ctx.store(
+                observation_key(plan.event_id),
+                existing.model_copy(update={"attesters": attesters}),
+            )
+        return "observation confirmed" if plan.own else f"observation {existing.status}"
     by_actor = ctx.read_raw(ctx.namespace, event_key(plan.event_id, plan.actor)) is not None
     status: ObservationStatus = "confirmed" if plan.own or by_actor else "attested"
     ctx.store(observation_key(plan.event_id), _observation(ctx, plan, sender, status))
