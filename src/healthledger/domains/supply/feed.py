@@ -54,10 +54,10 @@ from healthledger.domains.supply.parties import state_party_resolver
 from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.context import Actor, Payload, StateReader, TxContext
 
-# Events per transaction, bytes of one event's JSON text, nesting of one event. A
+# Events per transaction, characters of one event's JSON text, nesting of one event. A
 # transaction is at most 64 KiB (ledger/transaction.py) whatever these allow.
 MAX_EVENTS = 500
-MAX_EVENT_BYTES = 32 * 1024
+MAX_EVENT_CHARS = 32 * 1024
 MAX_JSON_DEPTH = 12
 # Namespace prefixes a document's @context may declare for its extension fields.
 MAX_PREFIXES = 32
@@ -96,8 +96,11 @@ def parse_event_text(text: str) -> dict[str, Any]:
         raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(text, parse_constant=_no_constant)
-    except ValueError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        # Our words and the position: the library's wording is not ours to hash into blocks.
+        raise ValueError(f"not JSON (at character {exc.pos})") from None
+    except ValueError:  # NaN or Infinity, or an integer of more digits than Python reads
+        raise ValueError("not JSON (a number out of range)") from None
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object")
     return value
@@ -123,7 +126,7 @@ def event_text(event: Mapping[str, Any]) -> str:
 
 EventText = Annotated[
     str,
-    StringConstraints(min_length=2, max_length=MAX_EVENT_BYTES),
+    StringConstraints(min_length=2, max_length=MAX_EVENT_CHARS),
     AfterValidator(_checked_event_text),
 ]
 Prefix = Annotated[str, StringConstraints(min_length=1, max_length=64)]

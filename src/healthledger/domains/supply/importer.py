@@ -115,12 +115,10 @@ def _check_event(
 
 
 def _check_text(index: int, text: str) -> None:
-    size = len(text.encode())
-    if size > min(feed.MAX_EVENT_BYTES, _room()):
-        raise LedgerError(
-            f"event {index}: {size} bytes as JSON; one event may have {feed.MAX_EVENT_BYTES}",
-            ErrorCode.TOO_LARGE,
-        )
+    size, most = len(text.encode()), min(feed.MAX_EVENT_CHARS, _room())
+    if size > most:
+        message = f"event {index}: {size} bytes as JSON; one event may have {most}"
+        raise LedgerError(message, ErrorCode.TOO_LARGE)
 
 
 def _room() -> int:
