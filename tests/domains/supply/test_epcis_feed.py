@@ -228,6 +228,14 @@ def test_huge_and_deep_inputs_are_refused_before_ordering(sc: Chain) -> None:
     event = {**inspecting("S1", org="pharmalink"), "example:deep": deep}
     result = submit(sc, "pharmalink", event)
     assert result.code in ("malformed", "invalid_field") and "deeper" in result.message
+    for text, why in (
+        ('{"type": ', "not JSON (at character 9)"),
+        ('{"value": NaN}', "not JSON (a number out of range)"),
+        ("1" * 5000, "not JSON (a number out of range)"),
+        ("[1, 2]", "expected a JSON object"),
+    ):
+        refused = sc.one(sc.signer("pharmalink").sign("supply.epcis", {"events": [text]}))
+        assert refused.code == "invalid_field" and why in refused.message, refused
     many = {"events": ["{}"] * (feed.MAX_EVENTS + 1)}
     assert sc.one(sc.signer("pharmalink").sign("supply.epcis", many)).code == "invalid_field"
 
