@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ from healthledger.node.network import FOUNDER_GLNS, FOUNDERS
 
 
 @pytest.mark.parametrize("table", [GLNS, FOUNDER_GLNS], ids=["demo", "testnet"])
-def test_every_founder_has_valid_distinct_glns(table: dict[str, dict[str, object]]) -> None:
-    every = [g for held in table.values() for g in [held["party"], *held["locations"]]]  # type: ignore[list-item]
+def test_every_founder_has_valid_distinct_glns(table: dict[str, dict[str, Any]]) -> None:
+    every = [g for held in table.values() for g in [held["party"], *held["locations"]]]
     assert len(every) == len(set(every)) == 3 * len(table)
     assert all(check_gln(str(g)) == g for g in every)
 
