@@ -381,13 +381,35 @@ def _regroup(kids: list[_Node | _Pair]) -> list[_Node | _Pair]:
             plain.append(kid)
     for name, items in lists.items():
         if name in _PAIR_LISTS:
-            # The reference keeps the first two fields of an item (it fails on fewer).
-            plain.append(_Node(name, "", [_Pair(item.kids[:2]) for item in items]))
+            plain.append(_Node(name, "", [_pair(item) for item in items]))
         else:
             plain.append(_Node(name, "", _regroup(items)))
     if epcs:
         plain.append(_Node("childEPCs", "", epcs))
     return plain
+
+
+def _pair(item: _Node | _Pair) -> _Pair:
+    """A pair-list item as the reference writes it: its first two fields (it fails on fewer).
+
+    The reference takes them in JSON key order, so `{"bizTransaction": x, "type": t}` and
+    `{"type": t, "bizTransaction": x}` would differ; the type comes first here, as in every
+    published example, in the reference's XML reading and in the algorithm's rule 13, so key
+    order never counts for a standard item.
+    """
+    first = item.kids[:2]  # a _Pair has no pairs inside: lists of lists stay plain nodes
+    if len(first) == 2 and _is_id_then_type(*first):
+        first.reverse()
+    return _Pair(first)
+
+
+def _is_id_then_type(ident: _Node | _Pair, kind: _Node | _Pair) -> bool:
+    return (
+        isinstance(ident, _Node)
+        and isinstance(kind, _Node)
+        and kind.name == "type"
+        and ident.name in _UNSORTED_ITEMS
+    )
 
 
 def _xml_name(node: _Node | _Pair) -> str:
