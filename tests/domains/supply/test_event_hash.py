@@ -19,12 +19,16 @@ from typing import Any
 
 import pytest
 from epcis_event_hash_generator import hash_generator, json_to_py
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyld import jsonld
 from pyld.jsonld import JsonLdError
 
 from healthledger.domains.supply.event_hash import (
     MAX_EVENT_CHARS,
     MAX_EVENT_DEPTH,
+    _direct,
+    _through_fields,
     document_events,
     document_hashes,
     document_prefixes,
@@ -510,3 +514,112 @@ def test_what_is_not_json_is_refused(event: Any) -> None:
         event_hash(event, PREFIXES)
     assert refused.value.code == ErrorCode.INVALID_FIELD
     assert refused.value.message.startswith("an EPCIS event cannot be hashed: ")
+
+
+# --- the direct path for flat events writes what the general algorithm writes ----------------
+
+VALUES = st.sampled_from(
+    [
+        "",
+        "  ",
+        "urn:epc:id:sgtin:0614141.107346.2017",
+        " urn:epc:id:sgtin:0614141.107346.2018\n",
+        "https://id.gs1.org/01/10614141073464/21/2019",
+        "https://example.com/gtin/10614141073464/ser/1?x=1",
+        "urn:epc:id:sscc:0614141.1234567890",
+        "urn:epc:class:lgtin:4012345.012345.998877",
+        "urn:epc:idpat:sgtin:4012345.012345.*",
+        "urn:epc:id:sgln:0614141.07346.0",
+        "urn:epc:id:pgln:0614141.07346",
+        "shipping",
+        "in_transit",
+        "po",
+        "owning_party",
+        "urn:epcglobal:cbv:bizstep:receiving",
+        "example:local",
+        "2024-03-01T10:00:00.000+01:00",
+        "2024-02-29T23:59:59.9995-00:30",
+        "+01:00",
+        "OBSERVE",
+        "0012",
+        "12.50",
+        "KGM",
+        "ünïcode ✓",
+    ]
+)
+NUMBERS = st.one_of(
+    st.integers(-(10**20), 10**20),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+EPCS = st.lists(VALUES, max_size=5)
+QUANTITIES = st.lists(
+    st.dictionaries(
+        st.sampled_from(["epcClass", "quantity", "uom"]), st.one_of(VALUES, NUMBERS), min_size=1
+    ),
+    max_size=3,
+)
+
+
+def pairs(ident: str) -> st.SearchStrategy[list[dict[str, str]]]:
+    item = st.tuples(VALUES, VALUES, st.booleans()).map(
+        lambda t: {"type": t[0], ident: t[1]} if t[2] else {ident: t[1], "type": t[0]}
+    )
+    return st.lists(item, max_size=3)
+
+
+FLAT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "type": st.sampled_from(["ObjectEvent", "AggregationEvent", "TransactionEvent"]),
+    "eventID": VALUES,
+    "recordTime": VALUES,
+    "eventTime": VALUES,
+    "eventTimeZoneOffset": VALUES,
+    "certificationInfo": VALUES,
+    "parentID": VALUES,
+    "epcList": EPCS,
+    "inputEPCList": EPCS,
+    "childEPCs": EPCS,
+    "outputEPCList": EPCS,
+    "quantityList": QUANTITIES,
+    "childQuantityList": QUANTITIES,
+    "inputQuantityList": QUANTITIES,
+    "outputQuantityList": QUANTITIES,
+    "action": VALUES,
+    "transformationID": VALUES,
+    "bizStep": VALUES,
+    "disposition": VALUES,
+    "readPoint": st.fixed_dictionaries({}, optional={"id": VALUES}),
+    "bizLocation": st.fixed_dictionaries({}, optional={"id": VALUES}),
+    "bizTransactionList": pairs("bizTransaction"),
+    "sourceList": pairs("source"),
+    "destinationList": pairs("destination"),
+}
+
+
+@given(
+    st.fixed_dictionaries({}, optional=FLAT_FIELDS),
+    st.sampled_from([{}, PREFIXES]),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=400, deadline=None)
+def test_flat_events_are_written_directly_as_the_general_algorithm_writes_them(
+    event: dict[str, Any], prefixes: dict[str, str], random: Any
+) -> None:
+    keys = list(event)
+    random.shuffle(keys)
+    shuffled = {key: event[key] for key in keys}
+    direct = _direct(shuffled, prefixes)
+    assert direct is not None
+    assert direct == _through_fields(shuffled, prefixes)
+
+
+def test_the_direct_path_takes_the_flat_examples_and_agrees_on_them() -> None:
+    taken = 0
+    for path in EXAMPLES:
+        document = json.loads(path.read_text())
+        prefixes = document_prefixes(document)
+        for event in document_events(document):
+            direct = _direct(dict(event), prefixes)
+            taken += direct is not None
+            assert direct in (None, _through_fields(event, prefixes))
+    assert taken >= 10

@@ -172,6 +172,7 @@ _PAIR_LISTS: Final = frozenset({"sourceList", "destinationList", "bizTransaction
 _UNSORTED_ITEMS: Final = frozenset({"bizTransaction", "source", "destination"})
 _QUANTITY_ITEMS: Final = frozenset({"inputQuantity", "outputQuantity", "childQuantity"})
 _SKIPPED_KEYS: Final = frozenset({"#text", "rdfs:comment", "comment"})
+_QUANTITY_KEYS: Final = frozenset({"epcClass", "quantity", "uom"})
 
 
 class _Node:
@@ -211,7 +212,13 @@ def prehash_string(event: Mapping[str, Any], prefixes: Mapping[str, str] | None 
     """The canonical string that `event_hash` digests (for debugging and for partners)."""
     if not isinstance(event, Mapping):
         raise EventUnhashable("an EPCIS event is a JSON object")
-    root = _Builder(prefixes or {}).node_of(event, _VOCAB, 0, raw=False)
+    direct = _direct(event, prefixes or {})
+    return direct if direct is not None else _through_fields(event, prefixes or {})
+
+
+def _through_fields(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
+    """The general algorithm: JSON to fields, fields in order, leftovers after them."""
+    root = _Builder(prefixes).node_of(event, _VOCAB, 0, raw=False)
     event_type = event.get("type")
     name = event_type if isinstance(event_type, str) else ""
     ordered = _ordered(root.kids, _EVENT_ORDER)
@@ -247,6 +254,153 @@ def document_hashes(document: Mapping[str, Any]) -> list[str]:
     """The event hash ID of every event of an EPCIS document, in document order."""
     prefixes = document_prefixes(document)
     return [event_hash(event, prefixes) for event in document_events(document)]
+
+
+# --- the common event, written directly -----------------------------------------------------
+#
+# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists.
+# `_direct` writes their pre-hash string without building fields, as the general algorithm
+# would write it (a test holds the two equal on every example and on generated events);
+# anything else (extensions, sensors, ILMD, error declarations, odd shapes) returns None.
+
+_DIRECT_LEAVES: Final = ("eventTimeZoneOffset", "certificationInfo", "parentID")
+_DIRECT_AFTER_LISTS: Final = ("action", "transformationID", "bizStep", "disposition")
+_EPC_LISTS: Final = ("epcList", "inputEPCList", "childEPCs")
+_QUANTITY_LISTS: Final = ("quantityList", "childQuantityList", "inputQuantityList")
+_DIRECT_KEYS: Final = frozenset(
+    {"type", "eventID", "recordTime", "eventTime", *_DIRECT_LEAVES, *_EPC_LISTS}
+    | {*_QUANTITY_LISTS, "outputEPCList", "outputQuantityList", *_DIRECT_AFTER_LISTS}
+    | {"readPoint", "bizLocation", *_PAIR_LISTS}
+)
+_PAIR_ID: Final = {
+    "bizTransactionList": "bizTransaction",
+    "sourceList": "source",
+    "destinationList": "destination",
+}
+_DIRECT_MAX_ITEMS: Final = 256  # longer lists go the general way, which counts every byte
+
+
+class _NotDirect(Exception):
+    """The event is not of the flat shape `_direct` writes."""
+
+
+def _direct(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str | None:
+    if type(event) is not dict or not _DIRECT_KEYS.issuperset(event):
+        return None
+    try:
+        return _direct_string(event, prefixes)
+    except _NotDirect:
+        return None
+
+
+def _direct_string(event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    for key in ("type", "eventID", "recordTime"):
+        if key in event and type(event[key]) is not str:
+            raise _NotDirect
+    kind = event.get("type", "")
+    out = ["eventType=", kind]
+    if "eventTime" in event:
+        out.append(_direct_leaf("eventTime", event["eventTime"], prefixes, time=True))
+    out.extend(_direct_leaf(key, event[key], prefixes) for key in _DIRECT_LEAVES if key in event)
+    out.extend(_direct_list(key, event, prefixes) for key in _EPC_LISTS)
+    out.extend(_direct_list(key, event, prefixes) for key in _QUANTITY_LISTS)
+    out.append(_direct_list("outputEPCList", event, prefixes))
+    out.append(_direct_list("outputQuantityList", event, prefixes))
+    for key in _DIRECT_AFTER_LISTS:
+        if key in event:
+            out.append(_direct_leaf(key, _term(key, event[key]), prefixes))
+    out.extend(_direct_location(key, event, prefixes) for key in ("readPoint", "bizLocation"))
+    rest = [_direct_pairs(key, event, prefixes) for key in _PAIR_ID if key in event]
+    rest.sort()
+    out.extend(rest)
+    return "".join(out)
+
+
+def _term(key: str, value: Any) -> Any:
+    vocab = _VOCAB.get(key)
+    return vocab.get(value, value) if type(value) is str and type(vocab) is _Terms else value
+
+
+def _direct_text(value: Any, prefixes: Mapping[str, str]) -> str:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        if ":" in text and prefixes:
+            prefix, _, local = text.partition(":")
+            if prefix in prefixes:
+                return prefixes[prefix] + local
+        return text
+    if kind is int or kind is float or kind is Decimal:
+        return str(value)
+    raise _NotDirect
+
+
+def _direct_leaf(name: str, value: Any, prefixes: Mapping[str, str], time: bool = False) -> str:
+    text = _direct_text(value, prefixes).strip()
+    if not text:
+        return ""
+    text = _timestamp(text) if time else _canon(text)
+    return name + "=" + text if text else ""
+
+
+def _direct_list(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    items = event.get(key)
+    if items is None:
+        return ""
+    if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    if key.endswith("QuantityList") or key == "quantityList":
+        values = [_direct_quantity(item, prefixes) for item in items]
+    else:
+        values = [_direct_leaf("epc", item, prefixes) for item in items]
+    values = [value for value in values if value]
+    if not values:
+        return ""
+    values.sort()
+    return key + "".join(values)
+
+
+def _direct_quantity(item: Any, prefixes: Mapping[str, str]) -> str:
+    if type(item) is not dict or not item or not _QUANTITY_KEYS.issuperset(item):
+        raise _NotDirect
+    inner = "".join(
+        _direct_leaf(name, item[name], prefixes)
+        for name in ("epcClass", "quantity", "uom")
+        if name in item
+    )
+    return "quantityElement" + inner if inner else ""
+
+
+def _direct_location(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    place = event.get(key)
+    if place is None:
+        return ""
+    if type(place) is not dict or not {"id"}.issuperset(place):
+        raise _NotDirect
+    inner = _direct_leaf("id", place["id"], prefixes) if "id" in place else ""
+    return key + inner if inner else ""
+
+
+def _direct_pairs(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    items = event[key]
+    ident = _PAIR_ID[key]
+    if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    pairs = []
+    for item in items:
+        if type(item) is not dict or len(item) != 2 or "type" not in item or ident not in item:
+            raise _NotDirect
+        kind = _VOCAB[key]["type"].get(item["type"], item["type"])
+        pairs.append(_pair_part("type", kind, prefixes) + _pair_part(ident, item[ident], prefixes))
+    pairs.sort()
+    return key + "".join(pairs) if pairs else ""
+
+
+def _pair_part(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
+    if type(value) is not str:
+        raise _NotDirect
+    text = _direct_text(value, prefixes).strip()
+    return name + "=" + _canon(text) if text else name
 
 
 # --- JSON to fields -------------------------------------------------------------------------
