@@ -1,14 +1,14 @@
-"""The EPCIS event hash ID (CBV 2.0 section 8.9): a name for an event made from its content.
+"""The EPCIS event hash ID of CBV 2.0: a name for an event made from its content.
 
 Two parties that hold the same event, in any key order, spacing, EPC URN or GS1 Digital
 Link spelling, bare CBV term or full URI, compute the same `ni:///sha-256;<hex>?ver=CBV2.0`.
 The rules are those of GS1's reference implementation, epcis-event-hash-generator 1.9.3
-(https://github.com/RalphTro/epcis-event-hash-generator), whose output is the de facto
-standard partners compare against: this module reproduces its pre-hash string exactly,
-quirks included (each quirk kept on purpose is named where it happens), so that an event
-id computed here is the id a partner's tooling computes. It is pure: no I/O, no JSON-LD
-processing at run time (the CBV terms the EPCIS 2.0 context expands are tabled below), no
-clock and no platform-dependent arithmetic.
+(https://github.com/RalphTro/epcis-event-hash-generator), whose output partners compare
+against: this module reproduces its pre-hash string, quirks included (each kept on purpose
+is named where it happens), with one deliberate difference: a pair-list item is read type
+first whatever its JSON key order (see `_pair`). It is pure: no I/O, no JSON-LD processing at
+run time (the CBV terms the EPCIS 2.0 context expands are tabled below), no clock, and no
+arithmetic that depends on the platform.
 """
 
 from __future__ import annotations
@@ -551,7 +551,7 @@ def _pair(item: _Node | _Pair) -> _Pair:
     published example, in the reference's XML reading and in the algorithm's rule 13, so key
     order never counts for a standard item.
     """
-    first = item.kids[:2]  # a _Pair has no pairs inside: lists of lists stay plain nodes
+    first = item.kids[:2]
     if len(first) == 2 and _is_id_then_type(*first):
         first.reverse()
     return _Pair(first)
@@ -857,23 +857,18 @@ _EPC_SCHEME: Final = re.compile(r"urn:epc:((?:id|class|idpat):[a-z]+):")
 
 def _check_digit(digits: str) -> str:
     """GS1 mod 10 (General Specifications 7.9.1): weights 3, 1, 3... from the right."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    total = 3 * sum(map(int, digits[::-2])) + sum(map(int, digits[-2::-2]))
     return str(-total % 10)
+
+
+_ESCAPES: Final = str.maketrans(
+    {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
+)
 
 
 def _escape(text: str) -> str:
     """Characters a Digital Link path percent-encodes that an EPC URI may carry bare."""
-    for char, code in (
-        ("!", "%21"),
-        ("(", "%28"),
-        (")", "%29"),
-        ("*", "%2A"),
-        ("+", "%2B"),
-        (",", "%2C"),
-        (":", "%3A"),
-    ):
-        text = text.replace(char, code)
-    return text
+    return text.translate(_ESCAPES)
 
 
 def _digital_link(uri: str) -> str | None:
