@@ -11,11 +11,12 @@ one transformation of one organisation. Records and reads: transformations.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, NoReturn
 
 from pydantic import Field, StringConstraints, ValidationError
 
+from healthledger.domains.kit import LedgerReader
 from healthledger.domains.shared.fields import iso_day
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
@@ -42,6 +43,7 @@ from healthledger.domains.supply.transformations import (
     TransformPart,
     consumed_key,
     is_generated,
+    load_transformation,
     produced_key,
     transformation_key,
 )
@@ -109,6 +111,8 @@ def transform(ctx: TxContext, payload: Transform) -> None:
         inputs=tuple(payload.inputs),
         outputs=tuple(outputs),
         consumed=consumed,
+        lot=_shared(group.lot for group in payload.outputs),
+        expiry=_shared(group.expiry for group in payload.outputs),
     )
     grown = record.model_copy(update={"parts": (*record.parts, part)})
     _require_room(grown)
@@ -152,6 +156,11 @@ def _transformation_for(ctx: TxContext, payload: Transform, org: str) -> Transfo
     if existing.org != org:
         raise e.TransformationOfAnother(existing.id, existing.org)
     return existing
+
+
+def _shared(values: Iterable[str]) -> str | None:
+    distinct = set(values)
+    return next(iter(distinct)) if len(distinct) == 1 else None
 
 
 def _require_room(record: Transformation) -> None:
@@ -329,15 +338,14 @@ def transform_to_epcis(
     record: Transformation,
     part: int,
     time_ms: int,
-    lots: Mapping[str, tuple[str, str]],
     org_gln: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One step of a transformation as an EPCIS 2.0 TransformationEvent.
 
-    `lots` maps each output to its (lot, expiry); the ILMD carries them when the step's
-    outputs share one (as an imported event's do); otherwise each output's own
-    commissioning event carries its lot. A step recorded from a partner's event
-    (`event_id` set) is better exported from that raw event, which hashes to it.
+    The ILMD carries the outputs' lot and expiry when they share one (as an imported
+    event's do); otherwise each output's own commissioning event carries its lot. A step
+    recorded from a partner's event (`event_id` set) is better exported from that raw
+    event, which hashes to it.
     """
     step = record.parts[part]
     body: dict[str, Any] = {
@@ -355,9 +363,30 @@ def transform_to_epcis(
     body["bizStep"] = EXPORT_BIZ_STEP
     body["disposition"] = EXPORT_DISPOSITION
     body[ORG_FIELD] = party_uri(record.org, org_gln)
-    shared = {lots[item] for item in step.outputs if item in lots}
-    if len(shared) == 1:
-        lot, expiry = next(iter(shared))
-        body["ilmd"] = {LOT_FIELD: lot, EXPIRY_FIELD: expiry}
+    if step.outputs and step.lot is not None and step.expiry is not None:
+        body["ilmd"] = {LOT_FIELD: step.lot, EXPIRY_FIELD: step.expiry}
     body[TX_ID_FIELD] = step.tx_id
     return body
+
+
+def package_transformation_events(
+    reader: LedgerReader, gtin: str, serial: str, org_gln: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The steps that consumed or produced a package, as EPCIS 2.0 TransformationEvents."""
+    links = [
+        reader.state.load(st.NAMESPACE, consumed_key(package_id(gtin, serial)), TransformLink),
+        reader.state.load(st.NAMESPACE, produced_key(gtin, serial), TransformLink),
+    ]
+    events: list[dict[str, Any]] = []
+    for link in dict.fromkeys(link for link in links if link is not None):
+        record = load_transformation(reader, link.transformation)
+        if record is None:
+            raise e.UnknownTransformation(link.transformation)  # never: stored with its links
+        time_ms = reader.block_time_ms(record.parts[link.part].height)
+        events.append(transform_to_epcis(record, link.part, time_ms, org_gln))
+    return events
+
+
+def with_events(event_list: list[Any], more: list[dict[str, Any]]) -> list[Any]:
+    """Events of both lists in time order (eventTime is fixed-width RFC 3339 UTC here)."""
+    return sorted([*event_list, *more], key=lambda event: str(event.get("eventTime", "")))

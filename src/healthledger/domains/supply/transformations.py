@@ -58,6 +58,9 @@ class TransformPart(StateModel):
     inputs: tuple[str, ...]  # as named: packages `gtin:serial` and SSCCs
     outputs: tuple[str, ...]  # packages `gtin:serial`, commissioned by the step
     consumed: int  # packages consumed, the contents of named containers included
+    # The outputs' lot and expiry when they share one (always, from an EPCIS event: its ILMD).
+    lot: str | None
+    expiry: str | None
 
 
 class Transformation(StateModel):
