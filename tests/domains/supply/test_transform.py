@@ -14,6 +14,7 @@ from healthledger.app.application import Application
 from healthledger.app.reader import SnapshotReader
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply import transform as x
+from healthledger.domains.supply.epcis import epc_uri
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.domains.supply.messages import MAX_COMMISSION
 from healthledger.domains.supply.transformations import (
@@ -241,3 +242,22 @@ def test_generated_ids_are_per_step_and_never_reused(sc: Chain) -> None:
     assert record["parts"][0]["event_id"] == event
     # The inputs' lot still counts what was commissioned in it.
     assert sc.state("supply", f"lot/{GTIN}/{LOT}")["count"] == 2
+
+
+def test_a_partners_transformation_event_applies_as_the_senders_step(sc: Chain) -> None:
+    """What the supply.epcis dispatcher does with a TransformationEvent of the sender's."""
+    bought(sc, "S1")
+    body = {
+        "type": "TransformationEvent",
+        "inputEPCList": [epc_uri(pkg("S1"))],
+        "outputEPCList": [epc_uri(f"{KIT}:K1")],
+        "ilmd": {"cbvmda:lotNumber": KIT_LOT, "cbvmda:itemExpirationDate": KIT_EXPIRY},
+    }
+    mapped = x.transform_from_epcis(0, body, lambda uri: REPACKAGER)
+    assert mapped is not None
+    event_id = "ni:///sha-256;" + "cd" * 32 + "?ver=CBV2.0"
+    payload = mapped.model_copy(update={"event_id": event_id}).model_dump(mode="json")
+    result = sc.one(sc.signer(REPACKAGER).sign("supply.transform", payload))
+    assert result.ok, result
+    linked = history(sc, KIT, "K1").produced_by
+    assert (linked.items, linked.event_id) == ([pkg("S1")], event_id)
