@@ -261,3 +261,15 @@ def test_a_partners_transformation_event_applies_as_the_senders_step(sc: Chain) 
     assert result.ok, result
     linked = history(sc, KIT, "K1").produced_by
     assert (linked.items, linked.event_id) == ([pkg("S1")], event_id)
+    # Its export is the partner's raw event (supply.epcis keeps it), never one rebuilt here.
+    assert x.package_transformation_events(SnapshotReader(sc.store), KIT, "K1") == []
+
+
+def test_a_native_step_is_exported_with_the_package(sc: Chain) -> None:
+    bought(sc, "S1")
+    assert xform(sc, REPACKAGER, [pkg("S1")], kit("K1")).ok
+    reader = SnapshotReader(sc.store)
+    (consumed,) = x.package_transformation_events(reader, GTIN, "S1")
+    assert consumed == x.package_transformation_events(reader, KIT, "K1")[0]
+    assert consumed["type"] == "TransformationEvent" and "transformationID" not in consumed
+    assert consumed["ilmd"]["cbvmda:lotNumber"] == KIT_LOT

@@ -372,7 +372,11 @@ def transform_to_epcis(
 def package_transformation_events(
     reader: LedgerReader, gtin: str, serial: str, org_gln: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """The steps that consumed or produced a package, as EPCIS 2.0 TransformationEvents."""
+    """The steps that consumed or produced a package, as EPCIS 2.0 TransformationEvents.
+
+    A step recorded from a partner's event (`event_id` set) is left out: the supply.epcis
+    export gives that raw event itself, which hashes to its id; a rebuilt one would not.
+    """
     links = [
         reader.state.load(st.NAMESPACE, consumed_key(package_id(gtin, serial)), TransformLink),
         reader.state.load(st.NAMESPACE, produced_key(gtin, serial), TransformLink),
@@ -382,6 +386,8 @@ def package_transformation_events(
         record = load_transformation(reader, link.transformation)
         if record is None:
             raise e.UnknownTransformation(link.transformation)  # never: stored with its links
+        if record.parts[link.part].event_id is not None:
+            continue
         time_ms = reader.block_time_ms(record.parts[link.part].height)
         events.append(transform_to_epcis(record, link.part, time_ms, org_gln))
     return events
