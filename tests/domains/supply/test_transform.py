@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from test_custody import GTIN, LOT, PARTNERS, commission, do, move, package, pkg, verdict
+from test_supply_attacks import loop_container
 
 from conftest import Chain, make_genesis
 from healthledger.app.application import Application
@@ -23,6 +24,7 @@ from healthledger.domains.supply.transformations import (
 )
 from healthledger.domains.supply.views import PackageParams
 from healthledger.ledger.block import TxResult
+from healthledger.ledger.context import BlockInfo
 from healthledger.ledger.store import Store
 
 REPACKAGER = "other-pharma"  # a manufacturer that repackages what it bought
@@ -202,6 +204,22 @@ def test_a_packed_input_moves_only_with_its_case(sc: Chain) -> None:
     assert do(sc, REPACKAGER, "aggregate", sscc=case, items=[pkg("S1")]).ok
     assert refused(sc, REPACKAGER, [pkg("S1")], kit("K1")) == "conflict"
     assert refused(sc, REPACKAGER, [case, pkg("S1")], kit("K1")) == "conflict"
+
+
+def test_a_container_holding_itself_in_state_is_refused_not_walked(sc: Chain) -> None:
+    """State is not trusted to be a tree: a forged loop fails the step with `cycle`."""
+    a, b = sscc(11), sscc(12)
+    commission(sc, "S1")
+    height = sc.app.info().height + 1
+    sc.app.finalize_block(BlockInfo(height, 1_700_000_000_000 + height, "test"), [])
+    forged = {
+        ("supply", f"sscc/{a}"): loop_container(a, b),
+        ("supply", f"sscc/{b}"): loop_container(b, a),
+    }
+    sc.app._pending.state.update(forged)  # type: ignore[union-attr]
+    sc.app.commit()
+    assert refused(sc, "medico-pharma", [a], kit("K1")) == "cycle"
+    assert refused(sc, "medico-pharma", [a, pkg("S1")], kit("K1")) == "cycle"
 
 
 def test_huge_lists_are_refused(sc: Chain) -> None:
