@@ -247,6 +247,12 @@ def test_a_transformation_gathers_a_bounded_number_of_steps(
     full = xform(sc, "medico-pharma", [pkg("S3")], transformation_id=xid)
     assert full.code == "too_large"
     assert package(sc, "S3")["status"] == "active"
+    # And a bounded number of items named across its steps.
+    monkeypatch.setattr(x, "MAX_TRANSFORMATION_ITEMS", 3)
+    other = "urn:example:other-run"
+    assert xform(sc, "medico-pharma", [pkg("S3")], kit("K1"), transformation_id=other).ok
+    over = xform(sc, "medico-pharma", [], kit("K2", "K3"), transformation_id=other)
+    assert over.code == "too_large" and "items" in over.message
 
 
 def test_generated_ids_are_per_step_and_never_reused(sc: Chain) -> None:

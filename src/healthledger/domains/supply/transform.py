@@ -99,11 +99,10 @@ def transform(ctx: TxContext, payload: Transform) -> None:
     org = h._org(ctx)
     _require_shape(payload)
     record = _transformation_for(ctx, payload, org)
-    index = len(record.parts)
-    consumed = _consume(
-        ctx, payload.inputs, org, TransformLink(transformation=record.id, part=index)
-    )
-    outputs = _produce(ctx, payload.outputs, TransformLink(transformation=record.id, part=index))
+    _require_room(record, payload)
+    link = TransformLink(transformation=record.id, part=len(record.parts))
+    consumed = _consume(ctx, payload.inputs, org, link)
+    outputs = _produce(ctx, payload.outputs, link)
     part = TransformPart(
         height=ctx.block.height,
         tx_id=ctx.tx_id,
@@ -115,13 +114,12 @@ def transform(ctx: TxContext, payload: Transform) -> None:
         expiry=_shared(group.expiry for group in payload.outputs),
     )
     grown = record.model_copy(update={"parts": (*record.parts, part)})
-    _require_room(grown)
     ctx.store(transformation_key(record.id), grown)
     ctx.emit(
         "supply.transformed",
         transformation=record.id,
-        part=index,
-        inputs=list(payload.inputs)[:50],
+        part=link.part,
+        inputs=payload.inputs[:50],
         outputs=outputs[:50],
         consumed=consumed,
         produced=len(outputs),
@@ -163,10 +161,13 @@ def _shared(values: Iterable[str]) -> str | None:
     return next(iter(distinct)) if len(distinct) == 1 else None
 
 
-def _require_room(record: Transformation) -> None:
-    if len(record.parts) > MAX_PARTS:
+def _require_room(record: Transformation, payload: Transform) -> None:
+    """The record, grown by this step, stays within its bounds (checked before any work)."""
+    if len(record.parts) + 1 > MAX_PARTS:
         raise e.TransformationFull(record.id, "steps", MAX_PARTS)
-    if len(record.inputs) + len(record.outputs) > MAX_TRANSFORMATION_ITEMS:
+    named = len(record.inputs) + len(record.outputs) + len(payload.inputs)
+    named += sum(len(group.serials) for group in payload.outputs)
+    if named > MAX_TRANSFORMATION_ITEMS:
         raise e.TransformationFull(record.id, "items", MAX_TRANSFORMATION_ITEMS)
 
 
