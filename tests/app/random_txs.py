@@ -1004,6 +1004,26 @@ def supply_recall_ack(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.recall_ack", {"recall_id": recall_id})
 
 
+# EPCIS transformationIDs the builders share, so steps join, and other senders collide.
+TRANSFORMATION_IDS = ("urn:epc:id:gdti:0614141.12345.400", "urn:example:kit-run")
+
+
+def supply_transform(draw: Draw, w: World) -> Planned:
+    """A repackaging: held items in, new serials out (sometimes one side, or a shared id)."""
+    sender = _holder(draw, w, ["manufacturer"])
+    payload: dict[str, Any] = {"inputs": [], "outputs": []}
+    if likely(draw):
+        payload["inputs"] = _items(draw, w, sender, _owned_active(sender))
+    if likely(draw):
+        gtin = pick(draw, [g for g, maker in GTINS.items() if maker == sender] or GTINS, "x")
+        lot = draw(st.sampled_from(sorted(LOTS)))
+        serials = some(draw, [f"T{n}" for n in range(1, 9)] if likely(draw) else SERIALS)
+        payload["outputs"] = [{"gtin": gtin, "lot": lot, "expiry": LOTS[lot], "serials": serials}]
+    if draw(st.booleans()):
+        payload["transformation_id"] = draw(st.sampled_from(TRANSFORMATION_IDS))
+    return Planned(sender, "supply.transform", payload)
+
+
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
@@ -1044,6 +1064,7 @@ BUILDERS: dict[str, Builder] = {
     "supply.clear": supply_clear,
     "supply.recall": supply_recall,
     "supply.recall_ack": supply_recall_ack,
+    "supply.transform": supply_transform,
 }
 
 # --- junk ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from healthledger.api.responses import json_response
 from healthledger.app.reader import SnapshotReader
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply import queries as q
+from healthledger.domains.supply.transform import package_transformation_events, with_events
 from healthledger.domains.supply.views import EpcisDocument, VerifyAnswer
 from healthledger.ledger.store import Store
 from healthledger.node.node import Node
@@ -89,9 +90,13 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     )
     def history_epcis(request: Request, gtin: str, serial: str) -> Response:
         guard.member(request)
+        gtin14 = gs1.validate_gtin(gtin)
         with _snapshot(store) as reader:
-            events = q.package_events(reader, gs1.validate_gtin(gtin), serial)
+            events = q.package_events(reader, gtin14, serial)
+            transformations = package_transformation_events(reader, gtin14, serial)
         document = epcis.to_epcis_document(events, created_ms=_now_ms())
+        body = document["epcisBody"]
+        body["eventList"] = with_events(body["eventList"], transformations)
         return Response(orjson.dumps(document), media_type=JSON_LD)
 
     @app.get(

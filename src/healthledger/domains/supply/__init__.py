@@ -5,6 +5,7 @@ from __future__ import annotations
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply import transform as x
 from healthledger.domains.supply.queries import VIEWS
 from healthledger.domains.supply.roles import (
     DISPENSING,
@@ -50,6 +51,14 @@ DOMAIN = Domain(
             "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
         ),
         TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
+        # Outputs are commissioned, so only those who commission may transform (repackagers).
+        TxType(
+            "supply.transform",
+            x.Transform,
+            x.transform,
+            MAKERS,
+            "repackage, kit or compound: consume packages, commission new ones",
+        ),
     ),
     views=VIEWS,
     # Lots past their expiry date are marked expired at block time (verify, the lot view).

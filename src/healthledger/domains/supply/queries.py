@@ -18,6 +18,12 @@ from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import state as st
 from healthledger.domains.supply.events import ACTIONS, Action, CustodyEvent, package_id
 from healthledger.domains.supply.state import Package, RecallsInForce
+from healthledger.domains.supply.transformations import (
+    TransformationAnswer,
+    TransformationParams,
+    package_links,
+    transformation,
+)
 from healthledger.domains.supply.views import (
     Alerts,
     AlertsParams,
@@ -42,6 +48,7 @@ RECALLED: Verdict = "recalled"
 ALREADY_DISPENSED: Verdict = "already_dispensed"
 DESTROYED: Verdict = "destroyed"
 SUSPECT: Verdict = "suspect"
+TRANSFORMED: Verdict = "transformed"
 VERDICTS: tuple[Verdict, ...] = (
     VERIFIED,
     UNKNOWN_SERIAL,
@@ -51,6 +58,7 @@ VERDICTS: tuple[Verdict, ...] = (
     ALREADY_DISPENSED,
     DESTROYED,
     SUSPECT,
+    TRANSFORMED,
 )
 
 # Package records of a GTIN one lot page may scan: bounds a request's work whatever the lot's size.
@@ -76,6 +84,8 @@ def package_verdict(
         return DESTROYED
     if package.status == st.DISPENSED:
         return ALREADY_DISPENSED
+    if package.status == st.TRANSFORMED:
+        return TRANSFORMED
     # An exported package seen again at home is diversion: treated as suspect.
     if package.suspect or package.quarantined or package.status == st.EXPORTED:
         return SUSPECT
@@ -151,8 +161,10 @@ def _package(reader: LedgerReader, gtin: str, serial: str) -> Package:
 
 
 def package_history(reader: LedgerReader, params: PackageParams) -> PackageHistory:
-    """A package's full chain of custody, oldest step first."""
+    """A package's full chain of custody, oldest step first, and the transformations that
+    consumed or produced it."""
     record = _package(reader, params.gtin, params.serial)
+    consumed_by, produced_by = package_links(reader, params.gtin, params.serial)
     return PackageHistory(
         gtin=params.gtin,
         serial=params.serial,
@@ -163,6 +175,8 @@ def package_history(reader: LedgerReader, params: PackageParams) -> PackageHisto
             CustodyStep(height=step.height, action=step.action, org=step.org, detail=step.detail)
             for step in record.history
         ],
+        consumed_by=consumed_by,
+        produced_by=produced_by,
     )
 
 
@@ -310,6 +324,15 @@ VIEWS = (
         params=RecallsParams,
         response=RecallPage,
         run=recalls,
+        access=Access.MEMBER,
+    ),
+    View(
+        name="transformation",
+        path="/v1/supply/transformations/{id:path}",
+        summary="A transformation (repackaging, kitting): its inputs and outputs, proven",
+        params=TransformationParams,
+        response=TransformationAnswer,
+        run=transformation,
         access=Access.MEMBER,
     ),
     View(

@@ -24,6 +24,7 @@ Verdict = Literal[
     "already_dispensed",
     "destroyed",
     "suspect",
+    "transformed",
 ]
 
 
@@ -75,6 +76,17 @@ class CustodyStep(_Answer):
     detail: str | None
 
 
+class TransformLinkView(_Answer):
+    """A transformation a package was consumed by (with its outputs) or produced by (inputs)."""
+
+    transformation: str
+    org: str
+    height: int = Field(description="the block of the step that consumed or produced it")
+    event_id: str | None = Field(description="the EPCIS event hash of that step, if any")
+    items: list[str] = Field(description="the outputs (consumed_by) or inputs (produced_by)")
+    total: int = Field(description="how many there are (items lists the first hundred)")
+
+
 class PackageHistory(_Answer):
     """A package's full chain of custody, oldest step first."""
 
@@ -84,6 +96,8 @@ class PackageHistory(_Answer):
     expiry: str
     custody: CustodySummary
     history: list[CustodyStep]
+    consumed_by: TransformLinkView | None = None
+    produced_by: TransformLinkView | None = None
 
 
 class Alerts(RootModel[list[Alert]]):
