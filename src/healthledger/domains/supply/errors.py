@@ -312,6 +312,7 @@ class UnknownParty(LedgerError):
         super().__init__(f"GLN {gln} (from {uri}) is not registered to any organisation")
         self.gln, self.uri = gln, uri
 
+
 # --- transformations (transform.py) -----------------------------------------------------
 
 
