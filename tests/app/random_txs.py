@@ -26,6 +26,7 @@ from healthledger.crypto.keys import KeyPair, derive_patient_id
 from healthledger.domains.governance.messages import MEMBER_ROLES
 from healthledger.domains.records.donation import ORGANS
 from healthledger.domains.records.messages import POWERS, PURPOSES, intent_message
+from healthledger.domains.shared.gln import with_check_digit
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
@@ -136,6 +137,8 @@ def genesis() -> Genesis:
             org["validator"] = {"pub_key": validator_key(org["id"]), "power": 10}
         else:
             del org["validator"]
+        if org["id"] == "generico":  # a founder holding GLNs from genesis, one of the pool's
+            org["glns"] = {"party": with_check_digit("401234500000"), "locations": [GLN_POOL[5]]}
     base["admission_quorum"] = {"numerator": 1, "denominator": 2}
     return Genesis.model_validate(base)
 
@@ -240,6 +243,14 @@ class World:
     def proposals(self) -> dict[str, Any]:
         return self.scan("gov", "proposal/")
 
+    def gln_holders(self) -> dict[str, Any]:
+        """GLN -> its holder record (`gln/`)."""
+        return self.scan("gov", "gln/")
+
+    def org_glns(self) -> dict[str, Any]:
+        """Organisation -> its GLNs (`glns/`)."""
+        return self.scan("gov", "glns/")
+
     def capabilities(self) -> dict[str, Any]:
         """`org` or `org/member` -> {"granted": {capability: granting proposal}}."""
         return self.scan("gov", "cap/")
@@ -330,6 +341,40 @@ def capability_propose(draw: Draw, w: World) -> Planned:
     capability = draw(st.sampled_from(CAPABILITY_NAMES))
     payload = {"action": action, "org_id": target, "capability": capability}
     return Planned(sender, "capability.propose", payload)
+
+
+# A few GLNs every organisation may fight over, and one whose check digit is wrong.
+GLN_POOL = tuple(with_check_digit(f"0614141{n:05d}") for n in range(6))
+BAD_GLN = GLN_POOL[0][:-1] + str((int(GLN_POOL[0][-1]) + 1) % 10)
+
+
+def _glns(draw: Draw, pool: Sequence[str]) -> list[str]:
+    """A few GLNs, mostly from `pool`, sometimes a bad one or a repeat (from `some`)."""
+    chosen = some(draw, pool if pool and likely(draw) else GLN_POOL, 3)
+    if draw(st.integers(0, 9)) == 0:
+        chosen.append(BAD_GLN)
+    return chosen
+
+
+def gln_claim(draw: Draw, w: World) -> Planned:
+    """Claims of the shared pool: two organisations often race for one GLN."""
+    sender = w.sender(draw, w.active_orgs())
+    payload: dict[str, Any] = {"locations": _glns(draw, GLN_POOL)}
+    if draw(st.booleans()):
+        payload["party"] = pick(draw, [*GLN_POOL, BAD_GLN], GLN_POOL[0])
+    return Planned(sender, "gln.claim", payload)
+
+
+def gln_release(draw: Draw, w: World) -> Planned:
+    """Mostly a holder freeing its own; sometimes a proposal to free another's, or junk."""
+    holders = w.gln_holders()
+    sender = w.sender(draw, {h["org"] for h in holders.values()} or w.active_orgs())
+    own = [gln for gln, h in holders.items() if h["org"] == sender]
+    payload: dict[str, Any] = {"glns": _glns(draw, own)}
+    if not likely(draw) and holders:
+        gln = pick(draw, holders, GLN_POOL[0])
+        payload = {"glns": [gln], "org_id": holders[gln]["org"]}
+    return Planned(sender, "gln.release", payload)
 
 
 def member_capability(draw: Draw, w: World) -> Planned:
@@ -1015,11 +1060,33 @@ def supply_epcis(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.epcis", {"events": texts})
 
 
+# EPCIS transformationIDs the builders share, so steps join, and other senders collide.
+TRANSFORMATION_IDS = ("urn:epc:id:gdti:0614141.12345.400", "urn:example:kit-run")
+
+
+def supply_transform(draw: Draw, w: World) -> Planned:
+    """A repackaging: held items in, new serials out (sometimes one side, or a shared id)."""
+    sender = _holder(draw, w, ["manufacturer"])
+    payload: dict[str, Any] = {"inputs": [], "outputs": []}
+    if likely(draw):
+        payload["inputs"] = _items(draw, w, sender, _owned_active(sender))
+    if likely(draw):
+        gtin = pick(draw, [g for g, maker in GTINS.items() if maker == sender] or GTINS, "x")
+        lot = draw(st.sampled_from(sorted(LOTS)))
+        serials = some(draw, [f"T{n}" for n in range(1, 9)] if likely(draw) else SERIALS)
+        payload["outputs"] = [{"gtin": gtin, "lot": lot, "expiry": LOTS[lot], "serials": serials}]
+    if draw(st.booleans()):
+        payload["transformation_id"] = draw(st.sampled_from(TRANSFORMATION_IDS))
+    return Planned(sender, "supply.transform", payload)
+
+
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
     "org.endpoint": org_endpoint,
     "capability.propose": capability_propose,
+    "gln.claim": gln_claim,
+    "gln.release": gln_release,
     "member.capability": member_capability,
     "member.enroll": member_enroll,
     "member.revoke": member_revoke,
@@ -1054,6 +1121,7 @@ BUILDERS: dict[str, Builder] = {
     "supply.recall": supply_recall,
     "supply.recall_ack": supply_recall_ack,
     "supply.epcis": supply_epcis,
+    "supply.transform": supply_transform,
 }
 
 # --- junk ------------------------------------------------------------------------------

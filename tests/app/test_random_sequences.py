@@ -45,6 +45,7 @@ from random_txs import (
     CUSTODIAN_ROLES,
     DAY_MS,
     FOUNDERS,
+    GLN_POOL,
     GTINS,
     JSON_VALUES,
     LOTS,
@@ -75,6 +76,7 @@ from healthledger.app.genesis import Genesis
 from healthledger.app.registry import CAPABILITIES, REGISTRY
 from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import derive_patient_id
+from healthledger.domains.governance.messages import MAX_LOCATION_GLNS
 from healthledger.domains.records.donation import MAX_VERSIONS
 from healthledger.errors import DuplicateNonce
 from healthledger.ledger.block import TxResult
@@ -461,6 +463,30 @@ class RandomSequences(RuleBasedStateMachine):
             assert accepted.ok, (record_id, accepted.code, accepted.message)
             assert self.world.records()[record_id]["custodian"] == successor
 
+    @rule(data=st.data())
+    def racing_gln_claims(self, data: st.DataObject) -> None:
+        """Two organisations claim one GLN and every other organisation approves both, in
+        any order, in one block or several: one of them holds it after, never both."""
+        draw, world = data.draw, self.world
+        orgs = sorted(world.active_orgs())
+        first, second = draw(st.lists(st.sampled_from(orgs), min_size=2, max_size=2, unique=True))
+        contested = draw(st.sampled_from(GLN_POOL))
+        claims = [
+            self._sign(Planned(org, "gln.claim", {"locations": [contested]}))
+            for org in (first, second)
+        ]
+        ids = ["prop-" + tx.id[:16] for tx, _ in claims]
+        votes = [
+            Planned(voter, "org.approve", {"proposal_id": proposal})
+            for proposal in (ids if draw(st.booleans()) else ids[::-1])
+            for voter in orgs
+            if voter not in (first, second)
+        ]
+        self._run(draw, [*claims, *votes])
+        statuses = [world.proposals().get(p, {}).get("status") for p in ids]
+        hypothesis_event(f"racing GLN claims: {sorted(map(str, statuses))}")
+        assert statuses.count("executed") <= 1, statuses
+
     def _quorum_on_capability(self, draw: Draw, target: str, action: str) -> bool:
         """Propose, and every other organisation approves; whether the proposal executed
         (the proposer may have one open already, the change may be no change)."""
@@ -497,6 +523,7 @@ class RandomSequences(RuleBasedStateMachine):
         check_validator_keys(self.world)
         check_capabilities(self.world)
         check_capability_events(self.world, results)
+        check_glns(self.world)
 
     def _check_nonces(self, txs: Sequence[Transaction], results: Sequence[TxResult]) -> None:
         """Every included transaction of this chain uses up its nonce, whatever its result."""
@@ -601,6 +628,25 @@ def check_capabilities(world: World) -> None:
                 name,
             ), f"{holder}'s {name} does not come from a grant to {org}"
             assert proposal["status"] == "executed", f"{holder}'s {name}: grant not executed"
+
+
+def check_glns(world: World) -> None:
+    """The two GLN records agree both ways; a GLN has one holder, an active organisation
+    holding at most one party GLN and MAX_LOCATION_GLNS locations."""
+    holders, by_org = world.gln_holders(), world.org_glns()
+    active = set(world.active_orgs())
+    for gln, holder in holders.items():
+        org = holder["org"]
+        assert org in active, f"GLN {gln} held by {org}, not an active organisation"
+        held = by_org.get(org, {"party": None, "locations": []})
+        named = held["party"] if holder["kind"] == "party" else held["locations"]
+        assert gln == named or gln in named, f"GLN {gln} of {org} is not in its GLNs"
+    for org, held in by_org.items():
+        listed = [*([held["party"]] if held["party"] else []), *held["locations"]]
+        assert listed, f"{org} keeps an empty GLN record"
+        assert len(held["locations"]) <= MAX_LOCATION_GLNS
+        for gln in listed:
+            assert holders.get(gln, {}).get("org") == org, f"{org} lists {gln}, not its own"
 
 
 def check_capability_events(world: World, results: Sequence[TxResult]) -> None:

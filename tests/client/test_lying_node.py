@@ -215,3 +215,22 @@ def test_junk_in_a_proven_record_is_an_invalid_proof_not_a_crash(world: World, l
     liar.swap = lambda _path, q: body if q.get("serial") == "JUNK" else None
     with Client(liar.url, anchor=PinnedAnchor.first_use()) as client, pytest.raises(InvalidProof):
         client.supply_verify(GTIN, "JUNK", "L3", "2030-01-31")
+
+
+def test_a_gln_answered_with_another_glns_proof_is_refused(world: World, liar: Liar) -> None:
+    held, asked = "0614141000005", "4012345000009"
+    report = world.client.submit(world.signers["medico"].sign("gln.claim", {"party": held}), True)
+    events = require_committed(report).result.events
+    proposal = next(e["proposal"] for e in events if e["type"] == "gln.proposed")
+    for voter in ("pharm", "hosp"):
+        world.send(voter, "org.approve", {"proposal_id": proposal})
+    honest = httpx.get(f"{world.url}/v1/glns/{held}").json()
+    other = httpx.Response(200, json=dict(honest, gln=asked)).content
+    liar.swap = lambda path, _query: other if path == f"/v1/glns/{asked}" else None
+    with Client(liar.url, anchor=PinnedAnchor.first_use()) as client:
+        with pytest.raises(InvalidProof, match=f"asked for gov/gln/{asked}"):
+            client.org_of_gln(asked)
+        # A name beside a true proof is not believed: the proof's holder is.
+        named = httpx.Response(200, json=dict(honest, org="pharm")).content
+        liar.swap = lambda path, _query: named if path == f"/v1/glns/{held}" else None
+        assert client.org_of_gln(held) == "medico"

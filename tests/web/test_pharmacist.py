@@ -267,7 +267,7 @@ def verdict_cases() -> list[dict[str, Any]]:
         "history": [[8, "commission", "medico-pharma", None]],
     }
     packages: list[dict[str, Any] | None] = [None, base]
-    for status in ("in_transit", "dispensed", "destroyed", "exported"):
+    for status in ("in_transit", "dispensed", "destroyed", "exported", "transformed"):
         packages.append({**base, "status": status})
     packages += [{**base, "suspect": True}, {**base, "quarantined": True}, {**base, "serial": "A9"}]
     packages += [{**base, "extra": 1}, {**base, "suspect": None}, {**base, "status": "lost"}]

@@ -34,6 +34,7 @@ from healthledger.domains.supply import queries as q
 from healthledger.domains.supply.feed import raw_event
 from healthledger.domains.supply.importer import check_on_ledger
 from healthledger.domains.supply.observations import EventLink
+from healthledger.domains.supply.transform import package_transformation_events
 from healthledger.domains.supply.views import EpcisDocument, ImportReport, VerifyAnswer
 from healthledger.errors import MalformedInput, TooLarge
 from healthledger.ledger.store import Store
@@ -134,13 +135,17 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     )
     def history_epcis(request: Request, gtin: str, serial: str) -> Response:
         guard.member(request)
+        gtin14 = gs1.validate_gtin(gtin)
         with _snapshot(store) as reader:
-            traced = q.package_events(reader, gs1.validate_gtin(gtin), serial)
+            traced = q.package_events(reader, gtin14, serial)
             written = _written(store, reader, traced.imported)
+            # Transformations rebuilt from state (not from a partner's event), by block time.
+            rebuilt = package_transformation_events(reader, gtin14, serial)
+        at = [(epcis.parse_time("eventTime", event["eventTime"]), event) for event in rebuilt]
         document = epcis.to_epcis_document(
             traced.events,
             created_ms=_now_ms(),
-            imported=written.events,
+            imported=[*written.events, *at],
             prefixes=written.prefixes,
         )
         return Response(orjson.dumps(document), media_type=JSON_LD)

@@ -156,6 +156,67 @@ def dispense(
     _act(url, key, as_json, "supply.dispense", {"gtin": gtin, "serial": serial})
 
 
+@supply_app.command("transform")
+def transform(
+    key: KeyOpt,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--in", help="A package consumed (GTIN:serial) or an SSCC; repeat."),
+    ] = None,
+    gtin: Annotated[str | None, typer.Option(help="GTIN of the packages produced.")] = None,
+    lot: Annotated[str | None, typer.Option(help="Their lot.")] = None,
+    expiry: Annotated[str | None, typer.Option(help="Their expiry YYYY-MM-DD.")] = None,
+    serials: Annotated[
+        list[str] | None, typer.Option("--serial", help="A serial produced; repeat.")
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="Or generate this many serials.")] = None,
+    prefix: Annotated[str, typer.Option(help="Prefix of generated serials.")] = "",
+    start: Annotated[int, typer.Option(help="First generated serial number.")] = 1,
+    transformation_id: Annotated[
+        str | None,
+        typer.Option(help="An EPCIS transformationID (URI) several steps share."),
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Repackage, kit or compound: consume packages and commission new ones, linked both ways."""
+    payload: dict[str, Any] = {"inputs": inputs or []}
+    try:
+        produced = serials or ([] if count is None else _serials(count, prefix, start, None))
+        if produced:
+            if gtin is None or lot is None or expiry is None:
+                raise MalformedInput("outputs need --gtin, --lot and --expiry")
+            output = {"gtin": gs1.validate_gtin(gtin), "lot": lot, "expiry": expiry}
+            payload["outputs"] = [{**output, "serials": produced}]
+        if transformation_id is not None:
+            payload["transformation_id"] = transformation_id
+        report = _run(url, key, "supply.transform", payload)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(report, as_json)
+
+
+@supply_app.command("transformation")
+def transformation(
+    transformation_id: Annotated[str, typer.Argument(help="The transformation's id.")],
+    key: ReaderKeyOpt,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A transformation's inputs and outputs, proven here against the trust anchor
+    (a member organisation's signed read)."""
+    try:
+        anchor = anchor_for(url, trust, pin)
+        with Client(url, keys=open_key(key), anchor=anchor) as client:
+            record = client.supply_transformation(transformation_id)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    answer = record.model_dump(mode="json")
+    emit({**answer, "inputs": record.inputs, "outputs": record.outputs}, as_json)
+
+
 @supply_app.command("recall")
 def recall(
     key: KeyOpt,

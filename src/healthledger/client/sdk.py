@@ -53,6 +53,11 @@ from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier
 from healthledger.domains.supply.queries import verdict
+from healthledger.domains.supply.transformations import (
+    Transformation,
+    TransformationAnswer,
+    transformation_key,
+)
 from healthledger.domains.supply.views import LotStatus, RecallPage
 from healthledger.errors import (
     ErrorCode,
@@ -586,6 +591,21 @@ class Client:
         if after is not None:
             params["after"] = after
         return _parse(RecallPage, self._get("/v1/supply/recalls", params))
+
+    def supply_transformation(self, transformation_id: str) -> Transformation:
+        """A transformation (repackaging, kitting): its inputs and outputs per step, read
+        from its record as proven against the trust anchor (signed read: members)."""
+        path = f"/v1/supply/transformations/{_segment(transformation_id)}"
+        answer = _parse(TransformationAnswer, self._get(path))
+        view = StateView.model_validate(answer.proof.model_dump(mode="json"))
+        self.prove_state(view, supply_state.NAMESPACE, transformation_key(transformation_id))
+        if view.value is None:
+            raise InvalidProof(f"the node proved no transformation {transformation_id}")
+        with _proof_errors("transformation"):
+            record = Transformation.model_validate(view.value)
+        if record.id != transformation_id:
+            raise InvalidProof(f"the record of {transformation_id} names {record.id}")
+        return record
 
     def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
         """Counterfeit and diversion alerts, newest first (signed read: members)."""

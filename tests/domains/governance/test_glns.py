@@ -296,3 +296,46 @@ def test_check_gln_vectors() -> None:
         assert check_gln(value) == value
     with pytest.raises(ValueError, match="check digit"):
         check_gln("9520123456789")
+
+
+def test_the_directory_lists_endpoints_and_glns_with_proofs(chain: Chain) -> None:
+    from healthledger.app.reader import SnapshotReader
+    from healthledger.domains.governance.views import (
+        DirectoryParams,
+        GlnParams,
+        directory,
+        gln_entry,
+    )
+
+    claimed(chain, "medico-pharma", PHARMA_PARTY)
+    claimed(chain, "acme-insurance", None, gln(1))
+    node_key = seeded_keys("node").key_id
+    body = {"endpoints": ["http://127.0.0.1:8700"], "node_key": node_key}
+    assert send(chain, "corner-pharmacy", "org.endpoint", body).ok
+    assert send(chain, "acme-insurance", "org.endpoint", body).ok
+    pages: list[list[str]] = []
+    after = None
+    with chain.store.snapshot():
+        snapshot = SnapshotReader(chain.store)
+        while True:
+            page = directory(snapshot, DirectoryParams(limit=1, after=after))
+            pages.append([row.org for row in page.orgs])
+            if page.next_after is None:
+                break
+            after = page.next_after
+        whole = directory(snapshot, DirectoryParams(limit=50)).orgs
+        held = gln_entry(snapshot, GlnParams(gln=PHARMA_PARTY))
+        free = gln_entry(snapshot, GlnParams(gln=gln(2)))
+    assert pages == [["acme-insurance"], ["corner-pharmacy"], ["medico-pharma"]]
+    rows = {row.org: row for row in whole}
+    assert rows["medico-pharma"].entry is None and rows["medico-pharma"].glns is not None
+    assert rows["medico-pharma"].glns_proof.value == rows["medico-pharma"].glns.model_dump(
+        mode="json"
+    )
+    assert rows["corner-pharmacy"].glns is None and rows["corner-pharmacy"].glns_proof.value is None
+    assert (held.org, held.kind, held.proof.key) == (
+        "medico-pharma",
+        "party",
+        f"gln/{PHARMA_PARTY}",
+    )
+    assert free.org is None and free.proof.value is None

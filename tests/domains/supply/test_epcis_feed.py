@@ -292,6 +292,34 @@ def test_an_observation_is_confirmed_by_its_actor_submitting_it(sc: Chain) -> No
     observation = sc.state("supply", f"obs/{key_hex(event)}")
     assert (observation["status"], observation["attested_by"]) == ("confirmed", "corner-pharmacy")
     assert observation["attesters"] == ["corner-pharmacy"]
-    # The attester may declare it erroneous too: it recorded (attested) it.
+    # The attester may declare it erroneous: it recorded (attested) it. The actor declaring
+    # it too seconds that declaration, once.
     declared = {**event, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
     assert kinds(submit(sc, "corner-pharmacy", declared)) == ["error declaration"]
+    assert kinds(submit(sc, "pharmalink", declared)) == ["error declaration"]
+    mark = sc.state("supply", f"erroneous/{key_hex(event)}")
+    assert (mark["by"], mark["seconded_by"]) == ("corner-pharmacy", ["pharmalink"])
+    assert submit(sc, "pharmalink", declared).code == "conflict"
+
+
+def test_own_transformation_event_transforms(sc: Chain) -> None:
+    kit = "0950600013438" + str(gtin_check_digit("0950600013438"))
+    assert submit(sc, "medico-pharma", commissioning("S1", "S2")).ok
+    event = {
+        "type": "TransformationEvent",
+        "eventTime": "2026-03-02T10:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "inputEPCList": [epc("S1"), epc("S2")],
+        "outputEPCList": [f"https://id.gs1.org/01/{kit}/21/K1"],
+        "bizStep": "repackaging",
+        "readPoint": {"id": URN + "medico-pharma"},
+        "ilmd": {"cbvmda:lotNumber": "KIT-1", "cbvmda:itemExpirationDate": "2027-01-31"},
+    }
+    result = submit(sc, "medico-pharma", event)
+    assert result.ok, result
+    assert kinds(result) == ["transform"]
+    assert sc.state("supply", f"pkg/{GTIN}/S1")["status"] == "transformed"
+    assert sc.state("supply", f"pkg/{kit}/K1")["owner"] == "medico-pharma"
+    # Another organisation's transformation is anchored, not applied.
+    other = {**event, "readPoint": {"id": URN + "pharmalink"}}
+    assert kinds(submit(sc, "corner-pharmacy", other)) == ["observation attested"]

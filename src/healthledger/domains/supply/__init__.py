@@ -6,6 +6,7 @@ from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import feed
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply import transform as x
 from healthledger.domains.supply.queries import VIEWS
 from healthledger.domains.supply.roles import (
     DISPENSING,
@@ -46,6 +47,14 @@ _TYPED = (
         "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
     ),
     TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
+    # Outputs are commissioned, so only those who commission may transform (repackagers).
+    TxType(
+        "supply.transform",
+        x.Transform,
+        x.transform,
+        MAKERS,
+        "repackage, kit or compound: consume packages, commission new ones",
+    ),
 )
 # A partner's whole EPCIS feed: each event becomes one of the typed transactions above (its
 # senders checked) or an anchored observation (domains/supply/feed.py).

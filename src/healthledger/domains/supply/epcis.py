@@ -133,6 +133,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # GS1 Digital Link URI Syntax: any domain, then the primary key and its qualifiers.
 _DL_SGTIN = re.compile(r"https?://[^/?#]+/01/([0-9]+)/21/([^/?#]+)")
 _DL_SSCC = re.compile(r"https?://[^/?#]+/00/([0-9]+)")
+_DL_PARTY = re.compile(r"/41[47]/[0-9]")
 # TDS SGTIN / SSCC EPC URIs: company prefix (6-12 digits), the rest of the key, no check digit.
 _URN_SGTIN = re.compile(r"urn:epc:id:sgtin:([0-9]{6,12})\.([0-9]{1,7})\.(.+)")
 _URN_SSCC = re.compile(r"urn:epc:id:sscc:([0-9]{6,12})\.([0-9]{5,11})")
@@ -227,6 +228,16 @@ def item_of_epc(uri: str) -> str:
     if match := _URN_SSCC.fullmatch(uri):
         return _sscc_urn_item(uri, match[1], match[2])
     _fail(f"EPC {uri!r}: expected a GS1 Digital Link (/01/../21/.. or /00/..) or SGTIN/SSCC URN")
+
+
+def names_a_party(uri: str) -> bool:
+    """Whether a URI is written as a party or location identifier (SGLN, PGLN, a Digital
+    Link with AI 414 or 417, or this ledger's organisation URN), well formed or not; a
+    `geo:` point or a site's own URL names no party."""
+    lowered = uri.lower()
+    if lowered.startswith(("urn:epc:id:sgln:", "urn:epc:id:pgln:", HEALTHLEDGER_ORG_URN)):
+        return True
+    return lowered.startswith(("https://", "http://")) and _DL_PARTY.search(uri) is not None
 
 
 def names_trade_item_or_unit(uri: str) -> bool:

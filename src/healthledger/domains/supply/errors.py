@@ -313,6 +313,46 @@ class UnknownParty(LedgerError):
         self.gln, self.uri = gln, uri
 
 
+# --- transformations (transform.py) -----------------------------------------------------
+
+
+class TransformationOfAnother(Unauthorized):
+    def __init__(self, transformation: str, org: str) -> None:
+        self.transformation, self.org = transformation, org
+        super().__init__(f"transformation {transformation} belongs to {org}")
+
+
+class TransformationExists(AlreadyExists):
+    def __init__(self, transformation: str) -> None:
+        self.transformation = transformation
+        super().__init__(f"transformation {transformation} is already recorded")
+
+
+class UnknownTransformation(NotFound):
+    def __init__(self, transformation: str) -> None:
+        self.transformation = transformation
+        super().__init__(f"unknown transformation {transformation}")
+
+
+class EmptyTransformation(InvalidField):
+    def __init__(self) -> None:
+        super().__init__(
+            "a transformation consumes inputs and produces outputs (one side alone only"
+            " when it joins a transformation_id)"
+        )
+
+
+class TransformationFull(TooLarge):
+    def __init__(self, transformation: str, what: str, limit: int) -> None:
+        self.transformation = transformation
+        super().__init__(f"transformation {transformation} would exceed {limit} {what}")
+
+
+class TooManyOutputs(TooLarge):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} output serials in one transformation step: split it")
+
+
 # --- EPCIS feeds (supply.epcis) ---------------------------------------------------------
 
 

@@ -1,14 +1,14 @@
-"""The EPCIS event hash ID (CBV 2.0 section 8.9): a name for an event made from its content.
+"""The EPCIS event hash ID of CBV 2.0: a name for an event made from its content.
 
 Two parties that hold the same event, in any key order, spacing, EPC URN or GS1 Digital
 Link spelling, bare CBV term or full URI, compute the same `ni:///sha-256;<hex>?ver=CBV2.0`.
 The rules are those of GS1's reference implementation, epcis-event-hash-generator 1.9.3
-(https://github.com/RalphTro/epcis-event-hash-generator), whose output is the de facto
-standard partners compare against: this module reproduces its pre-hash string exactly,
-quirks included (each quirk kept on purpose is named where it happens), so that an event
-id computed here is the id a partner's tooling computes. It is pure: no I/O, no JSON-LD
-processing at run time (the CBV terms the EPCIS 2.0 context expands are tabled below), no
-clock and no platform-dependent arithmetic.
+(https://github.com/RalphTro/epcis-event-hash-generator), whose output partners compare
+against: this module reproduces its pre-hash string, quirks included (each kept on purpose
+is named where it happens), with one deliberate difference: a pair-list item is read type
+first whatever its JSON key order (see `_pair`). It is pure: no I/O, no JSON-LD processing at
+run time (the CBV terms the EPCIS 2.0 context expands are tabled below), no clock, and no
+arithmetic that depends on the platform.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from healthledger.domains.supply.errors import EventTooDeep, EventTooLarge, EventUnhashable
 
@@ -67,33 +67,35 @@ _COMPONENTS: Final = (
 )
 
 
-def _terms(prefix: str, words: str) -> dict[str, str]:
-    return {word: prefix + word for word in words.split()}
+class _Terms(dict[str, str]):
+    """The bare terms one field may carry, each with the URI the EPCIS context expands it to."""
 
 
-_BIZ_STEP_URI: Final = _terms(_CBV + "BizStep-", _BIZ_STEPS)
+def _terms(prefix: str, words: str) -> _Terms:
+    return _Terms((word, prefix + word) for word in words.split())
+
+
 _DISP_URI: Final = _terms(_CBV + "Disp-", _DISPOSITIONS)
+_SDT_URI: Final = _terms(_CBV + "SDT-", _SDT)
 
-# Where the context gives a field vocabulary terms (a path of keys from the event); the
-# pair lists (bizTransactionList, sourceList, destinationList) hold the `type` of each item.
-_VOCAB_AT: Final[dict[tuple[str, ...], dict[str, str]]] = {
-    ("bizStep",): _BIZ_STEP_URI,
-    ("disposition",): _DISP_URI,
-    ("persistentDisposition", "set"): _DISP_URI,
-    ("persistentDisposition", "unset"): _DISP_URI,
-    ("bizTransactionList", "type"): _terms(_CBV + "BTT-", _BTT),
-    ("sourceList", "type"): _terms(_CBV + "SDT-", _SDT),
-    ("destinationList", "type"): _terms(_CBV + "SDT-", _SDT),
-    ("sensorElementList", "sensorReport", "type"): _terms(_GS1, _MEASUREMENTS),
-    ("sensorElementList", "sensorReport", "exception"): _terms(
-        _GS1, "ALARM_CONDITION ERROR_CONDITION"
-    ),
-    ("sensorElementList", "sensorReport", "component"): _terms(_CBV + "Comp-", _COMPONENTS),
-    ("errorDeclaration", "reason"): _terms(_CBV + "ER-", "did_not_occur incorrect_data"),
+# Where the context gives a field vocabulary terms, as a tree of keys from the event (list
+# items share their list's key); pair lists hold the `type` of each of their items.
+_VOCAB: Final[dict[str, Any]] = {
+    "bizStep": _terms(_CBV + "BizStep-", _BIZ_STEPS),
+    "disposition": _DISP_URI,
+    "persistentDisposition": {"set": _DISP_URI, "unset": _DISP_URI},
+    "bizTransactionList": {"type": _terms(_CBV + "BTT-", _BTT)},
+    "sourceList": {"type": _SDT_URI},
+    "destinationList": {"type": _SDT_URI},
+    "sensorElementList": {
+        "sensorReport": {
+            "type": _terms(_GS1, _MEASUREMENTS),
+            "exception": _terms(_GS1, "ALARM_CONDITION ERROR_CONDITION"),
+            "component": _terms(_CBV + "Comp-", _COMPONENTS),
+        }
+    },
+    "errorDeclaration": {"reason": _terms(_CBV + "ER-", "did_not_occur incorrect_data")},
 }
-# The paths worth following while reading an event; any other field is read as untracked.
-_TRACKED: Final = {path[:i] for path in _VOCAB_AT for i in range(1, len(path) + 1)}
-_UNTRACKED: Final = ("",)
 
 # CBV 1.x URNs become their CBV 2.0 web URIs (rule 14), anywhere in a value.
 _OLD_CBV: Final = (
@@ -106,16 +108,24 @@ _OLD_CBV: Final = (
 
 # --- the canonical property order (the reference's PROP_ORDER) ----------------------------
 
-_Order = tuple[tuple[str, "_Order | None"], ...]
-_QUANTITY: Final[_Order] = (
-    ("quantityElement", (("epcClass", None), ("quantity", None), ("uom", None))),
-)
+
+class _Order(NamedTuple):
+    """Fields in the order the pre-hash string lists them, each with its own fields' order."""
+
+    entries: tuple[tuple[str, _Order | None], ...]
+    names: frozenset[str]
+
+
+def _order(*entries: tuple[str, _Order | None]) -> _Order:
+    return _Order(entries, frozenset(name for name, _ in entries))
 
 
 def _leaves(names: str) -> _Order:
-    return tuple((name, None) for name in names.split())
+    return _order(*((name, None) for name in names.split()))
 
 
+_EPC: Final = _order(("epc", None))
+_QUANTITY: Final = _order(("quantityElement", _leaves("epcClass quantity uom")))
 _SENSOR_METADATA: Final = _leaves(
     "time startTime endTime deviceID deviceMetadata rawData dataProcessingMethod bizRules"
 )
@@ -126,33 +136,33 @@ _SENSOR_REPORT: Final = _leaves(
 )
 # bizTransactionList, sourceList and destinationList are absent: the reference's order names
 # them with a shape no item has, so they are always written with the leftover fields.
-_EVENT_ORDER: Final[_Order] = (
+_EVENT_ORDER: Final = _order(
     ("eventTime", None),
     ("eventTimeZoneOffset", None),
     ("certificationInfo", None),
     ("parentID", None),
-    ("epcList", (("epc", None),)),
-    ("inputEPCList", (("epc", None),)),
-    ("childEPCs", (("epc", None),)),
+    ("epcList", _EPC),
+    ("inputEPCList", _EPC),
+    ("childEPCs", _EPC),
     ("quantityList", _QUANTITY),
     ("childQuantityList", _QUANTITY),
     ("inputQuantityList", _QUANTITY),
-    ("outputEPCList", (("epc", None),)),
+    ("outputEPCList", _EPC),
     ("outputQuantityList", _QUANTITY),
     ("action", None),
     ("transformationID", None),
     ("bizStep", None),
     ("disposition", None),
-    ("persistentDisposition", (("set", None), ("unset", None))),
-    ("readPoint", (("id", None),)),
-    ("bizLocation", (("id", None),)),
+    ("persistentDisposition", _leaves("set unset")),
+    ("readPoint", _leaves("id")),
+    ("bizLocation", _leaves("id")),
     (
         "sensorElementList",
-        (
+        _order(
             (
                 "sensorElement",
-                (("sensorMetadata", _SENSOR_METADATA), ("sensorReport", _SENSOR_REPORT)),
-            ),
+                _order(("sensorMetadata", _SENSOR_METADATA), ("sensorReport", _SENSOR_REPORT)),
+            )
         ),
     ),
 )
@@ -161,6 +171,8 @@ _NOT_HASHED: Final = frozenset({"recordTime", "eventID", "type", "errorDeclarati
 _PAIR_LISTS: Final = frozenset({"sourceList", "destinationList", "bizTransactionList"})
 _UNSORTED_ITEMS: Final = frozenset({"bizTransaction", "source", "destination"})
 _QUANTITY_ITEMS: Final = frozenset({"inputQuantity", "outputQuantity", "childQuantity"})
+_SKIPPED_KEYS: Final = frozenset({"#text", "rdfs:comment", "comment"})
+_QUANTITY_KEYS: Final = frozenset({"epcClass", "quantity", "uom"})
 
 
 class _Node:
@@ -200,14 +212,18 @@ def prehash_string(event: Mapping[str, Any], prefixes: Mapping[str, str] | None 
     """The canonical string that `event_hash` digests (for debugging and for partners)."""
     if not isinstance(event, Mapping):
         raise EventUnhashable("an EPCIS event is a JSON object")
-    builder = _Builder(prefixes or {})
-    root = builder.node_of(event, ())
+    direct = _direct(event, prefixes or {})
+    return direct if direct is not None else _through_fields(event, prefixes or {})
+
+
+def _through_fields(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
+    """The general algorithm: JSON to fields, fields in order, leftovers after them."""
+    root = _Builder(prefixes).node_of(event, _VOCAB, 0, raw=False)
     event_type = event.get("type")
-    root.name = event_type if isinstance(event_type, str) else ""
-    root = _regroup(root)
+    name = event_type if isinstance(event_type, str) else ""
     ordered = _ordered(root.kids, _EVENT_ORDER)
     rest = [kid for kid in root.kids if isinstance(kid, _Pair) or kid.name not in _NOT_HASHED]
-    return "eventType=" + root.name + ordered + (_generic(rest) if rest else "")
+    return "eventType=" + name + ordered + (_generic(rest) if rest else "")
 
 
 def document_prefixes(document: Mapping[str, Any]) -> dict[str, str]:
@@ -240,11 +256,163 @@ def document_hashes(document: Mapping[str, Any]) -> list[str]:
     return [event_hash(event, prefixes) for event in document_events(document)]
 
 
+# --- the common event, written directly -----------------------------------------------------
+#
+# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists.
+# `_direct` writes their pre-hash string without building fields, as the general algorithm
+# would write it (a test holds the two equal on every example and on generated events);
+# anything else (extensions, sensors, ILMD, error declarations, odd shapes) returns None.
+
+_DIRECT_LEAVES: Final = ("eventTimeZoneOffset", "certificationInfo", "parentID")
+_DIRECT_AFTER_LISTS: Final = ("action", "transformationID", "bizStep", "disposition")
+_EPC_LISTS: Final = ("epcList", "inputEPCList", "childEPCs")
+_QUANTITY_LISTS: Final = ("quantityList", "childQuantityList", "inputQuantityList")
+_DIRECT_KEYS: Final = frozenset(
+    {"type", "eventID", "recordTime", "eventTime", *_DIRECT_LEAVES, *_EPC_LISTS}
+    | {*_QUANTITY_LISTS, "outputEPCList", "outputQuantityList", *_DIRECT_AFTER_LISTS}
+    | {"readPoint", "bizLocation", *_PAIR_LISTS}
+)
+_PAIR_ID: Final = {
+    "bizTransactionList": "bizTransaction",
+    "sourceList": "source",
+    "destinationList": "destination",
+}
+_DIRECT_MAX_ITEMS: Final = 256  # longer lists go the general way, which counts every byte
+
+
+class _NotDirect(Exception):
+    """The event is not of the flat shape `_direct` writes."""
+
+
+def _direct(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str | None:
+    if type(event) is not dict or not _DIRECT_KEYS.issuperset(event):
+        return None
+    try:
+        return _direct_string(event, prefixes)
+    except _NotDirect:
+        return None
+
+
+def _direct_string(event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    for key in ("type", "eventID", "recordTime"):
+        if key in event and type(event[key]) is not str:
+            raise _NotDirect
+    kind = event.get("type", "")
+    out = ["eventType=", kind]
+    if "eventTime" in event:
+        out.append(_direct_leaf("eventTime", event["eventTime"], prefixes, time=True))
+    out.extend(_direct_leaf(key, event[key], prefixes) for key in _DIRECT_LEAVES if key in event)
+    out.extend(_direct_list(key, event, prefixes) for key in _EPC_LISTS)
+    out.extend(_direct_list(key, event, prefixes) for key in _QUANTITY_LISTS)
+    out.append(_direct_list("outputEPCList", event, prefixes))
+    out.append(_direct_list("outputQuantityList", event, prefixes))
+    for key in _DIRECT_AFTER_LISTS:
+        if key in event:
+            out.append(_direct_leaf(key, _term(key, event[key]), prefixes))
+    out.extend(_direct_location(key, event, prefixes) for key in ("readPoint", "bizLocation"))
+    rest = [_direct_pairs(key, event, prefixes) for key in _PAIR_ID if key in event]
+    rest.sort()
+    out.extend(rest)
+    return "".join(out)
+
+
+def _term(key: str, value: Any) -> Any:
+    vocab = _VOCAB.get(key)
+    return vocab.get(value, value) if type(value) is str and type(vocab) is _Terms else value
+
+
+def _direct_text(value: Any, prefixes: Mapping[str, str]) -> str:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        if ":" in text and prefixes:
+            prefix, _, local = text.partition(":")
+            if prefix in prefixes:
+                return prefixes[prefix] + local
+        return text
+    if kind is int or kind is float or kind is Decimal:
+        return str(value)
+    raise _NotDirect
+
+
+def _direct_leaf(name: str, value: Any, prefixes: Mapping[str, str], time: bool = False) -> str:
+    text = _direct_text(value, prefixes).strip()
+    if not text:
+        return ""
+    text = _timestamp(text) if time else _canon(text)
+    return name + "=" + text if text else ""
+
+
+def _direct_list(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    items = event.get(key)
+    if items is None:
+        return ""
+    if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    if key.endswith("QuantityList") or key == "quantityList":
+        values = [_direct_quantity(item, prefixes) for item in items]
+    else:
+        values = [_direct_leaf("epc", item, prefixes) for item in items]
+    values = [value for value in values if value]
+    if not values:
+        return ""
+    values.sort()
+    return key + "".join(values)
+
+
+def _direct_quantity(item: Any, prefixes: Mapping[str, str]) -> str:
+    if type(item) is not dict or not item or not _QUANTITY_KEYS.issuperset(item):
+        raise _NotDirect
+    inner = "".join(
+        _direct_leaf(name, item[name], prefixes)
+        for name in ("epcClass", "quantity", "uom")
+        if name in item
+    )
+    return "quantityElement" + inner if inner else ""
+
+
+def _direct_location(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    place = event.get(key)
+    if place is None:
+        return ""
+    if type(place) is not dict or not {"id"}.issuperset(place):
+        raise _NotDirect
+    inner = _direct_leaf("id", place["id"], prefixes) if "id" in place else ""
+    return key + inner if inner else ""
+
+
+def _direct_pairs(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+    items = event[key]
+    ident = _PAIR_ID[key]
+    if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    pairs = []
+    for item in items:
+        if type(item) is not dict or len(item) != 2 or "type" not in item or ident not in item:
+            raise _NotDirect
+        kind = _VOCAB[key]["type"].get(item["type"], item["type"])
+        pairs.append(_pair_part("type", kind, prefixes) + _pair_part(ident, item[ident], prefixes))
+    pairs.sort()
+    return key + "".join(pairs) if pairs else ""
+
+
+def _pair_part(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
+    if type(value) is not str:
+        raise _NotDirect
+    text = _direct_text(value, prefixes).strip()
+    return name + "=" + _canon(text) if text else name
+
+
 # --- JSON to fields -------------------------------------------------------------------------
 
 
 class _Builder:
-    """Turns JSON into fields, counting depth and size so no event costs more than its bound."""
+    """Turns JSON into fields, counting depth and size so no event costs more than its bound.
+
+    Fields are regrouped as they are built, into the shape of EPCIS XML the reference hashes:
+    list items under their list, pair-list items as pairs. Items of a pair list are kept "raw"
+    (sorted, never regrouped) as the reference keeps them.
+    """
 
     __slots__ = ("chars", "prefixes")
 
@@ -252,50 +420,67 @@ class _Builder:
         self.prefixes = prefixes
         self.chars = 0
 
-    def node_of(self, value: Any, path: tuple[str, ...], depth: int = 0) -> _Node:
+    def node_of(self, value: Any, vocab: Any, depth: int, raw: bool) -> _Node:
         if depth > MAX_EVENT_DEPTH:
             raise EventTooDeep(MAX_EVENT_DEPTH)
+        kind = type(value)
+        if kind is str:
+            return _Node("", self._string(value, vocab), [])
+        if kind is dict:
+            return self._object(value, vocab, depth, raw)
+        if kind is list or kind is tuple:
+            return _Node("", "", [self.node_of(item, vocab, depth + 1, raw) for item in value])
         if isinstance(value, Mapping):
-            return self._object(value, path, depth)
-        if isinstance(value, list | tuple):
-            return _Node("", "", [self.node_of(item, path, depth + 1) for item in value])
-        return _Node("", self._scalar(value, path), [])
+            return self._object(value, vocab, depth, raw)
+        return _Node("", self._scalar(value), [])
 
-    def _object(self, obj: Mapping[str, Any], path: tuple[str, ...], depth: int) -> _Node:
+    def _object(self, obj: Mapping[str, Any], vocab: Any, depth: int, raw: bool) -> _Node:
         kids: list[_Node | _Pair] = []
+        tracked = vocab if type(vocab) is dict else None
         for key, value in obj.items():
             if not isinstance(key, str):
                 raise EventUnhashable("keys of an EPCIS event are strings")
-            if key in ("#text", "rdfs:comment", "comment") or key.startswith("@xmlns"):
+            if key in _SKIPPED_KEYS or key.startswith("@xmlns"):
                 continue
             self._count(key)
-            child_path = (*path, key)
             child = self.node_of(
-                value, child_path if child_path in _TRACKED else _UNTRACKED, depth + 1
+                value,
+                tracked.get(key) if tracked is not None else None,
+                depth + 1,
+                raw or key in _PAIR_LISTS,
             )
             name = self._expand_key(key)
-            if isinstance(value, list | tuple):
-                kids.extend(
-                    _Node(name, kid.text, kid.kids) for kid in child.kids if isinstance(kid, _Node)
-                )
+            if type(value) is list or type(value) is tuple:
+                for item in child.kids:
+                    assert type(item) is _Node
+                    item.name = name
+                    kids.append(item)
             else:
-                kids.append(_Node(name, child.text, child.kids))
+                child.name = name
+                kids.append(child)
         text = obj.get("#text")
-        node = _Node("", text if isinstance(text, str) else "", kids)
-        # Fields are sorted, except in a pair item where the reference keeps document order.
-        if not any(key in obj for key in _UNSORTED_ITEMS):
-            kids.sort(key=_sort_key)
-        return node
+        if raw:
+            # Order only shows where a pair item keeps its first two fields: the reference
+            # sorts an object's fields unless it is such an item with its id key.
+            if not any(key in obj for key in _UNSORTED_ITEMS):
+                kids.sort(key=_sort_key)
+        else:
+            kids = _regroup(kids)
+        return _Node("", text if isinstance(text, str) else "", kids)
 
-    def _scalar(self, value: Any, path: tuple[str, ...]) -> str:
-        if isinstance(value, str):
-            vocab = _VOCAB_AT.get(path)
-            if vocab is not None and value in vocab:
-                value = vocab[value]
-            text = self._expand_value(value)
-        elif value is None or isinstance(value, bool | int | float | Decimal):
+    def _string(self, value: str, vocab: Any) -> str:
+        if type(vocab) is _Terms:
+            value = vocab.get(value, value)
+        text = self._expand_value(value)
+        self._count(text)
+        return text
+
+    def _scalar(self, value: Any) -> str:
+        if value is None or isinstance(value, bool | int | float | Decimal):
             # str() as Python's json gives it: True, None, 26.0 (then normalised as a number).
             text = str(value)
+        elif isinstance(value, str):
+            text = self._expand_value(value)
         else:
             raise EventUnhashable(f"an EPCIS value cannot be a {type(value).__name__}")
         self._count(text)
@@ -307,15 +492,17 @@ class _Builder:
             raise EventTooLarge(MAX_EVENT_CHARS)
 
     def _expand_key(self, key: str) -> str:
-        prefix, sep, local = key.partition(":")
-        if sep and prefix in self.prefixes:
-            return "{" + self.prefixes[prefix] + "}" + local
+        if ":" in key and self.prefixes:
+            prefix, _, local = key.partition(":")
+            if prefix in self.prefixes:
+                return "{" + self.prefixes[prefix] + "}" + local
         return key
 
     def _expand_value(self, value: str) -> str:
-        prefix, sep, local = value.partition(":")
-        if sep and prefix in self.prefixes:
-            return self.prefixes[prefix] + local
+        if ":" in value and self.prefixes:
+            prefix, _, local = value.partition(":")
+            if prefix in self.prefixes:
+                return self.prefixes[prefix] + local
         return value
 
 
@@ -323,34 +510,64 @@ def _sort_key(kid: _Node | _Pair) -> tuple[Any, ...]:
     return kid.key()
 
 
-def _regroup(node: _Node) -> _Node:
-    """Give JSON the shape of EPCIS XML: list items under their list, pairs as pairs."""
+def _regroup(kids: list[_Node | _Pair]) -> list[_Node | _Pair]:
+    """List items under their list (`epcList` of `epc`), `childEPCs` as a list of `epc`."""
+    if not any(
+        isinstance(kid, _Node) and (kid.name.endswith("List") or kid.name == "childEPCs")
+        for kid in kids
+    ):
+        for kid in kids:
+            if isinstance(kid, _Node):
+                kid.name = _xml_name(kid)
+        return kids
     plain: list[_Node | _Pair] = []
-    lists: dict[str, list[_Node]] = {}
+    lists: dict[str, list[_Node | _Pair]] = {}
     epcs: list[_Node | _Pair] = []
-    for kid in node.kids:
+    for kid in kids:
         assert isinstance(kid, _Node)
         if kid.name.endswith("List"):
-            lists.setdefault(kid.name, []).append(_Node(kid.name[:-4], kid.text, kid.kids))
+            lists.setdefault(kid.name, []).append(kid)
+            kid.name = kid.name[:-4]
         elif kid.name == "childEPCs":
             epcs.append(_Node("epc", kid.text, []))
         else:
+            kid.name = _xml_name(kid)
             plain.append(kid)
     for name, items in lists.items():
         if name in _PAIR_LISTS:
-            # The reference keeps the first two fields of an item (it fails on fewer).
-            plain.append(_Node(name, "", [_Pair(item.kids[:2]) for item in items]))
+            plain.append(_Node(name, "", [_pair(item) for item in items]))
         else:
-            plain.append(_Node(name, "", list(items)))
+            plain.append(_Node(name, "", _regroup(items)))
     if epcs:
         plain.append(_Node("childEPCs", "", epcs))
-    kids: list[_Node | _Pair] = [
-        kid if kid.name in _PAIR_LISTS else _regroup(kid) for kid in plain if isinstance(kid, _Node)
-    ]
-    return _Node(_xml_name(node), node.text, kids)
+    return plain
 
 
-def _xml_name(node: _Node) -> str:
+def _pair(item: _Node | _Pair) -> _Pair:
+    """A pair-list item as the reference writes it: its first two fields (it fails on fewer).
+
+    The reference takes them in JSON key order, so `{"bizTransaction": x, "type": t}` and
+    `{"type": t, "bizTransaction": x}` would differ; the type comes first here, as in every
+    published example, in the reference's XML reading and in the algorithm's rule 13, so key
+    order never counts for a standard item.
+    """
+    first = item.kids[:2]
+    if len(first) == 2 and _is_id_then_type(*first):
+        first.reverse()
+    return _Pair(first)
+
+
+def _is_id_then_type(ident: _Node | _Pair, kind: _Node | _Pair) -> bool:
+    return (
+        isinstance(ident, _Node)
+        and isinstance(kind, _Node)
+        and kind.name == "type"
+        and ident.name in _UNSORTED_ITEMS
+    )
+
+
+def _xml_name(node: _Node | _Pair) -> str:
+    assert isinstance(node, _Node)
     if node.name in ("inputEPC", "outputEPC"):
         return "epc"
     if node.name in _QUANTITY_ITEMS or (node.name == "quantity" and node.kids):
@@ -362,23 +579,31 @@ def _xml_name(node: _Node) -> str:
 
 
 def _ordered(kids: list[_Node | _Pair], order: _Order) -> str:
-    """The fields named in `order`, each group sorted; extensions after them; the rest stays."""
+    """The fields named in `order`, each group sorted; extensions after them; the rest stays.
+
+    A field written here leaves `kids` once nothing of it is left over, as in the reference:
+    what stays (fields it has no order for) is written again with the leftovers.
+    """
     extensions = _take_extensions(kids)
-    out = ""
-    for name, sub_order in order:
-        values = []
-        for kid in [k for k in kids if isinstance(k, _Node) and k.name == name]:
-            assert isinstance(kid, _Node)
-            text = _field(kid, sub_order)
-            if text:
-                values.append(text)
-            if not kid.kids:
-                kids.remove(kid)
-        values.sort()
-        out += "".join(values)
+    groups: dict[str, list[_Node]] = {}
+    for kid in kids:
+        if isinstance(kid, _Node) and kid.name in order.names:
+            groups.setdefault(kid.name, []).append(kid)
+    out = []
+    if groups:
+        for name, sub_order in order.entries:
+            group = groups.get(name)
+            if group is None:
+                continue
+            values = [text for kid in group if (text := _field(kid, sub_order))]
+            values.sort()
+            out.extend(values)
+        kids[:] = [
+            kid for kid in kids if isinstance(kid, _Pair) or kid.kids or kid.name not in order.names
+        ]
     if extensions:
-        out += _generic(extensions)
-    return out
+        out.append(_generic(extensions))
+    return "".join(out)
 
 
 def _take_extensions(kids: list[_Node | _Pair]) -> list[_Node | _Pair]:
@@ -429,6 +654,7 @@ def _generic(kids: Sequence[_Node | _Pair]) -> str:
 # --- values -------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _canon(text: str) -> str:
     """CBV 2.0 URIs for CBV 1.x URNs, numbers without trailing zeros, GS1 keys as Digital Link."""
     if "urn:epcglobal:cbv:" in text:
@@ -506,41 +732,72 @@ def _timestamp(text: str) -> str:
 
     The reference rounds microseconds half to even; a time without an offset is read as UTC
     (the reference would read it in the host's zone, which no two nodes need share).
+    Integer arithmetic on the civil calendar: no clock, no time zone database.
     """
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return text
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micros = int((fraction or "").ljust(6, "0")[:6])
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups()[:6])
+    if not (1 <= month <= 12 and 1 <= day <= _month_days(year, month)):
+        return text
+    if hour > 23 or minute > 59 or second > 59:
+        return text
+    offset = _offset_minutes(match.group(8))
+    if offset is None:
+        return text
+    micros = int((match.group(7) or "").ljust(6, "0")[:6])
     millis, rest = divmod(micros, 1000)
     if rest > 500 or (rest == 500 and millis % 2 == 1):
         millis += 1
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            tzinfo=_zone(zone),
-        ) + timedelta(milliseconds=millis)
-        utc = moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+    seconds = ((_days_from_civil(year, month, day) * 24 + hour) * 60 + minute - offset) * 60
+    day_count, in_day = divmod((seconds + second) * 1000 + millis, 86_400_000)
+    year, month, day = _civil_from_days(day_count)
+    if not 1 <= year <= 9999:
         return text
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
-    )
+    clock, millis = divmod(in_day, 1000)
+    hours, clock = divmod(clock, 3600)
+    minutes, seconds = divmod(clock, 60)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
 
 
-def _zone(zone: str | None) -> timezone:
+def _offset_minutes(zone: str | None) -> int | None:
     if zone is None or zone == "Z":
-        return UTC
-    sign = -1 if zone[0] == "-" else 1
+        return 0
     digits = zone[1:].replace(":", "")
     minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
-    return timezone(sign * timedelta(minutes=minutes))
+    if minutes >= 24 * 60 or (len(digits) > 2 and int(digits[2:4]) > 59):
+        return None
+    return -minutes if zone[0] == "-" else minutes
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    days += 719468
+    era = days // 146097
+    day_of_era = days - era * 146097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted + 2) // 5 + 1
+    month = shifted + (3 if shifted < 10 else -9)
+    return year_of_era + era * 400 + (month <= 2), month, day
 
 
 # --- GS1 keys: EPC URIs and Digital Link URIs to constrained canonical Digital Link (rules 17, 18)
@@ -600,23 +857,18 @@ _EPC_SCHEME: Final = re.compile(r"urn:epc:((?:id|class|idpat):[a-z]+):")
 
 def _check_digit(digits: str) -> str:
     """GS1 mod 10 (General Specifications 7.9.1): weights 3, 1, 3... from the right."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    total = 3 * sum(map(int, digits[::-2])) + sum(map(int, digits[-2::-2]))
     return str(-total % 10)
+
+
+_ESCAPES: Final = str.maketrans(
+    {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
+)
 
 
 def _escape(text: str) -> str:
     """Characters a Digital Link path percent-encodes that an EPC URI may carry bare."""
-    for char, code in (
-        ("!", "%21"),
-        ("(", "%28"),
-        (")", "%29"),
-        ("*", "%2A"),
-        ("+", "%2B"),
-        (",", "%2C"),
-        (":", "%3A"),
-    ):
-        text = text.replace(char, code)
-    return text
+    return text.translate(_ESCAPES)
 
 
 def _digital_link(uri: str) -> str | None:

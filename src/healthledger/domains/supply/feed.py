@@ -33,6 +33,7 @@ from healthledger.domains.supply import epcis
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply import transform as x
 from healthledger.domains.supply.event_hash import event_hash
 from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
 from healthledger.domains.supply.observations import (
@@ -177,7 +178,7 @@ class EventPlan:
     index: int
     event_id: str
     body: Mapping[str, Any]
-    actor: str
+    actor: str | None  # None: the event names its place by no party identifier (geo:, ...)
     own: bool
     ops: tuple[Op, ...] = ()
     observe: bool = False  # anchored as an observation (alone, or beside the ops)
@@ -426,20 +427,42 @@ def _names_destination(body: Mapping[str, Any]) -> bool:
 
 
 # The typed operations of the other parts of issue 14, wired in as they land.
-OwnMapper = Callable[[int, Mapping[str, Any], Callable[[str], str]], tuple[Op, ...]]
-OWN_MAPPERS: tuple[OwnMapper, ...] = ()
+@dataclass(frozen=True)
+class _Own:
+    """An event of the sender's own organisation, as each mapping sees it."""
+
+    index: int
+    body: Mapping[str, Any]
+    org_of_party: Callable[[str], str]
+    sender: str
+    event_id: str
 
 
-def _own_ops(
-    index: int, body: Mapping[str, Any], org_of_party: Callable[[str], str], sender: str
-) -> tuple[Op, ...]:
-    ops: list[Op] = []
-    if custody_action(body) is not None:
-        event = epcis.from_epcis_event(index, body, org_of_party, importer=sender)
-        ops.extend(_custody_ops(index, event))
-    for mapper in OWN_MAPPERS:
-        ops.extend(mapper(index, body, org_of_party))
-    return tuple(ops)
+def _custody(own: _Own) -> tuple[Op, ...]:
+    if custody_action(own.body) is None:
+        return ()
+    event = epcis.from_epcis_event(own.index, own.body, own.org_of_party, importer=own.sender)
+    return _custody_ops(own.index, event)
+
+
+def _transform(own: _Own) -> tuple[Op, ...]:
+    """A TransformationEvent naming serialized EPCs (quantities alone are observations)."""
+    if own.body.get("type") != x.TRANSFORMATION_EVENT:
+        return ()
+    payload = x.transform_from_epcis(own.index, own.body, own.org_of_party)
+    if payload is None:
+        return ()
+    typed_payload = payload.model_copy(update={"event_id": own.event_id})
+    return (Op("transform", "supply.transform", x.transform, typed_payload),)
+
+
+# In this order: a sensor report before the custody step it travels with (the reporter
+# still holds, or awaits, the goods), the step, then what builds on it.
+_OWN_MAPPINGS: tuple[Callable[[_Own], tuple[Op, ...]], ...] = (_custody, _transform)
+
+
+def _own_ops(own: _Own) -> tuple[Op, ...]:
+    return tuple(op for mapping in _OWN_MAPPINGS for op in mapping(own))
 
 
 def _declaration(index: int, body: Mapping[str, Any], event_id: str, sender: str) -> ErrorMark:
@@ -468,6 +491,7 @@ def _declaration(index: int, body: Mapping[str, Any], event_id: str, sender: str
         tx="",
         position=index,
         height=0,
+        seconded_by=(),
     )
 
 
@@ -490,14 +514,25 @@ def plan_event(
     _time_ms(index, body)
     event_id = event_hash(body, prefixes)
     uri = epcis.acting_party(index, body)
-    actor = sender if uri is None else org_of_party(uri)
+    actor = _actor(uri, org_of_party, sender)
     own = actor == sender
     what = named(index, body)
     if "errorDeclaration" in body:
         mark = _declaration(index, body, event_id, sender)
         return EventPlan(index, event_id, body, actor, own, declaration=mark, named=what)
-    ops = _own_ops(index, body, org_of_party, sender) if own else ()
+    ops = _own_ops(_Own(index, body, org_of_party, sender, event_id)) if own else ()
     return EventPlan(index, event_id, body, actor, own, ops, observe=not ops, named=what)
+
+
+def _actor(uri: str | None, org_of_party: Callable[[str], str], sender: str) -> str | None:
+    """The acting organisation: the party the URI names (an unregistered GLN is refused),
+    the sender when the event names none, None when its place is no party identifier
+    (a `geo:` read point): such an event is nobody's own, so always an observation."""
+    if uri is None:
+        return sender
+    if not epcis.names_a_party(uri):
+        return None
+    return org_of_party(uri)
 
 
 def _time_ms(index: int, body: Mapping[str, Any]) -> int:
@@ -611,7 +646,10 @@ def _observe(ctx: TxContext, plan: EventPlan, sender: str) -> Kind:
                 existing.model_copy(update={"attesters": attesters}),
             )
         return "observation confirmed" if plan.own else f"observation {existing.status}"
-    by_actor = ctx.read_raw(ctx.namespace, event_key(plan.event_id, plan.actor)) is not None
+    by_actor = (
+        plan.actor is not None
+        and ctx.read_raw(ctx.namespace, event_key(plan.event_id, plan.actor)) is not None
+    )
     status: ObservationStatus = "confirmed" if plan.own or by_actor else "attested"
     ctx.store(observation_key(plan.event_id), _observation(ctx, plan, sender, status))
     return f"observation {status}"
@@ -694,7 +732,16 @@ def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
     """Only an organisation that recorded or attested the event declares it erroneous."""
     if ctx.read_raw(ctx.namespace, event_key(mark.event_id, sender)) is None:
         raise e.NotRecorder(mark.event_id, sender)
-    if ctx.read_raw(ctx.namespace, erroneous_key(mark.event_id)) is not None:
+    existing = ctx.load(erroneous_key(mark.event_id), ErrorMark)
+    if existing is None:
+        stored = mark.model_copy(update={"tx": ctx.tx_id, "height": ctx.block.height})
+        ctx.store(erroneous_key(mark.event_id), stored)
+        return
+    # Another recorder declaring it too seconds the first declaration, which stands.
+    if sender == existing.by or sender in existing.seconded_by:
         raise e.AlreadyDeclared(mark.event_id)
-    stored = mark.model_copy(update={"tx": ctx.tx_id, "height": ctx.block.height})
-    ctx.store(erroneous_key(mark.event_id), stored)
+    if len(existing.seconded_by) < MAX_ATTESTERS:
+        seconded = (*existing.seconded_by, sender)
+        ctx.store(
+            erroneous_key(mark.event_id), existing.model_copy(update={"seconded_by": seconded})
+        )

@@ -144,3 +144,4 @@ class ErrorMark(StateModel):
     tx: str
     position: int
     height: int
+    seconded_by: tuple[str, ...]  # other recorders who declared it too (bounded)

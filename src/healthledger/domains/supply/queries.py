@@ -20,6 +20,12 @@ from healthledger.domains.supply import state as st
 from healthledger.domains.supply.events import ACTIONS, Action, CustodyEvent, package_id
 from healthledger.domains.supply.observations import EventLink
 from healthledger.domains.supply.state import Package, RecallsInForce
+from healthledger.domains.supply.transformations import (
+    TransformationAnswer,
+    TransformationParams,
+    package_links,
+    transformation,
+)
 from healthledger.domains.supply.views import (
     Alerts,
     AlertsParams,
@@ -45,6 +51,7 @@ RECALLED: Verdict = "recalled"
 ALREADY_DISPENSED: Verdict = "already_dispensed"
 DESTROYED: Verdict = "destroyed"
 SUSPECT: Verdict = "suspect"
+TRANSFORMED: Verdict = "transformed"
 VERDICTS: tuple[Verdict, ...] = (
     VERIFIED,
     UNKNOWN_SERIAL,
@@ -54,6 +61,7 @@ VERDICTS: tuple[Verdict, ...] = (
     ALREADY_DISPENSED,
     DESTROYED,
     SUSPECT,
+    TRANSFORMED,
 )
 
 # Package records of a GTIN one lot page may scan: bounds a request's work whatever the lot's size.
@@ -79,6 +87,8 @@ def package_verdict(
         return DESTROYED
     if package.status == st.DISPENSED:
         return ALREADY_DISPENSED
+    if package.status == st.TRANSFORMED:
+        return TRANSFORMED
     # An exported package seen again at home is diversion: treated as suspect.
     if package.suspect or package.quarantined or package.status == st.EXPORTED:
         return SUSPECT
@@ -154,9 +164,11 @@ def _package(reader: LedgerReader, gtin: str, serial: str) -> Package:
 
 
 def package_history(reader: LedgerReader, params: PackageParams) -> PackageHistory:
-    """A package's full chain of custody, oldest step first, with the EPCIS events naming it."""
+    """A package's full chain of custody, oldest step first, the transformations that
+    consumed or produced it, and the EPCIS events naming it."""
     record = _package(reader, params.gtin, params.serial)
-    links = package_links(reader, params.gtin, params.serial)
+    consumed_by, produced_by = package_links(reader, params.gtin, params.serial)
+    links = package_event_links(reader, params.gtin, params.serial)
     return PackageHistory(
         epcis_events=[_imported(reader, link) for link in links],
         gtin=params.gtin,
@@ -168,6 +180,8 @@ def package_history(reader: LedgerReader, params: PackageParams) -> PackageHisto
             CustodyStep(height=step.height, action=step.action, org=step.org, detail=step.detail)
             for step in record.history
         ],
+        consumed_by=consumed_by,
+        produced_by=produced_by,
     )
 
 
@@ -187,11 +201,11 @@ def _unique(links: Iterable[EventLink]) -> list[EventLink]:
     return list(unique.values())
 
 
-def package_links(reader: LedgerReader, gtin: str, serial: str) -> list[EventLink]:
+def package_event_links(reader: LedgerReader, gtin: str, serial: str) -> list[EventLink]:
     return _links(reader, obs.package_links_prefix(gtin, serial))
 
 
-def lot_links(reader: LedgerReader, gtin: str, lot: str) -> list[EventLink]:
+def lot_event_links(reader: LedgerReader, gtin: str, lot: str) -> list[EventLink]:
     return _links(reader, obs.lot_links_prefix(gtin, lot))
 
 
@@ -221,7 +235,7 @@ def package_events(reader: LedgerReader, gtin: str, serial: str) -> Traced:
     """A package's custody steps as `CustodyEvent`s, with the block times they happened at,
     except those applied from imported events, which are listed as links to their raw form."""
     record = _package(reader, gtin, serial)
-    links = package_links(reader, gtin, serial)
+    links = package_event_links(reader, gtin, serial)
     times = _block_times(reader, [record])
     return Traced(_package_events(record, times, imported_steps(links)), links)
 
@@ -262,11 +276,11 @@ def lot_events(
     more = len(records) == limit or len(rows) == LOT_SCAN_ROWS
     next_cursor = last_key.removeprefix(prefix) if more and last_key is not None else None
     # The lot's own (class-level) events come with its first page; each package's with it.
-    found = lot_links(reader, gtin, lot) if cursor is None else []
+    found = lot_event_links(reader, gtin, lot) if cursor is None else []
     for record in records:
         if len(found) >= obs.MAX_LINKS_READ:
             break  # bounded work per page: further packages export their native steps
-        found.extend(package_links(reader, gtin, record.serial))
+        found.extend(package_event_links(reader, gtin, record.serial))
     links = _unique(found)
     skip = imported_steps(links)
     events = [event for record in records for event in _package_events(record, times, skip)]
@@ -376,6 +390,15 @@ VIEWS = (
         params=RecallsParams,
         response=RecallPage,
         run=recalls,
+        access=Access.MEMBER,
+    ),
+    View(
+        name="transformation",
+        path="/v1/supply/transformations/{id:path}",
+        summary="A transformation (repackaging, kitting): its inputs and outputs, proven",
+        params=TransformationParams,
+        response=TransformationAnswer,
+        run=transformation,
         access=Access.MEMBER,
     ),
     View(

@@ -20,13 +20,16 @@ from healthledger.ledger.context import StateModel
 NAMESPACE = "supply"
 
 # Package status: where it is in its life. Flags (suspect, quarantined) are separate.
-Status = Literal["active", "in_transit", "dispensed", "destroyed", "exported"]
+# "transformed": consumed by a transformation (repackaging, kitting, compounding), whose
+# outputs are new packages (transform.py keeps the link both ways).
+Status = Literal["active", "in_transit", "dispensed", "destroyed", "exported", "transformed"]
 ACTIVE: Status = "active"
 IN_TRANSIT: Status = "in_transit"
 DISPENSED: Status = "dispensed"
 DESTROYED: Status = "destroyed"
 EXPORTED: Status = "exported"
-FINAL: frozenset[Status] = frozenset({DISPENSED, DESTROYED, EXPORTED})
+TRANSFORMED: Status = "transformed"
+FINAL: frozenset[Status] = frozenset({DISPENSED, DESTROYED, EXPORTED, TRANSFORMED})
 
 
 def package_key(gtin: str, serial: str) -> str:

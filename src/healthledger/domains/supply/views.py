@@ -25,6 +25,7 @@ Verdict = Literal[
     "already_dispensed",
     "destroyed",
     "suspect",
+    "transformed",
 ]
 
 
@@ -76,6 +77,17 @@ class CustodyStep(_Answer):
     detail: str | None
 
 
+class TransformLinkView(_Answer):
+    """A transformation a package was consumed by (with its outputs) or produced by (inputs)."""
+
+    transformation: str
+    org: str
+    height: int = Field(description="the block of the step that consumed or produced it")
+    event_id: str | None = Field(description="the EPCIS event hash of that step, if any")
+    items: list[str] = Field(description="the outputs (consumed_by) or inputs (produced_by)")
+    total: int = Field(description="how many there are (items lists the first hundred)")
+
+
 class ImportedEvent(_Answer):
     """An EPCIS event applied through `supply.epcis` that names the package: what it became,
     where its raw form is (transaction, position), its observation and error mark if any."""
@@ -99,6 +111,8 @@ class PackageHistory(_Answer):
     expiry: str
     custody: CustodySummary
     history: list[CustodyStep]
+    consumed_by: TransformLinkView | None = None
+    produced_by: TransformLinkView | None = None
     epcis_events: list[ImportedEvent] = Field(
         default_factory=list,
         description="events imported through supply.epcis that name it (observations too)",

@@ -7,7 +7,7 @@ import { InvalidProof, verifyStateView } from "../hl/proofs.js";
 import { anchorState } from "../hl/anchor.js";
 
 export const NAMESPACE = "supply";
-export const STATUSES = ["active", "in_transit", "dispensed", "destroyed", "exported"];
+export const STATUSES = ["active", "in_transit", "dispensed", "destroyed", "exported", "transformed"];
 
 // Every verdict the domain defines, with what it means to the person holding the pack.
 export const VERDICTS = {
@@ -18,6 +18,7 @@ export const VERDICTS = {
   recalled: { tone: "bad", title: "Recalled", advice: "A recall covers this pack: do not dispense; return it as the recall says." },
   already_dispensed: { tone: "bad", title: "Already dispensed", advice: "This serial was dispensed before: this pack may be a clone." },
   destroyed: { tone: "bad", title: "Destroyed", advice: "This serial was destroyed: this pack should not exist." },
+  transformed: { tone: "bad", title: "Repackaged", advice: "This serial was consumed by a repackaging or kitting: this pack should not exist." },
   suspect: { tone: "bad", title: "Suspect", advice: "This serial was flagged (a clone or a diversion was seen, or a regulator quarantined it): do not dispense." },
 };
 
@@ -96,6 +97,7 @@ export function packageVerdict(pkg, recalls, lot, expiry) {
   if (pkg.expiry !== expiry) return "expiry_mismatch";
   if (pkg.status === "destroyed") return "destroyed";
   if (pkg.status === "dispensed") return "already_dispensed";
+  if (pkg.status === "transformed") return "transformed";
   // An exported package seen again at home is diversion: treated as suspect.
   if (pkg.suspect || pkg.quarantined || pkg.status === "exported") return "suspect";
   if ((recalls ?? []).some((recall) => recallApplies(recall, pkg.lot, pkg.serial))) return "recalled";
