@@ -62,6 +62,8 @@ OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 RecallId = Annotated[str, StringConstraints(pattern=r"^rcl-[0-9a-f]{16}$")]
+# The GS1 EPCIS event hash of the event a typed operation came from (domains/supply/event_hash.py).
+EventId = Annotated[str, StringConstraints(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
 
 
 class Commission(Payload):
