@@ -665,26 +665,36 @@ def sensor_report_to_epcis(
             "action": "OBSERVE",
             "bizStep": "sensor_reporting",
             "healthledger:org": org_uri,
-            "sensorElementList": [_epcis_element(report)],
+            "sensorElementList": _epcis_elements(report),
         }
     )
     return body
 
 
-def _epcis_element(report: SensorReport) -> dict[str, Any]:
-    element: dict[str, Any] = {}
-    if report.device is not None:
-        element["sensorMetadata"] = {"deviceID": report.device}
-    element["sensorReport"] = [_epcis_reading(reading) for reading in report.readings]
-    return element
+def _epcis_elements(report: SensorReport) -> list[dict[str, Any]]:
+    """Consecutive readings of one device at one time share a sensorElement and its metadata."""
+    elements: list[dict[str, Any]] = []
+    last: tuple[str | None, int | None] | None = None
+    for reading in report.readings:
+        device = _either(reading.device, report.device)
+        if (device, reading.time_ms) != last:
+            metadata: dict[str, Any] = {}
+            if reading.time_ms is not None:
+                metadata["time"] = format_time(reading.time_ms)
+            if device is not None:
+                metadata["deviceID"] = device
+            elements.append(
+                {"sensorMetadata": metadata, "sensorReport": []}
+                if metadata
+                else {"sensorReport": []}
+            )
+            last = (device, reading.time_ms)
+        elements[-1]["sensorReport"].append(_epcis_reading(reading))
+    return elements
 
 
 def _epcis_reading(reading: Reading) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": f"gs1:{reading.type}"}
-    if reading.device is not None:
-        entry["deviceID"] = reading.device
-    if reading.time_ms is not None:
-        entry["time"] = format_time(reading.time_ms)
     for name, value in (
         ("value", reading.value),
         ("minValue", reading.min),
