@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from healthledger.domains.shared import coldchain as cc
 from healthledger.domains.shared.coldchain import AllowedRange, Reading
@@ -519,7 +519,7 @@ def sensor_report_from_epcis(
     try:
         return SensorReport(items=_epcis_items(index, event), readings=readings, device=device)
     except ValueError as exc:
-        _fail(index, "sensorElementList", str(exc).splitlines()[0])
+        _fail(index, "sensorElementList", _first_error(exc))
 
 
 def _element_readings(index: int, where: str, element: Any) -> tuple[list[Reading], str | None]:
@@ -585,12 +585,21 @@ def _either(own: Any, inherited: Any) -> Any:
 
 
 def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        place = ".".join(str(part) for part in first.get("loc", ()))
-        return f"{place}: {first['msg']}" if place else str(first["msg"])
-    return str(exc)
+    """`where: what`, in our words (messages are hashed into blocks; a library's may change)."""
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    error = (first.get("ctx") or {}).get("error")
+    if isinstance(error, ValueError) and error.args:
+        what = str(error.args[0])
+    else:
+        what = _PROBLEMS.get(first["type"], "is not valid")
+    return f"{where}: {what}" if where else what
+
+
+_PROBLEMS = {"too_long": "has too many items", "too_short": "has too few items"}
 
 
 def _measurement_type(index: int, where: str, value: Any) -> str:
