@@ -13,7 +13,7 @@ from conftest import Chain, make_genesis
 from healthledger.app.application import Application
 from healthledger.domains.supply.coldchain import MAX_READINGS
 from healthledger.domains.supply.gs1 import gtin_check_digit
-from healthledger.errors import FloatNotAllowed
+from healthledger.errors import FloatNotAllowed, LedgerError
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
 
@@ -290,3 +290,28 @@ def test_a_finished_package_takes_no_readings(sc: Chain) -> None:
     commission(sc, "Z1")
     assert do(sc, "medico-pharma", "destroy", items=[pkg("Z1")], reason="damaged").ok
     assert report(sc, "medico-pharma", [pkg("Z1")], celsius(5000)).code == "invalid_state"
+
+
+def test_an_inspector_reports_on_goods_it_does_not_hold(sc: Chain) -> None:
+    """The inspector capability is enough (governance grants it; here the actor holds it)."""
+    from healthledger.app.permissions import check_permission
+    from healthledger.domains.supply import coldchain
+    from healthledger.ledger.context import Actor, BlockInfo, TxContext
+
+    commission(sc, "I1")
+    set_range(sc)
+    lab = Actor("k", "org", "city-lab", "city-lab", "laboratory", frozenset({"inspector"}))
+    check_permission("supply.sensor", lab)
+    block = BlockInfo(sc.app.info().height + 1, 1_700_000_009_000, "test")
+    ctx = TxContext(sc.store.state_get, "supply", lab, block, "tx")
+    payload = coldchain.SensorReport.model_validate(
+        {"items": [pkg("I1")], "readings": [celsius(30_000)]}
+    )
+    coldchain.report_sensor(ctx, payload)
+    assert ctx.get(f"pkg/{GTIN}/I1")["quarantined"] is True
+    assert ctx.get("excursion/000000000001")["reporter"] == "city-lab"
+    plain = Actor("k", "org", "city-lab", "city-lab", "laboratory")
+    ctx = TxContext(sc.store.state_get, "supply", plain, block, "tx")
+    with pytest.raises(LedgerError) as refused:
+        coldchain.report_sensor(ctx, payload)
+    assert refused.value.code == "unauthorized"
