@@ -315,3 +315,19 @@ def test_an_inspector_reports_on_goods_it_does_not_hold(sc: Chain) -> None:
     with pytest.raises(LedgerError) as refused:
         coldchain.report_sensor(ctx, payload)
     assert refused.value.code == "unauthorized"
+
+
+def test_a_pallet_whose_goods_were_destroyed_still_takes_readings(sc: Chain) -> None:
+    build_pallet(sc)
+    set_range(sc)
+    assert report(sc, "medico-pharma", [CASE_A], celsius(20_000)).ok  # a packed case, alone
+    assert excursion(sc, 1)["serials"] == ["S1", "S2"]
+    assert package(sc, "S3")["quarantined"] is False
+    resolve = {"number": 1, "decision": "destroy", "reason": "heat"}
+    assert do(sc, "medico-pharma", "excursion_resolve", **resolve).ok
+    # The destroyed packages are skipped; the live ones are judged.
+    result = report(sc, "medico-pharma", [PALLET], celsius(20_000))
+    assert result.ok, result
+    assert excursion(sc, 2)["serials"] == ["S3", "S4"]
+    assert sc.state("supply", f"cold/pkg/{GTIN}/S1")["total"] == 1
+    assert sc.state("supply", f"cold/sscc/{CASE_A}")["total"] == 2

@@ -243,17 +243,11 @@ def report_sensor(ctx: TxContext, payload: SensorReport) -> None:
     _require_reporter(ctx, reporter, walked)
     number = _next(ctx, SENSOR_COUNT_KEY)
     ranges = _ranges(ctx, walked)
-    groups = _excursion_groups(walked, ranges, payload.readings)
-    opened: list[int] = []
-    for (gtin, custodian, receiver), packages in groups:
-        worst = cc.excursion(ranges[gtin].range, payload.readings)
-        if worst is None:
-            continue  # never: a group is formed only when its GTIN's range was exceeded
-        opened.append(
-            _open_excursion(
-                ctx, payload, number, ranges[gtin], worst, packages, custodian, receiver
-            )
-        )
+    worst = _worst_by_gtin(ranges, payload.readings)
+    opened = [
+        _open_excursion(ctx, payload, number, ranges[gtin], worst[gtin], packages, owner, to)
+        for (gtin, owner, to), packages in _excursion_groups(walked, worst)
+    ]
     gtins = sorted({record.gtin for _, record in walked if isinstance(record, Package)})
     record = SensorRecord(
         number=number,
@@ -282,19 +276,22 @@ def report_sensor(ctx: TxContext, payload: SensorReport) -> None:
 
 
 def _walk(ctx: TxContext, items: list[str]) -> Moved:
-    """The named items and everything inside them; a packed case may be named on its own."""
+    """The named items and everything inside them still in the chain (a case may hold
+    packages an excursion destroyed); a case packed in a pallet may be named on its own."""
     if len(set(items)) != len(items):
         raise e.DuplicateItem()
     roots = [(item, _load(ctx, item)) for item in items]
-    return [(item, record) for item, record, _ in _contents(ctx, roots)]
+    for item, record in roots:
+        if record.status in st.FINAL:
+            raise e.WrongStatus(item, record.status)
+    walked = _contents(ctx, roots)
+    return [(item, record) for item, record, _ in walked if record.status not in st.FINAL]
 
 
 def _require_reporter(ctx: TxContext, reporter: str, walked: Moved) -> None:
     """The holder, the receiver of goods in transit to it, or a regulator or inspector."""
     privileged = _org_role(ctx) == REGULATOR or INSPECTOR in ctx.actor.capabilities
     for item, record in walked:
-        if record.status in st.FINAL:
-            raise e.WrongStatus(item, record.status)
         in_transit_to_reporter = record.status == st.IN_TRANSIT and record.to == reporter
         if not (privileged or record.owner == reporter or in_transit_to_reporter):
             raise e.NotCustodian(item, record.owner, reporter)
@@ -320,14 +317,19 @@ def _ranges(ctx: TxContext, walked: Moved) -> dict[str, ProductRangeRecord]:
 Group = tuple[str, str, str | None]  # GTIN, custodian, receiver in transit
 
 
+def _worst_by_gtin(
+    ranges: Mapping[str, ProductRangeRecord], readings: Sequence[Reading]
+) -> dict[str, cc.Excursion]:
+    """The worst reading outside each GTIN's range, for the GTINs whose range is exceeded."""
+    found = {gtin: cc.excursion(stored.range, readings) for gtin, stored in ranges.items()}
+    return {gtin: worst for gtin, worst in found.items() if worst is not None}
+
+
 def _excursion_groups(
-    walked: Moved, ranges: Mapping[str, ProductRangeRecord], readings: Sequence[Reading]
+    walked: Moved, exceeded: Mapping[str, cc.Excursion]
 ) -> list[tuple[Group, list[Package]]]:
     """Packages out of their GTIN's range, grouped so each excursion has one manufacturer
     (who alone resolves it) and one custodian (who is named); in the order first met."""
-    exceeded = {
-        gtin for gtin, stored in ranges.items() if cc.excursion(stored.range, readings) is not None
-    }
     groups: dict[Group, list[Package]] = {}
     for _, record in walked:
         if isinstance(record, Package) and record.gtin in exceeded:
