@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from healthledger.domains.kit import Domain, TxType
+from healthledger.domains.supply import coldchain as cold
+from healthledger.domains.supply import coldchain_views
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
@@ -59,8 +61,29 @@ DOMAIN = Domain(
             MAKERS,
             "repackage, kit or compound: consume packages, commission new ones",
         ),
+        TxType(
+            "supply.product_range",
+            cold.ProductRange,
+            cold.set_range,
+            MAKERS,
+            "set a GTIN's allowed temperature range",
+        ),
+        TxType(
+            "supply.sensor",
+            cold.SensorReport,
+            cold.report_sensor,
+            TRADING | INSPECTING,
+            "record sensor readings; out of range quarantines",
+        ),
+        TxType(
+            "supply.excursion_resolve",
+            cold.ExcursionResolve,
+            cold.resolve_excursion,
+            MAKERS,
+            "clear or destroy the goods of an excursion",
+        ),
     ),
-    views=VIEWS,
+    views=VIEWS + coldchain_views.VIEWS,
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,
     end_block_budget=h.EXPIRY_SWEEP_BUDGET,
