@@ -246,6 +246,11 @@ def test_the_openapi_document_describes_every_supply_answer(
         "/v1/supply/recalls",
         "/v1/supply/epcis/check",
         "/v1/supply/transformations/{id}",
+        "/v1/supply/excursions",
+        "/v1/supply/excursions/{number}",
+        "/v1/supply/sensor-reports/{number}",
+        "/v1/supply/ranges/{gtin}",
+        "/v1/supply/packages/{gtin}/{serial}/coldchain",
     }
     for path, ops in supply.items():
         (operation,) = ops.values()
@@ -271,6 +276,8 @@ def test_serials_and_lots_with_url_characters_are_read_and_verified(
         epcis = client.supply_epcis(ODD_GTIN, ODD_SERIAL)
         page = client.supply_lot_epcis_page(ODD_GTIN, ODD_LOT)
         state = client.verified_state("supply", f"pkg/{ODD_GTIN}/{ODD_SERIAL}")
+        cold = client.supply_cold_chain(ODD_GTIN, ODD_SERIAL)
+    assert (cold.serial, cold.reports_total) == (ODD_SERIAL, 0)
     assert (history["serial"], history["lot"]) == (ODD_SERIAL, ODD_LOT)
     assert (lot.lot, lot.count) == (ODD_LOT, 1)
     assert len(epcis["epcisBody"]["eventList"]) == 1
@@ -280,6 +287,8 @@ def test_serials_and_lots_with_url_characters_are_read_and_verified(
         dots = client.supply_history(ODD_GTIN, DOTS)
         route_like = client.supply_lot(ODD_GTIN, ROUTE_LIKE_LOT)
         dots_state = client.verified_state("supply", f"pkg/{ODD_GTIN}/{DOTS}")
+        dots_cold = client.supply_cold_chain(ODD_GTIN, DOTS)
+    assert dots_cold.serial == DOTS
     assert (dots["serial"], dots["lot"]) == (DOTS, ROUTE_LIKE_LOT)
     assert (route_like.lot, route_like.count) == (ROUTE_LIKE_LOT, 1)
     assert dots_state["serial"] == DOTS

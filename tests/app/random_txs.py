@@ -1080,6 +1080,36 @@ def supply_transform(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.transform", payload)
 
 
+def supply_product_range(draw: Draw, w: World) -> Planned:
+    sender = w.sender(draw, w.active_orgs(["manufacturer"]))
+    gtin = pick(draw, [g for g, maker in GTINS.items() if maker == sender] or GTINS, "x")
+    low = draw(st.sampled_from([-20_000, 2000, 8000]))
+    high = draw(st.sampled_from([8000, 25_000, 1000]))  # 1 °C: sometimes below the minimum
+    return Planned(sender, "supply.product_range", {"gtin": gtin, "min_mc": low, "max_mc": high})
+
+
+def supply_sensor(draw: Draw, w: World) -> Planned:
+    """Readings by a holder, a receiver, a regulator, or anyone; often out of range."""
+    sender = _holder(draw, w, [*TRADING, "regulator"])
+    items = _items(draw, w, sender, lambda r: sender in (r["owner"], r["to"]))
+    uom = draw(st.sampled_from(["CEL", "FAR", "KEL", "XYZ"]))
+    value = draw(st.integers(-40_000, 320_000))
+    reading: dict[str, Any] = {"type": "Temperature", "value": value, "uom": uom}
+    if likely(draw):
+        reading["max"] = value + draw(st.integers(0, 10_000))
+    return Planned(sender, "supply.sensor", {"items": items, "readings": [reading]})
+
+
+def supply_excursion_resolve(draw: Draw, w: World) -> Planned:
+    excursions = w.scan("supply", "excursion/")
+    number = pick(draw, [int(n) for n in excursions], 1)
+    maker = excursions.get(f"{number:012d}", {}).get("manufacturer")
+    sender = w.sender(draw, [maker] if maker else w.active_orgs(["manufacturer"]))
+    decision = draw(st.sampled_from(["clear", "destroy"]))
+    payload = {"number": number, "decision": decision, "reason": "stability data"}
+    return Planned(sender, "supply.excursion_resolve", payload)
+
+
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
@@ -1122,6 +1152,9 @@ BUILDERS: dict[str, Builder] = {
     "supply.recall_ack": supply_recall_ack,
     "supply.epcis": supply_epcis,
     "supply.transform": supply_transform,
+    "supply.product_range": supply_product_range,
+    "supply.sensor": supply_sensor,
+    "supply.excursion_resolve": supply_excursion_resolve,
 }
 
 # --- junk ------------------------------------------------------------------------------

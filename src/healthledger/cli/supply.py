@@ -14,9 +14,10 @@ from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.epcis_import import sender_org
 from healthledger.client.sdk import Client, Signer, require_committed
-from healthledger.domains.supply import gs1
+from healthledger.domains.shared import coldchain
+from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply.messages import MAX_COMMISSION
-from healthledger.errors import LedgerError, MalformedInput
+from healthledger.errors import InvalidField, LedgerError, MalformedInput
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
@@ -356,6 +357,148 @@ def recalls(
             emit(client.supply_recalls(limit, after).model_dump(mode="json"), as_json)
     except LedgerError as exc:
         fail(exc, as_json)
+
+
+range_app = typer.Typer(help="A GTIN's allowed temperature range.", no_args_is_help=True)
+excursion_app = typer.Typer(help="Temperature excursions.", no_args_is_help=True)
+supply_app.add_typer(range_app, name="range")
+supply_app.add_typer(excursion_app, name="excursion")
+Degrees = Annotated[str | None, typer.Option(help="Degrees (decimals allowed, e.g. -2.5).")]
+
+
+def _exact_milli(name: str, text: str) -> int:
+    """A limit the user wrote, in milli-units; more than three decimals is refused, not rounded."""
+    try:
+        low, high = coldchain.milli(text, "floor"), coldchain.milli(text, "ceiling")
+    except ValueError as exc:
+        raise InvalidField(f"--{name}: {exc}") from None
+    if low != high:
+        raise InvalidField(f"--{name} {text}: at most three decimals (milli-degrees)")
+    return low
+
+
+def _reading_milli(name: str, text: str | None, rounding: coldchain.Rounding) -> int | None:
+    if text is None:
+        return None
+    try:
+        return coldchain.milli(text, rounding)
+    except ValueError as exc:
+        raise InvalidField(f"--{name}: {exc}") from None
+
+
+@range_app.command("set")
+def range_set(
+    key: KeyOpt,
+    gtin: Annotated[str, typer.Option(help="GTIN of your product.")],
+    low: Annotated[str, typer.Option("--min", help="Lowest allowed, in °C (e.g. 2 or -2.5).")],
+    high: Annotated[str, typer.Option("--max", help="Highest allowed, in °C.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set or change the allowed temperature range of your GTIN (its manufacturer only)."""
+    try:
+        payload = {
+            "gtin": gs1.validate_gtin(gtin),
+            "min_mc": _exact_milli("min", low),
+            "max_mc": _exact_milli("max", high),
+        }
+    except LedgerError as exc:
+        fail(exc, as_json)
+    _act(url, key, as_json, "supply.product_range", payload)
+
+
+@range_app.command("show")
+def range_show(
+    gtin: str, key: ReaderKeyOpt, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
+    """A GTIN's allowed range (m°C) and its latest changes (a member's signed read)."""
+    try:
+        with Client(url, keys=open_key(key)) as client:
+            emit(client.supply_range(gs1.validate_gtin(gtin)).model_dump(mode="json"), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@supply_app.command("sensor")
+def sensor(
+    key: KeyOpt,
+    items: Annotated[list[str], typer.Option("--items", help="GTIN:serial or SSCC (repeat).")],
+    low: Annotated[str | None, typer.Option("--min", help="Lowest reading.")] = None,
+    high: Annotated[str | None, typer.Option("--max", help="Highest reading.")] = None,
+    mean: Annotated[str | None, typer.Option(help="Mean reading.")] = None,
+    value: Annotated[str | None, typer.Option(help="A single reading.")] = None,
+    unit: Annotated[str, typer.Option(help="CEL, FAR or KEL (UN/CEFACT).")] = "CEL",
+    device: Annotated[str | None, typer.Option(help="The logger's id (a URI).")] = None,
+    at: Annotated[str | None, typer.Option("--time", help="RFC 3339 time of the reading.")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a temperature reading on items you hold; out of range quarantines them."""
+    try:
+        reading: dict[str, Any] = {
+            "type": coldchain.TEMPERATURE,
+            "uom": unit,
+            "value": _reading_milli("value", value, "half_even"),
+            "min": _reading_milli("min", low, "floor"),
+            "mean": _reading_milli("mean", mean, "half_even"),
+            "max": _reading_milli("max", high, "ceiling"),
+            "device": device,
+            "time_ms": None if at is None else epcis.parse_time("--time", at),
+        }
+    except LedgerError as exc:
+        fail(exc, as_json)
+    payload = {
+        "items": items,
+        "readings": [{k: v for k, v in reading.items() if v is not None}],
+        "device": device,
+    }
+    _act(url, key, as_json, "supply.sensor", payload)
+
+
+@supply_app.command("excursions")
+def excursions(
+    key: ReaderKeyOpt,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Excursions per page.")] = 100,
+    after: Annotated[int | None, typer.Option(help="The previous page's next_after.")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Temperature excursions, oldest first, with the custodian named (a member's signed read)."""
+    try:
+        with Client(url, keys=open_key(key)) as client:
+            emit(client.supply_excursions(limit, after).model_dump(mode="json"), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@excursion_app.command("show")
+def excursion_show(
+    number: int, key: ReaderKeyOpt, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
+    """One excursion (a member's signed read)."""
+    try:
+        with Client(url, keys=open_key(key)) as client:
+            emit(client.supply_excursion(number).model_dump(mode="json"), as_json)
+    except LedgerError as exc:
+        fail(exc, as_json)
+
+
+@excursion_app.command("resolve")
+def excursion_resolve(
+    number: int,
+    key: KeyOpt,
+    reason: Annotated[str, typer.Option(help="Why (stability data, inspection...).")],
+    clear: Annotated[bool, typer.Option("--clear", help="Release the goods.")] = False,
+    destroy: Annotated[bool, typer.Option("--destroy", help="Destroy the goods.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """The manufacturer's decision on an excursion of its product: --clear or --destroy."""
+    if clear == destroy:
+        fail(InvalidField("give exactly one of --clear or --destroy"), as_json)
+    decision = "clear" if clear else "destroy"
+    payload = {"number": number, "decision": decision, "reason": reason}
+    _act(url, key, as_json, "supply.excursion_resolve", payload)
 
 
 @supply_app.command("import-epcis")

@@ -50,6 +50,12 @@ from healthledger.domains.governance.state import GlnHolder, OrgEndpoint, OrgGln
 from healthledger.domains.governance.views import DirectoryEntry, DirectoryPage, GlnEntry
 from healthledger.domains.supply import gs1
 from healthledger.domains.supply import state as supply_state
+from healthledger.domains.supply.coldchain import (
+    ExcursionRecord,
+    ProductRangeRecord,
+    SensorRecord,
+)
+from healthledger.domains.supply.coldchain_views import ExcursionPage, PackageColdChain
 from healthledger.domains.supply.epcis import NEXT_CURSOR_FIELD, PACKAGES_FIELD
 from healthledger.domains.supply.gs1 import ProductIdentifier
 from healthledger.domains.supply.queries import verdict
@@ -610,6 +616,30 @@ class Client:
     def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
         """Counterfeit and diversion alerts, newest first (signed read: members)."""
         return _parse(_JsonList, self._get("/v1/supply/alerts", {"limit": limit})).root
+
+    def supply_excursions(self, limit: int = 100, after: int | None = None) -> ExcursionPage:
+        """Temperature excursions in the order opened (members); `next_after` continues."""
+        params: dict[str, str | int] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        return _parse(ExcursionPage, self._get("/v1/supply/excursions", params))
+
+    def supply_excursion(self, number: int) -> ExcursionRecord:
+        """One excursion: the worst reading, the range, the custodian named, the decision."""
+        return _parse(ExcursionRecord, self._get(f"/v1/supply/excursions/{number}"))
+
+    def supply_sensor_report(self, number: int) -> SensorRecord:
+        """One sensor report with every reading as recorded (signed read: members)."""
+        return _parse(SensorRecord, self._get(f"/v1/supply/sensor-reports/{number}"))
+
+    def supply_range(self, gtin: str) -> ProductRangeRecord:
+        """A GTIN's allowed temperature range and its latest changes (signed read: members)."""
+        return _parse(ProductRangeRecord, self._get(f"/v1/supply/ranges/{gtin}"))
+
+    def supply_cold_chain(self, gtin: str, serial: str, limit: int = 20) -> PackageColdChain:
+        """A package's sensor reports, excursions and why it is quarantined (members)."""
+        path = f"/v1/supply/packages/{gtin}/{_segment(serial)}/coldchain"
+        return _parse(PackageColdChain, self._get(path, {"limit": limit}))
 
 
 def _json_text(document: Any) -> bytes:

@@ -62,6 +62,8 @@ DL, ERR = "JSON/WithDigitalLinkID/", "JSON/WithErrorDeclaration/"
 FULL = "JSON/WithFullCombinationOfFields/"
 NOT_SHIPPED = "was not shipped to"  # a receipt of goods no custody move sent to the receiver
 NO_OUTPUT_LOT = "the outputs need"  # a transformation's outputs are commissioned: lot, expiry
+NO_CONTAINER = "unknown container"
+NOT_CUSTODIAN = "may report on it only as its holder"
 REFUSED_AS_OWN: dict[tuple[str, str], str] = {
     # 9.6.1 and its variants: the shipment names no receiving party (no destinationList), so
     # it is anchored, not a custody move; the receiver's own "receiving" then finds nothing
@@ -94,6 +96,13 @@ REFUSED_AS_OWN: dict[tuple[str, str], str] = {
         "gs1-0614141",
     ): (NO_OUTPUT_LOT),
     ("JSON/WithSensorData/SensorDataExample12.jsonld", "gs1-4023333"): NO_OUTPUT_LOT,
+    # Sensor readings on an SSCC never packed on this ledger (only packages are commissioned
+    # here): a cold-chain report walks a container's contents, so it must exist.
+    (FULL + "aggregation_event_all_possible_fields.jsonld", "gs1-0614141"): NO_CONTAINER,
+    (FULL + "transaction_event_all_possible_fields.jsonld", "gs1-4012345"): NO_CONTAINER,
+    ("JSON/WithSensorData/SensorDataExample8.jsonld", "gs1-4012345"): NO_CONTAINER,
+    # Readings by an organisation on goods another holds (it is no regulator or inspector).
+    ("JSON/WithSensorData/SensorDataExample11.jsonld", "gs1-4012345"): NOT_CUSTODIAN,
 }
 
 

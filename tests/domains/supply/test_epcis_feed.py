@@ -323,3 +323,41 @@ def test_own_transformation_event_transforms(sc: Chain) -> None:
     # Another organisation's transformation is anchored, not applied.
     other = {**event, "readPoint": {"id": URN + "pharmalink"}}
     assert kinds(submit(sc, "corner-pharmacy", other)) == ["observation attested"]
+
+
+def receiving_with_readings(serial: str, celsius: float) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-01T12:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": [epc(serial)],
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "disposition": "in_progress",
+        "destinationList": [{"type": "owning_party", "destination": URN + "pharmalink"}],
+        "sensorElementList": [
+            {
+                "sensorMetadata": {"time": "2026-03-01T11:59:00Z"},
+                "sensorReport": [{"type": "gs1:Temperature", "value": celsius, "uom": "CEL"}],
+            }
+        ],
+    }
+
+
+def test_readings_travel_with_the_receipt_and_an_excursion_quarantines(sc: Chain) -> None:
+    made = commissioning("S1")
+    shipped = shipping("S1", source="medico-pharma", destination="pharmalink")
+    assert submit(sc, "medico-pharma", made, shipped).ok
+    range_payload = {"gtin": GTIN, "min_mc": 2000, "max_mc": 8000}
+    assert sc.one(sc.signer("medico-pharma").sign("supply.product_range", range_payload)).ok
+    received = receiving_with_readings("S1", 12.5)
+    # Anchored by the sender's partner, the readings quarantine nothing.
+    assert kinds(submit(sc, "medico-pharma", received)) == ["observation attested"]
+    assert sc.state("supply", f"pkg/{GTIN}/S1")["quarantined"] is False
+    # The receiver's own event: the readings (taken while in transit to it), then the receipt.
+    result = submit(sc, "pharmalink", received)
+    assert result.ok, result
+    assert kinds(result) == ["sensor+custody:receive"]
+    package = sc.state("supply", f"pkg/{GTIN}/S1")
+    assert (package["owner"], package["quarantined"]) == ("pharmalink", True)
+    assert sc.state("supply", f"obs/{key_hex(received)}")["status"] == "confirmed"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from healthledger.domains.kit import Domain, TxType
-from healthledger.domains.supply import feed
+from healthledger.domains.supply import coldchain as cold
+from healthledger.domains.supply import coldchain_views, feed
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
@@ -55,6 +56,27 @@ _TYPED = (
         MAKERS,
         "repackage, kit or compound: consume packages, commission new ones",
     ),
+    TxType(
+        "supply.product_range",
+        cold.ProductRange,
+        cold.set_range,
+        MAKERS,
+        "set a GTIN's allowed temperature range",
+    ),
+    TxType(
+        "supply.sensor",
+        cold.SensorReport,
+        cold.report_sensor,
+        TRADING | INSPECTING,
+        "record sensor readings; out of range quarantines",
+    ),
+    TxType(
+        "supply.excursion_resolve",
+        cold.ExcursionResolve,
+        cold.resolve_excursion,
+        MAKERS,
+        "clear or destroy the goods of an excursion",
+    ),
 )
 # A partner's whole EPCIS feed: each event becomes one of the typed transactions above (its
 # senders checked) or an anchored observation (domains/supply/feed.py).
@@ -72,7 +94,7 @@ DOMAIN = Domain(
     summary="serialized drug packages, custody, verification and recalls (GS1, DSCSA)",
     capabilities={INSPECTOR: "quarantine and clear suspect packages, as the regulator does"},
     txs=(*_TYPED, _FEED),
-    views=VIEWS,
+    views=VIEWS + coldchain_views.VIEWS,
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,
     end_block_budget=h.EXPIRY_SWEEP_BUDGET,

@@ -353,6 +353,58 @@ class TooManyOutputs(TooLarge):
         super().__init__(f"more than {limit} output serials in one transformation step: split it")
 
 
+# --- cold chain (coldchain.py) ------------------------------------------------------------
+
+
+class NotManufacturerOf(Unauthorized):
+    """Only the manufacturer of a GTIN sets its range or resolves its excursions."""
+
+    def __init__(self, gtin: str, manufacturer: str, actor: str) -> None:
+        self.gtin, self.manufacturer, self.actor = gtin, manufacturer, actor
+        super().__init__(f"GTIN {gtin} belongs to {manufacturer}, not {actor}")
+
+
+class NotCustodian(Unauthorized):
+    """A sensor report names only what the reporter holds or has in transit to it."""
+
+    def __init__(self, item: str, holder: str, actor: str) -> None:
+        self.item, self.holder, self.actor = item, holder, actor
+        super().__init__(
+            f"{item} is held by {holder}: {actor} may report on it only as its holder, "
+            "its receiver in transit, or a regulator or inspector"
+        )
+
+
+class UnknownExcursion(NotFound):
+    def __init__(self, number: int) -> None:
+        self.number = number
+        super().__init__(f"no excursion {number}")
+
+
+class ExcursionResolved(InvalidState):
+    def __init__(self, number: int, status: str) -> None:
+        self.number, self.status = number, status
+        super().__init__(f"excursion {number} is already {status}")
+
+
+class TooManyOpenExcursions(TooLarge):
+    def __init__(self, item: str, bound: int) -> None:
+        self.item = item
+        super().__init__(f"{item} is under {bound} open excursions: resolve some first")
+
+
+class UnknownSensorReport(NotFound):
+    def __init__(self, number: int) -> None:
+        self.number = number
+        super().__init__(f"no sensor report {number}")
+
+
+class NoRange(NotFound):
+    def __init__(self, gtin: str) -> None:
+        self.gtin = gtin
+        super().__init__(f"GTIN {gtin} has no allowed temperature range")
+
+
 # --- EPCIS feeds (supply.epcis) ---------------------------------------------------------
 
 

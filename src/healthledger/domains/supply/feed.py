@@ -29,6 +29,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.kit import CAPABILITY_PREFIX
+from healthledger.domains.supply import coldchain as cold
 from healthledger.domains.supply import epcis
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
@@ -436,6 +437,20 @@ class _Own:
     org_of_party: Callable[[str], str]
     sender: str
     event_id: str
+    named: Named
+
+
+def _sensor(own: _Own) -> tuple[Op, ...]:
+    """Readings on serialized goods; readings of a place or an asset alone are observations."""
+    if not own.body.get("sensorElementList"):
+        return ()
+    if not (own.named.packages or own.named.containers):
+        return ()
+    report = cold.sensor_report_from_epcis(own.index, own.body, own.org_of_party)
+    if report is None:
+        return ()
+    typed_report = report.model_copy(update={"event_id": own.event_id})
+    return (Op("sensor", "supply.sensor", cold.report_sensor, typed_report),)
 
 
 def _custody(own: _Own) -> tuple[Op, ...]:
@@ -458,7 +473,7 @@ def _transform(own: _Own) -> tuple[Op, ...]:
 
 # In this order: a sensor report before the custody step it travels with (the reporter
 # still holds, or awaits, the goods), the step, then what builds on it.
-_OWN_MAPPINGS: tuple[Callable[[_Own], tuple[Op, ...]], ...] = (_custody, _transform)
+_OWN_MAPPINGS: tuple[Callable[[_Own], tuple[Op, ...]], ...] = (_sensor, _custody, _transform)
 
 
 def _own_ops(own: _Own) -> tuple[Op, ...]:
@@ -520,7 +535,7 @@ def plan_event(
     if "errorDeclaration" in body:
         mark = _declaration(index, body, event_id, sender)
         return EventPlan(index, event_id, body, actor, own, declaration=mark, named=what)
-    ops = _own_ops(_Own(index, body, org_of_party, sender, event_id)) if own else ()
+    ops = _own_ops(_Own(index, body, org_of_party, sender, event_id, what)) if own else ()
     return EventPlan(index, event_id, body, actor, own, ops, observe=not ops, named=what)
 
 
