@@ -568,6 +568,18 @@ def pairs(ident: str) -> st.SearchStrategy[list[dict[str, str]]]:
     return st.lists(item, max_size=3)
 
 
+REPORT_FIELDS = [
+    "type",
+    "exception",
+    "time",
+    "value",
+    "component",
+    "minValue",
+    "booleanValue",
+    "uom",
+    "stringValue",
+    "coordinateReferenceSystem",
+]
 FLAT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "type": st.sampled_from(["ObjectEvent", "AggregationEvent", "TransactionEvent"]),
     "eventID": VALUES,
@@ -593,6 +605,30 @@ FLAT_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "bizTransactionList": pairs("bizTransaction"),
     "sourceList": pairs("source"),
     "destinationList": pairs("destination"),
+    "sensorElementList": st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "sensorMetadata": st.dictionaries(
+                    st.sampled_from(["time", "startTime", "deviceID", "rawData", "bizRules"]),
+                    VALUES,
+                ),
+                "sensorReport": st.lists(
+                    st.dictionaries(
+                        st.sampled_from(REPORT_FIELDS),
+                        st.one_of(
+                            VALUES,
+                            NUMBERS,
+                            st.booleans(),
+                            st.sampled_from(["Temperature", "ALARM_CONDITION", "x", "easting"]),
+                        ),
+                    ),
+                    max_size=3,
+                ),
+            },
+        ),
+        max_size=2,
+    ),
 }
 
 

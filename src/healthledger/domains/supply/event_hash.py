@@ -270,8 +270,9 @@ _QUANTITY_LISTS: Final = ("quantityList", "childQuantityList", "inputQuantityLis
 _DIRECT_KEYS: Final = frozenset(
     {"type", "eventID", "recordTime", "eventTime", *_DIRECT_LEAVES, *_EPC_LISTS}
     | {*_QUANTITY_LISTS, "outputEPCList", "outputQuantityList", *_DIRECT_AFTER_LISTS}
-    | {"readPoint", "bizLocation", *_PAIR_LISTS}
+    | {"readPoint", "bizLocation", "sensorElementList", *_PAIR_LISTS}
 )
+_REPORT_VOCAB: Final[dict[str, _Terms]] = _VOCAB["sensorElementList"]["sensorReport"]
 _PAIR_ID: Final = {
     "bizTransactionList": "bizTransaction",
     "sourceList": "source",
@@ -310,6 +311,8 @@ def _direct_string(event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
         if key in event:
             out.append(_direct_leaf(key, _term(key, event[key]), prefixes))
     out.extend(_direct_location(key, event, prefixes) for key in ("readPoint", "bizLocation"))
+    if "sensorElementList" in event:
+        out.append(_direct_sensors(event["sensorElementList"], prefixes))
     rest = [_direct_pairs(key, event, prefixes) for key in _PAIR_ID if key in event]
     rest.sort()
     out.extend(rest)
@@ -379,6 +382,49 @@ def _direct_location(key: str, event: dict[str, Any], prefixes: Mapping[str, str
         raise _NotDirect
     inner = _direct_leaf("id", place["id"], prefixes) if "id" in place else ""
     return key + inner if inner else ""
+
+
+def _direct_sensors(elements: Any, prefixes: Mapping[str, str]) -> str:
+    if type(elements) is not list or len(elements) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    written = [_direct_sensor_element(element, prefixes) for element in elements]
+    written = sorted(text for text in written if text)
+    return "sensorElementList" + "".join(written) if written else ""
+
+
+def _direct_sensor_element(element: Any, prefixes: Mapping[str, str]) -> str:
+    if type(element) is not dict or not {"sensorMetadata", "sensorReport"}.issuperset(element):
+        raise _NotDirect
+    metadata = element.get("sensorMetadata", {})
+    reports = element.get("sensorReport", [])
+    if type(reports) is not list or len(reports) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    inner = _direct_fields(metadata, _SENSOR_METADATA, {}, prefixes)
+    inner = "sensorMetadata" + inner if inner else ""
+    written = [
+        _direct_fields(report, _SENSOR_REPORT, _REPORT_VOCAB, prefixes) for report in reports
+    ]
+    inner += "".join(sorted("sensorReport" + text for text in written if text))
+    return "sensorElement" + inner if inner else ""
+
+
+def _direct_fields(
+    fields: Any, order: _Order, vocab: Mapping[str, _Terms], prefixes: Mapping[str, str]
+) -> str:
+    """Leaf fields of a sensor element part, in the order of its part of the standard."""
+    if type(fields) is not dict or not order.names.issuperset(fields):
+        raise _NotDirect
+    out = []
+    for name, _ in order.entries:
+        if name in fields:
+            value = fields[name]
+            if type(value) is bool:
+                value = str(value)
+            terms = vocab.get(name)
+            if terms is not None and type(value) is str:
+                value = terms.get(value, value)
+            out.append(_direct_leaf(name, value, prefixes, time="time" in name.lower()))
+    return "".join(out)
 
 
 def _direct_pairs(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
