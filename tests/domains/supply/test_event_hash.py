@@ -490,9 +490,21 @@ def test_a_nested_list_bomb_is_refused_by_depth() -> None:
     assert refused.value.code == ErrorCode.TOO_LARGE
 
 
-def test_an_event_too_big_is_refused() -> None:
+FLAT_SHIPPING = {k: v for k, v in shipping().items() if not k.startswith("example:")}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**shipping(), "example:blob": "x" * MAX_EVENT_CHARS},
+        {**FLAT_SHIPPING, "parentID": "x" * MAX_EVENT_CHARS},
+        {**FLAT_SHIPPING, "epcList": ["urn:epc:id:sgtin:0614141.107346." + "9" * 300] * 250},
+    ],
+    ids=["extension", "flat-field", "flat-list"],
+)
+def test_an_event_too_big_is_refused(event: dict[str, Any]) -> None:
     with pytest.raises(LedgerError) as refused:
-        event_hash({**shipping(), "example:blob": "x" * MAX_EVENT_CHARS}, PREFIXES)
+        event_hash(event, PREFIXES)
     assert refused.value.code == ErrorCode.TOO_LARGE
     assert refused.value.message == f"an EPCIS event holds more than {MAX_EVENT_CHARS} characters"
 
