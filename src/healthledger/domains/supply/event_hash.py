@@ -188,7 +188,7 @@ class _Node:
 
 
 class _Pair:
-    """An item of a pair list: its first two fields in document order (id and type)."""
+    """An item of a pair list: its first two fields (its type, then its id; see `_pair`)."""
 
     __slots__ = ("kids",)
 
@@ -258,10 +258,11 @@ def document_hashes(document: Mapping[str, Any]) -> list[str]:
 
 # --- the common event, written directly -----------------------------------------------------
 #
-# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists.
-# `_direct` writes their pre-hash string without building fields, as the general algorithm
-# would write it (a test holds the two equal on every example and on generated events);
-# anything else (extensions, sensors, ILMD, error declarations, odd shapes) returns None.
+# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists,
+# sensor reports. `_direct` writes their pre-hash string without building fields, as the
+# general algorithm would write it (a test holds the two equal on every example and on
+# generated events); anything else (extensions, ILMD, persistent dispositions, error
+# declarations, odd shapes, long lists) returns None and takes the general way.
 
 _DIRECT_LEAVES: Final = ("eventTimeZoneOffset", "certificationInfo", "parentID")
 _DIRECT_AFTER_LISTS: Final = ("action", "transformationID", "bizStep", "disposition")
