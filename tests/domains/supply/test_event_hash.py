@@ -37,6 +37,9 @@ from healthledger.domains.supply.event_hash import (
 )
 from healthledger.errors import ErrorCode, LedgerError
 
+# The reference reads its bundled contexts with an importlib API Python deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning")
+
 EXAMPLES_DIR = Path(__file__).parent / "epcis_examples"
 EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.jsonld"))
 EVENT_ID = re.compile(r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")
