@@ -5,6 +5,7 @@ from __future__ import annotations
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
+from healthledger.domains.supply import ti
 from healthledger.domains.supply.queries import VIEWS
 from healthledger.domains.supply.roles import (
     DISPENSING,
@@ -50,8 +51,15 @@ DOMAIN = Domain(
             "supply.recall", m.Recall, h.recall, MAKERS | REGULATING, "recall a lot or serial range"
         ),
         TxType("supply.recall_ack", m.RecallAck, h.acknowledge_recall, TRADING, "acknowledge"),
+        TxType(
+            "supply.transaction",
+            ti.TransactionInfo,
+            ti.record_transaction,
+            TRADING,
+            "record a sale's DSCSA transaction information and statement",
+        ),
     ),
-    views=VIEWS,
+    views=(*VIEWS, *ti.VIEWS),
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,
     end_block_budget=h.EXPIRY_SWEEP_BUDGET,
