@@ -244,6 +244,8 @@ def test_the_openapi_document_describes_every_supply_answer(
         "/v1/supply/lots/{gtin}/{lot}/status",
         "/v1/supply/alerts",
         "/v1/supply/recalls",
+        "/v1/supply/packages/{gtin}/{serial}/transactions",
+        "/v1/supply/transactions/{seller}/{type}/{id}",
     }
     for path, ops in supply.items():
         content = ops["get"]["responses"]["200"]["content"]
