@@ -273,3 +273,11 @@ def test_shipping_under_another_sellers_ti_or_to_another_buyer_is_refused(sc: Ch
     assert two.code == "conflict"
     assert sc.domain_state() == after_second
     assert before != after_second
+
+
+def test_the_epcis_event_id_is_kept_with_the_ti(sc: Chain) -> None:
+    event_id = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
+    assert record_ti(sc, [("A", 1)], event_id=event_id).ok
+    assert ti_record(sc)["event_id"] == event_id
+    fresh = [{"type": "rma", "id": "R-1"}]
+    assert record_ti(sc, [("A", 1)], refs=fresh, event_id="urn:uuid:1").code == "invalid_field"
