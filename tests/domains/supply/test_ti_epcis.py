@@ -127,6 +127,9 @@ def test_a_shipping_event_names_its_business_transactions() -> None:
     assert ti.biz_transactions_from_epcis(0, {"type": "ObjectEvent"}) is None
     with pytest.raises(LedgerError, match="event 0: bizTransactionList"):
         ti.biz_transactions_from_epcis(0, {"bizTransactionList": "PO-1"})
+    many = [{"type": "po", "bizTransaction": f"PO-{n}"} for n in range(9)]
+    with pytest.raises(LedgerError, match="more than 8"):
+        ti.biz_transactions_from_epcis(0, {"bizTransactionList": many})
 
 
 def test_export_round_trips_through_import() -> None:

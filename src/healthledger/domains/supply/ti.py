@@ -538,7 +538,9 @@ def biz_transactions_from_epcis(
         for position, kind, ref in _biz_entries(index, event)
         if kind in _BIZ_TYPES
     ]
-    return found[: m.MAX_BIZ_TRANSACTIONS] or None
+    if len(found) > m.MAX_BIZ_TRANSACTIONS:
+        _fail(index, "bizTransactionList", f"more than {m.MAX_BIZ_TRANSACTIONS} typed entries")
+    return found or None
 
 
 def _owning_party(index: int, event: Mapping[str, Any], field: str, kind: str) -> str:
