@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import coldchain as cold
-from healthledger.domains.supply import coldchain_views
+from healthledger.domains.supply import coldchain_views, ti
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
@@ -82,8 +82,15 @@ DOMAIN = Domain(
             MAKERS,
             "clear or destroy the goods of an excursion",
         ),
+        TxType(
+            "supply.transaction",
+            ti.TransactionInfo,
+            ti.record_transaction,
+            TRADING,
+            "record a sale's DSCSA transaction information and statement",
+        ),
     ),
-    views=VIEWS + coldchain_views.VIEWS,
+    views=(*VIEWS, *coldchain_views.VIEWS, *ti.VIEWS),
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,
     end_block_budget=h.EXPIRY_SWEEP_BUDGET,
