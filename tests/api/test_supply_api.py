@@ -251,6 +251,8 @@ def test_the_openapi_document_describes_every_supply_answer(
         "/v1/supply/sensor-reports/{number}",
         "/v1/supply/ranges/{gtin}",
         "/v1/supply/packages/{gtin}/{serial}/coldchain",
+        "/v1/supply/packages/{gtin}/{serial}/transactions",
+        "/v1/supply/transactions/{seller}/{type}/{id}",
     }
     for path, ops in supply.items():
         (operation,) = ops.values()

@@ -28,6 +28,7 @@ from healthledger.domains.records.donation import ORGANS
 from healthledger.domains.records.messages import POWERS, PURPOSES, intent_message
 from healthledger.domains.shared.gln import with_check_digit
 from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.domains.supply.ti import STATEMENT_SHA256
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.store import Store
 
@@ -277,6 +278,10 @@ class World:
 
     def recalls(self) -> dict[str, Any]:
         return self.scan("supply", "recall/")
+
+    def transactions(self) -> dict[str, Any]:
+        """TI id -> DSCSA transaction information record."""
+        return self.scan("supply", "ti/")
 
     def records(self) -> dict[str, Any]:
         return self.scan("records", "record/")
@@ -910,10 +915,46 @@ def _partner(draw: Draw, w: World, sender: str) -> str:
     return str(pick(draw, partners if likely(draw) else [*FOUNDERS, *CANDIDATES], "fda"))
 
 
+# A few business transaction ids, shared by every seller: the same id twice, by one seller
+# or by two, comes up often.
+BIZ_REFS = (("po", "PO-1"), ("po", "PO-2"), ("inv", "I-1"))
+
+
+def _biz_refs(draw: Draw) -> list[dict[str, str]]:
+    return [{"type": kind, "id": ref} for kind, ref in some(draw, BIZ_REFS, max_size=2)]
+
+
 def supply_ship(draw: Draw, w: World) -> Planned:
     sender = _holder(draw, w)
     items = _items(draw, w, sender, _owned_active(sender))
-    return Planned(sender, "supply.ship", {"items": items, "to": _partner(draw, w, sender)})
+    payload: dict[str, Any] = {"items": items, "to": _partner(draw, w, sender)}
+    if draw(st.booleans()):  # under a TI: mostly one of the sender's own, to its buyer
+        own = [r for r in w.transactions().values() if r["seller"] == sender]
+        sale = pick(draw, [r["id"] for r in own], None) if own and likely(draw) else None
+        record = w.transactions().get(sale or "", {})
+        refs = record.get("biz_transactions") or _biz_refs(draw)
+        payload["biz_transactions"] = refs
+        if record and likely(draw):
+            payload["to"] = record["buyer"]
+    return Planned(sender, "supply.ship", payload)
+
+
+def supply_transaction(draw: Draw, w: World) -> Planned:
+    """A sale's TI: lines of known lots or not, or items held; now and then a wrong statement."""
+    sender = _holder(draw, w)
+    lines = [
+        {"gtin": pick(draw, GTINS, "x"), "lot": lot, "quantity": draw(st.integers(1, 4))}
+        for lot in some(draw, [*LOTS, "L9"], max_size=2)
+    ]
+    payload: dict[str, Any] = {
+        "buyer": _partner(draw, w, sender),
+        "biz_transactions": _biz_refs(draw),
+        "lines": lines if likely(draw) else [],
+        "statement": STATEMENT_SHA256 if likely(draw) else "0" * 64,
+    }
+    if draw(st.booleans()):
+        payload["items"] = _items(draw, w, sender, _owned_active(sender))
+    return Planned(sender, "supply.transaction", payload)
 
 
 def supply_receive(draw: Draw, w: World) -> Planned:
@@ -1155,6 +1196,7 @@ BUILDERS: dict[str, Builder] = {
     "supply.product_range": supply_product_range,
     "supply.sensor": supply_sensor,
     "supply.excursion_resolve": supply_excursion_resolve,
+    "supply.transaction": supply_transaction,
 }
 
 # --- junk ------------------------------------------------------------------------------

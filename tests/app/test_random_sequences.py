@@ -13,13 +13,14 @@ must hold after any block, whatever its transactions:
 - governance: `active_orgs` equals the active organisation records; no organisation
   is admitted or removed twice; a validator is added and removed at most once;
 - supply: every item is in exactly one place, contents travel with their container,
-  no container holds itself, nesting is bounded;
+  no container holds itself, nesting is bounded; under a TI, no line received more than
+  was shipped, and a TI matches only when all shipped arrived as listed;
 - records: a blob is registered once; break-glass only by care-giving organisations'
   clinicians, and at most the genesis limit per reader in any 24 hours; a moved
   record's custody history is one unbroken chain ending at its custodian.
 
 FUZZ_EXAMPLES and FUZZ_STEPS (environment) make a longer run; FUZZ_SKIP names invariants
-to leave out (governance, containers, records, messages, nonces).
+to leave out (governance, containers, transactions, records, messages, nonces).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ from healthledger.crypto.canonical import parse_json
 from healthledger.crypto.keys import derive_patient_id
 from healthledger.domains.governance.messages import MAX_LOCATION_GLNS
 from healthledger.domains.records.donation import MAX_VERSIONS
+from healthledger.domains.supply.ti import STATEMENT_SHA256
 from healthledger.errors import DuplicateNonce
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
@@ -331,6 +333,33 @@ class RandomSequences(RuleBasedStateMachine):
         ]
         self._run(data.draw, steps)
 
+    @rule(data=st.data(), sold=st.integers(1, 3), shipped=st.integers(1, 3))
+    def a_sale_under_its_ti(self, data: st.DataObject, sold: int, shipped: int) -> None:
+        """A TI for `sold` packages, `shipped` of them shipped in a case under it and received
+        (a match, an over-shipment or a short one), some steps in one block."""
+        maker, gtin = self._maker()
+        partner = self._partner(maker)
+        serials = [self.world.fresh("sale") for _ in range(shipped)]
+        case = self._fresh_sscc()
+        po = {"type": "po", "id": self.world.fresh("PO-")}
+        sale = {
+            "buyer": partner,
+            "biz_transactions": [po],
+            "lines": [{"gtin": gtin, "lot": "L1", "quantity": sold}],
+            "statement": STATEMENT_SHA256,
+        }
+        ship = {"items": [case], "to": partner, "biz_transactions": [po]}
+        steps = [
+            Planned(maker, "supply.commission", _commission(gtin, serials)),
+            Planned(maker, "supply.transaction", sale),
+            Planned(
+                maker, "supply.aggregate", {"sscc": case, "items": [f"{gtin}:{s}" for s in serials]}
+            ),
+            Planned(maker, "supply.ship", ship),
+            Planned(partner, "supply.receive", {"items": [case]}),
+        ]
+        self._run(data.draw, steps)
+
     @rule(data=st.data(), depth=st.integers(2, 12), very=st.integers(0, 19))
     def deep_chain(self, data: st.DataObject, depth: int, very: int) -> None:
         """Containers nested `depth` deep (now and then past any interpreter's stack),
@@ -509,6 +538,7 @@ class RandomSequences(RuleBasedStateMachine):
         checks: dict[str, Callable[[], None]] = {
             "governance": lambda: self._check_governance(results),
             "containers": lambda: check_containers(world.packages(), world.containers()),
+            "transactions": lambda: check_transactions(world),
             "records": lambda: check_records(world, self.genesis.limits.break_glass_per_day),
             "messages": lambda: check_messages_are_ours(txs, results),
             "nonces": lambda: self._check_nonces(txs, results),
@@ -708,6 +738,23 @@ def check_containers(packages: dict[str, Any], containers: dict[str, Any]) -> No
     levels = container_levels(containers)
     deepest = max(levels.values(), default=0)
     assert deepest <= MAX_NESTING, f"containers nested {deepest} deep (at most {MAX_NESTING})"
+
+
+def check_transactions(world: World) -> None:
+    """Under a TI nothing is received that was not shipped; "matched" means all arrived as
+    listed; a shipment's link names an item still on its way (or destroyed on the way)."""
+    for ti_id, record in world.transactions().items():
+        hypothesis_event(f"a TI is {record['status']}")
+        for line in record["lines"]:
+            assert line["received"] <= line["shipped"], f"{ti_id}: received more than shipped"
+        if record["status"] == "matched":
+            assert all(line["received"] == line["quantity"] for line in record["lines"]), ti_id
+            assert all(line["shipped"] == line["received"] for line in record["lines"]), ti_id
+    items = world.items()
+    for item, link in world.scan("supply", "tiship/").items():
+        record = items[item]
+        on_its_way = (record["status"], record["to"]) == ("in_transit", link["to"])
+        assert on_its_way or record["status"] == "destroyed", f"{item}: stale link to {link}"
 
 
 def container_levels(containers: dict[str, Any]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.epcis_import import sender_org
 from healthledger.client.sdk import Client, Signer, require_committed
 from healthledger.domains.shared import coldchain
-from healthledger.domains.supply import epcis, gs1
+from healthledger.domains.supply import epcis, gs1, ti
 from healthledger.domains.supply.messages import MAX_COMMISSION
 from healthledger.errors import InvalidField, LedgerError, MalformedInput
 
@@ -28,6 +28,13 @@ Items = Annotated[list[str], typer.Argument(help="Packages as GTIN:serial, or SS
 DEFAULT_URL = "http://127.0.0.1:8700"
 
 supply_app = typer.Typer(help="Drug supply chain (GS1 / DSCSA).", no_args_is_help=True)
+transaction_app = typer.Typer(
+    help="DSCSA transaction information and statements (TI/TS).", no_args_is_help=True
+)
+supply_app.add_typer(transaction_app, name="transaction")
+PoOpt = Annotated[str | None, typer.Option("--po", help="Purchase order id.")]
+InvOpt = Annotated[str | None, typer.Option("--inv", help="Invoice id.")]
+DesadvOpt = Annotated[str | None, typer.Option("--desadv", help="Despatch advice id.")]
 
 
 def _run(url: str, key: Path, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -132,11 +139,161 @@ def ship(
     key: KeyOpt,
     to: Annotated[str, typer.Option(help="Receiving organisation id.")],
     items: Items,
+    po: PoOpt = None,
+    inv: InvOpt = None,
+    desadv: DesadvOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ship items (a pallet moves everything inside it)."""
-    _act(url, key, as_json, "supply.ship", {"items": items, "to": to})
+    """Ship items (a pallet moves everything inside it); --po/--inv/--desadv name the
+    transaction information (recorded first with `supply transaction record`) they travel under."""
+    payload: dict[str, Any] = {"items": items, "to": to}
+    refs = _biz_refs(po, inv, desadv, [])
+    if refs:
+        payload["biz_transactions"] = refs
+    _act(url, key, as_json, "supply.ship", payload)
+
+
+def _biz_refs(
+    po: str | None, inv: str | None, desadv: str | None, others: list[str]
+) -> list[dict[str, str]]:
+    refs = [
+        {"type": kind, "id": ref}
+        for kind, ref in (("po", po), ("inv", inv), ("desadv", desadv))
+        if ref is not None
+    ]
+    for other in others:
+        kind, sep, ref = other.partition(":")
+        if not sep or not ref:
+            raise MalformedInput(f"--biz {other!r}: expected TYPE:ID (rma:RMA-7)")
+        refs.append({"type": kind, "id": ref})
+    return refs
+
+
+def _ti_line(text: str) -> dict[str, Any]:
+    """GTIN:LOT:QUANTITY (a lot may itself hold ':')."""
+    gtin, _sep, rest = text.partition(":")
+    lot, sep, quantity = rest.rpartition(":")
+    if not sep or not lot or not quantity.isdigit():
+        raise MalformedInput(f"--line {text!r}: expected GTIN:LOT:QUANTITY")
+    return {"gtin": gs1.validate_gtin(gtin), "lot": lot, "quantity": int(quantity)}
+
+
+def _ti_payload(
+    file: Path | None,
+    buyer: str | None,
+    refs: list[dict[str, str]],
+    lines: list[str],
+    items: list[str],
+) -> dict[str, Any]:
+    """The TI from a JSON file (fields of `supply.transaction`) and/or the flags."""
+    payload: dict[str, Any] = {}
+    if file is not None:
+        document = _read_json(file)
+        if not isinstance(document, dict):
+            raise MalformedInput(f"{file}: expected a JSON object of transaction information")
+        payload.update(document)
+    if buyer is not None:
+        payload["buyer"] = buyer
+    if refs:
+        payload["biz_transactions"] = [*payload.get("biz_transactions", []), *refs]
+    if lines:
+        payload["lines"] = [*payload.get("lines", []), *(_ti_line(line) for line in lines)]
+    if items:
+        payload["items"] = [*payload.get("items", []), *items]
+    if "buyer" not in payload:
+        raise MalformedInput("give --buyer (or a file with a buyer)")
+    # Recording the TI is making the statement: its hash is filled in, the text shown.
+    payload.setdefault("statement", ti.STATEMENT_SHA256)
+    return payload
+
+
+@transaction_app.command("record")
+def transaction_record(
+    key: KeyOpt,
+    buyer: Annotated[str | None, typer.Option(help="Buying organisation id.")] = None,
+    po: PoOpt = None,
+    inv: InvOpt = None,
+    desadv: DesadvOpt = None,
+    biz: Annotated[
+        list[str] | None, typer.Option(help="Another business transaction, TYPE:ID.")
+    ] = None,
+    line: Annotated[
+        list[str] | None, typer.Option(help="Packages sold: GTIN:LOT:QUANTITY (repeat).")
+    ] = None,
+    item: Annotated[
+        list[str] | None, typer.Option(help="A package GTIN:serial or SSCC sold (repeat).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="JSON object with the fields of supply.transaction.")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a sale's transaction information and, by signing it, the DSCSA transaction
+    statement (shown in the report)."""
+    try:
+        refs = _biz_refs(po, inv, desadv, biz or [])
+        payload = _ti_payload(file, buyer, refs, line or [], item or [])
+        report = _run(url, key, "supply.transaction", payload)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit({**report, "statement": ti.STATEMENT}, as_json)
+
+
+@transaction_app.command("show")
+def transaction_show(
+    seller: str,
+    kind: Annotated[str, typer.Argument(metavar="TYPE", help="po, inv, desadv, rma...")],
+    ref: Annotated[str, typer.Argument(metavar="ID", help="The business transaction id.")],
+    key: ReaderKeyOpt,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A seller's transaction information by one of its business transactions, its proofs
+    checked here against the trust anchor."""
+    try:
+        with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
+            view = client.supply_transaction(seller, kind, ref)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    answer = {
+        "transaction": view.record().model_dump(mode="json"),
+        "statement": view.statement_text,
+        "proven_at_height": view.index.height,
+        "verified_proofs": True,
+    }
+    emit(answer, as_json)
+
+
+@supply_app.command("transactions")
+def transactions(
+    gtin: str,
+    serial: str,
+    key: ReaderKeyOpt,
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A package's full TI/TS history (every transaction it travelled under), each proven
+    here against the trust anchor."""
+    try:
+        with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
+            view = client.supply_transactions(gtin, serial)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    answer = {
+        "gtin": view.gtin,
+        "serial": view.serial,
+        "statement": view.statement_text,
+        "transactions": [record.model_dump(mode="json") for record in view.records()],
+        "proven_at_height": view.history.height,
+        "verified_proofs": True,
+    }
+    emit(answer, as_json)
 
 
 @supply_app.command("receive")

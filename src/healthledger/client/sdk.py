@@ -14,6 +14,7 @@ each read method takes `keys=` to sign one read as somebody else.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,7 +49,7 @@ from healthledger.domains.governance import state as gov_state
 from healthledger.domains.governance.messages import voucher_message
 from healthledger.domains.governance.state import GlnHolder, OrgEndpoint, OrgGlns
 from healthledger.domains.governance.views import DirectoryEntry, DirectoryPage, GlnEntry
-from healthledger.domains.supply import gs1
+from healthledger.domains.supply import gs1, ti
 from healthledger.domains.supply import state as supply_state
 from healthledger.domains.supply.coldchain import (
     ExcursionRecord,
@@ -140,6 +141,31 @@ class SupplyVerification(WireView):
     package: dict[str, JsonValue] | None
     expired: bool = False
     proofs: SupplyProofs
+
+
+class SupplyTransaction(WireView):
+    """A seller's DSCSA transaction information found by a business transaction: the
+    index entry and the TI record, each with its state proof (one header for both)."""
+
+    statement_text: str
+    index: StateView
+    transaction: StateView
+
+    def record(self) -> ti.TransactionRecord:
+        return ti.TransactionRecord.model_validate(self.transaction.value)
+
+
+class SupplyPackageTransactions(WireView):
+    """A package's TI/TS history: its list of TI ids and each TI, all proven (one header)."""
+
+    gtin: str
+    serial: str
+    statement_text: str
+    history: StateView
+    transactions: list[StateView]
+
+    def records(self) -> list[ti.TransactionRecord]:
+        return [ti.TransactionRecord.model_validate(each.value) for each in self.transactions]
 
 
 class BatchReport(WireView):
@@ -613,6 +639,25 @@ class Client:
             raise InvalidProof(f"the record of {transformation_id} names {record.id}")
         return record
 
+    def supply_transaction(self, seller: str, kind: str, ref: str) -> SupplyTransaction:
+        """A seller's TI by one of its business transactions (`po`, `inv`, `desadv`...),
+        proven against the trust anchor (signed read: members)."""
+        path = f"/v1/supply/transactions/{_segment(seller)}/{_segment(kind)}/{_segment(ref)}"
+        view = _parse(SupplyTransaction, self._get(path))
+        verify_supply_transaction(view, seller, kind, ref)
+        self.anchor.check_state(self, view.index)
+        return view
+
+    def supply_transactions(self, gtin: str, serial: str) -> SupplyPackageTransactions:
+        """A package's full TI/TS history, each TI proven against the trust anchor
+        (signed read: members)."""
+        gtin14 = gs1.validate_gtin(gtin)
+        path = f"/v1/supply/packages/{gtin14}/{_segment(serial)}/transactions"
+        view = _parse(SupplyPackageTransactions, self._get(path))
+        verify_package_transactions(view, gtin14, serial)
+        self.anchor.check_state(self, view.history)
+        return view
+
     def supply_alerts(self, limit: int = 100) -> list[JsonValue]:
         """Counterfeit and diversion alerts, newest first (signed read: members)."""
         return _parse(_JsonList, self._get("/v1/supply/alerts", {"limit": limit})).root
@@ -865,4 +910,73 @@ def verify_supply_view(view: SupplyVerification | Mapping[str, object]) -> None:
         if expected != view.verdict:
             raise InvalidProof(
                 f"the node said {view.verdict!r}, the proven records say {expected!r}"
+            )
+
+
+def _require_statement(statement_text: str, record: ti.TransactionRecord) -> None:
+    if hashlib.sha256(statement_text.encode()).hexdigest() != record.statement:
+        raise InvalidProof(f"{record.id} carries a statement other than the text the node sent")
+
+
+def verify_supply_transaction(
+    view: SupplyTransaction | Mapping[str, object], seller: str, kind: str, ref: str
+) -> None:
+    """Check a TI answer: the index entry of (seller, kind, ref) and the record it names,
+    both proven against one header, the record the seller's with that business transaction,
+    and its statement the SHA-256 of the text sent."""
+    with _proof_errors("transaction information"):
+        view = (
+            view if isinstance(view, SupplyTransaction) else SupplyTransaction.model_validate(view)
+        )
+        _require_key(view.index, ti.biz_key(seller, kind, ref))
+        verify_state_view(view.index)
+        verify_state_view(view.transaction)
+        if view.transaction.header != view.index.header:
+            raise InvalidProof("the proofs are against different headers")
+        if view.index.value is None:
+            raise InvalidProof(f"the index proves {seller} has no {kind} {ref}")
+        ti_id = ti.TiRef.model_validate(view.index.value).ti
+        _require_key(view.transaction, ti.ti_key(ti_id))
+        record = view.record()
+        if record.seller != seller or ti.BizRef(type=kind, id=ref) not in record.biz_transactions:
+            raise InvalidProof(f"{ti_id} is not the TI of {seller} with {kind} {ref}")
+        _require_statement(view.statement_text, record)
+
+
+def verify_package_transactions(
+    view: SupplyPackageTransactions | Mapping[str, object], gtin: str, serial: str
+) -> None:
+    """Check a package's TI history: its list proven, and each TI it names (once, in order)
+    proven against the same header, each with the statement text sent."""
+    with _proof_errors("transaction history"):
+        view = (
+            view
+            if isinstance(view, SupplyPackageTransactions)
+            else SupplyPackageTransactions.model_validate(view)
+        )
+        if (view.gtin, view.serial) != (gtin, serial):
+            raise InvalidProof(
+                f"asked for {gtin}:{serial}, the node answered {view.gtin}:{view.serial}"
+            )
+        _require_key(view.history, ti.history_key(gtin, serial))
+        verify_state_view(view.history)
+        named = (
+            []
+            if view.history.value is None
+            else ti.TiHistory.model_validate(view.history.value).root
+        )
+        ids = list(dict.fromkeys(named))
+        if len(ids) != len(view.transactions):
+            raise InvalidProof(
+                f"the history names {len(ids)} TIs, the node proved {len(view.transactions)}"
+            )
+        for ti_id, proven in zip(ids, view.transactions, strict=True):
+            _require_key(proven, ti.ti_key(ti_id))
+            verify_state_view(proven)
+            if proven.header != view.history.header:
+                raise InvalidProof("the proofs are against different headers")
+            if proven.value is None:
+                raise InvalidProof(f"the history names {ti_id}, which the node proved absent")
+            _require_statement(
+                view.statement_text, ti.TransactionRecord.model_validate(proven.value)
             )

@@ -99,8 +99,9 @@ REFUSED_AS_OWN: dict[tuple[str, str], str] = {
     # Sensor readings on an SSCC never packed on this ledger (only packages are commissioned
     # here): a cold-chain report walks a container's contents, so it must exist.
     (FULL + "aggregation_event_all_possible_fields.jsonld", "gs1-0614141"): NO_CONTAINER,
-    (FULL + "transaction_event_all_possible_fields.jsonld", "gs1-4012345"): NO_CONTAINER,
     ("JSON/WithSensorData/SensorDataExample8.jsonld", "gs1-4012345"): NO_CONTAINER,
+    # A sale of goods counted in kilograms: DSCSA transaction information counts packages.
+    (FULL + "transaction_event_all_possible_fields.jsonld", "gs1-4012345"): "a TI counts packages",
     # Readings by an organisation on goods another holds (it is no regulator or inspector).
     ("JSON/WithSensorData/SensorDataExample11.jsonld", "gs1-4012345"): NOT_CUSTODIAN,
 }

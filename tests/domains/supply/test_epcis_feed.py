@@ -361,3 +361,40 @@ def test_readings_travel_with_the_receipt_and_an_excursion_quarantines(sc: Chain
     package = sc.state("supply", f"pkg/{GTIN}/S1")
     assert (package["owner"], package["quarantined"]) == ("pharmalink", True)
     assert sc.state("supply", f"obs/{key_hex(received)}")["status"] == "confirmed"
+
+
+def test_a_sale_then_its_shipment_and_receipt(sc: Chain) -> None:
+    assert submit(sc, "medico-pharma", commissioning("S1", "S2")).ok
+    po = [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0950600000007:PO-7"}]
+    sale = {
+        "type": "TransactionEvent",
+        "eventTime": "2026-03-01T10:30:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "ADD",
+        "bizTransactionList": po,
+        "epcList": [epc("S1"), epc("S2")],
+        "sourceList": [{"type": "owning_party", "source": URN + "medico-pharma"}],
+        "destinationList": [{"type": "owning_party", "destination": URN + "pharmalink"}],
+    }
+    shipped = {
+        **shipping("S1", "S2", source="medico-pharma", destination="pharmalink"),
+        "bizTransactionList": po,
+    }
+    result = submit(sc, "medico-pharma", sale, shipped)
+    assert result.ok, result
+    assert kinds(result) == ["transaction", "custody:ship"]
+    received = {
+        **shipped,
+        "bizStep": "receiving",
+        "disposition": "in_progress",
+        "eventTime": "2026-03-02T09:00:00Z",
+    }
+    assert kinds(submit(sc, "pharmalink", received)) == ["custody:receive"]
+    assert sc.state("supply", f"pkg/{GTIN}/S2")["owner"] == "pharmalink"
+    # The buyer anchors the seller's TI from its feed; a rail passage is no sale.
+    assert kinds(submit(sc, "pharmalink", sale)) == ["observation confirmed"]
+    passage = {
+        **sale,
+        "bizTransactionList": [{"type": "urn:x:rail:passage", "bizTransaction": "P1"}],
+    }
+    assert kinds(submit(sc, "medico-pharma", passage)) == ["observation confirmed"]

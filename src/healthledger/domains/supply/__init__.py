@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import coldchain as cold
-from healthledger.domains.supply import coldchain_views, feed
+from healthledger.domains.supply import coldchain_views, feed, ti
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
@@ -77,6 +77,13 @@ _TYPED = (
         MAKERS,
         "clear or destroy the goods of an excursion",
     ),
+    TxType(
+        "supply.transaction",
+        ti.TransactionInfo,
+        ti.record_transaction,
+        TRADING,
+        "record a sale's DSCSA transaction information and statement",
+    ),
 )
 # A partner's whole EPCIS feed: each event becomes one of the typed transactions above (its
 # senders checked) or an anchored observation (domains/supply/feed.py).
@@ -94,7 +101,7 @@ DOMAIN = Domain(
     summary="serialized drug packages, custody, verification and recalls (GS1, DSCSA)",
     capabilities={INSPECTOR: "quarantine and clear suspect packages, as the regulator does"},
     txs=(*_TYPED, _FEED),
-    views=VIEWS + coldchain_views.VIEWS,
+    views=(*VIEWS, *coldchain_views.VIEWS, *ti.VIEWS),
     # Lots past their expiry date are marked expired at block time (verify, the lot view).
     end_block=h.expire_lots,
     end_block_budget=h.EXPIRY_SWEEP_BUDGET,

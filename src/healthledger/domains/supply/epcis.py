@@ -608,14 +608,15 @@ def _actor_uri(event: _Event, own_side: str | None, importer: str | None) -> str
 def acting_party(index: int, body: Mapping[str, Any]) -> str | None:
     """The URI of the party that acted in an event (design point 2), None if it names none.
 
-    Shipping: the source owning_party; receiving: the destination owning_party; otherwise
-    (or when that is absent) bizLocation, then readPoint, then healthledger:org.
+    Shipping, and a TransactionEvent (DSCSA: the seller's transaction information): the
+    source owning_party; receiving: the destination owning_party; otherwise (or when that
+    is absent) bizLocation, then readPoint, then healthledger:org.
     """
     event = _Event(index, body)
     raw = event.optional_text("bizStep")
     step = None if raw is None else biz_step_term(raw)
     own_side = None
-    if step == "shipping":
+    if step == "shipping" or body.get("type") == "TransactionEvent":
         own_side = _owning_party(event, "sourceList", "source")
     elif step == "receiving":
         own_side = _owning_party(event, "destinationList", "destination")

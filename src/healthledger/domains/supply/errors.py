@@ -405,6 +405,82 @@ class NoRange(NotFound):
         super().__init__(f"GTIN {gtin} has no allowed temperature range")
 
 
+# --- transaction information and statements (DSCSA TI/TS) --------------------------------
+
+
+class UnknownStatement(InvalidField):
+    def __init__(self, statement: str) -> None:
+        self.statement = statement
+        super().__init__(
+            f"statement {statement} is not the SHA-256 of the DSCSA transaction statement"
+        )
+
+
+class TransactionToSelf(InvalidField):
+    def __init__(self) -> None:
+        super().__init__("an organisation cannot sell to itself")
+
+
+class DuplicateBizTransaction(Conflict):
+    def __init__(self, kind: str, ref: str) -> None:
+        self.kind, self.ref = kind, ref
+        super().__init__(f"business transaction {kind} {ref} is named twice")
+
+
+class DuplicateLine(Conflict):
+    def __init__(self, gtin: str, lot: str) -> None:
+        self.gtin, self.lot = gtin, lot
+        super().__init__(f"lot {lot} of {gtin} is on two lines")
+
+
+class BizTransactionExists(AlreadyExists):
+    def __init__(self, seller: str, kind: str, ref: str, ti_id: str) -> None:
+        self.seller, self.kind, self.ref, self.ti_id = seller, kind, ref, ti_id
+        super().__init__(f"{seller} already recorded {kind} {ref} (in {ti_id})")
+
+
+class NoTransactionLines(InvalidField):
+    def __init__(self) -> None:
+        super().__init__("transaction information names products: give lines or items")
+
+
+class TooManyLines(TooLarge):
+    def __init__(self, max_lines: int) -> None:
+        super().__init__(f"transaction information holds at most {max_lines} lines")
+
+
+class UnknownBizTransaction(NotFound):
+    """None of the business transactions named is one of the shipper's own."""
+
+    def __init__(self, seller: str, kind: str, ref: str) -> None:
+        self.seller, self.kind, self.ref = seller, kind, ref
+        super().__init__(f"{seller} recorded no transaction information with {kind} {ref}")
+
+
+class UnknownTransaction(NotFound):
+    def __init__(self, ti_id: str) -> None:
+        self.ti_id = ti_id
+        super().__init__(f"no transaction information {ti_id}")
+
+
+class BizTransactionsDisagree(Conflict):
+    def __init__(self, first: str, second: str) -> None:
+        self.first, self.second = first, second
+        super().__init__(f"the business transactions name two transactions: {first} and {second}")
+
+
+class BuyerMismatch(InvalidField):
+    def __init__(self, ti_id: str, buyer: str, receiver: str) -> None:
+        self.ti_id, self.buyer, self.receiver = ti_id, buyer, receiver
+        super().__init__(f"{ti_id} sells to {buyer}, not to {receiver}")
+
+
+class TransactionHistoryFull(TooLarge):
+    def __init__(self, item: str, entries: int) -> None:
+        self.item, self.entries = item, entries
+        super().__init__(f"{item} has travelled under {entries} transactions: it takes no more")
+
+
 # --- EPCIS feeds (supply.epcis) ---------------------------------------------------------
 
 

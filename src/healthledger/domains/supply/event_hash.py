@@ -188,7 +188,7 @@ class _Node:
 
 
 class _Pair:
-    """An item of a pair list: its first two fields in document order (id and type)."""
+    """An item of a pair list: its first two fields (its type, then its id; see `_pair`)."""
 
     __slots__ = ("kids",)
 
@@ -258,10 +258,11 @@ def document_hashes(document: Mapping[str, Any]) -> list[str]:
 
 # --- the common event, written directly -----------------------------------------------------
 #
-# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists.
-# `_direct` writes their pre-hash string without building fields, as the general algorithm
-# would write it (a test holds the two equal on every example and on generated events);
-# anything else (extensions, sensors, ILMD, error declarations, odd shapes) returns None.
+# Most events are flat: standard fields, EPC and quantity lists, a readPoint, pair lists,
+# sensor reports. `_direct` writes their pre-hash string without building fields, as the
+# general algorithm would write it (a test holds the two equal on every example and on
+# generated events); anything else (extensions, ILMD, persistent dispositions, error
+# declarations, odd shapes, long lists) returns None and takes the general way.
 
 _DIRECT_LEAVES: Final = ("eventTimeZoneOffset", "certificationInfo", "parentID")
 _DIRECT_AFTER_LISTS: Final = ("action", "transformationID", "bizStep", "disposition")
@@ -270,14 +271,16 @@ _QUANTITY_LISTS: Final = ("quantityList", "childQuantityList", "inputQuantityLis
 _DIRECT_KEYS: Final = frozenset(
     {"type", "eventID", "recordTime", "eventTime", *_DIRECT_LEAVES, *_EPC_LISTS}
     | {*_QUANTITY_LISTS, "outputEPCList", "outputQuantityList", *_DIRECT_AFTER_LISTS}
-    | {"readPoint", "bizLocation", *_PAIR_LISTS}
+    | {"readPoint", "bizLocation", "sensorElementList", *_PAIR_LISTS}
 )
+_REPORT_VOCAB: Final[dict[str, _Terms]] = _VOCAB["sensorElementList"]["sensorReport"]
 _PAIR_ID: Final = {
     "bizTransactionList": "bizTransaction",
     "sourceList": "source",
     "destinationList": "destination",
 }
-_DIRECT_MAX_ITEMS: Final = 256  # longer lists go the general way, which counts every byte
+_DIRECT_MAX_ITEMS: Final = 256  # longer lists go the general way
+_KEY_ROOM: Final = 40  # more than any key of a flat event costs the general count (len + 4)
 
 
 class _NotDirect(Exception):
@@ -288,29 +291,63 @@ def _direct(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str | None
     if type(event) is not dict or not _DIRECT_KEYS.issuperset(event):
         return None
     try:
-        return _direct_string(event, prefixes)
+        return _direct_string(event, _Scope(prefixes))
     except _NotDirect:
         return None
 
 
-def _direct_string(event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
-    for key in ("type", "eventID", "recordTime"):
-        if key in event and type(event[key]) is not str:
+class _Scope:
+    """The document's prefixes, and an over-estimate of what the general algorithm counts
+    against MAX_EVENT_CHARS: past it, the general algorithm decides (and refuses)."""
+
+    __slots__ = ("prefixes", "spent")
+
+    def __init__(self, prefixes: Mapping[str, str]) -> None:
+        self.prefixes, self.spent = prefixes, 0
+
+    def spend(self, chars: int) -> None:
+        self.spent += chars
+        if self.spent > MAX_EVENT_CHARS:
             raise _NotDirect
+
+    def text(self, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            text: str = value
+            if ":" in text and self.prefixes:
+                prefix, _, local = text.partition(":")
+                if prefix in self.prefixes:
+                    text = self.prefixes[prefix] + local
+        elif kind is int or kind is float or kind is Decimal:
+            text = str(value)
+        else:
+            raise _NotDirect
+        self.spend(len(text) + _KEY_ROOM)
+        return text
+
+
+def _direct_string(event: dict[str, Any], scope: _Scope) -> str:
+    for key in ("type", "eventID", "recordTime"):
+        if key in event:
+            if type(event[key]) is not str:
+                raise _NotDirect
+            scope.text(event[key])
     kind = event.get("type", "")
     out = ["eventType=", kind]
     if "eventTime" in event:
-        out.append(_direct_leaf("eventTime", event["eventTime"], prefixes, time=True))
-    out.extend(_direct_leaf(key, event[key], prefixes) for key in _DIRECT_LEAVES if key in event)
-    out.extend(_direct_list(key, event, prefixes) for key in _EPC_LISTS)
-    out.extend(_direct_list(key, event, prefixes) for key in _QUANTITY_LISTS)
-    out.append(_direct_list("outputEPCList", event, prefixes))
-    out.append(_direct_list("outputQuantityList", event, prefixes))
+        out.append(_direct_leaf("eventTime", event["eventTime"], scope, time=True))
+    out.extend(_direct_leaf(key, event[key], scope) for key in _DIRECT_LEAVES if key in event)
+    out.extend(_direct_list(key, event, scope) for key in _EPC_LISTS)
+    out.extend(_direct_list(key, event, scope) for key in _QUANTITY_LISTS)
+    out.append(_direct_list("outputEPCList", event, scope))
+    out.append(_direct_list("outputQuantityList", event, scope))
     for key in _DIRECT_AFTER_LISTS:
         if key in event:
-            out.append(_direct_leaf(key, _term(key, event[key]), prefixes))
-    out.extend(_direct_location(key, event, prefixes) for key in ("readPoint", "bizLocation"))
-    rest = [_direct_pairs(key, event, prefixes) for key in _PAIR_ID if key in event]
+            out.append(_direct_leaf(key, _term(key, event[key]), scope))
+    out.extend(_direct_location(key, event, scope) for key in ("readPoint", "bizLocation"))
+    if "sensorElementList" in event:
+        out.append(_direct_sensors(event["sensorElementList"], scope))
+    rest = [_direct_pairs(key, event, scope) for key in _PAIR_ID if key in event]
     rest.sort()
     out.extend(rest)
     return "".join(out)
@@ -321,38 +358,25 @@ def _term(key: str, value: Any) -> Any:
     return vocab.get(value, value) if type(value) is str and type(vocab) is _Terms else value
 
 
-def _direct_text(value: Any, prefixes: Mapping[str, str]) -> str:
-    kind = type(value)
-    if kind is str:
-        text: str = value
-        if ":" in text and prefixes:
-            prefix, _, local = text.partition(":")
-            if prefix in prefixes:
-                return prefixes[prefix] + local
-        return text
-    if kind is int or kind is float or kind is Decimal:
-        return str(value)
-    raise _NotDirect
-
-
-def _direct_leaf(name: str, value: Any, prefixes: Mapping[str, str], time: bool = False) -> str:
-    text = _direct_text(value, prefixes).strip()
+def _direct_leaf(name: str, value: Any, scope: _Scope, time: bool = False) -> str:
+    text = scope.text(value).strip()
     if not text:
         return ""
     text = _timestamp(text) if time else _canon(text)
     return name + "=" + text if text else ""
 
 
-def _direct_list(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+def _direct_list(key: str, event: dict[str, Any], scope: _Scope) -> str:
     items = event.get(key)
     if items is None:
         return ""
     if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
         raise _NotDirect
+    scope.spend(_KEY_ROOM)
     if key.endswith("QuantityList") or key == "quantityList":
-        values = [_direct_quantity(item, prefixes) for item in items]
+        values = [_direct_quantity(item, scope) for item in items]
     else:
-        values = [_direct_leaf("epc", item, prefixes) for item in items]
+        values = [_direct_leaf("epc", item, scope) for item in items]
     values = [value for value in values if value]
     if not values:
         return ""
@@ -360,46 +384,91 @@ def _direct_list(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -
     return key + "".join(values)
 
 
-def _direct_quantity(item: Any, prefixes: Mapping[str, str]) -> str:
+def _direct_quantity(item: Any, scope: _Scope) -> str:
     if type(item) is not dict or not item or not _QUANTITY_KEYS.issuperset(item):
         raise _NotDirect
+    scope.spend(_KEY_ROOM)
     inner = "".join(
-        _direct_leaf(name, item[name], prefixes)
+        _direct_leaf(name, item[name], scope)
         for name in ("epcClass", "quantity", "uom")
         if name in item
     )
     return "quantityElement" + inner if inner else ""
 
 
-def _direct_location(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+def _direct_location(key: str, event: dict[str, Any], scope: _Scope) -> str:
     place = event.get(key)
     if place is None:
         return ""
     if type(place) is not dict or not {"id"}.issuperset(place):
         raise _NotDirect
-    inner = _direct_leaf("id", place["id"], prefixes) if "id" in place else ""
+    scope.spend(_KEY_ROOM)
+    inner = _direct_leaf("id", place["id"], scope) if "id" in place else ""
     return key + inner if inner else ""
 
 
-def _direct_pairs(key: str, event: dict[str, Any], prefixes: Mapping[str, str]) -> str:
+def _direct_sensors(elements: Any, scope: _Scope) -> str:
+    if type(elements) is not list or len(elements) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    scope.spend(_KEY_ROOM)
+    written = [_direct_sensor_element(element, scope) for element in elements]
+    written = sorted(text for text in written if text)
+    return "sensorElementList" + "".join(written) if written else ""
+
+
+def _direct_sensor_element(element: Any, scope: _Scope) -> str:
+    if type(element) is not dict or not {"sensorMetadata", "sensorReport"}.issuperset(element):
+        raise _NotDirect
+    metadata = element.get("sensorMetadata", {})
+    reports = element.get("sensorReport", [])
+    if type(reports) is not list or len(reports) > _DIRECT_MAX_ITEMS:
+        raise _NotDirect
+    scope.spend(3 * _KEY_ROOM)  # the element, its metadata and its report list
+    inner = _direct_fields(metadata, _SENSOR_METADATA, {}, scope)
+    inner = "sensorMetadata" + inner if inner else ""
+    written = [_direct_fields(report, _SENSOR_REPORT, _REPORT_VOCAB, scope) for report in reports]
+    inner += "".join(sorted("sensorReport" + text for text in written if text))
+    return "sensorElement" + inner if inner else ""
+
+
+def _direct_fields(fields: Any, order: _Order, vocab: Mapping[str, _Terms], scope: _Scope) -> str:
+    """Leaf fields of a sensor element part, in the order of its part of the standard."""
+    if type(fields) is not dict or not order.names.issuperset(fields):
+        raise _NotDirect
+    scope.spend(_KEY_ROOM)
+    out = []
+    for name, _ in order.entries:
+        if name in fields:
+            value = fields[name]
+            if type(value) is bool:
+                value = str(value)
+            terms = vocab.get(name)
+            if terms is not None and type(value) is str:
+                value = terms.get(value, value)
+            out.append(_direct_leaf(name, value, scope, time="time" in name.lower()))
+    return "".join(out)
+
+
+def _direct_pairs(key: str, event: dict[str, Any], scope: _Scope) -> str:
     items = event[key]
     ident = _PAIR_ID[key]
     if type(items) is not list or len(items) > _DIRECT_MAX_ITEMS:
         raise _NotDirect
+    scope.spend(_KEY_ROOM * (1 + len(items)))
     pairs = []
     for item in items:
         if type(item) is not dict or len(item) != 2 or "type" not in item or ident not in item:
             raise _NotDirect
         kind = _VOCAB[key]["type"].get(item["type"], item["type"])
-        pairs.append(_pair_part("type", kind, prefixes) + _pair_part(ident, item[ident], prefixes))
+        pairs.append(_pair_part("type", kind, scope) + _pair_part(ident, item[ident], scope))
     pairs.sort()
     return key + "".join(pairs) if pairs else ""
 
 
-def _pair_part(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
+def _pair_part(name: str, value: Any, scope: _Scope) -> str:
     if type(value) is not str:
         raise _NotDirect
-    text = _direct_text(value, prefixes).strip()
+    text = scope.text(value).strip()
     return name + "=" + _canon(text) if text else name
 
 

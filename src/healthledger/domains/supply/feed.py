@@ -30,7 +30,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 from healthledger.domains.governance import queries as gov
 from healthledger.domains.kit import CAPABILITY_PREFIX
 from healthledger.domains.supply import coldchain as cold
-from healthledger.domains.supply import epcis
+from healthledger.domains.supply import epcis, ti
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
@@ -320,7 +320,9 @@ def _problem(kind: str, context: object) -> str:
     return f"is not valid ({kind})"
 
 
-def _custody_ops(index: int, event: CustodyEvent) -> tuple[Op, ...]:
+def _custody_ops(
+    index: int, event: CustodyEvent, biz: list[m.BizTransaction] | None = None
+) -> tuple[Op, ...]:
     """The typed operations a custody event becomes (the ordinary transactions' payloads)."""
     kind, tx_type = f"custody:{event.action}", f"supply.{event.action}"
     items = list(event.items)
@@ -339,7 +341,9 @@ def _custody_ops(index: int, event: CustodyEvent) -> tuple[Op, ...]:
         if to is None:
             _fail(index, "destinationList", f"{action} needs the receiving owning_party")
         if action == "ship":
-            payloads.append((h.ship, typed(index, m.Ship, items=items, to=to)))
+            # A shipment names the seller's TI it travels under by its bizTransactionList.
+            ship = typed(index, m.Ship, items=items, to=to, biz_transactions=biz)
+            payloads.append((h.ship, ship))
         else:
             reason = event.reason or "returned"
             payloads.append(
@@ -421,7 +425,11 @@ def _complete(action: str, body: Mapping[str, Any]) -> bool:
 
 
 def _names_destination(body: Mapping[str, Any]) -> bool:
-    entries = body.get("destinationList")
+    return _names_owning(body, "destinationList")
+
+
+def _names_owning(body: Mapping[str, Any], field: str) -> bool:
+    entries = body.get(field)
     return isinstance(entries, list) and any(
         isinstance(entry, dict) and epcis.is_owning_party(entry.get("type")) for entry in entries
     )
@@ -457,7 +465,31 @@ def _custody(own: _Own) -> tuple[Op, ...]:
     if custody_action(own.body) is None:
         return ()
     event = epcis.from_epcis_event(own.index, own.body, own.org_of_party, importer=own.sender)
-    return _custody_ops(own.index, event)
+    biz = ti.biz_transactions_from_epcis(own.index, own.body) if event.action == "ship" else None
+    return _custody_ops(own.index, event, biz)
+
+
+def _is_sale(own: _Own) -> bool:
+    """A TransactionEvent that can be DSCSA transaction information: ADD, between two owning
+    parties, under CBV business transactions only (a rail passage, a DELETE, a party-less
+    event record no sale between partners: they are observations)."""
+    body = own.body
+    if body.get("type") != "TransactionEvent" or body.get("action") != "ADD":
+        return False
+    if not (_names_owning(body, "sourceList") and _names_owning(body, "destinationList")):
+        return False
+    entries = body.get("bizTransactionList")
+    typed_entries = ti.biz_transactions_from_epcis(own.index, body) or []
+    return isinstance(entries, list) and 0 < len(entries) == len(typed_entries)
+
+
+def _transaction(own: _Own) -> tuple[Op, ...]:
+    """The seller's DSCSA transaction information and statement."""
+    if not _is_sale(own):
+        return ()
+    info = ti.transaction_from_epcis(own.index, own.body, own.org_of_party)
+    typed_info = info.model_copy(update={"event_id": own.event_id})
+    return (Op("transaction", "supply.transaction", ti.record_transaction, typed_info),)
 
 
 def _transform(own: _Own) -> tuple[Op, ...]:
@@ -473,7 +505,12 @@ def _transform(own: _Own) -> tuple[Op, ...]:
 
 # In this order: a sensor report before the custody step it travels with (the reporter
 # still holds, or awaits, the goods), the step, then what builds on it.
-_OWN_MAPPINGS: tuple[Callable[[_Own], tuple[Op, ...]], ...] = (_sensor, _custody, _transform)
+_OWN_MAPPINGS: tuple[Callable[[_Own], tuple[Op, ...]], ...] = (
+    _sensor,
+    _transaction,
+    _custody,
+    _transform,
+)
 
 
 def _own_ops(own: _Own) -> tuple[Op, ...]:

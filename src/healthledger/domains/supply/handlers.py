@@ -24,6 +24,7 @@ from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply import state as st
+from healthledger.domains.supply import ti
 from healthledger.domains.supply.events import is_container, package_id, split_package_id
 from healthledger.domains.supply.roles import DISPENSERS, REGULATOR, TRADING_ROLES
 from healthledger.domains.supply.state import Container, Item, Package, Step, Tracked
@@ -296,7 +297,7 @@ def _is_recalled(ctx: TxContext, record: Item) -> bool:
     return _recall_index(ctx, record.gtin).applies(record.lot, record.serial)
 
 
-def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled: bool) -> None:
+def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled: bool) -> Moved:
     sender = _org(ctx)
     if to == sender:
         raise e.ShipToSelf()
@@ -308,10 +309,14 @@ def _send(ctx: TxContext, items: list[str], to: str, action: str, allow_recalled
     for item, record in moved:
         _save(ctx, item, _logged(record, ctx, action, to, status=st.IN_TRANSIT, to=to))
     ctx.emit(f"supply.{action}", items=items, to=to, packages=len(_packages(moved)))
+    return moved
 
 
 def ship(ctx: TxContext, payload: m.Ship) -> None:
-    _send(ctx, payload.items, payload.to, "ship", allow_recalled=False)
+    """Ship items; named business transactions link the shipment to the seller's TI (ti.py)."""
+    moved = _send(ctx, payload.items, payload.to, "ship", allow_recalled=False)
+    if payload.biz_transactions is not None:
+        ti.link_shipment(ctx, payload.biz_transactions, payload.to, payload.items, moved)
 
 
 def return_items(ctx: TxContext, payload: m.Return) -> None:
@@ -337,6 +342,7 @@ def receive(ctx: TxContext, payload: m.Receive) -> None:
             _count(changes, record, receiver, +1)
     _apply_holder_changes(ctx, changes)
     ctx.emit("supply.receive", items=payload.items, packages=len(_packages(moved)))
+    ti.check_receipt(ctx, receiver, payload.items, moved)
 
 
 def dispense(ctx: TxContext, payload: m.Dispense) -> None:
@@ -531,7 +537,8 @@ def _suspicion(ctx: TxContext, org: str, package: Package | None, outcome: str) 
 
 def _raise_alert(
     ctx: TxContext, gtin: str, serial: str, reason: str, package: Package | None
-) -> None:
+) -> int:
+    """Store alert number N+1 (open) and return N+1."""
     counter = ctx.load(st.ALERT_COUNT_KEY, st.AlertCount)
     number = (0 if counter is None else counter.count) + 1
     if package is not None:
@@ -552,6 +559,7 @@ def _raise_alert(
     ctx.store(st.alert_key(number), alert)
     ctx.store(st.ALERT_COUNT_KEY, st.AlertCount(count=number))
     ctx.emit("supply.alert", **alert.model_dump(mode="json"))
+    return number
 
 
 def quarantine(ctx: TxContext, payload: m.Quarantine) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -62,8 +62,41 @@ OrgId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 RecallId = Annotated[str, StringConstraints(pattern=r"^rcl-[0-9a-f]{16}$")]
-# The GS1 EPCIS event hash of the event a typed operation came from (domains/supply/event_hash.py).
+# The GS1 EPCIS event hash (CBV 2.0) of the event an operation records, when it came from one.
 EventId = Annotated[str, StringConstraints(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
+# CBV 2.0 business transaction types (BizTransactionType), written bare as in EPCIS 2.0 JSON.
+BizTransactionType = Literal[
+    "bol",
+    "cert",
+    "desadv",
+    "inv",
+    "pedigree",
+    "po",
+    "poc",
+    "prodorder",
+    "recadv",
+    "rma",
+    "testprd",
+    "testres",
+    "upevt",
+]
+# A business transaction id is a URI or a plain reference: printable ASCII, no spaces.
+BizTransactionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+MAX_BIZ_TRANSACTIONS = 8
+
+
+class BizTransaction(Payload):
+    """One business transaction (EPCIS 2.0 bizTransactionList entry): a PO, an invoice..."""
+
+    type: BizTransactionType
+    id: BizTransactionId
+
+
+BizTransactions = Annotated[
+    list[BizTransaction], Field(min_length=1, max_length=MAX_BIZ_TRANSACTIONS)
+]
 
 
 class Commission(Payload):
@@ -87,8 +120,11 @@ class Disaggregate(Payload):
 
 
 class Ship(Payload):
+    """Ship items; `biz_transactions` names the seller's TI they travel under (ti.py)."""
+
     items: Items
     to: OrgId
+    biz_transactions: BizTransactions | None = None
 
 
 class Receive(Payload):
