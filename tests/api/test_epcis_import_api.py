@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import serve_network, stop_node
-from healthledger.client.sdk import Client, Signer
+from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.event_hash import document_prefixes, event_hash
 from healthledger.domains.supply.gs1 import gtin_check_digit
@@ -161,3 +161,15 @@ def test_the_check_refuses_what_was_already_applied(node: tuple[str, Home]) -> N
         again = client.supply_check_epcis(document(event), "pharmalink")
     assert again["ok"] is False
     assert "already applied" in again["events"][0]["error"]  # type: ignore[index]
+
+
+def test_the_check_refuses_a_step_the_role_may_not_take(node: tuple[str, Home]) -> None:
+    url, home = node
+    own_commissioning = {**commissioning("Q1"), "bizLocation": {"id": URN + "pharmalink"}}
+    with Client(url, keys=home.key_path("pharmalink")) as client:
+        answer = client.supply_check_epcis(document(own_commissioning), "pharmalink")
+        with pytest.raises(ApiError) as unknown:
+            client.supply_check_epcis(document(own_commissioning), "nobody-at-all")
+    (event,) = answer["events"]  # type: ignore[misc]
+    assert event["code"] == "unauthorized" and "supply.commission" in event["error"]  # type: ignore[index]
+    assert unknown.value.code == "not_found"

@@ -152,6 +152,16 @@ class EpcisEvents(Payload):
 # --- mapping (pure) --------------------------------------------------------------------------
 
 
+def tx_type_of(kind: Kind) -> str | None:
+    """The typed transaction an event's kind stands for (None: an observation or a
+    declaration, which any sender of supply.epcis may make)."""
+    if kind.startswith("custody:"):
+        return "supply." + kind.removeprefix("custody:")
+    if kind in ("transaction", "sensor", "transform"):
+        return "supply." + kind
+    return None
+
+
 @dataclass(frozen=True)
 class Op:
     """One typed operation an event becomes, applied by `handler` with `payload`."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from healthledger.crypto.canonical import canonical_bytes
-from healthledger.domains.governance.queries import org_role
+from healthledger.domains.governance.queries import org_capabilities, org_role
 from healthledger.domains.supply import epcis, feed, observations
 from healthledger.domains.supply.errors import (
     EventAlreadyApplied,
@@ -24,7 +24,7 @@ from healthledger.domains.supply.errors import (
 from healthledger.domains.supply.event_hash import document_prefixes
 from healthledger.domains.supply.state import NAMESPACE
 from healthledger.errors import ErrorCode, InvalidField, LedgerError, TooLarge
-from healthledger.ledger.context import StateReader
+from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
 
 # Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
@@ -159,24 +159,25 @@ def check_on_ledger(
     if role is None:
         raise UnknownOrg(org)
     checked = check_document(document, feed.member_resolver(state), org)
+    # The organisation signing for itself, as the permission check would see it.
+    granted = frozenset(org_capabilities(state, org))
+    actor = Actor(key_id="", kind="org", id=org, org=org, role=role, capabilities=granted)
     reports = [
-        _against_state(state, report, org, f"org:{role}", senders)
-        if report.error is None
-        else report
+        _against_state(state, report, actor, senders) if report.error is None else report
         for report in checked.reports
     ]
     return CheckedDocument(checked.texts, reports, checked.context)
 
 
 def _against_state(
-    state: StateReader, report: EventReport, org: str, permission: str, senders: feed.Senders
+    state: StateReader, report: EventReport, actor: Actor, senders: feed.Senders
 ) -> EventReport:
-    event_id = report.event_id or ""
+    event_id, org = report.event_id or "", actor.id
     became = report.became or ""
     for kind in became.split("+"):
-        tx_type = f"supply.{kind.removeprefix('custody:')}"
-        if kind.startswith("custody:") and permission not in senders.get(tx_type, frozenset()):
-            return _refused(report, MayNotSend(permission, tx_type))
+        tx_type = feed.tx_type_of(kind)
+        if tx_type is not None and not feed.may_send(actor, senders.get(tx_type, frozenset())):
+            return _refused(report, MayNotSend(actor.permission, tx_type))
     if became == "error declaration":
         if state.raw(NAMESPACE, observations.event_key(event_id, org)) is None:
             return _refused(report, NotRecorder(event_id, org))
