@@ -208,10 +208,9 @@ class RandomSequences(RuleBasedStateMachine):
         assert len(stored) == 1, "the stored headers differ"
         self.world.committed(block.time_ms)
         self._check_block(txs, results)
+        # How far partners' feeds get (pytest --hypothesis-show-statistics).
         for tx, result in zip(txs, results, strict=True):
-            if (
-                tx.type == "supply.epcis"
-            ):  # how far partners' feeds get (--hypothesis-show-statistics)
+            if tx.type == "supply.epcis":
                 hypothesis_event(f"supply.epcis: {result.code}")
         for (_tx, after), result in zip(entries, results, strict=True):
             if after is not None:
