@@ -126,6 +126,12 @@ def test_a_mixed_feed_imports_and_exports_the_same_event_ids(node: tuple[str, Ho
         assert all(e["tx_id"] for e in events)
         exported = client.supply_epcis(GTIN, "P1")
         history = client.supply_history(GTIN, "P1")
+        lot_page = client.supply_lot_epcis_page(GTIN, LOT)
+    # The lot's page: each imported event once (the weighing names the lot and P1), as written.
+    lot_bodies = lot_page["epcisBody"]["eventList"]  # type: ignore[index]
+    lot_prefixes = document_prefixes(lot_page)
+    lot_ids = [event_hash(body, lot_prefixes) for body in lot_bodies]  # type: ignore[arg-type]
+    assert sorted(lot_ids) == sorted(set(lot_ids)) and set(ids) <= set(lot_ids)
     bodies = exported["epcisBody"]["eventList"]  # type: ignore[index]
     prefixes = document_prefixes(exported)
     assert set(ids) <= {event_hash(body, prefixes) for body in bodies}  # type: ignore[arg-type]
