@@ -1,0 +1,110 @@
+"""Issue 14 under attack: what a member acting in bad faith tried with the new types.
+
+Each test is one attack that worked before its fix (the commit says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_custody import EXPIRY, GTIN, LOT, PARTNERS, commission, do, package, pkg
+
+from conftest import Chain, make_genesis
+from healthledger.app.application import Application
+from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.ledger.store import Store
+
+
+def sscc(n: int) -> str:
+    body = f"0061416{n:010d}"
+    return body + str(gtin_check_digit(body))
+
+
+def gtin(n: int) -> str:
+    body = f"09506001{n:05d}"
+    return body + str(gtin_check_digit(body))
+
+
+PALLET, CASE = sscc(1), sscc(2)
+HOT = {"type": "Temperature", "value": 30000, "uom": "CEL"}
+
+
+@pytest.fixture
+def sc(tmp_path: Path) -> Iterator[Chain]:
+    store = Store(tmp_path / "ledger.sqlite")
+    app = Application(store)
+    app.init_chain(make_genesis(PARTNERS))
+    yield Chain(app, store)
+    store.close()
+
+
+def excursion(sc: Chain, number: int) -> Any:
+    return sc.state("supply", f"excursion/{number:012d}")
+
+
+def set_range(sc: Chain, org: str, code: str) -> None:
+    assert do(sc, org, "product_range", gtin=code, min_mc=2000, max_mc=8000).ok
+
+
+def test_destroying_an_excursion_in_transit_does_not_strand_the_pallet(sc: Chain) -> None:
+    """A pallet holds two makers' goods; the receiver's logger reads 30 °C in transit and
+    one maker destroys its excursion's packages. Destroyed packages left inside the
+    pallet made every receive of it fail (`not shipped to`): the other maker's goods,
+    and the pallet, stayed in transit for ever, with no way to take them back."""
+    other = gtin(1)
+    commission(sc, "S1")
+    set_range(sc, "medico-pharma", GTIN)
+    made = do(sc, "other-pharma", "commission", gtin=other, lot=LOT, expiry=EXPIRY, serials=["O1"])
+    assert made.ok, made
+    assert do(sc, "other-pharma", "ship", items=[f"{other}:O1"], to="medico-pharma").ok
+    assert do(sc, "medico-pharma", "receive", items=[f"{other}:O1"]).ok
+    assert do(sc, "medico-pharma", "aggregate", sscc=CASE, items=[pkg("S1")]).ok
+    assert do(sc, "medico-pharma", "aggregate", sscc=PALLET, items=[CASE, f"{other}:O1"]).ok
+    assert do(sc, "medico-pharma", "ship", items=[PALLET], to="pharmalink").ok
+    reported = do(sc, "pharmalink", "sensor", items=[PALLET], readings=[HOT])
+    assert reported.ok, reported
+    destroy = {"number": 1, "decision": "destroy", "reason": "30 C for 6 h"}
+    assert do(sc, "medico-pharma", "excursion_resolve", **destroy).ok
+    assert package(sc, "S1")["status"] == "destroyed"
+    # The destroyed package has left its case: what is still in the chain arrives.
+    assert package(sc, "S1")["container"] is None
+    assert sc.state("supply", f"sscc/{CASE}")["children"] == []
+    received = do(sc, "pharmalink", "receive", items=[PALLET])
+    assert received.ok, received
+    assert sc.state("supply", f"pkg/{other}/O1")["owner"] == "pharmalink"
+    assert sc.state("supply", f"sscc/{PALLET}")["owner"] == "pharmalink"
+
+
+def test_destroying_an_excursion_at_rest_leaves_the_rest_of_the_pallet_movable(
+    sc: Chain,
+) -> None:
+    commission(sc, "S1", "S2")
+    set_range(sc, "medico-pharma", GTIN)
+    assert do(sc, "medico-pharma", "aggregate", sscc=CASE, items=[pkg("S1")]).ok
+    assert do(sc, "medico-pharma", "aggregate", sscc=PALLET, items=[CASE]).ok
+    assert do(sc, "medico-pharma", "sensor", items=[CASE], readings=[HOT]).ok
+    destroy = {"number": 1, "decision": "destroy", "reason": "freezer fault"}
+    assert do(sc, "medico-pharma", "excursion_resolve", **destroy).ok
+    assert do(sc, "medico-pharma", "ship", items=[PALLET], to="pharmalink").ok
+    assert do(sc, "pharmalink", "receive", items=[PALLET]).ok
+
+
+def test_an_excursion_keeps_only_the_named_items_that_hold_its_packages(sc: Chain) -> None:
+    """A maker with many GTINs (each with a range) names one package of each in one report:
+    every excursion stored the whole list of named items, so one 64 KiB report of a
+    thousand items wrote a thousand excursions of a thousand items each (quadratic)."""
+    codes = [gtin(10 + n) for n in range(4)]
+    for code in codes:
+        made = do(
+            sc, "other-pharma", "commission", gtin=code, lot=LOT, expiry=EXPIRY, serials=["X"]
+        )
+        assert made.ok, made
+        set_range(sc, "other-pharma", code)
+    named = [f"{code}:X" for code in codes]
+    result = do(sc, "other-pharma", "sensor", items=named, readings=[HOT])
+    assert result.ok, result
+    for number, item in enumerate(named, start=1):
+        assert excursion(sc, number)["items"] == [item]
