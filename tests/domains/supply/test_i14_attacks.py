@@ -108,3 +108,46 @@ def test_an_excursion_keeps_only_the_named_items_that_hold_its_packages(sc: Chai
     assert result.ok, result
     for number, item in enumerate(named, start=1):
         assert excursion(sc, number)["items"] == [item]
+
+
+def test_another_org_cannot_take_the_id_a_partners_event_would_get(sc: Chain) -> None:
+    """A TransformationEvent without a transformationID gets an id made from its hash.
+    Another maker that knows the event (its partner sent it the document) recorded a
+    step of its own under that event id first: the real transformer's import of the
+    event was refused (`already_exists`) for ever."""
+    event = "ni:///sha-256;" + "ef" * 32 + "?ver=CBV2.0"
+    kit_gtin = gtin(20)
+    made = do(
+        sc, "other-pharma", "commission", gtin=gtin(21), lot=LOT, expiry=EXPIRY, serials=["Z"]
+    )
+    assert made.ok, made
+    first = do(
+        sc,
+        "other-pharma",
+        "transform",
+        inputs=[f"{gtin(21)}:Z"],
+        outputs=[{"gtin": kit_gtin, "lot": "K", "expiry": EXPIRY, "serials": ["K1"]}],
+        event_id=event,
+    )
+    assert first.ok, first
+    commission(sc, "S1")
+    own = do(
+        sc,
+        "medico-pharma",
+        "transform",
+        inputs=[pkg("S1")],
+        outputs=[{"gtin": gtin(22), "lot": "K", "expiry": EXPIRY, "serials": ["K1"]}],
+        event_id=event,
+    )
+    assert own.ok, own
+    # Each org's step got an id of its own; each names the event it recorded.
+    ids = {transformed(first), transformed(own)}
+    assert len(ids) == 2
+    for each in ids:
+        assert sc.state("supply", f"xform/{each}")["parts"][0]["event_id"] == event
+
+
+def transformed(result: Any) -> str:
+    return str(
+        next(e for e in result.events if e["type"] == "supply.transformed")["transformation"]
+    )
