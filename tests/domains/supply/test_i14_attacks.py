@@ -6,14 +6,21 @@ Each test is one attack that worked before its fix (the commit says which).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_custody import EXPIRY, GTIN, LOT, PARTNERS, commission, do, package, pkg
 
 from conftest import Chain, make_genesis
 from healthledger.app.application import Application
+from healthledger.domains.shared import coldchain as cc
+from healthledger.domains.shared.coldchain import AllowedRange, Reading
+from healthledger.domains.supply import coldchain
+from healthledger.domains.supply.coldchain import ProductRangeRecord
 from healthledger.domains.supply.gs1 import gtin_check_digit
 from healthledger.ledger.store import Store
 
@@ -151,3 +158,80 @@ def transformed(result: Any) -> str:
     return str(
         next(e for e in result.events if e["type"] == "supply.transformed")["transformation"]
     )
+
+
+def _brute_force(allowed: AllowedRange, readings: list[Reading]) -> Any:
+    """The rule as first written: every reading against the range, the first worst wins."""
+    worst: Any = None
+    for index, reading in enumerate(readings):
+        if reading.type != "Temperature" or reading.uom is None:
+            continue
+        below = allowed.min_mc - cc.to_milli_celsius(reading.lowest, reading.uom)
+        above = cc.to_milli_celsius(reading.highest, reading.uom) - allowed.max_mc
+        if below <= 0 and above <= 0:
+            continue
+        by = max(below, above)
+        if worst is None or by > worst[0]:
+            side = "below" if below >= above else "above"
+            worst = (by, cc.Excursion(index, reading, side, -((-by.numerator) // by.denominator)))
+    return None if worst is None else worst[1]
+
+
+_reading = st.builds(
+    lambda value, low, high, uom, kind: Reading.model_validate(
+        {"type": kind, "uom": uom, "value": value, "min": min(low, high), "max": max(low, high)}
+    ),
+    st.integers(-20_000, 60_000),
+    st.integers(-20_000, 60_000),
+    st.integers(-20_000, 60_000),
+    st.sampled_from(["CEL", "FAR", "KEL"]),
+    st.sampled_from(["Temperature", "Temperature", "Humidity"]),
+)
+
+
+@given(
+    st.lists(_reading, min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(-5_000, 30_000), st.integers(0, 20_000)), max_size=6),
+)
+def test_judging_many_ranges_at_once_gives_the_rule_as_first_written(
+    readings: list[Reading], bounds: list[tuple[int, int]]
+) -> None:
+    judge = cc.excursion_judge(readings)
+    for low, width in bounds:
+        allowed = AllowedRange(min_mc=low, max_mc=low + width)
+        assert judge(allowed) == _brute_force(allowed, readings)
+        assert cc.excursion(allowed, readings) == _brute_force(allowed, readings)
+
+
+def test_a_report_over_many_gtins_converts_each_reading_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A maker gave a range to each of a thousand GTINs and named one package of each in
+    a report of 256 readings: every reading was converted and judged against every range
+    (a quarter of a million exact fractions, half a minute of one block), and the report
+    could be sent again and again with readings in range. Now each reading is converted
+    once, and each range compared with the extremes."""
+    calls = 0
+    convert = cc.to_milli_celsius
+
+    def counted(value: int, uom: str) -> Fraction:
+        nonlocal calls
+        calls += 1
+        return convert(value, uom)
+
+    monkeypatch.setattr(cc, "to_milli_celsius", counted)
+    readings = [Reading(type="Temperature", value=5000 + i, uom="FAR") for i in range(8)]
+    ranges = {
+        f"g{n}": ProductRangeRecord(
+            gtin=f"g{n}",
+            manufacturer="m",
+            range=AllowedRange(min_mc=n, max_mc=n + 1000),
+            changes=1,
+            history=(),
+        )
+        for n in range(50)
+    }
+    worst = coldchain._worst_by_gtin(ranges, readings)
+    assert set(worst) == set(ranges)
+    # Two conversions per reading for the extremes, two for each range's worst reading.
+    assert calls <= 2 * len(readings) + 2 * len(ranges)

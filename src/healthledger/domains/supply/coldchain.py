@@ -331,7 +331,8 @@ def _worst_by_gtin(
     ranges: Mapping[str, ProductRangeRecord], readings: Sequence[Reading]
 ) -> dict[str, cc.Excursion]:
     """The worst reading outside each GTIN's range, for the GTINs whose range is exceeded."""
-    found = {gtin: cc.excursion(stored.range, readings) for gtin, stored in ranges.items()}
+    judge = cc.excursion_judge(readings)  # each reading converted once, not once per GTIN
+    found = {gtin: judge(stored.range) for gtin, stored in ranges.items()}
     return {gtin: worst for gtin, worst in found.items() if worst is not None}
 
 
