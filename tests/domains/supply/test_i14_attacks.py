@@ -19,9 +19,10 @@ from conftest import Chain, make_genesis
 from healthledger.app.application import Application
 from healthledger.domains.shared import coldchain as cc
 from healthledger.domains.shared.coldchain import AllowedRange, Reading
-from healthledger.domains.supply import coldchain
+from healthledger.domains.supply import coldchain, parties, ti, transform
 from healthledger.domains.supply.coldchain import ProductRangeRecord
 from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.errors import ErrorCode, LedgerError
 from healthledger.ledger.store import Store
 
 
@@ -235,3 +236,63 @@ def test_a_report_over_many_gtins_converts_each_reading_once(
     assert set(worst) == set(ranges)
     # Two conversions per reading for the extremes, two for each range's worst reading.
     assert calls <= 2 * len(readings) + 2 * len(ranges)
+
+
+@pytest.mark.parametrize("uri", ["https://[::1/414/0614141000005", "http://[x]/417/0614141000005"])
+def test_a_malformed_host_in_a_digital_link_is_a_stable_error(uri: str) -> None:
+    """`urlsplit` raised a bare ValueError on a bracketed host: inside `apply` (the EPCIS
+    dispatcher resolving an event's party) that failed the transaction as `apply_failed`
+    with Python's message, and crashed a client-side import."""
+    with pytest.raises(LedgerError) as raised:
+        parties.parse_party(uri)
+    assert raised.value.code == ErrorCode.INVALID_FIELD
+
+
+BAD_UTF8 = "https://id.gs1.org/01/09506000134352/21/%ff"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "event"),
+    [
+        (
+            coldchain.sensor_report_from_epcis,
+            {
+                "type": "ObjectEvent",
+                "epcList": [BAD_UTF8],
+                "sensorElementList": [
+                    {"sensorReport": [{"type": "gs1:Temperature", "value": 5, "uom": "CEL"}]}
+                ],
+            },
+        ),
+        (
+            transform.transform_from_epcis,
+            {"type": "TransformationEvent", "inputEPCList": [BAD_UTF8]},
+        ),
+        (
+            ti.transaction_from_epcis,
+            {
+                "type": "TransactionEvent",
+                "action": "ADD",
+                "bizTransactionList": [{"type": "po", "bizTransaction": "urn:x:po:1"}],
+                "sourceList": [
+                    {"type": "owning_party", "source": "urn:healthledger:org:medico-pharma"}
+                ],
+                "destinationList": [
+                    {"type": "owning_party", "destination": "urn:healthledger:org:pharmalink"}
+                ],
+                "quantityList": [
+                    {"epcClass": "https://id.gs1.org/01/09506000134352/10/%C3", "quantity": 1}
+                ],
+            },
+        ),
+    ],
+)
+def test_a_percent_escape_that_is_no_utf8_is_a_stable_error(mapping: Any, event: Any) -> None:
+    """`%ff` in a serial raised UnicodeDecodeError from `item_of_epc`: the transformation
+    mapping let it escape (only LedgerError becomes `event N: field: ...`), and the sensor
+    mapping blamed `sensorElementList` for an EPC. Each names the field now."""
+    with pytest.raises(LedgerError) as raised:
+        mapping(0, event, lambda uri: uri.rsplit(":", 1)[-1])
+    assert raised.value.message.startswith(
+        ("event 0: epcList[0]", "event 0: inputEPCList[0]", "event 0: quantityList[0]")
+    )
