@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from epcis_standin import as_dispatcher
 from hypothesis import given
 from hypothesis import strategies as st
 from test_custody import EXPIRY, GTIN, LOT, PARTNERS, commission, do, package, pkg
@@ -118,11 +119,15 @@ def test_an_excursion_keeps_only_the_named_items_that_hold_its_packages(sc: Chai
         assert excursion(sc, number)["items"] == [item]
 
 
-def test_another_org_cannot_take_the_id_a_partners_event_would_get(sc: Chain) -> None:
+def test_another_org_cannot_take_the_id_a_partners_event_would_get(
+    sc: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A TransformationEvent without a transformationID gets an id made from its hash.
     Another maker that knows the event (its partner sent it the document) recorded a
     step of its own under that event id first: the real transformer's import of the
-    event was refused (`already_exists`) for ever."""
+    event was refused (`already_exists`) for ever. Through supply.epcis: an event naming
+    no party is applied as the importer's own, so whoever imports it first acts on it."""
+    as_dispatcher(monkeypatch, "supply.transform")
     event = "ni:///sha-256;" + "ef" * 32 + "?ver=CBV2.0"
     kit_gtin = gtin(20)
     made = do(
@@ -296,3 +301,35 @@ def test_a_percent_escape_that_is_no_utf8_is_a_stable_error(mapping: Any, event:
     assert raised.value.message.startswith(
         ("event 0: epcList[0]", "event 0: inputEPCList[0]", "event 0: quantityList[0]")
     )
+
+
+EVENT = "ni:///sha-256;" + "9a" * 32 + "?ver=CBV2.0"
+
+
+def test_a_typed_transaction_cannot_claim_an_epcis_event_id(sc: Chain) -> None:
+    """`event_id` names the EPCIS event a record came from; only supply.epcis, which hashes
+    the raw event it carries, may set it. Sent on a typed transaction, it was a sender's
+    word: a repackager labelled its own step with any hash and the step vanished from the
+    package's EPCIS export (steps with an event id are left to their raw event, and
+    there was none), and a TI or sensor report could name another's event."""
+    commission(sc, "S1", "S2")
+    before = sc.domain_state()
+    kit = {"gtin": gtin(30), "lot": "K", "expiry": EXPIRY, "serials": ["K1"]}
+    hidden = do(sc, "medico-pharma", "transform", inputs=[pkg("S1")], outputs=[kit], event_id=EVENT)
+    assert hidden.code == "invalid_field", hidden
+    sensor = do(sc, "medico-pharma", "sensor", items=[pkg("S2")], readings=[HOT], event_id=EVENT)
+    assert sensor.code == "invalid_field", sensor
+    sale = do(
+        sc,
+        "medico-pharma",
+        "transaction",
+        buyer="pharmalink",
+        biz_transactions=[{"type": "po", "id": "PO-1"}],
+        lines=[{"gtin": GTIN, "lot": LOT, "quantity": 1}],
+        statement=ti.STATEMENT_SHA256,
+        event_id=EVENT,
+    )
+    assert sale.code == "invalid_field", sale
+    assert sc.domain_state() == before
+    # The operations themselves keep the id the EPCIS dispatcher gives them.
+    assert do(sc, "medico-pharma", "transform", inputs=[pkg("S1")], outputs=[kit]).ok

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from epcis_standin import as_dispatcher
 from test_custody import GTIN, LOT, PARTNERS, commission, do, move, package, pkg, verdict
 from test_supply_attacks import loop_container
 
@@ -256,7 +257,10 @@ def test_a_transformation_gathers_a_bounded_number_of_steps(
     assert over.code == "too_large" and "items" in over.message
 
 
-def test_generated_ids_are_per_step_and_never_reused(sc: Chain) -> None:
+def test_generated_ids_are_per_step_and_never_reused(
+    sc: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_dispatcher(monkeypatch, "supply.transform")
     commission(sc, "S1", "S2")
     event = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
     first = xform(sc, "medico-pharma", [pkg("S1")], kit("K1"), event_id=event)
@@ -271,8 +275,11 @@ def test_generated_ids_are_per_step_and_never_reused(sc: Chain) -> None:
     assert sc.state("supply", f"lot/{GTIN}/{LOT}")["count"] == 2
 
 
-def test_a_partners_transformation_event_applies_as_the_senders_step(sc: Chain) -> None:
+def test_a_partners_transformation_event_applies_as_the_senders_step(
+    sc: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the supply.epcis dispatcher does with a TransformationEvent of the sender's."""
+    as_dispatcher(monkeypatch, "supply.transform")
     bought(sc, "S1")
     body = {
         "type": "TransformationEvent",

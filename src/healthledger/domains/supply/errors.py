@@ -479,3 +479,13 @@ class TransactionHistoryFull(TooLarge):
     def __init__(self, item: str, entries: int) -> None:
         self.item, self.entries = item, entries
         super().__init__(f"{item} has travelled under {entries} transactions: it takes no more")
+
+
+class EventIdFromEpcisOnly(InvalidField):
+    """`event_id` is the hash of a raw EPCIS event, which only supply.epcis carries."""
+
+    def __init__(self, tx_type: str) -> None:
+        self.tx_type = tx_type
+        super().__init__(
+            f"{tx_type} takes no event_id: it is set by supply.epcis, from the event it carries"
+        )
