@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from epcis_standin import as_dispatcher
 
 from conftest import Chain, make_genesis
 from healthledger.app.application import Application
@@ -275,7 +276,8 @@ def test_shipping_under_another_sellers_ti_or_to_another_buyer_is_refused(sc: Ch
     assert before != after_second
 
 
-def test_the_epcis_event_id_is_kept_with_the_ti(sc: Chain) -> None:
+def test_the_epcis_event_id_is_kept_with_the_ti(sc: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    as_dispatcher(monkeypatch, "supply.transaction")
     event_id = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
     assert record_ti(sc, [("A", 1)], event_id=event_id).ok
     assert ti_record(sc)["event_id"] == event_id

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from epcis_standin import as_dispatcher
 from test_custody import GTIN, LOT, PARTNERS, commission, do, move, package, pkg, verdict
 from test_supply_attacks import loop_container
 
@@ -255,21 +257,29 @@ def test_a_transformation_gathers_a_bounded_number_of_steps(
     assert over.code == "too_large" and "items" in over.message
 
 
-def test_generated_ids_are_per_step_and_never_reused(sc: Chain) -> None:
+def test_generated_ids_are_per_step_and_never_reused(
+    sc: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_dispatcher(monkeypatch, "supply.transform")
     commission(sc, "S1", "S2")
     event = "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"
     first = xform(sc, "medico-pharma", [pkg("S1")], kit("K1"), event_id=event)
-    assert first.ok and transformed_id(first) == "xf-" + "ab" * 8
+    # The event's hash with the sender: another member naming the event gets another id.
+    made = "xf-" + hashlib.sha256(("medico-pharma\n" + "ab" * 32).encode()).hexdigest()[:16]
+    assert first.ok and transformed_id(first) == made
     again = xform(sc, "medico-pharma", [pkg("S2")], kit("K2"), event_id=event)
     assert again.code == "already_exists"
-    record = sc.state("supply", "xform/xf-" + "ab" * 8)
+    record = sc.state("supply", "xform/" + made)
     assert record["parts"][0]["event_id"] == event
     # The inputs' lot still counts what was commissioned in it.
     assert sc.state("supply", f"lot/{GTIN}/{LOT}")["count"] == 2
 
 
-def test_a_partners_transformation_event_applies_as_the_senders_step(sc: Chain) -> None:
+def test_a_partners_transformation_event_applies_as_the_senders_step(
+    sc: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the supply.epcis dispatcher does with a TransformationEvent of the sender's."""
+    as_dispatcher(monkeypatch, "supply.transform")
     bought(sc, "S1")
     body = {
         "type": "TransformationEvent",

@@ -8,7 +8,7 @@ with exact rational arithmetic, so every node reaches the same verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
@@ -143,14 +143,66 @@ def excursion(allowed: AllowedRange, readings: Sequence[Reading]) -> Excursion |
 
     Other measurement types are not judged. Ties go to the earliest reading.
     """
-    worst: tuple[Fraction, Excursion] | None = None
+    return excursion_judge(readings)(allowed)
+
+
+@dataclass(frozen=True)
+class _Extremes:
+    """The coldest and warmest temperatures read, each at its earliest reading."""
+
+    lowest: Fraction
+    lowest_at: int
+    highest: Fraction
+    highest_at: int
+
+
+def excursion_judge(readings: Sequence[Reading]) -> Callable[[AllowedRange], Excursion | None]:
+    """`excursion(allowed, readings)` for many ranges, each reading converted once.
+
+    A reading's distance outside a range is the larger of (min - its lowest) and (its
+    highest - max), so the furthest is at the coldest or the warmest reading: each range
+    costs two comparisons, not one per reading (a report over a thousand GTINs' ranges
+    would otherwise convert its readings a thousand times).
+    """
+    extremes = _extremes(readings)
+
+    def judge(allowed: AllowedRange) -> Excursion | None:
+        if extremes is None:
+            return None
+        below = allowed.min_mc - extremes.lowest
+        above = extremes.highest - allowed.max_mc
+        if below <= 0 and above <= 0:
+            return None
+        # The earliest reading as far outside as the furthest: the coldest one, the
+        # warmest one, or the earlier of the two when both are equally far.
+        candidates = []
+        if below >= above:
+            candidates.append(extremes.lowest_at)
+        if above >= below:
+            candidates.append(extremes.highest_at)
+        index = min(candidates)
+        found = _outside(allowed, index, readings[index])
+        assert found is not None  # the reading is outside by max(below, above) > 0
+        return found[1]
+
+    return judge
+
+
+def _extremes(readings: Sequence[Reading]) -> _Extremes | None:
+    found: _Extremes | None = None
     for index, reading in enumerate(readings):
         if not is_temperature(reading) or reading.uom is None:
             continue
-        found = _outside(allowed, index, reading)
-        if found is not None and (worst is None or found[0] > worst[0]):
-            worst = found
-    return None if worst is None else worst[1]
+        low = to_milli_celsius(reading.lowest, reading.uom)
+        high = to_milli_celsius(reading.highest, reading.uom)
+        if found is None:
+            found = _Extremes(low, index, high, index)
+            continue
+        if low < found.lowest:  # strictly: a tie keeps the earlier reading
+            found = _Extremes(low, index, found.highest, found.highest_at)
+        if high > found.highest:
+            found = _Extremes(found.lowest, found.lowest_at, high, index)
+    return found
 
 
 def _outside(

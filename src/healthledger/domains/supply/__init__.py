@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 from healthledger.domains.kit import Domain, TxType
 from healthledger.domains.supply import coldchain as cold
 from healthledger.domains.supply import coldchain_views, feed, ti
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
+from healthledger.domains.supply.errors import EventIdFromEpcisOnly
 from healthledger.domains.supply.queries import VIEWS
 from healthledger.domains.supply.roles import (
     DISPENSING,
@@ -18,6 +22,35 @@ from healthledger.domains.supply.roles import (
     TRADING,
 )
 from healthledger.domains.supply.state import NAMESPACE
+from healthledger.ledger.context import TxContext
+
+
+class _FromEvent(Protocol):
+    @property
+    def event_id(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=_FromEvent)
+
+
+def _typed(
+    tx_type: str, operation: Callable[[TxContext, P], None]
+) -> Callable[[TxContext, P], None]:
+    """The typed transaction of an operation an EPCIS event can become.
+
+    `event_id` says which EPCIS event a record came from: only supply.epcis, which hashes
+    the raw event it carries, calls the operation with one. From a sender it would be a
+    claim on any event (and a transformation step naming one is left out of exports,
+    for its raw event to stand in).
+    """
+
+    def handler(ctx: TxContext, payload: P) -> None:
+        if payload.event_id is not None:
+            raise EventIdFromEpcisOnly(tx_type)
+        operation(ctx, payload)
+
+    return handler
+
 
 _TYPED = (
     TxType("supply.commission", m.Commission, h.commission, MAKERS, "serialize packages"),
@@ -52,7 +85,7 @@ _TYPED = (
     TxType(
         "supply.transform",
         x.Transform,
-        x.transform,
+        _typed("supply.transform", x.transform),
         MAKERS,
         "repackage, kit or compound: consume packages, commission new ones",
     ),
@@ -66,7 +99,7 @@ _TYPED = (
     TxType(
         "supply.sensor",
         cold.SensorReport,
-        cold.report_sensor,
+        _typed("supply.sensor", cold.report_sensor),
         TRADING | INSPECTING,
         "record sensor readings; out of range quarantines",
     ),
@@ -80,7 +113,7 @@ _TYPED = (
     TxType(
         "supply.transaction",
         ti.TransactionInfo,
-        ti.record_transaction,
+        _typed("supply.transaction", ti.record_transaction),
         TRADING,
         "record a sale's DSCSA transaction information and statement",
     ),

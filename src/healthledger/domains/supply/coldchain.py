@@ -239,13 +239,15 @@ def _manufacturer(ctx: TxContext, gtin: str) -> str:
 def report_sensor(ctx: TxContext, payload: SensorReport) -> None:
     """Record readings on items; out-of-range ones open excursions that quarantine packages."""
     reporter = _org(ctx)
-    walked = _walk(ctx, payload.items)
+    walked, named_in = _walk(ctx, payload.items)
     _require_reporter(ctx, reporter, walked)
     number = _next(ctx, SENSOR_COUNT_KEY)
     ranges = _ranges(ctx, walked)
     worst = _worst_by_gtin(ranges, payload.readings)
     opened = [
-        _open_excursion(ctx, payload, number, ranges[gtin], worst[gtin], packages, owner, to)
+        _open_excursion(
+            ctx, payload, number, ranges[gtin], worst[gtin], packages, owner, to, named_in
+        )
         for (gtin, owner, to), packages in _excursion_groups(walked, worst)
     ]
     gtins = sorted({record.gtin for _, record in walked if isinstance(record, Package)})
@@ -275,17 +277,25 @@ def report_sensor(ctx: TxContext, payload: SensorReport) -> None:
     )
 
 
-def _walk(ctx: TxContext, items: list[str]) -> Moved:
-    """The named items and everything inside them still in the chain (a case may hold
-    packages an excursion destroyed); a case packed in a pallet may be named on its own."""
+def _walk(ctx: TxContext, items: list[str]) -> tuple[Moved, dict[str, str]]:
+    """The named items and everything inside them still in the chain, and the named item
+    each is in. A case packed in a pallet may be named on its own; a case may still hold
+    packages an excursion destroyed in state written before they were unpacked."""
     if len(set(items)) != len(items):
         raise e.DuplicateItem()
     roots = [(item, _load(ctx, item)) for item in items]
     for item, record in roots:
         if record.status in st.FINAL:
             raise e.WrongStatus(item, record.status)
-    walked = _contents(ctx, roots)
-    return [(item, record) for item, record, _ in walked if record.status not in st.FINAL]
+    walked: Moved = []
+    named_in: dict[str, str] = {}
+    root = ""
+    for item, record, depth in _contents(ctx, roots):
+        root = item if depth == 0 else root  # pre-order: a root comes before its contents
+        if record.status not in st.FINAL:
+            walked.append((item, record))
+            named_in[item] = root
+    return walked, named_in
 
 
 def _require_reporter(ctx: TxContext, reporter: str, walked: Moved) -> None:
@@ -321,7 +331,8 @@ def _worst_by_gtin(
     ranges: Mapping[str, ProductRangeRecord], readings: Sequence[Reading]
 ) -> dict[str, cc.Excursion]:
     """The worst reading outside each GTIN's range, for the GTINs whose range is exceeded."""
-    found = {gtin: cc.excursion(stored.range, readings) for gtin, stored in ranges.items()}
+    judge = cc.excursion_judge(readings)  # each reading converted once, not once per GTIN
+    found = {gtin: judge(stored.range) for gtin, stored in ranges.items()}
     return {gtin: worst for gtin, worst in found.items() if worst is not None}
 
 
@@ -346,8 +357,12 @@ def _open_excursion(
     packages: list[Package],
     custodian: str,
     receiver: str | None,
+    named_in: Mapping[str, str],
 ) -> int:
     number = _next(ctx, EXCURSION_COUNT_KEY)
+    # Only the named items holding this excursion's packages: the whole list in each of a
+    # report's excursions (one per GTIN) grew as items x GTINs, quadratic in one report.
+    holding = tuple(dict.fromkeys(named_in[package.name] for package in packages))
     record = ExcursionRecord(
         number=number,
         gtin=stored.gtin,
@@ -358,7 +373,7 @@ def _open_excursion(
         ),
         report=report,
         event_id=payload.event_id,
-        items=tuple(payload.items),
+        items=holding,
         serials=tuple(package.serial for package in packages),
         custodian=custodian,
         receiver=receiver,
@@ -439,7 +454,10 @@ def resolve_excursion(ctx: TxContext, payload: ExcursionResolve) -> None:
         if package.status not in st.FINAL:
             live.append((package.name, _release(ctx, package, payload, remaining)))
     if payload.decision == "destroy" and live:
-        _finish(ctx, live, st.DESTROYED, "destroy", f"excursion {payload.number}: {payload.reason}")
+        unpacked = _unpack(ctx, live)
+        _finish(
+            ctx, unpacked, st.DESTROYED, "destroy", f"excursion {payload.number}: {payload.reason}"
+        )
     resolution = Resolution(
         decision=payload.decision, by=org, reason=payload.reason, height=ctx.block.height
     )
@@ -454,6 +472,29 @@ def resolve_excursion(ctx: TxContext, payload: ExcursionResolve) -> None:
         decision=payload.decision,
         packages=len(live),
     )
+
+
+def _unpack(ctx: TxContext, packages: Moved) -> Moved:
+    """Destroyed packages leave their case or pallet, so the rest still moves.
+
+    Every move checks each item inside a container; a destroyed one left inside made a
+    pallet in transit impossible to receive (stranded, with other makers' goods) and one
+    at rest impossible to ship. Each container is rewritten once, whatever its size.
+    """
+    leaving: dict[str, set[str]] = {}
+    for item, package in packages:
+        if package.container is not None:
+            leaving.setdefault(package.container, set()).add(item)
+    for sscc in sorted(leaving):
+        holder = ctx.load(st.container_key(sscc), st.Container)
+        if holder is None:
+            continue  # never: a package names a stored container
+        children = tuple(child for child in holder.children if child not in leaving[sscc])
+        ctx.store(st.container_key(sscc), holder.model_copy(update={"children": children}))
+    return [
+        (item, package.model_copy(update={"container": None}) if package.container else package)
+        for item, package in packages
+    ]
 
 
 def _release(

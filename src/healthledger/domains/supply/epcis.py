@@ -185,7 +185,10 @@ def _strict_unquote(field: str, value: str) -> str:
     # A "%" not starting an escape would otherwise pass through as a literal character.
     if _BAD_PERCENT.search(value):
         _fail(f"{field} {value!r}: '%' must start a %HH escape")
-    return unquote(value, errors="strict")
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:  # "%ff": escapes that are no UTF-8 (Python's message is not ours)
+        _fail(f"{field} {value!r}: its %HH escapes are not UTF-8")
 
 
 def epc_uri(item: str) -> str:

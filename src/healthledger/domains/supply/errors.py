@@ -520,3 +520,13 @@ class UnknownOrg(NotFound):
     def __init__(self, org: str) -> None:
         self.org = org
         super().__init__(f"organisation {org!r} is not a member")
+
+
+class EventIdFromEpcisOnly(InvalidField):
+    """`event_id` is the hash of a raw EPCIS event, which only supply.epcis carries."""
+
+    def __init__(self, tx_type: str) -> None:
+        self.tx_type = tx_type
+        super().__init__(
+            f"{tx_type} takes no event_id: it is set by supply.epcis, from the event it carries"
+        )

@@ -137,7 +137,10 @@ def _checked_gln(uri: str, value: str) -> str:
 def _digital_link(uri: str) -> PartyRef:
     """`/414/<gln>`, `/414/<gln>/254/<ext>` or `/417/<gln>` at the end of the path; any
     domain and path prefix before it (Digital Link §4), no query or fragment."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # a bracketed host that is no IPv6 address: Python's words, not ours
+        raise _invalid(uri, "the host is not a valid host name or address") from None
     if not parts.hostname or parts.query or parts.fragment or "?" in uri or "#" in uri:
         raise _invalid(uri, "a GS1 Digital Link here names a host and has no query or fragment")
     segments = parts.path.split("/")

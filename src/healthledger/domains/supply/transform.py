@@ -10,6 +10,7 @@ one transformation of one organisation. Records and reads: transformations.py.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, NoReturn
@@ -141,9 +142,14 @@ def _require_shape(payload: Transform) -> None:
 def _transformation_for(ctx: TxContext, payload: Transform, org: str) -> Transformation:
     """The transformation this step joins (a named one of the sender's), or a new one."""
     if payload.transformation_id is None:
-        # One id per step: the EPCIS event's hash when there is one (a supply.epcis
-        # transaction may carry several), else the transaction's id.
-        source = ctx.tx_id if payload.event_id is None else payload.event_id.split(";")[1]
+        # One id per step: the transaction's id, or (a supply.epcis transaction may carry
+        # several events) the EPCIS event's hash with the sender: any member may name an
+        # event id, and one that knew a partner's event must not take the id it gets.
+        if payload.event_id is None:
+            source = ctx.tx_id
+        else:
+            digest = payload.event_id.split(";")[1].split("?")[0]
+            source = hashlib.sha256(f"{org}\n{digest}".encode()).hexdigest()
         new_id = GENERATED_PREFIX + source[:16]
         if ctx.read_raw(ctx.namespace, transformation_key(new_id)) is not None:
             raise e.TransformationExists(new_id)
