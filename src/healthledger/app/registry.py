@@ -13,7 +13,12 @@ from types import MappingProxyType
 from pydantic import BaseModel, ValidationError
 
 from healthledger.domains import governance, records, supply
-from healthledger.domains.kit import CAPABILITY_PREFIX, Domain, TxType
+from healthledger.domains.kit import (
+    CAPABILITY_PREFIX,
+    Domain,
+    TxType,
+    validation_problem,
+)
 from healthledger.errors import InvalidField, UnknownTxType
 
 DOMAINS: tuple[Domain, ...] = (governance.DOMAIN, supply.DOMAIN, records.DOMAIN)
@@ -93,44 +98,5 @@ def parse_payload(spec: TxType, payload: dict[str, object]) -> BaseModel:
 
 def first_problem(exc: ValidationError) -> str:
     """`where: what is wrong`, for the first error of a validation, in our own words."""
-    first = exc.errors(include_url=False, include_input=False)[0]
-    # pydantic names a dict's key position "[key]": our word for it is "key"
-    where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"]) or "payload"
-    return f"{where}: {field_problem(first['type'], first.get('ctx'))}"
-
-
-# Our words for pydantic's error kinds; kinds not listed read "is not valid".
-_PROBLEMS = {
-    "missing": "is required",
-    "extra_forbidden": "is not a field of this payload",
-    "string_type": "must be a string",
-    "int_type": "must be an integer",
-    "bool_type": "must be true or false",
-    "list_type": "must be a list",
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "none_required": "must be null",
-    "literal_error": "is not one of the allowed values",
-    "enum": "is not one of the allowed values",
-    "string_pattern_mismatch": "does not have the expected format",
-    "string_too_short": "is too short",
-    "string_too_long": "is too long",
-    "too_short": "has too few items",
-    "too_long": "has too many items",
-    "greater_than": "is too small",
-    "greater_than_equal": "is too small",
-    "less_than": "is too large",
-    "less_than_equal": "is too large",
-    "int_from_float": "must be an integer",
-    "union_tag_invalid": "is not one of the allowed kinds",
-}
-
-
-def field_problem(kind: str, context: object) -> str:
-    """What is wrong with a field, in our words; a validator of ours speaks for itself."""
-    if kind == "value_error" and isinstance(context, dict):
-        error = context.get("error")
-        if isinstance(error, ValueError) and error.args:
-            return str(error.args[0])
-    return _PROBLEMS.get(kind, "is not valid")
+    where, what = validation_problem(exc)
+    return f"{where or 'payload'}: {what}"

@@ -25,7 +25,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from healthledger.ledger.context import Payload, StateReader, TxContext
 
@@ -156,3 +156,49 @@ class Domain:
                 raise ValueError(f"domain {self.name}: capability {name!r} is not a name")
         if self.end_block is not None and self.end_block_budget <= 0:
             raise ValueError(f"domain {self.name}: an end-of-block sweep needs a budget")
+
+
+def validation_problem(exc: ValidationError) -> tuple[str, str]:
+    """(where, what is wrong) of a validation's first error, in our own words: result
+    messages are hashed into blocks, and pydantic's wording may change with an upgrade."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    # pydantic names a dict's key position "[key]": our word for it is "key"
+    where = ".".join("key" if p == "[key]" else str(p) for p in first["loc"])
+    return where, field_problem(first["type"], first.get("ctx"))
+
+
+# Our words for pydantic's error kinds; kinds not listed read "is not valid".
+_PROBLEMS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this payload",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "none_required": "must be null",
+    "literal_error": "is not one of the allowed values",
+    "enum": "is not one of the allowed values",
+    "string_pattern_mismatch": "does not have the expected format",
+    "string_too_short": "is too short",
+    "string_too_long": "is too long",
+    "too_short": "has too few items",
+    "too_long": "has too many items",
+    "greater_than": "is too small",
+    "greater_than_equal": "is too small",
+    "less_than": "is too large",
+    "less_than_equal": "is too large",
+    "int_from_float": "must be an integer",
+    "union_tag_invalid": "is not one of the allowed kinds",
+}
+
+
+def field_problem(kind: str, context: object) -> str:
+    """What is wrong with a field, in our words; a validator of ours speaks for itself."""
+    if isinstance(context, dict):
+        error = context.get("error")
+        if isinstance(error, ValueError) and error.args:
+            return str(error.args[0])
+    return _PROBLEMS.get(kind, "is not valid")

@@ -158,3 +158,11 @@ def test_export_round_trips_through_import() -> None:
     assert back.buyer == "pharmalink"
     assert [(ref.type, ref.id) for ref in back.biz_transactions] == [("po", "PO-1"), ("inv", "I/2")]
     assert [(line.lot, line.quantity) for line in back.lines] == [("LOT/1", 3)]
+
+
+def test_a_ti_the_payload_refuses_is_explained_in_our_words() -> None:
+    # pydantic's "1 validation error for TransactionInfo" once leaked into results.
+    many = [{"type": "po", "bizTransaction": f"PO-{n}"} for n in range(40)]
+    with pytest.raises(LedgerError) as refused:
+        ti.transaction_from_epcis(7, transaction_event(bizTransactionList=many), org_of_party)
+    assert refused.value.message == "event 7: biz_transactions: has too many items"

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from healthledger.domains.kit import validation_problem
 from healthledger.domains.shared import coldchain as cc
 from healthledger.domains.shared.coldchain import AllowedRange, Reading
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import state as st
 from healthledger.domains.supply.epcis import epc_uri, format_time, item_of_epc, parse_time
+from healthledger.domains.supply.errors import fail_event as _fail
 from healthledger.domains.supply.handlers import (
     Moved,
     _contents,
@@ -521,12 +523,6 @@ def regulator_hold(package: Package) -> bool:
 # --- EPCIS 2.0 -----------------------------------------------------------------------------
 
 
-def _fail(
-    index: int, field: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
-) -> NoReturn:
-    raise LedgerError(f"event {index}: {field}: {message}", code)
-
-
 def sensor_report_from_epcis(
     index: int, event: Mapping[str, Any], org_of_party: Callable[[str], str]
 ) -> SensorReport | None:
@@ -561,7 +557,7 @@ def sensor_report_from_epcis(
         return None
     try:
         return SensorReport(items=_epcis_items(index, event), readings=readings, device=device)
-    except ValueError as exc:
+    except ValidationError as exc:
         _fail(index, "sensorElementList", _first_error(exc))
 
 
@@ -618,7 +614,7 @@ def _reading(
     }
     try:
         return Reading.model_validate(fields)
-    except ValueError as exc:
+    except ValidationError as exc:
         _fail(index, where, _first_error(exc))
 
 
@@ -627,22 +623,9 @@ def _either(own: Any, inherited: Any) -> Any:
     return inherited if own is None else own
 
 
-def _first_error(exc: ValueError) -> str:
-    """`where: what`, in our words (messages are hashed into blocks; a library's may change)."""
-    errors = exc.errors() if isinstance(exc, ValidationError) else []
-    if not errors:
-        return str(exc)
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"])
-    error = (first.get("ctx") or {}).get("error")
-    if isinstance(error, ValueError) and error.args:
-        what = str(error.args[0])
-    else:
-        what = _PROBLEMS.get(first["type"], "is not valid")
+def _first_error(exc: ValidationError) -> str:
+    where, what = validation_problem(exc)
     return f"{where}: {what}" if where else what
-
-
-_PROBLEMS = {"too_long": "has too many items", "too_short": "has too few items"}
 
 
 def _measurement_type(index: int, where: str, value: Any) -> str:

@@ -5,6 +5,8 @@ Messages of failed transactions are hashed into blocks: their text is fixed here
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from healthledger.errors import (
     AlreadyExists,
     Conflict,
@@ -530,3 +532,13 @@ class EventIdFromEpcisOnly(InvalidField):
         super().__init__(
             f"{tx_type} takes no event_id: it is set by supply.epcis, from the event it carries"
         )
+
+
+# --- mapping EPCIS events to typed payloads (ti, coldchain, transform, feed) --------------
+
+
+def fail_event(
+    index: int, field: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
+) -> NoReturn:
+    """Refuse event `index` of a document for its `field`: `event {index}: {field}: ...`."""
+    raise LedgerError(f"event {index}: {field}: {message}", code)

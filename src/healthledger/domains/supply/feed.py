@@ -23,18 +23,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from healthledger.domains.governance import queries as gov
-from healthledger.domains.kit import CAPABILITY_PREFIX
+from healthledger.domains.kit import CAPABILITY_PREFIX, validation_problem
 from healthledger.domains.supply import coldchain as cold
 from healthledger.domains.supply import epcis, ti
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import transform as x
+from healthledger.domains.supply.errors import fail_event as _fail
 from healthledger.domains.supply.event_hash import event_hash
 from healthledger.domains.supply.events import CustodyEvent, is_container, split_package_id
 from healthledger.domains.supply.observations import (
@@ -207,12 +208,6 @@ class EventPlan:
         return tuple(kinds)
 
 
-def _fail(
-    index: int, where: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
-) -> NoReturn:
-    raise LedgerError(f"event {index}: {where}: {message}", code)
-
-
 def _text(index: int, body: Mapping[str, Any], name: str, required: bool = False) -> str | None:
     value = body.get(name)
     if value is None:
@@ -316,18 +311,8 @@ def typed(index: int, model: type[P], **fields: Any) -> P:
     try:
         return model(**fields)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or model.__name__
-        _fail(index, where, _problem(first["type"], first.get("ctx")))
-
-
-def _problem(kind: str, context: object) -> str:
-    # Our words, not pydantic's (result messages are hashed into blocks): a validator of
-    # ours speaks for itself; otherwise the kind of error, which pydantic keeps stable.
-    error = context.get("error") if isinstance(context, dict) else None
-    if isinstance(error, ValueError) and error.args:
-        return str(error.args[0])
-    return f"is not valid ({kind})"
+        where, what = validation_problem(exc)
+        _fail(index, where or model.__name__, what)
 
 
 def _custody_ops(

@@ -23,18 +23,19 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, NoReturn, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, ValidationError
 
 from healthledger.domains.governance.queries import org_role
-from healthledger.domains.kit import Access, LedgerReader, ProvenValue, View
+from healthledger.domains.kit import Access, LedgerReader, ProvenValue, View, validation_problem
 from healthledger.domains.supply import epcis
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
 from healthledger.domains.supply import messages as m
 from healthledger.domains.supply import state as st
+from healthledger.domains.supply.errors import fail_event as _fail
 from healthledger.domains.supply.gs1 import (
     digital_link_encode,
     gtin_check_digit,
@@ -479,12 +480,6 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 STATEMENT_FIELD = "healthledger:transactionStatement"
 
 
-def _fail(
-    index: int, field: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
-) -> NoReturn:
-    raise LedgerError(f"event {index}: {field}: {message}", code)
-
-
 def _term(value: str, prefixes: tuple[str, ...]) -> str:
     for prefix in prefixes:
         if value.startswith(prefix):
@@ -683,8 +678,9 @@ def transaction_from_epcis(
         fields["items"] = items
     try:
         return TransactionInfo.model_validate(fields)
-    except ValueError as exc:
-        _fail(index, "TransactionEvent", str(exc).splitlines()[0])
+    except ValidationError as exc:
+        where, what = validation_problem(exc)
+        _fail(index, where or "TransactionEvent", what)
 
 
 def transaction_seller(

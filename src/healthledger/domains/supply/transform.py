@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from healthledger.domains.kit import LedgerReader
+from healthledger.domains.kit import LedgerReader, validation_problem
 from healthledger.domains.shared.fields import iso_day
 from healthledger.domains.supply import errors as e
 from healthledger.domains.supply import handlers as h
@@ -32,6 +32,7 @@ from healthledger.domains.supply.epcis import (
     item_of_epc,
     party_uri,
 )
+from healthledger.domains.supply.errors import fail_event as _fail
 from healthledger.domains.supply.events import is_container, package_id, split_package_id
 from healthledger.domains.supply.gs1 import validate_lot
 from healthledger.domains.supply.state import Package
@@ -222,12 +223,6 @@ EXPORT_BIZ_STEP = "commissioning"
 EXPORT_DISPOSITION = "active"
 
 
-def _fail(
-    index: int, field: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD
-) -> NoReturn:
-    raise LedgerError(f"event {index}: {field}: {message}", code)
-
-
 def _epcs(index: int, event: Mapping[str, Any], field: str) -> list[str]:
     uris = event.get(field)
     if uris is None:
@@ -329,10 +324,11 @@ def transform_from_epcis(
     try:
         return Transform(inputs=inputs, outputs=groups, transformation_id=transformation_id)
     except ValidationError as exc:
-        problem = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in problem["loc"]) or "event"
-        field = TRANSFORMATION_ID_FIELD if where.startswith("transformation_id") else where
-        _fail(index, field, "is not valid (a transformationID is a URI of at most 200 characters)")
+        where, what = validation_problem(exc)
+        if where.startswith("transformation_id"):
+            what = "is not valid (a transformationID is a URI of at most 200 characters)"
+            where = TRANSFORMATION_ID_FIELD
+        _fail(index, where or "TransformationEvent", what)
 
 
 def export_event_id(tx_id: str, transformation_id: str, part: int) -> str:
