@@ -179,3 +179,19 @@ def test_the_check_refuses_a_step_the_role_may_not_take(node: tuple[str, Home]) 
     (event,) = answer["events"]  # type: ignore[misc]
     assert event["code"] == "unauthorized" and "supply.commission" in event["error"]  # type: ignore[index]
     assert unknown.value.code == "not_found"
+
+
+def test_the_check_knows_what_the_same_document_records_first(node: tuple[str, Home]) -> None:
+    # The import applies events in order, so the dry run must too: it once refused the
+    # declaration of an event earlier in the document, which the import then accepted.
+    url, home = node
+    inspected = weighing("P3")
+    declared = {**inspected, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
+    with Client(url, keys=home.key_path("pharmalink")) as client:
+        dry = client.supply_check_epcis(document(inspected, declared), "pharmalink")
+        twice = client.supply_check_epcis(document(inspected, inspected), "pharmalink")
+        own = client.signer(load_keypair(home.key_path("pharmalink")))  # its next nonce
+        done = client.supply_import_epcis(document(inspected, declared), own)
+    assert dry["ok"] is True and done["ok"] is True
+    assert [e["became"] for e in dry["events"]] == [e["became"] for e in done["events"]]  # type: ignore[index]
+    assert twice["ok"] is False and "is event 0 again" in twice["events"][1]["error"]  # type: ignore[index]

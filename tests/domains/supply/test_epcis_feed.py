@@ -261,6 +261,22 @@ def test_document_with_one_bad_event_is_refused_whole() -> None:
     assert "MysteryEvent" in (checked.reports[2].error or "")
 
 
+def test_a_document_naming_one_event_twice_is_refused_before_sending() -> None:
+    # The handler refuses a repeat, failing its whole transaction: the check says so first.
+    once = inspecting("S1", org="pharmalink")
+    declared = {**once, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
+    document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T00:00:00Z",
+        "epcisBody": {"eventList": [once, declared, once]},
+    }
+    checked = check_document(document, _urn_party, "pharmalink")
+    assert [r.code for r in checked.reports] == [None, None, "already_exists"]
+    assert (checked.reports[2].error or "").endswith("is event 0 again")
+
+
 def test_query_document_is_accepted_and_batches_are_bounded() -> None:
     events = [inspecting(f"S{i}", org="pharmalink", minute=i % 60) for i in range(700)]
     document = {

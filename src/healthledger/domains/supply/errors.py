@@ -542,3 +542,11 @@ def fail_event(
 ) -> NoReturn:
     """Refuse event `index` of a document for its `field`: `event {index}: {field}: ...`."""
     raise LedgerError(f"event {index}: {field}: {message}", code)
+
+
+class RepeatedEvent(AlreadyExists):
+    """A document names the same event twice (same hash); the ledger records it once."""
+
+    def __init__(self, event_id: str, first: int) -> None:
+        self.event_id, self.first = event_id, first
+        super().__init__(f"{event_id} is event {first} again")

@@ -8,7 +8,7 @@ one is split, in order, into bounded transactions, and each event's fate is repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from healthledger.domains.supply.errors import (
     EventAlreadyApplied,
     MayNotSend,
     NotRecorder,
+    RepeatedEvent,
     UnknownOrg,
 )
 from healthledger.domains.supply.event_hash import document_prefixes
@@ -26,6 +27,9 @@ from healthledger.domains.supply.state import NAMESPACE
 from healthledger.errors import ErrorCode, InvalidField, LedgerError, TooLarge
 from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
+
+# What an error declaration becomes (feed.plan_event): it records nothing of its own.
+DECLARATION = "error declaration"
 
 # Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
 _ENVELOPE_BYTES = 1024
@@ -78,7 +82,22 @@ def check_document(
     for index, body in enumerate(bodies):
         texts.append(feed.event_text(body) if isinstance(body, dict) else "")
         reports.append(_check_event(index, body, texts[-1], org_of_party, sender, context))
-    return CheckedDocument(texts, reports, context)
+    return CheckedDocument(texts, _without_repeats(reports), context)
+
+
+def _without_repeats(reports: list[EventReport]) -> list[EventReport]:
+    """Refuse an event met before in the document: the handler would refuse its whole
+    transaction. A declaration shares its event's hash (errorDeclaration is not hashed)."""
+    first: dict[str, int] = {}
+    kept: list[EventReport] = []
+    for report in reports:
+        event_id = report.event_id
+        if report.error is None and event_id is not None and report.became != DECLARATION:
+            if event_id in first:
+                report = _refused(report, RepeatedEvent(event_id, first[event_id]))
+            first.setdefault(event_id, report.index)
+        kept.append(report)
+    return kept
 
 
 def _prefixes(document: Mapping[str, Any]) -> dict[str, str]:
@@ -162,15 +181,25 @@ def check_on_ledger(
     # The organisation signing for itself, as the permission check would see it.
     granted = frozenset(org_capabilities(state, org))
     actor = Actor(key_id="", kind="org", id=org, org=org, role=role, capabilities=granted)
-    reports = [
-        _against_state(state, report, actor, senders) if report.error is None else report
-        for report in checked.reports
-    ]
+    # Events this document records before each one: the import applies them in order, so an
+    # error declaration may name an event sent earlier in the same document.
+    earlier: set[str] = set()
+    reports: list[EventReport] = []
+    for report in checked.reports:
+        if report.error is None:
+            report = _against_state(state, report, actor, senders, earlier)
+        if report.error is None and report.became != DECLARATION and report.event_id:
+            earlier.add(report.event_id)
+        reports.append(report)
     return CheckedDocument(checked.texts, reports, checked.context)
 
 
 def _against_state(
-    state: StateReader, report: EventReport, actor: Actor, senders: feed.Senders
+    state: StateReader,
+    report: EventReport,
+    actor: Actor,
+    senders: feed.Senders,
+    earlier: Set[str],
 ) -> EventReport:
     event_id, org = report.event_id or "", actor.id
     became = report.became or ""
@@ -178,11 +207,12 @@ def _against_state(
         tx_type = feed.tx_type_of(kind)
         if tx_type is not None and not feed.may_send(actor, senders.get(tx_type, frozenset())):
             return _refused(report, MayNotSend(actor.permission, tx_type))
-    if became == "error declaration":
-        if state.raw(NAMESPACE, observations.event_key(event_id, org)) is None:
-            return _refused(report, NotRecorder(event_id, org))
-        return report
-    if state.raw(NAMESPACE, observations.event_key(event_id, org)) is not None:
+    recorded = event_id in earlier or (
+        state.raw(NAMESPACE, observations.event_key(event_id, org)) is not None
+    )
+    if became == DECLARATION:
+        return report if recorded else _refused(report, NotRecorder(event_id, org))
+    if recorded:
         return _refused(report, EventAlreadyApplied(event_id, org))
     observation = state.load(
         NAMESPACE, observations.observation_key(event_id), observations.Observation
@@ -190,13 +220,6 @@ def _against_state(
     if became == "observation attested" and observation is not None:
         return replace(report, became=f"observation {observation.status}")
     return report
-
-
-_TX_TYPES = {
-    "transaction": "supply.transaction",
-    "sensor": "supply.sensor",
-    "transform": "supply.transform",
-}
 
 
 def _refused(report: EventReport, exc: LedgerError) -> EventReport:
