@@ -72,6 +72,10 @@ def test_claim_approve_resolve_release(net: tuple[str, Path]) -> None:
         assert (code, resolved) == (0, {"uri": uri, "org": "medico"}), (uri, resolved)
     code, shown = cli("orgs", "gln", "show", "medico", "--url", url)
     assert shown == {"org": "medico", "party": PARTY, "locations": [SITE]}
+    # The answer is proven against the anchor the user names, not only the node's own word.
+    for command in (("show", "medico"), ("resolve", SITE)):
+        code, unanchored = cli("orgs", "gln", *command, "--pin", f"1:{'0' * 64}", "--url", url)
+        assert code != 0 and unanchored["error"]["code"] == "invalid_proof", unanchored
     code, unknown = cli("orgs", "gln", "resolve", UNKNOWN_SITE, "--url", url)
     assert code == 3 and unknown["error"] == {
         "code": "unknown_party",

@@ -86,7 +86,7 @@ def test_record_ship_receive_and_read_the_history(node: tuple[str, Path], tmp_pa
     run("supply", "ship", "--key", maker, "--to", "pharmalink", "--po", "PO-1", *items, *common)
     run("supply", "receive", "--key", dist, *items, *common)
     history = as_json(run("supply", "transactions", GTIN, "S1", "--key", dist, *common))
-    assert history["verified_proofs"] is True
+    assert history["verified_proofs"] is True and "pinned on first use" in history["anchor"]
     [sale] = history["transactions"]
     assert (sale["seller"], sale["buyer"], sale["status"]) == (
         "medico-pharma",

@@ -10,6 +10,7 @@ import typer
 
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail
+from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.parties import party_resolver
 from healthledger.client.sdk import Client, require_committed
 from healthledger.crypto.keys import load_keypair, parse_key_id
@@ -183,12 +184,15 @@ def gln_resolve(
     uri: Annotated[
         str, typer.Argument(help="urn:epc:id:sgln:…, urn:epc:id:pgln:…, a Digital Link, a GLN.")
     ],
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """The organisation a party or location URI (or a bare GLN) names, proven."""
+    """The organisation a party or location URI (or a bare GLN) names, proven against the
+    trust anchor (--trust / --pin)."""
     try:
-        with Client(url) as client:
+        with Client(url, anchor=anchor_for(url, trust, pin)) as client:
             # A bare GLN reads as its Digital Link (AI 414): the same registry answers.
             target = f"https://id.gs1.org/414/{uri}" if uri.isdigit() else uri
             org = party_resolver(client)(target)
@@ -203,12 +207,14 @@ def gln_resolve(
 @gln_app.command("show")
 def gln_show(
     org: Annotated[str, typer.Argument(help="The organisation.")],
+    trust: TrustOpt = None,
+    pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """An organisation's GLNs, proven."""
+    """An organisation's GLNs, proven against the trust anchor (--trust / --pin)."""
     try:
-        with Client(url) as client:
+        with Client(url, anchor=anchor_for(url, trust, pin)) as client:
             held = client.org_glns(org)
     except LedgerError as exc:
         fail(exc, as_json)

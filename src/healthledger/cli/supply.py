@@ -257,6 +257,7 @@ def transaction_show(
     try:
         with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             view = client.supply_transaction(seller, kind, ref)
+            anchor = client.anchor.check_state(client, view.index)  # names what it was
     except LedgerError as exc:
         fail(exc, as_json)
     answer = {
@@ -264,6 +265,7 @@ def transaction_show(
         "statement": view.statement_text,
         "proven_at_height": view.index.height,
         "verified_proofs": True,
+        "anchor": anchor,
     }
     emit(answer, as_json)
 
@@ -283,6 +285,7 @@ def transactions(
     try:
         with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             view = client.supply_transactions(gtin, serial)
+            anchor = client.anchor.check_state(client, view.history)  # names what it was
     except LedgerError as exc:
         fail(exc, as_json)
     answer = {
@@ -292,6 +295,7 @@ def transactions(
         "transactions": [record.model_dump(mode="json") for record in view.records()],
         "proven_at_height": view.history.height,
         "verified_proofs": True,
+        "anchor": anchor,
     }
     emit(answer, as_json)
 
