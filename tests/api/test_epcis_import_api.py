@@ -185,13 +185,19 @@ def test_the_check_knows_what_the_same_document_records_first(node: tuple[str, H
     # The import applies events in order, so the dry run must too: it once refused the
     # declaration of an event earlier in the document, which the import then accepted.
     url, home = node
-    inspected = weighing("P3")
+    inspected = {**weighing("P2"), "eventTime": "2026-03-01T11:30:00Z"}  # P2: commissioned
     declared = {**inspected, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
     with Client(url, keys=home.key_path("pharmalink")) as client:
         dry = client.supply_check_epcis(document(inspected, declared), "pharmalink")
         twice = client.supply_check_epcis(document(inspected, inspected), "pharmalink")
         own = client.signer(load_keypair(home.key_path("pharmalink")))  # its next nonce
         done = client.supply_import_epcis(document(inspected, declared), own)
+        exported = client.supply_epcis(GTIN, "P2")
     assert dry["ok"] is True and done["ok"] is True
     assert [e["became"] for e in dry["events"]] == [e["became"] for e in done["events"]]  # type: ignore[index]
     assert twice["ok"] is False and "is event 0 again" in twice["events"][1]["error"]  # type: ignore[index]
+    # The export shows the event with its declaration, and its id still holds.
+    (shown,) = [e for e in exported["epcisBody"]["eventList"] if "errorDeclaration" in e]  # type: ignore[index,operator,union-attr]
+    assert shown["errorDeclaration"] == declared["errorDeclaration"]
+    prefixes = document_prefixes(exported)
+    assert shown["eventID"] == event_hash(shown, prefixes) == dry["events"][0]["event_id"]  # type: ignore[index]

@@ -33,7 +33,8 @@ from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply.feed import raw_event
 from healthledger.domains.supply.importer import check_on_ledger
-from healthledger.domains.supply.observations import EventLink
+from healthledger.domains.supply.observations import ErrorMark, EventLink, erroneous_key
+from healthledger.domains.supply.state import NAMESPACE as SUPPLY_NS
 from healthledger.domains.supply.transform import package_transformation_events
 from healthledger.domains.supply.views import EpcisDocument, ImportReport, VerifyAnswer
 from healthledger.errors import MalformedInput, TooLarge
@@ -196,16 +197,26 @@ class _Written:
 def _written(store: Store, reader: SnapshotReader, links: list[EventLink]) -> _Written:
     """Read from the transactions that carried them (the block store keeps each whole)."""
     payloads: dict[str, Any] = {}
-    events = []
     prefixes: dict[str, str] = {}
-    for link in links:
-        if link.tx not in payloads:
-            payloads[link.tx] = orjson.loads(store.tx(link.tx).raw)["payload"]
+
+    def payload(tx_id: str) -> Any:
+        if tx_id not in payloads:
+            payloads[tx_id] = orjson.loads(store.tx(tx_id).raw)["payload"]
             # Two documents giving one prefix two namespaces: the first is kept (an event of
             # the other would hash differently in this document; its id stays its own).
-            for prefix, namespace in payloads[link.tx].get("context", {}).items():
+            for prefix, namespace in payloads[tx_id].get("context", {}).items():
                 prefixes.setdefault(prefix, namespace)
-        body = raw_event(payloads[link.tx], link.position, link.event_id)
+        return payloads[tx_id]
+
+    events = []
+    for link in links:
+        body = raw_event(payload(link.tx), link.position, link.event_id)
+        mark = reader.state.load(SUPPLY_NS, erroneous_key(link.event_id), ErrorMark)
+        if mark is not None:
+            # EPCIS 2.0 §7.4.1.2: a query returns the event with its declaration, as its
+            # declarer wrote it; the hash leaves errorDeclaration out, so the id still holds.
+            declared = raw_event(payload(mark.tx), mark.position, link.event_id)
+            body["errorDeclaration"] = declared["errorDeclaration"]
         events.append((reader.block_time_ms(link.height), body))
     return _Written(events, prefixes)
 
