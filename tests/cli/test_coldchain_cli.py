@@ -66,7 +66,7 @@ def test_range_sensor_excursion_and_decision(node: tuple[str, Home]) -> None:
     refused = cli("supply", "sensor", "--key", maker, "--items", items[0], "--max", "9",
                   *common, check=False)  # fmt: skip
     assert refused["error"]["code"] == "unauthorized"
-    reported = cli("supply", "sensor", "--key", holder, "--items", items[0], "--items", items[1],
+    reported = cli("supply", "sensor", "--key", holder, "--items", items[0], "--item", items[1],
                    "--min", "40", "--max", "47.3", "--unit", "FAR", "--device", "urn:dev:7",
                    *common)  # fmt: skip
     events = {e["type"]: e for e in reported["result"]["events"]}

@@ -189,8 +189,10 @@ def gln_resolve(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """The organisation a party or location URI (or a bare GLN) names, proven against the
-    trust anchor (--trust / --pin)."""
+    """The organisation a party or location URI (or a bare GLN) names.
+
+    Proven against the trust anchor (--trust / --pin).
+    """
     try:
         with Client(url, anchor=anchor_for(url, trust, pin)) as client:
             # A bare GLN reads as its Digital Link (AI 414): the same registry answers.

@@ -145,8 +145,11 @@ def ship(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ship items (a pallet moves everything inside it); --po/--inv/--desadv name the
-    transaction information (recorded first with `supply transaction record`) they travel under."""
+    """Ship items (a pallet moves everything inside it).
+
+    --po/--inv/--desadv name the transaction information (recorded first with
+    `supply transaction record`) they travel under.
+    """
     payload: dict[str, Any] = {"items": items, "to": to}
     refs = _biz_refs(po, inv, desadv, [])
     if refs:
@@ -230,8 +233,10 @@ def transaction_record(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a sale's transaction information and, by signing it, the DSCSA transaction
-    statement (shown in the report)."""
+    """Record a sale's DSCSA transaction information and statement.
+
+    Signing it makes the transaction statement, whose text the report shows.
+    """
     try:
         refs = _biz_refs(po, inv, desadv, biz or [])
         payload = _ti_payload(file, buyer, refs, line or [], item or [])
@@ -252,8 +257,10 @@ def transaction_show(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A seller's transaction information by one of its business transactions, its proofs
-    checked here against the trust anchor."""
+    """A seller's transaction information, by one of its business transactions.
+
+    Its proofs are checked here against the trust anchor (--trust / --pin).
+    """
     try:
         with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             view = client.supply_transaction(seller, kind, ref)
@@ -280,8 +287,10 @@ def transactions(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A package's full TI/TS history (every transaction it travelled under), each proven
-    here against the trust anchor."""
+    """A package's full TI/TS history: every transaction it travelled under.
+
+    Each is proven here against the trust anchor (--trust / --pin).
+    """
     try:
         with Client(url, keys=open_key(key), anchor=anchor_for(url, trust, pin)) as client:
             view = client.supply_transactions(gtin, serial)
@@ -367,8 +376,10 @@ def transformation(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A transformation's inputs and outputs, proven here against the trust anchor
-    (a member organisation's signed read)."""
+    """A transformation's inputs and outputs (a member organisation's signed read).
+
+    Proven here against the trust anchor (--trust / --pin).
+    """
     try:
         anchor = anchor_for(url, trust, pin)
         with Client(url, keys=open_key(key), anchor=anchor) as client:
@@ -416,8 +427,11 @@ def verify(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a package; the node's proofs are checked here, against the trust anchor
-    (--trust / --pin), before the verdict is shown."""
+    """Verify a package against the ledger.
+
+    The node's proofs are checked here, against the trust anchor (--trust / --pin),
+    before the verdict is shown.
+    """
     try:
         year = time.gmtime().tm_year
         product = gs1.product_from(scan, gtin, serial, lot, expiry, reference_year=year)
@@ -583,7 +597,11 @@ def range_show(
 @supply_app.command("sensor")
 def sensor(
     key: KeyOpt,
-    items: Annotated[list[str], typer.Option("--items", help="GTIN:serial or SSCC (repeat).")],
+    items: Annotated[
+        # --item as in `transaction record`; --items kept for scripts written before.
+        list[str],
+        typer.Option("--item", "--items", help="A package GTIN:serial or SSCC (repeat)."),
+    ],
     low: Annotated[str | None, typer.Option("--min", help="Lowest reading.")] = None,
     high: Annotated[str | None, typer.Option("--max", help="Highest reading.")] = None,
     mean: Annotated[str | None, typer.Option(help="Mean reading.")] = None,
@@ -674,8 +692,11 @@ def import_epcis(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a partner's EPCIS feed: every event is checked before any is sent; the report
-    says what each became (custody, observation, ...) and in which transaction, or why not."""
+    """Import a partner's EPCIS 2.0 feed; --check only asks what each event would become.
+
+    Every event is checked before any is sent; the report says what each became (custody,
+    observation, ...) and in which transaction, or why not. Exit code 2 if any was refused.
+    """
     try:
         document = _read_json(file)
         keys = open_key(key)
