@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from healthledger.cli.keyfile import open_key
 from healthledger.cli.output import JsonOpt, emit, fail, progress_bar
@@ -511,11 +513,7 @@ def alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """Counterfeit and diversion alerts (a member organisation's signed read)."""
-    try:
-        with Client(url, keys=open_key(key)) as client:
-            emit(client.supply_alerts(limit), as_json)
-    except LedgerError as exc:
-        fail(exc, as_json)
+    _signed_read(url, key, as_json, lambda client: client.supply_alerts(limit))
 
 
 @supply_app.command("recalls")
@@ -587,11 +585,7 @@ def range_show(
     gtin: str, key: ReaderKeyOpt, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
 ) -> None:
     """A GTIN's allowed range (m°C) and its latest changes (a member's signed read)."""
-    try:
-        with Client(url, keys=open_key(key)) as client:
-            emit(client.supply_range(gs1.validate_gtin(gtin)).model_dump(mode="json"), as_json)
-    except LedgerError as exc:
-        fail(exc, as_json)
+    _signed_read(url, key, as_json, lambda client: client.supply_range(gs1.validate_gtin(gtin)))
 
 
 @supply_app.command("sensor")
@@ -643,11 +637,7 @@ def excursions(
     as_json: JsonOpt = False,
 ) -> None:
     """Temperature excursions, oldest first, with the custodian named (a member's signed read)."""
-    try:
-        with Client(url, keys=open_key(key)) as client:
-            emit(client.supply_excursions(limit, after).model_dump(mode="json"), as_json)
-    except LedgerError as exc:
-        fail(exc, as_json)
+    _signed_read(url, key, as_json, lambda client: client.supply_excursions(limit, after))
 
 
 @excursion_app.command("show")
@@ -655,11 +645,7 @@ def excursion_show(
     number: int, key: ReaderKeyOpt, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
 ) -> None:
     """One excursion (a member's signed read)."""
-    try:
-        with Client(url, keys=open_key(key)) as client:
-            emit(client.supply_excursion(number).model_dump(mode="json"), as_json)
-    except LedgerError as exc:
-        fail(exc, as_json)
+    _signed_read(url, key, as_json, lambda client: client.supply_excursion(number))
 
 
 @excursion_app.command("resolve")
@@ -711,6 +697,18 @@ def import_epcis(
     emit(answer, as_json)
     if not answer.get("ok"):
         raise typer.Exit(2)
+
+
+def _signed_read(
+    url: str, key: Path, as_json: bool, read: Callable[[Client], BaseModel | list[Any]]
+) -> None:
+    """Show what a member's signed read answers (a model as its JSON), or fail with its code."""
+    try:
+        with Client(url, keys=open_key(key)) as client:
+            answer = read(client)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer, as_json)
 
 
 def _read_json(file: Path) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from healthledger.client.parties import party_resolver
 from healthledger.domains.supply.importer import (
     CheckedDocument,
     EventReport,
@@ -18,7 +19,6 @@ from healthledger.domains.supply.importer import (
     check_document,
     payload_of,
 )
-from healthledger.domains.supply.parties import resolve_party
 from healthledger.errors import UnknownSender
 
 if TYPE_CHECKING:
@@ -27,19 +27,6 @@ if TYPE_CHECKING:
 
 # Transactions sent per batch request (each waits for its block).
 SUBMIT_GROUP = 16
-
-
-def client_party_resolver(client: Client) -> Callable[[str], str]:
-    """Party URIs to organisations over the node's proven GLN registry (client/parties.py's
-    rule: asked once per GLN, each answer checked against the client's trust anchor)."""
-    known: dict[str, str | None] = {}
-
-    def org_of_gln(gln: str) -> str | None:
-        if gln not in known:
-            known[gln] = client.org_of_gln(gln)
-        return known[gln]
-
-    return lambda uri: resolve_party(uri, org_of_gln)
 
 
 def sender_org(client: Client, signer: Signer) -> str:
@@ -68,7 +55,7 @@ def import_document(
     """Check `document` whole, then submit it as bounded `supply.epcis` transactions.
     Parties resolve through the directory unless `org_of_party` is given."""
     sender = sender_org(client, signer)
-    resolver = org_of_party or client_party_resolver(client)
+    resolver = org_of_party or party_resolver(client)
     checked = check_document(document, resolver, sender)
     if not checked.ok:
         return report(checked, submitted=False)

@@ -9,9 +9,12 @@ anchor: a node cannot make a GLN resolve to an organisation the ledger does not 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from healthledger.client.sdk import Client
 from healthledger.domains.supply.parties import resolve_party
+
+if TYPE_CHECKING:  # the SDK's importer uses this resolver: no import cycle at run time
+    from healthledger.client.sdk import Client
 
 
 def party_resolver(client: Client) -> Callable[[str], str]:
