@@ -40,6 +40,7 @@ from healthledger.domains.supply.handlers import (
     _logged,
     _org,
     _org_role,
+    regulator_hold,
 )
 from healthledger.domains.supply.messages import EventId, Gtin, Items, Reason
 from healthledger.domains.supply.roles import INSPECTOR, REGULATOR
@@ -510,14 +511,6 @@ def _release(
     released = _logged(package, ctx, EXCURSION_CLEAR_ACTION, detail, quarantined=held)
     ctx.store(st.package_key(package.gtin, package.serial), released)
     return released
-
-
-def regulator_hold(package: Package) -> bool:
-    """A regulator's (or inspector's) own quarantine is in force: its last flag was not cleared."""
-    for step in reversed(package.history):
-        if step.action in ("quarantine", "clear"):
-            return step.action == "quarantine"
-    return False
 
 
 # --- EPCIS 2.0 -----------------------------------------------------------------------------

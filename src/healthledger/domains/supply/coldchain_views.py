@@ -19,9 +19,9 @@ from healthledger.domains.supply.coldchain import (
     cold_key,
     excursion_key,
     range_key,
-    regulator_hold,
     sensor_key,
 )
+from healthledger.domains.supply.handlers import regulator_hold
 from healthledger.domains.supply.state import Package
 from healthledger.domains.supply.views import Gtin
 

@@ -183,9 +183,11 @@ class WrongStatus(InvalidState):
 
 
 class Quarantined(InvalidState):
-    def __init__(self, item: str) -> None:
-        self.item = item
-        super().__init__(f"{item} is quarantined by a regulator")
+    def __init__(self, item: str, by_regulator: bool = True) -> None:
+        self.item, self.by_regulator = item, by_regulator
+        # The regulator's wording is kept as it was: results of old blocks replay the same.
+        holder = "a regulator" if by_regulator else "a temperature excursion (supply excursions)"
+        super().__init__(f"{item} is quarantined by {holder}")
 
 
 class Recalled(InvalidState):

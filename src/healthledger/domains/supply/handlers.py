@@ -247,6 +247,14 @@ def _packages(moved: Moved) -> list[Package]:
 # --- custody -------------------------------------------------------------------------
 
 
+def regulator_hold(package: Package) -> bool:
+    """A regulator's (or inspector's) own quarantine is in force: its last flag was not cleared."""
+    for step in reversed(package.history):
+        if step.action in ("quarantine", "clear"):
+            return step.action == "quarantine"
+    return False
+
+
 def _require_movable(
     item: str, record: Item, owner: str, allow_recalled: bool, ctx: TxContext
 ) -> None:
@@ -255,7 +263,7 @@ def _require_movable(
     if record.status != st.ACTIVE:
         raise e.WrongStatus(item, record.status)
     if isinstance(record, Package) and record.quarantined:
-        raise e.Quarantined(item)
+        raise e.Quarantined(item, by_regulator=regulator_hold(record))
     if not allow_recalled and _is_recalled(ctx, record):
         raise e.Recalled(item)
 
