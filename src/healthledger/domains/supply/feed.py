@@ -74,6 +74,10 @@ _DL_LOT = re.compile(r"https?://[^/?#]+/01/([0-9]{14})/10/([^/?#]+)")
 _URN_LGTIN = re.compile(r"urn:epc:class:lgtin:([0-9]{6,12})\.([0-9]{1,7})\.(.+)")
 
 Kind = str  # "custody:<action>", "transaction", "sensor", "transform", "observation", ...
+ERROR_DECLARATION = "error declaration"
+# Another organisation's declaration of an event: kept in its transaction, it marks nothing
+# unless the acting organisation declared the event itself (it then seconds that mark).
+DECLARATION_ATTESTED = "error declaration attested"
 
 
 # --- the payload ---------------------------------------------------------------------------
@@ -197,10 +201,17 @@ class EventPlan:
     named: Named = field(default_factory=Named)
 
     @property
+    def declares(self) -> bool:
+        """Whether its declaration may mark the event erroneous (design point 5: nobody
+        declares another organisation's event erroneous): its acting organisation, or any
+        recorder of an event that names no acting party (a `geo:` read point)."""
+        return self.actor is None or self.own
+
+    @property
     def kinds(self) -> tuple[Kind, ...]:
         """What the event became, as the per-event report names it."""
         if self.declaration is not None:
-            return ("error declaration",)
+            return (ERROR_DECLARATION if self.declares else DECLARATION_ATTESTED,)
         kinds = [op.kind for op in self.ops]
         if self.observe:
             kinds.append("observation confirmed" if self.own else "observation attested")
@@ -669,8 +680,7 @@ def _named(position: int, exc: LedgerError) -> LedgerError:
 def apply_plan(ctx: TxContext, plan: EventPlan, sender: str) -> list[Kind]:
     """Apply one planned event; the kinds it became (as the report names them)."""
     if plan.declaration is not None:
-        _declare(ctx, plan.declaration, sender)
-        return ["error declaration"]
+        return [_declare(ctx, plan, plan.declaration, sender)]
     if ctx.read_raw(ctx.namespace, event_key(plan.event_id, sender)) is not None:
         raise e.EventAlreadyApplied(plan.event_id, sender)
     kinds = []
@@ -790,15 +800,18 @@ def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
         ctx.store(link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
 
 
-def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
-    """Only an organisation that recorded or attested the event declares it erroneous."""
+def _declare(ctx: TxContext, plan: EventPlan, mark: ErrorMark, sender: str) -> Kind:
+    """Only an organisation that recorded or attested the event declares it erroneous, and
+    only its acting organisation marks it so first (an attester seconds that mark)."""
     if ctx.read_raw(ctx.namespace, event_key(mark.event_id, sender)) is None:
         raise e.NotRecorder(mark.event_id, sender)
     existing = ctx.load(erroneous_key(mark.event_id), ErrorMark)
     if existing is None:
+        if not plan.declares:
+            return DECLARATION_ATTESTED
         stored = mark.model_copy(update={"tx": ctx.tx_id, "height": ctx.block.height})
         ctx.store(erroneous_key(mark.event_id), stored)
-        return
+        return ERROR_DECLARATION
     # Another recorder declaring it too seconds the first declaration, which stands.
     if sender == existing.by or sender in existing.seconded_by:
         raise e.AlreadyDeclared(mark.event_id)
@@ -807,3 +820,4 @@ def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
         ctx.store(
             erroneous_key(mark.event_id), existing.model_copy(update={"seconded_by": seconded})
         )
+    return ERROR_DECLARATION if plan.declares else DECLARATION_ATTESTED

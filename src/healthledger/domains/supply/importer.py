@@ -178,7 +178,7 @@ def _against_state(
         tx_type = feed.tx_type_of(kind)
         if tx_type is not None and not feed.may_send(actor, senders.get(tx_type, frozenset())):
             return _refused(report, MayNotSend(actor.permission, tx_type))
-    if became == "error declaration":
+    if became in (feed.ERROR_DECLARATION, feed.DECLARATION_ATTESTED):
         if state.raw(NAMESPACE, observations.event_key(event_id, org)) is None:
             return _refused(report, NotRecorder(event_id, org))
         return report
