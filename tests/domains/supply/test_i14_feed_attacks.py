@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from test_epcis_feed import (
+    GTIN,
+    LOT,
     URN,
     commissioning,
     inspecting,
@@ -16,6 +19,7 @@ from test_epcis_feed import (
 )
 
 from conftest import Chain
+from healthledger.domains.supply import feed
 from healthledger.domains.supply.importer import check_document
 
 __all__ = ["sc"]  # the chain fixture, shared with test_epcis_feed
@@ -60,3 +64,47 @@ def test_the_check_says_a_declaration_of_anothers_event_marks_nothing() -> None:
     assert [report.became for report in checked.reports] == ["error declaration attested"]
     checked = check_document(document, lambda uri: uri.removeprefix(URN), "pharmalink")
     assert [report.became for report in checked.reports] == ["error declaration"]
+
+
+def _quantity_event(number: str) -> str:
+    return (
+        '{"type":"ObjectEvent","eventTime":"2026-03-01T10:00:00Z","action":"OBSERVE",'
+        f'"quantityList":[{{"epcClass":"https://id.gs1.org/01/{GTIN}/10/{LOT}",'
+        f'"quantity":{number},"uom":"KGM"}}],"readPoint":{{"id":"{URN}pharmalink"}}}}'
+    )
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1E400"])
+def test_a_number_past_a_float_is_refused_not_read_as_infinity(sc: Chain, number: str) -> None:
+    """1e999 is valid JSON that Python reads as inf: it was anchored as quantity
+    'Infinity', hashed as 'inf', and exported as null (its hash no longer round-trips)."""
+    before = sc.domain_state()
+    payload = {"events": [_quantity_event(number)]}
+    result = sc.one(sc.signer("pharmalink").sign("supply.epcis", payload))
+    assert result.code == "invalid_field", result
+    assert "not JSON (a number out of range)" in result.message
+    assert sc.domain_state() == before
+    with pytest.raises(ValueError, match="out of range"):
+        feed.parse_event_text(_quantity_event(number))
+
+
+def test_a_document_with_an_infinite_number_is_reported_not_raised() -> None:
+    """The client's check (and the node's dry run) re-serialised each event before the
+    per-event try: an infinity escaped check_document as a Python ValueError."""
+    document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T00:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                inspecting("S1", org="pharmalink"),
+                {**inspecting("S2", org="pharmalink"), "example:t": float("inf")},
+            ]
+        },
+    }
+    checked = check_document(document, lambda uri: uri.removeprefix(URN), "pharmalink")
+    good, bad = checked.reports
+    assert good.error is None
+    assert bad.code == "malformed" and (bad.error or "").startswith("event 1:")
+    assert not checked.ok

@@ -19,6 +19,7 @@ to hash and map it; floats never reach state (quantities are kept as decimal tex
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -96,12 +97,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 is valid JSON that Python reads as inf: it would hash as "inf", be kept as
+    # "Infinity" and export as null, so an event holding it is refused like NaN.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_event_text(text: str) -> dict[str, Any]:
     """One event's JSON text as an object; refused when too deep, not JSON or not an object."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         # Our words and the position: the library's wording is not ours to hash into blocks.
         raise ValueError(f"not JSON (at character {exc.pos})") from None

@@ -76,8 +76,9 @@ def check_document(
     texts: list[str] = []
     reports: list[EventReport] = []
     for index, body in enumerate(bodies):
-        texts.append(feed.event_text(body) if isinstance(body, dict) else "")
-        reports.append(_check_event(index, body, texts[-1], org_of_party, sender, context))
+        text, report = _check_event(index, body, org_of_party, sender, context)
+        texts.append(text)
+        reports.append(report)
     return CheckedDocument(texts, reports, context)
 
 
@@ -94,24 +95,27 @@ def _prefixes(document: Mapping[str, Any]) -> dict[str, str]:
 def _check_event(
     index: int,
     body: Any,
-    text: str,
     org_of_party: Callable[[str], str],
     sender: str,
     context: Mapping[str, str],
-) -> EventReport:
-    event_id = None
+) -> tuple[str, EventReport]:
+    """The event's payload text ("" when it has none) and its report."""
+    event_id, text = None, ""
     try:
         if not isinstance(body, dict):
             raise LedgerError(f"event {index}: expected a JSON object", ErrorCode.MALFORMED)
+        # Inside the try: an infinity (1e999 read as a float) cannot be written as JSON.
+        text = feed.event_text(body)
         _check_text(index, text)
         body = feed.parse_event_text(text)
         plan = feed.plan_event(index, body, org_of_party, sender, context)
         event_id = plan.event_id
-        return EventReport(index, event_id, "+".join(plan.kinds))
+        return text, EventReport(index, event_id, "+".join(plan.kinds))
     except LedgerError as exc:
-        return EventReport(index, event_id, None, error=exc.message, code=str(exc.code))
-    except ValueError as exc:  # parse_event_text: too deep, or not JSON
-        return EventReport(index, event_id, None, error=f"event {index}: {exc}", code="malformed")
+        return text, EventReport(index, event_id, None, error=exc.message, code=str(exc.code))
+    except ValueError as exc:  # not JSON (out of range numbers), too deep
+        report = EventReport(index, event_id, None, error=f"event {index}: {exc}", code="malformed")
+        return text, report
 
 
 def _check_text(index: int, text: str) -> None:
