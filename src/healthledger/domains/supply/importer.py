@@ -27,6 +27,8 @@ from healthledger.errors import ErrorCode, InvalidField, LedgerError, TooLarge
 from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
 
+# Events one dry-run check maps (each is hashed and mapped: bounded work per request).
+MAX_CHECK_EVENTS = 10_000
 # Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
 _ENVELOPE_BYTES = 1024
 
@@ -162,6 +164,8 @@ def check_on_ledger(
     role = org_role(state, org)
     if role is None:
         raise UnknownOrg(org)
+    if len(epcis.event_list(document)) > MAX_CHECK_EVENTS:
+        raise TooLarge(f"a document checked at once has at most {MAX_CHECK_EVENTS:,} events")
     checked = check_document(document, feed.member_resolver(state), org)
     # The organisation signing for itself, as the permission check would see it.
     granted = frozenset(org_capabilities(state, org))
