@@ -108,3 +108,26 @@ def test_a_document_with_an_infinite_number_is_reported_not_raised() -> None:
     assert good.error is None
     assert bad.code == "malformed" and (bad.error or "").startswith("event 1:")
     assert not checked.ok
+
+
+def test_one_org_cannot_flood_a_competitors_package_with_observations(sc: Chain) -> None:
+    """A history or an export reads at most MAX_LINKS_READ links of a package, oldest
+    first: a competitor anchoring that many observations naming it (its own scans, or
+    attestations of others') pushed every later event of the package out of them."""
+    assert submit(sc, "medico-pharma", commissioning("S1")).ok
+    cap = feed.MAX_OBSERVATION_LINKS
+    scans = [inspecting("S1", org="corner-pharmacy", minute=0) for _ in range(cap + 1)]
+    for n, scan in enumerate(scans):
+        scan["eventTime"] = f"2026-03-0{1 + n // 1440}T{n // 60 % 24:02d}:{n % 60:02d}:00Z"
+    assert submit(sc, "corner-pharmacy", *scans[:cap]).ok
+    before = sc.domain_state()
+    flood = submit(sc, "corner-pharmacy", scans[cap])
+    assert flood.code == "too_large" and flood.message.startswith("event 0:"), flood
+    assert f"{GTIN}:S1" in flood.message
+    assert sc.domain_state() == before
+    # Attesting another's observations counts too; the package's own events still link.
+    others = inspecting("S1", org="pharmalink", minute=59)
+    assert submit(sc, "corner-pharmacy", others).code == "too_large"
+    assert submit(sc, "pharmalink", others).ok
+    links = sc.app.store.state_scan("supply", f"evlink/p/{GTIN}/S1/", 1000)
+    assert len(links) == 1 + cap + 1  # the commissioning, the scans, the own inspection

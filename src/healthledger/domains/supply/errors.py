@@ -530,3 +530,12 @@ class EventIdFromEpcisOnly(InvalidField):
         super().__init__(
             f"{tx_type} takes no event_id: it is set by supply.epcis, from the event it carries"
         )
+
+
+class TooManyObservations(TooLarge):
+    """A package's, container's or lot's history reads a bounded number of event links:
+    one organisation may not fill them with observations of its own making."""
+
+    def __init__(self, org: str, item: str, most: int) -> None:
+        self.org, self.item, self.most = org, item, most
+        super().__init__(f"{org} already anchored {most} observations naming {item}")

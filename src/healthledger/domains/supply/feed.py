@@ -50,6 +50,7 @@ from healthledger.domains.supply.observations import (
     event_key,
     link_key,
     lot_links_prefix,
+    observation_count_key,
     observation_key,
     package_links_prefix,
 )
@@ -68,6 +69,10 @@ MAX_PREFIXES = 32
 MAX_NAMED = 256
 # Organisations listed as having attested one event (more are indexed, not listed).
 MAX_ATTESTERS = 16
+# Observations (events that moved nothing) one organisation links to one package,
+# container or lot: a history reads MAX_LINKS_READ links, which one member alone may not
+# fill with its own scans or attestations (the item's later events would fall out of it).
+MAX_OBSERVATION_LINKS = 64
 _STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 # GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
@@ -803,11 +808,22 @@ def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
         org=h.sender_org(ctx),
         height=ctx.block.height,
     )
-    prefixes = [package_links_prefix(*split_package_id(p)) for p in plan.named.packages]
-    prefixes += [container_links_prefix(c) for c in plan.named.containers]
-    prefixes += [lot_links_prefix(*lot.split(":", 1)) for lot in plan.named.lots]
-    for prefix in prefixes:
+    named = plan.named
+    prefixes = [(p, package_links_prefix(*split_package_id(p))) for p in named.packages]
+    prefixes += [(c, container_links_prefix(c)) for c in named.containers]
+    prefixes += [(lot, lot_links_prefix(*lot.split(":", 1))) for lot in named.lots]
+    for item, prefix in prefixes:
+        if not plan.ops:
+            _count_observation(ctx, item, prefix, link.org)
         ctx.store(link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
+
+
+def _count_observation(ctx: TxContext, item: str, prefix: str, org: str) -> None:
+    key = observation_count_key(prefix, org)
+    count = ctx.get(key) or 0
+    if count >= MAX_OBSERVATION_LINKS:
+        raise e.TooManyObservations(org, item, MAX_OBSERVATION_LINKS)
+    ctx.put(key, count + 1)
 
 
 def _declare(ctx: TxContext, plan: EventPlan, mark: ErrorMark, sender: str) -> Kind:
