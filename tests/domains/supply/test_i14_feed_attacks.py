@@ -21,6 +21,7 @@ from test_epcis_feed import (
 from conftest import Chain
 from healthledger.domains.supply import feed
 from healthledger.domains.supply.importer import check_document
+from healthledger.errors import LedgerError
 
 __all__ = ["sc"]  # the chain fixture, shared with test_epcis_feed
 
@@ -131,3 +132,33 @@ def test_one_org_cannot_flood_a_competitors_package_with_observations(sc: Chain)
     assert submit(sc, "pharmalink", others).ok
     links = sc.app.store.state_scan("supply", f"evlink/p/{GTIN}/S1/", 1000)
     assert len(links) == 1 + cap + 1  # the commissioning, the scans, the own inspection
+
+
+@pytest.mark.parametrize("prefix", ["https", "urn", "geo", "2026-03-01T10"])
+def test_a_context_prefix_cannot_rewrite_other_events_values(sc: Chain, prefix: str) -> None:
+    """The hash expands a declared prefix in values too (`https:...`, `urn:...`, even an
+    eventTime's `2026-03-01T10:...`). An export merges the prefixes of the transactions it
+    reads from: a competitor's observation declaring `https` put it in the @context of the
+    victim's package export, and none of the victim's events hashed to its eventID again."""
+    assert submit(sc, "medico-pharma", commissioning("S1")).ok
+    before = sc.domain_state()
+    scan = feed.event_text(inspecting("S1", org="corner-pharmacy"))
+    payload = {"events": [scan], "context": {prefix: "urn:evil:"}}
+    result = sc.one(sc.signer("corner-pharmacy").sign("supply.epcis", payload))
+    assert result.code == "invalid_field" and "context" in result.message, result
+    assert sc.domain_state() == before
+    document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {prefix: "x:"}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T00:00:00Z",
+        "epcisBody": {"eventList": [inspecting("S1", org="corner-pharmacy")]},
+    }
+    with pytest.raises(LedgerError, match="@context prefix"):
+        check_document(document, lambda uri: uri.removeprefix(URN), "corner-pharmacy")
+
+
+def test_an_ordinary_extension_prefix_still_imports(sc: Chain) -> None:
+    scan = {**inspecting("S1", org="corner-pharmacy"), "example:scale": "W-200"}
+    payload = {"events": [feed.event_text(scan)], "context": {"example": "http://ns.example.com/"}}
+    assert sc.one(sc.signer("corner-pharmacy").sign("supply.epcis", payload)).ok

@@ -150,7 +150,25 @@ EventText = Annotated[
     StringConstraints(min_length=2, max_length=MAX_EVENT_CHARS),
     AfterValidator(_checked_event_text),
 ]
-Prefix = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# The hash expands a declared prefix wherever a value starts `prefix:`, and an export
+# declares the prefixes of every transaction it reads from: a prefix naming a URI scheme
+# (or starting like a time, `2026-03-01T10:`) would rewrite other organisations' EPCs,
+# parties and times there, so their events would no longer hash to their ids.
+URI_SCHEMES = frozenset(
+    {"urn", "http", "https", "geo", "tag", "ni", "did", "mailto", "tel", "data", "ftp", "file"}
+)
+
+
+def check_prefix(prefix: str) -> str:
+    """A namespace prefix a document may declare: no URI scheme, no leading digit."""
+    if prefix.lower() in URI_SCHEMES or prefix[:1].isdigit():
+        raise ValueError(f"@context prefix {prefix[:64]!r} would rewrite URIs or times")
+    return prefix
+
+
+Prefix = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_prefix)
+]
 Namespace = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 

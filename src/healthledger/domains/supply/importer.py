@@ -91,6 +91,10 @@ def _prefixes(document: Mapping[str, Any]) -> dict[str, str]:
     for prefix, namespace in prefixes.items():
         if not (0 < len(prefix) <= 64 and 0 < len(namespace) <= 512):
             raise InvalidField(f"EPCIS document: @context prefix {prefix[:64]!r} is too long")
+        try:
+            feed.check_prefix(prefix)
+        except ValueError as exc:
+            raise InvalidField(f"EPCIS document: {exc}") from None
     return prefixes
 
 
