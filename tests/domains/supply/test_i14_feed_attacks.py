@@ -20,9 +20,11 @@ from test_epcis_feed import (
 
 from conftest import Chain
 from healthledger.domains.supply import feed
+from healthledger.domains.supply.event_hash import event_hash
 from healthledger.domains.supply.importer import check_document
 from healthledger.errors import LedgerError
 
+DECLARED = "error declaration attested"
 __all__ = ["sc"]  # the chain fixture, shared with test_epcis_feed
 
 
@@ -162,3 +164,24 @@ def test_an_ordinary_extension_prefix_still_imports(sc: Chain) -> None:
     scan = {**inspecting("S1", org="corner-pharmacy"), "example:scale": "W-200"}
     payload = {"events": [feed.event_text(scan)], "context": {"example": "http://ns.example.com/"}}
     assert sc.one(sc.signer("corner-pharmacy").sign("supply.epcis", payload)).ok
+
+
+def test_a_prefixed_variant_of_anothers_event_does_not_become_ones_own(sc: Chain) -> None:
+    """`ex:shipping` under {"ex": ".../BizStep-"} hashes like `shipping`, but the mapping
+    read it unexpanded: not a shipment, so the acting party fell to bizLocation, the
+    attacker's own. Its variant of the maker's event (same id) confirmed what a third
+    party attested, as if the maker had, and let it declare the maker's event erroneous."""
+    assert submit(sc, "medico-pharma", commissioning("S1")).ok
+    shipped = shipping("S1", source="medico-pharma", destination="pharmalink")
+    shipped["bizLocation"] = {"id": URN + "corner-pharmacy"}
+    assert kinds(submit(sc, "pharmalink", shipped)) == ["observation attested"]
+    context = {"ex": "https://ref.gs1.org/cbv/BizStep-"}
+    variant = {**shipped, "bizStep": "ex:shipping"}
+    assert event_hash(variant, context) == event_hash(shipped)
+    for event, kind in ((variant, "observation attested"), (declared(variant), DECLARED)):
+        payload = {"events": [feed.event_text(event)], "context": context}
+        result = sc.one(sc.signer("corner-pharmacy").sign("supply.epcis", payload))
+        assert kinds(result) == [kind], result
+    observation = sc.state("supply", f"obs/{key_hex(shipped)}")
+    assert (observation["status"], observation["actor"]) == ("attested", "medico-pharma")
+    assert sc.state("supply", f"erroneous/{key_hex(shipped)}") is None

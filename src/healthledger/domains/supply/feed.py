@@ -616,9 +616,12 @@ def plan_event(
 ) -> EventPlan:
     """What event `index` becomes when organisation `sender` submits it (pure); `prefixes`
     are the namespace prefixes of its document's @context."""
+    # Mapped as hashed: `ex:shipping` under {"ex": ".../BizStep-"} is the id of a shipment,
+    # so it is a shipment here too (else a variant with another's id maps differently).
+    raw, body = body, expanded(body, prefixes or {})
     _check_type(index, body)
     _time_ms(index, body)
-    event_id = event_hash(body, prefixes)
+    event_id = event_hash(raw, prefixes)
     uri = epcis.acting_party(index, body)
     actor = _actor(uri, org_of_party, sender)
     own = actor == sender
@@ -628,6 +631,21 @@ def plan_event(
         return EventPlan(index, event_id, body, actor, own, declaration=mark, named=what)
     ops = _own_ops(_Own(index, body, org_of_party, sender, event_id, what)) if own else ()
     return EventPlan(index, event_id, body, actor, own, ops, observe=not ops, named=what)
+
+
+def expanded(value: Any, prefixes: Mapping[str, str]) -> Any:
+    """`value` with every string `prefix:local` of a declared prefix written in full, as
+    the event hash reads values (keys are left as written: extension names stay names)."""
+    if not prefixes:
+        return value
+    if isinstance(value, str):
+        prefix, colon, local = value.partition(":")
+        return prefixes[prefix] + local if colon and prefix in prefixes else value
+    if isinstance(value, list):
+        return [expanded(item, prefixes) for item in value]
+    if isinstance(value, dict):
+        return {key: expanded(item, prefixes) for key, item in value.items()}
+    return value
 
 
 def _actor(uri: str | None, org_of_party: Callable[[str], str], sender: str) -> str | None:
