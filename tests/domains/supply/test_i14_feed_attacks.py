@@ -185,3 +185,16 @@ def test_a_prefixed_variant_of_anothers_event_does_not_become_ones_own(sc: Chain
     observation = sc.state("supply", f"obs/{key_hex(shipped)}")
     assert (observation["status"], observation["actor"]) == ("attested", "medico-pharma")
     assert sc.state("supply", f"erroneous/{key_hex(shipped)}") is None
+
+
+def test_a_padded_variant_of_anothers_event_keeps_its_actor(sc: Chain) -> None:
+    """The hash strips a value's surrounding spaces; the mapping did not, so a read point
+    ' urn:...:pharmalink' named no party: the variant (same id) was nobody's own event,
+    which any recorder may declare erroneous, the pharmacy's own inspection included."""
+    event = inspecting("S1", org="pharmalink")
+    assert kinds(submit(sc, "pharmalink", event)) == ["observation confirmed"]
+    variant = {**event, "readPoint": {"id": " " + URN + "pharmalink "}}
+    assert event_hash(variant) == event_hash(event)
+    assert kinds(submit(sc, "corner-pharmacy", variant)) == ["observation confirmed"]
+    assert kinds(submit(sc, "corner-pharmacy", declared(variant))) == [DECLARED]
+    assert sc.state("supply", f"erroneous/{key_hex(event)}") is None

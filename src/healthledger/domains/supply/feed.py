@@ -634,13 +634,12 @@ def plan_event(
 
 
 def expanded(value: Any, prefixes: Mapping[str, str]) -> Any:
-    """`value` with every string `prefix:local` of a declared prefix written in full, as
-    the event hash reads values (keys are left as written: extension names stay names)."""
-    if not prefixes:
-        return value
+    """`value` as the event hash reads its strings: every `prefix:local` of a declared
+    prefix written in full, surrounding white space dropped (keys are left as written:
+    extension names stay names)."""
     if isinstance(value, str):
         prefix, colon, local = value.partition(":")
-        return prefixes[prefix] + local if colon and prefix in prefixes else value
+        return (prefixes[prefix] + local if colon and prefix in prefixes else value).strip()
     if isinstance(value, list):
         return [expanded(item, prefixes) for item in value]
     if isinstance(value, dict):
