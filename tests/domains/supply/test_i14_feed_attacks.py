@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -198,3 +199,17 @@ def test_a_padded_variant_of_anothers_event_keeps_its_actor(sc: Chain) -> None:
     assert kinds(submit(sc, "corner-pharmacy", variant)) == ["observation confirmed"]
     assert kinds(submit(sc, "corner-pharmacy", declared(variant))) == [DECLARED]
     assert sc.state("supply", f"erroneous/{key_hex(event)}") is None
+
+
+def test_an_unterminated_string_costs_linear_time() -> None:
+    """The depth check stripped strings with a regex that, for an unterminated string of
+    escaped quotes, rescanned to the end from every quote: ~2 s for one 22 KB event, run
+    on admission and again in apply, for a transaction that is refused anyway."""
+    for text in ('"' + '\\"' * 16000, '["' + '\\"' * 16000 + "]"):
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="not JSON"):
+            feed.parse_event_text(text)
+        assert time.perf_counter() - started < 0.5
+    # Brackets after an unterminated quote are inside it for the parser too.
+    assert feed.json_depth('[["' + "[" * 50) == 2
+    assert feed.json_depth('[{"a": "]}\\"[["}, [[1]]]') == 3

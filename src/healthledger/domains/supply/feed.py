@@ -73,7 +73,10 @@ MAX_ATTESTERS = 16
 # container or lot: a history reads MAX_LINKS_READ links, which one member alone may not
 # fill with its own scans or attestations (the item's later events would fall out of it).
 MAX_OBSERVATION_LINKS = 64
-_STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string; an unterminated one runs to the end of the text (the closing quote is
+# optional), so each is scanned once: requiring it made the engine rescan to the end from
+# every quote of an unterminated run of escaped quotes (quadratic, seconds per event).
+_STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 # GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
 _DL_LOT = re.compile(r"https?://[^/?#]+/01/([0-9]{14})/10/([^/?#]+)")
