@@ -6,6 +6,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import serve_network, stop_node
@@ -13,6 +14,7 @@ from healthledger.client.sdk import ApiError, Client, Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.event_hash import document_prefixes, event_hash
 from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.domains.supply.importer import MAX_CHECK_EVENTS
 from healthledger.node.home import Home
 
 CHAIN = "epcis-import"
@@ -201,3 +203,24 @@ def test_the_check_knows_what_the_same_document_records_first(node: tuple[str, H
     assert shown["errorDeclaration"] == declared["errorDeclaration"]
     prefixes = document_prefixes(exported)
     assert shown["eventID"] == event_hash(shown, prefixes) == dry["events"][0]["event_id"]  # type: ignore[index]
+
+
+def test_the_check_refuses_a_deep_body_with_a_stable_error(node: tuple[str, Home]) -> None:
+    """A body nested past Python's recursion limit raised RecursionError in the parse,
+    which no handler names: an unauthenticated 500 instead of a malformed request."""
+    url, _home = node
+    deep = b"[" * 200_000 + b"]" * 200_000
+    answer = httpx.post(f"{url}/v1/supply/epcis/check?org=pharmalink", content=deep)
+    assert answer.status_code == 400, answer.text[:300]
+    assert answer.json()["error"]["code"] == "malformed"
+
+
+def test_the_check_maps_a_bounded_number_of_events(node: tuple[str, Home]) -> None:
+    """Each event is hashed and mapped: an 8 MiB body of small events was tens of thousands
+    of them, all mapped in one unauthenticated request."""
+    url, _home = node
+    many = document(*[weighing("P9")] * (MAX_CHECK_EVENTS + 1))
+    answer = httpx.post(f"{url}/v1/supply/epcis/check?org=pharmalink", json=many)
+    assert answer.status_code == 413, answer.text[:300]
+    error = answer.json()["error"]
+    assert error["code"] == "too_large" and f"{MAX_CHECK_EVENTS:,}" in error["message"]

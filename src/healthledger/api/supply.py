@@ -14,6 +14,7 @@ answer signed requests of members (api/access.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from healthledger.domains.supply import DOMAIN as SUPPLY
 from healthledger.domains.supply import epcis, gs1
 from healthledger.domains.supply import queries as q
 from healthledger.domains.supply.feed import raw_event
-from healthledger.domains.supply.importer import check_on_ledger
+from healthledger.domains.supply.importer import CheckedDocument, check_on_ledger
 from healthledger.domains.supply.observations import ErrorMark, EventLink, erroneous_key
 from healthledger.domains.supply.state import NAMESPACE as SUPPLY_NS
 from healthledger.domains.supply.transform import package_transformation_events
@@ -118,8 +119,9 @@ def add_supply_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         if len(body) > MAX_CHECK_BYTES:
             raise TooLarge(f"a document to check is at most {MAX_CHECK_BYTES} bytes")
         document = _document(body)
-        with _snapshot(store) as reader:
-            checked = check_on_ledger(reader.state, document, org, _SENDERS)
+        # Off the event loop: mapping a large document takes CPU, and every other request
+        # of the node's API would wait behind it.
+        checked = await asyncio.to_thread(_check, store, document, org)
         answer = {
             "ok": checked.ok,
             "submitted": False,
@@ -221,6 +223,11 @@ def _written(store: Store, reader: SnapshotReader, links: list[EventLink]) -> _W
     return _Written(events, prefixes)
 
 
+def _check(store: Store, document: Any, org: str) -> CheckedDocument:
+    with _snapshot(store) as reader:
+        return check_on_ledger(reader.state, document, org, _SENDERS)
+
+
 def _document(body: bytes) -> Any:
     """A partner's document as sent: its decimal numbers kept (the mapping reads them as a
     client would; nothing here is signed or stored)."""
@@ -228,6 +235,8 @@ def _document(body: bytes) -> Any:
         return json.loads(body, parse_constant=_no_constant)
     except ValueError as exc:
         raise MalformedInput(f"not a JSON document: {exc}") from None
+    except RecursionError:  # nested past the parser's recursion limit
+        raise MalformedInput("not a JSON document: nested too deeply") from None
 
 
 def _no_constant(name: str) -> Any:

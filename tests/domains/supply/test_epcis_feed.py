@@ -308,14 +308,17 @@ def test_an_observation_is_confirmed_by_its_actor_submitting_it(sc: Chain) -> No
     observation = sc.state("supply", f"obs/{key_hex(event)}")
     assert (observation["status"], observation["attested_by"]) == ("confirmed", "corner-pharmacy")
     assert observation["attesters"] == ["corner-pharmacy"]
-    # The attester may declare it erroneous: it recorded (attested) it. The actor declaring
-    # it too seconds that declaration, once.
+    # The attester's declaration marks nothing (pharmalink's event is not its to declare);
+    # the actor's does, and the attester's then seconds it, once.
     declared = {**event, "errorDeclaration": {"declarationTime": "2026-03-02T00:00:00Z"}}
-    assert kinds(submit(sc, "corner-pharmacy", declared)) == ["error declaration"]
+    assert kinds(submit(sc, "corner-pharmacy", declared)) == ["error declaration attested"]
+    assert sc.state("supply", f"erroneous/{key_hex(event)}") is None
     assert kinds(submit(sc, "pharmalink", declared)) == ["error declaration"]
+    assert kinds(submit(sc, "corner-pharmacy", declared)) == ["error declaration attested"]
     mark = sc.state("supply", f"erroneous/{key_hex(event)}")
-    assert (mark["by"], mark["seconded_by"]) == ("corner-pharmacy", ["pharmalink"])
+    assert (mark["by"], mark["seconded_by"]) == ("pharmalink", ["corner-pharmacy"])
     assert submit(sc, "pharmalink", declared).code == "conflict"
+    assert submit(sc, "corner-pharmacy", declared).code == "conflict"
 
 
 def test_own_transformation_event_transforms(sc: Chain) -> None:

@@ -552,3 +552,12 @@ class RepeatedEvent(AlreadyExists):
     def __init__(self, event_id: str, first: int) -> None:
         self.event_id, self.first = event_id, first
         super().__init__(f"{event_id} is event {first} again")
+
+
+class TooManyObservations(TooLarge):
+    """A package's, container's or lot's history reads a bounded number of event links:
+    one organisation may not fill them with observations of its own making."""
+
+    def __init__(self, org: str, item: str, most: int) -> None:
+        self.org, self.item, self.most = org, item, most
+        super().__init__(f"{org} already anchored {most} observations naming {item}")

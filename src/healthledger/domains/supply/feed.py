@@ -19,6 +19,7 @@ to hash and map it; floats never reach state (quantities are kept as decimal tex
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from healthledger.domains.supply.observations import (
     event_key,
     link_key,
     lot_links_prefix,
+    observation_count_key,
     observation_key,
     package_links_prefix,
 )
@@ -68,13 +70,24 @@ MAX_PREFIXES = 32
 MAX_NAMED = 256
 # Organisations listed as having attested one event (more are indexed, not listed).
 MAX_ATTESTERS = 16
-_STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# Observations (events that moved nothing) one organisation links to one package,
+# container or lot: a history reads MAX_LINKS_READ links, which one member alone may not
+# fill with its own scans or attestations (the item's later events would fall out of it).
+MAX_OBSERVATION_LINKS = 64
+# A JSON string; an unterminated one runs to the end of the text (the closing quote is
+# optional), so each is scanned once: requiring it made the engine rescan to the end from
+# every quote of an unterminated run of escaped quotes (quadratic, seconds per event).
+_STRING_IN_JSON = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 # GS1 Digital Link / EPC class URIs naming a lot of a GTIN (TDS LGTIN).
 _DL_LOT = re.compile(r"https?://[^/?#]+/01/([0-9]{14})/10/([^/?#]+)")
 _URN_LGTIN = re.compile(r"urn:epc:class:lgtin:([0-9]{6,12})\.([0-9]{1,7})\.(.+)")
 
 Kind = str  # "custody:<action>", "transaction", "sensor", "transform", "observation", ...
+ERROR_DECLARATION = "error declaration"
+# Another organisation's declaration of an event: kept in its transaction, it marks nothing
+# unless the acting organisation declared the event itself (it then seconds that mark).
+DECLARATION_ATTESTED = "error declaration attested"
 
 
 # --- the payload ---------------------------------------------------------------------------
@@ -93,12 +106,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 is valid JSON that Python reads as inf: it would hash as "inf", be kept as
+    # "Infinity" and export as null, so an event holding it is refused like NaN.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_event_text(text: str) -> dict[str, Any]:
     """One event's JSON text as an object; refused when too deep, not JSON or not an object."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         # Our words and the position: the library's wording is not ours to hash into blocks.
         raise ValueError(f"not JSON (at character {exc.pos})") from None
@@ -132,7 +154,25 @@ EventText = Annotated[
     StringConstraints(min_length=2, max_length=MAX_EVENT_CHARS),
     AfterValidator(_checked_event_text),
 ]
-Prefix = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# The hash expands a declared prefix wherever a value starts `prefix:`, and an export
+# declares the prefixes of every transaction it reads from: a prefix naming a URI scheme
+# (or starting like a time, `2026-03-01T10:`) would rewrite other organisations' EPCs,
+# parties and times there, so their events would no longer hash to their ids.
+URI_SCHEMES = frozenset(
+    {"urn", "http", "https", "geo", "tag", "ni", "did", "mailto", "tel", "data", "ftp", "file"}
+)
+
+
+def check_prefix(prefix: str) -> str:
+    """A namespace prefix a document may declare: no URI scheme, no leading digit."""
+    if prefix.lower() in URI_SCHEMES or prefix[:1].isdigit():
+        raise ValueError(f"@context prefix {prefix[:64]!r} would rewrite URIs or times")
+    return prefix
+
+
+Prefix = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(check_prefix)
+]
 Namespace = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
@@ -198,10 +238,17 @@ class EventPlan:
     named: Named = field(default_factory=Named)
 
     @property
+    def declares(self) -> bool:
+        """Whether its declaration may mark the event erroneous (design point 5: nobody
+        declares another organisation's event erroneous): its acting organisation, or any
+        recorder of an event that names no acting party (a `geo:` read point)."""
+        return self.actor is None or self.own
+
+    @property
     def kinds(self) -> tuple[Kind, ...]:
         """What the event became, as the per-event report names it."""
         if self.declaration is not None:
-            return ("error declaration",)
+            return (ERROR_DECLARATION if self.declares else DECLARATION_ATTESTED,)
         kinds = [op.kind for op in self.ops]
         if self.observe:
             kinds.append("observation confirmed" if self.own else "observation attested")
@@ -557,9 +604,12 @@ def plan_event(
 ) -> EventPlan:
     """What event `index` becomes when organisation `sender` submits it (pure); `prefixes`
     are the namespace prefixes of its document's @context."""
+    # Mapped as hashed: `ex:shipping` under {"ex": ".../BizStep-"} is the id of a shipment,
+    # so it is a shipment here too (else a variant with another's id maps differently).
+    raw, body = body, expanded(body, prefixes or {})
     _check_type(index, body)
     _time_ms(index, body)
-    event_id = event_hash(body, prefixes)
+    event_id = event_hash(raw, prefixes)
     uri = epcis.acting_party(index, body)
     actor = _actor(uri, org_of_party, sender)
     own = actor == sender
@@ -569,6 +619,20 @@ def plan_event(
         return EventPlan(index, event_id, body, actor, own, declaration=mark, named=what)
     ops = _own_ops(_Own(index, body, org_of_party, sender, event_id, what)) if own else ()
     return EventPlan(index, event_id, body, actor, own, ops, observe=not ops, named=what)
+
+
+def expanded(value: Any, prefixes: Mapping[str, str]) -> Any:
+    """`value` as the event hash reads its strings: every `prefix:local` of a declared
+    prefix written in full, surrounding white space dropped (keys are left as written:
+    extension names stay names)."""
+    if isinstance(value, str):
+        prefix, colon, local = value.partition(":")
+        return (prefixes[prefix] + local if colon and prefix in prefixes else value).strip()
+    if isinstance(value, list):
+        return [expanded(item, prefixes) for item in value]
+    if isinstance(value, dict):
+        return {key: expanded(item, prefixes) for key, item in value.items()}
+    return value
 
 
 def _actor(uri: str | None, org_of_party: Callable[[str], str], sender: str) -> str | None:
@@ -654,8 +718,7 @@ def _named(position: int, exc: LedgerError) -> LedgerError:
 def apply_plan(ctx: TxContext, plan: EventPlan, sender: str) -> list[Kind]:
     """Apply one planned event; the kinds it became (as the report names them)."""
     if plan.declaration is not None:
-        _declare(ctx, plan.declaration, sender)
-        return ["error declaration"]
+        return [_declare(ctx, plan, plan.declaration, sender)]
     if ctx.read_raw(ctx.namespace, event_key(plan.event_id, sender)) is not None:
         raise e.EventAlreadyApplied(plan.event_id, sender)
     kinds = []
@@ -768,22 +831,36 @@ def _link(ctx: TxContext, plan: EventPlan, kind: Kind) -> None:
         org=h.sender_org(ctx),
         height=ctx.block.height,
     )
-    prefixes = [package_links_prefix(*split_package_id(p)) for p in plan.named.packages]
-    prefixes += [container_links_prefix(c) for c in plan.named.containers]
-    prefixes += [lot_links_prefix(*lot.split(":", 1)) for lot in plan.named.lots]
-    for prefix in prefixes:
+    named = plan.named
+    prefixes = [(p, package_links_prefix(*split_package_id(p))) for p in named.packages]
+    prefixes += [(c, container_links_prefix(c)) for c in named.containers]
+    prefixes += [(lot, lot_links_prefix(*lot.split(":", 1))) for lot in named.lots]
+    for item, prefix in prefixes:
+        if not plan.ops:
+            _count_observation(ctx, item, prefix, link.org)
         ctx.store(link_key(prefix, ctx.block.height, plan.index, plan.event_id), link)
 
 
-def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
-    """Only an organisation that recorded or attested the event declares it erroneous."""
+def _count_observation(ctx: TxContext, item: str, prefix: str, org: str) -> None:
+    key = observation_count_key(prefix, org)
+    count = ctx.get(key) or 0
+    if count >= MAX_OBSERVATION_LINKS:
+        raise e.TooManyObservations(org, item, MAX_OBSERVATION_LINKS)
+    ctx.put(key, count + 1)
+
+
+def _declare(ctx: TxContext, plan: EventPlan, mark: ErrorMark, sender: str) -> Kind:
+    """Only an organisation that recorded or attested the event declares it erroneous, and
+    only its acting organisation marks it so first (an attester seconds that mark)."""
     if ctx.read_raw(ctx.namespace, event_key(mark.event_id, sender)) is None:
         raise e.NotRecorder(mark.event_id, sender)
     existing = ctx.load(erroneous_key(mark.event_id), ErrorMark)
     if existing is None:
+        if not plan.declares:
+            return DECLARATION_ATTESTED
         stored = mark.model_copy(update={"tx": ctx.tx_id, "height": ctx.block.height})
         ctx.store(erroneous_key(mark.event_id), stored)
-        return
+        return ERROR_DECLARATION
     # Another recorder declaring it too seconds the first declaration, which stands.
     if sender == existing.by or sender in existing.seconded_by:
         raise e.AlreadyDeclared(mark.event_id)
@@ -792,3 +869,4 @@ def _declare(ctx: TxContext, mark: ErrorMark, sender: str) -> None:
         ctx.store(
             erroneous_key(mark.event_id), existing.model_copy(update={"seconded_by": seconded})
         )
+    return ERROR_DECLARATION if plan.declares else DECLARATION_ATTESTED

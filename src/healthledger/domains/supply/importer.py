@@ -29,8 +29,9 @@ from healthledger.ledger.context import Actor, StateReader
 from healthledger.ledger.transaction import MAX_TX_BYTES
 
 # What an error declaration becomes (feed.plan_event): it records nothing of its own.
-DECLARATION = "error declaration"
-
+DECLARATIONS = (feed.ERROR_DECLARATION, feed.DECLARATION_ATTESTED)
+# Events one dry-run check maps (each is hashed and mapped: bounded work per request).
+MAX_CHECK_EVENTS = 10_000
 # Room left in a transaction for its envelope (type, sender, nonce, signature, keys).
 _ENVELOPE_BYTES = 1024
 
@@ -80,8 +81,9 @@ def check_document(
     texts: list[str] = []
     reports: list[EventReport] = []
     for index, body in enumerate(bodies):
-        texts.append(feed.event_text(body) if isinstance(body, dict) else "")
-        reports.append(_check_event(index, body, texts[-1], org_of_party, sender, context))
+        text, report = _check_event(index, body, org_of_party, sender, context)
+        texts.append(text)
+        reports.append(report)
     return CheckedDocument(texts, _without_repeats(reports), context)
 
 
@@ -92,7 +94,7 @@ def _without_repeats(reports: list[EventReport]) -> list[EventReport]:
     kept: list[EventReport] = []
     for report in reports:
         event_id = report.event_id
-        if report.error is None and event_id is not None and report.became != DECLARATION:
+        if report.error is None and event_id is not None and report.became not in DECLARATIONS:
             if event_id in first:
                 report = _refused(report, RepeatedEvent(event_id, first[event_id]))
             first.setdefault(event_id, report.index)
@@ -107,30 +109,37 @@ def _prefixes(document: Mapping[str, Any]) -> dict[str, str]:
     for prefix, namespace in prefixes.items():
         if not (0 < len(prefix) <= 64 and 0 < len(namespace) <= 512):
             raise InvalidField(f"EPCIS document: @context prefix {prefix[:64]!r} is too long")
+        try:
+            feed.check_prefix(prefix)
+        except ValueError as exc:
+            raise InvalidField(f"EPCIS document: {exc}") from None
     return prefixes
 
 
 def _check_event(
     index: int,
     body: Any,
-    text: str,
     org_of_party: Callable[[str], str],
     sender: str,
     context: Mapping[str, str],
-) -> EventReport:
-    event_id = None
+) -> tuple[str, EventReport]:
+    """The event's payload text ("" when it has none) and its report."""
+    event_id, text = None, ""
     try:
         if not isinstance(body, dict):
             raise LedgerError(f"event {index}: expected a JSON object", ErrorCode.MALFORMED)
+        # Inside the try: an infinity (1e999 read as a float) cannot be written as JSON.
+        text = feed.event_text(body)
         _check_text(index, text)
         body = feed.parse_event_text(text)
         plan = feed.plan_event(index, body, org_of_party, sender, context)
         event_id = plan.event_id
-        return EventReport(index, event_id, "+".join(plan.kinds))
+        return text, EventReport(index, event_id, "+".join(plan.kinds))
     except LedgerError as exc:
-        return EventReport(index, event_id, None, error=exc.message, code=str(exc.code))
-    except ValueError as exc:  # parse_event_text: too deep, or not JSON
-        return EventReport(index, event_id, None, error=f"event {index}: {exc}", code="malformed")
+        return text, EventReport(index, event_id, None, error=exc.message, code=str(exc.code))
+    except ValueError as exc:  # not JSON (out of range numbers), too deep
+        report = EventReport(index, event_id, None, error=f"event {index}: {exc}", code="malformed")
+        return text, report
 
 
 def _check_text(index: int, text: str) -> None:
@@ -177,6 +186,8 @@ def check_on_ledger(
     role = org_role(state, org)
     if role is None:
         raise UnknownOrg(org)
+    if len(epcis.event_list(document)) > MAX_CHECK_EVENTS:
+        raise TooLarge(f"a document checked at once has at most {MAX_CHECK_EVENTS:,} events")
     checked = check_document(document, feed.member_resolver(state), org)
     # The organisation signing for itself, as the permission check would see it.
     granted = frozenset(org_capabilities(state, org))
@@ -188,7 +199,7 @@ def check_on_ledger(
     for report in checked.reports:
         if report.error is None:
             report = _against_state(state, report, actor, senders, earlier)
-        if report.error is None and report.became != DECLARATION and report.event_id:
+        if report.error is None and report.became not in DECLARATIONS and report.event_id:
             earlier.add(report.event_id)
         reports.append(report)
     return CheckedDocument(checked.texts, reports, checked.context)
@@ -210,7 +221,7 @@ def _against_state(
     recorded = event_id in earlier or (
         state.raw(NAMESPACE, observations.event_key(event_id, org)) is not None
     )
-    if became == DECLARATION:
+    if became in DECLARATIONS:
         return report if recorded else _refused(report, NotRecorder(event_id, org))
     if recorded:
         return _refused(report, EventAlreadyApplied(event_id, org))

@@ -63,6 +63,11 @@ def lot_links_prefix(gtin: str, lot: str) -> str:
     return f"evlink/l/{gtin}/{_segment(lot)}/"
 
 
+def observation_count_key(links_prefix: str, org: str) -> str:
+    """How many observations `org` linked under a link prefix (outside the link scans)."""
+    return f"evcount/{links_prefix.removeprefix('evlink/')}{org}"
+
+
 def link_key(prefix: str, height: int, position: int, event_id: str) -> str:
     return f"{prefix}{height:012d}/{position:06d}/{_hex(event_id)}"
 
