@@ -31,15 +31,22 @@ SUBMIT_GROUP = 16
 
 def client_party_resolver(client: Client) -> Callable[[str], str]:
     """Party URIs to organisations over the node's proven GLN registry (client/parties.py's
-    rule: asked once per GLN, each answer checked against the client's trust anchor)."""
+    rule: asked once per GLN, each answer checked against the client's trust anchor);
+    each URI parsed once, as a feed names the same few parties in every event."""
     known: dict[str, str | None] = {}
+    uris: dict[str, str] = {}
 
     def org_of_gln(gln: str) -> str | None:
         if gln not in known:
             known[gln] = client.org_of_gln(gln)
         return known[gln]
 
-    return lambda uri: resolve_party(uri, org_of_gln)
+    def org_of_party(uri: str) -> str:
+        if uri not in uris:
+            uris[uri] = resolve_party(uri, org_of_gln)
+        return uris[uri]
+
+    return org_of_party
 
 
 def sender_org(client: Client, signer: Signer) -> str:
