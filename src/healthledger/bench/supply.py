@@ -1,4 +1,5 @@
-"""`healthledger bench supply`: commissioning, custody events and verification at scale."""
+"""`healthledger bench supply`: commissioning, custody events, verification and EPCIS
+import at scale."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from healthledger.app.reader import SnapshotReader
 from healthledger.bench.harness import Figures, Report, drive, percentile
+from healthledger.bench.supply_epcis import GLNS, run_epcis_import
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import load_keypair
 from healthledger.domains.supply.gs1 import gtin_check_digit
@@ -30,10 +32,16 @@ GTIN = "0031234500001" + str(gtin_check_digit("0031234500001"))
 LOT, EXPIRY = "BENCH1", "2030-12-31"
 
 
-def run_supply(serials: int, events: int, verifies: int, report: Report | None) -> Figures:
+def run_supply(
+    serials: int,
+    events: int,
+    verifies: int,
+    report: Report | None,
+    epcis_events: int = 100_000,
+) -> Figures:
     with tempfile.TemporaryDirectory(prefix="healthledger-bench-supply-") as tmp:
         root = Path(tmp) / "net"
-        home = init_home(root, CHAIN, ORGS)
+        home = init_home(root, CHAIN, ORGS, glns=GLNS)
         maker = Signer(load_keypair(home.key_path("maker")), CHAIN)
         dist = Signer(load_keypair(home.key_path("dist")), CHAIN)
         node = Node(root, NodeSettings(org="maker", check_workers=2))
@@ -49,6 +57,7 @@ def run_supply(serials: int, events: int, verifies: int, report: Report | None) 
             engine.config = replace(engine.config, max_block_txs=5000)
             events_per_s = _custody_events(node, maker, dist, min(events, serials), report)
             latencies = _verify_latencies(node, serials, verifies, report)
+            imported = run_epcis_import(node, maker, epcis_events, report)
         finally:
             node.stop()
     return {
@@ -59,6 +68,7 @@ def run_supply(serials: int, events: int, verifies: int, report: Report | None) 
         "serials": serials,
         "events": min(events, serials),
         "verifies": verifies,
+        **imported,
     }
 
 

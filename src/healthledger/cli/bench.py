@@ -51,11 +51,15 @@ def supply(
     serials: Annotated[int, typer.Option(help="Serials commissioned first.")] = 10_000_000,
     events: Annotated[int, typer.Option(help="Custody events (one package each).")] = 20_000,
     verifies: Annotated[int, typer.Option(help="Verification requests timed.")] = 2_000,
+    epcis_events: Annotated[
+        int, typer.Option(help="Events in the mixed EPCIS 2.0 feed imported.")
+    ] = 100_000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Serials commissioned per second, custody events per second, verify latency."""
+    """Serials commissioned per second, custody events per second, verify latency, EPCIS
+    events imported per second."""
     with phase_bars(not as_json) as report:
-        result = run_supply(serials, events, verifies, report)
+        result = run_supply(serials, events, verifies, report, epcis_events)
     emit(result, as_json)
 
 

@@ -1,10 +1,12 @@
-"""The demo's drug supply story: serialize, pack, ship, dispense, catch a clone, recall a lot."""
+"""The demo's drug supply story: serialize, pack, ship, dispense, catch a clone, recall a lot;
+then a cold-chain excursion on a pallet, and a partner's EPCIS 2.0 feed imported by GLN."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from healthledger.demo.chain import DemoChain, StoryPrecondition
+from healthledger.demo.supply_feed import feed_document, import_feed, write_feed
 from healthledger.domains.supply.gs1 import gtin_check_digit
 
 GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))  # amoxicillin 500 mg, 21 caps
@@ -20,6 +22,11 @@ def sscc(serial_reference: int) -> str:
 
 def item(serial: str) -> str:
     return f"{GTIN}:{serial}"
+
+
+def epc(serial: str) -> str:
+    """A package as EPCIS names it: a GS1 Digital Link with GTIN and serial."""
+    return f"https://id.gs1.org/01/{GTIN}/21/{serial}"
 
 
 def act(runner: DemoChain, org: str, tx_type: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -106,18 +113,88 @@ def supply_story(runner: DemoChain) -> dict[str, Any]:
     recall_id = str(_event(recall, "supply.recall")["recall"])
     # Lot B's only holder besides Medico is Corner Pharmacy, which acknowledges.
     act(runner, "corner-pharmacy", "supply.recall_ack", {"recall_id": recall_id})
+    excursion = cold_chain_story(runner)
+    feed_path, imported, confirmed = partner_feed_story(runner)
+    key = runner.home.key_path
     return {
         "gtin": GTIN,
         "try": [
             f"healthledger supply verify --gtin {GTIN} --serial A00004"
             f" --lot {LOT_A} --expiry {EXPIRY}",
             # Custody and alerts are members' reads: signed with a member's key.
-            f"healthledger supply history {GTIN} A00001 --key {runner.home.key_path(maker)}",
-            f"healthledger supply alerts --key {runner.home.key_path('corner-pharmacy')}",
+            f"healthledger supply history {GTIN} A00001 --key {key(maker)}",
+            f"healthledger supply alerts --key {key('corner-pharmacy')}",
+            f"healthledger supply excursions --key {key(maker)}",
+            # Already imported: the check now reports each event as applied before.
+            f"healthledger supply import-epcis {feed_path} --key {key(dist)} --check",
+            f"healthledger supply history {GTIN} A00016 --key {key(dist)}",
         ],
         "counterfeit_caught": _event(clone, "supply.verified"),
         "recall": recall_id,
+        "excursion": excursion,
+        "feed": {"file": str(feed_path), "imported": imported, "confirmed": confirmed},
     }
+
+
+def cold_chain_story(runner: DemoChain) -> dict[str, Any]:
+    """Medico keeps its amoxicillin at 2-8 °C; a pallet PharmaLink holds is read at 12.5 °C:
+    its packages are quarantined, the excursion names PharmaLink, Medico destroys them."""
+    maker, dist = "medico-pharma", "pharmalink"
+    act(runner, maker, "supply.product_range", {"gtin": GTIN, "min_mc": 2_000, "max_mc": 8_000})
+    case, pallet = sscc(3), sscc(101)
+    contents = [item(f"A{n:05d}") for n in range(41, 51)]
+    act(runner, maker, "supply.aggregate", {"sscc": case, "items": contents})
+    act(runner, maker, "supply.aggregate", {"sscc": pallet, "items": [case]})
+    act(runner, maker, "supply.ship", {"items": [pallet], "to": dist})
+    act(runner, dist, "supply.receive", {"items": [pallet]})
+    reading = {"type": "Temperature", "value": 12_500, "uom": "CEL"}
+    reported = act(
+        runner,
+        dist,
+        "supply.sensor",
+        {"items": [pallet], "readings": [reading], "device": "urn:epc:id:giai:4012345.0007"},
+    )
+    excursion = _event(reported, "supply.excursion")
+    resolved = act(
+        runner,
+        maker,
+        "supply.excursion_resolve",
+        {
+            "number": excursion["number"],
+            "decision": "destroy",
+            "reason": "no stability data above 8 °C for this product",
+        },
+    )
+    decision = _event(resolved, "supply.excursion_resolved")
+    return {**excursion, "pallet": pallet, "resolved": decision}
+
+
+def partner_feed_story(runner: DemoChain) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """PharmaLink imports its EPCIS 2.0 feed (written to the demo folder); Town Pharmacy then
+    submits its own receipt from that feed, which confirms what PharmaLink attested."""
+    epcs = {
+        "shipped": epc("A00016"),
+        "shipped2": epc("A00017"),
+        "inspected": epc("A00018"),
+        "sensed": epc("A00019"),
+        "sensed2": epc("A00020"),
+    }
+    document = feed_document(epcs, "town-pharmacy")
+    path = write_feed(runner.home.root, document)
+    imported = import_feed(runner, "pharmalink", document)
+    receipt = document["epcisBody"]["eventList"][1]
+    own = {**document, "epcisBody": {"eventList": [receipt]}}
+    write_feed(runner.home.root, own, "town-pharmacy-receipt.epcis.json")
+    confirmed = import_feed(runner, "town-pharmacy", own)
+    return str(path), _became(imported), _became(confirmed)
+
+
+def _became(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """What each event of an import became, by event id (the whole report is the CLI's)."""
+    return [
+        {"index": e["index"], "event_id": e["event_id"], "became": e["became"]}
+        for e in answer["events"]
+    ]
 
 
 def _deliver(runner: DemoChain, sender: str, receiver: str, serials: list[str]) -> None:
