@@ -1,5 +1,5 @@
-"""The demo's supply story: a cold-chain excursion, a partner's EPCIS feed imported by GLN,
-and what they left on the ledger (read back from the node the demo built)."""
+"""The demo's supply story: a cold-chain excursion, a TI/TS mismatch, a partner's EPCIS feed
+imported by GLN, and what they left on the ledger (read back from the node the demo built)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from healthledger.domains.supply.importer import check_document
 from healthledger.domains.supply.observations import Observation, observation_key
 from healthledger.domains.supply.parties import resolve_party
 from healthledger.domains.supply.state import NAMESPACE, Package, package_key
+from healthledger.domains.supply.ti import TiRef, TransactionRecord, biz_key, ti_key
 from healthledger.node.node import Node
 
 
@@ -100,3 +101,22 @@ def test_the_feed_file_names_parties_by_gln_and_checks_again(
     checked = check_document(document, by_gln, "pharmalink")
     assert [r.event_id for r in checked.reports] == ids  # the same ids the ledger holds
     assert any("--check" in line and supply["feed"]["file"] in line for line in supply["try"])
+
+
+def test_a_sale_shipped_with_the_wrong_lot_raises_ti_mismatch_alerts(
+    demo: tuple[dict[str, Any], Node],
+) -> None:
+    supply, node = demo
+    sale = supply["transaction"]
+    assert (sale["po"], sale["sale"]) == ("PO-1001", "ok")
+    not_listed, short = sorted(sale["alerts"], key=lambda reason: "AMX2613" not in reason)
+    assert "lot AMX2613" in not_listed and "is not in the transaction information" in not_listed
+    assert "lot AMX2611" in short and "(9 received, 10 listed)" in short
+    with node.store.snapshot():
+        state = SnapshotReader(node.store).state
+        ti_id = state.load(NAMESPACE, biz_key("medico-pharma", "po", "PO-1001"), TiRef)
+        assert ti_id is not None
+        record = state.load(NAMESPACE, ti_key(ti_id.ti), TransactionRecord)
+    assert record is not None and record.status == "mismatch"
+    assert (record.seller, record.buyer) == ("medico-pharma", "pharmalink")
+    assert any(f"transactions {GTIN} A00051" in line for line in supply["try"])

@@ -1,5 +1,6 @@
 """The demo's drug supply story: serialize, pack, ship, dispense, catch a clone, recall a lot;
-then a cold-chain excursion on a pallet, and a partner's EPCIS 2.0 feed imported by GLN."""
+then a cold-chain excursion on a pallet, a sale whose receipt does not match its transaction
+information, and a partner's EPCIS 2.0 feed imported by GLN."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Any
 from healthledger.demo.chain import DemoChain, StoryPrecondition
 from healthledger.demo.supply_feed import feed_document, import_feed, write_feed
 from healthledger.domains.supply.gs1 import gtin_check_digit
+from healthledger.domains.supply.ti import STATEMENT_SHA256
 
 GTIN = "0950600013435" + str(gtin_check_digit("0950600013435"))  # amoxicillin 500 mg, 21 caps
 LOT_A, LOT_B = "AMX2611", "AMX2612"
+LOT_C = "AMX2613"  # a lot a sale under PO-1001 did not list
+PURCHASE_ORDER = "PO-1001"
 EXPIRY = "2028-10-31"
 
 
@@ -114,6 +118,7 @@ def supply_story(runner: DemoChain) -> dict[str, Any]:
     # Lot B's only holder besides Medico is Corner Pharmacy, which acknowledges.
     act(runner, "corner-pharmacy", "supply.recall_ack", {"recall_id": recall_id})
     excursion = cold_chain_story(runner)
+    sale = transaction_story(runner)
     feed_path, imported, confirmed = partner_feed_story(runner)
     key = runner.home.key_path
     return {
@@ -125,6 +130,8 @@ def supply_story(runner: DemoChain) -> dict[str, Any]:
             f"healthledger supply history {GTIN} A00001 --key {key(maker)}",
             f"healthledger supply alerts --key {key('corner-pharmacy')}",
             f"healthledger supply excursions --key {key(maker)}",
+            f"healthledger supply transactions {GTIN} A00051 --key {key(dist)}",
+            f"healthledger supply alerts --key {key(dist)}",
             # Already imported: the check now reports each event as applied before.
             f"healthledger supply import-epcis {feed_path} --key {key(dist)} --check",
             f"healthledger supply history {GTIN} A00016 --key {key(dist)}",
@@ -132,6 +139,7 @@ def supply_story(runner: DemoChain) -> dict[str, Any]:
         "counterfeit_caught": _event(clone, "supply.verified"),
         "recall": recall_id,
         "excursion": excursion,
+        "transaction": sale,
         "feed": {"file": str(feed_path), "imported": imported, "confirmed": confirmed},
     }
 
@@ -201,3 +209,35 @@ def _deliver(runner: DemoChain, sender: str, receiver: str, serials: list[str]) 
     items = [item(serial) for serial in serials]
     act(runner, sender, "supply.ship", {"items": items, "to": receiver})
     act(runner, receiver, "supply.receive", {"items": items})
+
+
+def transaction_story(runner: DemoChain) -> dict[str, Any]:
+    """Medico records a sale of ten packs of lot A to PharmaLink (PO-1001) with its DSCSA
+    statement, then ships nine of lot A and one of lot C under it: PharmaLink's receipt
+    raises transaction information mismatch alerts (lot C not listed, lot A short)."""
+    maker, dist = "medico-pharma", "pharmalink"
+    act(
+        runner,
+        maker,
+        "supply.commission",
+        {"gtin": GTIN, "lot": LOT_C, "expiry": EXPIRY, "serials": ["C00001", "C00002"]},
+    )
+    order = [{"type": "po", "id": PURCHASE_ORDER}]
+    sale = act(
+        runner,
+        maker,
+        "supply.transaction",
+        {
+            "buyer": dist,
+            "biz_transactions": order,
+            "lines": [{"gtin": GTIN, "lot": LOT_A, "quantity": 10}],
+            "statement": STATEMENT_SHA256,
+        },
+    )
+    shipped = [item(f"A{n:05d}") for n in range(51, 60)] + [item("C00001")]
+    act(runner, maker, "supply.ship", {"items": shipped, "to": dist, "biz_transactions": order})
+    receipt = act(runner, dist, "supply.receive", {"items": shipped})
+    alerts = [e["reason"] for e in receipt.get("events", []) if e["type"] == "supply.alert"]
+    if not alerts:
+        raise StoryPrecondition("supply", f"a TI mismatch alert at receipt, not {receipt}")
+    return {"po": PURCHASE_ORDER, "sale": sale.get("code"), "alerts": alerts}
