@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
+from healthledger.domains.shared.gln import check_digit
 from healthledger.domains.supply.errors import EventTooDeep, EventTooLarge, EventUnhashable
 
 MAX_EVENT_DEPTH: Final = 32
@@ -925,9 +926,7 @@ _EPC_SCHEME: Final = re.compile(r"urn:epc:((?:id|class|idpat):[a-z]+):")
 
 
 def _check_digit(digits: str) -> str:
-    """GS1 mod 10 (General Specifications 7.9.1): weights 3, 1, 3... from the right."""
-    total = 3 * sum(map(int, digits[::-2])) + sum(map(int, digits[-2::-2]))
-    return str(-total % 10)
+    return str(check_digit(digits))
 
 
 _ESCAPES: Final = str.maketrans(

@@ -19,6 +19,7 @@ from biip.gs1_element_strings import GS1ElementStrings
 from biip.gs1_messages import GS1Message
 
 from healthledger.domains.shared.fields import iso_day
+from healthledger.domains.shared.gln import check_digit
 from healthledger.errors import ErrorCode, LedgerError
 
 GTIN_LENGTHS = (8, 12, 13, 14)
@@ -58,9 +59,7 @@ def _require_digits(field: str, value: str) -> None:
 def gtin_check_digit(body: str) -> int:
     """The GS1 mod-10 check digit of a key body, which catches any single mistyped digit."""
     _require_digits("check digit body", body)
-    # GenSpecs §7.9.1: weights 3, 1, 3, 1, ... starting from the rightmost digit of the body.
-    total = sum(int(digit) * (3 - 2 * (i % 2)) for i, digit in enumerate(reversed(body)))
-    return -total % 10
+    return check_digit(body)
 
 
 def _validate_key(field: str, value: str, lengths: tuple[int, ...]) -> None:
