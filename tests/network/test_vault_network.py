@@ -118,6 +118,14 @@ def _start(net: LiveNet, org: str) -> None:
             return None
 
     poll(up, f"{org}'s API back", 180)
+    # The API answers before its CometBFT does; a read's access event needs consensus.
+    poll(lambda: _consensus_up(net, org), f"{org}'s CometBFT caught up", 180)
+
+
+def _consensus_up(net: LiveNet, org: str) -> bool | None:
+    rows = {row["org"]: row for row in net.status()["nodes"]}
+    row = rows[org]
+    return (row["height"] is not None and row["catching_up"] is False) or None
 
 
 def _name_replica(net: LiveNet, replica: str | None = REPLICA) -> None:

@@ -467,6 +467,9 @@ class Records:
             raise HashMismatch("the decrypted record does not match its hash")
         if verify:
             self._verify_receipt(view)
+            # The read may have been answered by another organisation's node; ours must have
+            # the access event's block before it shows the reader the record's chain entry.
+            self.client.await_height(view.access.height)
             proven = self.client.verified_state("records", f"record/{record['id']}", keys=self.keys)
             chain_record = None if proven is None else RecordMeta.model_validate(proven)
             if chain_record is None or chain_record.content_hash != opened.content_hash:

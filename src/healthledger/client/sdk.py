@@ -406,6 +406,15 @@ class Client:
         verify_supply_view(view)
         return self.anchor.check_state(self, view.proofs.package)
 
+    def await_height(self, height: int, timeout_s: float = 15.0) -> None:
+        """Wait until this node has committed `height`: a block another node of the network
+        committed first (a read answered by a custodian's node) reaches ours a moment later."""
+        deadline = time.monotonic() + timeout_s
+        while self.header().height < height:
+            if time.monotonic() >= deadline:
+                raise ApiError("unavailable", f"{self.base_url} has not reached height {height}", 0)
+            time.sleep(0.1)
+
     def verified_state(self, namespace: str, key: str, keys: KeyPair | None = None) -> Any:
         """A state value proven against the client's trust anchor (its JSON, as the domain's)."""
         view = self.state(namespace, key, proof=True, keys=keys)
