@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ValidationError
 
-from healthledger.domains import governance, records, supply
+from healthledger.domains import credentials, governance, records, supply
 from healthledger.domains.kit import (
     CAPABILITY_PREFIX,
     Domain,
@@ -21,7 +21,7 @@ from healthledger.domains.kit import (
 )
 from healthledger.errors import InvalidField, UnknownTxType
 
-DOMAINS: tuple[Domain, ...] = (governance.DOMAIN, supply.DOMAIN, records.DOMAIN)
+DOMAINS: tuple[Domain, ...] = (governance.DOMAIN, supply.DOMAIN, records.DOMAIN, credentials.DOMAIN)
 
 
 @dataclass(frozen=True)
