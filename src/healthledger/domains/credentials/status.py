@@ -239,6 +239,9 @@ def _cascade(ctx: TxContext, credential_id: str, action: str, bits: BitChanges) 
         dependent = ctx.load(st.credential_key(dependent_id), st.CredentialAnchor)
         if dependent is None or dependent.status != st.ACTIVE:
             continue
+        until = dependent.valid_until_ms
+        if until is not None and until <= ctx.block.time_ms:
+            continue  # past its validity: the sweep records it expired, at `valid_until_ms`
         if len(dependent.history) >= st.MAX_STATUS_CHANGES:
             continue  # never reached: its issuer stops RESERVED_CHANGES short of the bound
         _changed(ctx, dependent, st.SUSPENDED, reason, CASCADE + credential_id, ctx.block.time_ms)
