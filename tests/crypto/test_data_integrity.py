@@ -37,11 +37,12 @@ def _vector_key() -> KeyPair:
 
 
 def _unsigned() -> dict[str, Any]:
-    return json.loads(_text("canonDocJCS.txt"))
+    document: dict[str, Any] = json.loads(_text("canonDocJCS.txt"))
+    return document
 
 
 def _vector_method() -> str:
-    return json.loads(_text("proofCanonJCS.txt"))["verificationMethod"]
+    return str(json.loads(_text("proofCanonJCS.txt"))["verificationMethod"])
 
 
 def _signed() -> dict[str, Any]:
