@@ -284,3 +284,23 @@ def test_errors_carry_code_reason_and_message() -> None:
     assert error.to_dict()["reason"] == "future_proof"
     assert error.to_dict()["code"] == "invalid_proof"
     assert copy.copy(error.message)
+
+
+def test_a_proof_for_another_purpose_is_refused() -> None:
+    key = KeyPair.from_seed(b"\x01" * 32)
+    document = {"@context": ["https://www.w3.org/ns/credentials/v2"], "a": 1}
+    signed = di.create_proof(document, key, 1, proof_purpose="authentication")
+    assert _reason(signed) == "wrong_proof_purpose"
+    assert di.verify_proof(signed, NOW_MS, expected_purpose="authentication").created_ms == 1
+
+
+def test_an_unsupported_cryptosuite_is_named_before_the_method_is_resolved() -> None:
+    signed = _signed()
+    signed["proof"]["cryptosuite"] = "bbs-2023"
+    signed["proof"]["verificationMethod"] = "https://example.com/key"
+    assert _reason(signed) == "unsupported_cryptosuite"
+
+
+def test_a_time_past_year_9999_is_malformed() -> None:
+    with pytest.raises(di.MalformedDocument):
+        di.xml_datetime(10**16)

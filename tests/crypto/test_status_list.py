@@ -139,4 +139,10 @@ def test_encode_refuses_lists_of_the_wrong_size(size: int) -> None:
 def test_empty_list_sizes() -> None:
     assert len(sl.empty_list(2 * sl.MIN_ENTRIES)) == 2 * sl.MIN_BYTES
     with pytest.raises(sl.StatusListError):
-        sl.empty_list(sl.MIN_ENTRIES + 1)
+        sl.empty_list(sl.MIN_ENTRIES - 8)
+
+
+def test_a_list_size_that_is_not_whole_bytes_is_refused() -> None:
+    with pytest.raises(sl.StatusListError) as caught:
+        sl.empty_list(sl.MIN_ENTRIES + 3)
+    assert caught.value.reason == "not_bytes"

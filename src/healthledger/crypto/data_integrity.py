@@ -102,6 +102,15 @@ class SignatureMismatch(DataIntegrityError):
         super().__init__("the proof's signature does not verify for its verification method")
 
 
+class WrongProofPurpose(DataIntegrityError):
+    reason = "wrong_proof_purpose"
+
+    def __init__(self, purpose: str, expected: str) -> None:
+        super().__init__(f"the proof's purpose is {purpose[:64]!r}, not {expected!r}")
+        self.purpose = purpose
+        self.expected = expected
+
+
 class FutureProof(DataIntegrityError):
     reason = "future_proof"
 
@@ -220,7 +229,10 @@ def public_key_of_did_key(value: object) -> bytes:
 
 def xml_datetime(time_ms: int) -> str:
     """UTC XML Schema dateTime of ms since epoch; whole seconds print without a fraction."""
-    moment = _EPOCH + timedelta(milliseconds=time_ms)  # exact: no float seconds
+    try:
+        moment = _EPOCH + timedelta(milliseconds=time_ms)  # exact: no float seconds
+    except OverflowError as exc:
+        raise MalformedDocument(f"time {time_ms} ms is outside years 1 to 9999") from exc
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{time_ms % 1000:03d}Z" if time_ms % 1000 else f"{text}Z"
 
@@ -292,16 +304,24 @@ def create_proof(
 
 
 def verify_proof(
-    document: Mapping[str, Any], now_ms: int, max_skew_ms: int = MAX_CLOCK_SKEW_MS
+    document: Mapping[str, Any],
+    now_ms: int,
+    max_skew_ms: int = MAX_CLOCK_SKEW_MS,
+    expected_purpose: str | None = ASSERTION_METHOD,
 ) -> VerifiedProof:
     """Verify a document's `eddsa-jcs-2022` proof by an Ed25519 did:key (spec §3.3.2).
 
     Raises a `DataIntegrityError` naming what failed: the shape, the type or cryptosuite,
-    the verification method, the signature, or a `created` time beyond `now_ms` + skew.
+    the verification method, the signature, a proof purpose other than the one expected
+    (Data Integrity §4.3: a credential is asserted, `assertionMethod`), or a `created`
+    time beyond `now_ms` + skew.
     """
     proof = _proof_object(document)
+    _check_suite(proof)
     public_key = public_key_of_did_key(proof.get("verificationMethod"))
     verified = verify_proof_with_key(document, public_key)
+    if expected_purpose is not None and verified.proof_purpose != expected_purpose:
+        raise WrongProofPurpose(verified.proof_purpose, expected_purpose)
     if verified.created_ms is not None and verified.created_ms > now_ms + max_skew_ms:
         raise FutureProof(verified.created_ms, now_ms)
     return verified

@@ -56,7 +56,9 @@ class StatusListTooLarge(StatusListError):
 
 def empty_list(entries: int = MIN_ENTRIES) -> bytes:
     """A list of `entries` unset bits (a multiple of 8, at least the minimum)."""
-    _check_length(entries // 8 if entries % 8 == 0 else -1)
+    if entries % 8:
+        raise StatusListError(f"a list's {entries} entries are not whole bytes", "not_bytes")
+    _check_length(entries // 8)
     return bytes(entries // 8)
 
 

@@ -325,3 +325,20 @@ def test_a_huge_document_is_refused() -> None:
     with pytest.raises(MalformedCredential) as caught:
         docs.anchor_of(document)
     assert caught.value.field == "document"
+
+
+def test_a_malformed_or_signed_document_is_not_signed() -> None:
+    broken = licence()
+    broken["credentialSubject"]["jurisdiction"] = "Massachusetts"
+    with pytest.raises(MalformedCredential) as caught:
+        docs.sign_credential(broken, BOARD_KEY, SIGNED_AT)
+    assert caught.value.field == "credentialSubject.jurisdiction"
+    with pytest.raises(MalformedCredential) as caught:
+        docs.sign_credential(signed(), BOARD_KEY, SIGNED_AT)
+    assert caught.value.field == "proof"
+
+
+def test_a_validity_past_year_9999_is_refused() -> None:
+    with pytest.raises(MalformedCredential) as caught:
+        licence(valid_until_ms=10**16)
+    assert caught.value.field == "validUntil"

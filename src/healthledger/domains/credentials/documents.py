@@ -186,7 +186,13 @@ def build_credential(
 
 
 def sign_credential(document: Mapping[str, Any], key: KeyPair, created_ms: int) -> dict[str, Any]:
-    """The document with the issuer's `eddsa-jcs-2022` proof (its did:key) added."""
+    """The document with the issuer's `eddsa-jcs-2022` proof (its did:key) added.
+
+    The document must be one `anchor_of` will accept: nothing malformed gets signed.
+    """
+    if "proof" in _object(document, "document"):
+        raise MalformedCredential("proof", "is already there: sign an unsigned document")
+    _issue_fields(document, _PLACEHOLDER_HASH)
     named = _issuer(document).get("id")
     offered = di.did_key(key.public_key)
     if named != offered:
@@ -384,7 +390,7 @@ def _xml_datetime(time_ms: int, field: str) -> str:
         raise MalformedCredential(field, "must be a time in ms since the epoch")
     try:
         return di.xml_datetime(time_ms)
-    except OverflowError as exc:
+    except di.DataIntegrityError as exc:
         raise MalformedCredential(field, "is past the year 9999") from exc
 
 
