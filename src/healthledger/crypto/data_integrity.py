@@ -47,7 +47,9 @@ _MAX_BASE58_LEN = 256
 
 # XML Schema 1.1 dateTime (the `created` of a proof): a time zone is required here, so a
 # proof's time is never read in the verifier's local zone.
-_XML_DATETIME = re.compile(r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_XML_DATETIME = re.compile(
+    r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 class DataIntegrityError(LedgerError):
@@ -239,10 +241,10 @@ def xml_datetime(time_ms: int) -> str:
 
 def parse_xml_datetime(value: object, field: str) -> int:
     """Ms since epoch of an XML Schema dateTime with a time zone; MALFORMED otherwise."""
-    if not isinstance(value, str) or not _XML_DATETIME.match(value):
+    if not isinstance(value, str) or not _XML_DATETIME.fullmatch(value):
         raise MalformedDocument(f"{field} must be an XML Schema dateTime with a time zone")
     text = value
-    fraction = re.search(r"\.(\d+)", text)
+    fraction = re.search(r"\.([0-9]+)", text)
     if fraction:
         # fromisoformat takes at most microseconds; milliseconds are all we keep
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:3].ljust(3, "0"))

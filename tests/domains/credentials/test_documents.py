@@ -263,6 +263,12 @@ _DELETE = object()
             "credentialStatus",
         ),
         (_set("credentialStatus.0.statusPurpose", "suspension"), "credentialStatus"),
+        (_set("credentialStatus.0.statusListIndex", "\u00b2"), "credentialStatus"),
+        (_set("credentialStatus.0.statusListIndex", "\u0664\u0667"), "credentialStatus"),
+        (_set("id", "urn:healthledger:credential:ma-board\n:lic-0001"), "id"),
+        (_set("issuer.healthledgerOrg", "ma-board\n"), "issuer.healthledgerOrg"),
+        (_set("validFrom", "\u0662026-01-01T00:00:00Z"), "validFrom"),
+        (_set("validFrom", "2026-01-01T00:00:00Z\n"), "validFrom"),
     ],
 )
 def test_malformed_documents_are_refused_naming_the_field(mutate: Any, field: str) -> None:

@@ -73,10 +73,11 @@ _DOCUMENT_FIELD = {
     "status_list": "credentialStatus",
     "status_index": "credentialStatus",
 }
-_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+_ORG_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 _STATUS_LIST_ID = re.compile(
-    r"^urn:healthledger:status-list:([a-z0-9][a-z0-9_-]{1,62}):(\w+):(\d{1,7})$"
+    r"urn:healthledger:status-list:([a-z0-9][a-z0-9_-]{1,62}):([a-z]+):([0-9]{1,7})"
 )
+_INDEX = re.compile(r"[0-9]{1,7}")
 _PLACEHOLDER_HASH = "0" * 64
 
 
@@ -105,7 +106,7 @@ def credential_id_of(document: Mapping[str, Any]) -> str:
         raise MalformedCredential("id", f"must be a string starting with {st.ID_PREFIX}")
     credential_id = value[len(st.ID_PREFIX) :]
     issuer, sep, local = credential_id.partition(":")
-    if not sep or not _ORG_ID.match(issuer) or not local:
+    if not sep or not _ORG_ID.fullmatch(issuer) or not local:
         raise MalformedCredential("id", "must name the issuer and its own id: {issuer}:{local}")
     return credential_id
 
@@ -226,7 +227,7 @@ def anchor_of(document: Mapping[str, Any]) -> CredentialIssue:
 def issuer_org_of(document: Mapping[str, Any]) -> str:
     """The issuing organisation the document names (`issuer.healthledgerOrg`)."""
     org = _issuer(document).get("healthledgerOrg")
-    if not isinstance(org, str) or not _ORG_ID.match(org):
+    if not isinstance(org, str) or not _ORG_ID.fullmatch(org):
         raise MalformedCredential("issuer.healthledgerOrg", "must be an organisation id")
     return org
 
@@ -356,9 +357,9 @@ def status_slot_of(document: Mapping[str, Any], issuer: str) -> tuple[int, int] 
     if not isinstance(entries, list) or len(entries) != len(st.STATUS_PURPOSES):
         raise MalformedCredential("credentialStatus", "must be the two status list entries")
     first = _object(entries[0], "credentialStatus[0]")
-    match = _STATUS_LIST_ID.match(str(first.get("statusListCredential", "")))
+    match = _STATUS_LIST_ID.fullmatch(str(first.get("statusListCredential", "")))
     index_text = first.get("statusListIndex")
-    if not match or not isinstance(index_text, str) or not index_text.isdigit():
+    if not match or not isinstance(index_text, str) or not _INDEX.fullmatch(index_text):
         raise MalformedCredential("credentialStatus", "does not name a list and an index")
     list_number, index = int(match.group(3)), int(index_text)
     if entries != _status_entries(issuer, list_number, index):
