@@ -7,6 +7,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthledger.crypto import data_integrity as di
 from healthledger.crypto import status_list as sl
@@ -273,3 +275,52 @@ def test_the_verdict_is_frozen_and_serialisable() -> None:
     assert CredentialCheck.model_validate(dumped) == check
     with pytest.raises(ValueError):
         check.ok = False  # type: ignore[misc]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_PATHS = [
+    ("id",),
+    ("type",),
+    ("@context",),
+    ("issuer",),
+    ("issuer", "id"),
+    ("issuer", "healthledgerOrg"),
+    ("validFrom",),
+    ("validUntil",),
+    ("credentialSubject",),
+    ("credentialSubject", "id"),
+    ("credentialSubject", "credentialType"),
+    ("credentialSubject", "ceMinutes"),
+    ("credentialSubject", "dependsOn"),
+    ("credentialStatus",),
+    ("proof",),
+    ("proof", "proofValue"),
+    ("proof", "created"),
+    ("proof", "verificationMethod"),
+    ("proof", "@context"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_PATHS), _JSON)
+def test_any_altered_field_gives_a_verdict_never_a_crash(path: tuple[str, ...], value: Any) -> None:
+    presented = document()
+    anchor = anchor_for(presented)
+    altered = copy.deepcopy(presented)
+    target = altered
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    check = check_credential(altered, anchor, NOW, NOW, {"revocation": sl.empty_list()})
+    if altered != presented:
+        assert not check.ok
+    try:
+        docs.anchor_of(altered)
+    except MalformedCredential:
+        pass

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthledger.crypto import data_integrity as di
 from healthledger.crypto.canonical import canonical_bytes
@@ -348,3 +350,75 @@ def test_a_validity_past_year_9999_is_refused() -> None:
     with pytest.raises(MalformedCredential) as caught:
         licence(valid_until_ms=10**16)
     assert caught.value.field == "validUntil"
+
+
+_SLUG = st.from_regex(r"[a-z0-9][a-z0-9_-]{1,20}", fullmatch=True)
+_LOCAL = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    issuer=_SLUG,
+    local_id=_LOCAL,
+    subject=st.builds(lambda org, member: f"{org}/{member}", _SLUG, _SLUG),
+    credential_type=st.sampled_from(["licence", "degree", "certification", "ce", "privilege"]),
+    scope=st.text(min_size=1, max_size=200),
+    valid_from_ms=st.integers(min_value=0, max_value=253_402_300_000_000),
+    duration=st.none() | st.integers(min_value=1, max_value=10**12),
+    ce_minutes=st.integers(min_value=1, max_value=100_000),
+    depends_on=st.lists(
+        st.builds(lambda issuer, local: f"{issuer}:{local}", _SLUG, _LOCAL),
+        max_size=4,
+        unique=True,
+    ),
+    slot=st.none() | st.tuples(st.integers(0, 1_000_000), st.integers(0, 131_071)),
+)
+def test_anchor_of_gives_back_what_was_built(
+    issuer: str,
+    local_id: str,
+    subject: str,
+    credential_type: str,
+    scope: str,
+    valid_from_ms: int,
+    duration: int | None,
+    ce_minutes: int,
+    depends_on: list[str],
+    slot: tuple[int, int] | None,
+) -> None:
+    is_ce, is_privilege = credential_type == "ce", credential_type == "privilege"
+    valid_until_ms = (
+        None if duration is None else min(valid_from_ms + duration, 253_402_300_799_999)
+    )
+    if valid_until_ms == valid_from_ms:
+        valid_until_ms = None
+    document = docs.build_credential(
+        issuer=issuer,
+        issuer_name="Board",
+        issuer_key=BOARD_KEY.key_id,
+        local_id=local_id,
+        subject=subject,
+        type=credential_type,  # type: ignore[arg-type]
+        scope=scope,
+        jurisdiction="GB-ENG",
+        valid_from_ms=valid_from_ms,
+        valid_until_ms=valid_until_ms,
+        ce_minutes=ce_minutes if is_ce else None,
+        ce_category="Cat 1" if is_ce else None,
+        depends_on=depends_on if is_privilege else (),
+        status_list=None if slot is None else slot[0],
+        status_index=None if slot is None else slot[1],
+    )
+    signed_document = docs.sign_credential(document, BOARD_KEY, SIGNED_AT)
+    anchor = docs.anchor_of(signed_document)
+    assert docs.credential_id_of(signed_document) == f"{issuer}:{local_id}"
+    assert (anchor.local_id, anchor.subject, anchor.type, anchor.scope) == (
+        local_id,
+        subject,
+        credential_type,
+        scope,
+    )
+    assert (anchor.valid_from_ms, anchor.valid_until_ms) == (valid_from_ms, valid_until_ms)
+    assert anchor.ce_minutes == (ce_minutes if is_ce else None)
+    assert anchor.depends_on == (depends_on if is_privilege else [])
+    assert (anchor.status_list, anchor.status_index) == (slot or (None, None))
+    assert anchor.hash == docs.document_hash(signed_document)
