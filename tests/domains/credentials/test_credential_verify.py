@@ -3,6 +3,7 @@ each check with a stable reason; failures are results, not exceptions."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -320,7 +321,5 @@ def test_any_altered_field_gives_a_verdict_never_a_crash(path: tuple[str, ...], 
     check = check_credential(altered, anchor, NOW, NOW, {"revocation": sl.empty_list()})
     if altered != presented:
         assert not check.ok
-    try:
+    with contextlib.suppress(MalformedCredential):  # anything else would be a bug
         docs.anchor_of(altered)
-    except MalformedCredential:
-        pass
