@@ -77,6 +77,7 @@ _ORG_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 _STATUS_LIST_ID = re.compile(
     r"urn:healthledger:status-list:([a-z0-9][a-z0-9_-]{1,62}):([a-z]+):([0-9]{1,7})"
 )
+_LOCAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # messages.LocalId
 _INDEX = re.compile(r"[0-9]{1,7}")
 _PLACEHOLDER_HASH = "0" * 64
 
@@ -106,7 +107,7 @@ def credential_id_of(document: Mapping[str, Any]) -> str:
         raise MalformedCredential("id", f"must be a string starting with {st.ID_PREFIX}")
     credential_id = value[len(st.ID_PREFIX) :]
     issuer, sep, local = credential_id.partition(":")
-    if not sep or not _ORG_ID.fullmatch(issuer) or not local:
+    if not sep or not _ORG_ID.fullmatch(issuer) or not _LOCAL_ID.fullmatch(local):
         raise MalformedCredential("id", "must name the issuer and its own id: {issuer}:{local}")
     return credential_id
 
