@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from cred_net import ADA, BOB, CY, T0, YEAR_MS, Net, credential, grant_ce_provider
 
+from healthledger.crypto.status_list import bitstring_hash
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import views
-from healthledger.domains.credentials.status import LIST_BYTES, bitstring_hash
+from healthledger.domains.credentials.status import LIST_BYTES
 
 ZERO_LIST_HASH = bitstring_hash(bytes(LIST_BYTES))
 

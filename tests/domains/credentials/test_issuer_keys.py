@@ -1,22 +1,25 @@
 """Issuer key periods: credentials issued before a `key.rotate` keep naming, and verifying
-against, the key that signed them; the periods say which key was the issuer's when."""
+against, the key that signed them; the periods say which key was the issuer's when.
+Documents are built, signed (eddsa-jcs-2022) and checked with documents.py and verify.py,
+against the anchors and status lists this chain holds."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cred_net import Net, credential
+from cred_net import ADA, T0, YEAR_MS, Net, credential
 
 from conftest import CHAIN
 from healthledger.client.sdk import Signer
-from healthledger.crypto.canonical import canonical_bytes
-from healthledger.crypto.keys import KeyPair, verify_signature
+from healthledger.crypto.keys import KeyPair
+from healthledger.domains.credentials import documents as docs
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import views
-from healthledger.errors import LedgerError
+from healthledger.domains.credentials.status import decode_bits
+from healthledger.domains.credentials.verify import check_credential
 
 NEW_KEYS = KeyPair.from_seed(b"credentials/ma-board/2".ljust(32, b"."))
 
@@ -28,17 +31,39 @@ def net(tmp_path: Path) -> Iterator[Net]:
     network.close()
 
 
-def signed_document(keys: KeyPair, local_id: str) -> tuple[dict[str, object], bytes]:
-    """A stand-in signed document: its bytes and the issuer's Ed25519 signature on them."""
-    document = {"id": f"urn:healthledger:credential:ma-board:{local_id}", "issuer": "ma-board"}
-    return document, keys.sign(canonical_bytes(document))
+def signed_licence(net: Net, keys: KeyPair, local_id: str) -> dict[str, Any]:
+    """A licence document built and signed as the issuer's client does, in the slot the
+    ledger publishes as the board's next."""
+    slot = net.view(views.VIEWS[1], issuer="ma-board")
+    document = docs.build_credential(
+        issuer="ma-board",
+        issuer_name="Massachusetts Board of Registration in Medicine",
+        issuer_key=keys.key_id,
+        local_id=local_id,
+        subject=ADA,
+        type="licence",
+        scope="physician",
+        jurisdiction="US-MA",
+        valid_from_ms=T0,
+        valid_until_ms=T0 + YEAR_MS,
+        status_list=slot.list,
+        status_index=slot.index,
+    )
+    return docs.sign_credential(document, keys, net.time_ms)
 
 
-def test_credentials_signed_before_a_rotation_still_check(net: Net) -> None:
+def anchor_payload(document: dict[str, Any]) -> dict[str, Any]:
+    return docs.anchor_of(document).model_dump(mode="json")
+
+
+def lists_of(net: Net) -> dict[Any, bytes]:
+    return {p: decode_bits(net.status_list("ma-board", p)) for p in st.STATUS_PURPOSES}
+
+
+def test_credentials_signed_before_a_rotation_still_verify(net: Net) -> None:
     old_keys = net.signers["ma-board"].keys
-    old_doc, old_sig = signed_document(old_keys, "lic-1")
-    old_hash = hashlib.sha256(canonical_bytes(old_doc)).hexdigest()
-    assert net.issue("ma-board", credential("lic-1", hash=old_hash)).ok
+    old_doc = signed_licence(net, old_keys, "lic-1")
+    assert net.issue("ma-board", anchor_payload(old_doc)).ok
     first_height = net.height
     assert net.issue("ma-board", credential("lic-2")).ok
 
@@ -47,16 +72,18 @@ def test_credentials_signed_before_a_rotation_still_check(net: Net) -> None:
     stale = net.issue("ma-board", credential("lic-3"))  # the old key is revoked now
     assert stale.code == "revoked_sender"
     net.signers["ma-board"] = Signer(NEW_KEYS, CHAIN)
-    new_doc, new_sig = signed_document(NEW_KEYS, "lic-4")
-    assert net.issue("ma-board", credential("lic-4")).ok
+    new_doc = signed_licence(net, NEW_KEYS, "lic-4")
+    assert net.issue("ma-board", anchor_payload(new_doc)).ok
     rotated_at = net.height
 
     old, new = net.anchor("ma-board:lic-1"), net.anchor("ma-board:lic-4")
     assert (old.issuer_key, new.issuer_key) == (old_keys.key_id, NEW_KEYS.key_id)
-    verify_signature(old.issuer_key, canonical_bytes(old_doc), old_sig)  # still checks
-    verify_signature(new.issuer_key, canonical_bytes(new_doc), new_sig)
-    with pytest.raises(LedgerError):
-        verify_signature(new.issuer_key, canonical_bytes(old_doc), old_sig)
+    at = net.time_ms
+    for document, anchor in ((old_doc, old), (new_doc, new)):
+        verdict = check_credential(document, anchor, at, at, lists_of(net))
+        assert verdict.ok, verdict
+    # a document signed with the old key does not pass for the new credential
+    assert not check_credential(old_doc, new, at, at).issuer_key.ok
 
     periods = net.view(views.VIEWS[3], issuer="ma-board")
     assert [(p.key, p.first_height, p.last_height, p.until_height) for p in periods.keys] == [
@@ -64,8 +91,16 @@ def test_credentials_signed_before_a_rotation_still_check(net: Net) -> None:
         (NEW_KEYS.key_id, rotated_at, rotated_at, None),
     ]
     assert periods.record.raw_value is not None  # with its state proof
-    # the old credential's status is still the issuer's to change, with its new key
-    assert net.status("ma-board", "ma-board:lic-1", "suspend").ok
+    # the old credential's status is still the issuer's to change, with its new key; the
+    # verdict, with the lists as the chain now holds them, fails on both counts
+    assert net.status("ma-board", "ma-board:lic-1", "revoke").ok
+    verdict = check_credential(
+        old_doc, net.anchor("ma-board:lic-1"), net.time_ms, net.time_ms, lists_of(net)
+    )
+    assert not verdict.ok and not verdict.status.ok
+    assert verdict.status_list is not None and not verdict.status_list.ok
+    before = check_credential(old_doc, net.anchor("ma-board:lic-1"), at, net.time_ms)
+    assert before.status.ok  # valid on a date before the revocation
 
 
 def test_issuer_keys_are_bounded(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:

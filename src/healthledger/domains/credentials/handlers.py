@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from healthledger.crypto.data_integrity import public_key_of_did_key
 from healthledger.domains.credentials import errors as e
 from healthledger.domains.credentials import messages as m
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import status
 from healthledger.domains.governance import queries as gov
+from healthledger.errors import LedgerError
 from healthledger.ledger.context import Actor, TxContext
 
 CE_PROVIDER = "ce_provider"
@@ -208,25 +210,13 @@ def record_key_period(ctx: TxContext, issuer: str, key: str) -> None:
 
 # --- external issuers ---------------------------------------------------------------------
 
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_ED25519_PUB = b"\xed\x01"  # multicodec ed25519-pub, as an unsigned varint
-
 
 def did_key_public_key(did: str) -> str:
-    """The hex Ed25519 public key a `did:key:z...` names; InvalidDid if it names none."""
-    prefix = "did:key:z"
-    if not did.startswith(prefix):
-        raise e.InvalidDid(did)
-    number = 0
-    for char in did[len(prefix) :]:
-        digit = _BASE58.find(char)
-        if digit < 0:
-            raise e.InvalidDid(did)
-        number = number * 58 + digit
-    raw = number.to_bytes(34, "big") if number.bit_length() <= 34 * 8 else b""
-    if len(raw) != 34 or raw[:2] != _ED25519_PUB:
-        raise e.InvalidDid(did)
-    return raw[2:].hex()
+    """The hex Ed25519 public key a `did:key:z6Mk...` names; InvalidDid if it names none."""
+    try:
+        return public_key_of_did_key(did).hex()
+    except LedgerError as exc:
+        raise e.InvalidDid(did) from exc
 
 
 def _regulator(ctx: TxContext, tx_type: str) -> str:

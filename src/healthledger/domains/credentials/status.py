@@ -15,9 +15,10 @@ where revoked says all). Expiry touches no bit: a document's `validUntil` carrie
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass, field
 
+from healthledger.crypto import status_list
+from healthledger.crypto.status_list import bitstring_hash, with_bit
 from healthledger.domains.credentials import errors as e
 from healthledger.domains.credentials import messages as m
 from healthledger.domains.credentials import state as st
@@ -36,37 +37,15 @@ CASCADE = "cascade:"
 LIST_BYTES = st.STATUS_LIST_SIZE // 8
 
 
-# --- the bitstring (bit 0 = most significant bit of byte 0: the spec's order) ---------------
-
-
-def bit_at(raw: bytes, index: int) -> bool:
-    return bool(raw[index // 8] & (0x80 >> (index % 8)))
-
-
-def with_bit(raw: bytes, index: int, value: bool) -> bytes:
-    """`raw` with bit `index` set to `value`."""
-    changed = bytearray(raw)
-    mask = 0x80 >> (index % 8)
-    if value:
-        changed[index // 8] |= mask
-    else:
-        changed[index // 8] &= ~mask & 0xFF
-    return bytes(changed)
-
-
-def bitstring_hash(raw: bytes) -> str:
-    """SHA-256 hex of the raw bitstring: what the chain commits to."""
-    return hashlib.sha256(raw).hexdigest()
-
-
 def decode_bits(record: st.StatusListRecord) -> bytes:
     return base64.b64decode(record.bits, validate=True)
 
 
-def empty_list(
+def cleared_list(
     issuer: str, purpose: st.StatusPurpose, number: int, height: int
 ) -> st.StatusListRecord:
-    return _list_record(issuer, purpose, number, bytes(LIST_BYTES), height)
+    raw = status_list.empty_list(st.STATUS_LIST_SIZE)
+    return _list_record(issuer, purpose, number, raw, height)
 
 
 def _list_record(
@@ -102,7 +81,7 @@ def allocate_slot(ctx: TxContext, issuer: str, payload: m.CredentialIssue) -> st
         raise e.SlotTaken((payload.status_list, payload.status_index), (slot.list, slot.index))
     if slot.index == 0:  # the first slot of a list: its two bitstrings begin, all clear
         for purpose in st.STATUS_PURPOSES:
-            record = empty_list(issuer, purpose, slot.list, ctx.block.height)
+            record = cleared_list(issuer, purpose, slot.list, ctx.block.height)
             ctx.store(st.status_list_key(issuer, purpose, slot.list), record)
     following = (
         st.StatusSlot(list=slot.list, index=slot.index + 1)
