@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cred_net import ADA, BOB, Net, credential, did_key
+from cred_net import ADA, BOB, T0, Net, credential, did_key
 
 from healthledger.crypto.keys import KeyPair
+from healthledger.domains.credentials import documents as docs
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import views
 from healthledger.domains.credentials.handlers import did_key_public_key
+from healthledger.domains.credentials.verify import check_credential
 from healthledger.errors import LedgerError
 
 LEGACY = KeyPair.from_seed(b"credentials/ma-board-legacy".ljust(32, b"."))
@@ -142,3 +144,25 @@ def test_views_of_external_issuers(net: Net) -> None:
     assert one.issuer.raw_value is not None
     with pytest.raises(LedgerError):
         net.view(views.VIEWS[5], handle="nobody-here")
+
+
+def test_a_document_the_external_issuer_signed_verifies_against_its_anchor(net: Net) -> None:
+    document = docs.build_credential(
+        issuer=HANDLE,
+        issuer_name="Massachusetts Board (paper era)",
+        issuer_key=LEGACY.key_id,
+        local_id="lic-1990",
+        subject=ADA,
+        type="licence",
+        scope="physician",
+        jurisdiction="US-MA",
+        valid_from_ms=T0,
+    )
+    signed = docs.sign_credential(document, LEGACY, net.time_ms)
+    payload = docs.anchor_of(signed).model_dump(mode="json") | {"issuer": HANDLE}
+    assert net.send("st-marys/dr-ada", "credential.accept", payload).ok
+    anchor = net.anchor(f"{HANDLE}:lic-1990")
+    assert check_credential(signed, anchor, net.time_ms, net.time_ms).ok
+    assert net.status("health-dept", anchor.id, "revoke", "forged register entry").ok
+    after = check_credential(signed, net.anchor(anchor.id), net.time_ms, net.time_ms)
+    assert not after.ok and not after.status.ok

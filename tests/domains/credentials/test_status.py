@@ -189,3 +189,31 @@ def test_views_of_an_anchor(net: Net) -> None:
     assert answer.anchor.key == st.credential_key(LICENCE)
     with pytest.raises(Exception, match="no credential"):
         net.view(views.VIEWS[0], credential_id="ma-board:none")
+
+
+def test_more_expiries_than_the_budget_are_spread_over_blocks(net: Net) -> None:
+    until = net.time_ms + 2 * HOUR_MS
+    total = status.EXPIRY_SWEEP_BUDGET + 12
+    txs = [
+        net.tx("ma-board", "credential.issue", credential(f"bulk-{n}", valid_until_ms=until))
+        for n in range(total)
+    ]
+    assert all(r.ok for r in net.block(txs))
+
+    def expired() -> int:
+        return sum(net.anchor(f"ma-board:bulk-{n}").status == "expired" for n in range(total))
+
+    net.block(at_ms=until + HOUR_MS)
+    first = expired()
+    assert 0 < first <= status.EXPIRY_SWEEP_BUDGET
+    net.block(at_ms=until + HOUR_MS + 1000)
+    assert expired() == total
+
+
+def test_a_replayed_status_change_is_refused(net: Net) -> None:
+    payload = {"credential_id": LICENCE, "action": "suspend", "reason": "review"}
+    tx = net.tx("ma-board", "credential.status", payload)
+    assert net.block([tx])[0].ok
+    assert net.status("ma-board", LICENCE, "reinstate").ok
+    assert net.block([tx])[0].code == "duplicate_nonce"
+    assert net.anchor(LICENCE).status == "active"
