@@ -232,3 +232,24 @@ def test_a_huge_payload_is_refused(net: Net) -> None:
     result = net.issue("st-marys", credential("p-1", kind="privilege", depends_on=deps))
     assert result.code == "invalid_field"
     assert net.issue("ma-board", credential("x" * 65)).code == "invalid_field"
+
+
+def test_a_full_dependents_list_drops_final_privileges_and_shares_places(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(st, "MAX_DEPENDENTS", 2)
+    monkeypatch.setattr(st, "MAX_DEPENDENTS_PER_ISSUER", 1)
+    assert net.issue("ma-board", credential("lic-1")).ok
+
+    def privilege(issuer: str, local_id: str) -> str:
+        payload = credential(local_id, kind="privilege", depends_on=["ma-board:lic-1"])
+        return net.issue(issuer, payload).code
+
+    assert privilege("st-marys", "p-1") == "ok"
+    assert privilege("st-marys", "p-2") == "too_large"  # one place per issuer here
+    assert privilege("valley-clinic", "p-3") == "ok"
+    assert privilege("valley-clinic", "p-4") == "too_large"  # the list is full
+    assert net.status("st-marys", "st-marys:p-1", "revoke").ok
+    assert privilege("st-marys", "p-5") == "ok"  # the revoked one made room
+    dependents = net.load(st.dependents_key("ma-board:lic-1"), st.CredentialIds).root
+    assert dependents == ("valley-clinic:p-3", "st-marys:p-5")

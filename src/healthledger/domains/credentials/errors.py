@@ -244,3 +244,9 @@ class TypeRepeated(InvalidField):
 class UnknownStatusList(NotFound):
     def __init__(self, issuer: str, purpose: str, number: int) -> None:
         super().__init__(f"{issuer} has no {purpose} status list {number}")
+
+
+class DependentsOfIssuerFull(TooLarge):
+    def __init__(self, credential_id: str, issuer: str, bound: int) -> None:
+        self.credential_id, self.issuer = credential_id, issuer
+        super().__init__(f"{issuer} already has {bound} privileges depending on {credential_id}")

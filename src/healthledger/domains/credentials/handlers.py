@@ -54,13 +54,13 @@ def issue(ctx: TxContext, payload: m.CredentialIssue) -> None:
     if not may_issue(actor, payload.type):
         raise e.NotAnIssuerOf(f"a {actor.role} ({actor.id})", payload.type)
     credential_id = f"{actor.id}:{payload.local_id}"
-    _check_new(ctx, credential_id, payload)
+    _check_new(ctx, credential_id, actor.id, payload)
     record_key_period(ctx, actor.id, actor.key_id)
     slot = status.allocate_slot(ctx, actor.id, payload)
     _anchor(ctx, credential_id, actor.id, actor.key_id, False, slot, payload)
 
 
-def _check_new(ctx: TxContext, credential_id: str, payload: m.CredentialIssue) -> None:
+def _check_new(ctx: TxContext, credential_id: str, issuer: str, payload: m.CredentialIssue) -> None:
     """The rules every new anchor meets, whoever issued it."""
     if gov.active_member(ctx.reader, payload.subject) is None:
         raise e.UnknownSubject(payload.subject)
@@ -71,7 +71,7 @@ def _check_new(ctx: TxContext, credential_id: str, payload: m.CredentialIssue) -
     held = _ids(ctx, st.member_credentials_key(payload.subject))
     if len(held) >= st.MAX_CREDENTIALS_PER_MEMBER:
         raise e.FileFull(payload.subject, st.MAX_CREDENTIALS_PER_MEMBER)
-    _check_dependencies(ctx, payload)
+    _check_dependencies(ctx, issuer, payload)
 
 
 def _check_validity(ctx: TxContext, payload: m.CredentialIssue) -> None:
@@ -90,7 +90,7 @@ def _check_ce(payload: m.CredentialIssue) -> None:
         raise e.CeFields(payload.type)
 
 
-def _check_dependencies(ctx: TxContext, payload: m.CredentialIssue) -> None:
+def _check_dependencies(ctx: TxContext, issuer: str, payload: m.CredentialIssue) -> None:
     """A privilege's dependencies: the same member's licences, certifications or degrees,
     each in force now, each with room for one more dependent."""
     if payload.depends_on and payload.type != "privilege":
@@ -112,8 +112,34 @@ def _check_dependencies(ctx: TxContext, payload: m.CredentialIssue) -> None:
         until = dependency.valid_until_ms
         if until is not None and until <= ctx.block.time_ms:
             raise e.DependencyNotInForce(dependency_id, "past its validity")
-        if len(_ids(ctx, st.dependents_key(dependency_id))) >= st.MAX_DEPENDENTS:
-            raise e.DependentsFull(dependency_id, st.MAX_DEPENDENTS)
+        _make_room(ctx, dependency_id, issuer)
+
+
+def _make_room(ctx: TxContext, dependency_id: str, issuer: str) -> None:
+    """Room for one more privilege on `dependency_id`, and for one more of this issuer's.
+
+    A full list first drops the privileges that are revoked or expired (final: no cascade
+    can reach them again), reading at most MAX_DEPENDENTS anchors, only when it is full.
+    Each issuer holds at most MAX_DEPENDENTS_PER_ISSUER places, so one hospital cannot
+    fill a licence's list and leave no room for the others' privileges.
+    """
+    key = st.dependents_key(dependency_id)
+    ids = _ids(ctx, key)
+    if len(ids) >= st.MAX_DEPENDENTS:
+        ids = tuple(i for i in ids if not _final(ctx, i))
+        ctx.store(key, st.CredentialIds(ids))
+    if len(ids) >= st.MAX_DEPENDENTS:
+        raise e.DependentsFull(dependency_id, st.MAX_DEPENDENTS)
+    own = sum(1 for i in ids if i.startswith(issuer + ":"))
+    if own >= st.MAX_DEPENDENTS_PER_ISSUER:
+        raise e.DependentsOfIssuerFull(dependency_id, issuer, st.MAX_DEPENDENTS_PER_ISSUER)
+
+
+def _final(ctx: TxContext, credential_id: str) -> bool:
+    anchor = ctx.load(st.credential_key(credential_id), st.CredentialAnchor)
+    if anchor is None or anchor.status in (st.REVOKED, st.EXPIRED):
+        return True
+    return anchor.valid_until_ms is not None and anchor.valid_until_ms <= ctx.block.time_ms
 
 
 def _ids(ctx: TxContext, key: str) -> tuple[str, ...]:
@@ -290,5 +316,5 @@ def accept(ctx: TxContext, payload: m.CredentialAccept) -> None:
     if payload.type not in issuer.types:
         raise e.TypeNotRegistered(payload.issuer, payload.type)
     credential_id = f"{payload.issuer}:{payload.local_id}"
-    _check_new(ctx, credential_id, payload)
+    _check_new(ctx, credential_id, payload.issuer, payload)
     _anchor(ctx, credential_id, payload.issuer, issuer.public_key, True, None, payload)

@@ -109,6 +109,9 @@ def dependents_key(credential_id: str) -> str:
 
 # --- core's records: status lists, issuers' keys, external issuers ---------------------------
 
+# Places one issuer's privileges may take in a credential's `dependents/` list.
+MAX_DEPENDENTS_PER_ISSUER = 32
+
 # Keys one issuer may have signed credentials with. A rotation a month for twenty years
 # stays far below; past it the issuer issues no more (its own doing: nobody else's keys
 # are counted here) rather than the record growing with every rotation.

@@ -75,10 +75,10 @@ def allocate_slot(ctx: TxContext, issuer: str, payload: m.CredentialIssue) -> st
     if (payload.status_list is None) != (payload.status_index is None):
         raise e.HalfASlot()
     slot = next_slot(ctx, issuer)
-    named = (payload.status_list, payload.status_index)
-    if payload.status_list is not None and named != (slot.list, slot.index):
-        assert payload.status_index is not None  # both or neither, checked above
-        raise e.SlotTaken((payload.status_list, payload.status_index), (slot.list, slot.index))
+    if payload.status_list is not None and payload.status_index is not None:
+        named = (payload.status_list, payload.status_index)
+        if named != (slot.list, slot.index):
+            raise e.SlotTaken(named, (slot.list, slot.index))
     if slot.index == 0:  # the first slot of a list: its two bitstrings begin, all clear
         for purpose in st.STATUS_PURPOSES:
             record = cleared_list(issuer, purpose, slot.list, ctx.block.height)
