@@ -213,8 +213,10 @@ def test_a_dependency_past_its_validity_is_refused_before_the_sweep(net: Net) ->
 
 def test_bounds_of_a_file_and_of_dependents(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(st, "MAX_CREDENTIALS_PER_MEMBER", 3)
+    monkeypatch.setattr(st, "MAX_FILE_SHARE_PER_ISSUER", 1)
     monkeypatch.setattr(st, "MAX_DEPENDENTS", 1)
     assert net.issue("ma-board", credential("lic-1")).ok
+    assert net.issue("ma-board", credential("cert-1", kind="certification")).code == "too_large"
     assert net.issue(
         "st-marys", credential("p-1", kind="privilege", depends_on=["ma-board:lic-1"])
     ).ok

@@ -250,3 +250,9 @@ class DependentsOfIssuerFull(TooLarge):
     def __init__(self, credential_id: str, issuer: str, bound: int) -> None:
         self.credential_id, self.issuer = credential_id, issuer
         super().__init__(f"{issuer} already has {bound} privileges depending on {credential_id}")
+
+
+class FileShareFull(TooLarge):
+    def __init__(self, subject: str, issuer: str, bound: int) -> None:
+        self.subject, self.issuer = subject, issuer
+        super().__init__(f"{issuer} has issued {bound} credentials to {subject}, the most it may")

@@ -71,6 +71,8 @@ def _check_new(ctx: TxContext, credential_id: str, issuer: str, payload: m.Crede
     held = _ids(ctx, st.member_credentials_key(payload.subject))
     if len(held) >= st.MAX_CREDENTIALS_PER_MEMBER:
         raise e.FileFull(payload.subject, st.MAX_CREDENTIALS_PER_MEMBER)
+    if sum(1 for i in held if i.startswith(issuer + ":")) >= st.MAX_FILE_SHARE_PER_ISSUER:
+        raise e.FileShareFull(payload.subject, issuer, st.MAX_FILE_SHARE_PER_ISSUER)
     _check_dependencies(ctx, issuer, payload)
 
 

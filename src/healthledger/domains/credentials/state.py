@@ -111,6 +111,9 @@ def dependents_key(credential_id: str) -> str:
 
 # Places one issuer's privileges may take in a credential's `dependents/` list.
 MAX_DEPENDENTS_PER_ISSUER = 32
+# Places one issuer's credentials may take in a member's file (a CE provider's yearly
+# certificates over a career fit): one issuer alone cannot fill a file.
+MAX_FILE_SHARE_PER_ISSUER = 512
 
 # Keys one issuer may have signed credentials with. A rotation a month for twenty years
 # stays far below; past it the issuer issues no more (its own doing: nobody else's keys
