@@ -7,8 +7,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cred_net import ADA, BOB, CY, T0, YEAR_MS, Net, credential, grant_ce_provider
+from cred_net import (
+    ADA,
+    BOB,
+    CY,
+    T0,
+    YEAR_MS,
+    Net,
+    credential,
+    grant_ce_provider,
+    member_keys,
+)
 
+from conftest import CHAIN
+from healthledger.client.sdk import Signer
 from healthledger.crypto.status_list import bitstring_hash
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import views
@@ -255,3 +267,23 @@ def test_a_full_dependents_list_drops_final_privileges_and_shares_places(
     assert privilege("st-marys", "p-5") == "ok"  # the revoked one made room
     dependents = net.load(st.dependents_key("ma-board:lic-1"), st.CredentialIds).root
     assert dependents == ("valley-clinic:p-3", "st-marys:p-5")
+
+
+def test_a_member_holding_ce_provider_still_cannot_issue(net: Net) -> None:
+    """The capability passed to a member admits it past the permission table; the handler
+    still wants the organisation's own key."""
+    grant_ce_provider(net)
+    keys = member_keys("ce-academy/clerk")
+    enrol = {
+        "member_id": "clerk",
+        "name": "clerk",
+        "role": "staff",
+        "signing_key": keys.key_id,
+        "encryption_key": keys.encryption_public.hex(),
+    }
+    assert net.send("ce-academy", "member.enroll", enrol).ok
+    passed = {"action": "grant", "member_id": "clerk", "capability": "ce_provider"}
+    assert net.send("ce-academy", "member.capability", passed).ok
+    net.signers["ce-academy/clerk"] = Signer(keys, CHAIN)
+    result = net.issue("ce-academy/clerk", credential("ce-1", kind="ce"))
+    assert result.code == "unauthorized" and "organisation's own key" in result.message
