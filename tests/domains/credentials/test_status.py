@@ -156,6 +156,10 @@ def test_status_at_a_date_before_and_after_a_revocation(net: Net) -> None:
     assert q.valid_at(anchor, revoked_at - 1)
     assert q.status_at(anchor, revoked_at) == "revoked"
     assert not q.valid_at(anchor, revoked_at)
+    then = net.view(views.VIEWS[0], credential_id=LICENCE, at_ms=revoked_at - 1)
+    assert (then.status, then.status_at, then.valid_at) == ("revoked", "active", True)
+    now = net.view(views.VIEWS[0], credential_id=LICENCE, at_ms=revoked_at)
+    assert (now.status_at, now.valid_at) == ("revoked", False)
 
 
 def test_an_issuer_stops_short_of_the_bound_so_cascades_always_land(

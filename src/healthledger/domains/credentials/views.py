@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from healthledger.domains.credentials import errors as e
+from healthledger.domains.credentials import queries
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials.messages import CredentialId, Handle
 from healthledger.domains.kit import Access, LedgerReader, ProvenValue, View
@@ -24,13 +25,20 @@ class _Answer(BaseModel):
 
 class AnchorParams(BaseModel):
     credential_id: CredentialId
+    at_ms: Annotated[int, Field(ge=0, le=253_402_300_799_999)] | None = Field(
+        default=None, description="a time (ms since the epoch) to give the status at"
+    )
 
 
 class AnchorAnswer(_Answer):
-    """A credential's anchor with its state proof, and its status now."""
+    """A credential's anchor with its state proof, its status now and, when a time was
+    asked, its status then (from the anchor's history) and whether it was in force."""
 
     credential_id: str
     status: st.Status
+    at_ms: int | None
+    status_at: st.Status | None
+    valid_at: bool | None
     anchor: ProvenValue
 
 
@@ -39,7 +47,15 @@ def credential_anchor(reader: LedgerReader, params: AnchorParams) -> AnchorAnswe
     if proven.raw_value is None:
         raise e.UnknownCredential(params.credential_id)
     anchor = st.CredentialAnchor.model_validate_json(proven.raw_value)
-    return AnchorAnswer(credential_id=anchor.id, status=anchor.status, anchor=proven)
+    at = params.at_ms
+    return AnchorAnswer(
+        credential_id=anchor.id,
+        status=anchor.status,
+        at_ms=at,
+        status_at=None if at is None else queries.status_at(anchor, at),
+        valid_at=None if at is None else queries.valid_at(anchor, at),
+        anchor=proven,
+    )
 
 
 class IssuerParams(BaseModel):
