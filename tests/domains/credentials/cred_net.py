@@ -14,7 +14,6 @@ from healthledger.app.reader import SnapshotReader
 from healthledger.client.sdk import Signer
 from healthledger.crypto.keys import KeyPair
 from healthledger.domains.credentials import state as st
-from healthledger.domains.credentials.status import decode_bits
 from healthledger.domains.kit import View
 from healthledger.ledger.block import TxResult
 from healthledger.ledger.context import BlockInfo
@@ -143,7 +142,7 @@ class Net:
 
     def bit(self, anchor: st.CredentialAnchor, purpose: str) -> bool:
         assert anchor.status_list is not None and anchor.status_index is not None
-        raw = decode_bits(self.status_list(anchor.issuer, purpose, anchor.status_list))
+        raw = self.status_list(anchor.issuer, purpose, anchor.status_list).raw_bits()
         return bool(raw[anchor.status_index // 8] & (0x80 >> (anchor.status_index % 8)))
 
     def view(self, view: View, **params: Any) -> Any:

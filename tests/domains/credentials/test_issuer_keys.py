@@ -18,7 +18,6 @@ from healthledger.crypto.keys import KeyPair
 from healthledger.domains.credentials import documents as docs
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import views
-from healthledger.domains.credentials.status import decode_bits
 from healthledger.domains.credentials.verify import check_credential
 
 NEW_KEYS = KeyPair.from_seed(b"credentials/ma-board/2".ljust(32, b"."))
@@ -57,7 +56,7 @@ def anchor_payload(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def lists_of(net: Net) -> dict[Any, bytes]:
-    return {p: decode_bits(net.status_list("ma-board", p)) for p in st.STATUS_PURPOSES}
+    return {p: net.status_list("ma-board", p).raw_bits() for p in st.STATUS_PURPOSES}
 
 
 def test_credentials_signed_before_a_rotation_still_verify(net: Net) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from cred_net import BOB, HOUR_MS, T0, Net, credential
 
-from healthledger.crypto.status_list import bit_at, bitstring_hash
+from healthledger.app.reader import SnapshotReader
+from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list, encode_list
 from healthledger.domains.credentials import queries as q
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import status, views
@@ -181,7 +182,7 @@ def test_cascade_bits_of_several_privileges_in_one_list(net: Net) -> None:
         payload = credential(f"priv-{n}", kind="privilege", depends_on=[LICENCE])
         assert net.issue("st-marys", payload).ok
     assert net.status("ma-board", LICENCE, "revoke").ok
-    raw = status.decode_bits(net.status_list("st-marys", "suspension"))
+    raw = net.status_list("st-marys", "suspension").raw_bits()
     assert [bit_at(raw, i) for i in range(4)] == [True, True, True, False]
     assert net.status_list("st-marys", "suspension").bits_hash == bitstring_hash(raw)
     assert len(raw) == LIST_BYTES
@@ -221,3 +222,23 @@ def test_a_replayed_status_change_is_refused(net: Net) -> None:
     assert net.status("ma-board", LICENCE, "reinstate").ok
     assert net.block([tx])[0].code == "duplicate_nonce"
     assert net.anchor(LICENCE).status == "active"
+
+
+def test_queries_give_the_bits_the_published_list_encodes(net: Net) -> None:
+    assert net.status("ma-board", LICENCE, "revoke").ok
+    anchor = net.anchor(LICENCE)
+    with net.store.snapshot():
+        state = SnapshotReader(net.store).state
+        raw = q.status_list_bits(state, "ma-board", "revocation", 0)
+        assert q.status_list_bits(state, "ma-board", "revocation", 1) is None
+        assert q.next_status_slot(state, "ma-board").index == 2
+        assert [p.key for p in q.issuer_keys(state, "ma-board")] == [
+            net.signers["ma-board"].keys.key_id
+        ]
+    assert raw is not None and anchor.status_index is not None
+    published = encode_list(raw)  # off the consensus path, as the API publishes it
+    assert bit_at(decode_list(published), anchor.status_index)
+    assert (
+        bitstring_hash(decode_list(published))
+        == net.status_list("ma-board", "revocation").bits_hash
+    )

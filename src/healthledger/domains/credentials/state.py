@@ -9,6 +9,7 @@ domain kit's history rule: the state trie proves only the latest root).
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
 from pydantic import RootModel
@@ -138,6 +139,10 @@ class StatusListRecord(StateModel):
     bits: str  # standard base64 (with padding) of the raw bitstring
     bits_hash: str  # SHA-256 hex of the raw bytes
     height: int
+
+    def raw_bits(self) -> bytes:
+        """The raw bitstring (what the published `encodedList` GZIPs)."""
+        return base64.b64decode(self.bits, validate=True)
 
 
 class StatusSlot(StateModel):

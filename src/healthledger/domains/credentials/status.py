@@ -21,6 +21,7 @@ from healthledger.crypto import status_list
 from healthledger.crypto.status_list import bitstring_hash, with_bit
 from healthledger.domains.credentials import errors as e
 from healthledger.domains.credentials import messages as m
+from healthledger.domains.credentials import queries
 from healthledger.domains.credentials import state as st
 from healthledger.domains.shared.schedule import DueQueue
 from healthledger.ledger.context import TxContext
@@ -35,10 +36,6 @@ EXPIRY_SWEEP_BUDGET = 128
 EXPIRY = "expiry"
 CASCADE = "cascade:"
 LIST_BYTES = st.STATUS_LIST_SIZE // 8
-
-
-def decode_bits(record: st.StatusListRecord) -> bytes:
-    return base64.b64decode(record.bits, validate=True)
 
 
 def cleared_list(
@@ -65,16 +62,12 @@ def _list_record(
 # --- allocating a slot --------------------------------------------------------------------
 
 
-def next_slot(ctx: TxContext, issuer: str) -> st.StatusSlot:
-    return ctx.load(st.status_next_key(issuer), st.StatusSlot) or st.StatusSlot(list=0, index=0)
-
-
 def allocate_slot(ctx: TxContext, issuer: str, payload: m.CredentialIssue) -> st.StatusSlot:
     """The issuer's next free slot, taken; one the payload names must be that slot, so two
     issuances in flight never share bits (the client rebuilds and signs again)."""
     if (payload.status_list is None) != (payload.status_index is None):
         raise e.HalfASlot()
-    slot = next_slot(ctx, issuer)
+    slot = queries.next_status_slot(ctx.reader, issuer)
     if payload.status_list is not None and payload.status_index is not None:
         named = (payload.status_list, payload.status_index)
         if named != (slot.list, slot.index):
@@ -115,7 +108,7 @@ class BitChanges:
             record = ctx.load(st.status_list_key(*where), st.StatusListRecord)
             # A list exists from its first slot's issuance on; were it missing, a clear one
             # stands in (apply never raises on a state it made itself).
-            raw = bytes(LIST_BYTES) if record is None else decode_bits(record)
+            raw = bytes(LIST_BYTES) if record is None else record.raw_bits()
             self.lists[where] = ("" if record is None else record.bits_hash, raw)
         before, raw = self.lists[where]
         self.lists[where] = (before, with_bit(raw, anchor.status_index, value))

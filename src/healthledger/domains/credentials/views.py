@@ -70,8 +70,8 @@ class NextSlot(_Answer):
 
 
 def next_status(reader: LedgerReader, params: IssuerParams) -> NextSlot:
-    slot = reader.state.load(st.NAMESPACE, st.status_next_key(params.issuer), st.StatusSlot)
-    return NextSlot(list=0, index=0) if slot is None else NextSlot(list=slot.list, index=slot.index)
+    slot = queries.next_status_slot(reader.state, params.issuer)
+    return NextSlot(list=slot.list, index=slot.index)
 
 
 class StatusListParams(BaseModel):
@@ -93,8 +93,7 @@ class StatusListHash(_Answer):
 
 
 def status_list_hash(reader: LedgerReader, params: StatusListParams) -> StatusListHash:
-    key = st.status_list_key(params.issuer, params.purpose, params.list)
-    record = reader.state.load(st.NAMESPACE, key, st.StatusListRecord)
+    record = queries.status_list(reader.state, params.issuer, params.purpose, params.list)
     if record is None:
         raise e.UnknownStatusList(params.issuer, params.purpose, params.list)
     return StatusListHash(
