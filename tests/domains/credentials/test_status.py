@@ -166,15 +166,20 @@ def test_status_at_a_date_before_and_after_a_revocation(net: Net) -> None:
 def test_an_issuer_stops_short_of_the_bound_so_cascades_always_land(
     net: Net, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(st, "MAX_STATUS_CHANGES", 6)
+    monkeypatch.setattr(st, "MAX_STATUS_CHANGES", 7)
     privilege = credential("priv-1", kind="privilege", depends_on=[LICENCE])
     assert net.issue("st-marys", privilege).ok
-    for action in ("suspend", "reinstate", "suspend"):
+    for action in ("suspend", "reinstate", "suspend", "reinstate"):
         assert net.status("st-marys", "st-marys:priv-1", action).ok
-    assert net.status("st-marys", "st-marys:priv-1", "reinstate").code == "too_large"
+    assert net.status("st-marys", "st-marys:priv-1", "suspend").code == "too_large"
+    assert net.anchor("st-marys:priv-1").status == "active"
     # the hospital churned its own privilege; the board's suspension still cascades
     assert net.status("ma-board", LICENCE, "suspend").ok
-    assert net.anchor("st-marys:priv-1").status == "suspended"
+    cascaded = net.anchor("st-marys:priv-1")
+    assert (cascaded.status, cascaded.history[-1].by) == ("suspended", f"cascade:{LICENCE}")
+    # a revocation may still take the last place: nothing follows it
+    assert net.status("st-marys", "st-marys:priv-1", "revoke").ok
+    assert len(net.anchor("st-marys:priv-1").history) == st.MAX_STATUS_CHANGES
 
 
 def test_cascade_bits_of_several_privileges_in_one_list(net: Net) -> None:

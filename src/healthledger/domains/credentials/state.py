@@ -122,7 +122,8 @@ MAX_FILE_SHARE_PER_ISSUER = 512
 MAX_ISSUER_KEYS = 256
 # Status changes the issuer (or, for an external credential, its regulator) may make:
 # the last RESERVED_CHANGES places of a history are kept for the two changes nobody
-# chooses, a cascaded suspension and the expiry, so neither is ever refused for room.
+# chooses, a cascaded suspension and the expiry, so neither is ever refused for room
+# (and for a revocation, after which nothing is appended).
 RESERVED_CHANGES = 2
 
 

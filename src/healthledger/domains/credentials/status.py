@@ -166,7 +166,9 @@ def change_status(ctx: TxContext, payload: m.CredentialStatus) -> None:
         raise e.UnknownCredential(payload.credential_id)
     by = may_change(ctx, anchor)
     status = _next_status(ctx, anchor, payload.action)
-    if len(anchor.history) >= st.MAX_STATUS_CHANGES - st.RESERVED_CHANGES:
+    # A revocation may take the reserved places: nothing is ever appended after it.
+    room = st.MAX_STATUS_CHANGES - (0 if status == st.REVOKED else st.RESERVED_CHANGES)
+    if len(anchor.history) >= room:
         raise e.StatusHistoryFull(anchor.id, len(anchor.history))
     bits = BitChanges()
     _changed(ctx, anchor, status, payload.reason, by, ctx.block.time_ms)
