@@ -32,7 +32,7 @@ ISSUER_NAMES = {
     "riverside-clinic": "Riverside Clinic",
 }
 GREY, HOUSE = "st-marys/dr-grey", "riverside-clinic/dr-house"
-# Fixed dates keep every signed document the same from run to run (Ed25519 is deterministic).
+# Fixed dates: what a document says does not depend on when the demo ran.
 SIGNED_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z
 DEGREE_MS = 1_434_326_400_000  # 2015-06-15T00:00:00Z
 VALID_FROM_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -140,6 +140,7 @@ PRIVILEGES = [
         "privilege",
         "Clinical privileges: diagnostic medicine, outpatients",
         depends_on=["medical-board:lic-0002"],
+        jurisdiction="IE",  # the clinic is across the border
     ),
 ]
 SUSPENDED = "medical-board:lic-0002"
@@ -226,7 +227,7 @@ def _signed(chain: DemoChain, issuance: _Issuance, slot: tuple[int, int]) -> dic
         subject=issuance.subject,
         type=issuance.type,
         scope=issuance.scope,
-        jurisdiction="GB",
+        jurisdiction=extra.pop("jurisdiction", "GB"),
         valid_from_ms=extra.pop("valid_from_ms", VALID_FROM_MS),
         valid_until_ms=None if issuance.type in ("degree", "ce") else VALID_UNTIL_MS,
         status_list=slot[0],
