@@ -30,6 +30,7 @@ CLINIC = "valley-clinic"
 BOARD = "mass-board"
 BOARD2 = "nursing-board"
 REGULATOR = "state-regulator"
+REGULATOR2 = "federal-oig"
 INSURER = "acme-insurance"
 ANN = f"{HOSPITAL}/dr-ann"
 BO = f"{HOSPITAL}/dr-bo"
@@ -41,6 +42,7 @@ FOUNDERS = [
     (BOARD, "board"),
     (BOARD2, "board"),
     (REGULATOR, "regulator"),
+    (REGULATOR2, "regulator"),
     (INSURER, "insurer"),
 ]
 PEOPLE = [(ANN, "practitioner"), (BO, "practitioner"), (CY, "nurse"), (AUDITOR, "auditor")]
@@ -98,6 +100,10 @@ class World:
             )
         for member, ids in files.items():
             writes[(st.NAMESPACE, st.member_credentials_key(member))] = canonical_bytes(ids)
+        self.commit_writes(writes)
+
+    def commit_writes(self, writes: dict[tuple[str, str], bytes | None]) -> None:
+        """A block whose state changes are these writes (and no transaction)."""
         height = self.chain.app.info().height + 1
         self.chain.app.finalize_block(BlockInfo(height, self.now, "test"), [])
         self.chain.app._pending.state.update(writes)  # type: ignore[union-attr]
