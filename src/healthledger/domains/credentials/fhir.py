@@ -141,7 +141,6 @@ def verification_result(
     """The ledger's verification of one credential (the `index`-th qualification) at `at_ms`."""
     resource = {
         "resourceType": "VerificationResult",
-        "identifier": [{"system": CREDENTIAL_ID_SYSTEM, "value": credential.id}],
         "target": [{"reference": practitioner_url}],
         "targetLocation": [f"Practitioner.qualification[{index}]"],
         "status": validation_status(credential, at_ms),
