@@ -121,7 +121,9 @@ def test_views_list_flags_and_exclusions(world: World) -> None:
     reply = run_view(world.chain.store, flags_view, ex.OrgParams(org=HOSPITAL))
     assert isinstance(reply, ex.FlagsReply)
     assert [(f.member, f.regulators) for f in reply.flags] == [(ANN, (REGULATOR,))]
-    answer = run_view(world.chain.store, exclusions_view, ex.MemberParams(member=ANN))
+    answer = run_view(
+        world.chain.store, exclusions_view, ex.MemberParams(org=HOSPITAL, member_id="dr-ann")
+    )
     assert isinstance(answer, ex.ExclusionsReply)
     assert [(e.regulator, e.list, e.active) for e in answer.entries] == [(REGULATOR, LIST, True)]
 

@@ -100,8 +100,10 @@ def test_the_view_answers_as_the_caller_may_see(world: World) -> None:
     store = world.chain.store
     with store.snapshot():
         reader = SnapshotReader(store)
-        whole = file_view(reader, FileParams(member=ANN), world.actor(HOSPITAL))
-        part = file_view(reader, FileParams(member=ANN), world.actor(INSURER))
+        whole = file_view(
+            reader, FileParams(org=HOSPITAL, member_id="dr-ann"), world.actor(HOSPITAL)
+        )
+        part = file_view(reader, FileParams(org=HOSPITAL, member_id="dr-ann"), world.actor(INSURER))
     assert len(whole.credentials) == 5 and not whole.partial
     assert [c.id for c in part.credentials] == [CE] and part.partial
 

@@ -282,8 +282,11 @@ class _Reply(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+ORG_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+
+
 class OrgParams(BaseModel):
-    org: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$", description="the organisation's id")
+    org: str = Field(pattern=ORG_PATTERN, description="the organisation's id")
 
 
 class FlagsReply(_Reply):
@@ -295,10 +298,14 @@ class FlagsReply(_Reply):
 
 
 class MemberParams(BaseModel):
-    member: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{1,62}/[a-z0-9][a-z0-9_-]{1,62}$",
-        description="the member, `org/member`",
-    )
+    """A member as two path segments: its organisation, and its id there."""
+
+    org: str = Field(pattern=ORG_PATTERN, description="the member's organisation")
+    member_id: str = Field(pattern=ORG_PATTERN, description="the member's id in it")
+
+    @property
+    def member(self) -> str:
+        return f"{self.org}/{self.member_id}"
 
 
 class ExclusionsReply(_Reply):
@@ -335,8 +342,8 @@ VIEWS = (
     ),
     View(
         name="exclusions",
-        path="/v1/credentials/exclusions",
-        summary="A member's exclusions (?member=org/member), standing and lifted, with history",
+        path="/v1/credentials/members/{org}/{member_id}/exclusions",
+        summary="A member's exclusions, standing and lifted, with history",
         params=MemberParams,
         response=ExclusionsReply,
         run=exclusions_view,

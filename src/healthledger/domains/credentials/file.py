@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from healthledger.domains.credentials import queries as q
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials.ce import CeCycle, ce_cycles
-from healthledger.domains.credentials.exclusions import exclusions_of
+from healthledger.domains.credentials.exclusions import MemberParams, exclusions_of
 from healthledger.domains.credentials.messages import TimeMs
 from healthledger.domains.credentials.sharing import live_shares
 from healthledger.domains.kit import LedgerReader
@@ -198,11 +198,9 @@ def _holds_privilege_at(reader: StateReader, member: str, org: str, now_ms: int)
 # --- the read as a view's parameters (mounted by api/ with the caller: see may_read_file) --
 
 
-class FileParams(BaseModel):
-    member: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{1,62}/[a-z0-9][a-z0-9_-]{1,62}$",
-        description="the member, `org/member`",
-    )
+class FileParams(MemberParams):
+    """A member as two path segments (`/members/{org}/{member_id}/...`), and a time."""
+
     at_ms: TimeMs | None = Field(default=None, description="statuses at this time (default now)")
 
 

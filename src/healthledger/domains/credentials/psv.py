@@ -212,8 +212,8 @@ def psvs_view(reader: LedgerReader, params: CredentialParams) -> PsvsReply:
 VIEWS = (
     View(
         name="psv",
-        path="/v1/credentials/psv",
-        summary="A credential's primary-source verifications (?credential_id=) and their reuses",
+        path="/v1/credentials/anchors/{credential_id}/psv",
+        summary="A credential's primary-source verifications and their reuses",
         params=CredentialParams,
         response=PsvsReply,
         run=psvs_view,
