@@ -1,13 +1,15 @@
-"""A small consortium for the credential-file tests: a hospital, a clinic, a board, a
-regulator, their people, and a clock the tests move (block times are theirs to choose).
+"""A small consortium for the credential-file tests: hospitals, clinics, boards, a CE
+university, regulators, their people, and a clock the tests move (block times are theirs).
 
-Anchors are written into state the way tests here plant state a handler must meet
-(`app._pending.state` between finalize and commit): the file part reads anchors, it
-does not issue them.
+Credentials are issued through `credential.issue` and changed through `credential.status`.
+A credential whose period ended before the chain's first block cannot be issued (core
+refuses an expired one): such history is planted the way tests here plant state a handler
+must meet (`app._pending.state` between finalize and commit), as core would have written it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,9 @@ BOARD2 = "nursing-board"
 REGULATOR = "state-regulator"
 REGULATOR2 = "federal-oig"
 INSURER = "acme-insurance"
+NORTH = "north-hosp"
+OLD_CLINIC = "old-clinic"
+UNIVERSITY = "cme-univ"  # a university issues CE certificates
 ANN = f"{HOSPITAL}/dr-ann"
 BO = f"{HOSPITAL}/dr-bo"
 CY = f"{CLINIC}/nurse-cy"
@@ -44,6 +49,9 @@ FOUNDERS = [
     (REGULATOR, "regulator"),
     (REGULATOR2, "regulator"),
     (INSURER, "insurer"),
+    (NORTH, "hospital"),
+    (OLD_CLINIC, "clinic"),
+    (UNIVERSITY, "university"),
 ]
 PEOPLE = [(ANN, "practitioner"), (BO, "practitioner"), (CY, "nurse"), (AUDITOR, "auditor")]
 
@@ -85,6 +93,37 @@ class World:
 
     def actor(self, who: str) -> Actor:
         return gov.resolve_actor(self.reader(), seeded_keys(who.rpartition("/")[2]).key_id, False)
+
+    def issue(
+        self,
+        credential_id: str,
+        subject: str,
+        type_: st.CredentialType,
+        valid_from_ms: int,
+        valid_until_ms: int | None = None,
+        **extra: Any,
+    ) -> str:
+        """`credential.issue` by the id's issuer part; the id."""
+        issuer, _, local_id = credential_id.partition(":")
+        payload = {
+            "local_id": local_id,
+            "subject": subject,
+            "type": type_,
+            "scope": f"{type_} scope",
+            "jurisdiction": "US-MA",
+            "valid_from_ms": valid_from_ms,
+            "valid_until_ms": valid_until_ms,
+            "hash": hashlib.sha256(credential_id.encode()).hexdigest(),
+            **extra,
+        }
+        self.ok(issuer, "credential.issue", payload)
+        return credential_id
+
+    def set_status(self, credential_id: str, action: str) -> None:
+        """`credential.status` by the issuer: suspend, reinstate or revoke."""
+        issuer = credential_id.partition(":")[0]
+        payload = {"credential_id": credential_id, "action": action, "reason": "test"}
+        self.ok(issuer, "credential.status", payload)
 
     def plant(self, *anchors: st.CredentialAnchor) -> None:
         """Write anchors (new or changed) and the members' file indexes in one block."""

@@ -16,6 +16,7 @@ from cred_world import (
     HOSPITAL,
     REGULATOR,
     T0,
+    UNIVERSITY,
     YEAR,
     World,
     anchor,
@@ -26,7 +27,7 @@ from healthledger.app.reader import run_view
 from healthledger.domains.credentials import ce
 from healthledger.domains.credentials.ce import BoardParams, CeRuleReply, ce_cycles
 
-PROVIDER = "cme-provider"
+PROVIDER = UNIVERSITY
 
 
 @pytest.fixture
@@ -42,10 +43,10 @@ def rule(minutes: int, effective: int, **categories: int) -> dict[str, Any]:
     }
 
 
-def cme(n: int, subject: str, day: int, minutes: int, category: str) -> Any:
-    return anchor(
-        f"{PROVIDER}:ce-{n}", subject, "ce", day, ce_minutes=minutes, ce_category=category
-    )
+def cme(world: World, n: int, subject: str, day: int, minutes: int, category: str) -> None:
+    """A CE certificate the university issues (its activity date: `day`)."""
+    credential_id = f"{PROVIDER}:ce-{n}"
+    world.issue(credential_id, subject, "ce", day, ce_minutes=minutes, ce_category=category)
 
 
 def by_category(cycle: ce.CeCycle) -> dict[str, tuple[int, int]]:
@@ -60,19 +61,18 @@ def ann_file(world: World) -> World:
         BOARD, "credential.ce_rule", rule(3000, T0 - 5 * YEAR, **{"AMA-1": 1200, "ethics": 120})
     )
     world.ok(BOARD, "credential.ce_rule", rule(2400, T0 - YEAR, **{"AMA-1": 1000}))
-    world.plant(
-        anchor(f"{BOARD}:lic-1", ANN, "licence", T0 - 3 * YEAR, T0 - YEAR),
-        anchor(f"{BOARD}:lic-2", ANN, "licence", T0 - YEAR, T0 + YEAR),
-        anchor(f"{BOARD2}:lic-9", ANN, "licence", T0 - YEAR, T0 + YEAR),
-        cme(1, ANN, T0 - 3 * YEAR, 1500, "AMA-1"),  # the first cycle's first day
-        cme(2, ANN, T0 - 2 * YEAR, 1500, "AMA-1"),
-        cme(3, ANN, T0 - YEAR, 1000, "AMA-1"),  # the second cycle's first day: not the first's
-        cme(4, ANN, T0 - 150 * DAY, 600, "ethics"),
-        cme(5, ANN, T0 - 100 * DAY, 800, "AMA-2"),
-        cme(6, ANN, T0 - 50 * DAY, 500, "AMA-1"),
-        cme(7, BO, T0 - 40 * DAY, 900, "AMA-1"),  # Bo's, not Ann's
-        cme(8, ANN, T0 - 4 * YEAR, 700, "AMA-1"),  # before any cycle
-    )
+    # The first cycle ended before the chain began: planted as core would have anchored it.
+    world.plant(anchor(f"{BOARD}:lic-1", ANN, "licence", T0 - 3 * YEAR, T0 - YEAR))
+    world.issue(f"{BOARD}:lic-2", ANN, "licence", T0 - YEAR, T0 + YEAR)
+    world.issue(f"{BOARD2}:lic-9", ANN, "licence", T0 - YEAR, T0 + YEAR)
+    cme(world, 1, ANN, T0 - 3 * YEAR, 1500, "AMA-1")  # the first cycle's first day
+    cme(world, 2, ANN, T0 - 2 * YEAR, 1500, "AMA-1")
+    cme(world, 3, ANN, T0 - YEAR, 1000, "AMA-1")  # the second cycle's first day only
+    cme(world, 4, ANN, T0 - 150 * DAY, 600, "ethics")
+    cme(world, 5, ANN, T0 - 100 * DAY, 800, "AMA-2")
+    cme(world, 6, ANN, T0 - 50 * DAY, 500, "AMA-1")
+    cme(world, 7, BO, T0 - 40 * DAY, 900, "AMA-1")  # Bo's, not Ann's
+    cme(world, 8, ANN, T0 - 4 * YEAR, 700, "AMA-1")  # before any cycle
     return world
 
 
@@ -102,8 +102,8 @@ def test_two_cycles_are_judged_each_by_the_rule_in_force_at_its_start(ann_file: 
 
 def test_a_revoked_ce_credential_is_not_counted_from_its_revocation(ann_file: World) -> None:
     before = ann_file.now - 1
-    ann_file.change_status(f"{PROVIDER}:ce-6", "revoked")
-    ann_file.change_status(f"{PROVIDER}:ce-5", "suspended")
+    ann_file.set_status(f"{PROVIDER}:ce-6", "revoke")
+    ann_file.set_status(f"{PROVIDER}:ce-5", "suspend")
     second = ce_cycles(ann_file.reader(), ANN, ann_file.now)[1]
     assert second.credentials == [f"{PROVIDER}:ce-3", f"{PROVIDER}:ce-4"]
     assert (second.minutes, second.shortfall, second.compliant) == (1600, 800, False)

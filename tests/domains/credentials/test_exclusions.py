@@ -14,12 +14,13 @@ from cred_world import (
     CLINIC,
     DAY,
     HOSPITAL,
+    NORTH,
+    OLD_CLINIC,
     REGULATOR,
     REGULATOR2,
     T0,
     YEAR,
     World,
-    anchor,
     make_world,
 )
 
@@ -33,16 +34,15 @@ LIST = "state-sanctions"
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     world = make_world(tmp_path)
-    world.plant(
-        anchor(f"{BOARD}:lic-1", ANN, "licence", T0 - YEAR, T0 + YEAR),
-        anchor(f"{HOSPITAL}:priv-1", ANN, "privilege", T0 - YEAR, T0 + YEAR),
-        anchor(f"{CLINIC}:priv-2", ANN, "privilege", T0 - YEAR),
-        anchor(f"{CLINIC}:priv-3", ANN, "privilege", T0 - YEAR),  # a second one, same org
-        anchor("north-hosp:priv-4", ANN, "privilege", T0 - YEAR),  # revoked below
-        anchor("old-clinic:priv-5", ANN, "privilege", T0 - 2 * YEAR, T0 - YEAR),  # ended
-        anchor("bo-hosp:priv-6", BO, "privilege", T0 - YEAR),  # Bo's
-    )
-    world.change_status("north-hosp:priv-4", "revoked")
+    world.issue(f"{BOARD}:lic-1", ANN, "licence", T0 - YEAR, T0 + YEAR)
+    world.issue(f"{HOSPITAL}:priv-1", ANN, "privilege", T0 - YEAR, T0 + YEAR)
+    world.issue(f"{CLINIC}:priv-2", ANN, "privilege", T0 - YEAR)
+    world.issue(f"{CLINIC}:priv-3", ANN, "privilege", T0 - YEAR)  # a second one, same org
+    world.issue(f"{NORTH}:priv-4", ANN, "privilege", T0 - YEAR)
+    world.set_status(f"{NORTH}:priv-4", "revoke")
+    # A privilege whose period ends a second from now: ended (and swept) by the exclusion.
+    world.issue(f"{OLD_CLINIC}:priv-5", ANN, "privilege", T0 - YEAR, world.now + 1_000)
+    world.issue(f"{HOSPITAL}:priv-6", BO, "privilege", T0 - YEAR)  # Bo's
     return world
 
 
@@ -59,7 +59,7 @@ def test_an_exclusion_flags_every_privilege_org_and_lifting_clears_them(world: W
     assert exclude(world, "add").ok
     assert flagged(world, HOSPITAL) == {ANN: [REGULATOR]}
     assert flagged(world, CLINIC) == {ANN: [REGULATOR]}
-    for org in ("north-hosp", "old-clinic", "bo-hosp", BOARD):
+    for org in (NORTH, OLD_CLINIC, BOARD):
         assert flagged(world, org) == {}
     record = ex.exclusions_of(world.reader(), ANN)
     assert record is not None
@@ -89,30 +89,32 @@ def test_an_exclusion_flags_every_privilege_org_and_lifting_clears_them(world: W
 
 def test_a_privilege_issued_while_excluded_is_flagged(world: World) -> None:
     assert exclude(world, "add").ok
-    ctx = TxContext(
-        world.chain.store.state_get,
-        "credentials",
-        world.actor(HOSPITAL),
-        BlockInfo(99, world.now, "p"),
-        "tx",
-    )
-    ex.flag_if_excluded(ctx, ANN, "new-clinic")
-    ex.flag_if_excluded(ctx, BO, "new-clinic")  # not excluded: nothing written
-    world.commit_writes(ctx.writes)
-    assert flagged(world, "new-clinic") == {ANN: [REGULATOR]}
+    assert flagged(world, NORTH) == {}  # its privilege was revoked
+    world.issue(f"{NORTH}:priv-7", ANN, "privilege", T0)
+    world.issue(f"{NORTH}:priv-8", BO, "privilege", T0)  # Bo is not excluded
+    assert flagged(world, NORTH) == {ANN: [REGULATOR]}
     # Lifting clears it too: it is among the flags the exclusion raised.
     assert exclude(world, "lift").ok
-    assert flagged(world, "new-clinic") == {}
+    assert flagged(world, NORTH) == {}
     # Once lifted, a new privilege raises nothing.
+    world.issue(f"{OLD_CLINIC}:priv-9", ANN, "privilege", T0)
+    assert flagged(world, OLD_CLINIC) == {}
+
+
+def test_flag_if_excluded_from_another_namespace_writes_credentials_state(world: World) -> None:
+    """A base operation: called inside another domain's transaction, it writes its own."""
+    assert exclude(world, "add").ok
     ctx = TxContext(
         world.chain.store.state_get,
-        "credentials",
+        "records",
         world.actor(HOSPITAL),
         BlockInfo(99, world.now, "p"),
         "tx",
+        bases=frozenset({"credentials"}),
     )
-    ex.flag_if_excluded(ctx, ANN, "third-clinic")
-    assert ctx.writes == {}
+    ex.flag_if_excluded(ctx, ANN, "new-clinic")
+    assert ("credentials", ex.flag_key("new-clinic", ANN)) in ctx.writes
+    assert all(ns == "credentials" for ns, _key in ctx.writes)
 
 
 def test_views_list_flags_and_exclusions(world: World) -> None:

@@ -15,6 +15,7 @@ from cred_world import (
     INSURER,
     REGULATOR,
     T0,
+    UNIVERSITY,
     YEAR,
     World,
     anchor,
@@ -30,7 +31,7 @@ from healthledger.domains.credentials.file import FileParams, credential_file, f
 from healthledger.errors import InvalidResource
 
 LICENCE = f"{BOARD}:lic-1"
-CE = "cme-provider:ce-1"
+CE = f"{UNIVERSITY}:ce-1"
 PRIVILEGE = f"{HOSPITAL}:priv-1"
 FUTURE = f"{BOARD}:cert-2"
 OLD = f"{BOARD}:lic-0"
@@ -40,19 +41,18 @@ OLD = f"{BOARD}:lic-0"
 def world(tmp_path: Path) -> World:
     world = make_world(tmp_path)
     world.ok(BOARD, "credential.ce_rule", {"minutes_per_cycle": 60, "effective_from_ms": 0})
-    world.plant(
-        anchor(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR),
-        anchor(CE, ANN, "ce", T0 - DAY, ce_minutes=90, ce_category="AMA-1"),
-        anchor(PRIVILEGE, ANN, "privilege", T0 - DAY, T0 + YEAR),
-        anchor(FUTURE, ANN, "certification", T0 + 10 * YEAR),
-        anchor(OLD, ANN, "licence", T0 - 3 * YEAR, T0 - YEAR),
-    )
+    world.issue(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR)
+    world.issue(CE, ANN, "ce", T0 - DAY, ce_minutes=90, ce_category="AMA-1")
+    world.issue(PRIVILEGE, ANN, "privilege", T0 - DAY, T0 + YEAR)
+    world.issue(FUTURE, ANN, "certification", T0 + 10 * YEAR)
+    # Ended before the chain began: planted as core would have anchored it.
+    world.plant(anchor(OLD, ANN, "licence", T0 - 3 * YEAR, T0 - YEAR))
     return world
 
 
 def test_the_file_lists_credentials_in_order_with_status_now_and_then(world: World) -> None:
     then = world.now - 1
-    world.change_status(PRIVILEGE, "suspended")
+    world.set_status(PRIVILEGE, "suspend")
     assert world.send(
         REGULATOR,
         "credential.exclusion",
@@ -144,12 +144,24 @@ def test_fhir_export_is_valid_r4(world: World) -> None:
 
 
 def test_statuses_map_to_fhir_validation_statuses(world: World) -> None:
-    world.change_status(LICENCE, "suspended")
-    world.change_status(CE, "expired")
+    world.set_status(LICENCE, "suspend")
+    world.issue(f"{BOARD}:short", ANN, "certification", T0, world.now + 1_000)
+    world.block([], time_ms=world.now + 2 * 3_600_000)  # the sweep expires it (hour buckets)
     file = credential_file(world.reader(), ANN, world.now)
+    assert file.credentials[-1].status == "expired"
     statuses = [fhir.validation_status(c, file.at_ms) for c in file.credentials]
-    # suspended, expired, active, not yet in force, active but past its period
-    assert statuses == ["req-revalid", "req-revalid", "validated", "in-process", "req-revalid"]
+    # suspended, active, active, not yet in force, active past its period (planted), expired
+    assert statuses == [
+        "req-revalid",
+        "validated",
+        "validated",
+        "in-process",
+        "req-revalid",
+        "req-revalid",
+    ]
+    world.set_status(CE, "revoke")
+    file = credential_file(world.reader(), ANN, world.now)
+    assert fhir.validation_status(file.credentials[1], file.at_ms) == "val-fail"
 
 
 def test_an_empty_file_exports_a_bare_practitioner(world: World) -> None:

@@ -17,7 +17,6 @@ from cred_world import (
     T0,
     YEAR,
     World,
-    anchor,
     make_world,
 )
 
@@ -31,7 +30,7 @@ PSV_ID = f"{LICENCE}/1"
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     world = make_world(tmp_path)
-    world.plant(anchor(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR))
+    world.issue(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR)
     return world
 
 

@@ -21,7 +21,6 @@ from cred_world import (
     T0,
     YEAR,
     World,
-    anchor,
     make_world,
 )
 
@@ -37,11 +36,9 @@ BO_LICENCE = f"{BOARD}:lic-bo"
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     world = make_world(tmp_path)
-    world.plant(
-        anchor(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR),
-        anchor(CERT, ANN, "certification", T0 - YEAR),
-        anchor(BO_LICENCE, BO, "licence", T0 - YEAR, T0 + YEAR),
-    )
+    world.issue(LICENCE, ANN, "licence", T0 - YEAR, T0 + YEAR)
+    world.issue(CERT, ANN, "certification", T0 - YEAR)
+    world.issue(BO_LICENCE, BO, "licence", T0 - YEAR, T0 + YEAR)
     return world
 
 
@@ -67,9 +64,9 @@ def test_who_reads_a_file_without_a_share(world: World) -> None:
     assert not may(world, BO) and not may(world, INSURER) and not may(world, CLINIC)
     assert not may(world, CY)
     # An organisation where the member holds a privilege in force reads it, until revoked.
-    world.plant(anchor(f"{CLINIC}:priv-1", ANN, "privilege", T0 - DAY, T0 + YEAR))
+    world.issue(f"{CLINIC}:priv-1", ANN, "privilege", T0 - DAY, T0 + YEAR)
     assert may(world, CLINIC)
-    world.change_status(f"{CLINIC}:priv-1", "revoked")
+    world.set_status(f"{CLINIC}:priv-1", "revoke")
     assert not may(world, CLINIC)
 
 
