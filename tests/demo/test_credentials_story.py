@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from healthledger.app.queries import state_in_snapshot
+from healthledger.app.reader import SnapshotReader
 from healthledger.client.sdk import verify_state_view
-from healthledger.demo.credentials import SUSPENDED
+from healthledger.demo.credentials import GREY, HOUSE, SUSPENDED
 from healthledger.demo.runner import Runner
 from healthledger.domains.credentials import documents as docs
 from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.ce import ce_cycles
 from healthledger.domains.credentials.verify import CredentialCheck, check_credential
 from healthledger.node.home import Home
 from healthledger.node.node import Node
@@ -81,3 +83,24 @@ def test_the_suspension_cascades_in_the_same_block(demo: tuple[Path, dict[str, A
     assert licence.history[-1].height == privilege.history[-1].height
     assert privilege.history[-1].by.endswith(SUSPENDED)
     assert list(privilege.depends_on) == [SUSPENDED]
+
+
+def test_the_file_sums_ce_against_the_board_rule_and_the_story_shares_checks_and_excludes(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    directory, story = demo
+    node = Node(directory, Home(directory).settings())
+    node.start(parallel_check=False)
+    try:
+        with node.store.snapshot():
+            cycles = ce_cycles(SnapshotReader(node.store).state, GREY, int(time.time() * 1000))
+    finally:
+        node.stop()
+    (cycle,) = cycles  # her licence from the board is the cycle; the certification is not
+    assert (cycle.board, cycle.licence) == ("medical-board", "medical-board:lic-0001")
+    assert cycle.minutes == 480 + 90 and cycle.required_minutes == 480
+    assert cycle.compliant is True and cycle.shortfall == 0
+    assert story["share"] == "st-marys/dr-grey:1"
+    assert story["psv"] == "medical-board:lic-0001/1"
+    assert story["psv_reused_age_days"] == 0
+    assert story["excluded"] == HOUSE and story["excluded_flagged_orgs"] == 1

@@ -144,21 +144,54 @@ PRIVILEGES = [
     ),
 ]
 SUSPENDED = "medical-board:lic-0002"
+# The board's CE rule: 8 hours per licence cycle, at least 4 of them AMA category 1.
+CE_RULE = {
+    "minutes_per_cycle": 480,
+    "categories": [{"category": "AMA-1", "min_minutes": 240}],
+    "effective_from_ms": 1_735_689_600_000,  # 2025-01-01T00:00:00Z
+}
+# Dr Grey shows her whole file to Riverside Clinic, where she may cover as a locum.
+SHARE = {"grantee": "riverside-clinic", "credentials": [], "until_ms": 1_798_761_600_000}  # 2027
+PSV = {"credential_id": "medical-board:lic-0001", "method": "ledger", "result": "ok"}
+# The regulator excludes Dr House; the clinic where he holds privileges is flagged.
+EXCLUSION = {"action": "add", "member": HOUSE, "reason": "fraud", "list": "GB-EXCLUDED"}
 
 
 def credentials_story(chain: DemoChain, directory: Path) -> dict[str, Any]:
-    """Run the story; return the credentials' ids and files and the suspension's cascade."""
+    """Run the story; return the credentials' ids and files, the file's share, the PSV and
+    its reuse, the exclusion's flags and the suspension's cascade."""
     _grant_ce_provider(chain)
+    _act(chain, BOARD, "credential.ce_rule", CE_RULE, "credential.ce_rule")
     written: dict[str, str] = {}
     for group in (FOUNDATIONS, CE_CERTIFICATES, PRIVILEGES):
         written |= _issue(chain, directory, group)
+    share = _act(chain, "dr-grey", "credential.share", SHARE, "credential.shared")["share"]
+    psv = _act(chain, "st-marys", "credential.psv", PSV, "credential.psv")["psv"]
+    reuse = {"psv": psv, "decision": "locum privileges at Riverside Clinic"}
+    reused = _act(chain, "riverside-clinic", "credential.psv_reuse", reuse, "credential.psv_reused")
+    excluded = _act(
+        chain, "health-authority", "credential.exclusion", EXCLUSION, "credential.excluded"
+    )
     cascade = _suspend(chain, SUSPENDED)
     return {
         "files": str(directory / "credentials"),
         "credentials": written,
+        "share": share,
+        "psv": psv,
+        "psv_reused_age_days": reused["age_days"],
+        "excluded": EXCLUSION["member"],
+        "excluded_flagged_orgs": excluded["flagged"],
         "suspended": SUSPENDED,
         "suspended_with_it": cascade,
     }
+
+
+def _act(
+    chain: DemoChain, who: str, tx_type: str, payload: dict[str, Any], event: str
+) -> dict[str, Any]:
+    """One transaction by `who`, in its own block; the event it must have emitted."""
+    (result,) = chain.commit([_signer(chain, who).sign(tx_type, payload)])
+    return _event(result, event)
 
 
 def _grant_ce_provider(chain: DemoChain) -> None:
