@@ -1,0 +1,269 @@
+"""The credential routes that HTTP shapes: verify a presented credential, publish status lists.
+
+The credentials domain publishes its other reads (an anchor, an issuer's next status
+slot, a member's file) as views that api/views.py mounts. These two stay here because
+the edge does what a domain must not: verification reads the clock (a proof created in
+the future is refused) and a status list is compressed with GZIP, whose bytes no
+consensus rule may depend on (principle 2), so it is made here, off the consensus path,
+and cached per list and bitstring.
+
+Both are public. Verification answers only about what the caller already holds: the
+anchor and its state proof are returned when the presented document's hash is the
+anchor's (the caller has the document); otherwise only the verdict. A status list is
+the Bitstring Status List credential of the spec with its bits proven: the node holds
+no issuer's key (keys stay with their owner), so it cannot sign the list; what makes it
+trustworthy is the raw bitstring's SHA-256 committed on chain, returned beside it with
+its state proof, which a client checks against its trust anchor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from healthledger.api.responses import json_response, parse_body, read_body
+from healthledger.app.queries import state_in_snapshot
+from healthledger.app.reader import SnapshotReader
+from healthledger.app.views import StateView, WireView
+from healthledger.crypto.data_integrity import xml_datetime
+from healthledger.crypto.status_list import encode_list
+from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.documents import credential_id_of, document_hash
+from healthledger.domains.credentials.presentation import presentation_of
+from healthledger.domains.credentials.verify import check_credential
+from healthledger.errors import InvalidField, LedgerError, MalformedInput
+from healthledger.ledger.store import Store
+from healthledger.node.node import Node
+
+# A presented credential or presentation: a verifier's bound (a file of 256 credentials
+# of a few KiB each fits).
+MAX_VERIFY_BYTES = 4 * 1024 * 1024
+# Encoded lists kept: each is a few hundred bytes to 16 KiB, keyed by the bits' hash.
+STATUS_LIST_CACHE = 256
+STATUS_LIST_CONTEXT = ["https://www.w3.org/ns/credentials/v2"]
+
+AtQuery = Annotated[
+    str | None,
+    Query(
+        description="When the status is asked at: YYYY-MM-DD (the close of that day, UTC) "
+        "or an XML dateTime in UTC; default now",
+        max_length=40,
+    ),
+]
+
+
+class CheckedCredential(WireView):
+    """One presented credential's verdict; its anchor proven when the caller holds it."""
+
+    id: str | None
+    valid: bool
+    checks: list[dict[str, JsonValue]]
+    anchor: StateView | None = None  # with proof; absent when the hash does not match
+
+
+class VerifyReport(WireView):
+    """Every presented credential's verdict at `at`; valid only if all are."""
+
+    at: str
+    height: int
+    valid: bool
+    holder: JsonValue = None
+    credentials: list[CheckedCredential]
+
+
+class StatusListAnswer(WireView):
+    """A Bitstring Status List credential (unsigned: see the module docstring), the on-chain
+    SHA-256 of its raw bitstring, and that hash's state proof."""
+
+    model_config = ConfigDict(frozen=True)
+
+    credential: dict[str, JsonValue]
+    bits_hash: str
+    proof: StateView
+
+
+class _Encoded(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    encoded_list: str
+
+
+class StatusListCache:
+    """Encoded lists by (issuer, purpose, list, bits hash): a list fetched again at a later
+    height whose bits did not change is not recompressed."""
+
+    def __init__(self, size: int = STATUS_LIST_CACHE) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str, int, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encoded(self, key: tuple[str, str, int, str], bits: bytes) -> str:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        encoded = encode_list(bits)
+        with self._lock:
+            self._entries[key] = encoded
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return encoded
+
+
+def add_credential_routes(app: FastAPI, node: Node) -> None:
+    store = node.store
+    cache = StatusListCache()
+
+    @app.post(
+        "/v1/credentials/verify",
+        tags=["credentials"],
+        summary="Verify a presented credential or presentation (public)",
+        description=(
+            "The body is one W3C VC 2.0 credential, or a VerifiablePresentation-shaped "
+            '`{"type": ["VerifiablePresentation"], "verifiableCredential": [...]}` '
+            "(unsigned; each credential stands on its own proof). Each is checked: its "
+            "eddsa-jcs-2022 proof, its issuer's key then, its hash against the ledger's "
+            "anchor, its status at `at`. The anchor's state proof comes with each answer "
+            "whose hash matches, so a client can check it against its own trust anchor."
+        ),
+        response_class=Response,
+        responses={200: {"model": VerifyReport}},
+    )
+    async def verify(request: Request, at: AtQuery = None) -> Response:
+        now_ms = _now_ms()
+        at_ms = now_ms if at is None else parse_at(at)
+        body = parse_body(await read_body(request, MAX_VERIFY_BYTES))
+        presented = presentation_of(body)
+        # Off the event loop: proofs and state reads take CPU.
+        report = await asyncio.to_thread(
+            _verify_all, store, presented.credentials, presented.holder, at_ms, now_ms
+        )
+        return json_response(report)
+
+    @app.get(
+        "/v1/credentials/status-lists/{issuer}/{purpose}/{number}",
+        tags=["credentials"],
+        summary="An issuer's status list as a BitstringStatusListCredential, its hash proven",
+        response_class=Response,
+        responses={200: {"model": StatusListAnswer}},
+    )
+    async def status_list(
+        issuer: Annotated[str, Path(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]+$")],
+        purpose: st.StatusPurpose,
+        number: Annotated[int, Path(ge=0, le=2**31)],
+    ) -> Response:
+        answer = await asyncio.to_thread(_status_list, store, cache, issuer, purpose, number)
+        return json_response(answer)
+
+
+def parse_at(text: str) -> int:
+    """`YYYY-MM-DD` as the last millisecond of that day (UTC), or an XML dateTime."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+            return int(start.timestamp() * 1000) - 1
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidField(f"at: not a date or a dateTime: {text!r}") from exc
+    if moment.tzinfo is None:
+        raise InvalidField("at: a dateTime needs its zone (Z for UTC)")
+    return int(moment.timestamp() * 1000)
+
+
+def _verify_all(
+    store: Store,
+    documents: list[dict[str, Any]],
+    holder: JsonValue,
+    at_ms: int,
+    now_ms: int,
+) -> VerifyReport:
+    """Each credential against one committed snapshot: one height for every answer."""
+    with store.snapshot():
+        height = store.last_height()
+        checked = [_verify_one(store, document, at_ms, now_ms) for document in documents]
+    return VerifyReport(
+        at=xml_datetime(at_ms),
+        height=height,
+        valid=all(c.valid for c in checked),
+        holder=holder,
+        credentials=checked,
+    )
+
+
+def _verify_one(store: Store, document: dict[str, Any], at_ms: int, now_ms: int) -> (
+    CheckedCredential
+):
+    try:
+        credential_id = credential_id_of(document)
+    except LedgerError as exc:
+        return CheckedCredential(id=None, valid=False, checks=[_refusal("document", exc)])
+    view = state_in_snapshot(store, st.NAMESPACE, st.credential_key(credential_id), prove=True)
+    anchor = None if view.value is None else st.CredentialAnchor.model_validate(view.value)
+    verdict = check_credential(document, anchor, at_ms, now_ms=now_ms)
+    checks = [c.model_dump(mode="json") for c in verdict.checks]
+    held = anchor is not None and _hash_of(document) == anchor.hash
+    return CheckedCredential(
+        id=credential_id, valid=verdict.valid, checks=checks, anchor=view if held else None
+    )
+
+
+def _hash_of(document: dict[str, Any]) -> str | None:
+    try:
+        return document_hash(document)
+    except LedgerError:
+        return None
+
+
+def _refusal(check: str, exc: LedgerError) -> dict[str, JsonValue]:
+    return {"check": check, "ok": False, "code": str(exc.code), "message": exc.message}
+
+
+def _status_list(
+    store: Store, cache: StatusListCache, issuer: str, purpose: str, number: int
+) -> StatusListAnswer:
+    with store.snapshot():
+        reader = SnapshotReader(store)
+        bits, bits_hash = status_bits(reader, issuer, purpose, number)
+        proof = state_in_snapshot(store, st.NAMESPACE, status_hash_key(issuer, purpose, number), True)
+    encoded = cache.encoded((issuer, purpose, number, bits_hash), bits)
+    return StatusListAnswer(
+        credential=status_list_credential(issuer, purpose, number, encoded),
+        bits_hash=bits_hash,
+        proof=proof,
+    )
+
+
+def status_list_credential(issuer: str, purpose: str, number: int, encoded: str) -> dict[
+    str, JsonValue
+]:
+    """The spec's BitstringStatusListCredential (VC 2.0), unsigned: see the module docstring."""
+    list_id = f"urn:healthledger:status-list:{issuer}:{purpose}:{number}"
+    return {
+        "@context": list(STATUS_LIST_CONTEXT),
+        "id": list_id,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": {"id": f"urn:healthledger:org:{issuer}", "healthledgerOrg": issuer},
+        "credentialSubject": {
+            "id": f"{list_id}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": encoded,
+        },
+    }
+
+
+def _now_ms() -> int:
+    """The edge's clock: a proof `created` beyond it (and its skew) is refused."""
+    return int(time.time() * 1000)
+
+
+__all__ = ["MalformedInput", "add_credential_routes", "parse_at", "status_list_credential"]

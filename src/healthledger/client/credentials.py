@@ -1,0 +1,353 @@
+"""SDK for staff credentials: issue (build, sign, anchor), change status, verify offline.
+
+Keys stay with their owner (principle 7): the issuing organisation's client builds the
+W3C VC 2.0 document, signs it with its own key (`eddsa-jcs-2022`) and sends only its
+anchor (`credential.issue`); the holder keeps the document. A verifier checks a
+presented document here, not on the node: the anchor's state proof against the
+client's trust anchor, then the document against the proven anchor
+(`domains.credentials.verify`), so the verdict names what it was verified against
+(principle 8).
+
+A file of credentials (`verify_file`) is one credential or an unsigned presentation of
+several: see `domains/credentials/presentation.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from healthledger.app.views import StateView, WireView
+from healthledger.client.epcis_import import sender_org
+from healthledger.client.sdk import ApiError, Client, Committed, Signer, require_committed
+from healthledger.crypto.keys import KeyPair
+from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.documents import (
+    anchor_of,
+    build_credential,
+    credential_id_of,
+)
+from healthledger.crypto.data_integrity import sign_credential
+from healthledger.domains.credentials.presentation import (
+    Presentation,
+    presentation,
+    presentation_of,
+)
+from healthledger.domains.credentials.verify import check_credential
+from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, TooLarge
+
+# A slot taken by a concurrent issuance is re-read and the document re-signed this often.
+MAX_SLOT_RETRIES = 5
+# A presented file: at most this many credentials, this many bytes (a verifier's bound).
+# A presented file read from disk: at most this many bytes.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class Slot(WireView):
+    """An issuer's next free status slot, as core's view publishes it."""
+
+    list: int
+    index: int
+
+    def after(self, count: int) -> Slot:
+        """The slot `count` places on, rolling into the issuer's next list."""
+        position = self.index + count
+        return Slot(
+            list=self.list + position // st.STATUS_LIST_SIZE, index=position % st.STATUS_LIST_SIZE
+        )
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """What an issuer states about a member: one credential to build and sign."""
+
+    type: st.CredentialType
+    subject: str  # the member, `org/member`
+    scope: str
+    jurisdiction: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+    ce_minutes: int | None = None
+    ce_category: str | None = None
+    depends_on: tuple[str, ...] = ()
+    name: str | None = None  # holder-only data: in the document, never on chain
+    local_id: str | None = None  # default: derived from the slot, unique per issuer
+
+
+class Issued(WireView):
+    """A credential the ledger anchored, and the signed document its holder keeps."""
+
+    id: str
+    document: dict[str, JsonValue]
+    tx: str
+    height: int
+
+
+class CredentialVerification(WireView):
+    """The verdict on one presented credential, and what it was verified against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None
+    valid: bool
+    at: str  # the instant the status was asked at (XML dateTime, UTC)
+    checks: list[dict[str, JsonValue]]
+    anchor: str | None  # the trust anchor the ledger state was proven against
+    proven_at_height: int | None
+
+
+class FileVerification(WireView):
+    """The verdicts on every credential of a presented file; valid only if all are."""
+
+    holder: JsonValue = None
+    valid: bool
+    credentials: list[CredentialVerification]
+
+
+@dataclass
+class Credentials:
+    """The credentials of one organisation's (or person's) keys, through one node."""
+
+    client: Client
+    keys: KeyPair
+    org: str | None = None  # the issuing organisation: looked up from the key if not given
+    _signer: Signer | None = field(default=None, repr=False)
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            self._signer = self.client.signer(self.keys)
+        return self._signer
+
+    def issuer_org(self) -> str:
+        if self.org is None:
+            self.org = sender_org(self.client, self.signer)
+        return self.org
+
+    # --- issuing --------------------------------------------------------------------
+
+    def next_slot(self) -> Slot:
+        """The issuer's next free status slot (core's public view)."""
+        answer = self.client._call("GET", f"/v1/credentials/issuers/{self.issuer_org()}/next-status")
+        return Slot.model_validate(answer)
+
+    def issue(self, spec: CredentialSpec) -> Issued:
+        """Build, sign and anchor one credential; a slot taken meanwhile is retried, bounded."""
+        for _attempt in range(MAX_SLOT_RETRIES):
+            document = self.signed_document(spec, self.next_slot())
+            tx = self.signer.sign("credential.issue", _issue_payload(document))
+            try:
+                committed = require_committed(self.client.submit(tx, wait=True))
+            except LedgerError as exc:
+                if exc.code is ErrorCode.CONFLICT and "slot" in exc.message:
+                    continue
+                raise
+            return _issued(document, committed)
+        raise LedgerError(
+            f"the status slot was taken {MAX_SLOT_RETRIES} times in a row; try again",
+            ErrorCode.CONFLICT,
+        )
+
+    def issue_many(self, specs: Sequence[CredentialSpec]) -> list[Issued]:
+        """Many credentials on consecutive slots in one batch (the demo, the benchmark).
+
+        Another issuance of the same issuer in between makes the rest of the batch refuse
+        their slots: those are raised, not retried (use `issue` for them).
+        """
+        first = self.next_slot()
+        documents = [self.signed_document(s, first.after(i)) for i, s in enumerate(specs)]
+        txs = [self.signer.sign("credential.issue", _issue_payload(d)) for d in documents]
+        reports = self.client.submit_batch(txs, wait=True, timeout_ms=120_000)
+        return [
+            _issued(d, require_committed(r)) for d, r in zip(documents, reports, strict=True)
+        ]
+
+    def signed_document(self, spec: CredentialSpec, slot: Slot) -> dict[str, Any]:
+        """The VC 2.0 document of `spec` on `slot`, signed with this organisation's key."""
+        org = self.issuer_org()
+        document = build_credential(
+            issuer_org=org,
+            issuer_name=org,
+            issuer_key=self.keys.key_id,
+            local_id=spec.local_id or f"{spec.type}-{slot.list}-{slot.index}",
+            subject=spec.subject,
+            credential_type=spec.type,
+            scope=spec.scope,
+            jurisdiction=spec.jurisdiction,
+            valid_from_ms=_ms(spec.valid_from),
+            valid_until_ms=None if spec.valid_until is None else _ms(spec.valid_until),
+            ce_minutes=spec.ce_minutes,
+            ce_category=spec.ce_category,
+            depends_on=list(spec.depends_on),
+            name=spec.name,
+            status_list=slot.list,
+            status_index=slot.index,
+        )
+        return sign_credential(document, self.keys, created_ms=_now_ms())
+
+    # --- status -----------------------------------------------------------------------
+
+    def suspend(self, credential_id: str, reason: str) -> Committed:
+        return self._status(credential_id, "suspend", reason)
+
+    def reinstate(self, credential_id: str, reason: str) -> Committed:
+        return self._status(credential_id, "reinstate", reason)
+
+    def revoke(self, credential_id: str, reason: str) -> Committed:
+        return self._status(credential_id, "revoke", reason)
+
+    def _status(self, credential_id: str, action: str, reason: str) -> Committed:
+        payload = {"id": credential_id, "action": action, "reason": reason}
+        return self.commit("credential.status", payload)
+
+    def commit(self, tx_type: str, payload: Mapping[str, object]) -> Committed:
+        """Sign with these keys, submit, wait: the committed report or the refusal raised."""
+        return require_committed(self.client.submit(self.signer.sign(tx_type, payload), True))
+
+    # --- reads --------------------------------------------------------------------------
+
+    def anchor(self, credential_id: str) -> st.CredentialAnchor:
+        """A credential's anchor, proven against the client's trust anchor (signed read)."""
+        view = self.proven_anchor(credential_id)
+        if view.value is None:
+            raise LedgerError(f"no credential {credential_id} on the ledger", ErrorCode.NOT_FOUND)
+        return st.CredentialAnchor.model_validate(view.value)
+
+    def proven_anchor(self, credential_id: str) -> ProvenAnchor:
+        """The anchor's state view (its value or proven absence) and the anchor it led to."""
+        key = st.credential_key(credential_id)
+        view = self.client.state(st.NAMESPACE, key, proof=True, keys=self.keys)
+        label = self.client.prove_state(view, st.NAMESPACE, key)
+        return ProvenAnchor(view=view, label=label)
+
+    # --- verifying ----------------------------------------------------------------------
+
+    def verify(self, document: Mapping[str, Any], at: date | datetime | None = None) -> (
+        CredentialVerification
+    ):
+        """Verify a presented credential here: its anchor proven against the trust anchor,
+        then proof, issuer key, hash and status at `at` (default: now) against it."""
+        at_ms = _at_ms(at)
+        try:
+            credential_id = credential_id_of(dict(document))
+        except LedgerError as exc:
+            return _refused(None, at_ms, "document", exc)
+        try:
+            proven = self.proven_anchor(credential_id)
+        except LedgerError as exc:
+            return _refused(credential_id, at_ms, "anchor", exc)
+        anchor = (
+            None if proven.view.value is None else st.CredentialAnchor.model_validate(proven.view.value)
+        )
+        verdict = check_credential(dict(document), anchor, at_ms)
+        return CredentialVerification(
+            id=credential_id,
+            valid=verdict.valid,
+            at=_iso(at_ms),
+            checks=[c.model_dump(mode="json") for c in verdict.checks],
+            anchor=proven.label,
+            proven_at_height=proven.view.height,
+        )
+
+    def verify_file(
+        self, file: Path | Mapping[str, Any], at: date | datetime | None = None
+    ) -> FileVerification:
+        """Verify every credential of a presented file (see the module docstring)."""
+        presentation = read_presentation(file)
+        results = [self.verify(d, at) for d in presentation.credentials]
+        return FileVerification(
+            holder=presentation.holder,
+            valid=bool(results) and all(r.valid for r in results),
+            credentials=results,
+        )
+
+
+@dataclass(frozen=True)
+class ProvenAnchor:
+    view: StateView
+    label: str
+
+
+def read_presentation(file: Path | Mapping[str, Any]) -> Presentation:
+    """A presented file from disk (bounded), or an already parsed one."""
+    if not isinstance(file, Path):
+        return presentation_of(dict(file))
+    try:
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise TooLarge(f"{file}: a presented file is at most {MAX_FILE_BYTES} bytes")
+        body = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise MalformedInput(f"{file}: not a JSON document: {exc}") from exc
+    return presentation_of(body)
+
+
+def _issue_payload(document: dict[str, Any]) -> dict[str, Any]:
+    return anchor_of(document).model_dump(mode="json", exclude_none=True)
+
+
+def _issued(document: dict[str, Any], committed: Committed) -> Issued:
+    return Issued(
+        id=credential_id_of(document), document=document, tx=committed.id, height=committed.height
+    )
+
+
+def _refused(credential_id: str | None, at_ms: int, check: str, exc: LedgerError) -> (
+    CredentialVerification
+):
+    """A verdict that could not be reached: the document or the proof is not usable."""
+    detail = {"check": check, "ok": False, "code": str(exc.code), "message": exc.message}
+    return CredentialVerification(
+        id=credential_id,
+        valid=False,
+        at=_iso(at_ms),
+        checks=[detail],
+        anchor=None,
+        proven_at_height=None,
+    )
+
+
+def _ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _at_ms(at: date | datetime | None) -> int:
+    """A datetime as is; a date as the last millisecond of that day in UTC (the status
+    the credential had when the day closed); none: now."""
+    if at is None:
+        return _now_ms()
+    if isinstance(at, datetime):
+        return _ms(at)
+    return _ms(datetime.combine(at + timedelta(days=1), day_time.min, tzinfo=UTC)) - 1
+
+
+def _iso(time_ms: int) -> str:
+    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+__all__ = [
+    "ApiError",
+    "CredentialSpec",
+    "CredentialVerification",
+    "Credentials",
+    "FileVerification",
+    "InvalidProof",
+    "Issued",
+    "Slot",
+    "presentation",
+    "read_presentation",
+]
