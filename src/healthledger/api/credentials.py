@@ -19,28 +19,33 @@ its state proof, which a client checks against its trust anchor.
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 from collections import OrderedDict
-from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import JsonValue
 
 from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.app.queries import state_in_snapshot
-from healthledger.app.reader import SnapshotReader
-from healthledger.app.views import StateView, WireView
+from healthledger.app.views import StateView
 from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.status_list import encode_list
 from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.answers import (
+    CheckedCredential,
+    StatusListAnswer,
+    VerifyReport,
+)
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
-from healthledger.domains.credentials.presentation import presentation_of
+from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
-from healthledger.errors import InvalidField, LedgerError, MalformedInput
+from healthledger.errors import LedgerError, MalformedInput, NotFound
 from healthledger.ledger.store import Store
+from healthledger.domains.kit import ProvenValue
 from healthledger.node.node import Node
 
 # A presented credential or presentation: a verifier's bound (a file of 256 credentials
@@ -58,42 +63,6 @@ AtQuery = Annotated[
         max_length=40,
     ),
 ]
-
-
-class CheckedCredential(WireView):
-    """One presented credential's verdict; its anchor proven when the caller holds it."""
-
-    id: str | None
-    valid: bool
-    checks: list[dict[str, JsonValue]]
-    anchor: StateView | None = None  # with proof; absent when the hash does not match
-
-
-class VerifyReport(WireView):
-    """Every presented credential's verdict at `at`; valid only if all are."""
-
-    at: str
-    height: int
-    valid: bool
-    holder: JsonValue = None
-    credentials: list[CheckedCredential]
-
-
-class StatusListAnswer(WireView):
-    """A Bitstring Status List credential (unsigned: see the module docstring), the on-chain
-    SHA-256 of its raw bitstring, and that hash's state proof."""
-
-    model_config = ConfigDict(frozen=True)
-
-    credential: dict[str, JsonValue]
-    bits_hash: str
-    proof: StateView
-
-
-class _Encoded(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    encoded_list: str
 
 
 class StatusListCache:
@@ -146,7 +115,7 @@ def add_credential_routes(app: FastAPI, node: Node) -> None:
         report = await asyncio.to_thread(
             _verify_all, store, presented.credentials, presented.holder, at_ms, now_ms
         )
-        return json_response(report)
+        return json_response(report.model_dump(mode="json"))
 
     @app.get(
         "/v1/credentials/status-lists/{issuer}/{purpose}/{number}",
@@ -161,22 +130,7 @@ def add_credential_routes(app: FastAPI, node: Node) -> None:
         number: Annotated[int, Path(ge=0, le=2**31)],
     ) -> Response:
         answer = await asyncio.to_thread(_status_list, store, cache, issuer, purpose, number)
-        return json_response(answer)
-
-
-def parse_at(text: str) -> int:
-    """`YYYY-MM-DD` as the last millisecond of that day (UTC), or an XML dateTime."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            return int(start.timestamp() * 1000) - 1
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidField(f"at: not a date or a dateTime: {text!r}") from exc
-    if moment.tzinfo is None:
-        raise InvalidField("at: a dateTime needs its zone (Z for UTC)")
-    return int(moment.timestamp() * 1000)
+        return json_response(answer.model_dump(mode="json"))
 
 
 def _verify_all(
@@ -212,7 +166,7 @@ def _verify_one(store: Store, document: dict[str, Any], at_ms: int, now_ms: int)
     checks = [c.model_dump(mode="json") for c in verdict.checks]
     held = anchor is not None and _hash_of(document) == anchor.hash
     return CheckedCredential(
-        id=credential_id, valid=verdict.valid, checks=checks, anchor=view if held else None
+        id=credential_id, valid=verdict.valid, checks=checks, anchor=_proven(view) if held else None
     )
 
 
@@ -230,16 +184,25 @@ def _refusal(check: str, exc: LedgerError) -> dict[str, JsonValue]:
 def _status_list(
     store: Store, cache: StatusListCache, issuer: str, purpose: str, number: int
 ) -> StatusListAnswer:
-    with store.snapshot():
-        reader = SnapshotReader(store)
-        bits, bits_hash = status_bits(reader, issuer, purpose, number)
-        proof = state_in_snapshot(store, st.NAMESPACE, status_hash_key(issuer, purpose, number), True)
-    encoded = cache.encoded((issuer, purpose, number, bits_hash), bits)
+    """The list as its proven record holds it; encoded (or taken from the cache) here."""
+    key = st.status_list_key(issuer, purpose, number)
+    view = state_in_snapshot_view(store, key)
+    if view.value is None:
+        raise NotFound(f"{issuer} has no {purpose} status list {number}")
+    record = st.StatusListRecord.model_validate(view.value)
+    bits = base64.b64decode(record.bits)
+    encoded = cache.encoded((issuer, purpose, number, record.bits_hash), bits)
     return StatusListAnswer(
         credential=status_list_credential(issuer, purpose, number, encoded),
-        bits_hash=bits_hash,
-        proof=proof,
+        bits_hash=record.bits_hash,
+        record=_proven(view),
     )
+
+
+def state_in_snapshot_view(store: Store, key: str) -> StateView:
+    """A credentials value with its proof, read in one committed snapshot."""
+    with store.snapshot():
+        return state_in_snapshot(store, st.NAMESPACE, key, prove=True)
 
 
 def status_list_credential(issuer: str, purpose: str, number: int, encoded: str) -> dict[
@@ -259,6 +222,10 @@ def status_list_credential(issuer: str, purpose: str, number: int, encoded: str)
             "encodedList": encoded,
         },
     }
+
+
+def _proven(view: StateView) -> ProvenValue:
+    return ProvenValue.model_validate({"header": None, **view.wire()})
 
 
 def _now_ms() -> int:

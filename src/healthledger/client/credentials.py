@@ -18,8 +18,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +26,43 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from healthledger.app.views import StateView, WireView
 from healthledger.client.epcis_import import sender_org
-from healthledger.client.sdk import ApiError, Client, Committed, Signer, require_committed
+from healthledger.client.sdk import Client, Committed, Signer, require_committed
+from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.keys import KeyPair
+from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list, set_indices
 from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.answers import StatusListAnswer, VerifyReport
 from healthledger.domains.credentials.documents import (
     anchor_of,
     build_credential,
     credential_id_of,
+    sign_credential,
 )
-from healthledger.crypto.data_integrity import sign_credential
+from healthledger.domains.credentials.messages import (
+    CredentialAccept,
+    CredentialStatus,
+    IssuerRegister,
+    IssuerRemove,
+    StatusAction,
+)
 from healthledger.domains.credentials.presentation import (
     Presentation,
+    end_of_day_ms,
     presentation,
     presentation_of,
 )
 from healthledger.domains.credentials.verify import check_credential
-from healthledger.errors import ErrorCode, InvalidProof, LedgerError, MalformedInput, TooLarge
+from healthledger.errors import (
+    ErrorCode,
+    InvalidProof,
+    LedgerError,
+    MalformedInput,
+    NotFound,
+    TooLarge,
+)
 
 # A slot taken by a concurrent issuance is re-read and the document re-signed this often.
 MAX_SLOT_RETRIES = 5
-# A presented file: at most this many credentials, this many bytes (a verifier's bound).
 # A presented file read from disk: at most this many bytes.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -114,15 +130,18 @@ class FileVerification(WireView):
 
 @dataclass
 class Credentials:
-    """The credentials of one organisation's (or person's) keys, through one node."""
+    """Credentials through one node: issue and change status with `keys` (an
+    organisation's), read and verify with them or, for verify, without any."""
 
     client: Client
-    keys: KeyPair
+    keys: KeyPair | None = None
     org: str | None = None  # the issuing organisation: looked up from the key if not given
     _signer: Signer | None = field(default=None, repr=False)
 
     @property
     def signer(self) -> Signer:
+        if self.keys is None:
+            raise MalformedInput("signing needs keys: Credentials(client, keys)")
         if self._signer is None:
             self._signer = self.client.signer(self.keys)
         return self._signer
@@ -132,15 +151,16 @@ class Credentials:
             self.org = sender_org(self.client, self.signer)
         return self.org
 
-    # --- issuing --------------------------------------------------------------------
+    # --- issuing ----------------------------------------------------------------------
 
     def next_slot(self) -> Slot:
         """The issuer's next free status slot (core's public view)."""
-        answer = self.client._call("GET", f"/v1/credentials/issuers/{self.issuer_org()}/next-status")
-        return Slot.model_validate(answer)
+        path = f"/v1/credentials/issuers/{self.issuer_org()}/next-status"
+        return Slot.model_validate(self.client._call("GET", path))
 
     def issue(self, spec: CredentialSpec) -> Issued:
-        """Build, sign and anchor one credential; a slot taken meanwhile is retried, bounded."""
+        """Build, sign and anchor one credential; a slot another issuance took meanwhile is
+        read again and the document re-signed, a bounded number of times."""
         for _attempt in range(MAX_SLOT_RETRIES):
             document = self.signed_document(spec, self.next_slot())
             tx = self.signer.sign("credential.issue", _issue_payload(document))
@@ -157,26 +177,25 @@ class Credentials:
         )
 
     def issue_many(self, specs: Sequence[CredentialSpec]) -> list[Issued]:
-        """Many credentials on consecutive slots in one batch (the demo, the benchmark).
+        """Many credentials on consecutive slots, in one batch (the demo, the benchmark).
 
         Another issuance of the same issuer in between makes the rest of the batch refuse
-        their slots: those are raised, not retried (use `issue` for them).
+        their slots: that refusal is raised, not retried (`issue` retries one).
         """
         first = self.next_slot()
         documents = [self.signed_document(s, first.after(i)) for i, s in enumerate(specs)]
         txs = [self.signer.sign("credential.issue", _issue_payload(d)) for d in documents]
         reports = self.client.submit_batch(txs, wait=True, timeout_ms=120_000)
-        return [
-            _issued(d, require_committed(r)) for d, r in zip(documents, reports, strict=True)
-        ]
+        return [_issued(d, require_committed(r)) for d, r in zip(documents, reports, strict=True)]
 
     def signed_document(self, spec: CredentialSpec, slot: Slot) -> dict[str, Any]:
-        """The VC 2.0 document of `spec` on `slot`, signed with this organisation's key."""
+        """The VC 2.0 document of `spec` on `slot`, signed here with this organisation's key."""
+        keys = self._own_keys()
         org = self.issuer_org()
         document = build_credential(
             issuer_org=org,
             issuer_name=org,
-            issuer_key=self.keys.key_id,
+            issuer_key=keys.public_key,
             local_id=spec.local_id or f"{spec.type}-{slot.list}-{slot.index}",
             subject=spec.subject,
             credential_type=spec.type,
@@ -191,83 +210,218 @@ class Credentials:
             status_list=slot.list,
             status_index=slot.index,
         )
-        return sign_credential(document, self.keys, created_ms=_now_ms())
+        return sign_credential(document, keys, created_ms=_now_ms())
+
+    def _own_keys(self) -> KeyPair:
+        if self.keys is None:
+            raise MalformedInput("signing needs keys: Credentials(client, keys)")
+        return self.keys
 
     # --- status -----------------------------------------------------------------------
 
     def suspend(self, credential_id: str, reason: str) -> Committed:
+        """Suspend one of the issuer's credentials; dependent privileges follow."""
         return self._status(credential_id, "suspend", reason)
 
     def reinstate(self, credential_id: str, reason: str) -> Committed:
+        """Reinstate a suspended credential; nothing else is restored."""
         return self._status(credential_id, "reinstate", reason)
 
     def revoke(self, credential_id: str, reason: str) -> Committed:
+        """Revoke for good; dependent privileges are suspended."""
         return self._status(credential_id, "revoke", reason)
 
-    def _status(self, credential_id: str, action: str, reason: str) -> Committed:
-        payload = {"id": credential_id, "action": action, "reason": reason}
+    def _status(self, credential_id: str, action: StatusAction, reason: str) -> Committed:
+        payload = CredentialStatus(credential_id=credential_id, action=action, reason=reason)
         return self.commit("credential.status", payload)
 
-    def commit(self, tx_type: str, payload: Mapping[str, object]) -> Committed:
+    def commit(self, tx_type: str, payload: BaseModel | Mapping[str, object]) -> Committed:
         """Sign with these keys, submit, wait: the committed report or the refusal raised."""
-        return require_committed(self.client.submit(self.signer.sign(tx_type, payload), True))
+        body = (
+            payload.model_dump(mode="json", exclude_none=True)
+            if isinstance(payload, BaseModel)
+            else dict(payload)
+        )
+        return require_committed(self.client.submit(self.signer.sign(tx_type, body), True))
 
-    # --- reads --------------------------------------------------------------------------
+    # --- external issuers -------------------------------------------------------------
+
+    def register_issuer(
+        self,
+        handle: str,
+        did: str,
+        name: str,
+        types: Sequence[st.CredentialType],
+        jurisdiction: str,
+    ) -> Committed:
+        """A regulator registers an issuer outside the ledger by its did:key."""
+        payload = IssuerRegister(
+            handle=handle, did=did, name=name, types=list(types), jurisdiction=jurisdiction
+        )
+        return self.commit("credential.issuer_register", payload)
+
+    def remove_issuer(self, handle: str) -> Committed:
+        """The registering regulator stops new credentials of an external issuer."""
+        return self.commit("credential.issuer_remove", IssuerRemove(handle=handle))
+
+    def accept(self, document: Mapping[str, Any], issuer: str) -> Committed:
+        """Anchor a credential a registered external issuer (`issuer`, its handle) signed."""
+        anchor = anchor_of(dict(document)).model_dump(mode="json", exclude_none=True)
+        payload = CredentialAccept.model_validate({**anchor, "issuer": issuer})
+        return self.commit("credential.accept", payload)
+
+    # --- reads ------------------------------------------------------------------------
 
     def anchor(self, credential_id: str) -> st.CredentialAnchor:
         """A credential's anchor, proven against the client's trust anchor (signed read)."""
-        view = self.proven_anchor(credential_id)
-        if view.value is None:
-            raise LedgerError(f"no credential {credential_id} on the ledger", ErrorCode.NOT_FOUND)
-        return st.CredentialAnchor.model_validate(view.value)
+        proven = self.proven_anchor(credential_id)
+        if proven.view.value is None:
+            raise NotFound(f"no credential {credential_id} on the ledger")
+        return st.CredentialAnchor.model_validate(proven.view.value)
 
     def proven_anchor(self, credential_id: str) -> ProvenAnchor:
-        """The anchor's state view (its value or proven absence) and the anchor it led to."""
+        """The anchor's state view (its value or its proven absence), proven against the
+        client's trust anchor, and which anchor that was. A signed read: needs keys."""
         key = st.credential_key(credential_id)
-        view = self.client.state(st.NAMESPACE, key, proof=True, keys=self.keys)
-        label = self.client.prove_state(view, st.NAMESPACE, key)
-        return ProvenAnchor(view=view, label=label)
+        view = self.client.state(st.NAMESPACE, key, proof=True, keys=self._own_keys())
+        return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
 
-    # --- verifying ----------------------------------------------------------------------
-
-    def verify(self, document: Mapping[str, Any], at: date | datetime | None = None) -> (
-        CredentialVerification
+    def status_list(self, issuer: str, purpose: st.StatusPurpose, number: int) -> (
+        CheckedStatusList
     ):
+        """A published status list, checked here: the record's proof against the trust
+        anchor, the published encodedList's bits against the proven SHA-256."""
+        path = f"/v1/credentials/status-lists/{issuer}/{purpose}/{number}"
+        answer = StatusListAnswer.model_validate(self.client._call("GET", path))
+        return check_status_list(self.client, answer, issuer, purpose, number)
+
+    # --- verifying --------------------------------------------------------------------
+
+    def verify(
+        self, document: Mapping[str, Any], at: date | datetime | int | None = None
+    ) -> CredentialVerification:
         """Verify a presented credential here: its anchor proven against the trust anchor,
-        then proof, issuer key, hash and status at `at` (default: now) against it."""
+        then proof, issuer key, hash and status at `at` (a date: its close in UTC; an int:
+        ms since the epoch; default now) against that proven anchor.
+
+        With keys the anchor is a signed state read; without, it comes from the node's
+        public verify route (given only when the document's hash matches; its proof is
+        checked here all the same)."""
         at_ms = _at_ms(at)
+        body = dict(document)
         try:
-            credential_id = credential_id_of(dict(document))
+            credential_id = credential_id_of(body)
         except LedgerError as exc:
             return _refused(None, at_ms, "document", exc)
         try:
-            proven = self.proven_anchor(credential_id)
+            proven = (
+                self.proven_anchor(credential_id)
+                if self.keys is not None
+                else self._anchor_via_route(body, credential_id, at_ms)
+            )
         except LedgerError as exc:
             return _refused(credential_id, at_ms, "anchor", exc)
         anchor = (
-            None if proven.view.value is None else st.CredentialAnchor.model_validate(proven.view.value)
+            None
+            if proven.view.value is None
+            else st.CredentialAnchor.model_validate(proven.view.value)
         )
-        verdict = check_credential(dict(document), anchor, at_ms)
+        verdict = check_credential(body, anchor, at_ms, now_ms=_now_ms())
         return CredentialVerification(
             id=credential_id,
             valid=verdict.valid,
-            at=_iso(at_ms),
-            checks=[c.model_dump(mode="json") for c in verdict.checks],
+            at=xml_datetime(at_ms),
+            checks=[dict(c) for c in verdict.checks],
             anchor=proven.label,
             proven_at_height=proven.view.height,
         )
 
+    def _anchor_via_route(
+        self, document: dict[str, Any], credential_id: str, at_ms: int
+    ) -> ProvenAnchor:
+        answer = VerifyReport.model_validate(
+            self.client._call(
+                "POST",
+                "/v1/credentials/verify",
+                params={"at": xml_datetime(at_ms)},
+                json=document,
+            )
+        )
+        (checked,) = answer.credentials
+        if checked.anchor is None:
+            raise NotFound(f"the ledger holds no anchor of {credential_id} with this document's hash")
+        view = StateView.model_validate(checked.anchor.model_dump(mode="json"))
+        key = st.credential_key(credential_id)
+        return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
+
     def verify_file(
-        self, file: Path | Mapping[str, Any], at: date | datetime | None = None
+        self, file: Path | Mapping[str, Any], at: date | datetime | int | None = None
     ) -> FileVerification:
-        """Verify every credential of a presented file (see the module docstring)."""
-        presentation = read_presentation(file)
-        results = [self.verify(d, at) for d in presentation.credentials]
+        """Verify every credential of a presented file (one credential, or a presentation:
+        domains/credentials/presentation.py); valid only if all are."""
+        presented = read_presentation(file)
+        results = [self.verify(document, at) for document in presented.credentials]
         return FileVerification(
-            holder=presentation.holder,
-            valid=bool(results) and all(r.valid for r in results),
+            holder=presented.holder,
+            valid=all(result.valid for result in results),
             credentials=results,
         )
+
+
+class CheckedStatusList(WireView):
+    """A status list whose bits were checked against the hash proven on chain."""
+
+    issuer: str
+    purpose: str
+    list: int
+    bits_hash: str
+    proven_at_height: int
+    verified_against: str
+    bits: bytes
+
+    def bit(self, index: int) -> bool:
+        return bit_at(self.bits, index)
+
+    def summary(self) -> dict[str, Any]:
+        """What a person reads: the list, its proven hash, how many bits are set."""
+        return {
+            "issuer": self.issuer,
+            "purpose": self.purpose,
+            "list": self.list,
+            "entries": len(self.bits) * 8,
+            "set": len(set_indices(self.bits)),
+            "bits_hash": self.bits_hash,
+            "encoded_list_matches_chain": True,
+            "proven_at_height": self.proven_at_height,
+            "verified_against": self.verified_against,
+        }
+
+
+def check_status_list(
+    client: Client, answer: StatusListAnswer, issuer: str, purpose: str, number: int
+) -> CheckedStatusList:
+    """The published list's bits, or InvalidProof naming what does not hold."""
+    key = st.status_list_key(issuer, purpose, number)
+    view = StateView.model_validate(answer.record.model_dump(mode="json"))
+    label = client.prove_state(view, st.NAMESPACE, key)
+    if view.value is None:
+        raise InvalidProof(f"the node proved that {key} does not exist")
+    record = st.StatusListRecord.model_validate(view.value)
+    subject = answer.credential.get("credentialSubject")
+    if not isinstance(subject, dict) or subject.get("statusPurpose") != purpose:
+        raise InvalidProof("the published list is not of the purpose asked for")
+    bits = decode_list(str(subject.get("encodedList", "")))
+    if bitstring_hash(bits) != record.bits_hash or answer.bits_hash != record.bits_hash:
+        raise InvalidProof("the published encodedList is not the bitstring proven on chain")
+    return CheckedStatusList(
+        issuer=issuer,
+        purpose=purpose,
+        list=number,
+        bits_hash=record.bits_hash,
+        proven_at_height=view.height,
+        verified_against=label,
+        bits=bits,
+    )
 
 
 @dataclass(frozen=True)
@@ -307,7 +461,7 @@ def _refused(credential_id: str | None, at_ms: int, check: str, exc: LedgerError
     return CredentialVerification(
         id=credential_id,
         valid=False,
-        at=_iso(at_ms),
+        at=xml_datetime(at_ms),
         checks=[detail],
         anchor=None,
         proven_at_height=None,
@@ -327,12 +481,7 @@ def _at_ms(at: date | datetime | None) -> int:
         return _now_ms()
     if isinstance(at, datetime):
         return _ms(at)
-    return _ms(datetime.combine(at + timedelta(days=1), day_time.min, tzinfo=UTC)) - 1
-
-
-def _iso(time_ms: int) -> str:
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+    return end_of_day_ms(at)
 
 
 def _now_ms() -> int:

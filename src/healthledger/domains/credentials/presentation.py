@@ -11,11 +11,12 @@ its own proof and its anchor on the ledger; `holder` is informative. A single cr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from healthledger.errors import MalformedInput, TooLarge
+from healthledger.errors import InvalidField, MalformedInput, TooLarge
 
 PRESENTATION_TYPE = "VerifiablePresentation"
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -61,3 +62,24 @@ def presentation(
     if holder is not None:
         body["holder"] = holder
     return body
+
+
+def parse_at(text: str) -> int:
+    """When a status is asked at, in ms since the epoch: `YYYY-MM-DD` is the last
+    millisecond of that day in UTC (the status the credential had when the day closed);
+    otherwise an XML dateTime with its zone (`2026-03-01T12:00:00Z`)."""
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            return end_of_day_ms(date.fromisoformat(text))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidField(f"at: not a date or a dateTime: {text!r}") from exc
+    if moment.tzinfo is None:
+        raise InvalidField("at: a dateTime needs its zone (Z for UTC)")
+    return int(moment.timestamp() * 1000)
+
+
+def end_of_day_ms(day: date) -> int:
+    """The last millisecond of `day` in UTC."""
+    next_day = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return int(next_day.timestamp() * 1000) - 1

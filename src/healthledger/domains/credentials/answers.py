@@ -1,0 +1,44 @@
+"""What the node's credential routes answer: verdicts on presented credentials and
+published status lists, each with the state proofs a client checks against its own
+trust anchor (the REST edge in api/credentials.py fills them; the SDK parses them).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from healthledger.domains.kit import ProvenValue
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CheckedCredential(_Answer):
+    """One presented credential's verdict; its anchor with its proof when the presented
+    document's hash is the anchor's (the caller holds the credential), else none."""
+
+    id: str | None
+    valid: bool
+    checks: list[dict[str, JsonValue]]
+    anchor: ProvenValue | None = None
+
+
+class VerifyReport(_Answer):
+    """Every presented credential's verdict at `at`, all read at one height; valid only
+    if every one is."""
+
+    at: str
+    height: int
+    valid: bool
+    holder: JsonValue = None
+    credentials: list[CheckedCredential]
+
+
+class StatusListAnswer(_Answer):
+    """A BitstringStatusListCredential (unsigned: the node holds no issuer's key) and the
+    list's record on chain (raw bits and their SHA-256) with its state proof."""
+
+    credential: dict[str, JsonValue]
+    bits_hash: str
+    record: ProvenValue
