@@ -45,6 +45,11 @@ from healthledger.domains.credentials.messages import (
     IssuerRemove,
     StatusAction,
 )
+from healthledger.domains.credentials.ce import CeRule, CeRuleCategory
+from healthledger.domains.credentials.exclusions import CredentialExclusion
+from healthledger.domains.credentials.file import CredentialFile
+from healthledger.domains.credentials.psv import CredentialPsv, CredentialPsvReuse
+from healthledger.domains.credentials.sharing import CredentialShare, CredentialUnshare
 from healthledger.domains.credentials.presentation import (
     Presentation,
     end_of_day_ms,
@@ -270,6 +275,73 @@ class Credentials:
         payload = CredentialAccept.model_validate({**anchor, "issuer": issuer})
         return self.commit("credential.accept", payload)
 
+    # --- the member's file and its monitoring ------------------------------------------
+
+    def file(self, member: str, at: date | datetime | int | None = None) -> CredentialFile:
+        """A member's credential file as these keys may read it (the member, their
+        organisation, where they hold privileges, regulators, auditors, a share's grantee)."""
+        params: dict[str, str | int] = {"member": member}
+        if at is not None:
+            params["at_ms"] = _at_ms(at)
+        answer = self.client._get("/v1/credentials/file", params, self._own_keys())
+        return CredentialFile.model_validate_json(answer.content)
+
+    def share(
+        self, grantee: str, until: date | datetime | int, credentials: Sequence[str] = ()
+    ) -> Committed:
+        """A member shares their file (or only `credentials`) with an organisation or a
+        person until `until`."""
+        payload = CredentialShare(
+            grantee=grantee, credentials=list(credentials), until_ms=_at_ms(until)
+        )
+        return self.commit("credential.share", payload)
+
+    def unshare(self, share_id: str) -> Committed:
+        """End one of the member's shares now."""
+        return self.commit("credential.unshare", CredentialUnshare(share=share_id))
+
+    def ce_rule(
+        self,
+        minutes_per_cycle: int,
+        effective_from: date | datetime | int,
+        categories: Mapping[str, int] | None = None,
+    ) -> Committed:
+        """A board publishes its CE requirement per licence cycle (minutes; per category)."""
+        payload = CeRule(
+            minutes_per_cycle=minutes_per_cycle,
+            categories=[
+                CeRuleCategory(category=name, min_minutes=minutes)
+                for name, minutes in (categories or {}).items()
+            ],
+            effective_from_ms=_day_start_ms(effective_from),
+        )
+        return self.commit("credential.ce_rule", payload)
+
+    def exclude(self, member: str, exclusion_list: str, reason: str) -> Committed:
+        """A regulator adds a member to one of its exclusion lists."""
+        return self._exclusion("add", member, exclusion_list, reason)
+
+    def lift(self, member: str, exclusion_list: str, reason: str) -> Committed:
+        """A regulator lifts its entry of a member."""
+        return self._exclusion("lift", member, exclusion_list, reason)
+
+    def _exclusion(self, action: str, member: str, exclusion_list: str, reason: str) -> Committed:
+        payload = CredentialExclusion.model_validate(
+            {"action": action, "member": member, "reason": reason, "list": exclusion_list}
+        )
+        return self.commit("credential.exclusion", payload)
+
+    def psv(self, credential_id: str, method: str, result: str = "ok") -> Committed:
+        """Record a primary-source verification of a credential (who verified what, when)."""
+        payload = CredentialPsv.model_validate(
+            {"credential_id": credential_id, "method": method, "result": result}
+        )
+        return self.commit("credential.psv", payload)
+
+    def psv_reuse(self, psv_id: str, decision: str) -> Committed:
+        """Rely on another organisation's primary-source verification for a decision."""
+        return self.commit("credential.psv_reuse", CredentialPsvReuse(psv=psv_id, decision=decision))
+
     # --- reads ------------------------------------------------------------------------
 
     def anchor(self, credential_id: str) -> st.CredentialAnchor:
@@ -474,14 +546,25 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _at_ms(at: date | datetime | None) -> int:
+def _at_ms(at: date | datetime | int | None) -> int:
     """A datetime as is; a date as the last millisecond of that day in UTC (the status
-    the credential had when the day closed); none: now."""
+    the credential had when the day closed); an int as ms since the epoch; none: now."""
     if at is None:
         return _now_ms()
+    if isinstance(at, int):
+        return at
     if isinstance(at, datetime):
         return _ms(at)
     return end_of_day_ms(at)
+
+
+def _day_start_ms(at: date | datetime | int) -> int:
+    """When something takes effect: a date from its first millisecond (UTC)."""
+    if isinstance(at, int):
+        return at
+    if isinstance(at, datetime):
+        return _ms(at)
+    return _ms(datetime(at.year, at.month, at.day, tzinfo=UTC))
 
 
 def _now_ms() -> int:
