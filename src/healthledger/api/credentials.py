@@ -27,10 +27,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 
+from healthledger.api.access import ReadGuard
 from healthledger.api.responses import json_response, parse_body, read_body
 from healthledger.app.queries import state_in_snapshot
+from healthledger.app.reader import SnapshotReader
+from healthledger.app.registry import first_problem
 from healthledger.app.views import StateView
 from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.status_list import encode_list
@@ -39,13 +42,15 @@ from healthledger.domains.credentials.answers import (
     CheckedCredential,
     StatusListAnswer,
     VerifyReport,
+    checks_of,
 )
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
+from healthledger.domains.credentials.file import CredentialFile, FileParams, file_view
 from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
-from healthledger.errors import LedgerError, MalformedInput, NotFound
-from healthledger.ledger.store import Store
 from healthledger.domains.kit import ProvenValue
+from healthledger.errors import InvalidField, LedgerError, MalformedInput, NotFound
+from healthledger.ledger.store import Store
 from healthledger.node.node import Node
 
 # A presented credential or presentation: a verifier's bound (a file of 256 credentials
@@ -87,9 +92,25 @@ class StatusListCache:
         return encoded
 
 
-def add_credential_routes(app: FastAPI, node: Node) -> None:
+def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     store = node.store
     cache = StatusListCache()
+
+    @app.get(
+        "/v1/credentials/file",
+        tags=["credentials"],
+        summary="A member's credential file (signed: the member, their organisation, where "
+        "they hold privileges, regulators, auditors, a share's grantee)",
+        response_class=Response,
+        responses={200: {"model": CredentialFile}},
+        openapi_extra={"parameters": _parameters(FileParams)},
+    )
+    def member_file(request: Request) -> Response:
+        actor = guard.reader(guard.signed(request))
+        params = _file_params(dict(request.query_params))
+        with store.snapshot():
+            answer = file_view(SnapshotReader(store), params, actor)
+        return json_response(answer.model_dump(mode="json"))
 
     @app.post(
         "/v1/credentials/verify",
@@ -133,6 +154,23 @@ def add_credential_routes(app: FastAPI, node: Node) -> None:
         return json_response(answer.model_dump(mode="json"))
 
 
+def _file_params(raw: dict[str, str]) -> FileParams:
+    try:
+        return FileParams.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidField(f"file: {first_problem(exc)}") from exc
+
+
+def _parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI query parameters from a parameters model (the route reads them by hand)."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": field}
+        for name, field in schema.get("properties", {}).items()
+    ]
+
+
 def _verify_all(
     store: Store,
     documents: list[dict[str, Any]],
@@ -153,20 +191,22 @@ def _verify_all(
     )
 
 
-def _verify_one(store: Store, document: dict[str, Any], at_ms: int, now_ms: int) -> (
-    CheckedCredential
-):
+def _verify_one(
+    store: Store, document: dict[str, Any], at_ms: int, now_ms: int
+) -> CheckedCredential:
     try:
         credential_id = credential_id_of(document)
     except LedgerError as exc:
         return CheckedCredential(id=None, valid=False, checks=[_refusal("document", exc)])
     view = state_in_snapshot(store, st.NAMESPACE, st.credential_key(credential_id), prove=True)
     anchor = None if view.value is None else st.CredentialAnchor.model_validate(view.value)
-    verdict = check_credential(document, anchor, at_ms, now_ms=now_ms)
-    checks = [c.model_dump(mode="json") for c in verdict.checks]
+    verdict = check_credential(document, anchor, at_ms, now_ms)
     held = anchor is not None and _hash_of(document) == anchor.hash
     return CheckedCredential(
-        id=credential_id, valid=verdict.valid, checks=checks, anchor=_proven(view) if held else None
+        id=credential_id,
+        valid=verdict.ok,
+        checks=checks_of(verdict),
+        anchor=_proven(view) if held else None,
     )
 
 
@@ -178,7 +218,7 @@ def _hash_of(document: dict[str, Any]) -> str | None:
 
 
 def _refusal(check: str, exc: LedgerError) -> dict[str, JsonValue]:
-    return {"check": check, "ok": False, "code": str(exc.code), "message": exc.message}
+    return {"check": check, "ok": False, "reason": str(exc.code), "message": exc.message}
 
 
 def _status_list(
@@ -205,9 +245,9 @@ def state_in_snapshot_view(store: Store, key: str) -> StateView:
         return state_in_snapshot(store, st.NAMESPACE, key, prove=True)
 
 
-def status_list_credential(issuer: str, purpose: str, number: int, encoded: str) -> dict[
-    str, JsonValue
-]:
+def status_list_credential(
+    issuer: str, purpose: str, number: int, encoded: str
+) -> dict[str, JsonValue]:
     """The spec's BitstringStatusListCredential (VC 2.0), unsigned: see the module docstring."""
     list_id = f"urn:healthledger:status-list:{issuer}:{purpose}:{number}"
     return {

@@ -25,8 +25,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from healthledger.api.errors import status_for
 from healthledger.api.credentials import MAX_VERIFY_BYTES
+from healthledger.api.errors import status_for
 from healthledger.api.records import MAX_BATCH_RECORDS
 from healthledger.api.responses import MAX_BATCH_TXS
 from healthledger.app.registry import DOMAINS
@@ -158,6 +158,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("post", "/v1/supply/epcis/check"): frozenset({Does.BODY, Does.LOOKUP}),
     ("post", "/v1/credentials/verify"): frozenset({Does.BODY}),
+    ("get", "/v1/credentials/file"): frozenset({Does.SIGNED}),
     ("get", "/v1/credentials/status-lists/{issuer}/{purpose}/{number}"): frozenset({Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),

@@ -73,7 +73,7 @@ def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
     guard = ReadGuard(node)
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
-    add_credential_routes(app, node)
+    add_credential_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
     records = add_record_routes(app, node, guard.auth)
     add_donation_routes(app, records)

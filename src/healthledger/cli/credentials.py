@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,15 +21,16 @@ from healthledger.cli.keyfile import open_key, open_optional_key
 from healthledger.cli.output import JsonOpt, console, emit, fail
 from healthledger.cli.trust import PinOpt, TrustOpt, anchor_for
 from healthledger.client.credentials import (
-    CredentialSpec,
     Credentials,
+    CredentialSpec,
     CredentialVerification,
     FileVerification,
 )
 from healthledger.client.sdk import Client
 from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.documents import ce_minutes_of_hours
 from healthledger.domains.credentials.presentation import parse_at
-from healthledger.errors import InvalidField, LedgerError, MalformedInput
+from healthledger.errors import ErrorCode, InvalidField, LedgerError, MalformedInput
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="HEALTHLEDGER_URL", help="Node API.")]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Key file of the acting organisation.")]
@@ -40,7 +40,9 @@ ReaderKeyOpt = Annotated[
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded on the ledger).")]
 AtOpt = Annotated[
     str | None,
-    typer.Option("--at", help="YYYY-MM-DD (the close of that day, UTC) or a dateTime; default now."),
+    typer.Option(
+        "--at", help="YYYY-MM-DD (the close of that day, UTC) or a dateTime; default now."
+    ),
 ]
 DEFAULT_URL = "http://127.0.0.1:8700"
 # Exit code of `verify` when a credential is not valid (the checks say why).
@@ -94,7 +96,7 @@ def issue(
             jurisdiction=jurisdiction,
             valid_from=parse_moment("--from", valid_from),
             valid_until=None if valid_until is None else parse_moment("--until", valid_until),
-            ce_minutes=None if ce_hours is None else ce_minutes(ce_hours),
+            ce_minutes=None if ce_hours is None else ce_minutes_of_hours(ce_hours),
             ce_category=ce_category,
             depends_on=tuple(depends_on or ()),
             name=name,
@@ -110,9 +112,9 @@ def issue(
           "out": str(out)}, as_json)  # fmt: skip
 
 
-def _status(url: str, key: Path, action: str, credential_id: str, reason: str, as_json: bool) -> (
-    None
-):
+def _status(
+    url: str, key: Path, action: str, credential_id: str, reason: str, as_json: bool
+) -> None:
     try:
         keys = open_key(key)
         with Client(url) as client:
@@ -164,9 +166,12 @@ def verify(
     at: AtOpt = None,
     key: Annotated[
         Path | None,
-        typer.Option("--key", help="Read anchors signed with this key (else through the "
-                     "node's public verify route; the proofs are checked here either way)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--key",
+            help="Read anchors signed with this key (else through the "
+            "node's public verify route; the proofs are checked here either way).",
+        ),
+    ] = None,
     trust: TrustOpt = None,
     pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
@@ -268,17 +273,6 @@ def parse_moment(option: str, text: str) -> datetime:
     if moment.tzinfo is None:
         raise InvalidField(f"{option}: a dateTime needs its zone (Z for UTC)")
     return moment
-
-
-def ce_minutes(hours: str) -> int:
-    """CE hours as whole minutes: 1.5 is 90; 0.01 (36 s) is refused, not rounded."""
-    try:
-        minutes = Decimal(hours) * 60
-    except InvalidOperation as exc:
-        raise InvalidField(f"--ce-hours: not a number: {hours!r}") from exc
-    if minutes != minutes.to_integral_value() or minutes <= 0:
-        raise InvalidField(f"--ce-hours: {hours} is not a positive whole number of minutes")
-    return int(minutes)
 
 
 def _credential_type(text: str) -> st.CredentialType:

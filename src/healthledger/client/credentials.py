@@ -31,13 +31,16 @@ from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.keys import KeyPair
 from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list, set_indices
 from healthledger.domains.credentials import state as st
-from healthledger.domains.credentials.answers import StatusListAnswer, VerifyReport
+from healthledger.domains.credentials.answers import StatusListAnswer, VerifyReport, checks_of
+from healthledger.domains.credentials.ce import CeRule, CeRuleCategory
 from healthledger.domains.credentials.documents import (
     anchor_of,
     build_credential,
     credential_id_of,
     sign_credential,
 )
+from healthledger.domains.credentials.exclusions import CredentialExclusion
+from healthledger.domains.credentials.file import CredentialFile
 from healthledger.domains.credentials.messages import (
     CredentialAccept,
     CredentialStatus,
@@ -45,17 +48,14 @@ from healthledger.domains.credentials.messages import (
     IssuerRemove,
     StatusAction,
 )
-from healthledger.domains.credentials.ce import CeRule, CeRuleCategory
-from healthledger.domains.credentials.exclusions import CredentialExclusion
-from healthledger.domains.credentials.file import CredentialFile
-from healthledger.domains.credentials.psv import CredentialPsv, CredentialPsvReuse
-from healthledger.domains.credentials.sharing import CredentialShare, CredentialUnshare
 from healthledger.domains.credentials.presentation import (
     Presentation,
     end_of_day_ms,
     presentation,
     presentation_of,
 )
+from healthledger.domains.credentials.psv import CredentialPsv, CredentialPsvReuse
+from healthledger.domains.credentials.sharing import CredentialShare, CredentialUnshare
 from healthledger.domains.credentials.verify import check_credential
 from healthledger.errors import (
     ErrorCode,
@@ -141,6 +141,7 @@ class Credentials:
     client: Client
     keys: KeyPair | None = None
     org: str | None = None  # the issuing organisation: looked up from the key if not given
+    issuer_name: str | None = None  # the document's issuer.name (default: the org's id)
     _signer: Signer | None = field(default=None, repr=False)
 
     @property
@@ -198,24 +199,24 @@ class Credentials:
         keys = self._own_keys()
         org = self.issuer_org()
         document = build_credential(
-            issuer_org=org,
-            issuer_name=org,
-            issuer_key=keys.public_key,
+            issuer=org,
+            issuer_name=self.issuer_name or org,
+            issuer_key=keys.key_id,
             local_id=spec.local_id or f"{spec.type}-{slot.list}-{slot.index}",
             subject=spec.subject,
-            credential_type=spec.type,
+            type=spec.type,
             scope=spec.scope,
             jurisdiction=spec.jurisdiction,
             valid_from_ms=_ms(spec.valid_from),
             valid_until_ms=None if spec.valid_until is None else _ms(spec.valid_until),
             ce_minutes=spec.ce_minutes,
             ce_category=spec.ce_category,
-            depends_on=list(spec.depends_on),
+            depends_on=spec.depends_on,
             name=spec.name,
             status_list=slot.list,
             status_index=slot.index,
         )
-        return sign_credential(document, keys, created_ms=_now_ms())
+        return sign_credential(document, keys, _now_ms())
 
     def _own_keys(self) -> KeyPair:
         if self.keys is None:
@@ -340,7 +341,9 @@ class Credentials:
 
     def psv_reuse(self, psv_id: str, decision: str) -> Committed:
         """Rely on another organisation's primary-source verification for a decision."""
-        return self.commit("credential.psv_reuse", CredentialPsvReuse(psv=psv_id, decision=decision))
+        return self.commit(
+            "credential.psv_reuse", CredentialPsvReuse(psv=psv_id, decision=decision)
+        )
 
     # --- reads ------------------------------------------------------------------------
 
@@ -358,9 +361,7 @@ class Credentials:
         view = self.client.state(st.NAMESPACE, key, proof=True, keys=self._own_keys())
         return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
 
-    def status_list(self, issuer: str, purpose: st.StatusPurpose, number: int) -> (
-        CheckedStatusList
-    ):
+    def status_list(self, issuer: str, purpose: st.StatusPurpose, number: int) -> CheckedStatusList:
         """A published status list, checked here: the record's proof against the trust
         anchor, the published encodedList's bits against the proven SHA-256."""
         path = f"/v1/credentials/status-lists/{issuer}/{purpose}/{number}"
@@ -401,9 +402,9 @@ class Credentials:
         verdict = check_credential(body, anchor, at_ms, now_ms=_now_ms())
         return CredentialVerification(
             id=credential_id,
-            valid=verdict.valid,
+            valid=verdict.ok,
             at=xml_datetime(at_ms),
-            checks=[dict(c) for c in verdict.checks],
+            checks=checks_of(verdict),
             anchor=proven.label,
             proven_at_height=proven.view.height,
         )
@@ -421,7 +422,9 @@ class Credentials:
         )
         (checked,) = answer.credentials
         if checked.anchor is None:
-            raise NotFound(f"the ledger holds no anchor of {credential_id} with this document's hash")
+            raise NotFound(
+                f"the ledger holds no anchor of {credential_id} with this document's hash"
+            )
         view = StateView.model_validate(checked.anchor.model_dump(mode="json"))
         key = st.credential_key(credential_id)
         return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
@@ -525,11 +528,16 @@ def _issued(document: dict[str, Any], committed: Committed) -> Issued:
     )
 
 
-def _refused(credential_id: str | None, at_ms: int, check: str, exc: LedgerError) -> (
-    CredentialVerification
-):
+def _refused(
+    credential_id: str | None, at_ms: int, check: str, exc: LedgerError
+) -> CredentialVerification:
     """A verdict that could not be reached: the document or the proof is not usable."""
-    detail = {"check": check, "ok": False, "code": str(exc.code), "message": exc.message}
+    detail: dict[str, JsonValue] = {
+        "check": check,
+        "ok": False,
+        "reason": str(exc.code),
+        "message": exc.message,
+    }
     return CredentialVerification(
         id=credential_id,
         valid=False,
@@ -572,7 +580,6 @@ def _now_ms() -> int:
 
 
 __all__ = [
-    "ApiError",
     "CredentialSpec",
     "CredentialVerification",
     "Credentials",

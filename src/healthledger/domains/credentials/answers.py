@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from healthledger.domains.credentials.verify import CredentialCheck
 from healthledger.domains.kit import ProvenValue
 
 
@@ -42,3 +43,17 @@ class StatusListAnswer(_Answer):
     credential: dict[str, JsonValue]
     bits_hash: str
     record: ProvenValue
+
+
+CHECK_NAMES = ("proof", "issuer_key", "anchored", "status", "validity", "status_list")
+
+
+def checks_of(verdict: CredentialCheck) -> list[dict[str, JsonValue]]:
+    """A verdict's checks as a list, in the order they are made (one line each for a
+    person): `{"check", "ok", "reason", "message"}`."""
+    checks: list[dict[str, JsonValue]] = []
+    for name in CHECK_NAMES:
+        outcome = getattr(verdict, name)
+        if outcome is not None:
+            checks.append({"check": name, **outcome.model_dump(mode="json")})
+    return checks
