@@ -65,7 +65,8 @@ AtQuery = Annotated[
     Query(
         description="When the status is asked at: YYYY-MM-DD (the close of that day, UTC) "
         "or an XML dateTime in UTC; default now",
-        max_length=40,
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+        r"(Z|[+-][0-9]{2}:[0-9]{2}))?$",
     ),
 ]
 

@@ -1,0 +1,163 @@
+"""`healthledger credentials ...` on a real node: issue to a file, verify it, change status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from healthledger.domains.credentials.documents import status_slot_of
+
+from conftest import enroll_member, serve_network, stop_node
+from healthledger.client.sdk import Client, Signer
+from healthledger.crypto.keys import load_keypair, save_keypair
+from healthledger.domains.credentials.presentation import presentation
+from healthledger.node.home import Home
+
+CHAIN = "credentials-cli"
+CLI = [sys.executable, "-m", "healthledger"]
+MEMBER = "st-marys/dr-cole"
+
+
+@dataclass
+class Net:
+    url: str
+    home: Home
+    member_key: Path
+
+    def key(self, org: str) -> str:
+        return str(self.home.key_path(org))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+def cli(*args: str, code: int = 0) -> Any:
+    result = run(*args, "--json")
+    assert result.returncode == code, f"{args}: {result.returncode} {result.stdout}{result.stderr}"
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    root = tmp_path_factory.mktemp("credentials-cli") / "net"
+    orgs = [
+        ("st-marys", "hospital", "St Mary's"),
+        ("ma-board", "board", "MA Board"),
+        ("ma-regulator", "regulator", "MA Regulator"),
+    ]
+    url, process = serve_network(root, CHAIN, orgs)
+    home = Home(root)
+    with Client(url) as client:
+        hospital = Signer(load_keypair(home.key_path("st-marys")), CHAIN)
+        member = enroll_member(client, hospital, "dr-cole", "practitioner")
+    member_key = root / "dr-cole.json"
+    save_keypair(member, member_key)
+    yield Net(url, home, member_key)
+    stop_node(process)
+
+
+def issue(net: Net, out: Path, *extra: str) -> Any:
+    return cli("credentials", "issue", "--key", net.key("ma-board"), "--type", "licence",
+               "--subject", MEMBER, "--scope", "Physician", "--jurisdiction", "US-MA",
+               "--from", "2026-01-01", "--until", "2030-01-01", "--name", "Dr Cole",
+               "--out", str(out), *extra, "--url", net.url)  # fmt: skip
+
+
+def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
+    out = tmp_path / "licence.json"
+    issued = issue(net, out, "--id", "cole-1")
+    assert issued["id"] == "ma-board:cole-1" and out.exists()
+    document = json.loads(out.read_text())
+    assert document["credentialSubject"]["name"] == "Dr Cole"
+    report = cli("credentials", "verify", str(out), "--url", net.url)
+    assert report["valid"] is True
+    assert report["credentials"][0]["anchor"]  # names what it was verified against
+    # The human form: one line per check, exit 0.
+    shown = run("credentials", "verify", str(out), "--url", net.url)
+    assert shown.returncode == 0
+    for check in ("proof", "issuer_key", "anchored", "status", "validity"):
+        assert f"ok   {check}:" in shown.stdout
+    before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    time.sleep(0.05)
+    cli("credentials", "suspend", "ma-board:cole-1", "--key", net.key("ma-board"),
+        "--reason", "complaint", "--url", net.url)  # fmt: skip
+    now = cli("credentials", "verify", str(out), "--url", net.url, code=2)
+    assert now["valid"] is False
+    failed = [c for c in now["credentials"][0]["checks"] if not c["ok"]]
+    assert [c["check"] for c in failed] == ["status"]
+    then = cli("credentials", "verify", str(out), "--at", before, "--url", net.url)
+    assert then["valid"] is True
+    human = run("credentials", "verify", str(out), "--url", net.url)
+    assert human.returncode == 2 and "FAIL status" in human.stdout
+    # With a member's key the anchor is read signed; the verdict is the same.
+    signed = cli("credentials", "verify", str(out), "--key", str(net.member_key),
+                 "--url", net.url, code=2)  # fmt: skip
+    assert signed["valid"] is False
+    shown_anchor = cli("credentials", "show", "ma-board:cole-1", "--key", net.key("st-marys"),
+                       "--url", net.url)  # fmt: skip
+    assert [h["status"] for h in shown_anchor["anchor"]["history"]] == ["active", "suspended"]
+
+
+def test_revoke_and_the_status_list(net: Net, tmp_path: Path) -> None:
+    out = tmp_path / "revoked.json"
+    issue(net, out, "--id", "cole-2")
+    cli("credentials", "revoke", "ma-board:cole-2", "--key", net.key("ma-board"),
+        "--reason", "surrendered", "--url", net.url)  # fmt: skip
+    slot = status_slot_of(json.loads(out.read_text()), "ma-board")
+    assert slot is not None
+    number, index = slot
+    listed = cli("credentials", "status-list", "ma-board", "revocation", str(number),
+                 "--index", str(index), "--url", net.url)  # fmt: skip
+    assert listed["set"] is True and listed["encoded_list_matches_chain"] is True
+    assert listed["entries"] >= 131_072
+    clear = cli("credentials", "status-list", "ma-board", "suspension", str(number),
+                "--index", str(index), "--url", net.url)  # fmt: skip
+    assert clear["set"] is False
+
+
+def test_a_presented_file(net: Net, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    issue(net, one, "--id", "cole-3")
+    issue(net, two, "--id", "cole-4")
+    documents = [json.loads(p.read_text()) for p in (one, two)]
+    file = tmp_path / "file.json"
+    file.write_text(json.dumps(presentation(documents, MEMBER)))
+    report = cli("credentials", "verify", str(file), "--url", net.url)
+    assert report["valid"] is True and len(report["credentials"]) == 2
+    tampered = json.loads(json.dumps(documents))
+    tampered[1]["validUntil"] = "2099-01-01T00:00:00Z"
+    file.write_text(json.dumps(presentation(tampered, MEMBER)))
+    report = cli("credentials", "verify", str(file), "--url", net.url, code=2)
+    assert [c["valid"] for c in report["credentials"]] == [True, False]
+
+
+def test_bad_input_is_refused_with_its_code(net: Net, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.json"
+    junk.write_text("{not json")
+    assert cli("credentials", "verify", str(junk), "--url", net.url, code=2)["error"]["code"] == (
+        "malformed"
+    )
+    out = tmp_path / "x.json"
+    by_hospital = cli("credentials", "issue", "--key", net.key("st-marys"), "--type", "licence",
+                      "--subject", MEMBER, "--scope", "Physician", "--jurisdiction", "US-MA",
+                      "--from", "2026-01-01", "--out", str(out), "--url", net.url,
+                      code=4)  # fmt: skip
+    assert by_hospital["error"]["code"] == "unauthorized" and not out.exists()
+    bad_hours = cli("credentials", "issue", "--key", net.key("ma-board"), "--type", "ce",
+                    "--subject", MEMBER, "--scope", "CME", "--jurisdiction", "US-MA",
+                    "--from", "2026-01-01", "--ce-hours", "0.001", "--out", str(out),
+                    "--url", net.url, code=2)  # fmt: skip
+    assert bad_hours["error"]["code"] == "malformed"
+    bad_type = cli("credentials", "issue", "--key", net.key("ma-board"), "--type", "diploma",
+                   "--subject", MEMBER, "--scope", "x", "--jurisdiction", "US-MA",
+                   "--from", "2026-01-01", "--out", str(out), "--url", net.url, code=2)  # fmt: skip
+    assert bad_type["error"]["code"] == "invalid_field"
