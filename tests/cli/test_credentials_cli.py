@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from healthledger.domains.credentials.documents import status_slot_of
+from healthledger.crypto.data_integrity import did_key
+from healthledger.domains.credentials.documents import (
+    build_credential,
+    sign_credential,
+    status_slot_of,
+)
 
 from conftest import enroll_member, serve_network, stop_node
 from healthledger.client.sdk import Client, Signer
-from healthledger.crypto.keys import load_keypair, save_keypair
+from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
 from healthledger.domains.credentials.presentation import presentation
 from healthledger.node.home import Home
 
@@ -53,6 +58,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         ("st-marys", "hospital", "St Mary's"),
         ("ma-board", "board", "MA Board"),
         ("ma-regulator", "regulator", "MA Regulator"),
+        ("mass-u", "university", "Mass University"),
     ]
     url, process = serve_network(root, CHAIN, orgs)
     home = Home(root)
@@ -161,3 +167,73 @@ def test_bad_input_is_refused_with_its_code(net: Net, tmp_path: Path) -> None:
                    "--subject", MEMBER, "--scope", "x", "--jurisdiction", "US-MA",
                    "--from", "2026-01-01", "--out", str(out), "--url", net.url, code=2)  # fmt: skip
     assert bad_type["error"]["code"] == "invalid_field"
+
+
+def events(report: Any, event_type: str) -> list[dict[str, Any]]:
+    return [e for e in report["result"]["events"] if e["type"] == event_type]
+
+
+def test_the_file_its_shares_and_its_monitoring(net: Net, tmp_path: Path) -> None:
+    board, regulator, hospital = (net.key(o) for o in ("ma-board", "ma-regulator", "st-marys"))
+    member = str(net.member_key)
+    common = ("--url", net.url)
+    cli("credentials", "ce-rule", "--key", board, "--hours", "50", "--from", "2026-01-01",
+        "--category", "AMA-1:20", *common)  # fmt: skip
+    issue(net, tmp_path / "lic.json", "--id", "cole-file")
+    cli("credentials", "issue", "--key", net.key("mass-u"), "--type", "ce", "--subject", MEMBER,
+        "--scope", "Cardiology update", "--jurisdiction", "US-MA", "--from", "2026-02-01",
+        "--ce-hours", "1.5", "--ce-category", "AMA-1", "--out", str(tmp_path / "ce.json"),
+        "--id", "cole-ce", *common)  # fmt: skip
+    own = cli("credentials", "file", MEMBER, "--key", member, *common)
+    assert "ma-board:cole-file" in [c["id"] for c in own["credentials"]]
+    assert "ma-board:cole-ce" in [c["id"] for c in own["credentials"]]
+    shared = cli("credentials", "share", "ma-regulator", "--key", member, "--until",
+                 "2030-01-01", "--credential", "ma-board:cole-file", *common)  # fmt: skip
+    (event,) = events(shared, "credential.shared")
+    cli("credentials", "unshare", event["share"], "--key", member, *common)
+    excluded = cli("credentials", "exclude", MEMBER, "--key", regulator, "--list", "oig-leie",
+                   "--reason", "1128a1", *common)  # fmt: skip
+    assert excluded["result"]["ok"] is True
+    flagged = cli("credentials", "file", MEMBER, "--key", regulator, *common)
+    assert flagged["excluded"] is True
+    cli("credentials", "lift", MEMBER, "--key", regulator, "--list", "oig-leie",
+        "--reason", "reinstated", *common)  # fmt: skip
+    assert cli("credentials", "file", MEMBER, "--key", regulator, *common)["excluded"] is False
+    recorded = cli("credentials", "psv", "ma-board:cole-file", "--key", hospital,
+                   "--method", "ledger", *common)  # fmt: skip
+    (psv,) = events(recorded, "credential.psv")
+    reused = cli("credentials", "psv-reuse", psv["psv"], "--key", regulator,
+                 "--decision", "board hearing", *common)  # fmt: skip
+    assert reused["result"]["ok"] is True
+    # Another organisation's member may not read the file.
+    refused = cli("credentials", "file", "st-marys/nobody", "--key", member, *common, code=4)
+    assert refused["error"]["code"] == "unauthorized"
+
+
+def test_an_external_issuer_and_an_accepted_credential(net: Net, tmp_path: Path) -> None:
+    outside = KeyPair.generate()
+    common = ("--url", net.url)
+    cli("credentials", "issuer", "register", "gmc-uk", "--key", net.key("ma-regulator"),
+        "--did", did_key(outside.public_key), "--name", "General Medical Council",
+        "--type", "licence", "--jurisdiction", "GB", *common)  # fmt: skip
+    document = sign_credential(
+        build_credential(
+            issuer="gmc-uk",
+            issuer_name="General Medical Council",
+            issuer_key=outside.key_id,
+            local_id="gmc-7001",
+            subject=MEMBER,
+            type="licence",
+            scope="Full registration",
+            jurisdiction="GB",
+            valid_from_ms=1_767_225_600_000,
+        ),
+        outside,
+        int(time.time() * 1000),
+    )
+    file = tmp_path / "gmc.json"
+    file.write_text(json.dumps(document))
+    accepted = cli("credentials", "accept", str(file), "--key", str(net.member_key),
+                   "--issuer", "gmc-uk", *common)  # fmt: skip
+    assert accepted["result"]["ok"] is True
+    assert cli("credentials", "verify", str(file), *common)["valid"] is True

@@ -10,6 +10,7 @@ here against the trust anchor (--trust / --pin): exit 0 when every credential is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,8 +26,9 @@ from healthledger.client.credentials import (
     CredentialSpec,
     CredentialVerification,
     FileVerification,
+    read_presentation,
 )
-from healthledger.client.sdk import Client
+from healthledger.client.sdk import Client, Committed
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials.documents import ce_minutes_of_hours
 from healthledger.domains.credentials.presentation import parse_at
@@ -112,16 +114,21 @@ def issue(
           "out": str(out)}, as_json)  # fmt: skip
 
 
-def _status(
-    url: str, key: Path, action: str, credential_id: str, reason: str, as_json: bool
-) -> None:
+def _commit(url: str, key: Path, as_json: bool, send: Callable[[Credentials], Committed]) -> None:
+    """Sign with --key, submit, wait; report the committed result or the refusal's code."""
     try:
         keys = open_key(key)
         with Client(url) as client:
-            committed = getattr(Credentials(client, keys), action)(credential_id, reason)
+            committed = send(Credentials(client, keys))
     except LedgerError as exc:
         fail(exc, as_json)
     emit(committed.wire(), as_json)
+
+
+def _status(
+    url: str, key: Path, action: str, credential_id: str, reason: str, as_json: bool
+) -> None:
+    _commit(url, key, as_json, lambda c: getattr(c, action)(credential_id, reason))
 
 
 @credentials_app.command("suspend")
@@ -259,6 +266,202 @@ def status_list(
     except LedgerError as exc:
         fail(exc, as_json)
     emit(answer, as_json)
+
+
+@credentials_app.command("file")
+def member_file(
+    member: Annotated[str, typer.Argument(help="The member: ORG/MEMBER.")],
+    key: ReaderKeyOpt,
+    at: AtOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A member's credential file: credentials in order, CE per cycle, exclusions, shares.
+
+    Signed with --key: the member's, their organisation's, a regulator's, an auditor's,
+    an organisation where they hold a privilege, or a share's grantee.
+    """
+    try:
+        moment = None if at is None else parse_at(at)
+        keys = open_key(key)
+        with Client(url) as client:
+            answer = Credentials(client, keys).file(member, moment)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(answer.model_dump(mode="json"), as_json)
+
+
+@credentials_app.command("share")
+def share(
+    grantee: Annotated[str, typer.Argument(help="An organisation id, or ORG/MEMBER.")],
+    key: Annotated[Path, typer.Option("--key", help="The member's own key file.")],
+    until: Annotated[
+        str, typer.Option("--until", help="YYYY-MM-DD (through that day) or a dateTime.")
+    ],
+    credential: Annotated[
+        list[str] | None,
+        typer.Option("--credential", help="Share only this credential; repeat (default: all)."),
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Share your credential file (or chosen credentials) with an organisation or a person."""
+    try:
+        until_ms = parse_at(until)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    _commit(url, key, as_json, lambda c: c.share(grantee, until_ms, credential or ()))
+
+
+@credentials_app.command("unshare")
+def unshare(
+    share_id: Annotated[str, typer.Argument(help="The share's id (ORG/MEMBER:N).")],
+    key: Annotated[Path, typer.Option("--key", help="The member's own key file.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """End one of your shares now."""
+    _commit(url, key, as_json, lambda c: c.unshare(share_id))
+
+
+@credentials_app.command("ce-rule")
+def ce_rule(
+    key: KeyOpt,
+    hours: Annotated[str, typer.Option("--hours", help="CE hours required per licence cycle.")],
+    effective: Annotated[str, typer.Option("--from", help="In force from: YYYY-MM-DD.")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="NAME:HOURS, at least that much of a category; repeat."),
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A board publishes its CE requirement per licence cycle (a new version of its rule)."""
+    try:
+        minutes = ce_minutes_of_hours(hours)
+        categories = dict(_category(text) for text in category or ())
+        start = parse_moment("--from", effective)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    _commit(url, key, as_json, lambda c: c.ce_rule(minutes, start, categories))
+
+
+def _category(text: str) -> tuple[str, int]:
+    name, sep, hours = text.rpartition(":")
+    if not sep or not name:
+        raise InvalidField(f"--category {text!r}: expected NAME:HOURS (AMA-1:20)")
+    return name, ce_minutes_of_hours(hours)
+
+
+ListOpt = Annotated[str, typer.Option("--list", help="The regulator's exclusion list's name.")]
+CodeOpt = Annotated[str, typer.Option("--reason", help="A short reason code.")]
+
+
+@credentials_app.command("exclude")
+def exclude(
+    member: Annotated[str, typer.Argument(help="The member: ORG/MEMBER.")],
+    key: KeyOpt,
+    exclusion_list: ListOpt,
+    reason: CodeOpt,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A regulator excludes a member (flagged to every organisation they hold privileges at)."""
+    _commit(url, key, as_json, lambda c: c.exclude(member, exclusion_list, reason))
+
+
+@credentials_app.command("lift")
+def lift(
+    member: Annotated[str, typer.Argument(help="The member: ORG/MEMBER.")],
+    key: KeyOpt,
+    exclusion_list: ListOpt,
+    reason: CodeOpt,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A regulator lifts its exclusion of a member."""
+    _commit(url, key, as_json, lambda c: c.lift(member, exclusion_list, reason))
+
+
+@credentials_app.command("psv")
+def psv(
+    credential_id: str,
+    key: KeyOpt,
+    method: Annotated[str, typer.Option("--method", help="ledger, issuer_api, board_website...")],
+    result: Annotated[str, typer.Option("--result", help="ok or discrepancy.")] = "ok",
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a primary-source verification of a credential (reusable by others)."""
+    _commit(url, key, as_json, lambda c: c.psv(credential_id, method, result))
+
+
+@credentials_app.command("psv-reuse")
+def psv_reuse(
+    psv_id: Annotated[str, typer.Argument(help="The verification's id (ISSUER:LOCAL/N).")],
+    key: KeyOpt,
+    decision: Annotated[str, typer.Option("--decision", help="The decision it supports.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rely on another organisation's primary-source verification (each reuse recorded)."""
+    _commit(url, key, as_json, lambda c: c.psv_reuse(psv_id, decision))
+
+
+issuer_app = typer.Typer(help="Issuers outside the ledger (registered by a regulator).")
+credentials_app.add_typer(issuer_app, name="issuer")
+
+
+@issuer_app.command("register")
+def issuer_register(
+    handle: Annotated[str, typer.Argument(help="Its handle: the issuer part of its ids.")],
+    key: KeyOpt,
+    did: Annotated[str, typer.Option("--did", help="Its did:key (Ed25519).")],
+    name: Annotated[str, typer.Option("--name", help="Its name.")],
+    credential_type: Annotated[
+        list[str], typer.Option("--type", help="A credential type it issues; repeat.")
+    ],
+    jurisdiction: Annotated[str, typer.Option("--jurisdiction", help="e.g. GB.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """A regulator registers an issuer outside the ledger by its did:key."""
+    try:
+        types = [_credential_type(text) for text in credential_type]
+    except LedgerError as exc:
+        fail(exc, as_json)
+    _commit(url, key, as_json, lambda c: c.register_issuer(handle, did, name, types, jurisdiction))
+
+
+@issuer_app.command("remove")
+def issuer_remove(
+    handle: str, key: KeyOpt, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
+    """The registering regulator stops new credentials of an external issuer."""
+    _commit(url, key, as_json, lambda c: c.remove_issuer(handle))
+
+
+@credentials_app.command("accept")
+def accept(
+    file: Annotated[Path, typer.Argument(help="The credential an external issuer signed.")],
+    key: Annotated[Path, typer.Option("--key", help="The member's (or its organisation's) key.")],
+    issuer: Annotated[str, typer.Option("--issuer", help="The registered issuer's handle.")],
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Anchor a credential a registered external issuer signed."""
+    try:
+        (document,) = _single_credential(file)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    _commit(url, key, as_json, lambda c: c.accept(document, issuer))
+
+
+def _single_credential(file: Path) -> list[dict[str, Any]]:
+    credentials = read_presentation(file).credentials
+    if len(credentials) != 1:
+        raise MalformedInput(f"{file}: one credential to accept, not {len(credentials)}")
+    return credentials
 
 
 def parse_moment(option: str, text: str) -> datetime:
