@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list
-from healthledger.domains.credentials.documents import document_hash, status_slot_of
 
 from conftest import enroll_member, serve_network, stop_node
 from healthledger.client.credentials import Credentials, CredentialSpec, Issued
 from healthledger.client.sdk import Client, Signer, verify_state_view
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
+from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list
+from healthledger.domains.credentials.documents import document_hash, status_slot_of
 from healthledger.domains.credentials.presentation import presentation
 from healthledger.node.home import Home
 
@@ -175,7 +175,7 @@ def test_status_list_lookups_and_parameters(net: Net) -> None:
 
 
 def test_the_file_is_a_signed_read(net: Net) -> None:
-    target = f"/v1/credentials/file?member={MEMBER.replace('/', '%2F')}"
+    target = f"/v1/credentials/members/{MEMBER}/file"
     assert httpx.get(net.url + target).status_code == 401
     with Client(net.url) as client:
         headers = sign_request(net.member, CHAIN, "GET", target, audience=client.org())

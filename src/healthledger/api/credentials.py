@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, JsonValue, ValidationError
+from pydantic import JsonValue, ValidationError
 
 from healthledger.api.access import ReadGuard
 from healthledger.api.responses import json_response, parse_body, read_body
@@ -45,6 +45,7 @@ from healthledger.domains.credentials.answers import (
     checks_of,
 )
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
+from healthledger.domains.credentials.exclusions import ORG_PATTERN
 from healthledger.domains.credentials.file import CredentialFile, FileParams, file_view
 from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
@@ -56,6 +57,8 @@ from healthledger.node.node import Node
 # A presented credential or presentation: a verifier's bound (a file of 256 credentials
 # of a few KiB each fits).
 MAX_VERIFY_BYTES = 4 * 1024 * 1024
+# Through 9999-12-31, as the chain's times.
+MAX_TIME_MS = 253_402_300_799_999
 # Encoded lists kept: each is a few hundred bytes to 16 KiB, keyed by the bits' hash.
 STATUS_LIST_CACHE = 256
 STATUS_LIST_CONTEXT = ["https://www.w3.org/ns/credentials/v2"]
@@ -98,17 +101,23 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     cache = StatusListCache()
 
     @app.get(
-        "/v1/credentials/file",
+        "/v1/credentials/members/{org}/{member_id}/file",
         tags=["credentials"],
         summary="A member's credential file (signed: the member, their organisation, where "
         "they hold privileges, regulators, auditors, a share's grantee)",
         response_class=Response,
         responses={200: {"model": CredentialFile}},
-        openapi_extra={"parameters": _parameters(FileParams)},
     )
-    def member_file(request: Request) -> Response:
+    def member_file(
+        request: Request,
+        org: Annotated[str, Path(pattern=ORG_PATTERN)],
+        member_id: Annotated[str, Path(pattern=ORG_PATTERN)],
+        at_ms: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+    ) -> Response:
+        # Who may read is the domain's rule (file_for): it needs the signer as the ledger
+        # knows them, which a published view does not get.
         actor = guard.reader(guard.signed(request))
-        params = _file_params(dict(request.query_params))
+        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
         with store.snapshot():
             answer = file_view(SnapshotReader(store), params, actor)
         return json_response(answer.model_dump(mode="json"))
@@ -155,21 +164,11 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         return json_response(answer.model_dump(mode="json"))
 
 
-def _file_params(raw: dict[str, str]) -> FileParams:
+def _file_params(raw: dict[str, str | int | None]) -> FileParams:
     try:
         return FileParams.model_validate(raw)
     except ValidationError as exc:
         raise InvalidField(f"file: {first_problem(exc)}") from exc
-
-
-def _parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """OpenAPI query parameters from a parameters model (the route reads them by hand)."""
-    schema = model.model_json_schema()
-    required = set(schema.get("required", ()))
-    return [
-        {"name": name, "in": "query", "required": name in required, "schema": field}
-        for name, field in schema.get("properties", {}).items()
-    ]
 
 
 def _verify_all(

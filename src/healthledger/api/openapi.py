@@ -158,7 +158,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("post", "/v1/supply/epcis/check"): frozenset({Does.BODY, Does.LOOKUP}),
     ("post", "/v1/credentials/verify"): frozenset({Does.BODY}),
-    ("get", "/v1/credentials/file"): frozenset({Does.SIGNED}),
+    ("get", "/v1/credentials/members/{org}/{member_id}/file"): frozenset({Does.SIGNED}),
     ("get", "/v1/credentials/status-lists/{issuer}/{purpose}/{number}"): frozenset({Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from healthledger.app.views import StateView, WireView
 from healthledger.client.epcis_import import sender_org
-from healthledger.client.sdk import Client, Committed, Signer, require_committed
+from healthledger.client.sdk import Client, Committed, Signer, _segment, require_committed
 from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.keys import KeyPair
 from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list, set_indices
@@ -281,10 +281,10 @@ class Credentials:
     def file(self, member: str, at: date | datetime | int | None = None) -> CredentialFile:
         """A member's credential file as these keys may read it (the member, their
         organisation, where they hold privileges, regulators, auditors, a share's grantee)."""
-        params: dict[str, str | int] = {"member": member}
-        if at is not None:
-            params["at_ms"] = _at_ms(at)
-        answer = self.client._get("/v1/credentials/file", params, self._own_keys())
+        org, _, member_id = member.partition("/")
+        params = {} if at is None else {"at_ms": _at_ms(at)}
+        path = f"/v1/credentials/members/{_segment(org)}/{_segment(member_id)}/file"
+        answer = self.client._get(path, params, self._own_keys())
         return CredentialFile.model_validate_json(answer.content)
 
     def share(
