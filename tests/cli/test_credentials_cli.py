@@ -194,11 +194,24 @@ def test_the_file_its_shares_and_its_monitoring(net: Net, tmp_path: Path) -> Non
                  "2030-01-01", "--credential", "ma-board:cole-file", *common)  # fmt: skip
     (event,) = events(shared, "credential.shared")
     cli("credentials", "unshare", event["share"], "--key", member, *common)
+    # A privilege the member holds at St Mary's: the hospital is flagged on an exclusion.
+    cli("credentials", "issue", "--key", hospital, "--type", "privilege", "--subject", MEMBER,
+        "--scope", "Cardiac catheterisation", "--jurisdiction", "US-MA", "--from", "2026-01-01",
+        "--depends-on", "ma-board:cole-file", "--out", str(tmp_path / "priv.json"),
+        "--id", "cole-priv", *common)  # fmt: skip
     excluded = cli("credentials", "exclude", MEMBER, "--key", regulator, "--list", "oig-leie",
                    "--reason", "1128a1", *common)  # fmt: skip
     assert excluded["result"]["code"] == "ok"
     flagged = cli("credentials", "file", MEMBER, "--key", regulator, *common)
     assert flagged["excluded"] is True
+    seen = cli("credentials", "flags", "st-marys", "--key", hospital, *common)
+    assert [(f["member"], f["regulators"]) for f in seen["flags"]] == [(MEMBER, ["ma-regulator"])]
+    # Suspending the licence suspends the privilege that depends on it (same block).
+    cli("credentials", "suspend", "ma-board:cole-file", "--key", board, "--reason", "hearing",
+        *common)  # fmt: skip
+    cascaded = cli("credentials", "verify", str(tmp_path / "priv.json"), *common, code=2)
+    status = next(c for c in cascaded["credentials"][0]["checks"] if c["check"] == "status")
+    assert status["reason"] == "suspended"
     cli("credentials", "lift", MEMBER, "--key", regulator, "--list", "oig-leie",
         "--reason", "reinstated", *common)  # fmt: skip
     assert cli("credentials", "file", MEMBER, "--key", regulator, *common)["excluded"] is False

@@ -291,6 +291,23 @@ def member_file(
     emit(answer.model_dump(mode="json"), as_json)
 
 
+@credentials_app.command("flags")
+def flags(
+    org: Annotated[str, typer.Argument(help="The organisation (yours).")],
+    key: ReaderKeyOpt,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Members excluded by a regulator while they hold privileges at the organisation."""
+    try:
+        keys = open_key(key)
+        with Client(url) as client:
+            answer = Credentials(client, keys).flags(org)
+    except LedgerError as exc:
+        fail(exc, as_json)
+    emit(answer.model_dump(mode="json"), as_json)
+
+
 @credentials_app.command("share")
 def share(
     grantee: Annotated[str, typer.Argument(help="An organisation id, or ORG/MEMBER.")],

@@ -39,7 +39,7 @@ from healthledger.domains.credentials.documents import (
     credential_id_of,
     sign_credential,
 )
-from healthledger.domains.credentials.exclusions import CredentialExclusion
+from healthledger.domains.credentials.exclusions import CredentialExclusion, FlagsReply
 from healthledger.domains.credentials.file import CredentialFile
 from healthledger.domains.credentials.messages import (
     CredentialAccept,
@@ -286,6 +286,12 @@ class Credentials:
         path = f"/v1/credentials/members/{_segment(org)}/{_segment(member_id)}/file"
         answer = self.client._get(path, params, self._own_keys())
         return CredentialFile.model_validate_json(answer.content)
+
+    def flags(self, org: str) -> FlagsReply:
+        """The members an organisation is flagged on (excluded while holding a privilege
+        there), and by which regulators (a member organisation's signed read)."""
+        answer = self.client._get(f"/v1/credentials/orgs/{_segment(org)}/flags", None, self.keys)
+        return FlagsReply.model_validate_json(answer.content)
 
     def share(
         self, grantee: str, until: date | datetime | int, credentials: Sequence[str] = ()
