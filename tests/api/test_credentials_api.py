@@ -13,11 +13,19 @@ import httpx
 import pytest
 
 from conftest import enroll_member, serve_network, stop_node
+from healthledger.api import credentials as credentials_api
 from healthledger.client.credentials import Credentials, CredentialSpec, Issued
 from healthledger.client.sdk import Client, Signer, verify_state_view
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.crypto.signed_request import sign_request
-from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list
+from healthledger.crypto.status_list import (
+    bit_at,
+    bitstring_hash,
+    decode_list,
+    empty_list,
+    encode_list,
+    with_bit,
+)
 from healthledger.domains.credentials.documents import document_hash, status_slot_of
 from healthledger.domains.credentials.presentation import presentation
 from healthledger.node.home import Home
@@ -189,3 +197,25 @@ def slot_of(document: dict[str, Any]) -> tuple[int, int]:
     slot = status_slot_of(document, "ma-board")
     assert slot is not None
     return slot
+
+
+def test_the_status_list_cache_encodes_a_bitstring_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[bytes] = []
+
+    def counting(bits: bytes) -> str:
+        encoded.append(bits)
+        return encode_list(bits)
+
+    monkeypatch.setattr(credentials_api, "encode_list", counting)
+    cache = credentials_api.StatusListCache(size=2)
+    bits = empty_list()
+    first = cache.encoded(("ma-board", "revocation", 0, bitstring_hash(bits)), bits)
+    assert cache.encoded(("ma-board", "revocation", 0, bitstring_hash(bits)), bits) == first
+    assert len(encoded) == 1
+    changed = with_bit(bits, 7, True)
+    cache.encoded(("ma-board", "revocation", 0, bitstring_hash(changed)), changed)
+    cache.encoded(("ma-board", "suspension", 0, bitstring_hash(bits)), bits)
+    assert len(encoded) == 3
+    # The least recently used entry left the cache (size 2): encoded again.
+    cache.encoded(("ma-board", "revocation", 0, bitstring_hash(bits)), bits)
+    assert len(encoded) == 4

@@ -16,8 +16,9 @@ import pytest
 
 from conftest import enroll_member, serve_network, stop_node
 from healthledger.client.sdk import Client, Signer
-from healthledger.crypto.data_integrity import did_key
+from healthledger.crypto.data_integrity import did_key, verify_proof
 from healthledger.crypto.keys import KeyPair, load_keypair, save_keypair
+from healthledger.crypto.status_list import bit_at, decode_list
 from healthledger.domains.credentials.documents import (
     build_credential,
     sign_credential,
@@ -131,6 +132,20 @@ def test_revoke_and_the_status_list(net: Net, tmp_path: Path) -> None:
     clear = cli("credentials", "status-list", "ma-board", "suspension", str(number),
                 "--index", str(index), "--url", net.url)  # fmt: skip
     assert clear["set"] is False
+    # The issuer signs the list it checked against the chain; anyone verifies that proof.
+    signed_file = tmp_path / "list.json"
+    signed = cli("credentials", "status-list", "ma-board", "revocation", str(number),
+                 "--sign", net.key("ma-board"), "--out", str(signed_file),
+                 "--url", net.url)  # fmt: skip
+    assert signed["signed"] == str(signed_file)
+    document = json.loads(signed_file.read_text())
+    board_key = load_keypair(net.home.key_path("ma-board"))
+    assert verify_proof(document, int(time.time() * 1000)).key_id == board_key.key_id
+    assert bit_at(decode_list(document["credentialSubject"]["encodedList"]), index)
+    others = cli("credentials", "status-list", "ma-board", "revocation", str(number),
+                 "--sign", net.key("st-marys"), "--out", str(tmp_path / "no.json"),
+                 "--url", net.url, code=4)  # fmt: skip
+    assert others["error"]["code"] == "unauthorized"
 
 
 def test_a_presented_file(net: Net, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from healthledger.domains.credentials.answers import (
     StatusListAnswer,
     VerifyReport,
     checks_of,
+    status_list_document,
 )
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
 from healthledger.domains.credentials.exclusions import ORG_PATTERN
@@ -50,7 +51,7 @@ from healthledger.domains.credentials.file import CredentialFile, FileParams, fi
 from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
 from healthledger.domains.kit import ProvenValue
-from healthledger.errors import InvalidField, LedgerError, MalformedInput, NotFound
+from healthledger.errors import InvalidField, LedgerError, NotFound
 from healthledger.ledger.store import Store
 from healthledger.node.node import Node
 
@@ -61,7 +62,6 @@ MAX_VERIFY_BYTES = 4 * 1024 * 1024
 MAX_TIME_MS = 253_402_300_799_999
 # Encoded lists kept: each is a few hundred bytes to 16 KiB, keyed by the bits' hash.
 STATUS_LIST_CACHE = 256
-STATUS_LIST_CONTEXT = ["https://www.w3.org/ns/credentials/v2"]
 
 AtQuery = Annotated[
     str | None,
@@ -233,7 +233,7 @@ def _status_list(
     bits = base64.b64decode(record.bits)
     encoded = cache.encoded((issuer, purpose, number, record.bits_hash), bits)
     return StatusListAnswer(
-        credential=status_list_credential(issuer, purpose, number, encoded),
+        credential=status_list_document(issuer, purpose, number, encoded),
         bits_hash=record.bits_hash,
         record=_proven(view),
     )
@@ -245,25 +245,6 @@ def state_in_snapshot_view(store: Store, key: str) -> StateView:
         return state_in_snapshot(store, st.NAMESPACE, key, prove=True)
 
 
-def status_list_credential(
-    issuer: str, purpose: str, number: int, encoded: str
-) -> dict[str, JsonValue]:
-    """The spec's BitstringStatusListCredential (VC 2.0), unsigned: see the module docstring."""
-    list_id = f"urn:healthledger:status-list:{issuer}:{purpose}:{number}"
-    return {
-        "@context": list(STATUS_LIST_CONTEXT),
-        "id": list_id,
-        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-        "issuer": {"id": f"urn:healthledger:org:{issuer}", "healthledgerOrg": issuer},
-        "credentialSubject": {
-            "id": f"{list_id}#list",
-            "type": "BitstringStatusList",
-            "statusPurpose": purpose,
-            "encodedList": encoded,
-        },
-    }
-
-
 def _proven(view: StateView) -> ProvenValue:
     return ProvenValue.model_validate({"header": None, **view.wire()})
 
@@ -271,6 +252,3 @@ def _proven(view: StateView) -> ProvenValue:
 def _now_ms() -> int:
     """The edge's clock: a proof `created` beyond it (and its skew) is refused."""
     return int(time.time() * 1000)
-
-
-__all__ = ["MalformedInput", "add_credential_routes", "parse_at", "status_list_credential"]

@@ -250,21 +250,40 @@ def status_list(
     index: Annotated[
         int | None, typer.Option("--index", help="Also show the bit of this index.")
     ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option("--sign", help="The issuer's key: also write the list signed by it."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the signed list (--sign).")
+    ] = None,
     trust: TrustOpt = None,
     pin: PinOpt = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch a status list; check its encodedList's bits against the hash proven on chain."""
+    """Fetch a status list; check its encodedList's bits against the hash proven on chain.
+
+    With --sign and --out, the issuer writes the checked list as its own signed
+    BitstringStatusListCredential (eddsa-jcs-2022), for verifiers outside the ledger.
+    """
     try:
+        if (sign is None) != (out is None):
+            raise MalformedInput("--sign and --out go together")
+        keys = open_optional_key(sign)
         with Client(url, anchor=anchor_for(url, trust, pin)) as client:
-            checked = Credentials(client, None).status_list(issuer, _purpose(purpose), number)
-        answer: dict[str, Any] = checked.summary()
+            credentials = Credentials(client, keys)
+            checked = credentials.status_list(issuer, _purpose(purpose), number)
+            answer: dict[str, Any] = checked.summary()
+            if out is not None:
+                signed = credentials.signed_status_list(checked)
+                out.write_text(json.dumps(signed, indent=2) + "\n", encoding="utf-8")
+                answer["signed"] = str(out)
         if index is not None:
             answer["index"] = index
             answer["set"] = checked.bit(index)
-    except LedgerError as exc:
-        fail(exc, as_json)
+    except (LedgerError, OSError) as exc:
+        fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
     emit(answer, as_json)
 
 

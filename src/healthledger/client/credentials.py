@@ -27,11 +27,22 @@ from pydantic import BaseModel, JsonValue
 from healthledger.app.views import StateView, WireView
 from healthledger.client.epcis_import import sender_org
 from healthledger.client.sdk import Client, Committed, Signer, _segment, require_committed
-from healthledger.crypto.data_integrity import xml_datetime
+from healthledger.crypto.data_integrity import create_proof, did_key, xml_datetime
 from healthledger.crypto.keys import KeyPair
-from healthledger.crypto.status_list import bit_at, bitstring_hash, decode_list, set_indices
+from healthledger.crypto.status_list import (
+    bit_at,
+    bitstring_hash,
+    decode_list,
+    encode_list,
+    set_indices,
+)
 from healthledger.domains.credentials import state as st
-from healthledger.domains.credentials.answers import StatusListAnswer, VerifyReport, checks_of
+from healthledger.domains.credentials.answers import (
+    StatusListAnswer,
+    VerifyReport,
+    checks_of,
+    status_list_document,
+)
 from healthledger.domains.credentials.ce import CeRule, CeRuleCategory
 from healthledger.domains.credentials.documents import (
     anchor_of,
@@ -64,6 +75,7 @@ from healthledger.errors import (
     MalformedInput,
     NotFound,
     TooLarge,
+    Unauthorized,
 )
 
 # A slot taken by a concurrent issuance is re-read and the document re-signed this often.
@@ -364,6 +376,24 @@ class Credentials:
         key = st.credential_key(credential_id)
         view = self.client.state(st.NAMESPACE, key, proof=True, keys=self._own_keys())
         return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
+
+    def signed_status_list(self, checked: CheckedStatusList) -> dict[str, Any]:
+        """The issuer's own signed BitstringStatusListCredential of a list checked against
+        the chain (`status_list`): eddsa-jcs-2022 with these keys, which must be the
+        issuer's (the node cannot sign one: keys stay with their owner)."""
+        keys = self._own_keys()
+        if self.issuer_org() != checked.issuer:
+            raise Unauthorized(f"only {checked.issuer}'s key signs its status lists")
+        now_ms = _now_ms()
+        document = status_list_document(
+            checked.issuer,
+            checked.purpose,
+            checked.list,
+            encode_list(checked.bits),
+            issuer_id=did_key(keys.public_key),
+        )
+        document["validFrom"] = xml_datetime(now_ms)
+        return create_proof(document, keys, now_ms)
 
     def status_list(self, issuer: str, purpose: st.StatusPurpose, number: int) -> CheckedStatusList:
         """A published status list, checked here: the record's proof against the trust

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from healthledger.domains.credentials.documents import VC_CONTEXT, status_list_credential
 from healthledger.domains.credentials.verify import CredentialCheck
 from healthledger.domains.kit import ProvenValue
 
@@ -57,3 +58,26 @@ def checks_of(verdict: CredentialCheck) -> list[dict[str, JsonValue]]:
         if outcome is not None:
             checks.append({"check": name, **outcome.model_dump(mode="json")})
     return checks
+
+
+def status_list_document(
+    issuer: str, purpose: str, number: int, encoded: str, issuer_id: str | None = None
+) -> dict[str, JsonValue]:
+    """The spec's BitstringStatusListCredential (VC 2.0 shape) of one issuer's list.
+
+    As the node publishes it, unsigned: its issuer is named by the organisation's id
+    (`issuer_id` absent); the issuer's own client may sign one with its did:key as
+    `issuer_id` (the CLI's `status-list --sign`)."""
+    list_id = status_list_credential(issuer, purpose, number)
+    return {
+        "@context": [VC_CONTEXT],
+        "id": list_id,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": {"id": issuer_id or f"urn:healthledger:org:{issuer}", "healthledgerOrg": issuer},
+        "credentialSubject": {
+            "id": f"{list_id}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": encoded,
+        },
+    }

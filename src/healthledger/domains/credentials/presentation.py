@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from healthledger.domains.credentials.documents import VC_CONTEXT
 from healthledger.errors import InvalidField, MalformedInput, TooLarge
 
 PRESENTATION_TYPE = "VerifiablePresentation"
-VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 # A verifier's bound: a whole credential file of a member fits.
 MAX_PRESENTED = 256
 
