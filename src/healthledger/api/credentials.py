@@ -1,19 +1,22 @@
-"""The credential routes that HTTP shapes: verify a presented credential, publish status lists.
+"""The credential routes that HTTP shapes: verify a presented credential, publish status
+lists, read a member's file.
 
 The credentials domain publishes its other reads (an anchor, an issuer's next status
-slot, a member's file) as views that api/views.py mounts. These two stay here because
+slot, CE rules, flags, PSVs) as views that api/views.py mounts. These stay here because
 the edge does what a domain must not: verification reads the clock (a proof created in
-the future is refused) and a status list is compressed with GZIP, whose bytes no
-consensus rule may depend on (principle 2), so it is made here, off the consensus path,
-and cached per list and bitstring.
+the future is refused); a status list is compressed with GZIP, whose bytes no consensus
+rule may depend on (principle 2), so it is made here, off the consensus path, and cached
+per list and bitstring; and who may read a file is decided on the signer as the ledger
+knows them, which a published view is not given.
 
-Both are public. Verification answers only about what the caller already holds: the
-anchor and its state proof are returned when the presented document's hash is the
-anchor's (the caller has the document); otherwise only the verdict. A status list is
-the Bitstring Status List credential of the spec with its bits proven: the node holds
-no issuer's key (keys stay with their owner), so it cannot sign the list; what makes it
-trustworthy is the raw bitstring's SHA-256 committed on chain, returned beside it with
-its state proof, which a client checks against its trust anchor.
+Verification and status lists are public. Verification answers only about what the
+caller already holds: the anchor and its state proof are returned when the presented
+document's hash is the anchor's (the caller has the document); otherwise only the
+verdict. A status list is the Bitstring Status List credential of the spec with its
+bits proven: the node holds no issuer's key (keys stay with their owner), so it cannot
+sign the list; what makes it trustworthy is the raw bitstring's SHA-256 committed on
+chain, returned beside it with its state proof, which a client checks against its
+trust anchor (the issuer's own CLI can sign a checked copy: `status-list --sign`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ from healthledger.node.node import Node
 # A presented credential or presentation: a verifier's bound (a file of 256 credentials
 # of a few KiB each fits).
 MAX_VERIFY_BYTES = 4 * 1024 * 1024
+# An issuer's list numbers, as core's payloads bound them.
+MAX_LIST_NUMBER = 1_000_000
 # Through 9999-12-31, as the chain's times.
 MAX_TIME_MS = 253_402_300_799_999
 # Encoded lists kept: each is a few hundred bytes to 16 KiB, keyed by the bits' hash.
@@ -156,9 +161,9 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         responses={200: {"model": StatusListAnswer}},
     )
     async def status_list(
-        issuer: Annotated[str, Path(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]+$")],
+        issuer: Annotated[str, Path(pattern=ORG_PATTERN)],
         purpose: st.StatusPurpose,
-        number: Annotated[int, Path(ge=0, le=2**31)],
+        number: Annotated[int, Path(ge=0, le=MAX_LIST_NUMBER)],
     ) -> Response:
         answer = await asyncio.to_thread(_status_list, store, cache, issuer, purpose, number)
         return json_response(answer.model_dump(mode="json"))
@@ -226,7 +231,7 @@ def _status_list(
 ) -> StatusListAnswer:
     """The list as its proven record holds it; encoded (or taken from the cache) here."""
     key = st.status_list_key(issuer, purpose, number)
-    view = state_in_snapshot_view(store, key)
+    view = _proven_state(store, key)
     if view.value is None:
         raise NotFound(f"{issuer} has no {purpose} status list {number}")
     record = st.StatusListRecord.model_validate(view.value)
@@ -239,7 +244,7 @@ def _status_list(
     )
 
 
-def state_in_snapshot_view(store: Store, key: str) -> StateView:
+def _proven_state(store: Store, key: str) -> StateView:
     """A credentials value with its proof, read in one committed snapshot."""
     with store.snapshot():
         return state_in_snapshot(store, st.NAMESPACE, key, prove=True)
