@@ -85,6 +85,7 @@ def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
     assert issued["id"] == "ma-board:cole-1" and out.exists()
     document = json.loads(out.read_text())
     assert document["credentialSubject"]["name"] == "Dr Cole"
+    assert document["issuer"]["name"] == "MA Board"  # its registered name
     report = cli("credentials", "verify", str(out), "--url", net.url)
     assert report["valid"] is True
     assert report["credentials"][0]["anchor"]  # names what it was verified against

@@ -68,6 +68,7 @@ from healthledger.domains.credentials.presentation import (
 from healthledger.domains.credentials.psv import CredentialPsv, CredentialPsvReuse
 from healthledger.domains.credentials.sharing import CredentialShare, CredentialUnshare
 from healthledger.domains.credentials.verify import check_credential
+from healthledger.domains.governance import state as gov_state
 from healthledger.errors import (
     ErrorCode,
     InvalidProof,
@@ -151,7 +152,7 @@ class Credentials:
     client: Client
     keys: KeyPair | None = None
     org: str | None = None  # the issuing organisation: looked up from the key if not given
-    issuer_name: str | None = None  # the document's issuer.name (default: the org's id)
+    issuer_name: str | None = None  # the document's issuer.name (default: its registered name)
     _signer: Signer | None = field(default=None, repr=False)
 
     @property
@@ -210,7 +211,7 @@ class Credentials:
         org = self.issuer_org()
         document = build_credential(
             issuer=org,
-            issuer_name=self.issuer_name or org,
+            issuer_name=self._issuer_name(org),
             issuer_key=keys.key_id,
             local_id=spec.local_id or f"{spec.type}-{slot.list}-{slot.index}",
             subject=spec.subject,
@@ -227,6 +228,14 @@ class Credentials:
             status_index=slot.index,
         )
         return sign_credential(document, keys, _now_ms())
+
+    def _issuer_name(self, org: str) -> str:
+        """The document's issuer.name: as given, else the organisation's registered name."""
+        if self.issuer_name is None:
+            record = self.client.state(gov_state.NAMESPACE, gov_state.org_key(org), keys=self.keys)
+            value = record.value
+            self.issuer_name = str(value["name"]) if isinstance(value, dict) else org
+        return self.issuer_name
 
     def _own_keys(self) -> KeyPair:
         if self.keys is None:
