@@ -38,6 +38,8 @@ def presentation_of(body: object) -> Presentation:
     if not isinstance(body, dict):
         raise MalformedInput("a credential or a presentation is a JSON object")
     types = body.get("type")
+    if isinstance(types, str):  # VC 2.0 §4.5: one type may be a string
+        types = [types]
     if not isinstance(types, list) or PRESENTATION_TYPE not in types:
         return Presentation(credentials=[body])
     credentials = body.get("verifiableCredential")
