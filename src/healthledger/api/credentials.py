@@ -22,7 +22,6 @@ trust anchor (the issuer's own CLI can sign a checked copy: `status-list --sign`
 from __future__ import annotations
 
 import asyncio
-import base64
 import threading
 import time
 from collections import OrderedDict
@@ -235,8 +234,7 @@ def _status_list(
     if view.value is None:
         raise NotFound(f"{issuer} has no {purpose} status list {number}")
     record = st.StatusListRecord.model_validate(view.value)
-    bits = base64.b64decode(record.bits)
-    encoded = cache.encoded((issuer, purpose, number, record.bits_hash), bits)
+    encoded = cache.encoded((issuer, purpose, number, record.bits_hash), record.raw_bits())
     return StatusListAnswer(
         credential=status_list_document(issuer, purpose, number, encoded),
         bits_hash=record.bits_hash,
