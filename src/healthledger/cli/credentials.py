@@ -184,8 +184,11 @@ def verify(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify presented credentials here: proof, issuer key, hash, status at --at, each
-    anchor's state proof against the trust anchor. Exit 0 if all are valid, 2 if not."""
+    """Verify presented credentials here; exit 0 if all are valid, 2 if not.
+
+    Each credential's proof, issuer key, anchored hash, status at --at and validity,
+    against its anchor, whose state proof is checked against the trust anchor.
+    """
     try:
         moment = None if at is None else parse_at(at)
         keys = open_optional_key(key)
