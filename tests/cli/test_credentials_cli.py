@@ -60,6 +60,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         ("ma-board", "board", "MA Board"),
         ("ma-regulator", "regulator", "MA Regulator"),
         ("mass-u", "university", "Mass University"),
+        ("harbor-clinic", "clinic", "Harbor Clinic"),
     ]
     url, process = serve_network(root, CHAIN, orgs)
     home = Home(root)
@@ -225,6 +226,13 @@ def test_the_file_its_shares_and_its_monitoring(net: Net, tmp_path: Path) -> Non
     assert flagged["excluded"] is True
     seen = cli("credentials", "flags", "st-marys", "--key", hospital, *common)
     assert [(f["member"], f["regulators"]) for f in seen["flags"]] == [(MEMBER, ["ma-regulator"])]
+    # A privilege granted while the exclusion stands flags its organisation at once.
+    clinic = net.key("harbor-clinic")
+    cli("credentials", "issue", "--key", clinic, "--type", "privilege", "--subject", MEMBER,
+        "--scope", "Outpatient cardiology", "--jurisdiction", "US-MA", "--from", "2026-01-01",
+        "--out", str(tmp_path / "clinic.json"), "--id", "cole-clinic", *common)  # fmt: skip
+    later = cli("credentials", "flags", "harbor-clinic", "--key", clinic, *common)
+    assert [f["member"] for f in later["flags"]] == [MEMBER]
     # Suspending the licence suspends the privilege that depends on it (same block).
     cli("credentials", "suspend", "ma-board:cole-file", "--key", board, "--reason", "hearing",
         *common)  # fmt: skip
