@@ -190,14 +190,18 @@ def flag_if_excluded(ctx: TxContext, member: str, org: str) -> None:
 
 
 def privilege_orgs(state: StateReader, member: str, time_ms: int) -> tuple[str, ...]:
-    """The organisations where the member holds a privilege in force, in file order."""
+    """The organisations where the member holds a privilege in force, in file order.
+
+    One that starts later counts (it is held: issuing it now would flag its issuer too);
+    an external issuer is no organisation to flag."""
     orgs: list[str] = []
     for credential_id in q.credential_ids_of(state, member):
         anchor = q.credential(state, credential_id)
         if (
             anchor is not None
             and anchor.type == "privilege"
-            and q.valid_at(anchor, time_ms)
+            and not anchor.external
+            and q.valid_at(anchor, max(time_ms, anchor.valid_from_ms))
             and anchor.issuer not in orgs
         ):
             orgs.append(anchor.issuer)
