@@ -4,7 +4,8 @@ with real transactions. Each refusal changes nothing; each bound holds for the o
 The weaknesses found (and fixed beside these tests): a hospital reinstating a privilege
 the cascade suspended while the licence under it stays suspended; an exclusion missing
 the organisations whose privilege was suspended or starts later when it was added; one
-organisation filling a credential's PSVs or a PSV's reuses and crowding the others out.
+organisation filling a credential's PSVs or a PSV's reuses and crowding the others out; a
+hospital whose flags are full making a member it granted a privilege unexcludable.
 """
 
 from __future__ import annotations
@@ -92,6 +93,25 @@ def test_an_exclusion_flags_a_privilege_that_starts_later(net: Net) -> None:
     assert net.issue("valley-clinic", later).ok
     assert exclude(net, BOB).ok
     assert flagged(net, "valley-clinic") == [BOB]
+
+
+def test_a_hospital_with_full_flags_does_not_shield_a_member_from_exclusion(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # st-marys filled its flags (here: one) with privileges to excluded members, then
+    # granted Ada the privilege of the fixture: her exclusion still stands.
+    monkeypatch.setattr(ex, "MAX_FLAGS_PER_ORG", 1)
+    assert net.issue("st-marys", credential("priv-bob", subject=BOB, kind="privilege")).ok
+    assert exclude(net, BOB).ok
+    assert flagged(net, "st-marys") == [BOB]
+    result = exclude(net)
+    assert result.ok, result.message
+    record = ex.exclusions_of(StateReader(net.store.state_get), ADA)
+    assert record is not None and record.active()[0].flagged == ()
+    assert flagged(net, "st-marys") == [BOB]
+    # its own issuance to an excluded member is refused, as before
+    late = credential("priv-late", subject=ADA, kind="privilege")
+    assert net.issue("st-marys", late).code == "too_large"
 
 
 def test_one_organisation_does_not_use_up_a_psvs_reuses(net: Net) -> None:
