@@ -287,3 +287,22 @@ def test_an_organisation_does_not_reuse_its_own_psv(net: Net) -> None:
     tx = net.tx("valley-clinic", "credential.psv_reuse", reuse)
     first, replay = net.block([tx, tx])
     assert first.ok and not replay.ok  # a replay is refused by the ledger
+
+
+def test_a_flood_of_expiries_does_not_keep_an_honest_credential_in_force(net: Net) -> None:
+    until = net.time_ms + 2 * HOUR_MS
+    flood = [
+        net.tx("ny-board", "credential.issue", credential(f"f{n}", valid_until_ms=until))
+        for n in range(300)
+    ]
+    assert all(r.ok for r in net.block(flood))
+    assert net.issue("ma-board", credential("lic-h", valid_until_ms=until)).ok  # queued last
+    net.block(at_ms=until + HOUR_MS)  # the sweep marks its budget, not all 301
+    assert net.anchor("ma-board:lic-h").status == "active"  # not swept yet, but past its date:
+    assert net.status("ma-board", "ma-board:lic-h", "suspend").code == "invalid_state"
+    on_it = credential("p-h", kind="privilege", depends_on=["ma-board:lic-h"])
+    assert net.issue("st-marys", on_it).code == "invalid_state"
+    for _ in range(3):
+        net.block()
+    expired = net.anchor("ma-board:lic-h").history[-1]
+    assert (expired.status, expired.time_ms) == ("expired", until)  # on time, in the record
