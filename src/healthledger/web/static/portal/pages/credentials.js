@@ -1,20 +1,20 @@
-// The member's credential file: every credential anchored for this member, in order, with
-// its status (read from the ledger, signed by the member); the file's CE totals, flags and
-// shares (the file view); and the member's own share and unshare transactions.
+// The member's credential file: every credential issued to this member, in order, with its
+// status; CE hours per licence cycle against each board's rule; exclusion flags; and the
+// member's shares, made and ended here with the member's own transactions.
 import { $, describe, el, replace, say, status, table, when, words } from "../hl/ui.js";
-import { segment, statePath } from "../hl/api.js";
+import { statePath } from "../hl/api.js";
 import { NAMESPACE, credentialPath, currentStatus, day, fieldError, statusWords, validity } from "../credentials/common.js";
+
+// The file view (domains/credentials/file.py): the file as the signed reader may see it.
+const FILE_PATH = "/v1/credentials/file";
 
 function memberOf(session) {
   return session?.actor?.kind === "member" ? session.actor.id : null;
 }
 
-function filePath(member) {
-  return `/v1/credentials/members/${member.split("/").map(segment).join("/")}/file`;
-}
-
 // --- the credentials -------------------------------------------------------------------------
 
+// The member's anchors read from state: what the page shows when the file view cannot answer.
 async function anchorsOf(session, member) {
   const ids = await session.api.get(statePath(NAMESPACE, `member/${member}/creds`)).catch((error) => {
     if (error.code === "not_found") return { value: [] };
@@ -24,138 +24,144 @@ async function anchorsOf(session, member) {
   return views.map((view) => view.value);
 }
 
-function ce(anchor) {
-  if (anchor.ce_minutes === null || anchor.ce_minutes === undefined) return "";
-  return `${anchor.ce_minutes / 60} h ${anchor.ce_category ?? ""}`.trim();
+function ce(entry) {
+  if (entry.ce_minutes === null || entry.ce_minutes === undefined) return "";
+  return `${entry.ce_minutes / 60} h ${entry.ce_category ?? ""}`.trim();
 }
 
-function credentialRow(anchor) {
-  const pick = el("input", { type: "checkbox", value: anchor.id, "aria-label": `Share ${anchor.id}`, class: "credentials-pick" });
+// One credential of the file: the file view's entry, or an anchor read from state.
+function credentialRow(entry) {
+  const now = entry.status ?? currentStatus(entry);
+  const pick = el("input", { type: "checkbox", value: entry.id, "aria-label": `Share ${entry.id}`, class: "credentials-pick" });
   return el(
     "tr",
-    { "data-credential": anchor.id },
+    { "data-credential": entry.id },
     el("td", {}, pick),
-    el("td", {}, el("span", { class: "mono" }, anchor.id)),
-    el("td", {}, words(anchor.type)),
-    el("td", {}, anchor.issuer),
-    el("td", {}, anchor.scope, anchor.jurisdiction ? ` (${anchor.jurisdiction})` : ""),
-    el("td", {}, validity(anchor)),
-    el("td", {}, ce(anchor)),
-    el("td", { "data-status": currentStatus(anchor) }, statusWords(anchor)),
-    el("td", {}, `block ${anchor.issued_height}`),
+    el("td", {}, el("span", { class: "mono" }, entry.id)),
+    el("td", {}, words(entry.type)),
+    el("td", {}, entry.issuer),
+    el("td", {}, entry.scope, entry.jurisdiction ? ` (${entry.jurisdiction})` : ""),
+    el("td", {}, validity(entry)),
+    el("td", {}, ce(entry)),
+    el("td", { "data-status": now }, entry.history ? statusWords(entry) : now),
+    el("td", {}, `block ${entry.issued_height}`),
   );
 }
 
-async function loadCredentials(root, session, member) {
-  const box = $(root, "#credentials-file");
-  const note = $(root, "#credentials-file-status");
-  try {
-    const anchors = await anchorsOf(session, member);
-    replace(note);
-    if (!anchors.length) {
-      replace(box, el("p", {}, `No credential has been issued to ${member}.`));
-      return;
-    }
-    replace(
-      box,
-      table(
-        ["Share", "Credential", "Type", "Issuer", "Scope", "Valid", "CE", "Status", "Anchored"],
-        anchors.map(credentialRow),
-        `${anchors.length} credential${anchors.length === 1 ? "" : "s"} of ${member}, in the order they were issued`,
-        { id: "credentials-table", class: "stack" },
-      ),
-    );
-  } catch (error) {
-    replace(box);
-    status(note, `Your credentials could not be read: ${describe(error)}`, "error");
-  }
+function drawCredentials(root, member, entries) {
+  replace(
+    $(root, "#credentials-file"),
+    entries.length
+      ? table(
+          ["Share", "Credential", "Type", "Issuer", "Scope", "Valid", "CE", "Status", "Anchored"],
+          entries.map(credentialRow),
+          `${entries.length} credential${entries.length === 1 ? "" : "s"} of ${member}, in the order they were issued`,
+          { id: "credentials-table", class: "stack" },
+        )
+      : el("p", {}, `No credential has been issued to ${member}.`),
+  );
 }
 
-// --- the file view: CE totals, flags, shares --------------------------------------------------
+// --- CE cycles, flags, shares -----------------------------------------------------------------
+
+function hours(minutes) {
+  return minutes === null || minutes === undefined ? "no rule" : String(minutes / 60);
+}
+
+function cycleRow(cycle) {
+  const met = cycle.compliant === null ? "no rule published" : cycle.compliant ? "met" : `short by ${cycle.shortfall / 60} h`;
+  return el(
+    "tr",
+    { "data-licence": cycle.licence },
+    el("td", {}, cycle.board),
+    el("td", {}, el("span", { class: "mono" }, cycle.licence)),
+    el("td", {}, cycle.end_ms === null ? `from ${day(cycle.start_ms)}` : `${day(cycle.start_ms)} to ${day(cycle.end_ms)}`),
+    el("td", {}, hours(cycle.minutes)),
+    el("td", {}, hours(cycle.required_minutes)),
+    el("td", {}, cycle.categories.map((c) => `${c.category}: ${c.minutes / 60} h${c.min_minutes !== null ? ` of ${c.min_minutes / 60}` : ""}`).join("; ")),
+    el("td", { "data-compliant": String(cycle.compliant) }, met),
+  );
+}
 
 function drawCe(root, file) {
-  const cycles = file.ce ?? [];
   replace(
     $(root, "#credentials-ce"),
-    cycles.length
+    file.ce_cycles.length
       ? table(
-          ["Board", "Cycle", "Hours done", "Hours required", "Categories", "Met"],
-          cycles.map((cycle) => [
-            cycle.board,
-            `${day(cycle.cycle_from_ms)} to ${day(cycle.cycle_until_ms)}`,
-            String(cycle.minutes / 60),
-            String(cycle.required_minutes / 60),
-            (cycle.categories ?? []).join(", "),
-            cycle.met ? "yes" : "no",
-          ]),
+          ["Board", "Licence", "Cycle", "Hours done", "Hours required", "Categories", "Requirement"],
+          file.ce_cycles.map(cycleRow),
           "CE hours per licence cycle, against the board's rule",
           { id: "credentials-ce-table", class: "stack" },
         )
-      : el("p", {}, "No board rule applies to your licences yet."),
+      : el("p", {}, "No licence cycle to count CE against."),
   );
-  const flags = file.flags ?? [];
   replace(
     $(root, "#credentials-flags"),
-    flags.length
-      ? el("ul", { id: "credentials-flag-list" }, flags.map((flag) => el("li", {}, `${words(flag.kind ?? "flag")}: ${flag.reason ?? ""} (${flag.by ?? ""})`)))
-      : el("p", {}, "No flags on your file."),
+    file.excluded
+      ? el("ul", { id: "credentials-flag-list" }, file.exclusions.map((e) => el("li", { class: "bad" }, `Excluded by ${e.regulator} (list ${e.list})${e.since_ms ? ` since ${day(e.since_ms)}` : ""}`)))
+      : el("p", {}, "No exclusion flags on your file."),
   );
 }
 
 function shareRow(root, share) {
   const end = el(
     "button",
-    { type: "button", class: "quiet", "aria-label": `End the share with ${share.with}`, onclick: (event) => unshare(root, root.session, share, event.currentTarget) },
+    { type: "button", class: "quiet", "aria-label": `End the share with ${share.grantee}`, onclick: (event) => unshare(root, root.session, share, event.currentTarget) },
     "End share",
   );
   return el(
     "tr",
     { "data-share": share.id },
-    el("td", {}, share.with),
-    el("td", {}, share.credentials?.length ? share.credentials.join(", ") : "the whole file"),
+    el("td", {}, share.grantee),
+    el("td", {}, share.credentials.length ? share.credentials.join(", ") : "the whole file"),
     el("td", {}, when(share.until_ms)),
     el("td", {}, end),
   );
 }
 
 function drawShares(root, file) {
-  const shares = file.shares ?? [];
   replace(
     $(root, "#credentials-shares"),
-    shares.length
-      ? table(["With", "What", "Until", "End"], shares.map((share) => shareRow(root, share)), "Who may read your file", { id: "credentials-shares-table", class: "stack" })
+    file.shares.length
+      ? table(["With", "What", "Until", "End"], file.shares.map((share) => shareRow(root, share)), "Who may read your file", { id: "credentials-shares-table", class: "stack" })
       : el("p", {}, "You share your file with no one."),
   );
 }
 
+// The file view; if it cannot answer, the credentials still come from their anchors.
 async function loadFile(root, session, member) {
-  const note = $(root, "#credentials-ce-status");
+  const notes = ["#credentials-file-status", "#credentials-ce-status", "#credentials-shares-status"].map((id) => $(root, id));
+  notes.forEach((note) => replace(note));
   try {
-    const file = await session.api.get(filePath(member));
-    replace(note);
-    replace($(root, "#credentials-shares-status"));
+    const file = await session.api.get(FILE_PATH, { member });
+    drawCredentials(root, member, file.credentials);
     drawCe(root, file);
     drawShares(root, file);
   } catch (error) {
-    status(note, `Your file's totals could not be read: ${describe(error)}`, "error");
-    status($(root, "#credentials-shares-status"), `Your shares could not be read: ${describe(error)}`, "error");
+    status(notes[1], `Your file's CE totals and flags could not be read: ${describe(error)}`, "error");
+    status(notes[2], `Your shares could not be read: ${describe(error)}`, "error");
+    try {
+      drawCredentials(root, member, await anchorsOf(session, member));
+    } catch (again) {
+      replace($(root, "#credentials-file"));
+      status(notes[0], `Your credentials could not be read: ${describe(again)}`, "error");
+    }
   }
 }
 
 // --- share and unshare ------------------------------------------------------------------------
 
 function sharePayload(root) {
-  const withWhom = $(root, "#credentials-share-with").value.trim();
-  if (!/^[a-z0-9][a-z0-9_-]{1,62}(\/[a-z0-9][a-z0-9_-]{1,62})?$/.test(withWhom)) {
+  const grantee = $(root, "#credentials-share-with").value.trim();
+  if (!/^[a-z0-9][a-z0-9_-]{1,62}(\/[a-z0-9][a-z0-9_-]{1,62})?$/.test(grantee)) {
     throw fieldError("name an organisation (riverside-clinic) or a person (riverside-clinic/dr-house)");
   }
   const until = $(root, "#credentials-share-until").value;
   if (!/^\d{4}-\d{2}-\d{2}$/.test(until)) throw fieldError("give the date the share ends");
-  const chosen = $(root, "#credentials-share-chosen").checked
-    ? [...root.querySelectorAll(".credentials-pick:checked")].map((box) => box.value)
-    : [];
-  if ($(root, "#credentials-share-chosen").checked && !chosen.length) throw fieldError("tick the credentials to share in the table above");
-  return { with: withWhom, credentials: chosen, until_ms: Date.parse(`${until}T00:00:00Z`) };
+  const chosenOnly = $(root, "#credentials-share-chosen").checked;
+  const credentials = chosenOnly ? [...root.querySelectorAll(".credentials-pick:checked")].map((box) => box.value) : [];
+  if (chosenOnly && !credentials.length) throw fieldError("tick the credentials to share in the table above");
+  return { grantee, credentials, until_ms: Date.parse(`${until}T00:00:00Z`) };
 }
 
 async function share(root, session, member) {
@@ -169,21 +175,21 @@ async function share(root, session, member) {
   }
   try {
     const report = await session.api.submit("credential.share", payload);
-    status(note, `Shared with ${payload.with} at block ${report.height}.`, "ok");
-    say(`Shared with ${payload.with}`, "ok");
     await loadFile(root, session, member);
+    status(note, `Shared with ${payload.grantee} at block ${report.height}.`, "ok");
+    say(`Shared with ${payload.grantee}`, "ok");
   } catch (error) {
     status(note, `Refused: ${describe(error)}`, "error");
   }
 }
 
-async function unshare(root, session, shareRecord, button) {
+async function unshare(root, session, shared, button) {
   const note = $(root, "#credentials-share-status");
   button.disabled = true;
   try {
-    const report = await session.api.submit("credential.unshare", { share_id: shareRecord.id });
-    status(note, `Ended the share with ${shareRecord.with} at block ${report.height}.`, "ok");
+    const report = await session.api.submit("credential.unshare", { share: shared.id });
     await loadFile(root, session, memberOf(session));
+    status(note, `Ended the share with ${shared.grantee} at block ${report.height}.`, "ok");
   } catch (error) {
     button.disabled = false;
     status(note, `Refused: ${describe(error)}`, "error");
@@ -216,7 +222,7 @@ async function load(root, session) {
     replace($(root, "#credentials-file"));
     return;
   }
-  await Promise.all([loadCredentials(root, session, member), loadFile(root, session, member)]);
+  await loadFile(root, session, member);
 }
 
 export async function show(root, session) {

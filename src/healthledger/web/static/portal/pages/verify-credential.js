@@ -2,7 +2,7 @@
 // checked twice. In this browser: the document's own eddsa-jcs-2022 proof, and its anchor
 // proven against the header this browser pinned (hash, issuer key, status at the date).
 // By the node's verifier (POST /v1/credentials/verify): every check, in its words.
-import { $, describe, el, replace, status } from "../hl/ui.js";
+import { $, describe, el, replace, status, words } from "../hl/ui.js";
 import { toHex } from "../hl/bytes.js";
 import { provenState } from "../hl/proven.js";
 import { NOT_CHECKED_HERE } from "../hl/checks.js";
@@ -20,9 +20,17 @@ export function credentialsIn(value) {
   throw fieldError("paste a credential: a JSON object");
 }
 
-function atMs(root) {
+// The date asked about: the close of that day in UTC (as the node's `at=YYYY-MM-DD`), or now.
+function asked(root) {
   const day = $(root, "#verify-credential-at").value;
-  return day ? Date.parse(`${day}T23:59:59Z`) : Date.now();
+  return day ? { day, timeMs: Date.parse(`${day}T23:59:59.999Z`) } : { day: null, timeMs: Date.now() };
+}
+
+// What the node's verifier is sent: the credential itself, or a presentation of several.
+export function presentationOf(value, documents) {
+  if (!Array.isArray(value) && documents.length === 1 && documents[0] === value) return value;
+  if (Array.isArray(value?.type) && value.type.includes("VerifiablePresentation")) return value;
+  return { "@context": ["https://www.w3.org/ns/credentials/v2"], type: ["VerifiablePresentation"], verifiableCredential: documents };
 }
 
 // This browser's own checks of one document; each passed check is a line, a failure throws.
@@ -47,16 +55,26 @@ function verdictLine(result, timeMs) {
   return `Not valid on ${date}: ${result.at ?? "not yet anchored"}${result.at === "active" ? ", outside its validity period" : ""} (status now: ${now}).`;
 }
 
-function nodeLines(answer) {
-  const checks = Array.isArray(answer?.checks) ? answer.checks : [];
-  if (!checks.length) return [el("li", {}, JSON.stringify(answer))];
-  return checks.map((check) =>
-    el("li", { class: check.ok ? "ok" : "bad", "data-check": check.name ?? check.check ?? "" },
-      `${check.name ?? check.check}: ${check.ok ? "passed" : "failed"}${check.detail ?? check.message ? ` (${check.detail ?? check.message})` : ""}`),
-  );
+function checkName(check) {
+  return check.check ?? check.name ?? "check";
 }
 
-async function verifyOne(session, document, timeMs, index) {
+function nodePart(checked) {
+  if (!checked) return [el("p", { class: "status error", role: "alert" }, "The node's verifier gave no answer for this credential.")];
+  const lines = (checked.checks ?? []).map((check) =>
+    el(
+      "li",
+      { class: check.ok ? "ok" : "bad", "data-check": checkName(check) },
+      `${words(checkName(check))}: ${check.ok ? "passed" : "failed"}${check.message || check.detail ? ` (${check.message ?? check.detail}${check.code ? `, ${check.code}` : ""})` : ""}`,
+    ),
+  );
+  return [
+    el("p", { class: `status ${checked.valid ? "ok" : "error"}`, "data-node-verdict": checked.valid ? "valid" : "not valid" }, `The node's verifier: ${checked.valid ? "valid" : "not valid"}.`),
+    el("ul", { class: "checked" }, lines),
+  ];
+}
+
+async function verifyOne(session, document, timeMs, checked, index) {
   const passed = [];
   let result = null;
   let failure = null;
@@ -64,14 +82,6 @@ async function verifyOne(session, document, timeMs, index) {
     result = await browserChecks(session, document, timeMs, passed);
   } catch (error) {
     failure = error;
-  }
-  let node;
-  try {
-    const answer = await session.api.post("/v1/credentials/verify", { credential: document, at_ms: timeMs });
-    const verdict = answer?.valid === true ? "valid" : answer?.valid === false ? "not valid" : "answered";
-    node = [el("p", { class: `status ${answer?.valid ? "ok" : "error"}`, "data-node-verdict": verdict }, `The node's verifier: ${verdict}${answer?.status ? ` (status ${answer.status})` : ""}.`), el("ul", { class: "checked" }, nodeLines(answer))];
-  } catch (error) {
-    node = [el("p", { class: "status error", role: "alert" }, `The node's verifier could not answer: ${describe(error)}`)];
   }
   const title = typeof document?.id === "string" ? document.id : `Credential ${index + 1}`;
   const verdict = failure
@@ -86,17 +96,17 @@ async function verifyOne(session, document, timeMs, index) {
     el("ul", { class: "checked" }, passed.map((line) => el("li", { class: "ok" }, line)), failure ? el("li", { class: "bad" }, describe(failure)) : null),
     el("p", { class: "checked" }, NOT_CHECKED_HERE),
     el("p", { class: "checked-title" }, "What the node's verifier checked:"),
-    node,
+    nodePart(checked),
   );
 }
 
 async function verify(root, session) {
   const note = $(root, "#verify-credential-status");
   let documents;
+  let value;
   try {
     const text = $(root, "#verify-credential-text").value.trim();
     if (!text) throw fieldError("paste or upload a credential");
-    let value;
     try {
       value = JSON.parse(text);
     } catch {
@@ -108,9 +118,19 @@ async function verify(root, session) {
     return;
   }
   status(note, `Checking ${documents.length} credential${documents.length === 1 ? "" : "s"}…`, "info");
-  const timeMs = atMs(root);
+  const { day, timeMs } = asked(root);
+  let report = null;
+  let nodeError = null;
+  try {
+    report = await session.api.post("/v1/credentials/verify", presentationOf(value, documents), { params: day ? { at: day } : {} });
+  } catch (error) {
+    nodeError = error;
+  }
   const articles = [];
-  for (const [index, document] of documents.entries()) articles.push(await verifyOne(session, document, timeMs, index));
+  if (nodeError) articles.push(el("p", { class: "status error", role: "alert" }, `The node's verifier could not answer: ${describe(nodeError)}`));
+  for (const [index, document] of documents.entries()) {
+    articles.push(await verifyOne(session, document, timeMs, report?.credentials?.[index], index));
+  }
   replace($(root, "#verify-credential-results"), articles);
   $(root, "#verify-credential-result").hidden = false;
   status(note, "Checked.", "ok");
