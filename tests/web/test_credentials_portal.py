@@ -4,11 +4,22 @@ status acts from the issuer's page, the member's file, the verifier's page."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
+from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from web.conftest import Portal
+from healthledger.client.sdk import Client
+from healthledger.crypto.data_integrity import did_key, verify_proof
+from healthledger.crypto.keys import KeyPair, load_keypair
+from healthledger.domains.credentials.documents import anchor_of, credential_id_of, document_hash
+from healthledger.domains.credentials.state import NAMESPACE, CredentialAnchor, credential_key
+from healthledger.domains.credentials.verify import check_credential
+from web.conftest import Portal, sign_in_as
+from web.test_privacy import _secret_forms
 
 # W3C vc-di-eddsa, "Representation: eddsa-jcs-2022" (the Alumni credential example): the
 # secret key as the spec gives it (hex seed), the proof's time, and the expected proofValue.
@@ -63,3 +74,164 @@ def test_the_browser_signs_the_w3c_vector_byte_for_byte(page: Page, portal: Port
     assert got["verified"] == 32
     assert got["refused"] == "the proof's signature does not match the document"
     assert got["roundTrip"] == "1112fRGq"
+
+
+# --- issuing, revoking and verifying through the pages -------------------------------------
+
+BOARD = "State Medical Board"
+SUBJECT = "st-marys/dr-grey"
+
+
+def issue_licence(page: Page, portal: Portal, local_id: str, name: str = "") -> dict[str, Any]:
+    """The board issues a licence to Dr Grey on its page; the downloaded signed document."""
+    sign_in_as(page, portal, BOARD, "/issuer")
+    page.select_option("#issuer-type", "licence")
+    page.fill("#issuer-subject", SUBJECT)
+    page.fill("#issuer-name", name)
+    page.fill("#issuer-scope", "Medicine, full registration")
+    page.fill("#issuer-jurisdiction", "GB")
+    page.fill("#issuer-valid-from", "2026-01-01")
+    page.fill("#issuer-valid-until", "2031-01-01")
+    page.fill("#issuer-local-id", local_id)
+    page.get_by_role("button", name="Sign and issue").click()
+    expect(page.locator("#issuer-status")).to_contain_text(
+        f"Issued medical-board:{local_id} at block"
+    )
+    with page.expect_download() as downloaded:
+        page.get_by_role("button", name="Download the signed credential").click()
+    return json.loads(Path(downloaded.value.path()).read_text(encoding="utf-8"))
+
+
+def board_keys(portal: Portal) -> KeyPair:
+    people = json.loads((portal.directory / "demo-users.json").read_text())
+    row = next(person for person in people if person["name"] == BOARD)
+    return load_keypair(Path(row["key_file"]))
+
+
+def test_a_licence_signed_in_the_browser_verifies_in_python(page: Page, portal: Portal) -> None:
+    document = issue_licence(page, portal, "portal-lic-1", name="Meredith Grey")
+    keys = board_keys(portal)
+    # The proof is eddsa-jcs-2022 by the board's own key, byte for byte as Python makes it.
+    now_ms = int(time.time() * 1000)
+    proof = verify_proof(document, now_ms)
+    assert proof.public_key == keys.public_key
+    assert document["issuer"] == {
+        "id": did_key(keys.public_key),
+        "name": BOARD,
+        "healthledgerOrg": "medical-board",
+    }
+    assert document["credentialSubject"]["name"] == "Meredith Grey"
+    # The anchor on chain is Python's anchor of the downloaded document.
+    credential_id = credential_id_of(document)
+    assert credential_id == "medical-board:portal-lic-1"
+    with Client(portal.url) as client:
+        view = client.state(NAMESPACE, credential_key(credential_id), keys=keys)
+    anchor = CredentialAnchor.model_validate(view.value)
+    assert anchor.hash == document_hash(document)
+    assert anchor.issuer_key == keys.key_id
+    expected = anchor_of(document)
+    assert (anchor.subject, anchor.type, anchor.valid_from_ms, anchor.valid_until_ms) == (
+        expected.subject,
+        expected.type,
+        expected.valid_from_ms,
+        expected.valid_until_ms,
+    )
+    assert (anchor.status_list, anchor.status_index) == (
+        expected.status_list,
+        expected.status_index,
+    )
+    verdict = check_credential(document, anchor, now_ms, now_ms=now_ms)
+    assert verdict.valid, verdict
+
+
+def test_revoked_on_the_issuers_page_the_verifier_page_says_revoked(
+    page: Page, portal: Portal
+) -> None:
+    document = issue_licence(page, portal, "portal-lic-2")
+    credential_id = credential_id_of(document)
+    row = page.locator(f'#issuer-table tr[data-credential="{credential_id}"]')
+    expect(row.locator("[data-status]")).to_have_text("active")
+    page.fill("#issuer-reason", "struck off after a hearing")
+    row.get_by_role("button", name=f"Revoke {credential_id}").click()
+    expect(row.locator("[data-status]")).to_contain_text("revoked (struck off after a hearing")
+    expect(row.get_by_role("button")).to_have_count(0)  # revoked is final: no act is offered
+    sign_in_as(page, portal, "St Mary's Hospital", "/verify-credential")
+    page.fill("#verify-credential-text", json.dumps(document))
+    page.get_by_role("button", name="Verify", exact=True).click()
+    result = page.locator(f'article[data-credential="{document["id"]}"]')
+    expect(result.locator("[data-verdict]")).to_have_attribute("data-verdict", "revoked")
+    expect(result.locator("[data-verdict]")).to_contain_text("Not valid on")
+    expect(result).to_contain_text("eddsa-jcs-2022 proof verifies")
+    expect(result).to_contain_text("Its SHA-256 is the anchored hash")
+    expect(result.locator("[data-node-verdict]")).to_have_attribute(
+        "data-node-verdict", "not valid"
+    )
+
+
+def test_a_changed_credential_fails_in_the_browser_and_at_the_node(
+    page: Page, portal: Portal
+) -> None:
+    document = issue_licence(page, portal, "portal-lic-3")
+    forged = {**document, "validUntil": "2041-01-01T00:00:00Z"}
+    sign_in_as(page, portal, "St Mary's Hospital", "/verify-credential")
+    page.fill("#verify-credential-text", json.dumps(forged))
+    page.get_by_role("button", name="Verify", exact=True).click()
+    result = page.locator(f'article[data-credential="{document["id"]}"]')
+    expect(result.locator("[data-verdict]")).to_have_text(
+        "Check failed: the proof's signature does not match the document (invalid_signature)"
+    )
+    expect(result.locator("[data-node-verdict]")).to_have_attribute(
+        "data-node-verdict", "not valid"
+    )
+
+
+def test_the_member_sees_the_licence_in_their_file(page: Page, portal: Portal) -> None:
+    document = issue_licence(page, portal, "portal-lic-4")
+    credential_id = credential_id_of(document)
+    sign_in_as(page, portal, "Dr Meredith Grey", "/credentials")
+    row = page.locator(f'#credentials-table tr[data-credential="{credential_id}"]')
+    expect(row).to_contain_text("Medicine, full registration (GB)")
+    expect(row).to_contain_text("2026-01-01 to 2031-01-01")
+    expect(row.locator("[data-status]")).to_have_text("active")
+    # Share the file with Riverside Clinic, then end the share.
+    page.fill("#credentials-share-with", "riverside-clinic")
+    page.fill("#credentials-share-until", "2030-01-01")
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.locator("#credentials-share-status")).to_contain_text(
+        "Shared with riverside-clinic at block"
+    )
+    shares = page.locator("#credentials-shares-table tbody tr", has_text="riverside-clinic")
+    expect(shares).to_have_count(1)
+    expect(shares).to_contain_text("the whole file")
+    shares.get_by_role("button", name="End the share with riverside-clinic").click()
+    expect(page.locator("#credentials-share-status")).to_contain_text(
+        "Ended the share with riverside-clinic at block"
+    )
+    expect(shares).to_have_count(0)
+
+
+def test_no_key_and_no_holder_name_leaves_the_browser(
+    context: BrowserContext, portal: Portal
+) -> None:
+    """The holder's name is in the signed document only; the board's key signs here."""
+    name = "Holder-" + secrets.token_hex(6)
+    sent: list[str] = []
+
+    def record(request: Request) -> None:
+        sent.append(request.url)
+        sent.extend(f"{key}: {value}" for key, value in request.all_headers().items())
+        if request.post_data_buffer:
+            sent.append(request.post_data_buffer.decode("latin-1"))
+
+    page = context.new_page()
+    page.on("request", record)
+    document = issue_licence(page, portal, "portal-lic-5", name=name)
+    assert document["credentialSubject"]["name"] == name
+    issued = [line for line in sent if '"type":"credential.issue"' in line]
+    assert len(issued) == 1, "the page sent the anchor (the test watched real traffic)"
+    everything = "\n".join(sent)
+    assert name not in everything
+    assert document["proof"]["proofValue"] not in everything  # only the hash is anchored
+    for form in _secret_forms(board_keys(portal)):
+        assert form not in everything
+    assert name not in portal.log.read_text(errors="replace")

@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Persona = Literal[
-    "everyone", "patient", "clinician", "pharmacist", "regulator", "member", "issuer"
-]
+Persona = Literal["everyone", "patient", "clinician", "pharmacist", "regulator", "member", "issuer"]
 
 
 @dataclass(frozen=True)
