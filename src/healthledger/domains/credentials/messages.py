@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from healthledger.domains.credentials.state import MAX_DEPENDS_ON, CredentialType
+from healthledger.domains.credentials.state import MAX_DEPENDS_ON, STATUS_LIST_SIZE, CredentialType
 from healthledger.ledger.context import Payload
 
 # `{issuer}:{local}`: the issuer's org id (or, for an external issuer, its registered
@@ -52,3 +52,5 @@ class CredentialIssue(Payload):
         default_factory=list
     )
     hash: Sha256Hex
+    status_list: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    status_index: Annotated[int, Field(ge=0, lt=STATUS_LIST_SIZE)] | None = None
