@@ -1,11 +1,30 @@
 // What the credential pages share: where an anchor is read, how a status and a validity
 // period read, who may issue (domains/credentials: ISSUER_ROLES, core's table).
-import { statePath } from "../hl/api.js";
+import { segment } from "../hl/api.js";
+import { anchorState } from "../hl/anchor.js";
+import { verifyStateView } from "../hl/proofs.js";
+import { serially } from "../hl/proven.js";
 
 export const NAMESPACE = "credentials";
 
-export function credentialPath(id) {
-  return statePath(NAMESPACE, `cred/${id}`);
+// Core's anchor view (a MEMBER read): { credential_id, status, anchor: proven state value }.
+export function anchorPath(id) {
+  return `/v1/credentials/anchors/${segment(id)}`;
+}
+
+export async function anchorOf(api, id) {
+  return (await api.get(anchorPath(id))).anchor.value;
+}
+
+// The anchor with its state proof checked here and its header anchored to this browser's
+// pin (hl/proven.js does the same for raw state reads): { anchor, checks }.
+export function provenAnchor(api, id) {
+  return serially(async () => {
+    const view = (await api.get(anchorPath(id))).anchor;
+    const checks = verifyStateView(view, { namespace: NAMESPACE, key: `cred/${id}` });
+    checks.push(...(await anchorState(api, view)));
+    return { anchor: view.value, checks };
+  });
 }
 
 export function fieldError(message) {

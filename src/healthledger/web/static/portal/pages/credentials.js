@@ -2,8 +2,7 @@
 // status; CE hours per licence cycle against each board's rule; exclusion flags; and the
 // member's shares, made and ended here with the member's own transactions.
 import { $, describe, el, replace, say, status, table, when, words } from "../hl/ui.js";
-import { statePath } from "../hl/api.js";
-import { NAMESPACE, credentialPath, currentStatus, day, fieldError, statusWords, validity } from "../credentials/common.js";
+import { currentStatus, day, fieldError, statusWords, validity } from "../credentials/common.js";
 
 // The file view (domains/credentials/file.py): the file as the signed reader may see it.
 const FILE_PATH = "/v1/credentials/file";
@@ -13,16 +12,6 @@ function memberOf(session) {
 }
 
 // --- the credentials -------------------------------------------------------------------------
-
-// The member's anchors read from state: what the page shows when the file view cannot answer.
-async function anchorsOf(session, member) {
-  const ids = await session.api.get(statePath(NAMESPACE, `member/${member}/creds`)).catch((error) => {
-    if (error.code === "not_found") return { value: [] };
-    throw error;
-  });
-  const views = await Promise.all((ids?.value ?? []).map((id) => session.api.get(credentialPath(id))));
-  return views.map((view) => view.value);
-}
 
 function ce(entry) {
   if (entry.ce_minutes === null || entry.ce_minutes === undefined) return "";
@@ -128,7 +117,7 @@ function drawShares(root, file) {
   );
 }
 
-// The file view; if it cannot answer, the credentials still come from their anchors.
+// The file view: credentials, CE cycles, exclusions and shares in one signed read.
 async function loadFile(root, session, member) {
   const notes = ["#credentials-file-status", "#credentials-ce-status", "#credentials-shares-status"].map((id) => $(root, id));
   notes.forEach((note) => replace(note));
@@ -140,12 +129,8 @@ async function loadFile(root, session, member) {
   } catch (error) {
     status(notes[1], `Your file's CE totals and flags could not be read: ${describe(error)}`, "error");
     status(notes[2], `Your shares could not be read: ${describe(error)}`, "error");
-    try {
-      drawCredentials(root, member, await anchorsOf(session, member));
-    } catch (again) {
-      replace($(root, "#credentials-file"));
-      status(notes[0], `Your credentials could not be read: ${describe(again)}`, "error");
-    }
+    replace($(root, "#credentials-file"));
+    status(notes[0], `Your credentials could not be read: ${describe(error)}`, "error");
   }
 }
 

@@ -4,7 +4,7 @@
 import { $, describe, download, el, replace, say, status, table, words } from "../hl/ui.js";
 import { segment, statePath } from "../hl/api.js";
 import { anchorOf, buildDocument, credentialIdOf, newLocalId, signDocument } from "../credentials/vc.js";
-import { credentialPath, currentStatus, fieldError, mayIssue, statusWords, validity } from "../credentials/common.js";
+import { anchorOf as readAnchor, currentStatus, fieldError, mayIssue, statusWords, validity } from "../credentials/common.js";
 
 const ISSUE_TRIES = 3; // a slot taken by a concurrent issuance: read the next one, sign again
 
@@ -164,7 +164,7 @@ async function loadList(root, session) {
   const note = $(root, "#issuer-list-status");
   try {
     const ids = await issuedIds(session);
-    const anchors = (await Promise.all(ids.map((id) => session.api.get(credentialPath(id))))).map((view) => view.value);
+    const anchors = await Promise.all(ids.map((id) => readAnchor(session.api, id)));
     replace(note);
     if (!anchors.length) {
       replace(box, el("p", {}, "Your organisation has not issued a credential recently."));

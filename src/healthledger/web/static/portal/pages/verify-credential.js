@@ -4,10 +4,9 @@
 // By the node's verifier (POST /v1/credentials/verify): every check, in its words.
 import { $, describe, el, replace, status, words } from "../hl/ui.js";
 import { toHex } from "../hl/bytes.js";
-import { provenState } from "../hl/proven.js";
 import { NOT_CHECKED_HERE } from "../hl/checks.js";
 import { credentialIdOf, documentHash, verifyDocumentProof } from "../credentials/vc.js";
-import { NAMESPACE, currentStatus, fieldError, statusAt, validAt } from "../credentials/common.js";
+import { currentStatus, fieldError, provenAnchor, statusAt, validAt } from "../credentials/common.js";
 
 // The credentials a pasted JSON holds: one credential, a presentation's, a file's, a list.
 export function credentialsIn(value) {
@@ -38,9 +37,8 @@ async function browserChecks(session, document, timeMs, passed) {
   const publicKey = verifyDocumentProof(document);
   passed.push(`The credential's eddsa-jcs-2022 proof verifies with the key it names (${document.proof.verificationMethod.split("#")[0].slice(0, 24)}…).`);
   const id = credentialIdOf(document);
-  const { view, checks } = await provenState(session.api, NAMESPACE, `cred/${id}`);
+  const { anchor, checks } = await provenAnchor(session.api, id);
   passed.push(...checks.map((check) => check.what));
-  const anchor = view.value;
   if (anchor.hash !== documentHash(document)) throw fieldError("the credential is not the one anchored: its hash differs");
   passed.push(`Its SHA-256 is the anchored hash (${anchor.hash.slice(0, 16)}…).`);
   if (anchor.issuer_key !== toHex(publicKey)) throw fieldError(`its proof's key is not the key ${anchor.issuer} anchored it with`);
