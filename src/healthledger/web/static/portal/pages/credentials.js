@@ -2,10 +2,14 @@
 // status; CE hours per licence cycle against each board's rule; exclusion flags; and the
 // member's shares, made and ended here with the member's own transactions.
 import { $, describe, el, replace, say, status, table, when, words } from "../hl/ui.js";
+import { segment } from "../hl/api.js";
 import { currentStatus, day, fieldError, statusWords, validity } from "../credentials/common.js";
 
-// The file view (domains/credentials/file.py): the file as the signed reader may see it.
-const FILE_PATH = "/v1/credentials/file";
+// The member's file (domains/credentials/file.py, api/credentials.py), as the signed reader
+// may see it.
+function filePath(member) {
+  return `/v1/credentials/members/${member.split("/").map(segment).join("/")}/file`;
+}
 
 function memberOf(session) {
   return session?.actor?.kind === "member" ? session.actor.id : null;
@@ -122,7 +126,7 @@ async function loadFile(root, session, member) {
   const notes = ["#credentials-file-status", "#credentials-ce-status", "#credentials-shares-status"].map((id) => $(root, id));
   notes.forEach((note) => replace(note));
   try {
-    const file = await session.api.get(FILE_PATH, { member });
+    const file = await session.api.get(filePath(member));
     drawCredentials(root, member, file.credentials);
     drawCe(root, file);
     drawShares(root, file);

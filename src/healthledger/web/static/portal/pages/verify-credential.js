@@ -63,7 +63,7 @@ function nodePart(checked) {
     el(
       "li",
       { class: check.ok ? "ok" : "bad", "data-check": checkName(check) },
-      `${words(checkName(check))}: ${check.ok ? "passed" : "failed"}${check.message || check.detail ? ` (${check.message ?? check.detail}${check.code ? `, ${check.code}` : ""})` : ""}`,
+      `${words(checkName(check))}: ${check.ok ? "passed" : "failed"}${check.message || check.detail ? ` (${check.message ?? check.detail}${check.code ?? check.reason ? `, ${check.code ?? check.reason}` : ""})` : ""}`,
     ),
   );
   return [
