@@ -231,7 +231,7 @@ def test_a_licence_signed_in_the_browser_verifies_in_python(page: Page, portal: 
 
 
 def test_revoked_on_the_issuers_page_the_verifier_page_says_revoked(
-    page: Page, portal: Portal
+    page: Page, portal: Portal, tmp_path: Path
 ) -> None:
     document = issue_licence(page, portal, "portal-lic-2")
     credential_id = credential_id_of(document)
@@ -242,7 +242,10 @@ def test_revoked_on_the_issuers_page_the_verifier_page_says_revoked(
     expect(row.locator("[data-status]")).to_contain_text("revoked (struck off after a hearing")
     expect(row.get_by_role("button")).to_have_count(0)  # revoked is final: no act is offered
     sign_in_as(page, portal, "St Mary's Hospital", "/verify-credential")
-    page.fill("#verify-credential-text", json.dumps(document))
+    # The holder's file, uploaded as the holder received it.
+    (tmp_path / "licence.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    page.set_input_files("#verify-credential-file", str(tmp_path / "licence.json"))
+    expect(page.locator("#verify-credential-text")).not_to_have_value("")
     page.get_by_role("button", name="Verify", exact=True).click()
     result = page.locator(f'article[data-credential="{document["id"]}"]')
     expect(result.locator("[data-verdict]")).to_have_attribute("data-verdict", "revoked")
