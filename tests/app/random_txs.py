@@ -50,6 +50,8 @@ FOUNDERS: dict[str, str] = {
     "town-pharmacy": "pharmacy",
     "fda": "regulator",
     "old-supplier": "distributor",
+    "med-board": "board",
+    "state-univ": "university",
 }
 REMOVED_ORG = "old-supplier"  # removed by quorum in the first blocks: a sender that was an org
 VALIDATING_FOUNDERS = ("st-marys", "dist-co", "fda", "old-supplier")
@@ -295,6 +297,13 @@ class World:
     def persons(self) -> list[str]:
         return [*self.patients(), *self.members()]
 
+    def credentials(self) -> dict[str, Any]:
+        """Credential id -> anchor."""
+        return self.scan("credentials", "cred/")
+
+    def external_issuers(self) -> dict[str, Any]:
+        return self.scan("credentials", "extissuer/")
+
 
 Builder = Callable[[Draw, World], Planned]
 
@@ -333,7 +342,8 @@ def org_approve(draw: Draw, w: World) -> Planned:
     return Planned(sender, "org.approve", {"proposal_id": proposal_id})
 
 
-CAPABILITY_NAMES = ("inspector", "inspector", "astronaut")  # "astronaut": declared by no one
+# "astronaut": declared by no one
+CAPABILITY_NAMES = ("inspector", "inspector", "ce_provider", "astronaut")
 
 
 def capability_propose(draw: Draw, w: World) -> Planned:
@@ -1151,6 +1161,114 @@ def supply_excursion_resolve(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.excursion_resolve", payload)
 
 
+# --- credentials -------------------------------------------------------------------------
+
+CREDENTIAL_ISSUERS = {
+    "licence": ("board", "regulator"),
+    "degree": ("university",),
+    "certification": ("board",),
+    "ce": ("university",),  # and holders of ce_provider
+    "privilege": ("hospital", "clinic"),
+}
+CREDENTIAL_KINDS = tuple(CREDENTIAL_ISSUERS)
+HANDLES = ("legacy-board", "overseas-univ", "fda")  # "fda": an organisation's id, refused
+# Documents are held off chain: a credential's hash stands in for its signed document.
+CREDENTIAL_HASH = hashlib.sha256(b"a signed credential").hexdigest()
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def did_key(public_key_hex: str, prefix: bytes = b"\xed\x01") -> str:
+    number = int.from_bytes(prefix + bytes.fromhex(public_key_hex), "big")
+    text = ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = _BASE58[digit] + text
+    return "did:key:z" + text
+
+
+def _credential_fields(draw: Draw, w: World, kind: str, subject: str) -> dict[str, Any]:
+    """The fields of a CredentialIssue: mostly valid for a few hours to days from now."""
+    now = w.next_time_ms()
+    span = draw(st.sampled_from([None, 60_000, 3_600_000, DAY_MS, 3 * DAY_MS, -DAY_MS, 0]))
+    payload: dict[str, Any] = {
+        "local_id": draw(st.sampled_from(["c1", "c2", "c3", w.fresh("c")])),
+        "subject": subject,
+        "type": kind,
+        "scope": f"{kind} in general practice",
+        "jurisdiction": draw(st.sampled_from(["US-MA", "GB", "FR"])),
+        "valid_from_ms": now - DAY_MS,
+        "valid_until_ms": None if span is None else now + span,
+        "hash": CREDENTIAL_HASH,
+    }
+    if kind == "ce" or not likely(draw):
+        payload |= {"ce_minutes": draw(st.integers(1, 600)), "ce_category": "AMA-1"}
+    creds = w.credentials()
+    held = [c for c, a in creds.items() if a["subject"] == subject and a["type"] != "privilege"]
+    if kind == "privilege" or not likely(draw):
+        payload["depends_on"] = some(draw, held if held and likely(draw) else creds, 3)
+    return payload
+
+
+def credential_issue(draw: Draw, w: World) -> Planned:
+    kind = draw(st.sampled_from(CREDENTIAL_KINDS))
+    issuers = w.active_orgs(CREDENTIAL_ISSUERS[kind])
+    sender = w.sender(draw, issuers + (w.holders("ce_provider") if kind == "ce" else []))
+    subject = pick(draw, w.members() if likely(draw) else [*w.persons(), "st-marys/ghost"], "x/y")
+    payload = _credential_fields(draw, w, kind, subject)
+    if not likely(draw):  # name a slot: the next free one, or one taken
+        slot = w.scan("credentials", "statusnext/").get(sender, {"list": 0, "index": 0})
+        payload["status_list"] = slot["list"]
+        payload["status_index"] = slot["index"] - draw(st.integers(0, 1))
+    return Planned(sender, "credential.issue", payload)
+
+
+def credential_status(draw: Draw, w: World) -> Planned:
+    creds = w.credentials()
+    credential_id = pick(draw, creds, "nobody:c1")
+    anchor = creds.get(credential_id, {})
+    issuer = anchor.get("issuer", "fda")
+    if anchor.get("external"):
+        issuer = w.external_issuers().get(issuer, {}).get("registered_by", "fda")
+    sender = issuer if issuer in w.signers and likely(draw) else w.sender(draw, w.active_orgs())
+    action = draw(st.sampled_from(["suspend", "suspend", "reinstate", "revoke"]))
+    payload = {"credential_id": credential_id, "action": action, "reason": "board order"}
+    return Planned(sender, "credential.status", payload)
+
+
+def credential_issuer_register(draw: Draw, w: World) -> Planned:
+    sender = w.sender(draw, w.active_orgs(["regulator"]))
+    handle = draw(st.sampled_from(HANDLES))
+    key = keys_for(f"external/{handle}/{draw(st.integers(0, 1))}").key_id
+    payload = {
+        "handle": handle,
+        "did": did_key(key) if likely(draw) else did_key(key, b"\xec\x01"),
+        "name": handle.title(),
+        "types": some(draw, CREDENTIAL_KINDS, 3),
+        "jurisdiction": "US-MA",
+    }
+    return Planned(sender, "credential.issuer_register", payload)
+
+
+def credential_issuer_remove(draw: Draw, w: World) -> Planned:
+    registered = w.external_issuers()
+    handle = pick(draw, registered if registered and likely(draw) else HANDLES, HANDLES[0])
+    registrar = registered.get(handle, {}).get("registered_by", "fda")
+    sender = registrar if likely(draw) else w.sender(draw, w.active_orgs())
+    return Planned(sender, "credential.issuer_remove", {"handle": handle})
+
+
+def credential_accept(draw: Draw, w: World) -> Planned:
+    registered = w.external_issuers()
+    handle = pick(draw, registered if registered and likely(draw) else HANDLES, HANDLES[0])
+    types = registered.get(handle, {}).get("types") or list(CREDENTIAL_KINDS)
+    kind = draw(st.sampled_from(types if likely(draw) else CREDENTIAL_KINDS))
+    subject = pick(draw, w.members(), "st-marys/dr-ada")
+    own_side = [subject, subject.split("/", 1)[0]]
+    sender = w.sender(draw, own_side)
+    payload = _credential_fields(draw, w, kind, subject) | {"issuer": handle}
+    return Planned(sender, "credential.accept", payload)
+
+
 BUILDERS: dict[str, Builder] = {
     "org.propose": org_propose,
     "org.approve": org_approve,
@@ -1197,6 +1315,11 @@ BUILDERS: dict[str, Builder] = {
     "supply.sensor": supply_sensor,
     "supply.excursion_resolve": supply_excursion_resolve,
     "supply.transaction": supply_transaction,
+    "credential.issue": credential_issue,
+    "credential.status": credential_status,
+    "credential.issuer_register": credential_issuer_register,
+    "credential.issuer_remove": credential_issuer_remove,
+    "credential.accept": credential_accept,
 }
 
 # --- junk ------------------------------------------------------------------------------

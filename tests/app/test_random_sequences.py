@@ -15,16 +15,23 @@ must hold after any block, whatever its transactions:
 - supply: every item is in exactly one place, contents travel with their container,
   no container holds itself, nesting is bounded; under a TI, no line received more than
   was shipped, and a TI matches only when all shipped arrived as listed;
+- credentials: each anchor's bits in its issuer's lists equal its status, and each list's
+  hash its bits; a history runs forward in time, nothing follows a revocation, expiry
+  comes by the sweep at `valid_until_ms` and on time; a privilege is not active while a
+  credential it depends on is suspended or revoked, unless its issuer reinstated it
+  since; slots are unique and below the issuer's next one; key periods chain;
 - records: a blob is registered once; break-glass only by care-giving organisations'
   clinicians, and at most the genesis limit per reader in any 24 hours; a moved
   record's custody history is one unbroken chain ending at its custodian.
 
 FUZZ_EXAMPLES and FUZZ_STEPS (environment) make a longer run; FUZZ_SKIP names invariants
-to leave out (governance, containers, transactions, records, messages, nonces).
+to leave out (governance, containers, transactions, records, credentials, messages, nonces).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import tempfile
 from collections import Counter, defaultdict
@@ -59,6 +66,7 @@ from random_txs import (
     Draw,
     Planned,
     World,
+    did_key,
     genesis,
     keys_for,
     likely,
@@ -182,7 +190,14 @@ class RandomSequences(RuleBasedStateMachine):
         entries = [self._sign(p) for p in planned]
         assert all(r.ok for r in self._block(entries)), "the founding block must succeed"
         proposal = "prop-" + entries[-1][0].id[:16]
-        voters = ["valley-clinic", "city-lab", "acme-insurance", "medico-pharma", "dist-co"]
+        voters = [
+            "valley-clinic",
+            "city-lab",
+            "acme-insurance",
+            "medico-pharma",
+            "dist-co",
+            "med-board",
+        ]
         approvals = [Planned(o, "org.approve", {"proposal_id": proposal}) for o in voters]
         assert all(r.ok for r in self._block([self._sign(p) for p in approvals]))
         assert self.world.orgs()[REMOVED_ORG]["status"] == "removed"
@@ -210,8 +225,8 @@ class RandomSequences(RuleBasedStateMachine):
         self._check_block(txs, results)
         # How far partners' feeds get (pytest --hypothesis-show-statistics).
         for tx, result in zip(txs, results, strict=True):
-            if tx.type == "supply.epcis":
-                hypothesis_event(f"supply.epcis: {result.code}")
+            if tx.type == "supply.epcis" or tx.type.startswith("credential."):
+                hypothesis_event(f"{tx.type}: {result.code}")
         for (_tx, after), result in zip(entries, results, strict=True):
             if after is not None:
                 after(result)
@@ -239,7 +254,10 @@ class RandomSequences(RuleBasedStateMachine):
     def any_block(self, data: st.DataObject) -> None:
         self._random_block(data.draw, sorted(BUILDERS))
 
-    @rule(data=st.data(), namespace=st.sampled_from(["gov", "records", "supply"]))
+    @rule(
+        data=st.data(),
+        namespace=st.sampled_from(["gov", "records", "supply", "credentials", "credentials"]),
+    )
     def domain_block(self, data: st.DataObject, namespace: str) -> None:
         types = sorted(t for t, spec in REGISTRY.items() if spec.namespace == namespace)
         self._random_block(data.draw, types)
@@ -534,6 +552,118 @@ class RandomSequences(RuleBasedStateMachine):
         self._run(draw, [entry, *approvals])
         return bool(self.world.proposals().get(proposal, {}).get("status") == "executed")
 
+    @rule(data=st.data(), action=st.sampled_from(["suspend", "revoke"]))
+    def a_licence_suspended_under_privileges(self, data: st.DataObject, action: str) -> None:
+        """A board licenses a member, two carers grant privileges on it, the board suspends
+        or revokes it, reinstates it, a carer reinstates its privilege: some in one block."""
+        draw, world = data.draw, self.world
+        boards = world.active_orgs(["board"])
+        carers = world.active_orgs(["hospital", "clinic"])
+        members = sorted(world.members())
+        if not boards or not carers or not members:
+            return
+        board, subject = draw(st.sampled_from(boards)), draw(st.sampled_from(members))
+        local = world.fresh("lic")
+        licence = f"{board}:{local}"
+        now = world.next_time_ms()
+
+        def issue(sender: str, local_id: str, kind: str, depends_on: list[str]) -> Planned:
+            payload = {
+                "local_id": local_id,
+                "subject": subject,
+                "type": kind,
+                "scope": "general practice",
+                "jurisdiction": "US-MA",
+                "valid_from_ms": now,
+                "valid_until_ms": now + draw(st.sampled_from([DAY_MS, 30 * DAY_MS])),
+                "hash": "ab" * 32,
+                "depends_on": depends_on,
+            }
+            return Planned(sender, "credential.issue", payload)
+
+        def change(sender: str, credential_id: str, how: str) -> Planned:
+            payload = {"credential_id": credential_id, "action": how, "reason": "review"}
+            return Planned(sender, "credential.status", payload)
+
+        privileges = [(carer, f"{carer}:{world.fresh('priv')}") for carer in carers[:2]]
+        steps = [
+            issue(board, local, "licence", []),
+            *(issue(c, p.split(":")[1], "privilege", [licence]) for c, p in privileges),
+            change(board, licence, action),
+            change(board, licence, "reinstate"),
+            change(privileges[0][0], privileges[0][1], "reinstate"),
+        ]
+        self._run(draw, steps)
+        creds = world.credentials()
+        if creds.get(licence, {"history": [{}]})["history"][-1].get("status") in (
+            "suspended",
+            "revoked",
+        ):
+            for _carer, privilege in privileges:
+                if privilege in creds:
+                    assert creds[privilege]["history"][-1]["status"] != "active" or any(
+                        c["status"] == "active" and c["by"] == _carer
+                        for c in creds[privilege]["history"][1:]
+                    ), privilege
+
+    @rule(data=st.data())
+    def an_external_credential(self, data: st.DataObject) -> None:
+        """A regulator registers an external issuer, a member anchors a licence it signed, a
+        carer grants a privilege on it, the regulator suspends or revokes it, then removes
+        the issuer: some steps in one block."""
+        draw, world = data.draw, self.world
+        regulators = world.active_orgs(["regulator"])
+        carers = world.active_orgs(["hospital", "clinic"])
+        members = sorted(m for m in world.members() if m in world.signers)
+        if not regulators or not carers or not members:
+            return
+        regulator, carer = draw(st.sampled_from(regulators)), draw(st.sampled_from(carers))
+        subject = draw(st.sampled_from(members))
+        handle = draw(st.sampled_from(["legacy-board", "overseas-univ"]))
+        local = world.fresh("ext")
+        now = world.next_time_ms()
+        fields = {
+            "subject": subject,
+            "scope": "general practice",
+            "jurisdiction": "GB",
+            "valid_from_ms": now,
+            "valid_until_ms": now + draw(st.sampled_from([DAY_MS, 30 * DAY_MS])),
+            "hash": "cd" * 32,
+        }
+        register = {
+            "handle": handle,
+            "did": did_key(keys_for(f"external/{handle}/0").key_id),
+            "name": "Legacy",
+            "types": ["licence", "degree"],
+            "jurisdiction": "GB",
+        }
+        change = draw(st.sampled_from(["suspend", "revoke"]))
+        steps = [
+            Planned(regulator, "credential.issuer_register", register),
+            Planned(
+                draw(st.sampled_from([subject, subject.split("/")[0]])),
+                "credential.accept",
+                {**fields, "local_id": local, "type": "licence", "issuer": handle},
+            ),
+            Planned(
+                carer,
+                "credential.issue",
+                {
+                    **fields,
+                    "local_id": world.fresh("priv"),
+                    "type": "privilege",
+                    "depends_on": [f"{handle}:{local}"],
+                },
+            ),
+            Planned(
+                regulator,
+                "credential.status",
+                {"credential_id": f"{handle}:{local}", "action": change, "reason": "fraud"},
+            ),
+            Planned(regulator, "credential.issuer_remove", {"handle": handle}),
+        ]
+        self._run(draw, steps)
+
     # --- what must hold after every block ---------------------------------------------------
 
     def _check_block(self, txs: Sequence[Transaction], results: Sequence[TxResult]) -> None:
@@ -544,6 +674,7 @@ class RandomSequences(RuleBasedStateMachine):
             "containers": lambda: check_containers(world.packages(), world.containers()),
             "transactions": lambda: check_transactions(world),
             "records": lambda: check_records(world, self.genesis.limits.break_glass_per_day),
+            "credentials": lambda: check_credentials(world),
             "messages": lambda: check_messages_are_ours(txs, results),
             "nonces": lambda: self._check_nonces(txs, results),
         }
@@ -876,3 +1007,98 @@ def _most_in_a_day(moments: Iterable[int]) -> int:
             start += 1
         most = max(most, end - start + 1)
     return most
+
+
+def check_credentials(world: World) -> None:
+    creds = world.credentials()
+    lists = world.scan("credentials", "statuslist/")
+    for key, record in lists.items():
+        raw = base64.b64decode(record["bits"])
+        assert len(raw) * 8 == record["size"] == 131_072, key
+        assert hashlib.sha256(raw).hexdigest() == record["bits_hash"], f"{key}: stale hash"
+    slots: set[tuple[str, int, int]] = set()
+    nexts = world.scan("credentials", "statusnext/")
+    for credential_id, anchor in creds.items():
+        _check_history(world, credential_id, anchor)
+        _check_bits(lists, credential_id, anchor)
+        if anchor["status_list"] is not None:
+            slot = (anchor["issuer"], anchor["status_list"], anchor["status_index"])
+            assert slot not in slots, f"{credential_id} shares slot {slot}"
+            slots.add(slot)
+            following = nexts[anchor["issuer"]]
+            assert (slot[1], slot[2]) < (following["list"], following["index"]), credential_id
+        _check_dependencies(creds, credential_id, anchor)
+        held = world.scan("credentials", "member/").get(f"{anchor['subject']}/creds", [])
+        assert credential_id in held, f"{credential_id} is not in its subject's file"
+    _check_key_periods(world, creds)
+
+
+def _check_history(world: World, credential_id: str, anchor: dict[str, Any]) -> None:
+    history = anchor["history"]
+    assert history[0]["status"] == "active" and history[0]["by"] == anchor["issuer"]
+    assert len(history) <= 64, f"{credential_id}: {len(history)} status changes"
+    for before, after in pairwise(history):
+        assert before["time_ms"] <= after["time_ms"], f"{credential_id}: history goes back"
+        assert before["height"] <= after["height"], credential_id
+        assert before["status"] != "revoked", f"{credential_id}: a change after revocation"
+    for change in history:
+        assert (change["status"] == "expired") == (change["by"] == "expiry"), credential_id
+        if change["status"] == "expired":
+            assert change["time_ms"] == anchor["valid_until_ms"], credential_id
+    until = anchor["valid_until_ms"]
+    # expired by the first block of the hour after, with a budget to spare in these tests
+    if until is not None and until + 3_600_000 <= world.time_ms:
+        assert any(c["status"] in ("expired", "revoked") for c in history), (
+            f"{credential_id} is past its validity and not expired"
+        )
+
+
+def _check_bits(lists: dict[str, Any], credential_id: str, anchor: dict[str, Any]) -> None:
+    if anchor["external"] or anchor["status_list"] is None:
+        assert anchor["external"] and anchor["status_list"] is None, credential_id
+        return
+    index, statuses = anchor["status_index"], [c["status"] for c in anchor["history"]]
+    bits = {}
+    for purpose in ("revocation", "suspension"):
+        raw = base64.b64decode(
+            lists[f"{anchor['issuer']}/{purpose}/{anchor['status_list']}"]["bits"]
+        )
+        bits[purpose] = bool(raw[index // 8] & (0x80 >> (index % 8)))
+    suspended = statuses[-1] == "suspended" or statuses[-2:] == ["suspended", "expired"]
+    assert bits == {"revocation": statuses[-1] == "revoked", "suspension": suspended}, (
+        f"{credential_id} is {statuses[-1]} but its bits say {bits}"
+    )
+
+
+def _check_dependencies(creds: dict[str, Any], credential_id: str, anchor: dict[str, Any]) -> None:
+    """Not active while a dependency is suspended or revoked, unless its issuer (or the
+    regulator of an external issuer) reinstated it since."""
+    if anchor["history"][-1]["status"] != "active":
+        return
+    for dependency_id in anchor["depends_on"]:
+        dependency = creds[dependency_id]
+        last = dependency["history"][-1]
+        if last["status"] not in ("suspended", "revoked"):
+            continue
+        since = [c for c in anchor["history"][1:] if c["height"] >= last["height"]]
+        assert any(
+            c["status"] == "active" and not c["by"].startswith(("cascade:", "expiry"))
+            for c in since
+        ), f"{credential_id} is active while {dependency_id} is {last['status']}"
+
+
+def _check_key_periods(world: World, creds: dict[str, Any]) -> None:
+    periods = world.scan("credentials", "issuerkeys/")
+    for issuer, record in periods.items():
+        keys = record["keys"]
+        assert keys and keys[-1]["until_height"] is None, issuer
+        for before, after in pairwise(keys):
+            assert before["until_height"] == after["first_height"], issuer
+            assert before["last_height"] <= after["first_height"], issuer
+    for credential_id, anchor in creds.items():
+        if anchor["external"]:
+            continue
+        named = [p for p in periods[anchor["issuer"]]["keys"] if p["key"] == anchor["issuer_key"]]
+        assert any(
+            p["first_height"] <= anchor["issued_height"] <= p["last_height"] for p in named
+        ), f"{credential_id}: its key has no period covering its issuance"

@@ -7,11 +7,16 @@ the issuer's client and a verifier agree on every field).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from healthledger.domains.credentials.state import MAX_DEPENDS_ON, STATUS_LIST_SIZE, CredentialType
+from healthledger.domains.credentials.state import (
+    CREDENTIAL_TYPES,
+    MAX_DEPENDS_ON,
+    STATUS_LIST_SIZE,
+    CredentialType,
+)
 from healthledger.ledger.context import Payload
 
 # `{issuer}:{local}`: the issuer's org id (or, for an external issuer, its registered
@@ -54,3 +59,49 @@ class CredentialIssue(Payload):
     hash: Sha256Hex
     status_list: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     status_index: Annotated[int, Field(ge=0, lt=STATUS_LIST_SIZE)] | None = None
+
+
+# --- core's payloads: status changes, external issuers ---------------------------------------
+
+StatusAction = Literal["suspend", "reinstate", "revoke"]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# An external issuer's handle: the issuer part of its credentials' ids.
+Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")]
+IssuerName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# did:key of an Ed25519 key: multibase base58btc ('z') of 0xed01 + 32 bytes (48 characters
+# after the 'z'); the multicodec prefix is checked when the key is decoded.
+DidKey = Annotated[str, StringConstraints(pattern=r"^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$")]
+
+
+class CredentialStatus(Payload):
+    """The issuer suspends, reinstates or revokes one of its credentials (a regulator,
+    an external one it registered). Suspending or revoking suspends the active privileges
+    that depend on it, in the same transaction; reinstating restores nothing else."""
+
+    credential_id: CredentialId
+    action: StatusAction
+    reason: Reason
+
+
+class IssuerRegister(Payload):
+    """A regulator registers an issuer outside the ledger, by its did:key, for some types."""
+
+    handle: Handle
+    did: DidKey
+    name: IssuerName
+    types: Annotated[list[CredentialType], Field(min_length=1, max_length=len(CREDENTIAL_TYPES))]
+    jurisdiction: Jurisdiction
+
+
+class IssuerRemove(Payload):
+    """The registering regulator stops members anchoring new credentials of an issuer."""
+
+    handle: Handle
+
+
+class CredentialAccept(CredentialIssue):
+    """A member (or its organisation) anchors a credential a registered external issuer
+    signed: the fields of `CredentialIssue` (no status slot: external credentials have no
+    status list on this ledger) and the issuer's handle."""
+
+    issuer: Handle

@@ -39,3 +39,38 @@ def valid_at(anchor: st.CredentialAnchor, time_ms: int) -> bool:
     if anchor.valid_until_ms is not None and time_ms >= anchor.valid_until_ms:
         return False
     return status_at(anchor, time_ms) == st.ACTIVE
+
+
+# --- core: status lists, issuers' keys, external issuers -------------------------------------
+
+
+def status_list(
+    state: StateReader, issuer: str, purpose: st.StatusPurpose, number: int
+) -> st.StatusListRecord | None:
+    """One of an issuer's status lists as the chain holds it (bits base64, their hash)."""
+    key = st.status_list_key(issuer, purpose, number)
+    return state.load(st.NAMESPACE, key, st.StatusListRecord)
+
+
+def status_list_bits(
+    state: StateReader, issuer: str, purpose: st.StatusPurpose, number: int
+) -> bytes | None:
+    """The raw bitstring of a list (what the published `encodedList` GZIPs), or None."""
+    record = status_list(state, issuer, purpose, number)
+    return None if record is None else record.raw_bits()
+
+
+def next_status_slot(state: StateReader, issuer: str) -> st.StatusSlot:
+    """The slot the issuer's next credential takes (list 0, index 0 before its first)."""
+    slot = state.load(st.NAMESPACE, st.status_next_key(issuer), st.StatusSlot)
+    return slot or st.StatusSlot(list=0, index=0)
+
+
+def issuer_keys(state: StateReader, issuer: str) -> tuple[st.IssuerKeyPeriod, ...]:
+    """The keys an issuer signed credentials with, oldest first, with their periods."""
+    record = state.load(st.NAMESPACE, st.issuer_keys_key(issuer), st.IssuerKeys)
+    return () if record is None else record.keys
+
+
+def external_issuer(state: StateReader, handle: str) -> st.ExternalIssuer | None:
+    return state.load(st.NAMESPACE, st.external_issuer_key(handle), st.ExternalIssuer)
