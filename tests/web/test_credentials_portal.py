@@ -358,3 +358,31 @@ def test_no_key_and_no_holder_name_leaves_the_browser(
     for form in _secret_forms(board_keys(portal)):
         assert form not in everything
     assert name not in portal.log.read_text(errors="replace")
+
+
+def test_a_hospital_may_not_issue_a_licence_and_sees_the_ledgers_words(
+    context: BrowserContext, portal: Portal
+) -> None:
+    """Signed here, refused by the ledger (a licence is a board's or a regulator's), shown
+    with its code; nothing is offered for download."""
+    page = context.new_page()
+    sign_in_as(page, portal, "St Mary's Hospital", "/issuer")
+    page.select_option("#issuer-type", "licence")
+    page.fill("#issuer-subject", SUBJECT)
+    page.fill("#issuer-scope", "Medicine")
+    page.fill("#issuer-jurisdiction", "GB")
+    page.fill("#issuer-valid-from", "2026-01-01")
+    page.get_by_role("button", name="Sign and issue").click()
+    refusal = page.locator("#issuer-status [role=alert]")
+    expect(refusal).to_contain_text("Refused: ")
+    expect(refusal).to_contain_text("(unauthorized)")
+    expect(page.locator("#issuer-issued")).to_be_hidden()
+
+
+def test_a_person_sees_no_issue_form(page: Page, portal: Portal) -> None:
+    sign_in_as(page, portal, "Dr Meredith Grey", "/issuer")
+    expect(page.locator("#issuer-form")).to_be_hidden()
+    expect(page.locator("#issuer-note")).to_contain_text(
+        "Only an organisation's own key issues credentials; you are signed in as member "
+        "st-marys/dr-grey (practitioner)."
+    )
