@@ -115,15 +115,14 @@ function drawFormFor(root, type) {
 
 // --- the issuer's credentials and their status ------------------------------------------------
 
-// The organisation's own credential.issue transactions (its recent ones), newest first.
+// The credentials the organisation's recent transactions issued, newest first: each
+// credential.issue result carries a `credential.issued` event naming it.
 async function issuedIds(session) {
   const sent = await session.api.get(`/v1/senders/${segment(session.keys.keyId)}/txs`, { limit: 100 });
-  const ok = sent.filter((tx) => tx.result.code === "ok");
-  const views = await Promise.all(ok.map((tx) => session.api.get(`/v1/txs/${segment(tx.id)}`)));
-  const ids = views
-    .filter((view) => view.tx.type === "credential.issue")
+  const ids = [...sent]
     .sort((a, b) => b.height - a.height)
-    .map((view) => `${session.actor.id}:${view.tx.payload.local_id}`);
+    .flatMap((tx) => (tx.result.events ?? []).filter((event) => event.type === "credential.issued"))
+    .map((event) => event.credential);
   return [...new Set(ids)];
 }
 
