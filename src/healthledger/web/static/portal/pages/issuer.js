@@ -34,8 +34,11 @@ function formFields(root) {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(localId)) throw fieldError("a credential number is letters, digits, dots, dashes and underscores");
   const fields = { type, subject, scope, jurisdiction, validFromMs, validUntilMs, localId, name: value("#issuer-name") || null };
   if (type === "ce") {
-    const minutes = Math.round(Number(value("#issuer-ce-hours")) * 60);
+    // Whole minutes on chain (no floats): 1.5 hours is 90; 1.33 hours is refused, not rounded.
+    const exact = Number(value("#issuer-ce-hours")) * 60;
+    const minutes = Math.round(exact);
     if (!Number.isSafeInteger(minutes) || minutes < 1) throw fieldError("give the CE hours");
+    if (Math.abs(exact - minutes) > 1e-6) throw fieldError("CE hours must come to whole minutes (1.5 is 90 minutes)");
     const category = value("#issuer-ce-category");
     if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$/.test(category)) throw fieldError("give the CE category, for example AMA-1");
     Object.assign(fields, { ceMinutes: minutes, ceCategory: category });
