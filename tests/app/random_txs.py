@@ -1161,6 +1161,92 @@ def supply_excursion_resolve(draw: Draw, w: World) -> Planned:
     return Planned(sender, "supply.excursion_resolve", payload)
 
 
+# --- credentials: the member's file (CE rules, shares, exclusions, PSV) -------------------
+
+CE_CATEGORIES = ("AMA-1", "AMA-2", "ethics")
+EXCLUSION_LISTS = ("LEIE", "state-sanctions")
+
+
+def credential_ce_rule(draw: Draw, w: World) -> Planned:
+    """A new version of a board's rule; sometimes not after the last one (refused)."""
+    sender = w.sender(draw, w.active_orgs(["board"]))
+    rules = w.scan("credentials", "cerule/").get(sender)
+    last = rules["versions"][-1]["effective_from_ms"] if rules else T0_MS - 365 * DAY_MS
+    categories = [
+        {"category": c, "min_minutes": draw(st.sampled_from([60, 600, 3000]))}
+        for c in (some(draw, CE_CATEGORIES) if draw(st.booleans()) else [])
+    ]
+    payload = {
+        "minutes_per_cycle": draw(st.sampled_from([600, 2400, 0])),
+        "categories": categories,
+        "effective_from_ms": last + draw(st.sampled_from([DAY_MS, DAY_MS, 0, -1])),
+    }
+    return Planned(sender, "credential.ce_rule", payload)
+
+
+def credential_share(draw: Draw, w: World) -> Planned:
+    """A member shares their file or some of it (sometimes another's credentials)."""
+    sender = w.sender(draw, [m for m in w.members() if m in w.signers])
+    anchors = w.credentials()
+    own = [cid for cid, a in anchors.items() if a["subject"] == sender]
+    chosen: list[str] = []
+    if draw(st.booleans()):
+        chosen = some(draw, own if own and likely(draw) else [*anchors, "st-marys:nothing"])
+    grantee = pick(draw, [*w.active_orgs(), *w.members()], "st-marys")
+    until = w.next_time_ms() + draw(st.sampled_from([DAY_MS, 2 * BLOCK_MS, 0]))
+    payload = {"grantee": grantee, "credentials": sorted(chosen), "until_ms": until}
+    return Planned(sender, "credential.share", payload)
+
+
+def credential_unshare(draw: Draw, w: World) -> Planned:
+    shares = w.scan("credentials", "share/")
+    share_id = pick(draw, shares, "st-marys/dr-ada:1")
+    owner = shares.get(share_id, {}).get("member")
+    sender = w.sender(draw, [owner] if owner else [])
+    return Planned(sender, "credential.unshare", {"share": share_id})
+
+
+def credential_exclusion(draw: Draw, w: World) -> Planned:
+    """A regulator lists a member, or lifts its entry (mostly the one that applies)."""
+    sender = w.sender(draw, w.active_orgs(["regulator"]))
+    member = pick(draw, w.members(), "st-marys/dr-ada")
+    record = w.scan("credentials", "exclusion/").get(member, {"entries": []})
+    entry = next((e for e in record["entries"] if e["regulator"] == sender), None)
+    standing = entry is not None and entry["active"]
+    action = (
+        ("lift" if standing else "add") if likely(draw) else draw(st.sampled_from(["add", "lift"]))
+    )
+    listed = entry["list"] if entry is not None and likely(draw) else None
+    payload = {
+        "action": action,
+        "member": member,
+        "reason": draw(st.sampled_from(["fraud", "1128a1", "reinstated"])),
+        "list": listed or draw(st.sampled_from(EXCLUSION_LISTS)),
+    }
+    return Planned(sender, "credential.exclusion", payload)
+
+
+def credential_psv(draw: Draw, w: World) -> Planned:
+    sender = w.sender(draw, w.active_orgs())
+    anchors = w.credentials()
+    credential_id = pick(draw, anchors if likely(draw) else [], "st-marys:nothing")
+    payload = {
+        "credential_id": credential_id,
+        "method": draw(st.sampled_from(["issuer_api", "board_website", "ledger"])),
+        "result": draw(st.sampled_from(["ok", "ok", "discrepancy"])),
+    }
+    return Planned(sender, "credential.psv", payload)
+
+
+def credential_psv_reuse(draw: Draw, w: World) -> Planned:
+    """Another organisation relies on a PSV (sometimes the verifier itself: refused)."""
+    psvs = {k: v for k, v in w.scan("credentials", "psv/").items() if isinstance(v, dict)}
+    psv_id = pick(draw, psvs, "st-marys:nothing/1")
+    verifier = psvs.get(psv_id, {}).get("verifier")
+    sender = w.sender(draw, [o for o in w.active_orgs() if o != verifier])
+    return Planned(sender, "credential.psv_reuse", {"psv": psv_id, "decision": "appointed"})
+
+
 # --- credentials -------------------------------------------------------------------------
 
 CREDENTIAL_ISSUERS = {
@@ -1315,6 +1401,12 @@ BUILDERS: dict[str, Builder] = {
     "supply.sensor": supply_sensor,
     "supply.excursion_resolve": supply_excursion_resolve,
     "supply.transaction": supply_transaction,
+    "credential.ce_rule": credential_ce_rule,
+    "credential.share": credential_share,
+    "credential.unshare": credential_unshare,
+    "credential.exclusion": credential_exclusion,
+    "credential.psv": credential_psv,
+    "credential.psv_reuse": credential_psv_reuse,
     "credential.issue": credential_issue,
     "credential.status": credential_status,
     "credential.issuer_register": credential_issuer_register,

@@ -15,6 +15,10 @@ must hold after any block, whatever its transactions:
 - supply: every item is in exactly one place, contents travel with their container,
   no container holds itself, nesting is bounded; under a TI, no line received more than
   was shipped, and a TI matches only when all shipped arrived as listed;
+- credentials (file): every flag names a member on a standing exclusion by each regulator it
+  names, which lists the flagged organisation; flag indexes match the flags; a member's
+  live shares are theirs and unrevoked; rule versions take effect in order; PSV counts
+  match their records, and no organisation reuses its own PSV;
 - credentials: each anchor's bits in its issuer's lists equal its status, and each list's
   hash its bits; a history runs forward in time, nothing follows a revocation, expiry
   comes by the sweep at `valid_until_ms` and on time; a privilege is not active while a
@@ -25,7 +29,8 @@ must hold after any block, whatever its transactions:
   record's custody history is one unbroken chain ending at its custodian.
 
 FUZZ_EXAMPLES and FUZZ_STEPS (environment) make a longer run; FUZZ_SKIP names invariants
-to leave out (governance, containers, transactions, records, credentials, messages, nonces).
+to leave out (governance, containers, transactions, records, credentials, credential_file, messages,
+nonces).
 """
 
 from __future__ import annotations
@@ -675,6 +680,7 @@ class RandomSequences(RuleBasedStateMachine):
             "transactions": lambda: check_transactions(world),
             "records": lambda: check_records(world, self.genesis.limits.break_glass_per_day),
             "credentials": lambda: check_credentials(world),
+            "credential_file": lambda: check_credential_file(world),
             "messages": lambda: check_messages_are_ours(txs, results),
             "nonces": lambda: self._check_nonces(txs, results),
         }
@@ -1007,6 +1013,51 @@ def _most_in_a_day(moments: Iterable[int]) -> int:
             start += 1
         most = max(most, end - start + 1)
     return most
+
+
+def check_credential_file(world: World) -> None:
+    """The file part's records agree with each other (see the module's docstring)."""
+    scan = world.scan
+    exclusions = scan("credentials", "exclusion/")
+    flags = scan("credentials", "flag/")
+    for key, flag in flags.items():
+        org, _, member = key.partition("/")
+        assert (flag["org"], flag["member"]) == (org, member)
+        assert flag["regulators"], f"flag {key} names no regulator"
+        entries = {e["regulator"]: e for e in exclusions.get(member, {"entries": []})["entries"]}
+        for regulator in flag["regulators"]:
+            entry = entries.get(regulator)
+            assert entry is not None and entry["active"], f"{key}: {regulator} stands not"
+            assert org in entry["flagged"]
+    for member, record in exclusions.items():
+        for entry in record["entries"]:
+            assert entry["active"] or not entry["flagged"]
+            for org in entry["flagged"]:
+                assert entry["regulator"] in flags[f"{org}/{member}"]["regulators"]
+    indexed = {
+        f"{org}/{member}"
+        for org, index in scan("credentials", "flags/").items()
+        for member in index["members"]
+    }
+    assert indexed == set(flags)
+    shares = scan("credentials", "share/")
+    for member, index in scan("credentials", "shares/").items():
+        for share_id in index["live"]:
+            share = shares[share_id]
+            assert share["member"] == member and share["revoked_ms"] is None
+        assert len([s for s in shares.values() if s["member"] == member]) == index["count"]
+    for rules in scan("credentials", "cerule/").values():
+        starts = [v["effective_from_ms"] for v in rules["versions"]]
+        assert starts == sorted(set(starts))
+    records = scan("credentials", "psv/")
+    for key, value in records.items():
+        if isinstance(value, int):  # a credential's PSV count
+            assert {f"{key}/{n}" for n in range(1, value + 1)} <= set(records)
+    reuses = scan("credentials", "psvuse/")
+    for key, reuse in reuses.items():
+        psv = records[reuse["psv"]]
+        assert key == f"{psv['id']}/{reuse['number']}" and reuse["number"] <= psv["reuses"]
+        assert reuse["by"] != psv["verifier"]
 
 
 def check_credentials(world: World) -> None:

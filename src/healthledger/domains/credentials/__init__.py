@@ -6,9 +6,9 @@ A base domain: research and claims ask it whether a practitioner is licensed.
 
 from __future__ import annotations
 
+from healthledger.domains.credentials import ce, exclusions, psv, sharing, status, views
 from healthledger.domains.credentials import handlers as h
 from healthledger.domains.credentials import messages as m
-from healthledger.domains.credentials import status, views
 from healthledger.domains.credentials.state import NAMESPACE
 from healthledger.domains.kit import ANY_MEMBER, ANY_ORG, Domain, TxType, capability, org
 
@@ -18,6 +18,52 @@ ISSUERS = frozenset(
     {org(role) for roles in h.ISSUER_ROLES.values() for role in roles} | {capability(h.CE_PROVIDER)}
 )
 REGULATOR = frozenset({org("regulator")})
+
+# The member's file and its monitoring (part "file"): CE rules, shares, exclusions, PSV.
+FILE_TXS = (
+    TxType(
+        "credential.ce_rule",
+        ce.CeRule,
+        ce.publish_rule,
+        frozenset({org("board")}),
+        "publish a board's CE requirement per licence cycle (a new version)",
+    ),
+    TxType(
+        "credential.share",
+        sharing.CredentialShare,
+        sharing.share,
+        frozenset({ANY_MEMBER}),
+        "share one's credential file, or chosen credentials, until a time",
+    ),
+    TxType(
+        "credential.unshare",
+        sharing.CredentialUnshare,
+        sharing.unshare,
+        frozenset({ANY_MEMBER}),
+        "end one of one's shares",
+    ),
+    TxType(
+        "credential.exclusion",
+        exclusions.CredentialExclusion,
+        exclusions.exclusion,
+        frozenset({org("regulator")}),
+        "add a member to a regulator's exclusion list, or lift the entry",
+    ),
+    TxType(
+        "credential.psv",
+        psv.CredentialPsv,
+        psv.record_psv,
+        frozenset({ANY_ORG}),
+        "record a primary-source verification of a credential",
+    ),
+    TxType(
+        "credential.psv_reuse",
+        psv.CredentialPsvReuse,
+        psv.reuse_psv,
+        frozenset({ANY_ORG}),
+        "rely on another organisation's primary-source verification for a decision",
+    ),
+)
 
 DOMAIN = Domain(
     name="credentials",
@@ -64,8 +110,9 @@ DOMAIN = Domain(
             frozenset({ANY_MEMBER, ANY_ORG}),
             "anchor a credential a registered external issuer signed",
         ),
+        *FILE_TXS,
     ),
-    views=views.VIEWS,
+    views=(*views.VIEWS, *ce.VIEWS, *exclusions.VIEWS, *psv.VIEWS),
     # Credentials past valid_until become expired at block time, without a transaction.
     end_block=status.expire_credentials,
     end_block_budget=status.EXPIRY_SWEEP_BUDGET,

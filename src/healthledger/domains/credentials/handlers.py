@@ -17,6 +17,7 @@ from healthledger.domains.credentials import errors as e
 from healthledger.domains.credentials import messages as m
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials import status
+from healthledger.domains.credentials.exclusions import flag_if_excluded
 from healthledger.domains.governance import queries as gov
 from healthledger.errors import LedgerError
 from healthledger.ledger.context import Actor, TxContext
@@ -58,6 +59,8 @@ def issue(ctx: TxContext, payload: m.CredentialIssue) -> None:
     record_key_period(ctx, actor.id, actor.key_id)
     slot = status.allocate_slot(ctx, actor.id, payload)
     _anchor(ctx, credential_id, actor.id, actor.key_id, False, slot, payload)
+    if payload.type == "privilege":  # an excluded member's new privilege: flag its issuer
+        flag_if_excluded(ctx, payload.subject, actor.id)
 
 
 def _check_new(ctx: TxContext, credential_id: str, issuer: str, payload: m.CredentialIssue) -> None:
