@@ -1050,11 +1050,22 @@ def check_credential_file(world: World) -> None:
         starts = [v["effective_from_ms"] for v in rules["versions"]]
         assert starts == sorted(set(starts))
     records = scan("credentials", "psv/")
+    made = [v for v in records.values() if isinstance(v, dict)]
     for key, value in records.items():
-        if isinstance(value, int):  # a credential's PSV count
+        if "/by/" in key:  # one verifier's PSVs of a credential
+            credential_id, _, org = key.partition("/by/")
+            assert value == sum(
+                1 for p in made if (p["credential_id"], p["verifier"]) == (credential_id, org)
+            ), key
+        elif isinstance(value, int):  # a credential's PSV count
             assert {f"{key}/{n}" for n in range(1, value + 1)} <= set(records)
     reuses = scan("credentials", "psvuse/")
+    done = [v for v in reuses.values() if isinstance(v, dict)]
     for key, reuse in reuses.items():
+        if "/by/" in key:  # one organisation's reuses of a PSV
+            psv_id, _, org = key.partition("/by/")
+            assert reuse == sum(1 for r in done if (r["psv"], r["by"]) == (psv_id, org)), key
+            continue
         psv = records[reuse["psv"]]
         assert key == f"{psv['id']}/{reuse['number']}" and reuse["number"] <= psv["reuses"]
         assert reuse["by"] != psv["verifier"]

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from healthledger.api.credentials import MAX_VERIFY_BYTES
 from healthledger.api.errors import status_for
 from healthledger.api.records import MAX_BATCH_RECORDS
 from healthledger.api.responses import MAX_BATCH_TXS
@@ -37,6 +38,7 @@ from healthledger.crypto.signed_request import (
     HEADER_SIGNATURE,
     HEADER_TIME,
 )
+from healthledger.domains.credentials.presentation import MAX_PRESENTED
 from healthledger.domains.kit import Access, Domain
 from healthledger.domains.records.bundles import IMPORTABLE, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES
 from healthledger.domains.supply import gs1
@@ -155,6 +157,9 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("get", "/v1/supply/packages/{gtin}/{serial}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("get", "/v1/supply/lots/{gtin}/{lot}/epcis"): frozenset({Does.SIGNED, Does.LOOKUP}),
     ("post", "/v1/supply/epcis/check"): frozenset({Does.BODY, Does.LOOKUP}),
+    ("post", "/v1/credentials/verify"): frozenset({Does.BODY}),
+    ("get", "/v1/credentials/members/{org}/{member_id}/file"): frozenset({Does.SIGNED}),
+    ("get", "/v1/credentials/status-lists/{issuer}/{purpose}/{number}"): frozenset({Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/bundle"): frozenset({Does.SIGNED, Does.CUSTODY}),
@@ -326,6 +331,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "PresentedCredentials": {
+        "type": "object",
+        "description": f"at most {MAX_VERIFY_BYTES} bytes: one W3C VC 2.0 credential, or an "
+        'unsigned presentation `{"type": ["VerifiablePresentation"], "holder": ..., '
+        f'"verifiableCredential": [...]}}` of at most {MAX_PRESENTED} credentials',
+    },
     "ReadRequest": {
         "type": "object",
         "required": ["purpose"],
@@ -352,6 +363,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/records/batch"): _json_body("RecordBatch"),
     ("post", "/v1/records/bundle"): _json_body("BundleImport"),
     ("post", "/v1/records/{record_id}/read"): _json_body("ReadRequest"),
+    ("post", "/v1/credentials/verify"): _json_body("PresentedCredentials"),
     ("post", "/v1/records/files"): {
         "required": True,
         "description": "exactly `size` bytes whose SHA-256 is `sha256`",

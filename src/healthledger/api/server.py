@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from healthledger import __version__
 from healthledger.api.access import ReadGuard
 from healthledger.api.consensus import add_consensus_routes
+from healthledger.api.credentials import add_credential_routes
 from healthledger.api.docs import add_docs_routes
 from healthledger.api.donation import add_donation_routes
 from healthledger.api.errors import install_error_handlers, status_for
@@ -72,6 +73,7 @@ def create_app(node: Node, demo: DemoKeys | None = None) -> FastAPI:
     guard = ReadGuard(node)
     _add_read_routes(app, node, guard)
     add_supply_routes(app, node, guard)
+    add_credential_routes(app, node, guard)
     add_domain_views(app, node, guard, DOMAINS)
     records = add_record_routes(app, node, guard.auth)
     add_donation_routes(app, records)

@@ -385,6 +385,7 @@ def _register_extras() -> None:
     from healthledger.cli import (
         bench,
         consensus,
+        credentials,
         demo,
         domains,
         donation,
@@ -401,6 +402,7 @@ def _register_extras() -> None:
     consensus.register(app)
     bench.register(app)
     supply.register(app)
+    credentials.register(app)
     records.register(app)
     donation.register(app)
     governance.register(app)

@@ -111,8 +111,13 @@ def test_psv_reuse_refusals(world: World) -> None:
 
 
 def test_psvs_per_credential_are_bounded(world: World) -> None:
-    signer = world.signer(CLINIC)
     payload = {"credential_id": LICENCE, "method": "ledger", "result": "ok"}
-    txs = [signer.sign("credential.psv", payload) for _ in range(psv.MAX_PSV_PER_CREDENTIAL + 1)]
+    txs = [
+        world.signer(org).sign("credential.psv", payload)
+        for org in (CLINIC, HOSPITAL)
+        for _ in range(psv.MAX_PSV_PER_VERIFIER + 1)
+    ]
     codes = [r.code for r in world.block(txs)]
-    assert codes == ["ok"] * psv.MAX_PSV_PER_CREDENTIAL + ["too_large"]
+    share = ["ok"] * psv.MAX_PSV_PER_VERIFIER + ["too_large"]
+    assert codes == share * 2  # each verifier's share; the others' stay free
+    assert world.state(psv.count_key(LICENCE)) == 2 * psv.MAX_PSV_PER_VERIFIER

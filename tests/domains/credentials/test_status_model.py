@@ -49,6 +49,11 @@ class Model:
         wanted = {"suspend": "active", "reinstate": "suspended"}.get(action)
         if wanted is not None and current != wanted:
             return False
+        if action == "reinstate" and any(  # a privilege stands only on what is in force
+            self.status[dep] != "active" or self.until[dep] <= now
+            for dep in DEPENDS_ON.get(cid, [])
+        ):
+            return False
         new = {"suspend": "suspended", "reinstate": "active", "revoke": "revoked"}[action]
         self.status[cid] = new
         if new != "active":

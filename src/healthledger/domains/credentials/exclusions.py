@@ -129,9 +129,14 @@ def _add(ctx: TxContext, payload: CredentialExclusion) -> None:
     history = () if entry is None else entry.history
     if len(history) >= MAX_EXCLUSION_HISTORY:
         raise TooLarge(f"{payload.member}'s exclusion history with {regulator} is full")
-    orgs = privilege_orgs(ctx.reader, payload.member, ctx.block.time_ms)
-    for org in orgs:
-        _raise_flag(ctx, org, payload.member, regulator)
+    # An organisation whose flags are full is not flagged, but the exclusion stands: a
+    # hospital that filled its own flags (privileges issued to excluded members) and then
+    # granted one to a member must not shield that member from a regulator.
+    orgs = tuple(
+        org
+        for org in privilege_orgs(ctx.reader, payload.member, ctx.block.time_ms)
+        if _raise_flag(ctx, org, payload.member, regulator)
+    )
     updated = RegulatorExclusion(
         regulator=regulator,
         list=payload.list,
@@ -181,7 +186,8 @@ def flag_if_excluded(ctx: TxContext, member: str, org: str) -> None:
     entries = []
     for entry in record.entries:
         if entry.active and org not in entry.flagged:
-            _raise_flag(scoped, org, member, entry.regulator)
+            if not _raise_flag(scoped, org, member, entry.regulator):
+                raise TooLarge(f"{org} already has {MAX_FLAGS_PER_ORG} flagged members")
             entry = entry.model_copy(update={"flagged": (*entry.flagged, org)})
             changed = True
         entries.append(entry)
@@ -190,14 +196,18 @@ def flag_if_excluded(ctx: TxContext, member: str, org: str) -> None:
 
 
 def privilege_orgs(state: StateReader, member: str, time_ms: int) -> tuple[str, ...]:
-    """The organisations where the member holds a privilege in force, in file order."""
+    """The organisations where the member holds a privilege in force, in file order.
+
+    One that starts later counts (it is held: issuing it now would flag its issuer too);
+    an external issuer is no organisation to flag."""
     orgs: list[str] = []
     for credential_id in q.credential_ids_of(state, member):
         anchor = q.credential(state, credential_id)
         if (
             anchor is not None
             and anchor.type == "privilege"
-            and q.valid_at(anchor, time_ms)
+            and not anchor.external
+            and q.valid_at(anchor, max(time_ms, anchor.valid_from_ms))
             and anchor.issuer not in orgs
         ):
             orgs.append(anchor.issuer)
@@ -223,12 +233,13 @@ def _store_entry(ctx: TxContext, record: MemberExclusions, entry: RegulatorExclu
     ctx.store(exclusion_key(record.member), record.model_copy(update={"entries": (*others, entry)}))
 
 
-def _raise_flag(ctx: TxContext, org: str, member: str, regulator: str) -> None:
+def _raise_flag(ctx: TxContext, org: str, member: str, regulator: str) -> bool:
+    """Flag `org` on `member` for `regulator`; False (nothing written) if its flags are full."""
     flag = ctx.load(flag_key(org, member), Flag)
     if flag is None:
         index = ctx.load(flags_key(org), FlaggedMembers) or FlaggedMembers(members=())
         if len(index.members) >= MAX_FLAGS_PER_ORG:
-            raise TooLarge(f"{org} already has {MAX_FLAGS_PER_ORG} flagged members")
+            return False
         ctx.store(flags_key(org), FlaggedMembers(members=(*index.members, member)))
         flag = Flag(
             org=org,
@@ -240,6 +251,7 @@ def _raise_flag(ctx: TxContext, org: str, member: str, regulator: str) -> None:
     if regulator not in flag.regulators:
         flag = flag.model_copy(update={"regulators": (*flag.regulators, regulator)})
     ctx.store(flag_key(org, member), flag)
+    return True
 
 
 def _lower_flag(ctx: TxContext, org: str, member: str, regulator: str) -> None:

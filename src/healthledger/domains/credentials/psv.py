@@ -11,6 +11,8 @@ State in the credentials namespace:
 psv/<credential id>              how many PSVs the credential has (at most MAX_PSV_PER_CREDENTIAL)
 psv/<credential id>/<n>          the n-th PSV (its id is `<credential id>/<n>`)
 psvuse/<psv id>/<k>              the k-th reuse of a PSV (the count is in the PSV record)
+psv/<credential id>/by/<org>     how many of the credential's PSVs that organisation made
+psvuse/<psv id>/by/<org>         how many reuses of the PSV that organisation made
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ DAY_MS = 86_400_000
 REUSE_LIMIT_DAYS = 120
 MAX_PSV_PER_CREDENTIAL = 256
 MAX_REUSES_PER_PSV = 256
+# Places one organisation may take of those bounds, so one verifier (or one reuser)
+# cannot fill a credential's PSVs, or a PSV's reuses, and crowd every other one out.
+MAX_PSV_PER_VERIFIER = 32
+MAX_REUSES_PER_ORG = 32
 
 Method = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 PsvId = Annotated[
@@ -100,6 +106,24 @@ def reuse_key(psv_id: str, number: int) -> str:
     return f"psvuse/{psv_id}/{number}"
 
 
+def verifier_count_key(credential_id: str, org: str) -> str:
+    return f"psv/{credential_id}/by/{org}"
+
+
+def reuser_count_key(psv_id: str, org: str) -> str:
+    return f"psvuse/{psv_id}/by/{org}"
+
+
+def _taken(ctx: TxContext, key: str, limit: int, what: str) -> int:
+    """One organisation's count under `key`, refused at `limit`; the count after this one."""
+    found = ctx.load(key, PsvCount)
+    count = 0 if found is None else found.root
+    if count >= limit:
+        raise TooLarge(f"{ctx.actor.id} has made {count} {what} already")
+    ctx.store(key, PsvCount(count + 1))
+    return count + 1
+
+
 # --- handlers ----------------------------------------------------------------------------
 
 
@@ -110,6 +134,8 @@ def record_psv(ctx: TxContext, payload: CredentialPsv) -> None:
     count = 0 if found is None else found.root
     if count >= MAX_PSV_PER_CREDENTIAL:
         raise TooLarge(f"credential {payload.credential_id} has {count} PSVs already")
+    where = verifier_count_key(payload.credential_id, ctx.actor.id)
+    _taken(ctx, where, MAX_PSV_PER_VERIFIER, f"PSVs of {payload.credential_id}")
     psv_id = f"{payload.credential_id}/{count + 1}"
     ctx.store(
         psv_key(psv_id),
@@ -136,6 +162,7 @@ def reuse_psv(ctx: TxContext, payload: CredentialPsvReuse) -> None:
         raise InvalidState(f"{payload.psv} is {ctx.actor.id}'s own verification, not a reuse")
     if psv.reuses >= MAX_REUSES_PER_PSV:
         raise TooLarge(f"{payload.psv} has been reused {psv.reuses} times already")
+    _taken(ctx, reuser_count_key(psv.id, ctx.actor.id), MAX_REUSES_PER_ORG, f"reuses of {psv.id}")
     elapsed = ctx.block.time_ms - psv.time_ms
     reuse = PsvReuse(
         psv=psv.id,

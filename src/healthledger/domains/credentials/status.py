@@ -23,6 +23,7 @@ from healthledger.domains.credentials import errors as e
 from healthledger.domains.credentials import messages as m
 from healthledger.domains.credentials import queries
 from healthledger.domains.credentials import state as st
+from healthledger.domains.credentials.exclusions import flag_if_excluded
 from healthledger.domains.shared.schedule import DueQueue
 from healthledger.ledger.context import TxContext
 
@@ -166,6 +167,11 @@ def change_status(ctx: TxContext, payload: m.CredentialStatus) -> None:
         raise e.UnknownCredential(payload.credential_id)
     by = may_change(ctx, anchor)
     status = _next_status(ctx, anchor, payload.action)
+    if status == st.ACTIVE and anchor.type == "privilege":
+        # Reinstating is issuing again: what issue requires of a privilege holds here too,
+        # or a hospital would restore a privilege its cascade suspended while the licence
+        # under it stays suspended (at most MAX_DEPENDS_ON point reads).
+        _check_in_force(ctx, anchor.depends_on)
     # A revocation may take the reserved places: nothing is ever appended after it.
     room = st.MAX_STATUS_CHANGES - (0 if status == st.REVOKED else st.RESERVED_CHANGES)
     if len(anchor.history) >= room:
@@ -179,7 +185,22 @@ def change_status(ctx: TxContext, payload: m.CredentialStatus) -> None:
         bits.set(ctx, anchor, "suspension", status == st.SUSPENDED)
     if status != st.ACTIVE:
         _cascade(ctx, anchor.id, payload.action, bits)
+    elif anchor.type == "privilege" and not anchor.external:
+        # Held again: an exclusion that stands flags its issuer, as at issue.
+        flag_if_excluded(ctx, anchor.subject, anchor.issuer)
     bits.write(ctx)
+
+
+def _check_in_force(ctx: TxContext, depends_on: tuple[str, ...]) -> None:
+    for dependency_id in depends_on:
+        dependency = ctx.load(st.credential_key(dependency_id), st.CredentialAnchor)
+        if dependency is None:
+            raise e.UnknownCredential(dependency_id)
+        if dependency.status != st.ACTIVE:
+            raise e.DependencyNotInForce(dependency_id, dependency.status)
+        until = dependency.valid_until_ms
+        if until is not None and until <= ctx.block.time_ms:
+            raise e.DependencyNotInForce(dependency_id, "past its validity")
 
 
 def _next_status(ctx: TxContext, anchor: st.CredentialAnchor, action: str) -> st.Status:
