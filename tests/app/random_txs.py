@@ -1349,8 +1349,8 @@ def credential_accept(draw: Draw, w: World) -> Planned:
     types = registered.get(handle, {}).get("types") or list(CREDENTIAL_KINDS)
     kind = draw(st.sampled_from(types if likely(draw) else CREDENTIAL_KINDS))
     subject = pick(draw, w.members(), "st-marys/dr-ada")
-    own_side = [subject, subject.split("/", 1)[0]]
-    sender = w.sender(draw, own_side)
+    own_org = subject.split("/", 1)[0]
+    sender = w.sender(draw, [own_org] if likely(draw) else [subject])
     payload = _credential_fields(draw, w, kind, subject) | {"issuer": handle}
     return Planned(sender, "credential.accept", payload)
 

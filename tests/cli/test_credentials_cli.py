@@ -274,9 +274,16 @@ def test_an_external_issuer_and_an_accepted_credential(net: Net, tmp_path: Path)
         outside,
         int(time.time() * 1000),
     )
+    # The organisation attests the proof: a document the issuer did not sign is refused
+    # by its own client before anything reaches the ledger.
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document | {"id": "urn:healthledger:credential:gmc-uk:gmc-7002"}))
+    refused = cli("credentials", "accept", str(forged), "--key", net.key("st-marys"),
+                  "--issuer", "gmc-uk", *common, code=1)  # fmt: skip
+    assert refused["error"]["code"] == "invalid_proof"
     file = tmp_path / "gmc.json"
     file.write_text(json.dumps(document))
-    accepted = cli("credentials", "accept", str(file), "--key", str(net.member_key),
+    accepted = cli("credentials", "accept", str(file), "--key", net.key("st-marys"),
                    "--issuer", "gmc-uk", *common)  # fmt: skip
     assert accepted["result"]["code"] == "ok"
     assert cli("credentials", "verify", str(file), *common)["valid"] is True

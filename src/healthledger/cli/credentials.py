@@ -485,12 +485,18 @@ def issuer_remove(
 @credentials_app.command("accept")
 def accept(
     file: Annotated[Path, typer.Argument(help="The credential an external issuer signed.")],
-    key: Annotated[Path, typer.Option("--key", help="The member's (or its organisation's) key.")],
+    key: Annotated[
+        Path,
+        typer.Option(
+            "--key", help="The key of the subject's organisation, which attests the proof holds."
+        ),
+    ],
     issuer: Annotated[str, typer.Option("--issuer", help="The registered issuer's handle.")],
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Anchor a credential a registered external issuer signed."""
+    """Anchor, as the subject's organisation, a credential a registered external issuer
+    signed (its proof is checked first, against the did registered on chain)."""
     try:
         (document,) = _single_credential(file)
     except LedgerError as exc:

@@ -27,7 +27,12 @@ from pydantic import BaseModel, JsonValue
 from healthledger.app.views import StateView, WireView
 from healthledger.client.epcis_import import sender_org
 from healthledger.client.sdk import Client, Committed, Signer, _segment, require_committed
-from healthledger.crypto.data_integrity import create_proof, did_key, xml_datetime
+from healthledger.crypto.data_integrity import (
+    create_proof,
+    did_key,
+    verify_proof_with_key,
+    xml_datetime,
+)
 from healthledger.crypto.keys import KeyPair
 from healthledger.crypto.status_list import (
     bit_at,
@@ -50,6 +55,7 @@ from healthledger.domains.credentials.documents import (
     credential_id_of,
     sign_credential,
 )
+from healthledger.domains.credentials.errors import UnknownExternalIssuer
 from healthledger.domains.credentials.exclusions import CredentialExclusion, FlagsReply
 from healthledger.domains.credentials.file import CredentialFile
 from healthledger.domains.credentials.messages import (
@@ -302,7 +308,17 @@ class Credentials:
         return self.commit("credential.issuer_remove", IssuerRemove(handle=handle))
 
     def accept(self, document: Mapping[str, Any], issuer: str) -> Committed:
-        """Anchor a credential a registered external issuer (`issuer`, its handle) signed."""
+        """Anchor, as the subject's organisation, a credential a registered external issuer
+        (`issuer`, its handle) signed. The anchor is the organisation's attestation that the
+        proof holds, so the proof is checked here first: against the issuer's key as
+        registered on chain, proven against this client's trust anchor."""
+        proven = self.client.verified_state(
+            st.NAMESPACE, st.external_issuer_key(issuer), keys=self._own_keys()
+        )
+        if proven is None:
+            raise UnknownExternalIssuer(issuer)
+        registered = st.ExternalIssuer.model_validate(proven)
+        verify_proof_with_key(document, bytes.fromhex(registered.public_key))
         anchor = anchor_of(dict(document)).model_dump(mode="json", exclude_none=True)
         payload = CredentialAccept.model_validate({**anchor, "issuer": issuer})
         return self.commit("credential.accept", payload)

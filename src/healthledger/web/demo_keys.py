@@ -25,6 +25,9 @@ DEMO_VISITORS: dict[str, str | None] = {
     "pharmacist": "Ana Pharmacist",
     "regulator": "National Health Authority",
     "explorer": "Kim Auditor",
+    "issuer": "State Medical Board",
+    "credentials": "Dr Meredith Grey",
+    "verify-credential": "St Mary's Hospital",
 }
 
 

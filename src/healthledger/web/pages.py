@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Persona = Literal["everyone", "patient", "clinician", "pharmacist", "regulator", "member"]
+Persona = Literal["everyone", "patient", "clinician", "pharmacist", "regulator", "member", "issuer"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ PAGES: tuple[Page, ...] = (
     Page("pharmacist", "Verify a pack", "pharmacist", "Scan a pack, check its proofs, dispense"),
     Page("regulator", "Oversight", "regulator", "Alerts, recalls, quarantine and clear"),
     Page("explorer", "Explorer", "member", "Blocks, transactions, organisations, proofs"),
+    Page("issuer", "Issue credentials", "issuer", "Sign licences and privileges, revoke them"),
+    Page("credentials", "My credentials", "member", "Your credential file, CE totals, shares"),
+    Page("verify-credential", "Verify a credential", "member", "Check a presented credential"),
 )
 
 

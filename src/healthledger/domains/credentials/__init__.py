@@ -107,7 +107,7 @@ DOMAIN = Domain(
             "credential.accept",
             m.CredentialAccept,
             h.accept,
-            frozenset({ANY_MEMBER, ANY_ORG}),
+            frozenset({ANY_ORG}),
             "anchor a credential a registered external issuer signed",
         ),
         *FILE_TXS,

@@ -225,8 +225,8 @@ class NotSubjectsSide(Unauthorized):
     def __init__(self, who: str, subject: str) -> None:
         self.who, self.subject = who, subject
         super().__init__(
-            f"{who} may not anchor a credential of {subject}: its subject or"
-            " the subject's organisation does"
+            f"{who} may not anchor a credential of {subject}: the subject's organisation"
+            " does, attesting it checked the issuer's proof"
         )
 
 

@@ -302,14 +302,17 @@ def remove_issuer(ctx: TxContext, payload: m.IssuerRemove) -> None:
 
 
 def accept(ctx: TxContext, payload: m.CredentialAccept) -> None:
-    """The subject (or its organisation) anchors a credential a registered external issuer
-    signed: no status list, the issuer's key from its registered did."""
+    """The subject's organisation anchors a credential a registered external issuer signed:
+    no status list, the issuer's key from its registered did.
+
+    The ledger never sees the document (it is the holder's), so it cannot check the proof
+    itself: the anchor is the organisation's signed attestation that it did, and an
+    organisation answers for what it attests. A member alone could anchor a document no
+    issuer signed and be counted licensed or CE-compliant by everyone reading the chain.
+    Verifiers still check a presented document's proof against the registered did."""
     actor = ctx.actor
     own_org = payload.subject.split("/", 1)[0]
-    if not (
-        (actor.kind == "member" and actor.id == payload.subject)
-        or (actor.kind == "org" and actor.id == own_org)
-    ):
+    if not (actor.kind == "org" and actor.id == own_org):
         raise e.NotSubjectsSide(actor.id, payload.subject)
     if payload.status_list is not None or payload.status_index is not None:
         raise e.NoStatusListForExternal()
