@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from healthledger.bench.api import run_api
+from healthledger.bench.credentials import run_credentials
 from healthledger.bench.ingest import run_ingest
 from healthledger.bench.net import run_net_bench
 from healthledger.bench.records import run_records
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
         help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True
     )
     app.add_typer(bench_app, name="bench")
-    for command in (ingest, trie, supply, records, api, net):
+    for command in (ingest, trie, supply, records, credentials, api, net):
         bench_app.command(command.__name__)(command)
 
 
@@ -75,6 +76,22 @@ def records(
     """Records added/s, consent-checked reads/s, locate p50/p99 at N records."""
     with phase_bars(not as_json) as report:
         result = run_records(records, patients, adds, reads, locates, clients, report)
+    emit(result, as_json)
+
+
+def credentials(
+    credentials: Annotated[int, typer.Option(help="Credentials issued (signed first).")] = 100_000,
+    members: Annotated[int, typer.Option(help="Practitioners they are issued to.")] = 10_000,
+    status_changes: Annotated[
+        int, typer.Option(help="Suspend, reinstate and revoke transactions (a third each).")
+    ] = 10_000,
+    verifies: Annotated[int, typer.Option(help="Verifications timed.")] = 2_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Credentials issued/s, status changes/s, verify p50/p99 (proof, anchor's state
+    proof, status at a date)."""
+    with phase_bars(not as_json) as report:
+        result = run_credentials(credentials, members, status_changes, verifies, report)
     emit(result, as_json)
 
 

@@ -217,7 +217,9 @@ def _print_verdict(result: CredentialVerification) -> None:
     for check in result.checks:
         mark = "[green]ok[/]  " if check.get("ok") else "[red]FAIL[/]"
         name = escape(str(check.get("check", "")))
-        console.print(f"  {mark} {name}: {escape(str(check.get('message', '')))}")
+        # emoji=False: a did:key would print as "did🔑z6Mk..." (rich's :key: shortcode).
+        message = escape(str(check.get("message", "")))
+        console.print(f"  {mark} {name}: {message}", emoji=False)
     against = result.anchor or "nothing: no ledger state was proven"
     console.print(f"  verified against: {escape(against)}")
 

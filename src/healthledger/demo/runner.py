@@ -3,7 +3,8 @@
 `Runner` creates the network folder and runs the stories in order through the node's
 own engine and vault, as any client would: governance (staff, a new organisation by
 quorum vote, key rotation and revocation, refusals), the drug supply chain, patient
-registration, then patient records. `DIR/demo-users.json` lists every actor and its
+registration, patient records, then staff credentials (signed documents in
+`DIR/credentials/`). `DIR/demo-users.json` lists every actor and its
 key file so a user can act as any of them. The seed fixes every key and every
 synthetic record, so each run tells the same story.
 """
@@ -26,6 +27,7 @@ from healthledger.demo.chain import (
     DemoChain,
     Progress,
 )
+from healthledger.demo.credentials import credentials_story
 from healthledger.demo.governance import NAMED_PATIENTS, governance_story, register_patients
 from healthledger.demo.records import records_story
 from healthledger.demo.supply import supply_story
@@ -74,6 +76,7 @@ class Runner:
                 chain, max(NAMED_PATIENTS, self.total_txs - chain.count), progress
             )
             records = records_story(chain, RecordService(node), people)
+            credentials = credentials_story(chain, self.directory)
             users_path = self.directory / "demo-users.json"
             users_path.write_text(json.dumps([asdict(u) for u in chain.users], indent=2) + "\n")
             info = node.app.info()
@@ -86,6 +89,7 @@ class Runner:
                 "refused_examples": refused,
                 "supply": supply,
                 "records": records,
+                "credentials": credentials,
                 "users": str(users_path),
             }
         finally:
