@@ -280,3 +280,67 @@ def test_an_external_issuer_and_an_accepted_credential(net: Net, tmp_path: Path)
                    "--issuer", "gmc-uk", *common)  # fmt: skip
     assert accepted["result"]["code"] == "ok"
     assert cli("credentials", "verify", str(file), *common)["valid"] is True
+
+
+def test_fhir_export_and_its_read_gate(net: Net, tmp_path: Path) -> None:
+    issue(net, tmp_path / "lic.json", "--id", "cole-fhir")
+    bundle = cli("credentials", "fhir", MEMBER, "--key", str(net.member_key), "--url", net.url)
+    practitioner, *results = (entry["resource"] for entry in bundle["entry"])
+    assert practitioner["resourceType"] == "Practitioner"
+    ids = [q["identifier"][0]["value"] for q in practitioner["qualification"]]
+    assert "ma-board:cole-fhir" in ids
+    assert {r["resourceType"] for r in results} == {"VerificationResult"}
+    # A university that issued nothing here and holds no share may not read the file.
+    refused = cli("credentials", "fhir", MEMBER, "--key", net.key("mass-u"), "--url", net.url,
+                  code=4)  # fmt: skip
+    assert refused["error"]["code"] == "unauthorized"
+    late = cli("credentials", "fhir", MEMBER, "--key", str(net.member_key), "--at", "2026-13-01",
+               "--url", net.url, code=2)  # fmt: skip
+    assert late["error"]["code"] == "invalid_field"
+
+
+def test_document_ids_are_accepted_where_a_credential_id_is(net: Net, tmp_path: Path) -> None:
+    lic = tmp_path / "lic.json"
+    issue(net, lic, "--id", "cole-urn")
+    urn = json.loads(lic.read_text())["id"]
+    assert urn == "urn:healthledger:credential:ma-board:cole-urn"
+    cli("credentials", "issue", "--key", net.key("st-marys"), "--type", "privilege",
+        "--subject", MEMBER, "--scope", "Cardiology", "--jurisdiction", "US-MA",
+        "--from", "2026-01-01", "--depends-on", urn, "--out", str(tmp_path / "priv.json"),
+        "--id", "cole-urn-priv", "--url", net.url)  # fmt: skip
+    suspended = cli("credentials", "suspend", urn, "--key", net.key("ma-board"), "--reason", "x",
+                    "--url", net.url)  # fmt: skip
+    assert [e["credential"] for e in events(suspended, "credential.status")] == [
+        "ma-board:cole-urn",
+        "st-marys:cole-urn-priv",
+    ]
+    shown = cli("credentials", "show", urn, "--key", net.key("st-marys"), "--url", net.url)
+    assert shown["status"] == "suspended" and shown["verified_against"]
+
+
+def test_errors_are_one_line_with_a_code_never_a_traceback(net: Net, tmp_path: Path) -> None:
+    board = net.key("ma-board")
+    bad_id = run("credentials", "suspend", "not an id", "--key", board, "--reason", "x",
+                 "--url", net.url)  # fmt: skip
+    assert bad_id.returncode == 2 and "Traceback" not in bad_id.stderr
+    assert "[invalid_field]" in bad_id.stderr and "credential_id" in bad_id.stderr
+    bad_did = cli("credentials", "issuer", "register", "gmc", "--key", net.key("ma-regulator"),
+                  "--did", "did:key:nope", "--name", "GMC", "--type", "licence",
+                  "--jurisdiction", "GB", "--url", net.url, code=2)  # fmt: skip
+    assert bad_did["error"]["code"] == "invalid_field" and "did" in bad_did["error"]["message"]
+    hours = cli("credentials", "ce-rule", "--key", board, "--hours", "lots", "--from",
+                "2026-01-01", "--url", net.url, code=2)  # fmt: skip
+    assert hours["error"]["message"].startswith("--hours 'lots'")
+    missing = cli("credentials", "verify", str(tmp_path / "absent.json"), "--url", net.url,
+                  code=2)  # fmt: skip
+    assert missing["error"]["message"].startswith("cannot read")
+
+
+def test_a_did_key_is_printed_as_written(net: Net, tmp_path: Path) -> None:
+    lic = tmp_path / "lic.json"
+    issue(net, lic, "--id", "cole-did")
+    printed = run("credentials", "verify", str(lic), "--url", net.url)
+    assert printed.returncode == 0, printed.stderr
+    # rich would print `:key:` as an emoji: the verdict names the signer's did:key as is.
+    assert "did:key:z6Mk" in printed.stdout.replace("\n", "")
+    assert "\N{KEY}" not in printed.stdout

@@ -1,5 +1,5 @@
 """The credential routes that HTTP shapes: verify a presented credential, publish status
-lists, read a member's file.
+lists, read a member's file (as the domain's reply, or as FHIR R4).
 
 The credentials domain publishes its other reads (an anchor, an issuer's next status
 slot, CE rules, flags, PSVs) as views that api/views.py mounts. These stay here because
@@ -39,6 +39,7 @@ from healthledger.app.registry import first_problem
 from healthledger.app.views import StateView
 from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.status_list import encode_list
+from healthledger.domains.credentials import queries as q
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials.answers import (
     CheckedCredential,
@@ -49,9 +50,11 @@ from healthledger.domains.credentials.answers import (
 )
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
 from healthledger.domains.credentials.exclusions import ORG_PATTERN
+from healthledger.domains.credentials.fhir import practitioner_bundle
 from healthledger.domains.credentials.file import CredentialFile, FileParams, file_view
 from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
+from healthledger.domains.governance import queries as gov_q
 from healthledger.domains.kit import ProvenValue
 from healthledger.errors import InvalidField, LedgerError, NotFound
 from healthledger.ledger.store import Store
@@ -126,6 +129,30 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
             answer = file_view(SnapshotReader(store), params, actor)
         return json_response(answer.model_dump(mode="json"))
 
+    @app.get(
+        "/v1/credentials/members/{org}/{member_id}/fhir",
+        tags=["credentials"],
+        summary="A member's credential file as FHIR R4: a collection Bundle of a Practitioner "
+        "(qualification per credential) and a VerificationResult per credential (signed: "
+        "whoever may read the file)",
+        response_class=Response,
+        responses={200: {"description": "A FHIR R4 Bundle (type collection)"}},
+    )
+    def member_fhir(
+        request: Request,
+        org: Annotated[str, Path(pattern=ORG_PATTERN)],
+        member_id: Annotated[str, Path(pattern=ORG_PATTERN)],
+        at_ms: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+    ) -> Response:
+        # The file's own read gate: the Bundle says no more than the file would.
+        actor = guard.reader(guard.signed(request))
+        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
+        with store.snapshot():
+            reader = SnapshotReader(store)
+            answer = file_view(reader, params, actor)
+            names = _issuer_names(reader, answer)
+        return json_response(practitioner_bundle(answer, issuer_names=names))
+
     @app.post(
         "/v1/credentials/verify",
         tags=["credentials"],
@@ -173,6 +200,18 @@ def _file_params(raw: dict[str, str | int | None]) -> FileParams:
         return FileParams.model_validate(raw)
     except ValidationError as exc:
         raise InvalidField(f"file: {first_problem(exc)}") from exc
+
+
+def _issuer_names(reader: SnapshotReader, file: CredentialFile) -> dict[str, str]:
+    """Display names of the file's issuers: a member organisation's registered name, an
+    external issuer's registered name; the id when neither is known."""
+    names: dict[str, str] = {}
+    for issuer, external in {(c.issuer, c.external) for c in file.credentials}:
+        record = (
+            q.external_issuer(reader.state, issuer) if external else gov_q.org(reader.state, issuer)
+        )
+        names[issuer] = issuer if record is None else record.name
+    return names
 
 
 def _verify_all(
