@@ -73,11 +73,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     stop_node(process)
 
 
-def issue(net: Net, out: Path, *extra: str) -> Any:
+def issue(net: Net, out: Path, *extra: str, code: int = 0) -> Any:
     return cli("credentials", "issue", "--key", net.key("ma-board"), "--type", "licence",
                "--subject", MEMBER, "--scope", "Physician", "--jurisdiction", "US-MA",
                "--from", "2026-01-01", "--until", "2030-01-01", "--name", "Dr Cole",
-               "--out", str(out), *extra, "--url", net.url)  # fmt: skip
+               "--out", str(out), *extra, "--url", net.url, code=code)  # fmt: skip
 
 
 def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
     assert document["issuer"]["name"] == "MA Board"  # its registered name
     report = cli("credentials", "verify", str(out), "--url", net.url)
     assert report["valid"] is True
-    assert report["credentials"][0]["anchor"]  # names what it was verified against
+    assert report["credentials"][0]["verified_against"]
     # The human form: one line per check, exit 0.
     shown = run("credentials", "verify", str(out), "--url", net.url)
     assert shown.returncode == 0
@@ -344,3 +344,17 @@ def test_a_did_key_is_printed_as_written(net: Net, tmp_path: Path) -> None:
     # rich would print `:key:` as an emoji: the verdict names the signer's did:key as is.
     assert "did:key:z6Mk" in printed.stdout.replace("\n", "")
     assert "\N{KEY}" not in printed.stdout
+
+
+def test_an_unwritable_out_anchors_nothing(net: Net, tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-such-folder" / "lic.json"
+    refused = issue(net, nowhere, "--id", "cole-nowhere", code=2)
+    assert refused["error"]["code"] == "malformed" and "cannot write" in refused["error"]["message"]
+    # Nothing was anchored under that id: it is still free.
+    written = tmp_path / "lic.json"
+    assert issue(net, written, "--id", "cole-nowhere")["id"] == "ma-board:cole-nowhere"
+    assert json.loads(written.read_text())["id"].endswith("ma-board:cole-nowhere")
+    # A refused issuance leaves no empty file behind.
+    taken = tmp_path / "again.json"
+    again = issue(net, taken, "--id", "cole-nowhere", code=2)
+    assert again["error"]["code"] == "conflict" and not taken.exists()

@@ -79,13 +79,13 @@ def test_issue_then_verify_with_keys_and_without(net: Net) -> None:
         # A member organisation reads the anchor signed; the proof is checked here.
         verdict = Credentials(client, net.hospital).verify(issued.document)
         assert verdict.valid, verdict.checks
-        assert verdict.anchor is not None and "pinned" in verdict.anchor
+        assert verdict.verified_against is not None and "pinned" in verdict.verified_against
         assert verdict.proven_at_height is not None and verdict.proven_at_height >= issued.height
     # Anyone holding the document: the anchor comes from the public route, proven here.
     with Client(net.url) as anonymous:
         verdict = Credentials(anonymous).verify(issued.document)
         assert verdict.valid, verdict.checks
-        assert verdict.anchor is not None
+        assert verdict.verified_against is not None
 
 
 def test_tampered_document_is_not_valid(net: Net) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
@@ -81,6 +82,12 @@ AtQuery = Annotated[
 ]
 
 
+OrgPath = Annotated[str, Path(pattern=ORG_PATTERN)]
+AtMsQuery = Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)]
+# How a file a reader may see is answered: as the domain's reply, or as FHIR.
+FileShape = Callable[[SnapshotReader, CredentialFile], JsonValue]
+
+
 class StatusListCache:
     """Encoded lists by (issuer, purpose, list, bits hash): a list fetched again at a later
     height whose bits did not change is not recompressed."""
@@ -107,6 +114,17 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     store = node.store
     cache = StatusListCache()
 
+    def gated_file(
+        request: Request, org: str, member_id: str, at_ms: int | None, shape: FileShape
+    ) -> Response:
+        # Who may read is the domain's rule (file_for): it needs the signer as the ledger
+        # knows them, which a published view does not get.
+        actor = guard.reader(guard.signed(request))
+        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
+        with store.snapshot():
+            reader = SnapshotReader(store)
+            return json_response(shape(reader, file_view(reader, params, actor)))
+
     @app.get(
         "/v1/credentials/members/{org}/{member_id}/file",
         tags=["credentials"],
@@ -116,47 +134,29 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         responses={200: {"model": CredentialFile}},
     )
     def member_file(
-        request: Request,
-        org: Annotated[str, Path(pattern=ORG_PATTERN)],
-        member_id: Annotated[str, Path(pattern=ORG_PATTERN)],
-        at_ms: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+        request: Request, org: OrgPath, member_id: OrgPath, at_ms: AtMsQuery = None
     ) -> Response:
-        # Who may read is the domain's rule (file_for): it needs the signer as the ledger
-        # knows them, which a published view does not get.
-        actor = guard.reader(guard.signed(request))
-        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
-        with store.snapshot():
-            answer = file_view(SnapshotReader(store), params, actor)
-        return json_response(answer.model_dump(mode="json"))
+        return gated_file(request, org, member_id, at_ms, _as_reply)
 
     @app.get(
         "/v1/credentials/members/{org}/{member_id}/fhir",
         tags=["credentials"],
         summary="A member's credential file as FHIR R4: a collection Bundle of a Practitioner "
         "(qualification per credential) and a VerificationResult per credential (signed: "
-        "whoever may read the file)",
+        "whoever may read the file, as for the file)",
         response_class=Response,
         responses={200: {"description": "A FHIR R4 Bundle (type collection)"}},
     )
     def member_fhir(
-        request: Request,
-        org: Annotated[str, Path(pattern=ORG_PATTERN)],
-        member_id: Annotated[str, Path(pattern=ORG_PATTERN)],
-        at_ms: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+        request: Request, org: OrgPath, member_id: OrgPath, at_ms: AtMsQuery = None
     ) -> Response:
-        # The file's own read gate: the Bundle says no more than the file would.
-        actor = guard.reader(guard.signed(request))
-        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
-        with store.snapshot():
-            reader = SnapshotReader(store)
-            answer = file_view(reader, params, actor)
-            names = _issuer_names(reader, answer)
-        return json_response(practitioner_bundle(answer, issuer_names=names))
+        return gated_file(request, org, member_id, at_ms, _as_fhir)
 
     @app.post(
         "/v1/credentials/verify",
         tags=["credentials"],
-        summary="Verify a presented credential or presentation (public)",
+        summary="Verify a presented credential or presentation (public; the node's verdict "
+        "against its own state, with proofs a client checks against its trust anchor)",
         description=(
             "The body is one W3C VC 2.0 credential, or a VerifiablePresentation-shaped "
             '`{"type": ["VerifiablePresentation"], "verifiableCredential": [...]}` '
@@ -200,6 +200,14 @@ def _file_params(raw: dict[str, str | int | None]) -> FileParams:
         return FileParams.model_validate(raw)
     except ValidationError as exc:
         raise InvalidField(f"file: {first_problem(exc)}") from exc
+
+
+def _as_reply(_reader: SnapshotReader, file: CredentialFile) -> JsonValue:
+    return file.model_dump(mode="json")
+
+
+def _as_fhir(reader: SnapshotReader, file: CredentialFile) -> JsonValue:
+    return practitioner_bundle(file, issuer_names=_issuer_names(reader, file))
 
 
 def _issuer_names(reader: SnapshotReader, file: CredentialFile) -> dict[str, str]:

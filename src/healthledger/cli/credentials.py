@@ -27,6 +27,7 @@ from healthledger.client.credentials import (
     CredentialSpec,
     CredentialVerification,
     FileVerification,
+    Issued,
     read_presentation,
 )
 from healthledger.client.sdk import Client, Committed
@@ -99,8 +100,6 @@ def issue(
 ) -> None:
     """Build, sign (with --key, here) and anchor a credential; write it to --out."""
     try:
-        if out.exists():
-            raise MalformedInput(f"{out} exists; refusing to overwrite a credential")
         spec = CredentialSpec(
             type=_credential_type(credential_type),
             subject=subject,
@@ -116,12 +115,31 @@ def issue(
         )
         keys = open_key(key)
         with Client(url) as client:
-            issued = Credentials(client, keys).issue(spec)
-        out.write_text(json.dumps(issued.document, indent=2) + "\n", encoding="utf-8")
-    except (LedgerError, OSError) as exc:
-        fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
+            issued = _issue_to(out, lambda: Credentials(client, keys).issue(spec))
+    except LedgerError as exc:
+        fail(exc, as_json)
     emit({"ok": True, "id": issued.id, "tx": issued.tx, "height": issued.height,
           "out": str(out)}, as_json)  # fmt: skip
+
+
+def _issue_to(out: Path, issue: Callable[[], Issued]) -> Issued:
+    """Claim --out before anchoring: a credential anchored but never written would be on
+    the ledger with no document for its holder. Nothing anchored: the claim is undone."""
+    try:
+        handle = out.open("x", encoding="utf-8")
+    except FileExistsError as exc:
+        raise MalformedInput(f"{out} exists; refusing to overwrite a credential") from exc
+    except OSError as exc:
+        raise MalformedInput(f"cannot write {out}: {exc}") from exc
+    with handle:
+        try:
+            issued = issue()
+        except BaseException:
+            handle.close()
+            out.unlink(missing_ok=True)
+            raise
+        handle.write(json.dumps(issued.document, indent=2) + "\n")
+    return issued
 
 
 def _signed(url: str, key: Path, as_json: bool, act: Callable[[Credentials], JsonValue]) -> None:
@@ -219,7 +237,7 @@ def _print_verdict(result: CredentialVerification) -> None:
         mark = "[green]ok[/]  " if check.get("ok") else "[red]FAIL[/]"
         name = escape(str(check.get("check", "")))
         console.print(f"  {mark} {name}: {escape(str(check.get('message', '')))}")
-    against = result.anchor or "nothing: no ledger state was proven"
+    against = result.verified_against or "nothing: no ledger state was proven"
     console.print(f"  verified against: {escape(against)}")
 
 
@@ -319,10 +337,10 @@ def member_fhir(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """A member's credential file as FHIR R4: a Bundle of the Practitioner (a qualification
-    per credential) and a VerificationResult per credential, statuses at --at.
+    """A member's credential file as a FHIR R4 Bundle (statuses at --at).
 
-    The same readers as `file`; the node's word, as `file` is.
+    The Practitioner with a qualification per credential, and a VerificationResult per
+    credential. The same readers as `file`; the node's word, as `file` is.
     """
     _signed(url, key, as_json, lambda c: c.fhir(member, _moment(at)))
 
@@ -410,30 +428,32 @@ ListOpt = Annotated[str, typer.Option("--list", help="The regulator's exclusion 
 CodeOpt = Annotated[str, typer.Option("--reason", help="A short reason code.")]
 
 
-@credentials_app.command("exclude")
-def exclude(
-    member: MemberArg,
-    key: KeyOpt,
-    exclusion_list: ListOpt,
-    reason: CodeOpt,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
-    """A regulator excludes a member (flagged to every organisation they hold privileges at)."""
-    _commit(url, key, as_json, lambda c: c.exclude(member, exclusion_list, reason))
+ExclusionSend = Callable[[Credentials, str, str, str], Committed]
 
 
-@credentials_app.command("lift")
-def lift(
-    member: MemberArg,
-    key: KeyOpt,
-    exclusion_list: ListOpt,
-    reason: CodeOpt,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
-    """A regulator lifts its exclusion of a member."""
-    _commit(url, key, as_json, lambda c: c.lift(member, exclusion_list, reason))
+def _exclusion_command(name: str, send: ExclusionSend, summary: str) -> None:
+    """`exclude` and `lift` differ only in the SDK call they make."""
+
+    def command(
+        member: MemberArg,
+        key: KeyOpt,
+        exclusion_list: ListOpt,
+        reason: CodeOpt,
+        url: UrlOpt = DEFAULT_URL,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _commit(url, key, as_json, lambda c: send(c, member, exclusion_list, reason))
+
+    command.__doc__ = summary
+    credentials_app.command(name)(command)
+
+
+_exclusion_command(
+    "exclude",
+    Credentials.exclude,
+    "A regulator excludes a member (flagged to every organisation they hold privileges at).",
+)
+_exclusion_command("lift", Credentials.lift, "A regulator lifts its exclusion of a member.")
 
 
 @credentials_app.command("psv")

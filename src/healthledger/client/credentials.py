@@ -145,7 +145,9 @@ class CredentialVerification(WireView):
     valid: bool
     at: str  # the instant the status was asked at (XML dateTime, UTC)
     checks: list[dict[str, JsonValue]]
-    anchor: str | None  # the trust anchor the ledger state was proven against
+    # The trust anchor the credential's anchor was proven against (None: nothing was
+    # proven, so the verdict rests on the document alone and is not valid).
+    verified_against: str | None
     proven_at_height: int | None
 
 
@@ -255,9 +257,9 @@ class Credentials:
     def _issuer_name(self, org: str) -> str:
         """The document's issuer.name: as given, else the organisation's registered name."""
         if self.issuer_name is None:
-            record = self.client.state(gov_state.NAMESPACE, gov_state.org_key(org), keys=self.keys)
-            value = record.value
-            self.issuer_name = str(value["name"]) if isinstance(value, dict) else org
+            view = self.client.state(gov_state.NAMESPACE, gov_state.org_key(org), keys=self.keys)
+            record = None if view.value is None else gov_state.OrgRecord.model_validate(view.value)
+            self.issuer_name = org if record is None else record.name
         return self.issuer_name
 
     def _own_keys(self) -> KeyPair:
@@ -481,7 +483,7 @@ class Credentials:
             valid=verdict.ok,
             at=xml_datetime(at_ms),
             checks=checks_of(verdict),
-            anchor=proven.label,
+            verified_against=proven.label,
             proven_at_height=proven.view.height,
         )
 
@@ -637,7 +639,7 @@ def _refused(
         valid=False,
         at=xml_datetime(at_ms),
         checks=[detail],
-        anchor=None,
+        verified_against=None,
         proven_at_height=None,
     )
 
