@@ -134,6 +134,8 @@ def test_revoke_and_the_status_list(net: Net, tmp_path: Path) -> None:
     clear = cli("credentials", "status-list", "ma-board", "suspension", str(number),
                 "--index", str(index), "--url", net.url)  # fmt: skip
     assert clear["set"] is False
+    # How many bits are set is its own field: the bit at --index does not overwrite it.
+    assert listed["set_bits"] >= 1 and isinstance(clear["set_bits"], int)
     # The issuer signs the list it checked against the chain; anyone verifies that proof.
     signed_file = tmp_path / "list.json"
     signed = cli("credentials", "status-list", "ma-board", "revocation", str(number),

@@ -306,7 +306,7 @@ def status_list(
                 answer["signed"] = str(out)
         if index is not None:
             answer["index"] = index
-            answer["set"] = checked.bit(index)
+            answer["set"] = checked.bit(index)  # the bit at --index (set_bits: how many)
     except (LedgerError, OSError) as exc:
         fail(exc if isinstance(exc, LedgerError) else MalformedInput(str(exc)), as_json)
     emit(answer, as_json)

@@ -354,7 +354,8 @@ class Credentials:
     def flags(self, org: str) -> FlagsReply:
         """The members an organisation is flagged on (excluded while holding a privilege
         there), and by which regulators (a member organisation's signed read)."""
-        answer = self.client._get(f"/v1/credentials/orgs/{_segment(org)}/flags", None, self.keys)
+        path = f"/v1/credentials/orgs/{_segment(org)}/flags"
+        answer = self.client._get(path, None, self._own_keys())
         return _parse(FlagsReply, answer)
 
     def share(
@@ -550,7 +551,7 @@ class CheckedStatusList(WireView):
             "purpose": self.purpose,
             "list": self.list,
             "entries": len(self.bits) * 8,
-            "set": len(set_indices(self.bits)),
+            "set_bits": len(set_indices(self.bits)),
             "bits_hash": self.bits_hash,
             "encoded_list_matches_chain": True,
             "proven_at_height": self.proven_at_height,
