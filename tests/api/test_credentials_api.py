@@ -193,6 +193,29 @@ def test_the_file_is_a_signed_read(net: Net) -> None:
     assert listed == [net.active.id, net.suspended.id, net.revoked.id]
 
 
+def test_the_file_as_fhir_behind_the_files_read_gate(net: Net) -> None:
+    target = f"/v1/credentials/members/{MEMBER}/fhir"
+    assert httpx.get(net.url + target).status_code == 401
+    with Client(net.url) as client:
+        audience = client.org()
+    answer = httpx.get(net.url + target, headers=sign_request(net.member, CHAIN, "GET", target,
+                                                              audience=audience))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    bundle = answer.json()
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "collection")
+    practitioner, *results = (entry["resource"] for entry in bundle["entry"])
+    held = [q["identifier"][0]["value"] for q in practitioner["qualification"]]
+    assert held == [net.active.id, net.suspended.id, net.revoked.id]
+    # The issuer's display is its registered name, not its id.
+    assert practitioner["qualification"][0]["issuer"]["display"] == "MA Board"
+    assert [r["status"] for r in results] == ["validated", "req-revalid", "val-fail"]
+    # A reader the file's gate refuses is refused here too.
+    outsider = KeyPair.generate()
+    refused = httpx.get(net.url + target, headers=sign_request(outsider, CHAIN, "GET", target,
+                                                               audience=audience))  # fmt: skip
+    assert refused.status_code in (401, 403) and "error" in refused.json()
+
+
 def slot_of(document: dict[str, Any]) -> tuple[int, int]:
     slot = status_slot_of(document, "ma-board")
     assert slot is not None

@@ -73,11 +73,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     stop_node(process)
 
 
-def issue(net: Net, out: Path, *extra: str) -> Any:
+def issue(net: Net, out: Path, *extra: str, code: int = 0) -> Any:
     return cli("credentials", "issue", "--key", net.key("ma-board"), "--type", "licence",
                "--subject", MEMBER, "--scope", "Physician", "--jurisdiction", "US-MA",
                "--from", "2026-01-01", "--until", "2030-01-01", "--name", "Dr Cole",
-               "--out", str(out), *extra, "--url", net.url)  # fmt: skip
+               "--out", str(out), *extra, "--url", net.url, code=code)  # fmt: skip
 
 
 def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_issue_verify_suspend(net: Net, tmp_path: Path) -> None:
     assert document["issuer"]["name"] == "MA Board"  # its registered name
     report = cli("credentials", "verify", str(out), "--url", net.url)
     assert report["valid"] is True
-    assert report["credentials"][0]["anchor"]  # names what it was verified against
+    assert report["credentials"][0]["verified_against"]
     # The human form: one line per check, exit 0.
     shown = run("credentials", "verify", str(out), "--url", net.url)
     assert shown.returncode == 0
@@ -134,6 +134,8 @@ def test_revoke_and_the_status_list(net: Net, tmp_path: Path) -> None:
     clear = cli("credentials", "status-list", "ma-board", "suspension", str(number),
                 "--index", str(index), "--url", net.url)  # fmt: skip
     assert clear["set"] is False
+    # How many bits are set is its own field: the bit at --index does not overwrite it.
+    assert listed["set_bits"] >= 1 and isinstance(clear["set_bits"], int)
     # The issuer signs the list it checked against the chain; anyone verifies that proof.
     signed_file = tmp_path / "list.json"
     signed = cli("credentials", "status-list", "ma-board", "revocation", str(number),
@@ -287,3 +289,81 @@ def test_an_external_issuer_and_an_accepted_credential(net: Net, tmp_path: Path)
                    "--issuer", "gmc-uk", *common)  # fmt: skip
     assert accepted["result"]["code"] == "ok"
     assert cli("credentials", "verify", str(file), *common)["valid"] is True
+
+
+def test_fhir_export_and_its_read_gate(net: Net, tmp_path: Path) -> None:
+    issue(net, tmp_path / "lic.json", "--id", "cole-fhir")
+    bundle = cli("credentials", "fhir", MEMBER, "--key", str(net.member_key), "--url", net.url)
+    practitioner, *results = (entry["resource"] for entry in bundle["entry"])
+    assert practitioner["resourceType"] == "Practitioner"
+    ids = [q["identifier"][0]["value"] for q in practitioner["qualification"]]
+    assert "ma-board:cole-fhir" in ids
+    assert {r["resourceType"] for r in results} == {"VerificationResult"}
+    # A university that issued nothing here and holds no share may not read the file.
+    refused = cli("credentials", "fhir", MEMBER, "--key", net.key("mass-u"), "--url", net.url,
+                  code=4)  # fmt: skip
+    assert refused["error"]["code"] == "unauthorized"
+    late = cli("credentials", "fhir", MEMBER, "--key", str(net.member_key), "--at", "2026-13-01",
+               "--url", net.url, code=2)  # fmt: skip
+    assert late["error"]["code"] == "invalid_field"
+
+
+def test_document_ids_are_accepted_where_a_credential_id_is(net: Net, tmp_path: Path) -> None:
+    lic = tmp_path / "lic.json"
+    issue(net, lic, "--id", "cole-urn")
+    urn = json.loads(lic.read_text())["id"]
+    assert urn == "urn:healthledger:credential:ma-board:cole-urn"
+    cli("credentials", "issue", "--key", net.key("st-marys"), "--type", "privilege",
+        "--subject", MEMBER, "--scope", "Cardiology", "--jurisdiction", "US-MA",
+        "--from", "2026-01-01", "--depends-on", urn, "--out", str(tmp_path / "priv.json"),
+        "--id", "cole-urn-priv", "--url", net.url)  # fmt: skip
+    suspended = cli("credentials", "suspend", urn, "--key", net.key("ma-board"), "--reason", "x",
+                    "--url", net.url)  # fmt: skip
+    assert [e["credential"] for e in events(suspended, "credential.status")] == [
+        "ma-board:cole-urn",
+        "st-marys:cole-urn-priv",
+    ]
+    shown = cli("credentials", "show", urn, "--key", net.key("st-marys"), "--url", net.url)
+    assert shown["status"] == "suspended" and shown["verified_against"]
+
+
+def test_errors_are_one_line_with_a_code_never_a_traceback(net: Net, tmp_path: Path) -> None:
+    board = net.key("ma-board")
+    bad_id = run("credentials", "suspend", "not an id", "--key", board, "--reason", "x",
+                 "--url", net.url)  # fmt: skip
+    assert bad_id.returncode == 2 and "Traceback" not in bad_id.stderr
+    assert "[invalid_field]" in bad_id.stderr and "credential_id" in bad_id.stderr
+    bad_did = cli("credentials", "issuer", "register", "gmc", "--key", net.key("ma-regulator"),
+                  "--did", "did:key:nope", "--name", "GMC", "--type", "licence",
+                  "--jurisdiction", "GB", "--url", net.url, code=2)  # fmt: skip
+    assert bad_did["error"]["code"] == "invalid_field" and "did" in bad_did["error"]["message"]
+    hours = cli("credentials", "ce-rule", "--key", board, "--hours", "lots", "--from",
+                "2026-01-01", "--url", net.url, code=2)  # fmt: skip
+    assert hours["error"]["message"].startswith("--hours 'lots'")
+    missing = cli("credentials", "verify", str(tmp_path / "absent.json"), "--url", net.url,
+                  code=2)  # fmt: skip
+    assert missing["error"]["message"].startswith("cannot read")
+
+
+def test_a_did_key_is_printed_as_written(net: Net, tmp_path: Path) -> None:
+    lic = tmp_path / "lic.json"
+    issue(net, lic, "--id", "cole-did")
+    printed = run("credentials", "verify", str(lic), "--url", net.url)
+    assert printed.returncode == 0, printed.stderr
+    # rich would print `:key:` as an emoji: the verdict names the signer's did:key as is.
+    assert "did:key:z6Mk" in printed.stdout.replace("\n", "")
+    assert "\N{KEY}" not in printed.stdout
+
+
+def test_an_unwritable_out_anchors_nothing(net: Net, tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-such-folder" / "lic.json"
+    refused = issue(net, nowhere, "--id", "cole-nowhere", code=2)
+    assert refused["error"]["code"] == "malformed" and "cannot write" in refused["error"]["message"]
+    # Nothing was anchored under that id: it is still free.
+    written = tmp_path / "lic.json"
+    assert issue(net, written, "--id", "cole-nowhere")["id"] == "ma-board:cole-nowhere"
+    assert json.loads(written.read_text())["id"].endswith("ma-board:cole-nowhere")
+    # A refused issuance leaves no empty file behind.
+    taken = tmp_path / "again.json"
+    again = issue(net, taken, "--id", "cole-nowhere", code=2)
+    assert again["error"]["code"] == "conflict" and not taken.exists()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import enroll_member, serve_network, stop_node
-from healthledger.client.credentials import Credentials, CredentialSpec, Slot
+from healthledger.client.credentials import Credentials, CredentialSpec, Slot, credential_ref
 from healthledger.client.sdk import Client, Signer
 from healthledger.crypto.keys import KeyPair, load_keypair
 from healthledger.domains.credentials.documents import status_slot_of
@@ -79,13 +79,13 @@ def test_issue_then_verify_with_keys_and_without(net: Net) -> None:
         # A member organisation reads the anchor signed; the proof is checked here.
         verdict = Credentials(client, net.hospital).verify(issued.document)
         assert verdict.valid, verdict.checks
-        assert verdict.anchor is not None and "pinned" in verdict.anchor
+        assert verdict.verified_against is not None and "pinned" in verdict.verified_against
         assert verdict.proven_at_height is not None and verdict.proven_at_height >= issued.height
     # Anyone holding the document: the anchor comes from the public route, proven here.
     with Client(net.url) as anonymous:
         verdict = Credentials(anonymous).verify(issued.document)
         assert verdict.valid, verdict.checks
-        assert verdict.anchor is not None
+        assert verdict.verified_against is not None
 
 
 def test_tampered_document_is_not_valid(net: Net) -> None:
@@ -178,3 +178,38 @@ def test_refusals_carry_their_codes(net: Net) -> None:
         assert missing.value.code is ErrorCode.NOT_FOUND
         verdict = Credentials(client, net.hospital).verify({"id": "not a credential"})
         assert not verdict.valid and verdict.id is None
+
+
+def test_bad_payloads_are_refused_here_with_the_field_named(net: Net) -> None:
+    with Client(net.url) as client:
+        board = issuer(net, client)
+        with pytest.raises(LedgerError) as bad_id:
+            board.suspend("not an id", "x")
+        assert bad_id.value.code is ErrorCode.INVALID_FIELD
+        assert "credential_id" in bad_id.value.message
+        with pytest.raises(LedgerError) as bad_did:
+            Credentials(client, net.regulator).register_issuer(
+                "gmc", "did:key:nope", "GMC", ["licence"], "GB"
+            )
+        assert bad_did.value.code is ErrorCode.INVALID_FIELD and "did" in bad_did.value.message
+
+
+def test_a_document_id_serves_as_a_credential_id(net: Net) -> None:
+    assert credential_ref("urn:healthledger:credential:ma-board:x-1") == "ma-board:x-1"
+    assert credential_ref("ma-board:x-1") == "ma-board:x-1"
+    with Client(net.url) as client:
+        board = issuer(net, client)
+        issued = board.issue(licence("lic-by-urn"))
+        board.suspend(str(issued.document["id"]), "under review")
+        assert board.anchor(str(issued.document["id"])).status == "suspended"
+
+
+def test_fhir_export_of_a_file(net: Net) -> None:
+    with Client(net.url) as client:
+        issued = issuer(net, client).issue(licence("lic-fhir"))
+        bundle = Credentials(client, net.regulator).fhir(MEMBER)
+    entries: Any = bundle["entry"]
+    practitioner = entries[0]["resource"]
+    assert practitioner["resourceType"] == "Practitioner"
+    ids = [q["identifier"][0]["value"] for q in practitioner["qualification"]]
+    assert issued.id in ids

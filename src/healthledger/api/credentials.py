@@ -1,5 +1,5 @@
 """The credential routes that HTTP shapes: verify a presented credential, publish status
-lists, read a member's file.
+lists, read a member's file (as the domain's reply, or as FHIR R4).
 
 The credentials domain publishes its other reads (an anchor, an issuer's next status
 slot, CE rules, flags, PSVs) as views that api/views.py mounts. These stay here because
@@ -25,6 +25,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
@@ -39,6 +40,7 @@ from healthledger.app.registry import first_problem
 from healthledger.app.views import StateView
 from healthledger.crypto.data_integrity import xml_datetime
 from healthledger.crypto.status_list import encode_list
+from healthledger.domains.credentials import queries as q
 from healthledger.domains.credentials import state as st
 from healthledger.domains.credentials.answers import (
     CheckedCredential,
@@ -49,9 +51,11 @@ from healthledger.domains.credentials.answers import (
 )
 from healthledger.domains.credentials.documents import credential_id_of, document_hash
 from healthledger.domains.credentials.exclusions import ORG_PATTERN
+from healthledger.domains.credentials.fhir import practitioner_bundle
 from healthledger.domains.credentials.file import CredentialFile, FileParams, file_view
 from healthledger.domains.credentials.presentation import parse_at, presentation_of
 from healthledger.domains.credentials.verify import check_credential
+from healthledger.domains.governance import queries as gov_q
 from healthledger.domains.kit import ProvenValue
 from healthledger.errors import InvalidField, LedgerError, NotFound
 from healthledger.ledger.store import Store
@@ -76,6 +80,12 @@ AtQuery = Annotated[
         r"(Z|[+-][0-9]{2}:[0-9]{2}))?$",
     ),
 ]
+
+
+OrgPath = Annotated[str, Path(pattern=ORG_PATTERN)]
+AtMsQuery = Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)]
+# How a file a reader may see is answered: as the domain's reply, or as FHIR.
+FileShape = Callable[[SnapshotReader, CredentialFile], JsonValue]
 
 
 class StatusListCache:
@@ -104,6 +114,17 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
     store = node.store
     cache = StatusListCache()
 
+    def gated_file(
+        request: Request, org: str, member_id: str, at_ms: int | None, shape: FileShape
+    ) -> Response:
+        # Who may read is the domain's rule (file_for): it needs the signer as the ledger
+        # knows them, which a published view does not get.
+        actor = guard.reader(guard.signed(request))
+        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
+        with store.snapshot():
+            reader = SnapshotReader(store)
+            return json_response(shape(reader, file_view(reader, params, actor)))
+
     @app.get(
         "/v1/credentials/members/{org}/{member_id}/file",
         tags=["credentials"],
@@ -113,23 +134,29 @@ def add_credential_routes(app: FastAPI, node: Node, guard: ReadGuard) -> None:
         responses={200: {"model": CredentialFile}},
     )
     def member_file(
-        request: Request,
-        org: Annotated[str, Path(pattern=ORG_PATTERN)],
-        member_id: Annotated[str, Path(pattern=ORG_PATTERN)],
-        at_ms: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+        request: Request, org: OrgPath, member_id: OrgPath, at_ms: AtMsQuery = None
     ) -> Response:
-        # Who may read is the domain's rule (file_for): it needs the signer as the ledger
-        # knows them, which a published view does not get.
-        actor = guard.reader(guard.signed(request))
-        params = _file_params({"org": org, "member_id": member_id, "at_ms": at_ms})
-        with store.snapshot():
-            answer = file_view(SnapshotReader(store), params, actor)
-        return json_response(answer.model_dump(mode="json"))
+        return gated_file(request, org, member_id, at_ms, _as_reply)
+
+    @app.get(
+        "/v1/credentials/members/{org}/{member_id}/fhir",
+        tags=["credentials"],
+        summary="A member's credential file as FHIR R4: a collection Bundle of a Practitioner "
+        "(qualification per credential) and a VerificationResult per credential (signed: "
+        "whoever may read the file, as for the file)",
+        response_class=Response,
+        responses={200: {"description": "A FHIR R4 Bundle (type collection)"}},
+    )
+    def member_fhir(
+        request: Request, org: OrgPath, member_id: OrgPath, at_ms: AtMsQuery = None
+    ) -> Response:
+        return gated_file(request, org, member_id, at_ms, _as_fhir)
 
     @app.post(
         "/v1/credentials/verify",
         tags=["credentials"],
-        summary="Verify a presented credential or presentation (public)",
+        summary="Verify a presented credential or presentation (public; the node's verdict "
+        "against its own state, with proofs a client checks against its trust anchor)",
         description=(
             "The body is one W3C VC 2.0 credential, or a VerifiablePresentation-shaped "
             '`{"type": ["VerifiablePresentation"], "verifiableCredential": [...]}` '
@@ -173,6 +200,26 @@ def _file_params(raw: dict[str, str | int | None]) -> FileParams:
         return FileParams.model_validate(raw)
     except ValidationError as exc:
         raise InvalidField(f"file: {first_problem(exc)}") from exc
+
+
+def _as_reply(_reader: SnapshotReader, file: CredentialFile) -> JsonValue:
+    return file.model_dump(mode="json")
+
+
+def _as_fhir(reader: SnapshotReader, file: CredentialFile) -> JsonValue:
+    return practitioner_bundle(file, issuer_names=_issuer_names(reader, file))
+
+
+def _issuer_names(reader: SnapshotReader, file: CredentialFile) -> dict[str, str]:
+    """Display names of the file's issuers: a member organisation's registered name, an
+    external issuer's registered name; the id when neither is known."""
+    names: dict[str, str] = {}
+    for issuer, external in {(c.issuer, c.external) for c in file.credentials}:
+        record = (
+            q.external_issuer(reader.state, issuer) if external else gov_q.org(reader.state, issuer)
+        )
+        names[issuer] = issuer if record is None else record.name
+    return names
 
 
 def _verify_all(

@@ -159,6 +159,7 @@ OPERATIONS: dict[tuple[str, str], frozenset[Does]] = {
     ("post", "/v1/supply/epcis/check"): frozenset({Does.BODY, Does.LOOKUP}),
     ("post", "/v1/credentials/verify"): frozenset({Does.BODY}),
     ("get", "/v1/credentials/members/{org}/{member_id}/file"): frozenset({Does.SIGNED}),
+    ("get", "/v1/credentials/members/{org}/{member_id}/fhir"): frozenset({Does.SIGNED}),
     ("get", "/v1/credentials/status-lists/{issuer}/{purpose}/{number}"): frozenset({Does.LOOKUP}),
     ("post", "/v1/records"): frozenset({Does.SIGNED, Does.CUSTODY}),
     ("post", "/v1/records/batch"): frozenset({Does.SIGNED, Does.CUSTODY}),

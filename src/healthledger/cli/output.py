@@ -22,8 +22,10 @@ from rich.progress import (
 
 from healthledger.errors import ErrorCode, LedgerError
 
-console = Console()
-errors = Console(stderr=True)
+# No emoji codes: an identifier such as `did:key:z6Mk...` holds `:key:`, which rich would
+# print as a key emoji (markup is escaped where printed; emoji codes are not markup).
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 # Complete over ErrorCode (a test holds it so): 1 the data is not what the chain says,
 # 2 bad input, 3 not there, 4 not allowed, 5 the node cannot now, 6 other software needed.

@@ -22,11 +22,21 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, JsonValue
+import httpx
+from pydantic import BaseModel, JsonValue, ValidationError
 
+from healthledger.app.registry import first_problem
 from healthledger.app.views import StateView, WireView
 from healthledger.client.epcis_import import sender_org
-from healthledger.client.sdk import Client, Committed, Signer, _segment, require_committed
+from healthledger.client.sdk import (
+    Client,
+    Committed,
+    Signer,
+    _JsonObject,
+    _parse,
+    _segment,
+    require_committed,
+)
 from healthledger.crypto.data_integrity import (
     create_proof,
     did_key,
@@ -48,7 +58,7 @@ from healthledger.domains.credentials.answers import (
     checks_of,
     status_list_document,
 )
-from healthledger.domains.credentials.ce import CeRule, CeRuleCategory
+from healthledger.domains.credentials.ce import CeRule
 from healthledger.domains.credentials.documents import (
     anchor_of,
     build_credential,
@@ -77,6 +87,7 @@ from healthledger.domains.credentials.verify import check_credential
 from healthledger.domains.governance import state as gov_state
 from healthledger.errors import (
     ErrorCode,
+    InvalidField,
     InvalidProof,
     LedgerError,
     MalformedInput,
@@ -140,7 +151,9 @@ class CredentialVerification(WireView):
     valid: bool
     at: str  # the instant the status was asked at (XML dateTime, UTC)
     checks: list[dict[str, JsonValue]]
-    anchor: str | None  # the trust anchor the ledger state was proven against
+    # The trust anchor the credential's anchor was proven against (None: nothing was
+    # proven, so the verdict rests on the document alone and is not valid).
+    verified_against: str | None
     proven_at_height: int | None
 
 
@@ -240,7 +253,7 @@ class Credentials:
             valid_until_ms=None if spec.valid_until is None else _ms(spec.valid_until),
             ce_minutes=spec.ce_minutes,
             ce_category=spec.ce_category,
-            depends_on=spec.depends_on,
+            depends_on=tuple(credential_ref(d) for d in spec.depends_on),
             name=spec.name,
             status_list=slot.list,
             status_index=slot.index,
@@ -250,9 +263,9 @@ class Credentials:
     def _issuer_name(self, org: str) -> str:
         """The document's issuer.name: as given, else the organisation's registered name."""
         if self.issuer_name is None:
-            record = self.client.state(gov_state.NAMESPACE, gov_state.org_key(org), keys=self.keys)
-            value = record.value
-            self.issuer_name = str(value["name"]) if isinstance(value, dict) else org
+            view = self.client.state(gov_state.NAMESPACE, gov_state.org_key(org), keys=self.keys)
+            record = None if view.value is None else gov_state.OrgRecord.model_validate(view.value)
+            self.issuer_name = org if record is None else record.name
         return self.issuer_name
 
     def _own_keys(self) -> KeyPair:
@@ -264,19 +277,29 @@ class Credentials:
 
     def suspend(self, credential_id: str, reason: str) -> Committed:
         """Suspend one of the issuer's credentials; dependent privileges follow."""
-        return self._status(credential_id, "suspend", reason)
+        return self.change_status(credential_id, "suspend", reason)
 
     def reinstate(self, credential_id: str, reason: str) -> Committed:
         """Reinstate a suspended credential; nothing else is restored."""
-        return self._status(credential_id, "reinstate", reason)
+        return self.change_status(credential_id, "reinstate", reason)
 
     def revoke(self, credential_id: str, reason: str) -> Committed:
         """Revoke for good; dependent privileges are suspended."""
-        return self._status(credential_id, "revoke", reason)
+        return self.change_status(credential_id, "revoke", reason)
 
-    def _status(self, credential_id: str, action: StatusAction, reason: str) -> Committed:
-        payload = CredentialStatus(credential_id=credential_id, action=action, reason=reason)
-        return self.commit("credential.status", payload)
+    def change_status(self, credential_id: str, action: StatusAction, reason: str) -> Committed:
+        """One status change of one of the issuer's credentials (`credential.status`)."""
+        fields = {"credential_id": credential_ref(credential_id), "action": action}
+        return self.send("credential.status", CredentialStatus, {**fields, "reason": reason})
+
+    def send(self, tx_type: str, model: type[BaseModel], fields: Mapping[str, object]) -> Committed:
+        """Check `fields` against the payload's model here (a bad one is an InvalidField
+        naming the field, before anything is signed), then commit it."""
+        try:
+            payload = model.model_validate(fields)
+        except ValidationError as exc:
+            raise InvalidField(f"{tx_type}: {first_problem(exc)}") from exc
+        return self.commit(tx_type, payload)
 
     def commit(self, tx_type: str, payload: BaseModel | Mapping[str, object]) -> Committed:
         """Sign with these keys, submit, wait: the committed report or the refusal raised."""
@@ -298,14 +321,14 @@ class Credentials:
         jurisdiction: str,
     ) -> Committed:
         """A regulator registers an issuer outside the ledger by its did:key."""
-        payload = IssuerRegister(
-            handle=handle, did=did, name=name, types=list(types), jurisdiction=jurisdiction
+        fields = {"handle": handle, "did": did, "name": name, "types": list(types)}
+        return self.send(
+            "credential.issuer_register", IssuerRegister, {**fields, "jurisdiction": jurisdiction}
         )
-        return self.commit("credential.issuer_register", payload)
 
     def remove_issuer(self, handle: str) -> Committed:
         """The registering regulator stops new credentials of an external issuer."""
-        return self.commit("credential.issuer_remove", IssuerRemove(handle=handle))
+        return self.send("credential.issuer_remove", IssuerRemove, {"handle": handle})
 
     def accept(self, document: Mapping[str, Any], issuer: str) -> Committed:
         """Anchor, as the subject's organisation, a credential a registered external issuer
@@ -320,39 +343,49 @@ class Credentials:
         registered = st.ExternalIssuer.model_validate(proven)
         verify_proof_with_key(document, bytes.fromhex(registered.public_key))
         anchor = anchor_of(dict(document)).model_dump(mode="json", exclude_none=True)
-        payload = CredentialAccept.model_validate({**anchor, "issuer": issuer})
-        return self.commit("credential.accept", payload)
+        return self.send("credential.accept", CredentialAccept, {**anchor, "issuer": issuer})
 
     # --- the member's file and its monitoring ------------------------------------------
 
     def file(self, member: str, at: date | datetime | int | None = None) -> CredentialFile:
         """A member's credential file as these keys may read it (the member, their
         organisation, where they hold privileges, regulators, auditors, a share's grantee)."""
+        return _parse(CredentialFile, self._member_read(member, "file", at))
+
+    def fhir(self, member: str, at: date | datetime | int | None = None) -> dict[str, JsonValue]:
+        """A member's credential file as a FHIR R4 collection Bundle: a Practitioner with a
+        qualification per credential, and a VerificationResult per credential (statuses at
+        `at`). The same read gate as `file`; the node's word (no proof comes with it)."""
+        return _parse(_JsonObject, self._member_read(member, "fhir", at)).root
+
+    def _member_read(
+        self, member: str, what: str, at: date | datetime | int | None
+    ) -> httpx.Response:
+        """A signed read of one of a member's routes (`file`, `fhir`), at a time if given."""
         org, _, member_id = member.partition("/")
         params = {} if at is None else {"at_ms": _at_ms(at)}
-        path = f"/v1/credentials/members/{_segment(org)}/{_segment(member_id)}/file"
-        answer = self.client._get(path, params, self._own_keys())
-        return CredentialFile.model_validate_json(answer.content)
+        path = f"/v1/credentials/members/{_segment(org)}/{_segment(member_id)}/{what}"
+        return self.client._get(path, params, self._own_keys())
 
     def flags(self, org: str) -> FlagsReply:
         """The members an organisation is flagged on (excluded while holding a privilege
         there), and by which regulators (a member organisation's signed read)."""
-        answer = self.client._get(f"/v1/credentials/orgs/{_segment(org)}/flags", None, self.keys)
-        return FlagsReply.model_validate_json(answer.content)
+        path = f"/v1/credentials/orgs/{_segment(org)}/flags"
+        answer = self.client._get(path, None, self._own_keys())
+        return _parse(FlagsReply, answer)
 
     def share(
         self, grantee: str, until: date | datetime | int, credentials: Sequence[str] = ()
     ) -> Committed:
         """A member shares their file (or only `credentials`) with an organisation or a
         person until `until`."""
-        payload = CredentialShare(
-            grantee=grantee, credentials=list(credentials), until_ms=_at_ms(until)
-        )
-        return self.commit("credential.share", payload)
+        chosen = [credential_ref(c) for c in credentials]
+        fields = {"grantee": grantee, "credentials": chosen, "until_ms": _at_ms(until)}
+        return self.send("credential.share", CredentialShare, fields)
 
     def unshare(self, share_id: str) -> Committed:
         """End one of the member's shares now."""
-        return self.commit("credential.unshare", CredentialUnshare(share=share_id))
+        return self.send("credential.unshare", CredentialUnshare, {"share": share_id})
 
     def ce_rule(
         self,
@@ -361,15 +394,15 @@ class Credentials:
         categories: Mapping[str, int] | None = None,
     ) -> Committed:
         """A board publishes its CE requirement per licence cycle (minutes; per category)."""
-        payload = CeRule(
-            minutes_per_cycle=minutes_per_cycle,
-            categories=[
-                CeRuleCategory(category=name, min_minutes=minutes)
+        fields = {
+            "minutes_per_cycle": minutes_per_cycle,
+            "categories": [
+                {"category": name, "min_minutes": minutes}
                 for name, minutes in (categories or {}).items()
             ],
-            effective_from_ms=_day_start_ms(effective_from),
-        )
-        return self.commit("credential.ce_rule", payload)
+            "effective_from_ms": _day_start_ms(effective_from),
+        }
+        return self.send("credential.ce_rule", CeRule, fields)
 
     def exclude(self, member: str, exclusion_list: str, reason: str) -> Committed:
         """A regulator adds a member to one of its exclusion lists."""
@@ -380,23 +413,18 @@ class Credentials:
         return self._exclusion("lift", member, exclusion_list, reason)
 
     def _exclusion(self, action: str, member: str, exclusion_list: str, reason: str) -> Committed:
-        payload = CredentialExclusion.model_validate(
-            {"action": action, "member": member, "reason": reason, "list": exclusion_list}
-        )
-        return self.commit("credential.exclusion", payload)
+        fields = {"action": action, "member": member, "reason": reason, "list": exclusion_list}
+        return self.send("credential.exclusion", CredentialExclusion, fields)
 
     def psv(self, credential_id: str, method: str, result: str = "ok") -> Committed:
         """Record a primary-source verification of a credential (who verified what, when)."""
-        payload = CredentialPsv.model_validate(
-            {"credential_id": credential_id, "method": method, "result": result}
-        )
-        return self.commit("credential.psv", payload)
+        fields = {"credential_id": credential_ref(credential_id), "method": method}
+        return self.send("credential.psv", CredentialPsv, {**fields, "result": result})
 
     def psv_reuse(self, psv_id: str, decision: str) -> Committed:
         """Rely on another organisation's primary-source verification for a decision."""
-        return self.commit(
-            "credential.psv_reuse", CredentialPsvReuse(psv=psv_id, decision=decision)
-        )
+        fields = {"psv": psv_id, "decision": decision}
+        return self.send("credential.psv_reuse", CredentialPsvReuse, fields)
 
     # --- reads ------------------------------------------------------------------------
 
@@ -410,7 +438,7 @@ class Credentials:
     def proven_anchor(self, credential_id: str) -> ProvenAnchor:
         """The anchor's state view (its value or its proven absence), proven against the
         client's trust anchor, and which anchor that was. A signed read: needs keys."""
-        key = st.credential_key(credential_id)
+        key = st.credential_key(credential_ref(credential_id))
         view = self.client.state(st.NAMESPACE, key, proof=True, keys=self._own_keys())
         return ProvenAnchor(view=view, label=self.client.prove_state(view, st.NAMESPACE, key))
 
@@ -472,7 +500,7 @@ class Credentials:
             valid=verdict.ok,
             at=xml_datetime(at_ms),
             checks=checks_of(verdict),
-            anchor=proven.label,
+            verified_against=proven.label,
             proven_at_height=proven.view.height,
         )
 
@@ -539,7 +567,7 @@ class CheckedStatusList(WireView):
             "purpose": self.purpose,
             "list": self.list,
             "entries": len(self.bits) * 8,
-            "set": len(set_indices(self.bits)),
+            "set_bits": len(set_indices(self.bits)),
             "bits_hash": self.bits_hash,
             "encoded_list_matches_chain": True,
             "proven_at_height": self.proven_at_height,
@@ -587,10 +615,20 @@ def read_presentation(file: Path | Mapping[str, Any]) -> Presentation:
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
             raise TooLarge(f"{file}: a presented file is at most {MAX_FILE_BYTES} bytes")
-        body = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise MalformedInput(f"cannot read {file}: {exc}") from exc
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise MalformedInput(f"{file}: not a JSON document: {exc}") from exc
     return presentation_of(body)
+
+
+def credential_ref(text: str) -> str:
+    """A credential's ledger id (`issuer:local`) from itself or from its document id
+    (`urn:healthledger:credential:issuer:local`): people copy either."""
+    return text.removeprefix(st.ID_PREFIX)
 
 
 def _issue_payload(document: dict[str, Any]) -> dict[str, Any]:
@@ -618,7 +656,7 @@ def _refused(
         valid=False,
         at=xml_datetime(at_ms),
         checks=[detail],
-        anchor=None,
+        verified_against=None,
         proven_at_height=None,
     )
 
@@ -662,6 +700,7 @@ __all__ = [
     "InvalidProof",
     "Issued",
     "Slot",
+    "credential_ref",
     "presentation",
     "read_presentation",
 ]
