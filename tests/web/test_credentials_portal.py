@@ -277,11 +277,12 @@ def test_a_changed_credential_fails_in_the_browser_and_at_the_node(
 
 def publish_ce_rule(portal: Portal) -> None:
     """The board's rule: 10 hours a cycle, at least 1 of them AMA-1 (sent by the SDK: the
-    portal has no page for rules)."""
+    portal has no page for rules). A new version: the demo's board published one in force
+    from 2025-01-01; this one takes effect on 2025-06-01, before the licence's cycle."""
     rule = {
         "minutes_per_cycle": 600,
         "categories": [{"category": "AMA-1", "min_minutes": 60}],
-        "effective_from_ms": 0,
+        "effective_from_ms": 1_748_736_000_000,
     }
     with Client(portal.url) as client:
         signer = client.signer(board_keys(portal))
@@ -313,22 +314,25 @@ def test_the_member_sees_the_file_with_ce_against_the_rule_and_shares_it(
     expect(ce_row).to_contain_text("1.5 h AMA-1")
     cycle = page.locator(f'#credentials-ce-table tr[data-licence="{licence}"]')
     expect(cycle).to_contain_text("2026-01-01 to 2031-01-01")
-    expect(cycle).to_contain_text("AMA-1: 1.5 h of 1")
-    expect(cycle.locator("[data-compliant]")).to_have_text("short by 8.5 h")
+    # The demo's story gave Dr Grey 9.5 h of CE in 2026 (all AMA-1): with this course, 11 h
+    # of the 10 a cycle asks for.
+    expect(cycle).to_contain_text("AMA-1: 11 h of 1")
+    expect(cycle.locator("[data-compliant]")).to_have_text("met")
     assert_accessible(page)
-    # Share the file with Riverside Clinic, then end the share.
-    page.fill("#credentials-share-with", "riverside-clinic")
+    # Share the file with Metro University, then end the share (the demo's story already
+    # shares it with Riverside Clinic).
+    page.fill("#credentials-share-with", "metro-university")
     page.fill("#credentials-share-until", "2030-01-01")
     page.get_by_role("button", name="Share", exact=True).click()
     expect(page.locator("#credentials-share-status")).to_contain_text(
-        "Shared with riverside-clinic at block"
+        "Shared with metro-university at block"
     )
-    shares = page.locator("#credentials-shares-table tbody tr", has_text="riverside-clinic")
+    shares = page.locator("#credentials-shares-table tbody tr", has_text="metro-university")
     expect(shares).to_have_count(1)
     expect(shares).to_contain_text("the whole file")
-    shares.get_by_role("button", name="End the share with riverside-clinic").click()
+    shares.get_by_role("button", name="End the share with metro-university").click()
     expect(page.locator("#credentials-share-status")).to_contain_text(
-        "Ended the share with riverside-clinic at block"
+        "Ended the share with metro-university at block"
     )
     expect(shares).to_have_count(0)
 
