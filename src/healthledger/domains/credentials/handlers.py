@@ -105,18 +105,11 @@ def _check_dependencies(ctx: TxContext, issuer: str, payload: m.CredentialIssue)
         if dependency_id in seen:
             raise e.DependencyRepeated(dependency_id)
         seen.add(dependency_id)
-        dependency = ctx.load(st.credential_key(dependency_id), st.CredentialAnchor)
-        if dependency is None:
-            raise e.UnknownCredential(dependency_id)
+        dependency = status.in_force_dependency(ctx, dependency_id)
         if dependency.subject != payload.subject:
             raise e.DependencyOfAnother(dependency_id, payload.subject)
         if dependency.type not in FOUNDATIONS:
             raise e.DependencyType(dependency_id, dependency.type)
-        if dependency.status != st.ACTIVE:
-            raise e.DependencyNotInForce(dependency_id, dependency.status)
-        until = dependency.valid_until_ms
-        if until is not None and until <= ctx.block.time_ms:
-            raise e.DependencyNotInForce(dependency_id, "past its validity")
         _make_room(ctx, dependency_id, issuer)
 
 

@@ -43,11 +43,11 @@ def cleared_list(
     issuer: str, purpose: st.StatusPurpose, number: int, height: int
 ) -> st.StatusListRecord:
     raw = status_list.empty_list(st.STATUS_LIST_SIZE)
-    return _list_record(issuer, purpose, number, raw, height)
+    return _list_record(issuer, purpose, number, raw, height, bitstring_hash(raw))
 
 
 def _list_record(
-    issuer: str, purpose: st.StatusPurpose, number: int, raw: bytes, height: int
+    issuer: str, purpose: st.StatusPurpose, number: int, raw: bytes, height: int, hashed: str
 ) -> st.StatusListRecord:
     return st.StatusListRecord(
         issuer=issuer,
@@ -55,7 +55,7 @@ def _list_record(
         list=number,
         size=st.STATUS_LIST_SIZE,
         bits=base64.b64encode(raw).decode("ascii"),
-        bits_hash=bitstring_hash(raw),
+        bits_hash=hashed,
         height=height,
     )
 
@@ -117,9 +117,10 @@ class BitChanges:
     def write(self, ctx: TxContext) -> None:
         """Store each list whose bits changed, with its new hash and this block's height."""
         for (issuer, purpose, number), (before, raw) in self.lists.items():
-            if bitstring_hash(raw) == before:
+            after = bitstring_hash(raw)
+            if after == before:
                 continue  # no bit changed (it was set already): the list keeps its height
-            record = _list_record(issuer, purpose, number, raw, ctx.block.height)
+            record = _list_record(issuer, purpose, number, raw, ctx.block.height, after)
             ctx.store(st.status_list_key(issuer, purpose, number), record)
 
 
@@ -171,7 +172,8 @@ def change_status(ctx: TxContext, payload: m.CredentialStatus) -> None:
         # Reinstating is issuing again: what issue requires of a privilege holds here too,
         # or a hospital would restore a privilege its cascade suspended while the licence
         # under it stays suspended (at most MAX_DEPENDS_ON point reads).
-        _check_in_force(ctx, anchor.depends_on)
+        for dependency_id in anchor.depends_on:
+            in_force_dependency(ctx, dependency_id)
     # A revocation may take the reserved places: nothing is ever appended after it.
     room = st.MAX_STATUS_CHANGES - (0 if status == st.REVOKED else st.RESERVED_CHANGES)
     if len(anchor.history) >= room:
@@ -191,16 +193,18 @@ def change_status(ctx: TxContext, payload: m.CredentialStatus) -> None:
     bits.write(ctx)
 
 
-def _check_in_force(ctx: TxContext, depends_on: tuple[str, ...]) -> None:
-    for dependency_id in depends_on:
-        dependency = ctx.load(st.credential_key(dependency_id), st.CredentialAnchor)
-        if dependency is None:
-            raise e.UnknownCredential(dependency_id)
-        if dependency.status != st.ACTIVE:
-            raise e.DependencyNotInForce(dependency_id, dependency.status)
-        until = dependency.valid_until_ms
-        if until is not None and until <= ctx.block.time_ms:
-            raise e.DependencyNotInForce(dependency_id, "past its validity")
+def in_force_dependency(ctx: TxContext, dependency_id: str) -> st.CredentialAnchor:
+    """A credential a privilege depends on, which must exist, be active and be within its
+    validity now: checked at issue and again at reinstatement."""
+    dependency = ctx.load(st.credential_key(dependency_id), st.CredentialAnchor)
+    if dependency is None:
+        raise e.UnknownCredential(dependency_id)
+    if dependency.status != st.ACTIVE:
+        raise e.DependencyNotInForce(dependency_id, dependency.status)
+    until = dependency.valid_until_ms
+    if until is not None and until <= ctx.block.time_ms:
+        raise e.DependencyNotInForce(dependency_id, "past its validity")
+    return dependency
 
 
 def _next_status(ctx: TxContext, anchor: st.CredentialAnchor, action: str) -> st.Status:
