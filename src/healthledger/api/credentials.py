@@ -49,7 +49,7 @@ from healthledger.domains.credentials.answers import (
     checks_of,
     status_list_document,
 )
-from healthledger.domains.credentials.documents import credential_id_of, document_hash
+from healthledger.domains.credentials.documents import credential_id_of
 from healthledger.domains.credentials.exclusions import ORG_PATTERN
 from healthledger.domains.credentials.fhir import practitioner_bundle
 from healthledger.domains.credentials.file import CredentialFile, FileParams, file_view
@@ -252,20 +252,15 @@ def _verify_one(
     view = state_in_snapshot(store, st.NAMESPACE, st.credential_key(credential_id), prove=True)
     anchor = None if view.value is None else st.CredentialAnchor.model_validate(view.value)
     verdict = check_credential(document, anchor, at_ms, now_ms)
-    held = anchor is not None and _hash_of(document) == anchor.hash
+    # The caller holds the anchored document when its hash is the anchor's (the verdict
+    # compared them; fields that differ then are the issuer's doing, worth the proof).
+    held = verdict.anchored.ok or verdict.anchored.reason == "field_mismatch"
     return CheckedCredential(
         id=credential_id,
         valid=verdict.ok,
         checks=checks_of(verdict),
         anchor=_proven(view) if held else None,
     )
-
-
-def _hash_of(document: dict[str, Any]) -> str | None:
-    try:
-        return document_hash(document)
-    except LedgerError:
-        return None
 
 
 def _refusal(check: str, exc: LedgerError) -> dict[str, JsonValue]:
