@@ -61,16 +61,22 @@ def _when(index: int) -> str:
     return f"2026-05-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000Z"
 
 
-def shipping(index: int, serial: int) -> dict[str, Any]:
+def _observed(index: int, serial: int, step: str, read_point: str) -> dict[str, Any]:
+    """An ObjectEvent observing one package: what every event of the feed shares."""
     return {
         "type": "ObjectEvent",
         "eventTime": _when(index),
         "eventTimeZoneOffset": "+00:00",
         "epcList": [epc(serial)],
         "action": "OBSERVE",
-        "bizStep": "shipping",
+        "bizStep": step,
+        "readPoint": {"id": read_point},
+    }
+
+
+def shipping(index: int, serial: int) -> dict[str, Any]:
+    return _observed(index, serial, "shipping", sgln("maker", 1)) | {
         "disposition": "in_transit",
-        "readPoint": {"id": sgln("maker", 1)},
         "sourceList": [{"type": "owning_party", "source": party_link("maker")}],
         "destinationList": [{"type": "owning_party", "destination": sgln("dist", 1)}],
     }
@@ -82,28 +88,14 @@ def observation(index: int, serial: int, shipped: bool) -> dict[str, Any]:
     org, step, disposition = (
         ("dist", "storing", "in_progress") if shipped else ("maker", "inspecting", "conformant")
     )
-    return {
-        "type": "ObjectEvent",
-        "eventTime": _when(index),
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [epc(serial)],
-        "action": "OBSERVE",
-        "bizStep": step,
+    return _observed(index, serial, step, sgln(org, 2)) | {
         "disposition": disposition,
-        "readPoint": {"id": sgln(org, 2)},
         "bizLocation": {"id": sgln(org, 1)},
     }
 
 
 def sensor(index: int, serial: int) -> dict[str, Any]:
-    return {
-        "type": "ObjectEvent",
-        "eventTime": _when(index),
-        "eventTimeZoneOffset": "+00:00",
-        "epcList": [epc(serial)],
-        "action": "OBSERVE",
-        "bizStep": "sensor_reporting",
-        "readPoint": {"id": sgln("maker", 2)},
+    return _observed(index, serial, "sensor_reporting", sgln("maker", 2)) | {
         "sensorElementList": [
             {
                 "sensorMetadata": {"time": _when(index), "deviceID": "urn:epc:id:giai:0614141.7"},
