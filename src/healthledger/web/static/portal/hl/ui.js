@@ -91,3 +91,19 @@ export function download(name, text, type = "application/json") {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+// A form that sends one thing at a time: a second press while the first is under way
+// does nothing (a double click must not sign and submit twice).
+export function onSubmitOnce(form, action) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await action();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}

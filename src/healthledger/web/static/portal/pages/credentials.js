@@ -1,7 +1,7 @@
 // The member's credential file: every credential issued to this member, in order, with its
 // status; CE hours per licence cycle against each board's rule; exclusion flags; and the
 // member's shares, made and ended here with the member's own transactions.
-import { $, describe, el, replace, say, status, table, when, words } from "../hl/ui.js";
+import { $, describe, el, onSubmitOnce, replace, say, status, table, when, words } from "../hl/ui.js";
 import { segment } from "../hl/api.js";
 import { currentStatus, day, fieldError, statusWords, validity } from "../credentials/common.js";
 
@@ -189,17 +189,7 @@ async function unshare(root, session, shared, button) {
 
 function wire(root) {
   $(root, "#credentials-refresh").addEventListener("click", () => load(root, root.session));
-  $(root, "#credentials-share-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = event.currentTarget.querySelector("button[type=submit]");
-    if (button.disabled) return;
-    button.disabled = true;
-    try {
-      await share(root, root.session, memberOf(root.session));
-    } finally {
-      button.disabled = false;
-    }
-  });
+  onSubmitOnce($(root, "#credentials-share-form"), () => share(root, root.session, memberOf(root.session)));
   for (const button of root.querySelectorAll("form button[type=submit]")) button.disabled = false;
 }
 

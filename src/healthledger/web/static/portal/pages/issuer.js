@@ -1,7 +1,7 @@
 // The issuer's page: a credential built and signed in this browser with the organisation's
 // key (eddsa-jcs-2022), its anchor sent as `credential.issue`, the signed document handed
 // to the holder as a download; and the organisation's credentials with their status acts.
-import { $, describe, download, el, replace, say, status, table, words } from "../hl/ui.js";
+import { $, describe, download, el, onSubmitOnce, replace, say, status, table, words } from "../hl/ui.js";
 import { segment, statePath } from "../hl/api.js";
 import { anchorOf, buildDocument, credentialIdOf, newLocalId, signDocument } from "../credentials/vc.js";
 import { anchorOf as readAnchor, currentStatus, fieldError, mayIssue, statusWords, validity } from "../credentials/common.js";
@@ -221,17 +221,7 @@ function drawNote(root, session) {
 }
 
 function wire(root) {
-  $(root, "#issuer-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = event.currentTarget.querySelector("button[type=submit]");
-    if (button.disabled) return;
-    button.disabled = true;
-    try {
-      await issue(root, root.session);
-    } finally {
-      button.disabled = false;
-    }
-  });
+  onSubmitOnce($(root, "#issuer-form"), () => issue(root, root.session));
   $(root, "#issuer-type").addEventListener("change", (event) => drawFormFor(root, event.currentTarget.value));
   $(root, "#issuer-download").addEventListener("click", () => {
     const document = root.issued;

@@ -2,7 +2,7 @@
 // checked twice. In this browser: the document's own eddsa-jcs-2022 proof, and its anchor
 // proven against the header this browser pinned (hash, issuer key, status at the date).
 // By the node's verifier (POST /v1/credentials/verify): every check, in its words.
-import { $, describe, el, replace, status, words } from "../hl/ui.js";
+import { $, describe, el, onSubmitOnce, replace, status, words } from "../hl/ui.js";
 import { toHex } from "../hl/bytes.js";
 import { NOT_CHECKED_HERE } from "../hl/checks.js";
 import { credentialIdOf, documentHash, verifyDocumentProof } from "../credentials/vc.js";
@@ -139,17 +139,7 @@ function wire(root) {
     const file = event.currentTarget.files?.[0];
     if (file) $(root, "#verify-credential-text").value = await file.text();
   });
-  $(root, "#verify-credential-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const button = event.currentTarget.querySelector("button[type=submit]");
-    if (button.disabled) return;
-    button.disabled = true;
-    try {
-      await verify(root, root.session);
-    } finally {
-      button.disabled = false;
-    }
-  });
+  onSubmitOnce($(root, "#verify-credential-form"), () => verify(root, root.session));
   for (const button of root.querySelectorAll("form button[type=submit]")) button.disabled = false;
 }
 
