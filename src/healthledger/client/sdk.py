@@ -212,7 +212,10 @@ class Signer:
     def sync_nonce(self, client: Client) -> None:
         """Continue after the highest nonce the ledger has seen from this key."""
         record = client.state("nonce", self.key_id, keys=self.keys).value
-        seen = 0 if record is None else int(record["max"])
+        self.continue_after(0 if record is None else int(record["max"]))
+
+    def continue_after(self, seen: int) -> None:
+        """Continue after nonce `seen` (the ledger's highest from this key), never going back."""
         with self._lock:
             self._next_nonce = max(self._next_nonce, seen + 1)
 

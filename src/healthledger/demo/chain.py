@@ -8,6 +8,7 @@ These keys are public knowledge (anyone can derive them): they are for the demo 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,15 @@ class DemoChain:
             save_keypair(pair, self.home.key_path(name))
             self.signers[name] = Signer(pair, CHAIN_ID)
         return self.signers[name]
+
+    def synced_signer(self, name: str) -> Signer:
+        """`name`'s signer, continuing after every nonce the ledger has seen from its key:
+        a story that signs through a node service too (records) leaves it behind."""
+        signer = self.signers[name]
+        with self.node.store.snapshot():
+            raw = self.node.store.state_get("nonce", signer.key_id)
+        signer.continue_after(0 if raw is None else int(json.loads(raw)["max"]))
+        return signer
 
     def commit(self, txs: list[Transaction]) -> list[dict[str, Any]]:
         """Submit in order and wait for the commits: each result, or why it was refused."""

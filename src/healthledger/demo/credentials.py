@@ -17,7 +17,7 @@ from typing import Any
 
 from healthledger.app.reader import SnapshotReader
 from healthledger.client.sdk import Signer
-from healthledger.demo.chain import CHAIN_ID, ORGS, DemoChain, StoryPrecondition
+from healthledger.demo.chain import ORGS, DemoChain, StoryPrecondition
 from healthledger.domains.credentials import documents as docs
 from healthledger.domains.credentials import queries
 from healthledger.domains.credentials.handlers import CE_PROVIDER
@@ -190,7 +190,7 @@ def _act(
     chain: DemoChain, who: str, tx_type: str, payload: dict[str, Any], event: str
 ) -> dict[str, Any]:
     """One transaction by `who`, in its own block; the event it must have emitted."""
-    (result,) = chain.commit([_signer(chain, who).sign(tx_type, payload)])
+    (result,) = chain.commit([chain.synced_signer(who).sign(tx_type, payload)])
     return _event(result, event)
 
 
@@ -202,7 +202,9 @@ def _grant_ce_provider(chain: DemoChain) -> None:
     (proposed,) = chain.commit([regulator.sign("capability.propose", payload)])
     proposal = _event(proposed, "capability.proposed")["proposal"]
     voters = [org for org, _r, _n in ORGS if org not in ("health-authority", CE_CHARITY)][:8]
-    chain.commit([_signer(chain, v).sign("org.approve", {"proposal_id": proposal}) for v in voters])
+    chain.commit(
+        [chain.synced_signer(v).sign("org.approve", {"proposal_id": proposal}) for v in voters]
+    )
 
 
 def _issue(chain: DemoChain, directory: Path, group: list[_Issuance]) -> dict[str, str]:
@@ -215,7 +217,7 @@ def _issue(chain: DemoChain, directory: Path, group: list[_Issuance]) -> dict[st
         document = _signed(chain, issuance, slot)
         payload = docs.anchor_of(document).model_dump(exclude_none=True)
         if issuance.issuer not in synced:  # once per block: the signer then numbers them
-            synced[issuance.issuer] = _signer(chain, issuance.issuer)
+            synced[issuance.issuer] = chain.synced_signer(issuance.issuer)
         txs.append(synced[issuance.issuer].sign("credential.issue", payload))
         files[issuance.credential_id] = _write(directory, issuance.file, document)
     for result in chain.commit(txs):
@@ -235,18 +237,6 @@ def _next_slot(chain: DemoChain, issuer: str, taken: dict[str, tuple[int, int]])
             slot = queries.next_status_slot(SnapshotReader(store).state, issuer)
         taken[issuer] = (slot.list, slot.index)
     return taken[issuer]
-
-
-def _signer(chain: DemoChain, org: str) -> Signer:
-    """The organisation's signer, its nonce past every one the ledger has seen from its key:
-    the records story signs for hospitals through the node's record service too."""
-    signer = chain.signers[org]
-    store = chain.node.store
-    with store.snapshot():
-        raw = store.state_get("nonce", signer.key_id)
-    seen = 0 if raw is None else int(json.loads(raw)["max"])
-    chain.signers[org] = Signer(signer.keys, CHAIN_ID, next_nonce=seen + 1)
-    return chain.signers[org]
 
 
 def _signed(chain: DemoChain, issuance: _Issuance, slot: tuple[int, int]) -> dict[str, Any]:
